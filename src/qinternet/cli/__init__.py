@@ -1,0 +1,1 @@
+"""The ``qinternet`` command line (Typer + Rich)."""

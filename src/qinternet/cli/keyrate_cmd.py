@@ -1,0 +1,120 @@
+"""``qinternet keyrate``: analytic key rates against distance, as JSON, a table, CSV or a figure."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from qinternet.cli import options as opt
+from qinternet.cli.output import check_output_suffix, dump_json, write_csv
+from qinternet.errors import ParameterError
+from qinternet.params.serialise import to_jsonable
+from qinternet.qkd.keyrate import KeyRatePoint, Protocol, key_rate, parse_protocol
+
+__all__ = ["keyrate"]
+
+
+def _parse_protocols(text: str) -> list[Protocol]:
+    names = [n for n in (t.strip() for t in text.split(",")) if n]
+    if not names:
+        raise ParameterError("--protocol", "give at least one protocol")
+    return list(dict.fromkeys(parse_protocol(n, "--protocol") for n in names))
+
+
+def _fixed_intensity(protocol: Protocol, overrides: opt.SystemOverrides) -> float | None:
+    if protocol is Protocol.BBM92:
+        return overrides.mean_pair_number
+    return overrides.signal_intensity
+
+
+def keyrate(
+    protocol: Annotated[
+        str, typer.Option(help="Protocol(s), comma-separated: " + ", ".join(p.value for p in Protocol))
+    ] = "decoy-bb84",
+    preset: Annotated[str, typer.Option(help="Named set-up; see `qinternet presets`.")] = "gys2004",
+    distance_km: Annotated[
+        str, typer.Option("--distance-km", help="A distance, or a sweep START:STOP:STEP (km).")
+    ] = "50",
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print JSON (an object, or a list for a sweep).")
+    ] = False,
+    plot: Annotated[
+        Path | None, typer.Option(help="Draw key rate against distance to FILE (.png or .svg).")
+    ] = None,
+    csv_path: Annotated[Path | None, typer.Option("--csv", help="Write the sweep to FILE (.csv).")] = None,
+    loss_db_per_km: opt.LossOpt = None,
+    insertion_loss_db: opt.InsertionOpt = None,
+    detector_efficiency: opt.EfficiencyOpt = None,
+    dark_count_prob: opt.DarkOpt = None,
+    after_pulse_prob: opt.AfterPulseOpt = None,
+    dead_time_s: opt.DeadTimeOpt = None,
+    misalignment_error: opt.MisalignmentOpt = None,
+    ec_efficiency: opt.EcOpt = None,
+    basis_prob: opt.BasisOpt = None,
+    signal_intensity: opt.SignalOpt = None,
+    decoy_intensities: opt.DecoysOpt = None,
+    intensity_probs: opt.ProbsOpt = None,
+    rep_rate_hz: opt.RepRateOpt = None,
+    mean_pair_number: opt.PairsOpt = None,
+    pair_statistics: opt.StatisticsOpt = None,
+) -> None:
+    """Asymptotic secret key rate per pulse against fibre length (intensities optimised per distance)."""
+    protocols = _parse_protocols(protocol)
+    distances = opt.parse_distances(distance_km)
+    if plot is not None:
+        check_output_suffix(plot, "--plot", (".png", ".svg", ".pdf"))
+    if csv_path is not None:
+        check_output_suffix(csv_path, "--csv", (".csv",))
+    overrides = opt.collect_overrides(locals())
+    system = opt.resolve_system(preset, overrides)
+    points = [
+        key_rate(p, system, d, intensity=_fixed_intensity(p, overrides)) for p in protocols for d in distances
+    ]
+    parameters = {"preset": preset, **to_jsonable(system)}
+    if json_out:
+        rows = [{**pt.to_dict(), "parameters": parameters} for pt in points]
+        typer.echo(dump_json(rows[0] if len(rows) == 1 else rows))
+    else:
+        _print_table(points, preset)
+    if csv_path is not None:
+        write_csv(csv_path, [{**pt.to_dict(), "preset": preset} for pt in points])
+    if plot is not None:
+        _save_plot(points, plot, preset)
+
+
+def _print_table(points: list[KeyRatePoint], preset: str) -> None:
+    table = Table(title=f"Asymptotic key rate, preset {preset}")
+    for column in ("protocol", "distance (km)", "key rate (bits/pulse)", "intensity", "QBER", "gain"):
+        table.add_column(column, justify="right" if column != "protocol" else "left")
+
+    def fmt(value: float | None, spec: str) -> str:
+        return "-" if value is None else format(value, spec)
+
+    for pt in points:
+        table.add_row(
+            pt.protocol.value,
+            f"{pt.distance_km:g}",
+            fmt(pt.key_rate_per_pulse, ".4e"),
+            fmt(pt.signal_intensity, ".4f"),
+            fmt(pt.qber, ".4f"),
+            fmt(pt.gain, ".3e"),
+        )
+    Console().print(table)
+
+
+def _save_plot(points: list[KeyRatePoint], path: Path, preset: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from qinternet.report.plots import plot_key_rate
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.6), layout="constrained")
+    plot_key_rate(ax, points, title=f"Key rate against distance ({preset})")
+    fig.savefig(path, dpi=150)
+    plt.close(fig)

@@ -1,0 +1,224 @@
+"""Parsing and validation of CLI values, and preset overrides.
+
+Everything here raises :class:`qinternet.errors.ParameterError` naming the *option* the user typed, so
+that the CLI can print one line and exit with code 2.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import numpy as np
+import typer
+
+from qinternet.errors import ParameterError
+from qinternet.params.devices import PairStatistics, QkdSystem
+from qinternet.params.presets import get_preset
+
+__all__ = [
+    "FIELD_OPTIONS",
+    "SystemOverrides",
+    "collect_overrides",
+    "option_for_field",
+    "parse_count",
+    "parse_distances",
+    "parse_float_list",
+    "resolve_system",
+]
+
+# Which CLI option sets which parameter field, so that a model's error names what the user typed.
+FIELD_OPTIONS: dict[str, str] = {
+    "fibre.loss_db_per_km": "--loss-db-per-km",
+    "fibre.insertion_loss_db": "--insertion-loss-db",
+    "detector.efficiency": "--detector-efficiency",
+    "detector.dark_count_prob": "--dark-count-prob",
+    "detector.after_pulse_prob": "--after-pulse-prob",
+    "detector.dead_time_s": "--dead-time-s",
+    "source.signal_intensity": "--signal-intensity",
+    "source.decoy_intensities": "--decoy-intensities",
+    "source.intensity_probs": "--intensity-probs",
+    "source.rep_rate_hz": "--rep-rate-hz",
+    "spdc.mean_pair_number": "--mean-pair-number",
+    "spdc.rep_rate_hz": "--rep-rate-hz",
+    "misalignment_error": "--misalignment-error",
+    "ec_efficiency": "--ec-efficiency",
+    "basis_prob": "--basis-prob",
+    "preset": "--preset",
+    "protocol": "--protocol",
+    "intensity": "--signal-intensity",
+    "distance_km": "--distance-km",
+    "pulses": "--pulses",
+}
+
+
+def option_for_field(field: str) -> str:
+    """The CLI option behind a parameter field path (``source.decoy_intensities[1]`` included)."""
+    base = field.split("[", 1)[0]
+    option = FIELD_OPTIONS.get(base)
+    if option is None:
+        return field
+    return option + field[len(base) :]
+
+
+def _number(text: str, option: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ParameterError(option, f"{text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise ParameterError(option, f"must be a finite number, got {text!r}")
+    return value
+
+
+def parse_distances(text: str, option: str = "--distance-km") -> list[float]:
+    """``"50"`` -> ``[50.0]``; ``"0:200:5"`` -> ``[0, 5, ..., 200]`` (the stop is included when on the grid).
+
+    >>> parse_distances("0:10:5")
+    [0.0, 5.0, 10.0]
+    """
+    parts = text.split(":")
+    if len(parts) == 1:
+        values = [_number(parts[0], option)]
+    elif len(parts) == 3:
+        start, stop, step = (_number(p, option) for p in parts)
+        if step <= 0 or stop < start:
+            raise ParameterError(
+                option, f"a sweep START:STOP:STEP needs START <= STOP and STEP > 0, got {text!r}"
+            )
+        count = math.floor((stop - start) / step + 1e-9) + 1
+        values = [float(v) for v in np.round(start + step * np.arange(count), 12)]
+    else:
+        raise ParameterError(option, f"expected a distance or START:STOP:STEP, got {text!r}")
+    for value in values:
+        if value < 0:
+            raise ParameterError(option, f"must be >= 0, got {value:g}")
+    return values
+
+
+def parse_count(value: float, option: str) -> int:
+    """A positive whole number given as a float (so that ``1e10`` works)."""
+    if not math.isfinite(value) or value < 1 or value != math.floor(value):
+        raise ParameterError(option, f"must be a whole number >= 1, got {value:g}")
+    return int(value)
+
+
+def parse_float_list(text: str, option: str) -> tuple[float, ...]:
+    """``"0.1,0"`` -> ``(0.1, 0.0)``."""
+    items = [t for t in (s.strip() for s in text.split(",")) if t]
+    if not items:
+        raise ParameterError(option, "expected a comma-separated list of numbers")
+    return tuple(_number(t, option) for t in items)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SystemOverrides:
+    """Values given on the command line that replace a preset's (None: keep the preset's)."""
+
+    loss_db_per_km: float | None = None
+    insertion_loss_db: float | None = None
+    detector_efficiency: float | None = None
+    dark_count_prob: float | None = None
+    after_pulse_prob: float | None = None
+    dead_time_s: float | None = None
+    misalignment_error: float | None = None
+    ec_efficiency: float | None = None
+    basis_prob: float | None = None
+    signal_intensity: float | None = None
+    decoy_intensities: str | None = None
+    intensity_probs: str | None = None
+    rep_rate_hz: float | None = None
+    mean_pair_number: float | None = None
+    pair_statistics: PairStatistics | None = None
+
+
+def collect_overrides(values: Mapping[str, Any]) -> SystemOverrides:
+    """The overrides among a command's arguments (pass ``locals()``; other names are ignored)."""
+    return SystemOverrides(**{f.name: values[f.name] for f in dataclasses.fields(SystemOverrides)})
+
+
+def _given(**values: Any) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def resolve_system(preset_name: str, overrides: SystemOverrides) -> QkdSystem:
+    """The preset's system with every given override applied (validated by the parameter objects)."""
+    system = get_preset(preset_name).system
+    o = overrides
+    source_changes: dict[str, Any] = _given(signal_intensity=o.signal_intensity, rep_rate_hz=o.rep_rate_hz)
+    if o.decoy_intensities is not None:
+        source_changes["decoy_intensities"] = parse_float_list(o.decoy_intensities, "--decoy-intensities")
+    if o.intensity_probs is not None:
+        source_changes["intensity_probs"] = parse_float_list(o.intensity_probs, "--intensity-probs")
+    return dataclasses.replace(
+        system,
+        fibre=dataclasses.replace(
+            system.fibre, **_given(loss_db_per_km=o.loss_db_per_km, insertion_loss_db=o.insertion_loss_db)
+        ),
+        detector=dataclasses.replace(
+            system.detector,
+            **_given(
+                efficiency=o.detector_efficiency,
+                dark_count_prob=o.dark_count_prob,
+                after_pulse_prob=o.after_pulse_prob,
+                dead_time_s=o.dead_time_s,
+            ),
+        ),
+        source=dataclasses.replace(system.source, **source_changes),
+        spdc=dataclasses.replace(
+            system.spdc,
+            **_given(
+                mean_pair_number=o.mean_pair_number, statistics=o.pair_statistics, rep_rate_hz=o.rep_rate_hz
+            ),
+        ),
+        **_given(
+            misalignment_error=o.misalignment_error, ec_efficiency=o.ec_efficiency, basis_prob=o.basis_prob
+        ),
+    )
+
+
+# Typer option declarations shared by the commands that accept preset overrides.
+LossOpt = Annotated[float | None, typer.Option("--loss-db-per-km", help="Fibre attenuation, dB/km.")]
+InsertionOpt = Annotated[float | None, typer.Option("--insertion-loss-db", help="Fixed insertion loss, dB.")]
+EfficiencyOpt = Annotated[
+    float | None,
+    typer.Option("--detector-efficiency", help="Bob's detection efficiency incl. optics, (0, 1]."),
+]
+DarkOpt = Annotated[
+    float | None, typer.Option("--dark-count-prob", help="Dark-count probability per gate of each detector.")
+]
+AfterPulseOpt = Annotated[
+    float | None, typer.Option("--after-pulse-prob", help="After-pulse probability per click.")
+]
+DeadTimeOpt = Annotated[
+    float | None, typer.Option("--dead-time-s", help="Detector dead time, s (Monte-Carlo).")
+]
+MisalignmentOpt = Annotated[
+    float | None,
+    typer.Option("--misalignment-error", help="Probability e_d that a photon hits the wrong detector."),
+]
+EcOpt = Annotated[float | None, typer.Option("--ec-efficiency", help="Error-correction inefficiency f >= 1.")]
+BasisOpt = Annotated[float | None, typer.Option("--basis-prob", help="Probability of choosing the Z basis.")]
+SignalOpt = Annotated[
+    float | None,
+    typer.Option("--signal-intensity", help="Signal mean photon number (fixes it instead of optimising)."),
+]
+DecoysOpt = Annotated[
+    str | None,
+    typer.Option("--decoy-intensities", help="Decoy mean photon numbers, comma-separated, e.g. 0.05,0."),
+]
+ProbsOpt = Annotated[
+    str | None,
+    typer.Option("--intensity-probs", help="Probability of each class, signal first, e.g. 0.8,0.1,0.1."),
+]
+RepRateOpt = Annotated[float | None, typer.Option("--rep-rate-hz", help="Pulse repetition rate, Hz.")]
+PairsOpt = Annotated[
+    float | None,
+    typer.Option("--mean-pair-number", help="BBM92: mean pairs per pulse (fixes it instead of optimising)."),
+]
+StatisticsOpt = Annotated[
+    PairStatistics | None, typer.Option("--pair-statistics", help="BBM92: SPDC pair-number statistics.")
+]

@@ -1,0 +1,364 @@
+"""Asymptotic key rates per pulse of point-to-point QKD protocols, with intensities optimised.
+
+Every protocol is a function ``(system, distance_km) -> KeyRatePoint``; :data:`PROTOCOLS` maps the
+:class:`Protocol` enum to them. Rates are secret bits per pulse sent (per channel use for the bounds).
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from qinternet.errors import ParameterError
+from qinternet.params.checks import require_non_negative, require_positive
+from qinternet.params.devices import QkdSystem
+from qinternet.physics.fibre import fibre_transmittance
+from qinternet.qkd.bbm92 import bbm92_observables
+from qinternet.qkd.bounds import plob_bound, tgw_bound
+from qinternet.qkd.decoy import two_decoy_bounds
+from qinternet.qkd.entropy import binary_entropy
+from qinternet.qkd.observables import observed_coherent, observed_fock
+from qinternet.qkd.optimise import maximise_scalar
+
+__all__ = [
+    "PROTOCOLS",
+    "KeyRatePoint",
+    "Protocol",
+    "bb84_gllp",
+    "bb84_single_photon",
+    "bbm92",
+    "decoy_bb84",
+    "decoy_bb84_rate",
+    "decoy_bb84_vacuum_weak",
+    "key_rate",
+    "parse_protocol",
+    "plob",
+    "tgw",
+]
+
+FloatArray = NDArray[np.float64]
+
+# Ranges searched when optimising the mean photon number / mean pair number.
+_MU_RANGE = (1e-4, 1.5)
+_PAIR_RANGE = (1e-5, 2.0)
+
+
+class Protocol(enum.Enum):
+    """The key-rate models qinternet knows, by their CLI names."""
+
+    DECOY_BB84 = "decoy-bb84"
+    DECOY_BB84_VACUUM_WEAK = "decoy-bb84-vacuum-weak"
+    BB84_GLLP = "bb84-gllp"
+    BB84_SINGLE_PHOTON = "bb84-single-photon"
+    BBM92 = "bbm92"
+    PLOB = "plob"
+    TGW = "tgw"
+
+
+def parse_protocol(name: str, field: str = "protocol") -> Protocol:
+    """The :class:`Protocol` called ``name``; a :class:`ParameterError` listing the known names otherwise."""
+    try:
+        return Protocol(name.strip())
+    except ValueError:
+        known = ", ".join(p.value for p in Protocol)
+        raise ParameterError(field, f"unknown protocol {name!r}; known: {known}") from None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class KeyRatePoint:
+    """The key rate of one protocol at one distance, with the quantities behind it.
+
+    Attributes:
+        protocol: the model.
+        distance_km: fibre length, km.
+        key_rate_per_pulse: secret bits per pulse sent (>= 0; per channel use for the bounds).
+        signal_intensity: the optimised mean photon number (or mean pair number for BBM92); None
+            where the protocol has none.
+        qber: quantum bit error rate ``E`` of the signal (None for the bounds).
+        gain: probability of a detection (coincidence for BBM92) per pulse (None for the bounds).
+        single_photon_yield: ``Y1`` (or its lower bound) where the protocol uses it.
+        single_photon_error: ``e1`` (or its upper bound) where the protocol uses it.
+        channel_transmittance: transmittance of the fibre, excluding detectors.
+    """
+
+    protocol: Protocol
+    distance_km: float
+    key_rate_per_pulse: float
+    signal_intensity: float | None = None
+    qber: float | None = None
+    gain: float | None = None
+    single_photon_yield: float | None = None
+    single_photon_error: float | None = None
+    channel_transmittance: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (the protocol by its CLI name)."""
+        data = asdict(self)
+        data["protocol"] = self.protocol.value
+        return data
+
+
+def _secure(rate: FloatArray) -> FloatArray:
+    """A key rate, with negative values (no key can be distilled) set to zero."""
+    return np.where(np.isfinite(rate) & (rate > 0.0), rate, 0.0)
+
+
+def decoy_bb84_rate(system: QkdSystem, distance_km: float, mu: FloatArray) -> FloatArray:
+    """GLLP key rate with perfectly known ``Y1, e1`` (infinite decoys), vectorised over ``mu``.
+
+    ``R = q {-Q_mu f H2(E_mu) + Q1 [1 - H2(e1)]}`` with ``Q1 = Y1 mu exp(-mu)``: Lo, Ma, Chen, PRL 94,
+    230504 (2005), eq. (1); Ma, Qi, Zhao, Lo, PRA 72, 012326 (2005), eq. (1) with eqs. (3)-(9).
+    """
+    signal = observed_coherent(system, distance_km, mu)
+    one = observed_fock(system, distance_km, 1)
+    q1 = one.gain * mu * np.exp(-mu)
+    rate = system.sifting_factor * (
+        q1 * (1.0 - binary_entropy(one.error_rate))
+        - system.ec_efficiency * signal.gain * binary_entropy(signal.error_rate)
+    )
+    return _secure(rate)
+
+
+def decoy_bb84(system: QkdSystem, distance_km: float, intensity: float | None = None) -> KeyRatePoint:
+    """Decoy-state BB84, asymptotic, infinite decoys (Lo, Ma, Chen 2005), ``mu`` optimised per distance.
+
+    The optimum reproduces Ma et al. (2005), eq. (12), ``(1 - mu) e^-mu = f H2(e_d) / (1 - H2(e_d))``
+    (mu ~ 0.48 for the GYS parameters) where dark counts are negligible.
+    """
+    mu, rate = _choose(lambda m: decoy_bb84_rate(system, distance_km, m), _MU_RANGE, intensity)
+    return _wcp_point(
+        Protocol.DECOY_BB84, system, distance_km, mu, rate, *_single_photon(system, distance_km)
+    )
+
+
+def _single_photon(system: QkdSystem, distance_km: float) -> tuple[float, float]:
+    one = observed_fock(system, distance_km, 1)
+    return float(one.gain), float(one.error_rate)
+
+
+def _weak_decoy(system: QkdSystem) -> float:
+    decoys = [nu for nu in system.source.decoy_intensities if nu > 0.0]
+    if not decoys:
+        raise ParameterError(
+            "source.decoy_intensities", "the vacuum + weak decoy protocol needs a weak decoy > 0"
+        )
+    return max(decoys)
+
+
+def _vacuum_weak_rate(
+    system: QkdSystem, distance_km: float, mu: FloatArray
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    nu = _weak_decoy(system)
+    signal = observed_coherent(system, distance_km, mu)
+    weak = observed_coherent(system, distance_km, nu)
+    vacuum = observed_coherent(system, distance_km, 0.0)
+    bounds = two_decoy_bounds(
+        mu, nu, 0.0, (signal.gain, weak.gain, vacuum.gain), (weak.error_weight, vacuum.error_weight)
+    )
+    y1, e1 = bounds.single_photon_yield_lower, bounds.single_photon_error_upper
+    q1 = y1 * mu * np.exp(-mu)
+    rate = system.sifting_factor * (
+        q1 * (1.0 - binary_entropy(e1))
+        - system.ec_efficiency * signal.gain * binary_entropy(signal.error_rate)
+    )
+    valid = mu > nu  # the bounds need nu1 + nu2 < mu (Ma et al. 2005, eq. (15)); here nu2 = 0
+    return _secure(np.where(valid, rate, 0.0)), y1, e1
+
+
+def decoy_bb84_vacuum_weak(
+    system: QkdSystem, distance_km: float, intensity: float | None = None
+) -> KeyRatePoint:
+    """Vacuum + weak decoy BB84 (Ma, Qi, Zhao, Lo, PRA 72, 012326 (2005), Sec. V, eqs. (34), (37), (38)).
+
+    The weak decoy intensity ``nu`` is the source's largest non-zero decoy; ``mu`` is optimised.
+    """
+    nu = _weak_decoy(system)
+    mu, rate = _choose(
+        lambda m: _vacuum_weak_rate(system, distance_km, m)[0], (nu * (1 + 1e-6), _MU_RANGE[1]), intensity
+    )
+    y1 = e1 = None
+    if math.isfinite(mu):
+        _, y1_arr, e1_arr = _vacuum_weak_rate(system, distance_km, np.array([mu]))
+        y1, e1 = float(y1_arr[0]), float(e1_arr[0])
+    return _wcp_point(Protocol.DECOY_BB84_VACUUM_WEAK, system, distance_km, mu, rate, y1, e1)
+
+
+def _gllp_rate(system: QkdSystem, distance_km: float, mu: FloatArray) -> FloatArray:
+    signal = observed_coherent(system, distance_km, mu)
+    multi = 1.0 - (1.0 + mu) * np.exp(-mu)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        delta = multi / signal.gain
+        corrected = signal.error_rate / (1.0 - delta)
+        rate = (
+            system.sifting_factor
+            * signal.gain
+            * (
+                (1.0 - delta) * (1.0 - binary_entropy(corrected))
+                - system.ec_efficiency * binary_entropy(signal.error_rate)
+            )
+        )
+    return _secure(np.where((delta < 1.0) & (corrected < 0.5), rate, 0.0))
+
+
+def bb84_gllp(system: QkdSystem, distance_km: float, intensity: float | None = None) -> KeyRatePoint:
+    """BB84 with weak coherent pulses and no decoys (GLLP worst case), ``mu`` optimised.
+
+    Gottesman, Lo, Lütkenhaus, Preskill, QIC 4, 325 (2004): all multi-photon pulses are assumed tagged,
+    ``Delta = (1 - (1 + mu) e^-mu) / Q_mu`` and
+    ``R = q Q_mu {(1 - Delta)[1 - H2(E_mu/(1 - Delta))] - f H2(E_mu)}``.
+    """
+    mu, rate = _choose(lambda m: _gllp_rate(system, distance_km, m), _MU_RANGE, intensity)
+    return _wcp_point(Protocol.BB84_GLLP, system, distance_km, mu, rate, None, None)
+
+
+def bb84_single_photon(system: QkdSystem, distance_km: float, intensity: float | None = None) -> KeyRatePoint:
+    """BB84 with an ideal single-photon source (Shor, Preskill, PRL 85, 441 (2000)).
+
+    ``R = q Y1 [1 - H2(e1) - f H2(e1)]`` with ``Y1, e1`` of one photon through the link.
+    """
+    y1, e1 = _single_photon(system, distance_km)
+    rate = float(
+        _secure(
+            np.array(
+                system.sifting_factor * y1 * (1.0 - (1.0 + system.ec_efficiency) * float(binary_entropy(e1)))
+            )
+        )
+    )
+    return KeyRatePoint(
+        protocol=Protocol.BB84_SINGLE_PHOTON,
+        distance_km=distance_km,
+        key_rate_per_pulse=rate,
+        qber=e1,
+        gain=y1,
+        single_photon_yield=y1,
+        single_photon_error=e1,
+        channel_transmittance=_channel(system, distance_km),
+    )
+
+
+def _bbm92_rate(
+    system: QkdSystem, distance_km: float, pairs: FloatArray
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    seen = bbm92_observables(system, distance_km, pairs)
+    e = seen.error_rate
+    rate = system.sifting_factor * seen.gain * (1.0 - (1.0 + system.ec_efficiency) * binary_entropy(e))
+    return _secure(rate), seen.gain, e
+
+
+def bbm92(system: QkdSystem, distance_km: float, intensity: float | None = None) -> KeyRatePoint:
+    """BBM92 with an SPDC source in the middle, mean pair number optimised.
+
+    Ma, Fung, Lo, PRA 76, 012307 (2007), eq. (11): ``R = q Q {1 - f H2(E) - H2(E)}``, with the
+    coincidence gain and error of :func:`qinternet.qkd.bbm92.bbm92_observables` (their eqs. (9)-(10)
+    for a thermal source).
+    """
+    pairs, rate = _choose(lambda m: _bbm92_rate(system, distance_km, m)[0], _PAIR_RANGE, intensity)
+    qber = gain = None
+    if math.isfinite(pairs):
+        _, g, e = _bbm92_rate(system, distance_km, np.array([pairs]))
+        gain, qber = float(g[0]), float(e[0])
+    return KeyRatePoint(
+        protocol=Protocol.BBM92,
+        distance_km=distance_km,
+        key_rate_per_pulse=rate,
+        signal_intensity=pairs if math.isfinite(pairs) else None,
+        qber=qber,
+        gain=gain,
+        channel_transmittance=_channel(system, distance_km),
+    )
+
+
+def plob(system: QkdSystem, distance_km: float, intensity: float | None = None) -> KeyRatePoint:
+    """The PLOB repeaterless bound of the fibre (see :func:`qinternet.qkd.bounds.plob_bound`)."""
+    eta = _channel(system, distance_km)
+    return KeyRatePoint(
+        protocol=Protocol.PLOB,
+        distance_km=distance_km,
+        key_rate_per_pulse=float(plob_bound(eta)),
+        channel_transmittance=eta,
+    )
+
+
+def tgw(system: QkdSystem, distance_km: float, intensity: float | None = None) -> KeyRatePoint:
+    """The TGW bound of the fibre (see :func:`qinternet.qkd.bounds.tgw_bound`)."""
+    eta = _channel(system, distance_km)
+    return KeyRatePoint(
+        protocol=Protocol.TGW,
+        distance_km=distance_km,
+        key_rate_per_pulse=float(tgw_bound(eta)),
+        channel_transmittance=eta,
+    )
+
+
+def _channel(system: QkdSystem, distance_km: float) -> float:
+    return float(fibre_transmittance(system.fibre, distance_km))
+
+
+def _wcp_point(
+    protocol: Protocol,
+    system: QkdSystem,
+    distance_km: float,
+    mu: float,
+    rate: float,
+    y1: float | None,
+    e1: float | None,
+) -> KeyRatePoint:
+    qber = gain = None
+    if math.isfinite(mu):
+        signal = observed_coherent(system, distance_km, mu)
+        gain, qber = float(signal.gain), float(signal.error_rate)
+    return KeyRatePoint(
+        protocol=protocol,
+        distance_km=distance_km,
+        key_rate_per_pulse=rate,
+        signal_intensity=mu if math.isfinite(mu) else None,
+        qber=qber,
+        gain=gain,
+        single_photon_yield=y1,
+        single_photon_error=e1,
+        channel_transmittance=_channel(system, distance_km),
+    )
+
+
+PROTOCOLS: dict[Protocol, Callable[[QkdSystem, float, float | None], KeyRatePoint]] = {
+    Protocol.DECOY_BB84: decoy_bb84,
+    Protocol.DECOY_BB84_VACUUM_WEAK: decoy_bb84_vacuum_weak,
+    Protocol.BB84_GLLP: bb84_gllp,
+    Protocol.BB84_SINGLE_PHOTON: bb84_single_photon,
+    Protocol.BBM92: bbm92,
+    Protocol.PLOB: plob,
+    Protocol.TGW: tgw,
+}
+
+
+def key_rate(
+    protocol: Protocol, system: QkdSystem, distance_km: float, *, intensity: float | None = None
+) -> KeyRatePoint:
+    """The key rate of ``protocol`` over ``distance_km`` of fibre with ``system``'s devices.
+
+    Args:
+        protocol: the model.
+        system: devices and channel.
+        distance_km: fibre length, km (>= 0).
+        intensity: a fixed mean photon number (mean pair number for BBM92) instead of the optimum;
+            ignored by protocols without one (single-photon BB84 and the bounds).
+    """
+    require_non_negative("distance_km", distance_km)
+    if intensity is not None:
+        require_positive("intensity", intensity)
+    return PROTOCOLS[protocol](system, distance_km, intensity)
+
+
+def _choose(
+    rate: Callable[[FloatArray], FloatArray], search: tuple[float, float], fixed: float | None
+) -> tuple[float, float]:
+    """``(intensity, rate)``: the optimum over ``search``, or the rate at ``fixed`` when given."""
+    if fixed is None:
+        return maximise_scalar(rate, *search)
+    return fixed, float(rate(np.array([fixed]))[0])
