@@ -12,7 +12,7 @@ from qinternet.errors import ParameterError, QinternetError
 from qinternet.params import PRESETS, QkdSystem, get_preset
 from qinternet.qkd.estimate import LinkEstimate, estimate_from_counts, expected_estimate
 from qinternet.qkd.keyrate import KeyRatePoint, Protocol, key_rate
-from qinternet.qkd.montecarlo import compile_link, simulate_link
+from qinternet.qkd.montecarlo import compile_link, count_link, simulate_link
 from qinternet.qkd.record import DetectionRecord, LinkCounts
 
 try:
@@ -32,6 +32,7 @@ __all__ = [
     "QkdSystem",
     "__version__",
     "compile_link",
+    "count_link",
     "estimate_from_counts",
     "expected_estimate",
     "get_preset",

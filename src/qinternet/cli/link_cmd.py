@@ -18,7 +18,7 @@ from qinternet.errors import ParameterError
 from qinternet.params.serialise import to_jsonable
 from qinternet.qkd.estimate import LinkEstimate, estimate_from_counts, expected_estimate
 from qinternet.qkd.keyrate import Protocol, parse_protocol
-from qinternet.qkd.montecarlo import DEFAULT_BLOCK_PULSES, compile_link, simulate_link
+from qinternet.qkd.montecarlo import DEFAULT_BLOCK_PULSES, compile_link, count_link
 from qinternet.qkd.record import DetectionRecord, LinkCounts
 from qinternet.qkd.record_io import save_record
 
@@ -74,7 +74,6 @@ def link(
     sampler = compile_link(system, distance)
     rng = np.random.default_rng(seed)
 
-    counts: LinkCounts | None = None
     kept: list[DetectionRecord] = []
     started = time.perf_counter()
     console = Console(stderr=True)
@@ -89,14 +88,14 @@ def link(
         disable=not console.is_terminal,
     ) as progress:
         task = progress.add_task(f"Simulating {n_pulses:.3g} pulses", total=n_pulses)
-        for block in simulate_link(sampler, n_pulses, rng, block_pulses=n_block):
-            block_counts = LinkCounts.from_record(block)
-            counts = block_counts if counts is None else counts + block_counts
+
+        def on_block(block: DetectionRecord) -> None:
             if save is not None:
                 kept.append(block)
             progress.advance(task, block.pulses)
+
+        counts = count_link(sampler, n_pulses, rng, block_pulses=n_block, on_block=on_block)
     wall_s = time.perf_counter() - started
-    assert counts is not None  # n_pulses >= 1 gives at least one block
     if save is not None:
         save_record(DetectionRecord.concatenate(kept), save, field="--save")
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from qinternet.physics.sources import fock_vacuum, poisson_vacuum
+from qinternet.physics.sources import fock_vacuum
 
 __all__ = ["ClickProbabilities", "add_after_pulses", "coherent_clicks", "fock_clicks", "threshold_clicks"]
 
@@ -39,8 +39,12 @@ class ClickProbabilities:
 
     @property
     def gain(self) -> FloatArray:
-        """Probability of at least one click (the gain ``Q``, or yield ``Y_n`` for Fock states)."""
-        return 1.0 - self.none
+        """Probability of at least one click (the gain ``Q``, or yield ``Y_n`` for Fock states).
+
+        Summed from the click outcomes rather than ``1 - none``, which would lose precision at the
+        gains of long links (1e-7 and below).
+        """
+        return self.only_correct + self.only_wrong + self.both
 
     @property
     def error_weight(self) -> FloatArray:
@@ -77,9 +81,9 @@ def threshold_clicks(
     wrong_silent = d * s_w
     return ClickProbabilities(
         none=none,
-        only_correct=wrong_silent - none,
-        only_wrong=correct_silent - none,
-        both=1.0 - correct_silent - wrong_silent + none,
+        only_correct=np.maximum(wrong_silent - none, 0.0),
+        only_wrong=np.maximum(correct_silent - none, 0.0),
+        both=np.maximum(1.0 - correct_silent - wrong_silent + none, 0.0),
     )
 
 
@@ -88,12 +92,21 @@ def coherent_clicks(
 ) -> ClickProbabilities:
     """Outcomes for a phase-randomised coherent state with mean ``eta mu`` at the receiver.
 
-    ``error_prob`` is ``e_d`` for matching bases and 1/2 for different ones.
+    ``error_prob`` is ``e_d`` for matching bases and 1/2 for different ones. The two detectors see
+    independent Poisson fields, so each fires independently, with probabilities
+    ``c = 1 - (1 - p_d) exp(-eta mu (1 - e))`` and ``w = 1 - (1 - p_d) exp(-eta mu e)`` (computed with
+    ``expm1`` to keep full precision at small gains).
     """
     m = np.asarray(mean_photons_at_receiver, dtype=np.float64)
     e = np.asarray(error_prob, dtype=np.float64)
-    return threshold_clicks(
-        poisson_vacuum(m, 1.0 - e), poisson_vacuum(m, e), poisson_vacuum(m, 1.0), dark_count_prob
+    log_keep = np.log1p(-dark_count_prob)
+    correct = -np.expm1(log_keep - m * (1.0 - e))
+    wrong = -np.expm1(log_keep - m * e)
+    return ClickProbabilities(
+        none=(1.0 - correct) * (1.0 - wrong),
+        only_correct=correct * (1.0 - wrong),
+        only_wrong=(1.0 - correct) * wrong,
+        both=correct * wrong,
     )
 
 

@@ -14,7 +14,7 @@ afterwards (a click blinds both detectors for ``ceil(dead_time_s * rep_rate_hz)`
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -25,13 +25,14 @@ from qinternet.params.checks import require_non_negative
 from qinternet.params.devices import QkdSystem
 from qinternet.physics.detectors import coherent_clicks
 from qinternet.qkd.observables import link_transmittance
-from qinternet.qkd.record import DetectionRecord
+from qinternet.qkd.record import DetectionRecord, LinkCounts
 
 __all__ = [
     "DEFAULT_BLOCK_PULSES",
     "LinkSampler",
     "apply_dead_time",
     "compile_link",
+    "count_link",
     "sample_block",
     "simulate_link",
 ]
@@ -205,3 +206,25 @@ def simulate_link(
         )
         remaining -= size
         yield block
+
+
+def count_link(
+    sampler: LinkSampler,
+    pulses: int,
+    rng: np.random.Generator,
+    *,
+    block_pulses: int = DEFAULT_BLOCK_PULSES,
+    on_block: Callable[[DetectionRecord], None] | None = None,
+) -> LinkCounts:
+    """Simulate ``pulses`` pulses block by block and return the summed counts.
+
+    ``on_block`` sees every block's record as it is made (to keep it, or to report progress).
+    """
+    total: LinkCounts | None = None
+    for block in simulate_link(sampler, pulses, rng, block_pulses=block_pulses):
+        counts = LinkCounts.from_record(block)
+        total = counts if total is None else total + counts
+        if on_block is not None:
+            on_block(block)
+    assert total is not None  # simulate_link yields at least one block for pulses >= 1
+    return total

@@ -1,0 +1,5 @@
+"""``python -m qinternet`` runs the CLI."""
+
+from qinternet.cli.app import main
+
+main()

@@ -1,0 +1,229 @@
+"""The CLI contract: names, outputs and the handling of bad input."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qinternet.cli.app import main
+from qinternet.qkd.record_io import load_record
+
+
+def run(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, *args: str
+) -> tuple[int, str, str]:
+    monkeypatch.setattr(sys, "argv", ["qinternet", *args])
+    code = 0
+    try:
+        main()
+    except SystemExit as exit_:
+        code = int(exit_.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    return lambda *args: run(capsys, monkeypatch, *args)
+
+
+def test_version(cli) -> None:  # type: ignore[no-untyped-def]
+    code, out, _ = cli("--version")
+    assert code == 0
+    assert out.startswith("qinternet ")
+
+
+def test_presets_lists_sources(cli) -> None:  # type: ignore[no-untyped-def]
+    code, out, _ = cli("presets", "--json")
+    data = json.loads(out)
+    assert code == 0
+    assert {p["name"] for p in data} >= {"gys2004", "lim2014"}
+    assert all("citation" in p and p["system"]["detector"]["efficiency"] > 0 for p in data)
+
+
+def test_keyrate_json_has_the_contract_fields(cli) -> None:  # type: ignore[no-untyped-def]
+    code, out, _ = cli(
+        "keyrate", "--protocol", "decoy-bb84", "--preset", "gys2004", "--distance-km", "50", "--json"
+    )
+    assert code == 0
+    data = json.loads(out)
+    for key in (
+        "protocol",
+        "distance_km",
+        "key_rate_per_pulse",
+        "signal_intensity",
+        "qber",
+        "gain",
+        "parameters",
+    ):
+        assert key in data
+    assert data["protocol"] == "decoy-bb84"
+    assert data["distance_km"] == 50
+    assert 0.4 < data["signal_intensity"] < 0.55
+    assert data["parameters"]["preset"] == "gys2004"
+    assert data["parameters"]["misalignment_error"] == 0.033
+
+
+def test_overrides_change_the_result(cli) -> None:  # type: ignore[no-untyped-def]
+    base = json.loads(cli("keyrate", "--distance-km", "50", "--json")[1])
+    better = json.loads(
+        cli(
+            "keyrate",
+            "--distance-km",
+            "50",
+            "--json",
+            "--detector-efficiency",
+            "0.2",
+            "--loss-db-per-km",
+            "0.2",
+            "--ec-efficiency",
+            "1.05",
+        )[1]
+    )
+    assert better["parameters"]["detector"]["efficiency"] == 0.2
+    assert better["parameters"]["fibre"]["loss_db_per_km"] == 0.2
+    assert better["key_rate_per_pulse"] > 3 * base["key_rate_per_pulse"]
+    fixed = json.loads(cli("keyrate", "--distance-km", "50", "--json", "--signal-intensity", "0.3")[1])
+    assert fixed["signal_intensity"] == 0.3
+    assert fixed["key_rate_per_pulse"] < base["key_rate_per_pulse"]
+
+
+def test_sweep_plot_and_csv(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    plot, table = tmp_path / "rate.png", tmp_path / "rate.csv"
+    code, out, _ = cli(
+        "keyrate",
+        "--protocol",
+        "decoy-bb84,bb84-gllp,plob",
+        "--preset",
+        "gys2004",
+        "--distance-km",
+        "0:160:5",
+        "--plot",
+        str(plot),
+        "--csv",
+        str(table),
+        "--json",
+    )
+    assert code == 0
+    rows = json.loads(out)
+    assert len(rows) == 3 * 33
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert plot.stat().st_size > 20_000
+    with table.open() as handle:
+        records = list(csv.DictReader(handle))
+    assert len(records) == 99
+    decoy = [r for r in records if r["protocol"] == "decoy-bb84"]
+    cut = max(float(r["distance_km"]) for r in decoy if float(r["key_rate_per_pulse"]) > 0)
+    assert cut == 140.0  # the grid point before the 142 km cut-off of Ma et al. (2005)
+    gllp = [r for r in records if r["protocol"] == "bb84-gllp"]
+    assert max(float(r["distance_km"]) for r in gllp if float(r["key_rate_per_pulse"]) > 0) == 40.0
+
+
+def test_svg_plot_and_table_output(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    plot = tmp_path / "rate.svg"
+    code, out, _ = cli("keyrate", "--protocol", "bbm92,tgw", "--distance-km", "0:100:50", "--plot", str(plot))
+    assert code == 0
+    assert "bbm92" in out
+    assert "tgw" in out
+    assert plot.read_text().lstrip().startswith("<?xml")
+
+
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [
+        (["keyrate", "--distance-km", "-5"], "--distance-km"),
+        (["keyrate", "--detector-efficiency", "1.5"], "--detector-efficiency"),
+        (["keyrate", "--preset", "nope"], "--preset"),
+        (["keyrate", "--protocol", "bb85"], "--protocol"),
+        (["keyrate", "--distance-km", "10:0:5"], "--distance-km"),
+        (["keyrate", "--distance-km", "ten"], "--distance-km"),
+        (["keyrate", "--dark-count-prob", "abc"], "--dark-count-prob"),
+        (["keyrate", "--misalignment-error", "0.7"], "--misalignment-error"),
+        (["keyrate", "--decoy-intensities", "0.6,0"], "--decoy-intensities"),
+        (["keyrate", "--plot", "rate.jpg"], "--plot"),
+        (["keyrate", "--basis-prob", "1"], "--basis-prob"),
+        (["link", "--pulses", "-3"], "--pulses"),
+        (["link", "--pulses", "lots"], "--pulses"),
+        (["link", "--protocol", "bbm92"], "--protocol"),
+        (["link", "--distance-km", "0:10:5"], "--distance-km"),
+        (["link", "--save", "record.txt"], "--save"),
+        (["keyrate", "--no-such-option"], "--no-such-option"),
+    ],
+)
+def test_bad_input_is_one_line_naming_the_option(cli, args: list[str], option: str) -> None:  # type: ignore[no-untyped-def]
+    code, out, err = cli(*args)
+    assert code == 2
+    assert out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert option in lines[0]
+    assert "Traceback" not in err
+
+
+def test_link_json_has_the_contract_fields(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    saved = tmp_path / "record.parquet"
+    code, out, _ = cli(
+        "link",
+        "--protocol",
+        "decoy-bb84",
+        "--preset",
+        "gys2004",
+        "--distance-km",
+        "50",
+        "--pulses",
+        "1e8",
+        "--seed",
+        "7",
+        "--rep-rate-hz",
+        "1e9",
+        "--save",
+        str(saved),
+        "--json",
+    )
+    assert code == 0
+    data = json.loads(out)
+    for key in (
+        "classes",
+        "single_photon_yield_lower",
+        "single_photon_error_upper",
+        "key_rate_per_pulse",
+        "detections",
+        "wall_s",
+        "key_rate_bps",
+        "expected",
+    ):
+        assert key in data
+    assert data["pulses"] == 10**8
+    assert data["rep_rate_hz"] == 1e9
+    assert data["key_rate_bps"] == pytest.approx(data["key_rate_per_pulse"] * 1e9)
+    assert [c["intensity"] for c in data["classes"]] == [0.48, 0.05, 0.0]
+    record = load_record(saved)
+    assert len(record) == data["detections"]
+    assert int(np.sum(record.sent)) == 10**8
+    again = json.loads(cli("link", "--pulses", "1e8", "--seed", "7", "--rep-rate-hz", "1e9", "--json")[1])
+    assert again["detections"] == data["detections"]  # same seed, same numbers
+    assert again["key_rate_per_pulse"] == data["key_rate_per_pulse"]
+
+
+def test_link_table_output(cli) -> None:  # type: ignore[no-untyped-def]
+    code, out, _ = cli("link", "--pulses", "1e7")
+    assert code == 0
+    assert "key rate" in out
+    assert "Y1 >=" in out
+
+
+def test_console_script_runs_as_a_module() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "qinternet", "keyrate", "--distance-km", "-1"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == "qinternet: error: --distance-km: must be >= 0, got -1"

@@ -1,0 +1,166 @@
+"""The Monte-Carlo link agrees with the analytic model within its statistical error.
+
+Tolerances: given the pulses ``N_k`` of class k with matching bases, detections are binomial with
+probability ``Q_k`` and errors binomial with ``E_k Q_k``, so ``Var(Q_k) = Q_k (1 - Q_k) / N_k``,
+``Var(EQ_k) = EQ_k (1 - EQ_k) / N_k`` and ``Cov = EQ_k (1 - Q_k) / N_k``. Derived quantities (Y1^L, e1^U,
+the key rate) get their standard deviation by the delta method. Every check allows 5 standard
+deviations: with the 30-odd comparisons below, a correct simulation fails one with probability < 1e-4
+(and, with fixed seeds, never flakes).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+
+from qinternet.params import QkdSystem
+from qinternet.physics import coherent_clicks
+from qinternet.qkd.estimate import (
+    LinkEstimate,
+    estimate_from_counts,
+    estimate_from_observables,
+    expected_estimate,
+)
+from qinternet.qkd.keyrate import Protocol, key_rate
+from qinternet.qkd.montecarlo import compile_link, count_link, sample_block, simulate_link
+from qinternet.qkd.observables import link_transmittance
+from qinternet.qkd.record import LinkCounts
+
+Z = 5.0
+
+
+def simulate_counts(system: QkdSystem, distance: float, pulses: int, seed: int) -> LinkCounts:
+    return count_link(compile_link(system, distance), pulses, np.random.default_rng(seed))
+
+
+def delta_sigma(
+    system: QkdSystem, expected: LinkEstimate, sent: np.ndarray, quantity: Callable[[LinkEstimate], float]
+) -> float:
+    """Standard deviation of ``quantity`` of the estimate, by the delta method over (Q_k, E_k Q_k)."""
+    gains = np.array([c.gain for c in expected.classes])
+    weights = gains * np.array([c.qber for c in expected.classes])
+    x0 = np.concatenate([gains, weights])
+    k = len(gains)
+
+    def f(x: np.ndarray) -> float:
+        return quantity(estimate_from_observables(system, x[:k], x[k:], expected.classes))
+
+    grad = np.empty_like(x0)
+    for i in range(x0.size):
+        h = max(abs(x0[i]) * 1e-5, 1e-15)
+        up, down = x0.copy(), x0.copy()
+        up[i] += h
+        down[i] -= h
+        grad[i] = (f(up) - f(down)) / (2 * h)
+    cov = np.zeros((2 * k, 2 * k))
+    for j in range(k):
+        q, eq, n = gains[j], weights[j], sent[j]
+        cov[j, j] = q * (1 - q) / n
+        cov[k + j, k + j] = eq * (1 - eq) / n
+        cov[j, k + j] = cov[k + j, j] = eq * (1 - q) / n
+    return float(np.sqrt(grad @ cov @ grad))
+
+
+@pytest.mark.parametrize(
+    ("distance", "pulses", "seed"), [(25.0, 2 * 10**9, 1), (50.0, 10**10, 2), (100.0, 10**10, 3)]
+)
+def test_monte_carlo_agrees_with_the_analytic_model(
+    gys: QkdSystem, distance: float, pulses: int, seed: int
+) -> None:
+    counts = simulate_counts(gys, distance, pulses, seed)
+    observed = estimate_from_counts(gys, counts)
+    expected = expected_estimate(gys, distance)
+    sent = counts.matched(counts.sent)
+    for got, want, n in zip(observed.classes, expected.classes, sent, strict=True):
+        assert got.gain == pytest.approx(want.gain, abs=Z * np.sqrt(want.gain * (1 - want.gain) / n))
+        sigma_e = np.sqrt(want.qber * (1 - want.qber) / (n * want.gain))
+        assert got.qber == pytest.approx(want.qber, abs=Z * sigma_e)
+    for name in ("single_photon_yield_lower", "single_photon_error_upper", "key_rate_per_pulse"):
+        sigma = delta_sigma(gys, expected, sent, lambda e, name=name: getattr(e, name))
+        assert getattr(observed, name) == pytest.approx(getattr(expected, name), abs=Z * sigma), name
+    assert observed.key_rate_per_pulse > 0
+
+
+def test_expected_estimate_is_the_vacuum_weak_model_times_the_signal_fraction(gys: QkdSystem) -> None:
+    # Two code paths: the link estimator and the analytic vacuum + weak key-rate model.
+    for distance in (10.0, 60.0, 120.0):
+        analytic = key_rate(Protocol.DECOY_BB84_VACUUM_WEAK, gys, distance, intensity=0.48)
+        assert expected_estimate(gys, distance).key_rate_per_pulse == pytest.approx(
+            0.8 * analytic.key_rate_per_pulse, rel=1e-9
+        )
+
+
+def test_double_clicks_and_mismatched_bases_have_the_right_statistics(gys: QkdSystem) -> None:
+    noisy = dataclasses.replace(gys, detector=dataclasses.replace(gys.detector, dark_count_prob=1e-3))
+    counts = simulate_counts(noisy, 20.0, 10**8, 4)
+    eta = float(link_transmittance(noisy, 20.0))
+    signal = coherent_clicks(eta * 0.48, noisy.misalignment_error, 1e-3)
+    n = int(counts.matched(counts.sent)[0])
+    p_both = float(signal.both)
+    assert counts.matched(counts.double_clicks)[0] == pytest.approx(n * p_both, abs=Z * np.sqrt(n * p_both))
+    # Mismatched bases: Bob's bit is independent of Alice's.
+    wrong = counts.errors[:, 0, 1].sum() + counts.errors[:, 1, 0].sum()
+    total = counts.detected[:, 0, 1].sum() + counts.detected[:, 1, 0].sum()
+    assert wrong / total == pytest.approx(0.5, abs=Z * np.sqrt(0.25 / total))
+
+
+def test_after_pulses_raise_gain_and_error_as_modelled(lim: QkdSystem) -> None:
+    counts = simulate_counts(lim, 30.0, 2 * 10**8, 5)
+    observed = estimate_from_counts(lim, counts)
+    expected = expected_estimate(lim, 30.0)
+    n = counts.matched(counts.sent)[0]
+    want = expected.classes[0]
+    assert observed.classes[0].gain == pytest.approx(want.gain, abs=Z * np.sqrt(want.gain / n))
+    no_ap = dataclasses.replace(lim, detector=dataclasses.replace(lim.detector, after_pulse_prob=0.0))
+    assert want.gain == pytest.approx(expected_estimate(no_ap, 30.0).classes[0].gain * 1.04, rel=1e-12)
+
+
+def test_record_is_well_formed_and_reproducible(gys: QkdSystem) -> None:
+    sampler = compile_link(gys, 50.0)
+    first = sample_block(sampler, 10**8, np.random.default_rng(11))
+    again = sample_block(sampler, 10**8, np.random.default_rng(11))
+    other = sample_block(sampler, 10**8, np.random.default_rng(12))
+    assert len(first) > 0
+    assert np.all(np.diff(first.slot) > 0)
+    assert first.slot[0] >= 0
+    assert first.slot[-1] < 10**8
+    assert first.sent.sum() == 10**8
+    assert first.slot.dtype == np.int64
+    assert first.alice_bit.dtype == np.int8
+    assert first.double_click.dtype == bool
+    for name, column in first.columns().items():
+        np.testing.assert_array_equal(column, again.columns()[name], err_msg=name)
+    assert not np.array_equal(first.alice_bit[:1000], other.alice_bit[:1000])
+    counts = LinkCounts.from_record(first)
+    assert np.all(counts.detected <= counts.sent)
+    assert set(np.unique(first.intensity_class)) <= {0, 1, 2}
+
+
+def test_slots_are_a_uniform_subset(gys: QkdSystem) -> None:
+    # Chi-square over 20 equal bins of the block: each bin's count is binomial around D/20.
+    record = sample_block(compile_link(gys, 10.0), 10**7, np.random.default_rng(13))
+    counts, _ = np.histogram(record.slot, bins=20, range=(0, 10**7))
+    expected = len(record) / 20
+    assert np.all(np.abs(counts - expected) <= Z * np.sqrt(expected))
+
+
+def test_cost_grows_with_detections_not_pulses(gys: QkdSystem) -> None:
+    # 1e13 pulses in one block: an O(pulses) array would need terabytes; here a few thousand events.
+    quiet = dataclasses.replace(gys, detector=dataclasses.replace(gys.detector, dark_count_prob=1e-12))
+    record = sample_block(compile_link(quiet, 300.0), 10**13, np.random.default_rng(14))
+    assert 0 < len(record) < 10**6
+    assert record.pulses == 10**13
+
+
+def test_blocks_concatenate_into_one_timeline(gys: QkdSystem) -> None:
+    blocks = list(
+        simulate_link(compile_link(gys, 50.0), 3 * 10**6 + 17, np.random.default_rng(15), block_pulses=10**6)
+    )
+    assert [b.pulses for b in blocks] == [10**6, 10**6, 10**6, 17]
+    whole = type(blocks[0]).concatenate(blocks)
+    assert whole.pulses == 3 * 10**6 + 17
+    assert len(whole) == sum(len(b) for b in blocks)
+    assert np.all(np.diff(whole.slot) > 0)
