@@ -7,6 +7,7 @@ import dataclasses
 import numpy as np
 import pytest
 
+from qinternet.errors import ParameterError
 from qinternet.params import PairStatistics, QkdSystem
 from qinternet.physics import pair_number_pmf
 from qinternet.qkd.bbm92 import arm_transmittance, bbm92_observables, ma_fung_lo_observables
@@ -100,3 +101,9 @@ def test_bounds_use_the_channel_not_the_detectors(gys: QkdSystem) -> None:
     assert point.channel_transmittance == pytest.approx(10**-2.1)
     assert point.key_rate_per_pulse == pytest.approx(float(plob_bound(10**-2.1)))
     assert key_rate(Protocol.PLOB, gys, 0.0).key_rate_per_pulse == np.inf
+
+
+def test_bbm92_refuses_a_dead_time_it_does_not_model(gys: QkdSystem) -> None:
+    blind = dataclasses.replace(gys, detector=dataclasses.replace(gys.detector, dead_time_s=1e-6))
+    with pytest.raises(ParameterError, match="dead time"):
+        key_rate(Protocol.BBM92, blind, 10.0)

@@ -164,3 +164,28 @@ def test_blocks_concatenate_into_one_timeline(gys: QkdSystem) -> None:
     assert whole.pulses == 3 * 10**6 + 17
     assert len(whole) == sum(len(b) for b in blocks)
     assert np.all(np.diff(whole.slot) > 0)
+
+
+def test_dead_time_matches_the_non_paralysable_model(gys: QkdSystem) -> None:
+    # 15 us at 2 MHz = 30 blind slots; at 10 km about a quarter of the pulses find the detectors dead.
+    # Counts under dead time vary less than binomial ones (a renewal process is more regular), so the
+    # binomial standard deviation used for the tolerance is conservative.
+    blind = dataclasses.replace(gys, detector=dataclasses.replace(gys.detector, dead_time_s=15e-6))
+    counts = simulate_counts(blind, 10.0, 10**8, 6)
+    observed = estimate_from_counts(blind, counts)
+    expected = expected_estimate(blind, 10.0)
+    free = expected_estimate(gys, 10.0)
+    assert expected.classes[0].gain < 0.8 * free.classes[0].gain
+    for got, want, n in zip(observed.classes, expected.classes, counts.matched(counts.sent), strict=True):
+        assert got.gain == pytest.approx(want.gain, abs=Z * np.sqrt(want.gain * (1 - want.gain) / n))
+
+
+def test_dead_time_scales_the_analytic_key_rate(gys: QkdSystem) -> None:
+    blind = dataclasses.replace(gys, detector=dataclasses.replace(gys.detector, dead_time_s=15e-6))
+    free = key_rate(Protocol.DECOY_BB84, gys, 10.0, intensity=0.48)
+    dead = key_rate(Protocol.DECOY_BB84, blind, 10.0, intensity=0.48)
+    assert free.gain is not None
+    live = 1.0 / (1.0 + free.gain * 30)
+    assert dead.key_rate_per_pulse == pytest.approx(free.key_rate_per_pulse * live, rel=1e-12)
+    assert dead.gain == pytest.approx(free.gain * live, rel=1e-12)
+    assert dead.qber == pytest.approx(free.qber, rel=1e-12)

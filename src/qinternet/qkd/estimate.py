@@ -16,7 +16,7 @@ from qinternet.errors import ParameterError
 from qinternet.params.devices import QkdSystem
 from qinternet.qkd.decoy import two_decoy_bounds
 from qinternet.qkd.entropy import binary_entropy
-from qinternet.qkd.observables import observed_coherent
+from qinternet.qkd.observables import Observed, live_fraction, observed_coherent
 from qinternet.qkd.record import LinkCounts
 
 __all__ = [
@@ -162,6 +162,9 @@ def estimate_from_counts(system: QkdSystem, counts: LinkCounts) -> LinkEstimate:
 def expected_estimate(system: QkdSystem, distance_km: float) -> LinkEstimate:
     """What :func:`estimate_from_counts` gives in expectation (infinitely many pulses)."""
     seen = observed_coherent(system, distance_km, np.asarray(system.source.intensities))
+    # Every pulse, whatever its class or bases, finds the detectors live with the same probability.
+    live = live_fraction(system, np.dot(system.source.intensity_probs, seen.gain))
+    seen = Observed(gain=seen.gain * live, error_weight=seen.error_weight * live)
     classes = tuple(
         ClassStats(intensity=i, gain=float(g), qber=float(e))
         for i, g, e in zip(system.source.intensities, seen.gain, seen.error_rate, strict=True)

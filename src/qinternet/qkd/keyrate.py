@@ -23,7 +23,7 @@ from qinternet.qkd.bbm92 import bbm92_observables
 from qinternet.qkd.bounds import plob_bound, tgw_bound
 from qinternet.qkd.decoy import two_decoy_bounds
 from qinternet.qkd.entropy import binary_entropy
-from qinternet.qkd.observables import observed_coherent, observed_fock
+from qinternet.qkd.observables import live_fraction, observed_coherent, observed_fock
 from qinternet.qkd.optimise import maximise_scalar
 
 __all__ = [
@@ -122,7 +122,7 @@ def decoy_bb84_rate(system: QkdSystem, distance_km: float, mu: FloatArray) -> Fl
         q1 * (1.0 - binary_entropy(one.error_rate))
         - system.ec_efficiency * signal.gain * binary_entropy(signal.error_rate)
     )
-    return _secure(rate)
+    return _secure(rate * live_fraction(system, signal.gain))
 
 
 def decoy_bb84(system: QkdSystem, distance_km: float, intensity: float | None = None) -> KeyRatePoint:
@@ -168,7 +168,7 @@ def _vacuum_weak_rate(
         - system.ec_efficiency * signal.gain * binary_entropy(signal.error_rate)
     )
     valid = mu > nu  # the bounds need nu1 + nu2 < mu (Ma et al. 2005, eq. (15)); here nu2 = 0
-    return _secure(np.where(valid, rate, 0.0)), y1, e1
+    return _secure(np.where(valid, rate * live_fraction(system, signal.gain), 0.0)), y1, e1
 
 
 def decoy_bb84_vacuum_weak(
@@ -203,7 +203,8 @@ def _gllp_rate(system: QkdSystem, distance_km: float, mu: FloatArray) -> FloatAr
                 - system.ec_efficiency * binary_entropy(signal.error_rate)
             )
         )
-    return _secure(np.where((delta < 1.0) & (corrected < 0.5), rate, 0.0))
+    live = live_fraction(system, signal.gain)  # scales Q and the live multi-photon pulses alike
+    return _secure(np.where((delta < 1.0) & (corrected < 0.5), rate * live, 0.0))
 
 
 def bb84_gllp(system: QkdSystem, distance_km: float, intensity: float | None = None) -> KeyRatePoint:
@@ -223,6 +224,7 @@ def bb84_single_photon(system: QkdSystem, distance_km: float, intensity: float |
     ``R = q Y1 [1 - H2(e1) - f H2(e1)]`` with ``Y1, e1`` of one photon through the link.
     """
     y1, e1 = _single_photon(system, distance_km)
+    y1 *= float(live_fraction(system, y1))
     rate = float(
         _secure(
             np.array(
@@ -258,6 +260,8 @@ def bbm92(system: QkdSystem, distance_km: float, intensity: float | None = None)
     coincidence gain and error of :func:`qinternet.qkd.bbm92.bbm92_observables` (their eqs. (9)-(10)
     for a thermal source).
     """
+    if system.detector.dead_time_s > 0:
+        raise ParameterError("detector.dead_time_s", "the BBM92 model has no dead time yet; set it to 0")
     pairs, rate = _choose(lambda m: _bbm92_rate(system, distance_km, m)[0], _PAIR_RANGE, intensity)
     qber = gain = None
     if math.isfinite(pairs):
@@ -309,10 +313,13 @@ def _wcp_point(
     y1: float | None,
     e1: float | None,
 ) -> KeyRatePoint:
+    """A point of a weak-coherent-pulse protocol; gain and ``Y1`` reported with the dead time applied."""
     qber = gain = None
     if math.isfinite(mu):
         signal = observed_coherent(system, distance_km, mu)
-        gain, qber = float(signal.gain), float(signal.error_rate)
+        live = float(live_fraction(system, signal.gain))
+        gain, qber = float(signal.gain) * live, float(signal.error_rate)
+        y1 = None if y1 is None else y1 * live
     return KeyRatePoint(
         protocol=protocol,
         distance_km=distance_km,

@@ -13,7 +13,6 @@ afterwards (a click blinds both detectors for ``ceil(dead_time_s * rep_rate_hz)`
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -24,7 +23,7 @@ from qinternet.errors import ParameterError
 from qinternet.params.checks import require_non_negative
 from qinternet.params.devices import QkdSystem
 from qinternet.physics.detectors import coherent_clicks
-from qinternet.qkd.observables import link_transmittance
+from qinternet.qkd.observables import dead_time_slots, link_transmittance
 from qinternet.qkd.record import DetectionRecord, LinkCounts
 
 __all__ = [
@@ -106,7 +105,7 @@ def compile_link(system: QkdSystem, distance_km: float) -> LinkSampler:
     return LinkSampler(
         probabilities=weight[..., None] * outcome,
         intensities=source.intensities,
-        dead_time_slots=math.ceil(detector.dead_time_s * source.rep_rate_hz - 1e-9),
+        dead_time_slots=dead_time_slots(system),
     )
 
 

@@ -5,6 +5,7 @@ All functions are vectorised: intensities and distances broadcast together.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,7 +17,9 @@ from qinternet.physics.fibre import fibre_transmittance
 
 __all__ = [
     "Observed",
+    "dead_time_slots",
     "link_transmittance",
+    "live_fraction",
     "observed_coherent",
     "observed_fock",
 ]
@@ -68,3 +71,19 @@ def observed_fock(system: QkdSystem, distance_km: ArrayLike, photons: ArrayLike)
     eta = link_transmittance(system, distance_km)
     clicks = fock_clicks(photons, eta, system.misalignment_error, system.detector.dark_count_prob)
     return _observed(clicks, system.detector.after_pulse_prob)
+
+
+def dead_time_slots(system: QkdSystem) -> int:
+    """Slots during which Bob's detectors are blind after a click: ``ceil(dead_time_s * rep_rate_hz)``."""
+    return math.ceil(system.detector.dead_time_s * system.source.rep_rate_hz - 1e-9)
+
+
+def live_fraction(system: QkdSystem, click_prob: ArrayLike) -> FloatArray:
+    """Fraction of pulses that find the detectors live under a non-paralysable dead time of ``d`` slots.
+
+    Each click is followed by ``d`` blind slots and a live slot clicks with probability ``P``, so a
+    renewal cycle lasts ``d + 1/P`` slots on average and the live fraction is ``1 / (1 + P d)``
+    (Müller, "Dead-time problems", Nucl. Instrum. Methods 112, 47 (1973), non-paralysable counter).
+    Every observed gain, of any class, is multiplied by it; error rates are unchanged.
+    """
+    return np.asarray(1.0 / (1.0 + np.asarray(click_prob, dtype=np.float64) * dead_time_slots(system)))
