@@ -66,7 +66,8 @@ def _preset_text(preset: Preset) -> Text:
         (
             f"Fibre {s.fibre.loss_db_per_km:g} dB/km (+{s.fibre.insertion_loss_db:g} dB); "
             f"detectors: efficiency {s.detector.efficiency:.3g}, "
-            f"dark counts {s.detector.dark_count_prob:.3g} per gate each (Y0 = {s.detector.background_yield:.3g}), "
+            f"dark counts {s.detector.dark_count_prob:.3g} per gate each "
+            f"(Y0 = {s.detector.background_yield:.3g}), "
             f"after-pulses {s.detector.after_pulse_prob:g}, "
             f"dead time {s.detector.dead_time_s:g} s; misalignment {s.misalignment_error:g}; "
             f"f = {s.ec_efficiency:g}; Z-basis probability {s.basis_prob:g}",
