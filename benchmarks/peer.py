@@ -1,0 +1,128 @@
+"""The SeQUeNCe peer: finding or building its Python 3.12 venv, and running its BB84 benchmark.
+
+SeQUeNCe 1.x needs Python >= 3.12 (qinternet supports 3.11), so the peer runs in its own interpreter:
+``benchmarks/peers/sequence_bb84.py`` is started with that interpreter and prints one JSON object.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "PEER_ENV_VAR",
+    "PEER_SCRIPT",
+    "SEQUENCE_REQUIREMENT",
+    "PeerRun",
+    "find_peer_python",
+    "peer_version",
+    "run_peer",
+    "setup_peer",
+]
+
+REPO = Path(__file__).resolve().parent.parent
+PEER_SCRIPT = REPO / "benchmarks" / "peers" / "sequence_bb84.py"
+BENCH_VENV = REPO / ".bench-venv" / "sequence"
+PEER_ENV_VAR = "QINTERNET_SEQUENCE_PYTHON"
+SEQUENCE_REQUIREMENT = "sequence==1.3.1"
+PEER_TIMEOUT_S = 1800.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PeerRun:
+    """One run of the peer script: its JSON record, or why there is none.
+
+    Attributes:
+        distance_km: link length passed to the peer.
+        record: the peer's JSON object (None if the run failed).
+        error: the tail of the peer's stderr when it failed.
+    """
+
+    distance_km: float
+    record: dict[str, Any] | None
+    error: str | None = None
+
+
+def _venv_python(venv: Path) -> Path:
+    return venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+def find_peer_python(explicit: str | None) -> Path | None:
+    """The interpreter of a venv with ``sequence`` installed, or None.
+
+    In order: ``explicit`` (``--peer-python``), the ``QINTERNET_SEQUENCE_PYTHON`` environment
+    variable, the venv made by :func:`setup_peer` (``.bench-venv/sequence``).
+    """
+    if explicit:
+        return Path(explicit)
+    from_env = os.environ.get(PEER_ENV_VAR)
+    if from_env:
+        return Path(from_env)
+    built = _venv_python(BENCH_VENV)
+    return built if built.exists() else None
+
+
+def peer_version(python: Path) -> str | None:
+    """The version of ``sequence`` importable by ``python``, or None if there is none."""
+    code = "import importlib.metadata as m, sequence; print(m.version('sequence'))"
+    try:
+        done = subprocess.run([str(python), "-c", code], capture_output=True, text=True, check=False)
+    except OSError:
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def _python_312() -> Path | None:
+    """A Python >= 3.12 interpreter: the newest pyenv 3.12.x, else ``python3.12`` on PATH."""
+    pyenv = shutil.which("pyenv")
+    if pyenv:
+        root = subprocess.run([pyenv, "root"], capture_output=True, text=True, check=False).stdout.strip()
+        candidates = sorted(Path(root).glob("versions/3.12*/bin/python3.12")) if root else []
+        if candidates:
+            return candidates[-1]
+    on_path = shutil.which("python3.12")
+    return Path(on_path) if on_path else None
+
+
+def setup_peer(log: Callable[[str], object]) -> Path:
+    """Create ``.bench-venv/sequence`` with Python 3.12 and ``sequence==1.3.1``; return its python.
+
+    Args:
+        log: called with one line of progress at a time (e.g. ``console.print``).
+
+    Raises:
+        RuntimeError: no Python >= 3.12 was found, or venv/pip failed.
+    """
+    base = _python_312()
+    if base is None:
+        raise RuntimeError("no Python >= 3.12 found (tried `pyenv root`/versions/3.12* and python3.12)")
+    python = _venv_python(BENCH_VENV)
+    if not python.exists():
+        log(f"creating {BENCH_VENV} with {base}")
+        subprocess.run([str(base), "-m", "venv", str(BENCH_VENV)], check=True)
+    log(f"installing {SEQUENCE_REQUIREMENT} (about 40 s, ~130 packages)")
+    pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    subprocess.run([*pip, SEQUENCE_REQUIREMENT], check=True)
+    return python
+
+
+def run_peer(python: Path, distance_km: float, seed: int, sim_time_s: float | None) -> PeerRun:
+    """Run the SeQUeNCe BB84 peer script once at ``distance_km``; ``sim_time_s`` None uses its default."""
+    command = [str(python), str(PEER_SCRIPT), "--distance-km", str(distance_km), "--seed", str(seed)]
+    if sim_time_s is not None:
+        command += ["--sim-time-s", str(sim_time_s)]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, check=False, timeout=PEER_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        return PeerRun(distance_km=distance_km, record=None, error=f"timed out after {PEER_TIMEOUT_S:g} s")
+    lines = done.stdout.strip().splitlines()
+    if done.returncode != 0 or not lines:
+        tail = "\n".join(done.stderr.strip().splitlines()[-5:])
+        return PeerRun(distance_km=distance_km, record=None, error=tail or f"exit code {done.returncode}")
+    return PeerRun(distance_km=distance_km, record=json.loads(lines[-1]))
