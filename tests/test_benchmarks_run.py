@@ -1,0 +1,28 @@
+"""The benchmark command keeps working (its figures are not asserted: performance lives in benchmarks/)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_quick_benchmark_runs_and_its_baseline_agrees(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    result = subprocess.run(
+        [sys.executable, "benchmarks/run.py", "--quick", "--skip-peer", "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    data = json.loads(out.read_text())
+    assert [run["distance_km"] for run in data["montecarlo"]] == [25.0, 50.0, 100.0]
+    assert all(run["pulses_per_s"] > 0 for run in data["montecarlo"])
+    assert all(check["agree"] for check in data["sanity_signal_gain"])
+    assert all(entry["ratio_qinternet_over_naive"] > 0 for entry in data["naive"])
+    assert data["sequence"]["status"].startswith("skipped")
