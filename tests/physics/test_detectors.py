@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from qinternet.physics import add_after_pulses, coherent_clicks, fock_clicks, poisson_pmf
+from qinternet.physics import background_prob, coherent_clicks, fock_clicks, poisson_pmf
 
 probabilities = st.floats(min_value=0.0, max_value=1.0)
 
@@ -73,8 +73,11 @@ def test_mismatched_bases_give_random_bits() -> None:
     np.testing.assert_allclose(c.error_rate, 0.5, atol=1e-12)
 
 
-def test_after_pulses_follow_lim_2014() -> None:
-    # R_k = D_k (1 + p_ap) and e_k = ... + p_ap D_k / 2 (Lim et al., PRA 89, 022307 (2014), Sec. IV).
-    gain, error_weight = add_after_pulses(0.01, 0.0003, 0.04)
-    assert float(gain) == pytest.approx(0.0104)
-    assert float(error_weight) == pytest.approx(0.0003 + 0.02 * 0.01)
+def test_after_pulses_are_a_background_like_dark_counts() -> None:
+    # A gate holds an after-pulse with probability p_ap P, in either detector: per detector p_ap P / 2.
+    assert float(background_prob(0.0, 0.04, 0.01)) == pytest.approx(0.04 * 0.01 / 2)
+    assert float(background_prob(1e-6, 0.0, 0.5)) == pytest.approx(1e-6, rel=1e-9)
+    # With no signal, the gain is the background yield 1 - (1 - p_d')^2 ~ 2 p_d + p_ap P, error 1/2.
+    empty = coherent_clicks(0.0, 0.01, background_prob(6e-7, 0.04, 0.01))
+    assert float(empty.gain) == pytest.approx(2 * 6e-7 + 0.04 * 0.01, rel=1e-3)
+    assert float(empty.error_rate) == pytest.approx(0.5)

@@ -103,7 +103,9 @@ def test_bounds_use_the_channel_not_the_detectors(gys: QkdSystem) -> None:
     assert key_rate(Protocol.PLOB, gys, 0.0).key_rate_per_pulse == np.inf
 
 
-def test_bbm92_refuses_a_dead_time_it_does_not_model(gys: QkdSystem) -> None:
-    blind = dataclasses.replace(gys, detector=dataclasses.replace(gys.detector, dead_time_s=1e-6))
-    with pytest.raises(ParameterError, match="dead time"):
-        key_rate(Protocol.BBM92, blind, 10.0)
+@pytest.mark.parametrize("field", ["dead_time_s", "after_pulse_prob"])
+def test_bbm92_refuses_detector_effects_it_does_not_model(gys: QkdSystem, field: str) -> None:
+    changed = dataclasses.replace(gys, detector=dataclasses.replace(gys.detector, **{field: 1e-3}))
+    with pytest.raises(ParameterError) as caught:
+        key_rate(Protocol.BBM92, changed, 10.0)
+    assert caught.value.field == f"detector.{field}"

@@ -2,7 +2,7 @@
 
 from qinternet.physics.detectors import (
     ClickProbabilities,
-    add_after_pulses,
+    background_prob,
     coherent_clicks,
     fock_clicks,
     threshold_clicks,
@@ -18,7 +18,7 @@ from qinternet.physics.sources import (
 
 __all__ = [
     "ClickProbabilities",
-    "add_after_pulses",
+    "background_prob",
     "coherent_clicks",
     "fibre_transmittance",
     "fock_clicks",

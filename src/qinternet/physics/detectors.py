@@ -20,7 +20,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from qinternet.physics.sources import fock_vacuum
 
-__all__ = ["ClickProbabilities", "add_after_pulses", "coherent_clicks", "fock_clicks", "threshold_clicks"]
+__all__ = ["ClickProbabilities", "background_prob", "coherent_clicks", "fock_clicks", "threshold_clicks"]
 
 FloatArray = NDArray[np.float64]
 
@@ -60,7 +60,7 @@ class ClickProbabilities:
 
 
 def threshold_clicks(
-    silent_correct: ArrayLike, silent_wrong: ArrayLike, silent_both: ArrayLike, dark_count_prob: float
+    silent_correct: ArrayLike, silent_wrong: ArrayLike, silent_both: ArrayLike, dark_count_prob: ArrayLike
 ) -> ClickProbabilities:
     """Outcome probabilities from the probabilities that no *photon* reaches each detector.
 
@@ -73,7 +73,7 @@ def threshold_clicks(
     By inclusion-exclusion, with ``d = 1 - p_d``: ``P(none) = d^2 s_both``,
     ``P(only wrong) = d s_correct - d^2 s_both``, ``P(only correct) = d s_wrong - d^2 s_both``.
     """
-    d = 1.0 - dark_count_prob
+    d = 1.0 - np.asarray(dark_count_prob, dtype=np.float64)
     s_c = np.asarray(silent_correct, dtype=np.float64)
     s_w = np.asarray(silent_wrong, dtype=np.float64)
     none = d * d * np.asarray(silent_both, dtype=np.float64)
@@ -88,7 +88,7 @@ def threshold_clicks(
 
 
 def coherent_clicks(
-    mean_photons_at_receiver: ArrayLike, error_prob: ArrayLike, dark_count_prob: float
+    mean_photons_at_receiver: ArrayLike, error_prob: ArrayLike, dark_count_prob: ArrayLike
 ) -> ClickProbabilities:
     """Outcomes for a phase-randomised coherent state with mean ``eta mu`` at the receiver.
 
@@ -99,7 +99,7 @@ def coherent_clicks(
     """
     m = np.asarray(mean_photons_at_receiver, dtype=np.float64)
     e = np.asarray(error_prob, dtype=np.float64)
-    log_keep = np.log1p(-dark_count_prob)
+    log_keep = np.log1p(-np.asarray(dark_count_prob, dtype=np.float64))
     correct = -np.expm1(log_keep - m * (1.0 - e))
     wrong = -np.expm1(log_keep - m * e)
     return ClickProbabilities(
@@ -111,7 +111,7 @@ def coherent_clicks(
 
 
 def fock_clicks(
-    photons: ArrayLike, transmittance: ArrayLike, error_prob: ArrayLike, dark_count_prob: float
+    photons: ArrayLike, transmittance: ArrayLike, error_prob: ArrayLike, dark_count_prob: ArrayLike
 ) -> ClickProbabilities:
     """Outcomes for an ``n``-photon Fock state through a channel of total ``transmittance``.
 
@@ -128,15 +128,21 @@ def fock_clicks(
     )
 
 
-def add_after_pulses(
-    gain: ArrayLike, error_weight: ArrayLike, after_pulse_prob: float
-) -> tuple[FloatArray, FloatArray]:
-    """Gain and error weight with after-pulses, in the model of Lim et al., PRA 89, 022307 (2014), Sec. IV.
+def background_prob(dark_count_prob: float, after_pulse_prob: float, click_prob: ArrayLike) -> FloatArray:
+    """Per-detector background probability per gate: dark counts and after-pulses together.
 
-    Each click brings ``p_ap`` further clicks on average, each with a random bit: their
-    ``R_k = D_k (1 + p_ap)`` and ``e_k = ... + p_ap D_k / 2``, i.e. ``Q' = Q (1 + p_ap)`` and
-    ``E'Q' = E Q + p_ap Q / 2``.
+    An after-pulse follows a click with probability ``p_ap`` and falls in a later gate, whose pulse has
+    nothing to do with the click that caused it. With a mean click probability ``P`` per gate, a gate
+    carries an after-pulse with probability ``p_ap P``, in either detector with equal chance, so that
+    after-pulses are a background like dark counts: ``p_d' = 1 - (1 - p_d)(1 - p_ap P / 2)`` (first order
+    in ``p_ap``: after-pulses of after-pulses are neglected).
+
+    Lim et al., PRA 89, 022307 (2014), Sec. IV, instead add ``p_ap D_k`` to the detection rate of the same
+    intensity ``k``; that attribution is not causal and would let decoy estimates count after-pulses as
+    single-photon signal.
     """
-    q = np.asarray(gain, dtype=np.float64)
-    eq = np.asarray(error_weight, dtype=np.float64)
-    return q * (1.0 + after_pulse_prob), eq + 0.5 * after_pulse_prob * q
+    return np.asarray(
+        1.0
+        - (1.0 - dark_count_prob) * (1.0 - 0.5 * after_pulse_prob * np.asarray(click_prob, dtype=np.float64)),
+        dtype=np.float64,
+    )

@@ -16,7 +16,7 @@ from qinternet.errors import ParameterError
 from qinternet.params.devices import QkdSystem
 from qinternet.qkd.decoy import two_decoy_bounds
 from qinternet.qkd.entropy import binary_entropy
-from qinternet.qkd.observables import Observed, live_fraction, observed_coherent
+from qinternet.qkd.observables import Observed, live_fraction, mean_raw_click_prob, observed_coherent
 from qinternet.qkd.record import LinkCounts
 
 __all__ = [
@@ -161,7 +161,9 @@ def estimate_from_counts(system: QkdSystem, counts: LinkCounts) -> LinkEstimate:
 
 def expected_estimate(system: QkdSystem, distance_km: float) -> LinkEstimate:
     """What :func:`estimate_from_counts` gives in expectation (infinitely many pulses)."""
-    seen = observed_coherent(system, distance_km, np.asarray(system.source.intensities))
+    intensities = np.asarray(system.source.intensities)
+    mean_click = mean_raw_click_prob(system, distance_km)
+    seen = observed_coherent(system, distance_km, intensities, click_prob=mean_click)
     # Every pulse, whatever its class or bases, finds the detectors live with the same probability.
     live = live_fraction(system, np.dot(system.source.intensity_probs, seen.gain))
     seen = Observed(gain=seen.gain * live, error_weight=seen.error_weight * live)

@@ -23,7 +23,7 @@ from qinternet.qkd.bbm92 import bbm92_observables
 from qinternet.qkd.bounds import plob_bound, tgw_bound
 from qinternet.qkd.decoy import two_decoy_bounds
 from qinternet.qkd.entropy import binary_entropy
-from qinternet.qkd.observables import live_fraction, observed_coherent, observed_fock
+from qinternet.qkd.observables import live_fraction, observed_coherent, observed_fock, raw_click_prob
 from qinternet.qkd.optimise import maximise_scalar
 
 __all__ = [
@@ -116,7 +116,7 @@ def decoy_bb84_rate(system: QkdSystem, distance_km: float, mu: FloatArray) -> Fl
     230504 (2005), eq. (1); Ma, Qi, Zhao, Lo, PRA 72, 012326 (2005), eq. (1) with eqs. (3)-(9).
     """
     signal = observed_coherent(system, distance_km, mu)
-    one = observed_fock(system, distance_km, 1)
+    one = observed_fock(system, distance_km, 1, click_prob=raw_click_prob(system, distance_km, mu))
     q1 = one.gain * mu * np.exp(-mu)
     rate = system.sifting_factor * (
         q1 * (1.0 - binary_entropy(one.error_rate))
@@ -132,13 +132,14 @@ def decoy_bb84(system: QkdSystem, distance_km: float, intensity: float | None = 
     (mu ~ 0.48 for the GYS parameters) where dark counts are negligible.
     """
     mu, rate = _choose(lambda m: decoy_bb84_rate(system, distance_km, m), _MU_RANGE, intensity)
-    return _wcp_point(
-        Protocol.DECOY_BB84, system, distance_km, mu, rate, *_single_photon(system, distance_km)
-    )
+    y1, e1 = _single_photon(system, distance_km, mu if math.isfinite(mu) else None)
+    return _wcp_point(Protocol.DECOY_BB84, system, distance_km, mu, rate, y1, e1)
 
 
-def _single_photon(system: QkdSystem, distance_km: float) -> tuple[float, float]:
-    one = observed_fock(system, distance_km, 1)
+def _single_photon(system: QkdSystem, distance_km: float, mu: float | None = None) -> tuple[float, float]:
+    """``Y1, e1``; with ``mu``, after-pulses are driven by signal pulses of that intensity."""
+    clicks = None if mu is None else raw_click_prob(system, distance_km, mu)
+    one = observed_fock(system, distance_km, 1, click_prob=clicks)
     return float(one.gain), float(one.error_rate)
 
 
@@ -155,9 +156,10 @@ def _vacuum_weak_rate(
     system: QkdSystem, distance_km: float, mu: FloatArray
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
     nu = _weak_decoy(system)
-    signal = observed_coherent(system, distance_km, mu)
-    weak = observed_coherent(system, distance_km, nu)
-    vacuum = observed_coherent(system, distance_km, 0.0)
+    clicks = raw_click_prob(system, distance_km, mu)  # signal pulses drive the after-pulses
+    signal = observed_coherent(system, distance_km, mu, click_prob=clicks)
+    weak = observed_coherent(system, distance_km, nu, click_prob=clicks)
+    vacuum = observed_coherent(system, distance_km, 0.0, click_prob=clicks)
     bounds = two_decoy_bounds(
         mu, nu, 0.0, (signal.gain, weak.gain, vacuum.gain), (weak.error_weight, vacuum.error_weight)
     )
@@ -260,8 +262,12 @@ def bbm92(system: QkdSystem, distance_km: float, intensity: float | None = None)
     coincidence gain and error of :func:`qinternet.qkd.bbm92.bbm92_observables` (their eqs. (9)-(10)
     for a thermal source).
     """
-    if system.detector.dead_time_s > 0:
-        raise ParameterError("detector.dead_time_s", "the BBM92 model has no dead time yet; set it to 0")
+    for field, value in (
+        ("dead_time_s", system.detector.dead_time_s),
+        ("after_pulse_prob", system.detector.after_pulse_prob),
+    ):
+        if value > 0:
+            raise ParameterError(f"detector.{field}", "the BBM92 model does not include it yet; set it to 0")
     pairs, rate = _choose(lambda m: _bbm92_rate(system, distance_km, m)[0], _PAIR_RANGE, intensity)
     qber = gain = None
     if math.isfinite(pairs):

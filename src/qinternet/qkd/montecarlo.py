@@ -3,12 +3,12 @@
 For a block of ``N`` pulses the number of pulses in each (intensity, Alice's basis, Bob's basis, outcome)
 category is one multinomial draw from the exact outcome probabilities of :mod:`qinternet.physics`; only
 the detected events are then generated: their slots (a uniform random subset of the block, kept sorted),
-Alice's bits, and Bob's bits from the outcome (right detector, wrong detector, double click with a random
-bit, after-pulse with a random bit). A second of a 1 GHz link at 50 km costs about a million events.
+Alice's bits, and Bob's bits from the outcome (right detector, wrong detector, or a double click with a
+random bit). A second of a 1 GHz link at 50 km costs about a million events.
 
-After-pulses follow the model of Lim et al., PRA 89, 022307 (2014), Sec. IV (each click brings ``p_ap``
-further clicks with a random bit, counted in the same class); dead time is applied to the sorted events
-afterwards (a click blinds both detectors for ``ceil(dead_time_s * rep_rate_hz)`` slots).
+After-pulses enter as a class-independent background (:func:`qinternet.physics.background_prob`); dead
+time is applied to the sorted events afterwards (a click blinds both detectors for
+``ceil(dead_time_s * rep_rate_hz)`` slots).
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from numpy.typing import NDArray
 from qinternet.errors import ParameterError
 from qinternet.params.checks import require_non_negative
 from qinternet.params.devices import QkdSystem
-from qinternet.physics.detectors import coherent_clicks
-from qinternet.qkd.observables import dead_time_slots, link_transmittance
+from qinternet.physics.detectors import background_prob, coherent_clicks
+from qinternet.qkd.observables import dead_time_slots, link_transmittance, mean_raw_click_prob
 from qinternet.qkd.record import DetectionRecord, LinkCounts
 
 __all__ = [
@@ -39,8 +39,7 @@ __all__ = [
 DEFAULT_BLOCK_PULSES = 1 << 30
 
 # Outcome codes of a pulse at Bob.
-_NONE, _RIGHT, _WRONG, _DOUBLE, _AFTER = range(5)
-_OUTCOMES = 5
+_NONE, _RIGHT, _WRONG, _DOUBLE = range(4)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -48,7 +47,7 @@ class LinkSampler:
     """A link compiled for sampling: the probability of every category of pulse.
 
     Attributes:
-        probabilities: float64, shape (K, 2, 2, 5): P(class, Alice's basis, Bob's basis, outcome).
+        probabilities: float64, shape (K, 2, 2, 4): P(class, Alice's basis, Bob's basis, outcome).
         intensities: mean photon number of each class.
         dead_time_slots: slots during which the detectors are blind after a click.
     """
@@ -93,14 +92,13 @@ def compile_link(system: QkdSystem, distance_km: float) -> LinkSampler:
     eta = float(link_transmittance(system, distance_km))
     basis = np.array([system.basis_prob, 1.0 - system.basis_prob])
     error = np.where(np.eye(2, dtype=bool), system.misalignment_error, 0.5)  # (Alice's basis, Bob's basis)
-    clicks = coherent_clicks(eta * intensities[:, None, None], error[None, :, :], detector.dark_count_prob)
-    after = detector.after_pulse_prob * clicks.gain
+    # After-pulses are a background driven by the mean click probability of the whole pulse train.
+    mean_click = mean_raw_click_prob(system, distance_km)
+    background = background_prob(detector.dark_count_prob, detector.after_pulse_prob, mean_click)
+    clicks = coherent_clicks(eta * intensities[:, None, None], error[None, :, :], background)
     outcome = np.stack(
-        np.broadcast_arrays(clicks.none - after, clicks.only_correct, clicks.only_wrong, clicks.both, after),
-        axis=-1,
+        np.broadcast_arrays(clicks.none, clicks.only_correct, clicks.only_wrong, clicks.both), axis=-1
     )
-    if np.any(outcome < 0.0):
-        raise ParameterError("detector.after_pulse_prob", "gives more than one click per pulse on average")
     weight = np.asarray(source.intensity_probs)[:, None, None] * basis[:, None] * basis[None, :]
     return LinkSampler(
         probabilities=weight[..., None] * outcome,

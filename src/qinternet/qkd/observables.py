@@ -12,7 +12,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from qinternet.params.devices import QkdSystem
-from qinternet.physics.detectors import ClickProbabilities, add_after_pulses, coherent_clicks, fock_clicks
+from qinternet.physics.detectors import background_prob, coherent_clicks, fock_clicks
 from qinternet.physics.fibre import fibre_transmittance
 
 __all__ = [
@@ -20,8 +20,10 @@ __all__ = [
     "dead_time_slots",
     "link_transmittance",
     "live_fraction",
+    "mean_raw_click_prob",
     "observed_coherent",
     "observed_fock",
+    "raw_click_prob",
 ]
 
 FloatArray = NDArray[np.float64]
@@ -46,31 +48,59 @@ def link_transmittance(system: QkdSystem, distance_km: ArrayLike) -> FloatArray:
     return fibre_transmittance(system.fibre, distance_km) * system.detector.efficiency
 
 
-def _observed(clicks: ClickProbabilities, after_pulse_prob: float) -> Observed:
-    gain, error_weight = add_after_pulses(clicks.gain, clicks.error_weight, after_pulse_prob)
-    return Observed(gain=gain, error_weight=error_weight)
+def raw_click_prob(system: QkdSystem, distance_km: ArrayLike, intensity: ArrayLike) -> FloatArray:
+    """Click probability of coherent pulses from signal and dark counts alone (no after-pulses).
+
+    This is what drives after-pulses (see :func:`qinternet.physics.background_prob`).
+    """
+    eta = link_transmittance(system, distance_km)
+    mean = eta * np.asarray(intensity, dtype=np.float64)
+    return coherent_clicks(mean, system.misalignment_error, system.detector.dark_count_prob).gain
 
 
-def observed_coherent(system: QkdSystem, distance_km: ArrayLike, intensity: ArrayLike) -> Observed:
+def mean_raw_click_prob(system: QkdSystem, distance_km: float) -> float:
+    """Mean click probability per pulse of the source's pulse train (all classes; no after-pulses)."""
+    clicks = raw_click_prob(system, distance_km, np.asarray(system.source.intensities, dtype=np.float64))
+    return float(np.dot(system.source.intensity_probs, clicks))
+
+
+def _background(system: QkdSystem, click_prob: ArrayLike) -> FloatArray:
+    detector = system.detector
+    return background_prob(detector.dark_count_prob, detector.after_pulse_prob, click_prob)
+
+
+def observed_coherent(
+    system: QkdSystem, distance_km: ArrayLike, intensity: ArrayLike, *, click_prob: ArrayLike | None = None
+) -> Observed:
     """``Q_mu`` and ``E_mu Q_mu`` for coherent pulses of mean photon number ``intensity``.
 
     To first order in ``Y0`` these are Ma et al., PRA 72, 012326 (2005), eqs. (10)-(11):
-    ``Q_mu = Y0 + 1 - exp(-eta mu)`` and ``E_mu Q_mu = Y0/2 + e_d (1 - exp(-eta mu))``.
+    ``Q_mu = Y0 + 1 - exp(-eta mu)`` and ``E_mu Q_mu = Y0/2 + e_d (1 - exp(-eta mu))``. After-pulses
+    add to the background in proportion to ``click_prob``, the mean click probability per pulse of the
+    whole pulse train (default: that of ``intensity`` itself, as when signal pulses dominate).
     """
     eta = link_transmittance(system, distance_km)
-    clicks = coherent_clicks(
-        eta * np.asarray(intensity, dtype=np.float64),
-        system.misalignment_error,
-        system.detector.dark_count_prob,
-    )
-    return _observed(clicks, system.detector.after_pulse_prob)
+    mean = eta * np.asarray(intensity, dtype=np.float64)
+    if click_prob is None:
+        click_prob = raw_click_prob(system, distance_km, intensity)
+    clicks = coherent_clicks(mean, system.misalignment_error, _background(system, click_prob))
+    return Observed(gain=clicks.gain, error_weight=clicks.error_weight)
 
 
-def observed_fock(system: QkdSystem, distance_km: ArrayLike, photons: ArrayLike) -> Observed:
-    """Yield ``Y_n`` and error weight ``e_n Y_n`` of ``n``-photon states (Ma et al. 2005, eqs. (7), (9))."""
+def observed_fock(
+    system: QkdSystem, distance_km: ArrayLike, photons: ArrayLike, *, click_prob: ArrayLike | None = None
+) -> Observed:
+    """Yield ``Y_n`` and error weight ``e_n Y_n`` of ``n``-photon states (Ma et al. 2005, eqs. (7), (9)).
+
+    ``click_prob`` drives after-pulses as in :func:`observed_coherent` (default: ``Y_n`` itself).
+    """
     eta = link_transmittance(system, distance_km)
-    clicks = fock_clicks(photons, eta, system.misalignment_error, system.detector.dark_count_prob)
-    return _observed(clicks, system.detector.after_pulse_prob)
+    if click_prob is None:
+        click_prob = fock_clicks(
+            photons, eta, system.misalignment_error, system.detector.dark_count_prob
+        ).gain
+    clicks = fock_clicks(photons, eta, system.misalignment_error, _background(system, click_prob))
+    return Observed(gain=clicks.gain, error_weight=clicks.error_weight)
 
 
 def dead_time_slots(system: QkdSystem) -> int:
