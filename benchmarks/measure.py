@@ -132,9 +132,7 @@ class Throughput:
         return out
 
 
-def _repeat(
-    run: Callable[[int], LinkCounts], repeats: int, seed: int
-) -> tuple[tuple[float, ...], LinkCounts]:
+def _repeat(run: Callable[[int], LinkCounts], repeats: int, seed: int) -> tuple[tuple[float, ...], LinkCounts]:
     """Wall times of ``repeats`` calls ``run(seed + i)``, and the counts of the last call."""
     walls: list[float] = []
     counts: LinkCounts | None = None

@@ -57,9 +57,7 @@ def _clicks(
     return right, wrong
 
 
-def naive_block(
-    system: QkdSystem, transmittance: float, pulses: int, rng: np.random.Generator
-) -> DetectionRecord:
+def naive_block(system: QkdSystem, transmittance: float, pulses: int, rng: np.random.Generator) -> DetectionRecord:
     """Simulate ``pulses`` pulses one by one (vectorised) and return their detection record.
 
     Args:

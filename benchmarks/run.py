@@ -149,9 +149,7 @@ def run_peers(console: Console, python: Path, sizes: Sizes, seed: int) -> list[P
     return runs
 
 
-def peer_results(
-    python: Path, version: str, runs: list[PeerRun], fast: dict[float, Throughput]
-) -> dict[str, Any]:
+def peer_results(python: Path, version: str, runs: list[PeerRun], fast: dict[float, Throughput]) -> dict[str, Any]:
     """The JSON section of the SeQUeNCe comparison."""
     out = []
     for run in runs:
@@ -221,8 +219,7 @@ def main(argv: list[str] | None = None) -> int:
         "montecarlo": [r.to_dict() for r in fast_runs],
         "goal_1ghz_link_50km": goal.to_dict(),
         "naive": [
-            r.to_dict() | {"ratio_qinternet_over_naive": naive_ratio(fast[r.distance_km], r)}
-            for r in naive_runs
+            r.to_dict() | {"ratio_qinternet_over_naive": naive_ratio(fast[r.distance_km], r)} for r in naive_runs
         ],
         "sanity_signal_gain": [c.to_dict() for c in checks],
         "sequence": peer_json,

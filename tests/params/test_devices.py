@@ -40,9 +40,7 @@ from qinternet.params import (
         (lambda: FibreParams(loss_db_per_km=math.nan), "fibre.loss_db_per_km"),
         (lambda: WcpSourceParams(signal_intensity=0.0), "source.signal_intensity"),
         (
-            lambda: WcpSourceParams(
-                signal_intensity=0.5, decoy_intensities=(0.6,), intensity_probs=(0.5, 0.5)
-            ),
+            lambda: WcpSourceParams(signal_intensity=0.5, decoy_intensities=(0.6,), intensity_probs=(0.5, 0.5)),
             "source.decoy_intensities[0]",
         ),
         (
@@ -50,9 +48,7 @@ from qinternet.params import (
             "source.intensity_probs",
         ),
         (
-            lambda: WcpSourceParams(
-                signal_intensity=0.5, decoy_intensities=(0.1,), intensity_probs=(0.5, 0.6)
-            ),
+            lambda: WcpSourceParams(signal_intensity=0.5, decoy_intensities=(0.1,), intensity_probs=(0.5, 0.6)),
             "source.intensity_probs",
         ),
     ],
@@ -81,9 +77,7 @@ def test_background_yield_round_trip() -> None:
     # Ma et al. (2005) quote Y0 = 1.7e-6 for the detector pair; each detector then has ~8.5e-7.
     p_d = dark_count_prob_from_background_yield(1.7e-6)
     assert p_d == pytest.approx(8.5e-7, rel=1e-6)
-    assert DetectorParams(efficiency=0.045, dark_count_prob=p_d).background_yield == pytest.approx(
-        1.7e-6, rel=1e-12
-    )
+    assert DetectorParams(efficiency=0.045, dark_count_prob=p_d).background_yield == pytest.approx(1.7e-6, rel=1e-12)
 
 
 @given(st.floats(min_value=0.0, max_value=300.0))

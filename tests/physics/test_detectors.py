@@ -53,9 +53,7 @@ def test_coherent_state_is_the_poisson_average_of_fock_states() -> None:
     fock = fock_clicks(n, eta, error, dark)
     coherent = coherent_clicks(eta * mu, error, dark)
     assert float(np.sum(weights * fock.gain)) == pytest.approx(float(coherent.gain), rel=1e-12)
-    assert float(np.sum(weights * fock.error_weight)) == pytest.approx(
-        float(coherent.error_weight), rel=1e-12
-    )
+    assert float(np.sum(weights * fock.error_weight)) == pytest.approx(float(coherent.error_weight), rel=1e-12)
 
 
 def test_single_photon_yield_and_error_match_ma_2005_eqs_7_and_9() -> None:
@@ -63,9 +61,7 @@ def test_single_photon_yield_and_error_match_ma_2005_eqs_7_and_9() -> None:
     y0 = 1.0 - (1.0 - dark) ** 2
     one = fock_clicks(1, eta, e_d, dark)
     assert float(one.gain) == pytest.approx(y0 + eta - y0 * eta, rel=1e-12)  # Y1, eq. (7)
-    assert float(one.error_rate) == pytest.approx(
-        (0.5 * y0 + e_d * eta) / (y0 + eta), rel=1e-4
-    )  # e1, eq. (9)
+    assert float(one.error_rate) == pytest.approx((0.5 * y0 + e_d * eta) / (y0 + eta), rel=1e-4)  # e1, eq. (9)
 
 
 def test_mismatched_bases_give_random_bits() -> None:

@@ -17,9 +17,7 @@ from qinternet.physics import (
 
 @pytest.mark.parametrize("statistics", list(PairStatistics))
 @pytest.mark.parametrize("mean", [0.01, 0.1, 1.0])
-def test_pair_distributions_are_normalised_with_the_stated_mean(
-    statistics: PairStatistics, mean: float
-) -> None:
+def test_pair_distributions_are_normalised_with_the_stated_mean(statistics: PairStatistics, mean: float) -> None:
     n = np.arange(0, 400)
     p = pair_number_pmf(n, mean, statistics)
     assert p.sum() == pytest.approx(1.0, abs=1e-12)
@@ -29,9 +27,7 @@ def test_pair_distributions_are_normalised_with_the_stated_mean(
 def test_thermal_pairs_have_the_ma_fung_lo_form() -> None:
     # P(n) = (n+1) lam^n / (1+lam)^(n+2), lam = mean/2 (Ma, Fung, Lo 2007, eq. (5)).
     lam = 0.3
-    assert float(pair_number_pmf(2, 2 * lam, PairStatistics.THERMAL)) == pytest.approx(
-        3 * lam**2 / (1 + lam) ** 4
-    )
+    assert float(pair_number_pmf(2, 2 * lam, PairStatistics.THERMAL)) == pytest.approx(3 * lam**2 / (1 + lam) ** 4)
 
 
 def test_vacuum_functions_are_generating_functions() -> None:

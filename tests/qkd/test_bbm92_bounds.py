@@ -34,9 +34,7 @@ def test_bbm92_matches_ma_fung_lo_closed_forms(gys: QkdSystem, distance: float, 
     # polarisation modes, we flip each photon independently; the two agree to first order in lambda,
     # so the difference is bounded by e_d lambda^2.
     lam = pairs / 2
-    assert float(ours.error_rate) == pytest.approx(
-        float(theirs.error_rate), abs=y0 + gys.misalignment_error * lam**2
-    )
+    assert float(ours.error_rate) == pytest.approx(float(theirs.error_rate), abs=y0 + gys.misalignment_error * lam**2)
 
 
 def test_bbm92_error_agrees_with_ma_fung_lo_to_first_order_in_lambda(gys: QkdSystem) -> None:

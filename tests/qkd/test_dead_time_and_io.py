@@ -48,9 +48,7 @@ def _reference(slots: list[int], dead: int) -> list[int]:
     dead=st.integers(min_value=0, max_value=15),
     split=st.integers(min_value=1, max_value=199),
 )
-def test_dead_time_matches_sequential_reference_across_blocks(
-    slots: list[int], dead: int, split: int
-) -> None:
+def test_dead_time_matches_sequential_reference_across_blocks(slots: list[int], dead: int, split: int) -> None:
     first = _record([s for s in slots if s < split], split)
     second = _record([s - split for s in slots if s >= split], 200 - split)
     kept_first, carry = apply_dead_time(first, dead)

@@ -51,11 +51,18 @@ def test_vacuum_decoy_reduces_to_ma_2005_eqs_34_and_37(gys: QkdSystem) -> None:
     q_mu, q_nu, q_0 = observed_coherent(gys, 30.0, np.array([mu, nu, 0.0])).gain
     eq_nu = float(observed_coherent(gys, 30.0, nu).error_weight)
     y1 = (
-        mu
-        / (mu * nu - nu**2)
-        * (q_nu * np.exp(nu) - q_mu * np.exp(mu) * nu**2 / mu**2 - (mu**2 - nu**2) / mu**2 * q_0)
+        mu / (mu * nu - nu**2) * (q_nu * np.exp(nu) - q_mu * np.exp(mu) * nu**2 / mu**2 - (mu**2 - nu**2) / mu**2 * q_0)
     )
     e1 = (eq_nu * np.exp(nu) - 0.5 * q_0) / (y1 * nu)
     bounds = _bounds(gys, 30.0, mu, nu, 0.0)
     assert float(bounds.single_photon_yield_lower) == pytest.approx(y1, rel=1e-10)
     assert float(bounds.single_photon_error_upper) == pytest.approx(e1, rel=1e-6)
+
+
+def test_bounds_flag_inconsistent_observations(gys: QkdSystem) -> None:
+    # A weak decoy with fewer errors than the vacuum (a small-sample fluctuation) gives a negative
+    # error numerator: the bound is not claimed.
+    bounds = two_decoy_bounds(0.5, 0.1, 0.0, (2e-3, 4e-4, 2e-6), (1e-7, 1e-6))
+    assert not bool(bounds.valid)
+    ok = _bounds(gys, 50.0, 0.5, 0.1, 0.0)
+    assert bool(ok.valid)

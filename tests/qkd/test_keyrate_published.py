@@ -5,10 +5,10 @@ Published values (GYS parameters, f = 1.22, q = 1/2):
 * vacuum + weak decoy, mu = 0.48, nu = 0.05: 140.55 km (Fig. 2);
 * optimal mu from eq. (12), (1 - mu) e^-mu = f H2(e_d) / (1 - H2(e_d)): 0.48;
 * Fig. 1 at 40 km, nu/mu = 25 %: Y1^L is 3.5 % below Y1 and e1^U 16.8 % above e1.
-The distances are read off a figure quoted to 0.01 km; our model keeps the exact ``1 - (1 - Y0) e^-x``
-where Ma et al. drop O(Y0 eta) terms, which moves the cut-off by < 0.001 km. We allow 0.25 km, the
-spacing at which such curves are usually computed, so a model error of a per cent in the rate near the
-cut-off (which moves it by ~0.05 km) is still caught by the independent-formula tests below.
+The published distances are quoted to 0.01 km without saying how they were located; our model, which
+keeps the exact ``1 - (1 - Y0) e^-x`` where Ma et al. drop O(Y0 eta) terms (a change below 0.001 km),
+gives 142.01 and 140.62 km. We allow 0.25 km: modelling mistakes of the kind these tests guard against
+(the sifting factor, f, the dark-count convention Y0 = 2 p_d) move the cut-off by a kilometre or more.
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ def test_vacuum_weak_bounds_deviate_as_in_ma_2005_fig_1(gys: QkdSystem) -> None:
 
 
 def test_without_decoys_the_cut_off_is_a_few_tens_of_km(gys: QkdSystem) -> None:
-    # FACTS / independent recomputation: about 40 km with mu optimised per distance.
+    # About 40 km with mu optimised per distance (an independent recomputation of the GLLP formula).
     assert cut_off_km(gys, Protocol.BB84_GLLP) == pytest.approx(40.2, abs=1.0)
 
 

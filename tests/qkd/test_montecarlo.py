@@ -25,7 +25,7 @@ from qinternet.qkd.estimate import (
     expected_estimate,
 )
 from qinternet.qkd.keyrate import Protocol, key_rate
-from qinternet.qkd.montecarlo import compile_link, count_link, sample_block, simulate_link
+from qinternet.qkd.montecarlo import block_pulses_for, compile_link, count_link, sample_block, simulate_link
 from qinternet.qkd.observables import link_transmittance
 from qinternet.qkd.record import LinkCounts
 
@@ -64,12 +64,8 @@ def delta_sigma(
     return float(np.sqrt(grad @ cov @ grad))
 
 
-@pytest.mark.parametrize(
-    ("distance", "pulses", "seed"), [(25.0, 2 * 10**9, 1), (50.0, 10**10, 2), (100.0, 10**10, 3)]
-)
-def test_monte_carlo_agrees_with_the_analytic_model(
-    gys: QkdSystem, distance: float, pulses: int, seed: int
-) -> None:
+@pytest.mark.parametrize(("distance", "pulses", "seed"), [(25.0, 2 * 10**9, 1), (50.0, 10**10, 2), (100.0, 10**10, 3)])
+def test_monte_carlo_agrees_with_the_analytic_model(gys: QkdSystem, distance: float, pulses: int, seed: int) -> None:
     counts = simulate_counts(gys, distance, pulses, seed)
     observed = estimate_from_counts(gys, counts)
     expected = expected_estimate(gys, distance)
@@ -162,9 +158,7 @@ def test_cost_grows_with_detections_not_pulses(gys: QkdSystem) -> None:
 
 
 def test_blocks_concatenate_into_one_timeline(gys: QkdSystem) -> None:
-    blocks = list(
-        simulate_link(compile_link(gys, 50.0), 3 * 10**6 + 17, np.random.default_rng(15), block_pulses=10**6)
-    )
+    blocks = list(simulate_link(compile_link(gys, 50.0), 3 * 10**6 + 17, np.random.default_rng(15), block_pulses=10**6))
     assert [b.pulses for b in blocks] == [10**6, 10**6, 10**6, 17]
     whole = type(blocks[0]).concatenate(blocks)
     assert whole.pulses == 3 * 10**6 + 17
@@ -195,3 +189,24 @@ def test_dead_time_scales_the_analytic_key_rate(gys: QkdSystem) -> None:
     assert dead.key_rate_per_pulse == pytest.approx(free.key_rate_per_pulse * live, rel=1e-12)
     assert dead.gain == pytest.approx(free.gain * live, rel=1e-12)
     assert dead.qber == pytest.approx(free.qber, rel=1e-12)
+
+
+def test_nearly_every_pulse_detected_is_fast_and_exact(gys: QkdSystem) -> None:
+    # When most slots hold a detection the slot subset is drawn through its complement.
+    bright = dataclasses.replace(
+        gys,
+        source=dataclasses.replace(gys.source, signal_intensity=50.0, decoy_intensities=(40.0, 5.0)),
+        detector=dataclasses.replace(gys.detector, efficiency=1.0),
+    )
+    record = sample_block(compile_link(bright, 0.0), 10**6, np.random.default_rng(16))
+    assert len(record) > 0.99 * 10**6
+    assert np.all(np.diff(record.slot) > 0)
+    assert record.slot[-1] < 10**6
+
+
+def test_default_blocks_bound_the_events_per_block(gys: QkdSystem) -> None:
+    sampler = compile_link(gys, 0.0)
+    size = block_pulses_for(sampler)
+    assert size * sampler.detection_probability == pytest.approx(2**24, rel=1e-6)
+    quiet = block_pulses_for(compile_link(gys, 300.0))
+    assert quiet == 2**30

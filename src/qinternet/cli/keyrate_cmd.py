@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Annotated
 
@@ -10,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from qinternet.cli import options as opt
-from qinternet.cli.output import check_output_suffix, dump_json, write_csv
+from qinternet.cli.output import check_output_path, dump_json, progress_bar, write_csv, writing
 from qinternet.errors import ParameterError
 from qinternet.params.serialise import to_jsonable
 from qinternet.qkd.keyrate import KeyRatePoint, Protocol, key_rate, parse_protocol
@@ -39,12 +40,8 @@ def keyrate(
     distance_km: Annotated[
         str, typer.Option("--distance-km", help="A distance, or a sweep START:STOP:STEP (km).")
     ] = "50",
-    json_out: Annotated[
-        bool, typer.Option("--json", help="Print JSON (an object, or a list for a sweep).")
-    ] = False,
-    plot: Annotated[
-        Path | None, typer.Option(help="Draw key rate against distance to FILE (.png or .svg).")
-    ] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON (an object, or a list for a sweep).")] = False,
+    plot: Annotated[Path | None, typer.Option(help="Draw key rate against distance to FILE (.png or .svg).")] = None,
     csv_path: Annotated[Path | None, typer.Option("--csv", help="Write the sweep to FILE (.csv).")] = None,
     loss_db_per_km: opt.LossOpt = None,
     insertion_loss_db: opt.InsertionOpt = None,
@@ -66,18 +63,25 @@ def keyrate(
     protocols = _parse_protocols(protocol)
     distances = opt.parse_distances(distance_km)
     if plot is not None:
-        check_output_suffix(plot, "--plot", (".png", ".svg", ".pdf"))
+        check_output_path(plot, "--plot", (".png", ".svg", ".pdf"))
     if csv_path is not None:
-        check_output_suffix(csv_path, "--csv", (".csv",))
+        check_output_path(csv_path, "--csv", (".csv",))
     overrides = opt.collect_overrides(locals())
-    system = opt.resolve_system(preset, overrides)
-    points = [
-        key_rate(p, system, d, intensity=_fixed_intensity(p, overrides)) for p in protocols for d in distances
-    ]
+    # A fixed mu is passed to the models, not written into the source: protocols without decoys may
+    # use a mu below the preset's decoy intensities.
+    system = opt.resolve_system(preset, dataclasses.replace(overrides, signal_intensity=None))
+    jobs = [(p, d) for p in protocols for d in distances]
+    with progress_bar() as progress:
+        task = progress.add_task("Key rates", total=len(jobs))
+        points = []
+        for p, d in jobs:
+            points.append(key_rate(p, system, d, intensity=_fixed_intensity(p, overrides)))
+            progress.advance(task)
     parameters = {"preset": preset, **to_jsonable(system)}
     if json_out:
         rows = [{**pt.to_dict(), "parameters": parameters} for pt in points]
-        typer.echo(dump_json(rows[0] if len(rows) == 1 else rows))
+        single = len(protocols) == 1 and not opt.is_sweep(distance_km)
+        typer.echo(dump_json(rows[0] if single else rows))
     else:
         _print_table(points, preset)
     if csv_path is not None:
@@ -116,5 +120,6 @@ def _save_plot(points: list[KeyRatePoint], path: Path, preset: str) -> None:
 
     fig, ax = plt.subplots(figsize=(6.4, 4.6), layout="constrained")
     plot_key_rate(ax, points, title=f"Key rate against distance ({preset})")
-    fig.savefig(path, dpi=150)
+    with writing(path, "--plot"):
+        fig.savefig(path, dpi=150)
     plt.close(fig)

@@ -12,7 +12,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-import numpy as np
 import typer
 
 from qinternet.errors import ParameterError
@@ -74,6 +73,17 @@ def _number(text: str, option: str) -> float:
     return value
 
 
+MAX_SWEEP_POINTS = 10_000
+"""Most distances one sweep may have."""
+MAX_COUNT = 2**62
+"""Largest whole number (pulses, block sizes) an option accepts: slots are int64."""
+
+
+def is_sweep(text: str) -> bool:
+    """Whether ``--distance-km`` was given as ``START:STOP:STEP`` (JSON output is then always a list)."""
+    return ":" in text
+
+
 def parse_distances(text: str, option: str = "--distance-km") -> list[float]:
     """``"50"`` -> ``[50.0]``; ``"0:200:5"`` -> ``[0, 5, ..., 200]`` (the stop is included when on the grid).
 
@@ -86,23 +96,25 @@ def parse_distances(text: str, option: str = "--distance-km") -> list[float]:
     elif len(parts) == 3:
         start, stop, step = (_number(p, option) for p in parts)
         if step <= 0 or stop < start:
-            raise ParameterError(
-                option, f"a sweep START:STOP:STEP needs START <= STOP and STEP > 0, got {text!r}"
-            )
-        count = math.floor((stop - start) / step + 1e-9) + 1
-        values = [float(v) for v in np.round(start + step * np.arange(count), 12)]
+            raise ParameterError(option, f"a sweep START:STOP:STEP needs START <= STOP and STEP > 0, got {text!r}")
+        span = (stop - start) / step
+        if not span < MAX_SWEEP_POINTS:
+            raise ParameterError(option, f"a sweep may have at most {MAX_SWEEP_POINTS:,} points, got {text!r}")
+        # A stop that lies on the grid up to rounding (0:0.3:0.1) is included.
+        count = math.floor(span * (1 + 1e-12)) + 1
+        values = [start + step * i for i in range(count)]
     else:
         raise ParameterError(option, f"expected a distance or START:STOP:STEP, got {text!r}")
     for value in values:
         if value < 0:
             raise ParameterError(option, f"must be >= 0, got {value:g}")
-    return values
+    return [value + 0.0 for value in values]  # + 0.0 turns -0.0 into 0.0
 
 
 def parse_count(value: float, option: str) -> int:
-    """A positive whole number given as a float (so that ``1e10`` works)."""
-    if not math.isfinite(value) or value < 1 or value != math.floor(value):
-        raise ParameterError(option, f"must be a whole number >= 1, got {value:g}")
+    """A positive whole number given as a float (so that ``1e10`` works), at most 2**62."""
+    if not math.isfinite(value) or value < 1 or value != math.floor(value) or value > MAX_COUNT:
+        raise ParameterError(option, f"must be a whole number in [1, 2**62], got {value:g}")
     return int(value)
 
 
@@ -170,13 +182,9 @@ def resolve_system(preset_name: str, overrides: SystemOverrides) -> QkdSystem:
         source=dataclasses.replace(system.source, **source_changes),
         spdc=dataclasses.replace(
             system.spdc,
-            **_given(
-                mean_pair_number=o.mean_pair_number, statistics=o.pair_statistics, rep_rate_hz=o.rep_rate_hz
-            ),
+            **_given(mean_pair_number=o.mean_pair_number, statistics=o.pair_statistics, rep_rate_hz=o.rep_rate_hz),
         ),
-        **_given(
-            misalignment_error=o.misalignment_error, ec_efficiency=o.ec_efficiency, basis_prob=o.basis_prob
-        ),
+        **_given(misalignment_error=o.misalignment_error, ec_efficiency=o.ec_efficiency, basis_prob=o.basis_prob),
     )
 
 
@@ -190,12 +198,8 @@ EfficiencyOpt = Annotated[
 DarkOpt = Annotated[
     float | None, typer.Option("--dark-count-prob", help="Dark-count probability per gate of each detector.")
 ]
-AfterPulseOpt = Annotated[
-    float | None, typer.Option("--after-pulse-prob", help="After-pulse probability per click.")
-]
-DeadTimeOpt = Annotated[
-    float | None, typer.Option("--dead-time-s", help="Detector dead time, s (Monte-Carlo).")
-]
+AfterPulseOpt = Annotated[float | None, typer.Option("--after-pulse-prob", help="After-pulse probability per click.")]
+DeadTimeOpt = Annotated[float | None, typer.Option("--dead-time-s", help="Detector dead time, s (Monte-Carlo).")]
 MisalignmentOpt = Annotated[
     float | None,
     typer.Option("--misalignment-error", help="Probability e_d that a photon hits the wrong detector."),

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from qinternet.errors import ParameterError
 from qinternet.params.checks import (
+    require_finite,
     require_non_negative,
     require_open_unit,
     require_positive,
@@ -19,6 +20,7 @@ from qinternet.params.checks import (
 )
 
 __all__ = [
+    "MAX_DEAD_TIME_PULSES",
     "DetectorParams",
     "FibreParams",
     "PairStatistics",
@@ -27,6 +29,10 @@ __all__ = [
     "WcpSourceParams",
     "dark_count_prob_from_background_yield",
 ]
+
+
+MAX_DEAD_TIME_PULSES = 1e12
+"""Longest dead time, in pulses, that a system accepts (a detector blind for longer detects nothing)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -190,11 +196,16 @@ class QkdSystem:
 
     def __post_init__(self) -> None:
         require_probability("misalignment_error", self.misalignment_error, upper=0.5)
+        if self.detector.dead_time_s * self.source.rep_rate_hz > MAX_DEAD_TIME_PULSES:
+            raise ParameterError(
+                "detector.dead_time_s",
+                f"spans more than {MAX_DEAD_TIME_PULSES:g} pulses at {self.source.rep_rate_hz:g} Hz",
+            )
         require_positive("ec_efficiency", self.ec_efficiency)
         if self.ec_efficiency < 1.0:
             raise ParameterError("ec_efficiency", f"must be >= 1 (Shannon limit), got {self.ec_efficiency}")
-        require_open_unit("basis_prob", self.basis_prob)
-        if self.basis_prob >= 1.0:
+        require_finite("basis_prob", self.basis_prob)
+        if not 0.0 < self.basis_prob < 1.0:
             raise ParameterError("basis_prob", f"must be in (0, 1), got {self.basis_prob}")
 
     @property

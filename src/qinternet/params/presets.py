@@ -37,8 +37,7 @@ _GYS2004 = Preset(
     name="gys2004",
     title="Gobby-Yuan-Shields 122 km fibre QKD, as used for the decoy-state curves of Ma et al.",
     citation=(
-        "Gobby, Yuan, Shields, APL 84, 3762 (2004); parameters as in Ma, Qi, Zhao, Lo, "
-        "PRA 72, 012326 (2005), Table I"
+        "Gobby, Yuan, Shields, APL 84, 3762 (2004); parameters as in Ma, Qi, Zhao, Lo, PRA 72, 012326 (2005), Table I"
     ),
     notes=(
         "alpha = 0.21 dB/km, e_d = 3.3 %, Y0 = 1.7e-6 (both detectors), eta_Bob = 4.5 %, f = 1.22, "

@@ -20,7 +20,14 @@ from numpy.typing import ArrayLike, NDArray
 
 from qinternet.physics.sources import fock_vacuum
 
-__all__ = ["ClickProbabilities", "background_prob", "coherent_clicks", "fock_clicks", "threshold_clicks"]
+__all__ = [
+    "ClickProbabilities",
+    "background_prob",
+    "coherent_clicks",
+    "error_rate",
+    "fock_clicks",
+    "threshold_clicks",
+]
 
 FloatArray = NDArray[np.float64]
 
@@ -54,9 +61,15 @@ class ClickProbabilities:
     @property
     def error_rate(self) -> FloatArray:
         """``E``: bit error rate among clicks (1/2 where there are no clicks)."""
-        gain = self.gain
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(gain > 0, self.error_weight / np.where(gain > 0, gain, 1.0), 0.5)
+        return error_rate(self.error_weight, self.gain)
+
+
+def error_rate(error_weight: ArrayLike, gain: ArrayLike) -> FloatArray:
+    """``E = (E Q) / Q``, and 1/2 (random bits) where ``Q <= 0``."""
+    q = np.asarray(gain, dtype=np.float64)
+    eq = np.asarray(error_weight, dtype=np.float64)
+    positive = q > 0
+    return np.asarray(np.where(positive, eq / np.where(positive, q, 1.0), 0.5), dtype=np.float64)
 
 
 def threshold_clicks(
@@ -142,7 +155,6 @@ def background_prob(dark_count_prob: float, after_pulse_prob: float, click_prob:
     single-photon signal.
     """
     return np.asarray(
-        1.0
-        - (1.0 - dark_count_prob) * (1.0 - 0.5 * after_pulse_prob * np.asarray(click_prob, dtype=np.float64)),
+        1.0 - (1.0 - dark_count_prob) * (1.0 - 0.5 * after_pulse_prob * np.asarray(click_prob, dtype=np.float64)),
         dtype=np.float64,
     )

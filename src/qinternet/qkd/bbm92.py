@@ -107,9 +107,5 @@ def ma_fung_lo_observables(
     joint = 1.0 + a * x + b * x - a * b * x
     gain = 1.0 - (1.0 - y0_a) / (1.0 + a * x) ** 2 - (1.0 - y0_b) / (1.0 + b * x) ** 2
     gain = gain + (1.0 - y0_a) * (1.0 - y0_b) / joint**2
-    error_weight = 0.5 * gain - 2.0 * (0.5 - e_d) * x * (1.0 + x) * a * b / (
-        (1.0 + a * x) * (1.0 + b * x) * joint
-    )
-    return Observed(
-        gain=np.asarray(gain, dtype=np.float64), error_weight=np.asarray(error_weight, dtype=np.float64)
-    )
+    error_weight = 0.5 * gain - 2.0 * (0.5 - e_d) * x * (1.0 + x) * a * b / ((1.0 + a * x) * (1.0 + b * x) * joint)
+    return Observed(gain=np.asarray(gain, dtype=np.float64), error_weight=np.asarray(error_weight, dtype=np.float64))

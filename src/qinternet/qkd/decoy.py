@@ -20,6 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from qinternet.physics.detectors import error_rate
+
 __all__ = ["DecoyBounds", "two_decoy_bounds"]
 
 FloatArray = NDArray[np.float64]
@@ -27,11 +29,17 @@ FloatArray = NDArray[np.float64]
 
 @dataclass(frozen=True, slots=True)
 class DecoyBounds:
-    """Decoy-state bounds: background yield ``Y0^L``, single-photon yield ``Y1^L`` and error ``e1^U``."""
+    """Decoy-state bounds: background yield ``Y0^L``, single-photon yield ``Y1^L`` and error ``e1^U``.
+
+    ``valid`` is false where the observed gains are inconsistent with the model (``Y1^L <= 0`` or a
+    negative error numerator, as statistical fluctuations of small samples can give): no key can be
+    claimed there.
+    """
 
     background_yield_lower: FloatArray
     single_photon_yield_lower: FloatArray
     single_photon_error_upper: FloatArray
+    valid: NDArray[np.bool_]
 
 
 def two_decoy_bounds(
@@ -59,10 +67,10 @@ def two_decoy_bounds(
     )
     y1 = np.maximum(y1, 0.0)
     numerator = eq_v1 * np.exp(v1) - eq_v2 * np.exp(v2)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        e1 = np.where(y1 > 0, numerator / ((v1 - v2) * np.where(y1 > 0, y1, 1.0)), 0.5)
+    e1 = error_rate(numerator, (v1 - v2) * y1)
     return DecoyBounds(
         background_yield_lower=y0,
         single_photon_yield_lower=y1,
         single_photon_error_upper=np.clip(e1, 0.0, 0.5),
+        valid=np.asarray((y1 > 0) & (numerator >= 0)),
     )

@@ -16,6 +16,4 @@ def binary_entropy(p: ArrayLike) -> NDArray[np.float64]:
     1.0
     """
     x = np.clip(np.asarray(p, dtype=np.float64), 0.0, 1.0)
-    return np.asarray(
-        -(special.xlogy(x, x) + special.xlogy(1.0 - x, 1.0 - x)) / np.log(2.0), dtype=np.float64
-    )
+    return np.asarray(-(special.xlogy(x, x) + special.xlogy(1.0 - x, 1.0 - x)) / np.log(2.0), dtype=np.float64)

@@ -14,6 +14,7 @@ from numpy.typing import NDArray
 
 from qinternet.errors import ParameterError
 from qinternet.params.devices import QkdSystem
+from qinternet.physics.detectors import error_rate
 from qinternet.qkd.decoy import two_decoy_bounds
 from qinternet.qkd.entropy import binary_entropy
 from qinternet.qkd.observables import Observed, live_fraction, mean_raw_click_prob, observed_coherent
@@ -64,6 +65,8 @@ class LinkEstimate:
         single_photon_error_upper: ``e1^U``.
         single_photon_gain_lower: ``Q1^L = mu exp(-mu) Y1^L``.
         key_rate_per_pulse: secret bits per pulse sent, all classes counted (>= 0).
+        statistics_sufficient: false when the decoy classes saw too few events for the bounds to hold
+            (a class without detections, or bounds inconsistent with the model); the key rate is then 0.
     """
 
     classes: tuple[ClassStats, ...]
@@ -72,14 +75,16 @@ class LinkEstimate:
     single_photon_error_upper: float
     single_photon_gain_lower: float
     key_rate_per_pulse: float
+    statistics_sufficient: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
         return asdict(self)
 
 
-def _decoy_order(intensities: tuple[float, ...]) -> tuple[int, int]:
+def _decoy_order(system: QkdSystem) -> tuple[int, int]:
     """Indices of the weak decoy ``nu1`` and the weakest decoy ``nu2`` (vacuum, ideally)."""
+    intensities, probs = system.source.intensities, system.source.intensity_probs
     if len(intensities) < 3:
         raise ParameterError(
             "source.decoy_intensities",
@@ -88,14 +93,23 @@ def _decoy_order(intensities: tuple[float, ...]) -> tuple[int, int]:
     decoys = sorted(range(1, len(intensities)), key=lambda i: intensities[i], reverse=True)
     nu1, nu2 = decoys[0], decoys[-1]
     if intensities[nu1] + intensities[nu2] >= intensities[0] or intensities[nu1] == intensities[nu2]:
-        raise ParameterError(
-            "source.decoy_intensities", "need signal > nu1 + nu2 and nu1 > nu2 (Lim et al. 2014)"
-        )
+        raise ParameterError("source.decoy_intensities", "need signal > nu1 + nu2 and nu1 > nu2 (Lim et al. 2014)")
+    for k in (nu1, nu2):
+        if probs[k] <= 0.0:
+            raise ParameterError(
+                f"source.intensity_probs[{k}]",
+                f"the decoy {intensities[k]:g} is used by the estimate and needs p > 0",
+            )
     return nu1, nu2
 
 
 def estimate_from_observables(
-    system: QkdSystem, gains: FloatArray, error_weights: FloatArray, classes: tuple[ClassStats, ...]
+    system: QkdSystem,
+    gains: FloatArray,
+    error_weights: FloatArray,
+    classes: tuple[ClassStats, ...],
+    *,
+    enough_events: bool = True,
 ) -> LinkEstimate:
     """Bounds and key rate from per-class gains ``Q_k`` and error weights ``E_k Q_k`` (signal first).
 
@@ -104,7 +118,7 @@ def estimate_from_observables(
     the two-decoy bounds of :func:`qinternet.qkd.decoy.two_decoy_bounds`.
     """
     intensities = system.source.intensities
-    nu1, nu2 = _decoy_order(intensities)
+    nu1, nu2 = _decoy_order(system)
     mu = intensities[0]
     bounds = two_decoy_bounds(
         mu,
@@ -116,7 +130,8 @@ def estimate_from_observables(
     y1 = float(bounds.single_photon_yield_lower)
     e1 = float(bounds.single_photon_error_upper)
     q1 = y1 * mu * np.exp(-mu)
-    e_mu = float(error_weights[0] / gains[0]) if gains[0] > 0 else 0.5
+    e_mu = float(error_rate(error_weights[0], gains[0]))
+    sufficient = enough_events and bool(bounds.valid)
     rate = (
         system.source.intensity_probs[0]
         * system.sifting_factor
@@ -131,7 +146,8 @@ def estimate_from_observables(
         single_photon_yield_lower=y1,
         single_photon_error_upper=e1,
         single_photon_gain_lower=float(q1),
-        key_rate_per_pulse=max(float(rate), 0.0),
+        key_rate_per_pulse=max(float(rate), 0.0) if sufficient else 0.0,
+        statistics_sufficient=sufficient,
     )
 
 
@@ -141,9 +157,8 @@ def estimate_from_counts(system: QkdSystem, counts: LinkCounts) -> LinkEstimate:
     detected = counts.matched(counts.detected)
     errors = counts.matched(counts.errors)
     doubles = counts.matched(counts.double_clicks)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        gains = np.where(sent > 0, detected / np.maximum(sent, 1), 0.0)
-        qbers = np.where(detected > 0, errors / np.maximum(detected, 1), 0.5)
+    gains = np.where(sent > 0, detected / np.maximum(sent, 1), 0.0)
+    qbers = error_rate(errors, detected)
     classes = tuple(
         ClassStats(
             intensity=intensity,
@@ -156,7 +171,8 @@ def estimate_from_counts(system: QkdSystem, counts: LinkCounts) -> LinkEstimate:
         )
         for k, intensity in enumerate(system.source.intensities)
     )
-    return estimate_from_observables(system, gains, gains * qbers, classes)
+    enough = bool(np.all(detected > 0))  # every class feeds the estimate or the error-correction cost
+    return estimate_from_observables(system, gains, gains * qbers, classes, enough_events=enough)
 
 
 def expected_estimate(system: QkdSystem, distance_km: float) -> LinkEstimate:

@@ -146,9 +146,7 @@ def _single_photon(system: QkdSystem, distance_km: float, mu: float | None = Non
 def _weak_decoy(system: QkdSystem) -> float:
     decoys = [nu for nu in system.source.decoy_intensities if nu > 0.0]
     if not decoys:
-        raise ParameterError(
-            "source.decoy_intensities", "the vacuum + weak decoy protocol needs a weak decoy > 0"
-        )
+        raise ParameterError("source.decoy_intensities", "the vacuum + weak decoy protocol needs a weak decoy > 0")
     return max(decoys)
 
 
@@ -166,16 +164,13 @@ def _vacuum_weak_rate(
     y1, e1 = bounds.single_photon_yield_lower, bounds.single_photon_error_upper
     q1 = y1 * mu * np.exp(-mu)
     rate = system.sifting_factor * (
-        q1 * (1.0 - binary_entropy(e1))
-        - system.ec_efficiency * signal.gain * binary_entropy(signal.error_rate)
+        q1 * (1.0 - binary_entropy(e1)) - system.ec_efficiency * signal.gain * binary_entropy(signal.error_rate)
     )
-    valid = mu > nu  # the bounds need nu1 + nu2 < mu (Ma et al. 2005, eq. (15)); here nu2 = 0
+    valid = (mu > nu) & bounds.valid  # nu1 + nu2 < mu (Ma et al. 2005, eq. (15)); here nu2 = 0
     return _secure(np.where(valid, rate * live_fraction(system, signal.gain), 0.0)), y1, e1
 
 
-def decoy_bb84_vacuum_weak(
-    system: QkdSystem, distance_km: float, intensity: float | None = None
-) -> KeyRatePoint:
+def decoy_bb84_vacuum_weak(system: QkdSystem, distance_km: float, intensity: float | None = None) -> KeyRatePoint:
     """Vacuum + weak decoy BB84 (Ma, Qi, Zhao, Lo, PRA 72, 012326 (2005), Sec. V, eqs. (34), (37), (38)).
 
     The weak decoy intensity ``nu`` is the source's largest non-zero decoy; ``mu`` is optimised.
@@ -228,11 +223,7 @@ def bb84_single_photon(system: QkdSystem, distance_km: float, intensity: float |
     y1, e1 = _single_photon(system, distance_km)
     y1 *= float(live_fraction(system, y1))
     rate = float(
-        _secure(
-            np.array(
-                system.sifting_factor * y1 * (1.0 - (1.0 + system.ec_efficiency) * float(binary_entropy(e1)))
-            )
-        )
+        _secure(np.array(system.sifting_factor * y1 * (1.0 - (1.0 + system.ec_efficiency) * float(binary_entropy(e1)))))
     )
     return KeyRatePoint(
         protocol=Protocol.BB84_SINGLE_PHOTON,
@@ -246,9 +237,7 @@ def bb84_single_photon(system: QkdSystem, distance_km: float, intensity: float |
     )
 
 
-def _bbm92_rate(
-    system: QkdSystem, distance_km: float, pairs: FloatArray
-) -> tuple[FloatArray, FloatArray, FloatArray]:
+def _bbm92_rate(system: QkdSystem, distance_km: float, pairs: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
     seen = bbm92_observables(system, distance_km, pairs)
     e = seen.error_rate
     rate = system.sifting_factor * seen.gain * (1.0 - (1.0 + system.ec_efficiency) * binary_entropy(e))

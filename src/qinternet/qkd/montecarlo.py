@@ -27,16 +27,23 @@ from qinternet.qkd.observables import dead_time_slots, link_transmittance, mean_
 from qinternet.qkd.record import DetectionRecord, LinkCounts
 
 __all__ = [
-    "DEFAULT_BLOCK_PULSES",
+    "MAX_BLOCK_PULSES",
+    "MAX_PULSES",
     "LinkSampler",
     "apply_dead_time",
+    "block_pulses_for",
     "compile_link",
     "count_link",
     "sample_block",
     "simulate_link",
 ]
 
-DEFAULT_BLOCK_PULSES = 1 << 30
+MAX_BLOCK_PULSES = 1 << 30
+"""Largest block: bounds the pulses per multinomial draw and the slot range of one record."""
+EVENTS_PER_BLOCK = 1 << 24
+"""Expected detection events per block when detections are frequent (about 0.5 GB of arrays)."""
+MAX_PULSES = 1 << 62
+"""Largest number of pulses a simulation accepts (slots are int64)."""
 
 # Outcome codes of a pulse at Bob.
 _NONE, _RIGHT, _WRONG, _DOUBLE = range(4)
@@ -96,9 +103,7 @@ def compile_link(system: QkdSystem, distance_km: float) -> LinkSampler:
     mean_click = mean_raw_click_prob(system, distance_km)
     background = background_prob(detector.dark_count_prob, detector.after_pulse_prob, mean_click)
     clicks = coherent_clicks(eta * intensities[:, None, None], error[None, :, :], background)
-    outcome = np.stack(
-        np.broadcast_arrays(clicks.none, clicks.only_correct, clicks.only_wrong, clicks.both), axis=-1
-    )
+    outcome = np.stack(np.broadcast_arrays(clicks.none, clicks.only_correct, clicks.only_wrong, clicks.both), axis=-1)
     weight = np.asarray(source.intensity_probs)[:, None, None] * basis[:, None] * basis[None, :]
     return LinkSampler(
         probabilities=weight[..., None] * outcome,
@@ -111,8 +116,15 @@ def _sorted_subset(population: int, size: int, rng: np.random.Generator) -> NDAr
     """A uniformly random ``size``-subset of ``range(population)``, sorted.
 
     Draw integers, drop repeats, redraw as many as were dropped; by symmetry the set is uniform over
-    subsets of its size at every round. Repeats are rare (about size**2 / (2 population)).
+    subsets of its size at every round. Repeats are rare (about size**2 / (2 population)) when the subset
+    is small; for more than half of the population the complement is drawn instead, so the number of
+    rounds stays small whatever the detection probability.
     """
+    if 2 * size > population:
+        complement = _sorted_subset(population, population - size, rng)
+        keep = np.ones(population, dtype=bool)
+        keep[complement] = False
+        return np.flatnonzero(keep).astype(np.int64)
     chosen = np.sort(rng.integers(0, population, size, dtype=np.int64))
     while True:
         repeat = np.flatnonzero(chosen[1:] == chosen[:-1])
@@ -184,23 +196,32 @@ def apply_dead_time(
     return kept, last - record.pulses
 
 
+def block_pulses_for(sampler: LinkSampler) -> int:
+    """Pulses per block such that a block holds about :data:`EVENTS_PER_BLOCK` events, at most
+    :data:`MAX_BLOCK_PULSES` pulses."""
+    p = max(sampler.detection_probability, 1.0 / MAX_BLOCK_PULSES)
+    return max(1, min(MAX_BLOCK_PULSES, int(EVENTS_PER_BLOCK / p)))
+
+
 def simulate_link(
-    sampler: LinkSampler, pulses: int, rng: np.random.Generator, *, block_pulses: int = DEFAULT_BLOCK_PULSES
+    sampler: LinkSampler, pulses: int, rng: np.random.Generator, *, block_pulses: int | None = None
 ) -> Iterator[DetectionRecord]:
     """Yield the detection records of consecutive blocks covering ``pulses`` pulses.
 
     Each block's slots count from the block's first pulse; :meth:`DetectionRecord.concatenate` joins
-    them. Dead time carries over from one block to the next.
+    them. Dead time carries over from one block to the next. ``block_pulses`` defaults to
+    :func:`block_pulses_for` (memory stays bounded however likely detections are).
     """
-    if pulses <= 0:
-        raise ParameterError("pulses", f"must be > 0, got {pulses}")
+    if not 1 <= pulses <= MAX_PULSES:
+        raise ParameterError("pulses", f"must be a whole number in [1, 2**62], got {pulses}")
+    size_limit = block_pulses_for(sampler) if block_pulses is None else block_pulses
+    if not 1 <= size_limit <= MAX_PULSES:
+        raise ParameterError("block_pulses", f"must be a whole number in [1, 2**62], got {size_limit}")
     last_click: int | None = None
     remaining = pulses
     while remaining > 0:
-        size = min(block_pulses, remaining)
-        block, last_click = apply_dead_time(
-            sample_block(sampler, size, rng), sampler.dead_time_slots, last_click
-        )
+        size = min(size_limit, remaining)
+        block, last_click = apply_dead_time(sample_block(sampler, size, rng), sampler.dead_time_slots, last_click)
         remaining -= size
         yield block
 
@@ -210,7 +231,7 @@ def count_link(
     pulses: int,
     rng: np.random.Generator,
     *,
-    block_pulses: int = DEFAULT_BLOCK_PULSES,
+    block_pulses: int | None = None,
     on_block: Callable[[DetectionRecord], None] | None = None,
 ) -> LinkCounts:
     """Simulate ``pulses`` pulses block by block and return the summed counts.

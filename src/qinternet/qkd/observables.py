@@ -12,7 +12,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from qinternet.params.devices import QkdSystem
-from qinternet.physics.detectors import background_prob, coherent_clicks, fock_clicks
+from qinternet.physics.detectors import background_prob, coherent_clicks, error_rate, fock_clicks
 from qinternet.physics.fibre import fibre_transmittance
 
 __all__ = [
@@ -39,8 +39,7 @@ class Observed:
     @property
     def error_rate(self) -> FloatArray:
         """``E = (E Q) / Q`` (1/2 where there is no click)."""
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(self.gain > 0, self.error_weight / np.where(self.gain > 0, self.gain, 1.0), 0.5)
+        return error_rate(self.error_weight, self.gain)
 
 
 def link_transmittance(system: QkdSystem, distance_km: ArrayLike) -> FloatArray:
@@ -96,9 +95,7 @@ def observed_fock(
     """
     eta = link_transmittance(system, distance_km)
     if click_prob is None:
-        click_prob = fock_clicks(
-            photons, eta, system.misalignment_error, system.detector.dark_count_prob
-        ).gain
+        click_prob = fock_clicks(photons, eta, system.misalignment_error, system.detector.dark_count_prob).gain
     clicks = fock_clicks(photons, eta, system.misalignment_error, _background(system, click_prob))
     return Observed(gain=clicks.gain, error_weight=clicks.error_weight)
 

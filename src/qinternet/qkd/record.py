@@ -79,9 +79,7 @@ class DetectionRecord:
         if not blocks:
             raise ValueError("no blocks to concatenate")
         offsets = np.cumsum([0] + [b.pulses for b in blocks[:-1]])
-        columns = {
-            name: np.concatenate([b.columns()[name] for b in blocks]) for name in DetectionRecord.COLUMNS
-        }
+        columns = {name: np.concatenate([b.columns()[name] for b in blocks]) for name in DetectionRecord.COLUMNS}
         columns["slot"] = np.concatenate([b.slot + off for b, off in zip(blocks, offsets, strict=True)])
         return DetectionRecord(
             **columns,
