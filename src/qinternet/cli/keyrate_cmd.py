@@ -32,6 +32,7 @@ def _fixed_intensity(protocol: Protocol, overrides: opt.SystemOverrides) -> floa
     return overrides.signal_intensity
 
 
+@opt.with_overrides
 def keyrate(
     protocol: Annotated[
         str, typer.Option(help="Protocol(s), comma-separated: " + ", ".join(p.value for p in Protocol))
@@ -43,21 +44,7 @@ def keyrate(
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON (an object, or a list for a sweep).")] = False,
     plot: Annotated[Path | None, typer.Option(help="Draw key rate against distance to FILE (.png or .svg).")] = None,
     csv_path: Annotated[Path | None, typer.Option("--csv", help="Write the sweep to FILE (.csv).")] = None,
-    loss_db_per_km: opt.LossOpt = None,
-    insertion_loss_db: opt.InsertionOpt = None,
-    detector_efficiency: opt.EfficiencyOpt = None,
-    dark_count_prob: opt.DarkOpt = None,
-    after_pulse_prob: opt.AfterPulseOpt = None,
-    dead_time_s: opt.DeadTimeOpt = None,
-    misalignment_error: opt.MisalignmentOpt = None,
-    ec_efficiency: opt.EcOpt = None,
-    basis_prob: opt.BasisOpt = None,
-    signal_intensity: opt.SignalOpt = None,
-    decoy_intensities: opt.DecoysOpt = None,
-    intensity_probs: opt.ProbsOpt = None,
-    rep_rate_hz: opt.RepRateOpt = None,
-    mean_pair_number: opt.PairsOpt = None,
-    pair_statistics: opt.StatisticsOpt = None,
+    overrides: opt.SystemOverrides = opt.NO_OVERRIDES,
 ) -> None:
     """Asymptotic secret key rate per pulse against fibre length (intensities optimised per distance)."""
     protocols = _parse_protocols(protocol)
@@ -66,7 +53,6 @@ def keyrate(
         check_output_path(plot, "--plot", (".png", ".svg", ".pdf"))
     if csv_path is not None:
         check_output_path(csv_path, "--csv", (".csv",))
-    overrides = opt.collect_overrides(locals())
     # A fixed mu is passed to the models, not written into the source: protocols without decoys may
     # use a mu below the preset's decoy intensities.
     system = opt.resolve_system(preset, dataclasses.replace(overrides, signal_intensity=None))

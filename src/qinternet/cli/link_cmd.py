@@ -34,6 +34,7 @@ MAX_BLOCKS = 1e7
 """Most blocks one run may take (each costs some Python overhead)."""
 
 
+@opt.with_overrides
 def link(
     protocol: Annotated[str, typer.Option(help="Protocol to simulate (decoy-bb84).")] = "decoy-bb84",
     preset: Annotated[str, typer.Option(help="Named set-up; see `qinternet presets`.")] = "gys2004",
@@ -45,21 +46,7 @@ def link(
     block_pulses: Annotated[
         float | None, typer.Option(help="Pulses per block (default: about 16 million detections a block).")
     ] = None,
-    loss_db_per_km: opt.LossOpt = None,
-    insertion_loss_db: opt.InsertionOpt = None,
-    detector_efficiency: opt.EfficiencyOpt = None,
-    dark_count_prob: opt.DarkOpt = None,
-    after_pulse_prob: opt.AfterPulseOpt = None,
-    dead_time_s: opt.DeadTimeOpt = None,
-    misalignment_error: opt.MisalignmentOpt = None,
-    ec_efficiency: opt.EcOpt = None,
-    basis_prob: opt.BasisOpt = None,
-    signal_intensity: opt.SignalOpt = None,
-    decoy_intensities: opt.DecoysOpt = None,
-    intensity_probs: opt.ProbsOpt = None,
-    rep_rate_hz: opt.RepRateOpt = None,
-    mean_pair_number: opt.PairsOpt = None,
-    pair_statistics: opt.StatisticsOpt = None,
+    overrides: opt.SystemOverrides = opt.NO_OVERRIDES,
 ) -> None:
     """Simulate pulses through the link (cost grows with detections) and estimate Y1, e1 and the key rate."""
     chosen = parse_protocol(protocol, "--protocol")
@@ -72,7 +59,7 @@ def link(
     n_block = None if block_pulses is None else opt.parse_count(block_pulses, "--block-pulses")
     if save is not None:
         check_output_path(save, "--save", (".npz", ".parquet"))
-    system = opt.resolve_system(preset, opt.collect_overrides(locals()))
+    system = opt.resolve_system(preset, overrides)
     distance = distances[0]
     sampler = compile_link(system, distance)
     _check_workload(sampler, n_pulses, n_block, keep=save is not None)

@@ -7,10 +7,13 @@ that the CLI can print one line and exit with code 2.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import inspect
 import math
-from collections.abc import Mapping
+import typing
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar, cast
 
 import typer
 
@@ -20,13 +23,15 @@ from qinternet.params.presets import get_preset
 
 __all__ = [
     "FIELD_OPTIONS",
+    "NO_OVERRIDES",
+    "OVERRIDE_OPTIONS",
     "SystemOverrides",
-    "collect_overrides",
     "option_for_field",
     "parse_count",
     "parse_distances",
     "parse_float_list",
     "resolve_system",
+    "with_overrides",
 ]
 
 # Which CLI option sets which parameter field, so that a model's error names what the user typed.
@@ -147,9 +152,7 @@ class SystemOverrides:
     pair_statistics: PairStatistics | None = None
 
 
-def collect_overrides(values: Mapping[str, Any]) -> SystemOverrides:
-    """The overrides among a command's arguments (pass ``locals()``; other names are ignored)."""
-    return SystemOverrides(**{f.name: values[f.name] for f in dataclasses.fields(SystemOverrides)})
+NO_OVERRIDES = SystemOverrides()
 
 
 def _given(**values: Any) -> dict[str, Any]:
@@ -188,41 +191,51 @@ def resolve_system(preset_name: str, overrides: SystemOverrides) -> QkdSystem:
     )
 
 
-# Typer option declarations shared by the commands that accept preset overrides.
-LossOpt = Annotated[float | None, typer.Option("--loss-db-per-km", help="Fibre attenuation, dB/km.")]
-InsertionOpt = Annotated[float | None, typer.Option("--insertion-loss-db", help="Fixed insertion loss, dB.")]
-EfficiencyOpt = Annotated[
-    float | None,
-    typer.Option("--detector-efficiency", help="Bob's detection efficiency incl. optics, (0, 1]."),
-]
-DarkOpt = Annotated[
-    float | None, typer.Option("--dark-count-prob", help="Dark-count probability per gate of each detector.")
-]
-AfterPulseOpt = Annotated[float | None, typer.Option("--after-pulse-prob", help="After-pulse probability per click.")]
-DeadTimeOpt = Annotated[float | None, typer.Option("--dead-time-s", help="Detector dead time, s (Monte-Carlo).")]
-MisalignmentOpt = Annotated[
-    float | None,
-    typer.Option("--misalignment-error", help="Probability e_d that a photon hits the wrong detector."),
-]
-EcOpt = Annotated[float | None, typer.Option("--ec-efficiency", help="Error-correction inefficiency f >= 1.")]
-BasisOpt = Annotated[float | None, typer.Option("--basis-prob", help="Probability of choosing the Z basis.")]
-SignalOpt = Annotated[
-    float | None,
-    typer.Option("--signal-intensity", help="Signal mean photon number (fixes it instead of optimising)."),
-]
-DecoysOpt = Annotated[
-    str | None,
-    typer.Option("--decoy-intensities", help="Decoy mean photon numbers, comma-separated, e.g. 0.05,0."),
-]
-ProbsOpt = Annotated[
-    str | None,
-    typer.Option("--intensity-probs", help="Probability of each class, signal first, e.g. 0.8,0.1,0.1."),
-]
-RepRateOpt = Annotated[float | None, typer.Option("--rep-rate-hz", help="Pulse repetition rate, Hz.")]
-PairsOpt = Annotated[
-    float | None,
-    typer.Option("--mean-pair-number", help="BBM92: mean pairs per pulse (fixes it instead of optimising)."),
-]
-StatisticsOpt = Annotated[
-    PairStatistics | None, typer.Option("--pair-statistics", help="BBM92: SPDC pair-number statistics.")
-]
+def _option(flag: str, help_text: str, kind: Any = float) -> Any:
+    return Annotated[kind | None, typer.Option(flag, help=help_text)]
+
+
+# The option of every SystemOverrides field, declared once for all commands (see with_overrides).
+OVERRIDE_OPTIONS: dict[str, Any] = {
+    "loss_db_per_km": _option("--loss-db-per-km", "Fibre attenuation, dB/km."),
+    "insertion_loss_db": _option("--insertion-loss-db", "Fixed insertion loss, dB."),
+    "detector_efficiency": _option("--detector-efficiency", "Bob's detection efficiency incl. optics, (0, 1]."),
+    "dark_count_prob": _option("--dark-count-prob", "Dark-count probability per gate of each detector."),
+    "after_pulse_prob": _option("--after-pulse-prob", "Probability that a click brings an after-pulse."),
+    "dead_time_s": _option("--dead-time-s", "Detector dead time, s (non-paralysable)."),
+    "misalignment_error": _option("--misalignment-error", "Probability e_d that a photon hits the wrong detector."),
+    "ec_efficiency": _option("--ec-efficiency", "Error-correction inefficiency f >= 1."),
+    "basis_prob": _option("--basis-prob", "Probability of choosing the Z basis."),
+    "signal_intensity": _option("--signal-intensity", "Signal mean photon number (keyrate: fixes it, no optimum)."),
+    "decoy_intensities": _option("--decoy-intensities", "Decoy mean photon numbers, e.g. 0.05,0.", str),
+    "intensity_probs": _option("--intensity-probs", "Probability of each class, signal first, e.g. 0.8,0.1,0.1.", str),
+    "rep_rate_hz": _option("--rep-rate-hz", "Pulse repetition rate, Hz."),
+    "mean_pair_number": _option("--mean-pair-number", "BBM92: mean pairs per pulse (fixes it, no optimum)."),
+    "pair_statistics": _option("--pair-statistics", "BBM92: SPDC pair-number statistics.", PairStatistics),
+}
+
+Command = TypeVar("Command", bound=Callable[..., None])
+
+
+def with_overrides(command: Command) -> Command:
+    """Give a Typer command one option per :class:`SystemOverrides` field.
+
+    The command declares ``overrides: SystemOverrides`` and receives the given values there; the options
+    themselves are added to its signature from :data:`OVERRIDE_OPTIONS`, so every command spells them
+    the same way.
+    """
+    signature = inspect.signature(command)
+    hints = typing.get_type_hints(command, include_extras=True)  # resolve the command's string annotations
+    kept = [p.replace(annotation=hints[p.name]) for p in signature.parameters.values() if p.name != "overrides"]
+    added = [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=annotation)
+        for name, annotation in OVERRIDE_OPTIONS.items()
+    ]
+
+    @functools.wraps(command)
+    def wrapper(**kwargs: Any) -> None:
+        values = {name: kwargs.pop(name) for name in OVERRIDE_OPTIONS}
+        command(**kwargs, overrides=SystemOverrides(**values))
+
+    wrapper.__signature__ = signature.replace(parameters=kept + added)  # type: ignore[attr-defined]
+    return cast(Command, wrapper)

@@ -14,7 +14,7 @@ __all__ = ["fibre_transmittance"]
 def fibre_transmittance(fibre: FibreParams, length_km: ArrayLike) -> NDArray[np.float64]:
     """Transmittance ``10**(-(alpha L + loss_ins)/10)`` of a fibre of ``length_km`` (array or scalar).
 
-    The standard exponential-attenuation model, e.g. Ma, Qi, Zhao, Lo, PRA 72, 012326 (2005), eq. (2):
+    The standard exponential-attenuation model, as in Ma, Qi, Zhao, Lo, PRA 72, 012326 (2005), Sec. II:
     ``eta = 10**(-alpha L / 10)``, with ``alpha`` in dB/km.
     """
     length = np.asarray(length_km, dtype=np.float64)

@@ -113,7 +113,8 @@ def decoy_bb84_rate(system: QkdSystem, distance_km: float, mu: FloatArray) -> Fl
     """GLLP key rate with perfectly known ``Y1, e1`` (infinite decoys), vectorised over ``mu``.
 
     ``R = q {-Q_mu f H2(E_mu) + Q1 [1 - H2(e1)]}`` with ``Q1 = Y1 mu exp(-mu)``: Lo, Ma, Chen, PRL 94,
-    230504 (2005), eq. (1); Ma, Qi, Zhao, Lo, PRA 72, 012326 (2005), eq. (1) with eqs. (3)-(9).
+    230504 (2005), eq. (11) (arXiv v4 numbering); Ma, Qi, Zhao, Lo, PRA 72, 012326 (2005), eq. (1) with
+    eqs. (7)-(11).
     """
     signal = observed_coherent(system, distance_km, mu)
     one = observed_fock(system, distance_km, 1, click_prob=raw_click_prob(system, distance_km, mu))
@@ -171,7 +172,7 @@ def _vacuum_weak_rate(
 
 
 def decoy_bb84_vacuum_weak(system: QkdSystem, distance_km: float, intensity: float | None = None) -> KeyRatePoint:
-    """Vacuum + weak decoy BB84 (Ma, Qi, Zhao, Lo, PRA 72, 012326 (2005), Sec. V, eqs. (34), (37), (38)).
+    """Vacuum + weak decoy BB84 (Ma, Qi, Zhao, Lo, PRA 72, 012326 (2005), Sec. V, eqs. (34), (37)).
 
     The weak decoy intensity ``nu`` is the source's largest non-zero decoy; ``mu`` is optimised.
     """
