@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from pathlib import Path
 from typing import Annotated
 
+import numpy as np
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -13,6 +15,7 @@ from rich.table import Table
 from qinternet.cli import options as opt
 from qinternet.cli.output import check_output_path, dump_json, progress_bar, write_csv, writing
 from qinternet.errors import ParameterError
+from qinternet.params.devices import QkdSystem
 from qinternet.params.serialise import to_jsonable
 from qinternet.qkd.keyrate import KeyRatePoint, Protocol, key_rate, parse_protocol
 
@@ -73,7 +76,8 @@ def keyrate(
     if csv_path is not None:
         write_csv(csv_path, [{**pt.to_dict(), "preset": preset} for pt in points])
     if plot is not None:
-        _save_plot(points, plot, preset)
+        extra = _cut_off_points(points, system, overrides)
+        _save_plot(points + extra, plot, preset)
 
 
 def _print_table(points: list[KeyRatePoint], preset: str) -> None:
@@ -94,6 +98,28 @@ def _print_table(points: list[KeyRatePoint], preset: str) -> None:
             fmt(pt.gain, ".3e"),
         )
     Console().print(table)
+
+
+_CUT_OFF_SAMPLES = 24
+
+
+def _cut_off_points(
+    points: list[KeyRatePoint], system: QkdSystem, overrides: opt.SystemOverrides
+) -> list[KeyRatePoint]:
+    """Extra points between the last distance with key and the first without, for each protocol.
+
+    A sweep grid leaves the steep fall of the rate at the cut-off between two grid points; sampling
+    that interval finely lets the figure show the fall as papers do.
+    """
+    extra: list[KeyRatePoint] = []
+    for protocol in dict.fromkeys(p.protocol for p in points):
+        curve = sorted((p for p in points if p.protocol is protocol), key=lambda p: p.distance_km)
+        for before, after in itertools.pairwise(curve):
+            if before.key_rate_per_pulse > 0 and after.key_rate_per_pulse == 0:
+                for d in np.linspace(before.distance_km, after.distance_km, _CUT_OFF_SAMPLES + 2)[1:-1]:
+                    fixed = _fixed_intensity(protocol, overrides)
+                    extra.append(key_rate(protocol, system, float(d), intensity=fixed))
+    return extra
 
 
 def _save_plot(points: list[KeyRatePoint], path: Path, preset: str) -> None:
