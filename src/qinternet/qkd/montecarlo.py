@@ -112,19 +112,23 @@ def compile_link(system: QkdSystem, distance_km: float) -> LinkSampler:
     )
 
 
+_DENSE_FRACTION = 1 / 8
+"""Above this fraction of detected slots the subset is drawn by shuffling a mask of the whole block."""
+
+
 def _sorted_subset(population: int, size: int, rng: np.random.Generator) -> NDArray[np.int64]:
     """A uniformly random ``size``-subset of ``range(population)``, sorted.
 
-    Draw integers, drop repeats, redraw as many as were dropped; by symmetry the set is uniform over
-    subsets of its size at every round. Repeats are rare (about size**2 / (2 population)) when the subset
-    is small; for more than half of the population the complement is drawn instead, so the number of
-    rounds stays small whatever the detection probability.
+    Sparse case: draw integers, drop repeats, redraw as many as were dropped; by symmetry the set is
+    uniform over subsets of its size at every round, and each round leaves at most a fraction
+    ``size / population`` of repeats, so a few rounds suffice. Dense case (more than
+    :data:`_DENSE_FRACTION` of the slots): shuffle a mask with ``size`` true entries, one byte a slot.
     """
-    if 2 * size > population:
-        complement = _sorted_subset(population, population - size, rng)
-        keep = np.ones(population, dtype=bool)
-        keep[complement] = False
-        return np.flatnonzero(keep).astype(np.int64)
+    if size > _DENSE_FRACTION * population:
+        mask = np.zeros(population, dtype=bool)
+        mask[:size] = True
+        rng.shuffle(mask)
+        return np.flatnonzero(mask).astype(np.int64)
     chosen = np.sort(rng.integers(0, population, size, dtype=np.int64))
     while True:
         repeat = np.flatnonzero(chosen[1:] == chosen[:-1])
