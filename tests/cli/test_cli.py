@@ -162,6 +162,8 @@ def test_svg_plot_and_table_output(cli, tmp_path: Path) -> None:  # type: ignore
         (["link", "--seed", "-1"], "--seed"),
         (["link", "--intensity-probs", "1,0,0"], "--intensity-probs"),
         (["link", "--save", "no-such-folder/record.npz"], "--save"),
+        (["link", "--attack", "wiretap"], "--attack"),
+        (["link", "--attack", "intercept-resend:2"], "--attack"),
     ],
 )
 def test_bad_input_is_one_line_naming_the_option(cli, args: list[str], option: str) -> None:  # type: ignore[no-untyped-def]
@@ -271,4 +273,13 @@ def test_link_claims_no_key_from_too_few_decoy_events(cli) -> None:  # type: ign
     data = json.loads(out)
     assert data["classes"][2]["detections"] == 0
     assert data["statistics_sufficient"] is False
+    assert data["key_rate_per_pulse"] == 0
+
+
+def test_link_with_full_intercept_resend_claims_no_key(cli) -> None:  # type: ignore[no-untyped-def]
+    code, out, _ = cli("link", "--pulses", "1e8", "--attack", "intercept-resend:1", "--json")
+    assert code == 0
+    data = json.loads(out)
+    assert data["attack"] == "intercept-resend:1"
+    assert data["classes"][0]["qber"] > 0.25
     assert data["key_rate_per_pulse"] == 0

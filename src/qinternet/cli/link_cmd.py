@@ -17,6 +17,7 @@ from qinternet.cli.output import check_output_path, dump_json, progress_bar, wri
 from qinternet.errors import ParameterError
 from qinternet.params.devices import QkdSystem
 from qinternet.params.serialise import to_jsonable
+from qinternet.qkd.attacks import parse_attack
 from qinternet.qkd.estimate import estimate_from_counts, expected_estimate
 from qinternet.qkd.keyrate import Protocol, parse_protocol
 from qinternet.qkd.montecarlo import LinkSampler, compile_link, count_link
@@ -43,6 +44,10 @@ def link(
     seed: Annotated[int, typer.Option(min=0, help="Seed of the random generator (same seed, same numbers).")] = 7,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     save: Annotated[Path | None, typer.Option(help="Keep the detection record in FILE (.npz or .parquet).")] = None,
+    attack: Annotated[
+        str | None,
+        typer.Option(help="Eavesdropper: intercept-resend[:FRACTION], pns or beam-splitting (see docs)."),
+    ] = None,
     block_pulses: Annotated[
         float | None, typer.Option(help="Pulses per block (default: about 16 million detections a block).")
     ] = None,
@@ -61,7 +66,8 @@ def link(
         check_output_path(save, "--save", (".npz", ".parquet"))
     system = opt.resolve_system(preset, overrides)
     distance = distances[0]
-    sampler = compile_link(system, distance)
+    channel = None if attack is None else parse_attack(attack)
+    sampler = compile_link(system, distance, channel)
     _check_workload(sampler, n_pulses, n_block, keep=save is not None)
 
     kept: list[DetectionRecord] = []
@@ -80,7 +86,9 @@ def link(
         with writing(save, "--save"):
             save_record(DetectionRecord.concatenate(kept), save, field="--save")
 
-    run = LinkRun(protocol=chosen, preset=preset, distance_km=distance, pulses=n_pulses, seed=seed, wall_s=wall_s)
+    run = LinkRun(
+        protocol=chosen, preset=preset, distance_km=distance, pulses=n_pulses, seed=seed, wall_s=wall_s, attack=attack
+    )
     result = run.to_dict(system, counts)
     if save is not None:
         result["saved"] = str(save)
@@ -117,6 +125,7 @@ class LinkRun:
     pulses: int
     seed: int
     wall_s: float
+    attack: str | None = None
 
     def to_dict(self, system: QkdSystem, counts: LinkCounts) -> dict[str, Any]:
         """The JSON result: run, counts, decoy estimates, key rate, the analytic expectation, parameters."""
@@ -128,6 +137,7 @@ class LinkRun:
             "distance_km": self.distance_km,
             "pulses": self.pulses,
             "seed": self.seed,
+            "attack": self.attack,
             "detections": int(counts.detected.sum()),
             "sifted_bits": int(counts.matched(counts.detected).sum()),
             "double_clicks": int(counts.double_clicks.sum()),

@@ -13,6 +13,7 @@ eqs. (10)-(11), without their first-order approximation in ``Y0``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,6 +27,7 @@ __all__ = [
     "coherent_clicks",
     "error_rate",
     "fock_clicks",
+    "mixture",
     "threshold_clicks",
 ]
 
@@ -62,6 +64,16 @@ class ClickProbabilities:
     def error_rate(self) -> FloatArray:
         """``E``: bit error rate among clicks (1/2 where there are no clicks)."""
         return error_rate(self.error_weight, self.gain)
+
+
+def mixture(parts: Sequence[tuple[ArrayLike, ClickProbabilities]]) -> ClickProbabilities:
+    """Outcome probabilities of a source that is in state ``i`` with probability ``weight_i``."""
+    fields = ("none", "only_correct", "only_wrong", "both")
+    totals = {
+        name: sum((np.asarray(w, dtype=np.float64) * getattr(c, name) for w, c in parts), start=np.zeros(()))
+        for name in fields
+    }
+    return ClickProbabilities(**{name: np.asarray(value, dtype=np.float64) for name, value in totals.items()})
 
 
 def error_rate(error_weight: ArrayLike, gain: ArrayLike) -> FloatArray:

@@ -22,8 +22,9 @@ from numpy.typing import NDArray
 from qinternet.errors import ParameterError
 from qinternet.params.checks import require_non_negative
 from qinternet.params.devices import QkdSystem
-from qinternet.physics.detectors import background_prob, coherent_clicks
-from qinternet.qkd.observables import dead_time_slots, link_transmittance, mean_raw_click_prob
+from qinternet.physics.detectors import background_prob
+from qinternet.qkd.attacks import Channel, Honest
+from qinternet.qkd.observables import dead_time_slots
 from qinternet.qkd.record import DetectionRecord, LinkCounts
 
 __all__ = [
@@ -91,20 +92,25 @@ class LinkSampler:
         return float(1.0 - self.probabilities[..., _NONE].sum())
 
 
-def compile_link(system: QkdSystem, distance_km: float) -> LinkSampler:
-    """Outcome probabilities of every category of pulse for ``system`` over ``distance_km``."""
+def compile_link(system: QkdSystem, distance_km: float, channel: Channel | None = None) -> LinkSampler:
+    """Outcome probabilities of every category of pulse for ``system`` over ``distance_km``.
+
+    ``channel`` is what reaches Bob (default :class:`~qinternet.qkd.attacks.Honest`; an attack from
+    :mod:`qinternet.qkd.attacks` otherwise).
+    """
     require_non_negative("distance_km", distance_km)
+    channel = Honest() if channel is None else channel
     source, detector = system.source, system.detector
-    intensities = np.asarray(source.intensities, dtype=np.float64)
-    eta = float(link_transmittance(system, distance_km))
+    mu = np.asarray(source.intensities, dtype=np.float64)[:, None, None]
     basis = np.array([system.basis_prob, 1.0 - system.basis_prob])
-    error = np.where(np.eye(2, dtype=bool), system.misalignment_error, 0.5)  # (Alice's basis, Bob's basis)
-    # After-pulses are a background driven by the mean click probability of the whole pulse train.
-    mean_click = mean_raw_click_prob(system, distance_km)
-    background = background_prob(detector.dark_count_prob, detector.after_pulse_prob, mean_click)
-    clicks = coherent_clicks(eta * intensities[:, None, None], error[None, :, :], background)
-    outcome = np.stack(np.broadcast_arrays(clicks.none, clicks.only_correct, clicks.only_wrong, clicks.both), axis=-1)
+    error = np.where(np.eye(2, dtype=bool), system.misalignment_error, 0.5)[None, :, :]  # (1, Alice's, Bob's)
     weight = np.asarray(source.intensity_probs)[:, None, None] * basis[:, None] * basis[None, :]
+    # After-pulses are a background driven by the mean click probability of the whole pulse train.
+    raw = channel.clicks(system, distance_km, mu, error, detector.dark_count_prob)
+    mean_click = float(np.sum(weight * np.broadcast_to(raw.gain, weight.shape)))
+    background = background_prob(detector.dark_count_prob, detector.after_pulse_prob, mean_click)
+    clicks = channel.clicks(system, distance_km, mu, error, background)
+    outcome = np.stack(np.broadcast_arrays(clicks.none, clicks.only_correct, clicks.only_wrong, clicks.both), axis=-1)
     return LinkSampler(
         probabilities=weight[..., None] * outcome,
         intensities=source.intensities,

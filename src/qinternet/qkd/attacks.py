@@ -1,0 +1,207 @@
+"""Eavesdropping attacks on a weak-coherent-pulse BB84 link, as changes of what reaches Bob.
+
+Each attack (and the honest channel) gives the click probabilities of Bob's detectors for every
+(intensity, Alice's basis, Bob's basis); the Monte-Carlo samples them exactly like the honest link, so
+an attack costs nothing extra per pulse. Eve's apparatus is ideal (lossless channel, perfect detectors,
+quantum memory) unless said otherwise.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from qinternet.errors import ParameterError
+from qinternet.params.devices import QkdSystem
+from qinternet.physics.detectors import ClickProbabilities, coherent_clicks, fock_clicks, mixture
+from qinternet.physics.sources import poisson_pmf
+from qinternet.qkd.observables import link_transmittance
+
+__all__ = [
+    "ATTACKS",
+    "BeamSplitting",
+    "Channel",
+    "Honest",
+    "InterceptResend",
+    "PhotonNumberSplitting",
+    "parse_attack",
+]
+
+FloatArray = NDArray[np.float64]
+
+_MAX_PHOTONS = 40
+"""Photon numbers summed over for Fock-state attacks (Poisson tails beyond are below 1e-30 at mu <= 1)."""
+
+
+class Channel(Protocol):
+    """What reaches Bob: click probabilities for intensities ``mu`` and error probabilities ``error``.
+
+    ``mu`` has shape (K, 1, 1) and ``error`` (1, 2, 2) (``e_d`` where the bases agree, 1/2 otherwise);
+    the result broadcasts to (K, 2, 2). ``dark`` is the per-detector background probability.
+    """
+
+    def clicks(
+        self, system: QkdSystem, distance_km: float, mu: FloatArray, error: FloatArray, dark: ArrayLike
+    ) -> ClickProbabilities: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Honest:
+    """No eavesdropper: coherent pulses through the lossy fibre."""
+
+    def clicks(
+        self, system: QkdSystem, distance_km: float, mu: FloatArray, error: FloatArray, dark: ArrayLike
+    ) -> ClickProbabilities:
+        """Coherent states of mean ``eta mu`` at Bob."""
+        return coherent_clicks(link_transmittance(system, distance_km) * mu, error, dark)
+
+
+@dataclass(frozen=True, slots=True)
+class InterceptResend:
+    """Eve measures a fraction of the pulses at Alice's output in a random basis and resends her result.
+
+    Textbook intercept-resend (Bennett, Brassard 1984; Gisin, Ribordy, Tittel, Zbinden, Rev. Mod. Phys.
+    74, 145 (2002), Sec. VI.A): with an ideal detector she sees a non-empty pulse with probability
+    ``1 - e^-mu``, and resends nothing when she saw nothing. To keep Bob's signal gain, she resends a
+    brighter coherent pulse, ``mu' = mu / (1 - e^-mu)`` for the signal intensity (the gain is linear in the
+    intensity to first order); she cannot tell intensities apart, so decoys get the same ``mu'``. Half
+    the time her basis is wrong and Bob's bit is random, so the QBER rises by about
+    ``fraction (1 - 2 e_d) / 4``.
+    """
+
+    fraction: float
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.fraction) and 0.0 <= self.fraction <= 1.0):
+            raise ParameterError("attack.fraction", f"must be in [0, 1], got {self.fraction}")
+
+    @staticmethod
+    def resend_intensity(system: QkdSystem) -> float:
+        """The intensity Eve resends: ``mu / (1 - e^-mu)`` for the signal ``mu``."""
+        mu = system.source.signal_intensity
+        return mu / -math.expm1(-mu)
+
+    def clicks(
+        self, system: QkdSystem, distance_km: float, mu: FloatArray, error: FloatArray, dark: ArrayLike
+    ) -> ClickProbabilities:
+        """Mixture of the honest pulse, Eve's resent pulse (right or random bit) and vacuum."""
+        eta = link_transmittance(system, distance_km)
+        seen = -np.expm1(-mu)
+        resent = eta * self.resend_intensity(system)
+        p = self.fraction
+        return mixture(
+            [
+                (1.0 - p, coherent_clicks(eta * mu, error, dark)),
+                (0.5 * p * seen, coherent_clicks(resent, error, dark)),
+                (0.5 * p * seen, coherent_clicks(resent, 0.5, dark)),
+                (p * (1.0 - seen), coherent_clicks(0.0 * mu, error, dark)),
+            ]
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class PhotonNumberSplitting:
+    """Photon-number splitting on a lossy channel (Brassard, Lütkenhaus, Mor, Sanders, PRL 85, 1330 (2000)).
+
+    Eve measures the photon number of each pulse without disturbing it, keeps one photon of every
+    multi-photon pulse in a quantum memory and sends the rest to Bob over a lossless channel; she blocks
+    single-photon pulses when she can. She forwards a fraction of the pulses chosen so that Bob's *signal*
+    gain is exactly the honest one, so without decoys nothing looks wrong. She cannot tell intensities
+    apart, so the decoy classes see the same fractions: their gains deviate, and the decoy estimate of
+    the single-photon yield collapses (Hwang, PRL 91, 057901 (2003); Lo, Ma, Chen, PRL 94, 230504 (2005)).
+    """
+
+    def forwarding(self, system: QkdSystem, distance_km: float) -> tuple[float, float]:
+        """``(f1, fm)``: fractions of single- and multi-photon pulses that Eve forwards."""
+        mu = system.source.signal_intensity
+        target = float(
+            coherent_clicks(link_transmittance(system, distance_km) * mu, 0.5, system.detector.dark_count_prob).gain
+        )
+        n = np.arange(_MAX_PHOTONS + 1)
+        p = poisson_pmf(n, mu)
+        y = fock_clicks(n, system.detector.efficiency, 0.5, system.detector.dark_count_prob).gain  # lossless to Bob
+        y0 = float(y[0])
+        multi = float(np.sum(p[2:] * (y[1:-1] - y0)))
+        single = float(p[1] * (y[1] - y0))
+        if target - y0 <= multi:
+            return 0.0, max(0.0, (target - y0) / multi)
+        return min(1.0, (target - y0 - multi) / single), 1.0
+
+    def clicks(
+        self, system: QkdSystem, distance_km: float, mu: FloatArray, error: FloatArray, dark: ArrayLike
+    ) -> ClickProbabilities:
+        """Fock states of ``n - 1`` photons (multi-photon pulses) or 1 photon, losslessly to Bob's detectors."""
+        f1, fm = self.forwarding(system, distance_km)
+        eta_bob = system.detector.efficiency
+        parts: list[tuple[ArrayLike, ClickProbabilities]] = []
+        blocked = np.zeros_like(mu)
+        for n in range(_MAX_PHOTONS + 1):
+            p_n = poisson_pmf(n, mu)
+            forwarded = 0.0 if n == 0 else (f1 if n == 1 else fm)
+            sent = 1 if n == 1 else max(n - 1, 0)
+            parts.append((p_n * forwarded, fock_clicks(sent, eta_bob, error, dark)))
+            blocked = blocked + p_n * (1.0 - forwarded)
+        parts.append((blocked, fock_clicks(0, eta_bob, error, dark)))
+        return mixture(parts)
+
+
+@dataclass(frozen=True, slots=True)
+class BeamSplitting:
+    """Eve replaces the fibre by a lossless one and a beam splitter that keeps the light the fibre loses.
+
+    Bob's statistics are exactly the honest ones, so nothing reveals the attack; Eve holds a photon of a
+    pulse that Bob detects with probability ``1 - exp(-mu (1 - t))`` (``t`` the fibre's transmittance),
+    independently of Bob's click (the two outputs of a beam splitter fed with a coherent state are
+    independent coherent states). Security rests on the decoy analysis counting only single-photon
+    events (Lo, Ma, Chen 2005).
+    """
+
+    def clicks(
+        self, system: QkdSystem, distance_km: float, mu: FloatArray, error: FloatArray, dark: ArrayLike
+    ) -> ClickProbabilities:
+        """The honest statistics."""
+        return Honest().clicks(system, distance_km, mu, error, dark)
+
+    def eve_holds_photon(self, system: QkdSystem, distance_km: float, mu: float) -> float:
+        """Probability that Eve holds a photon of a pulse of intensity ``mu``, whether or not Bob clicks."""
+        fibre = float(link_transmittance(system, distance_km)) / system.detector.efficiency
+        return 1.0 - math.exp(-mu * (1.0 - fibre))
+
+
+def _fraction(params: str) -> InterceptResend:
+    value = params.removeprefix("fraction=") if params else "1"
+    try:
+        return InterceptResend(fraction=float(value))
+    except ValueError:
+        raise ParameterError("--attack", f"intercept-resend takes a fraction in [0, 1], got {params!r}") from None
+
+
+def _no_params(name: str, build: Callable[[], Channel]) -> Callable[[str], Channel]:
+    def parse(params: str) -> Channel:
+        if params:
+            raise ParameterError("--attack", f"{name} takes no parameters, got {params!r}")
+        return build()
+
+    return parse
+
+
+ATTACKS: dict[str, Callable[[str], Channel]] = {
+    "intercept-resend": _fraction,
+    "pns": _no_params("pns", PhotonNumberSplitting),
+    "beam-splitting": _no_params("beam-splitting", BeamSplitting),
+}
+"""Attack names accepted by ``--attack NAME[:PARAMS]``, and their parsers."""
+
+
+def parse_attack(text: str) -> Channel:
+    """``"intercept-resend:0.5"`` -> :class:`InterceptResend` (see :data:`ATTACKS`)."""
+    name, _, params = text.strip().partition(":")
+    parser = ATTACKS.get(name)
+    if parser is None:
+        raise ParameterError("--attack", f"unknown attack {name!r}; known: {', '.join(ATTACKS)}")
+    return parser(params.strip())
