@@ -11,6 +11,7 @@ import math
 from qinternet.errors import ParameterError
 
 __all__ = [
+    "require_epsilon",
     "require_finite",
     "require_non_negative",
     "require_open_unit",
@@ -53,3 +54,10 @@ def require_open_unit(field: str, value: float) -> None:
     require_finite(field, value)
     if not 0.0 < value <= 1.0:
         raise ParameterError(field, f"must be in (0, 1], got {value}")
+
+
+def require_epsilon(field: str, value: float) -> None:
+    """A security parameter (failure probability) must lie in (0, 1)."""
+    require_finite(field, value)
+    if not 0.0 < value < 1.0:
+        raise ParameterError(field, f"must be in (0, 1), got {value}")

@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from numpy.typing import NDArray
 
 from qinternet.errors import ParameterError
+from qinternet.params.checks import require_epsilon
 
 __all__ = ["require_bits", "require_epsilon", "require_same_length"]
-
-
-def require_epsilon(field: str, value: float) -> None:
-    """A security parameter must lie in (0, 1)."""
-    if not (math.isfinite(value) and 0.0 < value < 1.0):
-        raise ParameterError(field, f"must be in (0, 1), got {value}")
 
 
 def require_same_length(field: str, reference: NDArray[np.generic], other: NDArray[np.generic]) -> None:
