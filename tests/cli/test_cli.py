@@ -163,6 +163,9 @@ def test_svg_plot_and_table_output(cli, tmp_path: Path) -> None:  # type: ignore
         (["link", "--intensity-probs", "1,0,0"], "--intensity-probs"),
         (["link", "--save", "no-such-folder/record.npz"], "--save"),
         (["link", "--attack", "wiretap"], "--attack"),
+        (["keyrate", "--protocol", "decoy-bb84-finite"], "--block-pulses"),
+        (["keyrate", "--protocol", "decoy-bb84-finite", "--block-pulses", "1e10", "--eps-sec", "0"], "--eps-sec"),
+        (["keyrate", "--protocol", "decoy-bb84-finite", "--block-pulses", "-1"], "--block-pulses"),
         (["link", "--attack", "intercept-resend:2"], "--attack"),
     ],
 )
@@ -283,3 +286,58 @@ def test_link_with_full_intercept_resend_claims_no_key(cli) -> None:  # type: ig
     assert data["attack"] == "intercept-resend:1"
     assert data["classes"][0]["qber"] > 0.25
     assert data["key_rate_per_pulse"] == 0
+
+
+def test_finite_key_rate_on_the_cli(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    code, out, _ = cli(
+        "keyrate",
+        "--protocol",
+        "decoy-bb84-finite",
+        "--preset",
+        "lim2014",
+        "--block-pulses",
+        "1e10",
+        "--distance-km",
+        "50",
+        "--json",
+    )
+    assert code == 0
+    data = json.loads(out)
+    finite = data["finite_key"]
+    assert finite["block_pulses"] == 1e10
+    assert 0 < data["key_rate_per_pulse"] == finite["key_rate_per_pulse"]
+    assert finite["bounds"]["key_length_bits"] == pytest.approx(data["key_rate_per_pulse"] * 1e10, rel=1e-6)
+    asymptotic = json.loads(cli("keyrate", "--preset", "lim2014", "--distance-km", "50", "--json")[1])
+    smaller = json.loads(
+        cli(
+            "keyrate",
+            "--protocol",
+            "decoy-bb84-finite",
+            "--preset",
+            "lim2014",
+            "--block-pulses",
+            "1e8",
+            "--distance-km",
+            "50",
+            "--json",
+        )[1]
+    )
+    assert smaller["key_rate_per_pulse"] < data["key_rate_per_pulse"]
+    assert asymptotic["key_rate_per_pulse"] > 0
+    table = tmp_path / "finite.csv"
+    code, _, _ = cli(
+        "keyrate",
+        "--protocol",
+        "decoy-bb84-finite",
+        "--preset",
+        "lim2014",
+        "--block-pulses",
+        "1e10",
+        "--distance-km",
+        "0:100:50",
+        "--csv",
+        str(table),
+    )
+    assert code == 0
+    rows = list(csv.DictReader(table.open()))
+    assert [float(r["block_pulses"]) for r in rows] == [1e10] * 3

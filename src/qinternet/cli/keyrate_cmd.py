@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import numpy as np
 import typer
@@ -17,7 +17,8 @@ from qinternet.cli.output import check_output_path, dump_json, progress_bar, wri
 from qinternet.errors import ParameterError
 from qinternet.params.devices import QkdSystem
 from qinternet.params.serialise import to_jsonable
-from qinternet.qkd.keyrate import KeyRatePoint, Protocol, key_rate, parse_protocol
+from qinternet.qkd.finite_key import AfterPulseAttribution, FiniteKeyParams
+from qinternet.qkd.keyrate import KeyRateOptions, KeyRatePoint, Protocol, key_rate, parse_protocol
 
 __all__ = ["keyrate"]
 
@@ -29,10 +30,24 @@ def _parse_protocols(text: str) -> list[Protocol]:
     return list(dict.fromkeys(parse_protocol(n, "--protocol") for n in names))
 
 
-def _fixed_intensity(protocol: Protocol, overrides: opt.SystemOverrides) -> float | None:
+def _options(protocol: Protocol, base: KeyRateOptions, overrides: opt.SystemOverrides) -> KeyRateOptions:
+    """The options of one protocol: the fixed intensity that applies to it, if any."""
     if protocol is Protocol.BBM92:
-        return overrides.mean_pair_number
-    return overrides.signal_intensity
+        return dataclasses.replace(base, intensity=overrides.mean_pair_number)
+    if protocol is Protocol.DECOY_BB84_FINITE:
+        return base  # optimises every intensity
+    return dataclasses.replace(base, intensity=overrides.signal_intensity)
+
+
+def _csv_row(point: KeyRatePoint, preset: str) -> dict[str, Any]:
+    """A flat row: the point's fields, and for finite-key points the block and its settings."""
+    row = {k: v for k, v in point.to_dict().items() if k != "finite_key"}
+    finite = point.finite_key
+    row["block_pulses"] = None if finite is None else finite.block_pulses
+    row["block_size"] = None if finite is None else finite.block_size
+    row["key_basis_prob"] = None if finite is None else finite.key_basis_prob
+    row["preset"] = preset
+    return row
 
 
 @opt.with_overrides
@@ -47,9 +62,22 @@ def keyrate(
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON (an object, or a list for a sweep).")] = False,
     plot: Annotated[Path | None, typer.Option(help="Draw key rate against distance to FILE (.png or .svg).")] = None,
     csv_path: Annotated[Path | None, typer.Option("--csv", help="Write the sweep to FILE (.csv).")] = None,
+    block_pulses: Annotated[
+        float | None, typer.Option(help="decoy-bb84-finite: pulses per block N (e.g. 1e10).")
+    ] = None,
+    eps_sec: Annotated[float, typer.Option(help="decoy-bb84-finite: secrecy parameter.")] = 1e-10,
+    eps_cor: Annotated[float, typer.Option(help="decoy-bb84-finite: correctness parameter.")] = 1e-15,
+    after_pulse_model: Annotated[
+        AfterPulseAttribution,
+        typer.Option(help="decoy-bb84-finite: causal background, or same-class as in Lim et al.'s figures."),
+    ] = AfterPulseAttribution.CAUSAL,
     overrides: opt.SystemOverrides = opt.NO_OVERRIDES,
 ) -> None:
-    """Asymptotic secret key rate per pulse against fibre length (intensities optimised per distance)."""
+    """Secret key rate per pulse against fibre length (intensities optimised per distance).
+
+    Asymptotic for every protocol but decoy-bb84-finite, which gives the finite-key rate of a block of
+    --block-pulses pulses (Lim et al. 2014).
+    """
     protocols = _parse_protocols(protocol)
     distances = opt.parse_distances(distance_km)
     if plot is not None:
@@ -59,12 +87,19 @@ def keyrate(
     # A fixed mu is passed to the models, not written into the source: protocols without decoys may
     # use a mu below the preset's decoy intensities.
     system = opt.resolve_system(preset, dataclasses.replace(overrides, signal_intensity=None))
+    base = KeyRateOptions(
+        block_pulses=None if block_pulses is None else float(block_pulses),
+        security=FiniteKeyParams(eps_sec=eps_sec, eps_cor=eps_cor),
+        after_pulses=after_pulse_model,
+    )
+    if Protocol.DECOY_BB84_FINITE in protocols and block_pulses is None:
+        raise ParameterError("--block-pulses", "decoy-bb84-finite needs the number of pulses in a block")
     jobs = [(p, d) for p in protocols for d in distances]
     with progress_bar() as progress:
         task = progress.add_task("Key rates", total=len(jobs))
         points = []
         for p, d in jobs:
-            points.append(key_rate(p, system, d, intensity=_fixed_intensity(p, overrides)))
+            points.append(key_rate(p, system, d, options=_options(p, base, overrides)))
             progress.advance(task)
     parameters = {"preset": preset, **to_jsonable(system)}
     if json_out:
@@ -74,14 +109,14 @@ def keyrate(
     else:
         _print_table(points, preset)
     if csv_path is not None:
-        write_csv(csv_path, [{**pt.to_dict(), "preset": preset} for pt in points])
+        write_csv(csv_path, [_csv_row(pt, preset) for pt in points])
     if plot is not None:
-        extra = _cut_off_points(points, system, overrides)
+        extra = _cut_off_points(points, system, {p: _options(p, base, overrides) for p in protocols})
         _save_plot(points + extra, plot, preset)
 
 
 def _print_table(points: list[KeyRatePoint], preset: str) -> None:
-    table = Table(title=f"Asymptotic key rate, preset {preset}")
+    table = Table(title=f"Key rate, preset {preset}")
     for column in ("protocol", "distance (km)", "key rate (bits/pulse)", "intensity", "QBER", "gain"):
         table.add_column(column, justify="right" if column != "protocol" else "left")
 
@@ -104,7 +139,7 @@ _CUT_OFF_SAMPLES = 24
 
 
 def _cut_off_points(
-    points: list[KeyRatePoint], system: QkdSystem, overrides: opt.SystemOverrides
+    points: list[KeyRatePoint], system: QkdSystem, options: dict[Protocol, KeyRateOptions]
 ) -> list[KeyRatePoint]:
     """Extra points between the last distance with key and the first without, for each protocol.
 
@@ -117,8 +152,7 @@ def _cut_off_points(
         for before, after in itertools.pairwise(curve):
             if before.key_rate_per_pulse > 0 and after.key_rate_per_pulse == 0:
                 for d in np.linspace(before.distance_km, after.distance_km, _CUT_OFF_SAMPLES + 2)[1:-1]:
-                    fixed = _fixed_intensity(protocol, overrides)
-                    extra.append(key_rate(protocol, system, float(d), intensity=fixed))
+                    extra.append(key_rate(protocol, system, float(d), options=options[protocol]))
     return extra
 
 

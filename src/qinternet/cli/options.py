@@ -56,6 +56,9 @@ FIELD_OPTIONS: dict[str, str] = {
     "intensity": "--signal-intensity",
     "distance_km": "--distance-km",
     "pulses": "--pulses",
+    "block_pulses": "--block-pulses",
+    "eps_sec": "--eps-sec",
+    "eps_cor": "--eps-cor",
 }
 
 

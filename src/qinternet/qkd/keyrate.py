@@ -6,6 +6,7 @@ Every protocol is a function ``(system, distance_km) -> KeyRatePoint``; :data:`P
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import math
 from collections.abc import Callable
@@ -23,17 +24,20 @@ from qinternet.qkd.bbm92 import bbm92_observables
 from qinternet.qkd.bounds import plob_bound, tgw_bound
 from qinternet.qkd.decoy import two_decoy_bounds
 from qinternet.qkd.entropy import binary_entropy
+from qinternet.qkd.finite_key import AfterPulseAttribution, FiniteKeyParams, FiniteKeyRatePoint, finite_key_rate
 from qinternet.qkd.observables import live_fraction, observed_coherent, observed_fock, raw_click_prob
 from qinternet.qkd.optimise import maximise_scalar
 
 __all__ = [
     "PROTOCOLS",
+    "KeyRateOptions",
     "KeyRatePoint",
     "Protocol",
     "bb84_gllp",
     "bb84_single_photon",
     "bbm92",
     "decoy_bb84",
+    "decoy_bb84_finite",
     "decoy_bb84_rate",
     "decoy_bb84_vacuum_weak",
     "key_rate",
@@ -54,6 +58,7 @@ class Protocol(enum.Enum):
 
     DECOY_BB84 = "decoy-bb84"
     DECOY_BB84_VACUUM_WEAK = "decoy-bb84-vacuum-weak"
+    DECOY_BB84_FINITE = "decoy-bb84-finite"
     BB84_GLLP = "bb84-gllp"
     BB84_SINGLE_PHOTON = "bb84-single-photon"
     BBM92 = "bbm92"
@@ -85,6 +90,7 @@ class KeyRatePoint:
         single_photon_yield: ``Y1`` (or its lower bound) where the protocol uses it.
         single_photon_error: ``e1`` (or its upper bound) where the protocol uses it.
         channel_transmittance: transmittance of the fibre, excluding detectors.
+        finite_key: for finite-key protocols, the block, the optimised settings and Lim et al.'s bounds.
     """
 
     protocol: Protocol
@@ -96,12 +102,39 @@ class KeyRatePoint:
     single_photon_yield: float | None = None
     single_photon_error: float | None = None
     channel_transmittance: float
+    finite_key: FiniteKeyRatePoint | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (the protocol by its CLI name)."""
         data = asdict(self)
         data["protocol"] = self.protocol.value
+        data["finite_key"] = None if self.finite_key is None else self.finite_key.to_dict()
         return data
+
+
+DEFAULT_SECURITY = FiniteKeyParams()
+"""``eps_sec = 1e-10``, ``eps_cor = 1e-15``."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class KeyRateOptions:
+    """Choices beyond the devices: a fixed intensity, and the block and security of finite-key models.
+
+    Attributes:
+        intensity: a fixed mean photon number (mean pair number for BBM92) instead of the optimum.
+        block_pulses: ``N``, pulses per block, for finite-key protocols.
+        security: ``eps_sec``, ``eps_cor`` of finite-key protocols.
+        after_pulses: how finite-key models charge after-pulses (Lim et al.'s same-class attribution
+            reproduces their figures).
+    """
+
+    intensity: float | None = None
+    block_pulses: float | None = None
+    security: FiniteKeyParams = DEFAULT_SECURITY
+    after_pulses: AfterPulseAttribution = AfterPulseAttribution.CAUSAL
+
+
+_DEFAULTS = KeyRateOptions()
 
 
 def _secure(rate: FloatArray) -> FloatArray:
@@ -126,13 +159,13 @@ def decoy_bb84_rate(system: QkdSystem, distance_km: float, mu: FloatArray) -> Fl
     return _secure(rate * live_fraction(system, signal.gain))
 
 
-def decoy_bb84(system: QkdSystem, distance_km: float, intensity: float | None = None) -> KeyRatePoint:
+def decoy_bb84(system: QkdSystem, distance_km: float, options: KeyRateOptions = _DEFAULTS) -> KeyRatePoint:
     """Decoy-state BB84, asymptotic, infinite decoys (Lo, Ma, Chen 2005), ``mu`` optimised per distance.
 
     The optimum reproduces Ma et al. (2005), eq. (12), ``(1 - mu) e^-mu = f H2(e_d) / (1 - H2(e_d))``
     (mu ~ 0.48 for the GYS parameters) where dark counts are negligible.
     """
-    mu, rate = _choose(lambda m: decoy_bb84_rate(system, distance_km, m), _MU_RANGE, intensity)
+    mu, rate = _choose(lambda m: decoy_bb84_rate(system, distance_km, m), _MU_RANGE, options.intensity)
     y1, e1 = _single_photon(system, distance_km, mu if math.isfinite(mu) else None)
     return _wcp_point(Protocol.DECOY_BB84, system, distance_km, mu, rate, y1, e1)
 
@@ -171,14 +204,14 @@ def _vacuum_weak_rate(
     return _secure(np.where(valid, rate * live_fraction(system, signal.gain), 0.0)), y1, e1
 
 
-def decoy_bb84_vacuum_weak(system: QkdSystem, distance_km: float, intensity: float | None = None) -> KeyRatePoint:
+def decoy_bb84_vacuum_weak(system: QkdSystem, distance_km: float, options: KeyRateOptions = _DEFAULTS) -> KeyRatePoint:
     """Vacuum + weak decoy BB84 (Ma, Qi, Zhao, Lo, PRA 72, 012326 (2005), Sec. V, eqs. (34), (37)).
 
     The weak decoy intensity ``nu`` is the source's largest non-zero decoy; ``mu`` is optimised.
     """
     nu = _weak_decoy(system)
     mu, rate = _choose(
-        lambda m: _vacuum_weak_rate(system, distance_km, m)[0], (nu * (1 + 1e-6), _MU_RANGE[1]), intensity
+        lambda m: _vacuum_weak_rate(system, distance_km, m)[0], (nu * (1 + 1e-6), _MU_RANGE[1]), options.intensity
     )
     y1 = e1 = None
     if math.isfinite(mu):
@@ -205,18 +238,18 @@ def _gllp_rate(system: QkdSystem, distance_km: float, mu: FloatArray) -> FloatAr
     return _secure(np.where((delta < 1.0) & (corrected < 0.5), rate * live, 0.0))
 
 
-def bb84_gllp(system: QkdSystem, distance_km: float, intensity: float | None = None) -> KeyRatePoint:
+def bb84_gllp(system: QkdSystem, distance_km: float, options: KeyRateOptions = _DEFAULTS) -> KeyRatePoint:
     """BB84 with weak coherent pulses and no decoys (GLLP worst case), ``mu`` optimised.
 
     Gottesman, Lo, Lütkenhaus, Preskill, QIC 4, 325 (2004): all multi-photon pulses are assumed tagged,
     ``Delta = (1 - (1 + mu) e^-mu) / Q_mu`` and
     ``R = q Q_mu {(1 - Delta)[1 - H2(E_mu/(1 - Delta))] - f H2(E_mu)}``.
     """
-    mu, rate = _choose(lambda m: _gllp_rate(system, distance_km, m), _MU_RANGE, intensity)
+    mu, rate = _choose(lambda m: _gllp_rate(system, distance_km, m), _MU_RANGE, options.intensity)
     return _wcp_point(Protocol.BB84_GLLP, system, distance_km, mu, rate, None, None)
 
 
-def bb84_single_photon(system: QkdSystem, distance_km: float, intensity: float | None = None) -> KeyRatePoint:
+def bb84_single_photon(system: QkdSystem, distance_km: float, options: KeyRateOptions = _DEFAULTS) -> KeyRatePoint:
     """BB84 with an ideal single-photon source (Shor, Preskill, PRL 85, 441 (2000)).
 
     ``R = q Y1 [1 - H2(e1) - f H2(e1)]`` with ``Y1, e1`` of one photon through the link.
@@ -245,7 +278,7 @@ def _bbm92_rate(system: QkdSystem, distance_km: float, pairs: FloatArray) -> tup
     return _secure(rate), seen.gain, e
 
 
-def bbm92(system: QkdSystem, distance_km: float, intensity: float | None = None) -> KeyRatePoint:
+def bbm92(system: QkdSystem, distance_km: float, options: KeyRateOptions = _DEFAULTS) -> KeyRatePoint:
     """BBM92 with an SPDC source in the middle, mean pair number optimised.
 
     Ma, Fung, Lo, PRA 76, 012307 (2007), eq. (11): ``R = q Q {1 - f H2(E) - H2(E)}``, with the
@@ -258,7 +291,7 @@ def bbm92(system: QkdSystem, distance_km: float, intensity: float | None = None)
     ):
         if value > 0:
             raise ParameterError(f"detector.{field}", "the BBM92 model does not include it yet; set it to 0")
-    pairs, rate = _choose(lambda m: _bbm92_rate(system, distance_km, m)[0], _PAIR_RANGE, intensity)
+    pairs, rate = _choose(lambda m: _bbm92_rate(system, distance_km, m)[0], _PAIR_RANGE, options.intensity)
     qber = gain = None
     if math.isfinite(pairs):
         _, g, e = _bbm92_rate(system, distance_km, np.array([pairs]))
@@ -274,7 +307,7 @@ def bbm92(system: QkdSystem, distance_km: float, intensity: float | None = None)
     )
 
 
-def plob(system: QkdSystem, distance_km: float, intensity: float | None = None) -> KeyRatePoint:
+def plob(system: QkdSystem, distance_km: float, options: KeyRateOptions = _DEFAULTS) -> KeyRatePoint:
     """The PLOB repeaterless bound of the fibre (see :func:`qinternet.qkd.bounds.plob_bound`)."""
     eta = _channel(system, distance_km)
     return KeyRatePoint(
@@ -285,7 +318,7 @@ def plob(system: QkdSystem, distance_km: float, intensity: float | None = None) 
     )
 
 
-def tgw(system: QkdSystem, distance_km: float, intensity: float | None = None) -> KeyRatePoint:
+def tgw(system: QkdSystem, distance_km: float, options: KeyRateOptions = _DEFAULTS) -> KeyRatePoint:
     """The TGW bound of the fibre (see :func:`qinternet.qkd.bounds.tgw_bound`)."""
     eta = _channel(system, distance_km)
     return KeyRatePoint(
@@ -329,9 +362,42 @@ def _wcp_point(
     )
 
 
-PROTOCOLS: dict[Protocol, Callable[[QkdSystem, float, float | None], KeyRatePoint]] = {
+def decoy_bb84_finite(system: QkdSystem, distance_km: float, options: KeyRateOptions = _DEFAULTS) -> KeyRatePoint:
+    """Decoy-state BB84 with finite-key security: Lim, Curty, Walenta, Xu, Zbinden, PRA 89, 022307 (2014).
+
+    Key rate ``l / N`` of a block of ``N = options.block_pulses`` pulses, with the key-basis probability,
+    two intensities and their probabilities optimised and the weakest decoy fixed, as in the paper
+    (:func:`qinternet.qkd.finite_key.finite_key_rate`).
+    """
+    if options.block_pulses is None:
+        raise ParameterError("block_pulses", "the finite-key protocol needs the number of pulses in a block")
+    if options.intensity is not None:
+        raise ParameterError("intensity", "the finite-key protocol optimises every intensity; do not fix one")
+    point = finite_key_rate(
+        system,
+        distance_km,
+        block_pulses=options.block_pulses,
+        params=options.security,
+        after_pulses=options.after_pulses,
+    )
+    bounds = point.bounds
+    has_key = point.key_rate_per_pulse > 0
+    return KeyRatePoint(
+        protocol=Protocol.DECOY_BB84_FINITE,
+        distance_km=distance_km,
+        key_rate_per_pulse=point.key_rate_per_pulse,
+        signal_intensity=point.intensities[0] if has_key else None,
+        qber=bounds.observed_qber if has_key else None,
+        gain=None,
+        channel_transmittance=_channel(system, distance_km),
+        finite_key=point,
+    )
+
+
+PROTOCOLS: dict[Protocol, Callable[[QkdSystem, float, KeyRateOptions], KeyRatePoint]] = {
     Protocol.DECOY_BB84: decoy_bb84,
     Protocol.DECOY_BB84_VACUUM_WEAK: decoy_bb84_vacuum_weak,
+    Protocol.DECOY_BB84_FINITE: decoy_bb84_finite,
     Protocol.BB84_GLLP: bb84_gllp,
     Protocol.BB84_SINGLE_PHOTON: bb84_single_photon,
     Protocol.BBM92: bbm92,
@@ -341,7 +407,12 @@ PROTOCOLS: dict[Protocol, Callable[[QkdSystem, float, float | None], KeyRatePoin
 
 
 def key_rate(
-    protocol: Protocol, system: QkdSystem, distance_km: float, *, intensity: float | None = None
+    protocol: Protocol,
+    system: QkdSystem,
+    distance_km: float,
+    *,
+    intensity: float | None = None,
+    options: KeyRateOptions | None = None,
 ) -> KeyRatePoint:
     """The key rate of ``protocol`` over ``distance_km`` of fibre with ``system``'s devices.
 
@@ -349,13 +420,19 @@ def key_rate(
         protocol: the model.
         system: devices and channel.
         distance_km: fibre length, km (>= 0).
-        intensity: a fixed mean photon number (mean pair number for BBM92) instead of the optimum;
-            ignored by protocols without one (single-photon BB84 and the bounds).
+        intensity: shorthand for ``options.intensity``: a fixed mean photon number (mean pair number for
+            BBM92) instead of the optimum; ignored by protocols without one.
+        options: further choices (block size and security of finite-key protocols).
     """
     require_non_negative("distance_km", distance_km)
+    chosen = options or KeyRateOptions()
     if intensity is not None:
-        require_positive("intensity", intensity)
-    return PROTOCOLS[protocol](system, distance_km, intensity)
+        chosen = dataclasses.replace(chosen, intensity=intensity)
+    if chosen.intensity is not None:
+        require_positive("intensity", chosen.intensity)
+    if chosen.block_pulses is not None:
+        require_positive("block_pulses", chosen.block_pulses)
+    return PROTOCOLS[protocol](system, distance_km, chosen)
 
 
 def _choose(
