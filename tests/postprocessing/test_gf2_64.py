@@ -78,3 +78,23 @@ def test_hash_is_linear_in_the_message(length: int) -> None:
     zero = np.zeros(length, dtype=np.uint8)
     r = int(rng.integers(1, 2**63))
     assert polynomial_hash(a, r) ^ polynomial_hash(b, r) == polynomial_hash(a ^ b, r) ^ polynomial_hash(zero, r)
+
+
+def reference_hash(bits: np.ndarray, r: int) -> int:
+    """Horner's rule block by block with the reference product: h = (h + m_i) r."""
+    h = 0
+    for block in bits_to_blocks(bits).tolist():
+        h = reference_multiply(h ^ block, r)
+    return h
+
+
+@pytest.mark.parametrize("streams", [1, 3, 8, 1 << 15])
+def test_interleaved_horner_matches_the_reference(monkeypatch: pytest.MonkeyPatch, streams: int) -> None:
+    import qinternet.postprocessing.gf2_64 as gf
+
+    monkeypatch.setattr(gf, "_STREAMS", streams)
+    rng = np.random.default_rng(streams)
+    for length in (1, 64, 200, 3000):
+        bits = rng.integers(0, 2, length, dtype=np.uint8)
+        r = int(rng.integers(1, 2**63))
+        assert polynomial_hash(bits, r) == reference_hash(bits, r)

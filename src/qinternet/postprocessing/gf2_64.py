@@ -83,12 +83,45 @@ def bits_to_blocks(bits: NDArray[np.uint8]) -> U64:
     return np.concatenate([packed, np.array([n], dtype=np.uint64)])
 
 
+_STREAMS = 1 << 15
+"""Parallel Horner streams of :func:`polynomial_hash` (each step works on this many blocks at once)."""
+_NIBBLES = BLOCK_BITS // 4
+
+
+def _constant_table(c: int) -> U64:
+    """``T[j, v] = (v x^(4j)) * c``: multiplication by the constant ``c`` as 16 lookups of 4 bits."""
+    nibbles = np.arange(16, dtype=np.uint64)
+    shifted = nibbles[None, :] << (np.arange(_NIBBLES, dtype=np.uint64)[:, None] * np.uint64(4))
+    return gf_multiply(shifted, np.uint64(c))
+
+
+def _times_constant(x: U64, table: U64) -> U64:
+    """``x * c`` for the constant of ``table`` (see :func:`_constant_table`), element-wise."""
+    result: U64 = table[0, x & np.uint64(15)]
+    for j in range(1, _NIBBLES):
+        result ^= table[j, (x >> np.uint64(4 * j)) & np.uint64(15)]
+    return result
+
+
 def polynomial_hash(bits: NDArray[np.uint8], r: int) -> int:
-    """``h_r`` of a bit string (see the module docstring): a 64-bit tag, as an int."""
+    """``h_r`` of a bit string (see the module docstring): a 64-bit tag, as an int.
+
+    Horner's rule in ``K`` interleaved streams: stream ``k`` folds blocks ``k, k + K, ...`` with the
+    constant ``r^K`` (a table lookup per 4 bits), and the streams are combined with ``r^(K - k)``.
+    Leading zero blocks change nothing, so the blocks are zero-padded in front to a multiple of ``K``.
+    """
     blocks = bits_to_blocks(bits)
-    powers = gf_powers(r, blocks.shape[0])[::-1]  # r^L for the first block ... r^1 for the last
-    terms = gf_multiply(blocks, powers)
-    return int(np.bitwise_xor.reduce(terms))
+    streams = min(_STREAMS, blocks.shape[0])
+    steps = -(-blocks.shape[0] // streams)
+    padded = np.zeros(steps * streams, dtype=np.uint64)
+    padded[padded.shape[0] - blocks.shape[0] :] = blocks
+    grid = padded.reshape(steps, streams)
+    powers = gf_powers(r, streams)  # r^1 .. r^K
+    table = _constant_table(int(powers[-1]))  # multiplication by r^K
+    state = grid[0].copy()
+    for row in grid[1:]:
+        state = _times_constant(state, table) ^ row
+    return int(np.bitwise_xor.reduce(gf_multiply(state, powers[::-1])))
 
 
 def random_field_elements(rng: np.random.Generator, count: int) -> U64:
