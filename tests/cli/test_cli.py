@@ -341,3 +341,67 @@ def test_finite_key_rate_on_the_cli(cli, tmp_path: Path) -> None:  # type: ignor
     assert code == 0
     rows = list(csv.DictReader(table.open()))
     assert [float(r["block_pulses"]) for r in rows] == [1e10] * 3
+
+
+def test_link_postprocess_prints_the_pipeline_fields_and_saves_equal_keys(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    key_file = tmp_path / "key.npz"
+    code, out, _ = cli(
+        "link",
+        "--preset",
+        "lim2014",
+        "--distance-km",
+        "20",
+        "--pulses",
+        "2e8",
+        "--seed",
+        "3",
+        "--postprocess",
+        "--eps-sec",
+        "1e-10",
+        "--eps-cor",
+        "1e-15",
+        "--ec",
+        "cascade",
+        "--rep-rate-hz",
+        "1e9",
+        "--save-key",
+        str(key_file),
+        "--json",
+    )
+    assert code == 0
+    data = json.loads(out)
+    for field in (
+        "sifted_bits",
+        "qber_estimate",
+        "phase_error_bound",
+        "ec_leak_bits",
+        "ec_efficiency",
+        "verification_ok",
+        "pa_output_bits",
+        "auth_bits_consumed",
+        "final_key_bits",
+        "aborted",
+        "abort_reason",
+        "secret_key_rate_bps",
+    ):
+        assert field in data, field
+    assert data["aborted"] is False
+    assert data["final_key_bits"] > 0
+    assert data["secret_key_rate_bps"] == pytest.approx(data["final_key_bits"] / 0.2)
+    with np.load(key_file) as keys:
+        assert keys["alice"].shape == (data["final_key_bits"],)
+        np.testing.assert_array_equal(keys["alice"], keys["bob"])
+    assert "alice" not in out  # key material never printed
+
+
+def test_postprocess_bad_input(cli) -> None:  # type: ignore[no-untyped-def]
+    for args, option in (
+        (["--save-key", "k.npz"], "--save-key"),
+        (["--postprocess", "--eps-cor", "2"], "--eps-cor"),
+        (["--postprocess", "--ec", "ldpc"], "--ec"),
+        (["--postprocess", "--cascade-variant", "turbo"], "--cascade-variant"),
+    ):
+        code, out, err = cli("link", "--pulses", "1e6", *args)
+        assert code == 2, args
+        assert option in err
+        assert out == ""

@@ -17,8 +17,11 @@ from qinternet.cli.output import check_output_path, dump_json, progress_bar, wri
 from qinternet.errors import ParameterError
 from qinternet.params.devices import QkdSystem
 from qinternet.params.serialise import to_jsonable
+from qinternet.postprocessing.pipeline import ErrorCorrection, PipelineParams
+from qinternet.postprocessing.pipeline import postprocess as run_pipeline
 from qinternet.qkd.attacks import parse_attack
 from qinternet.qkd.estimate import estimate_from_counts, expected_estimate
+from qinternet.qkd.finite_key import FiniteKeyParams
 from qinternet.qkd.keyrate import Protocol, parse_protocol
 from qinternet.qkd.montecarlo import LinkSampler, compile_link, count_link
 from qinternet.qkd.record import DetectionRecord, LinkCounts
@@ -51,6 +54,20 @@ def link(
     block_pulses: Annotated[
         float | None, typer.Option(help="Pulses per block (default: about 16 million detections a block).")
     ] = None,
+    postprocess: Annotated[
+        bool, typer.Option(help="Run the post-processing round: sifting to a finite-key secret key.")
+    ] = False,
+    eps_sec: Annotated[float, typer.Option(help="Post-processing: secrecy parameter.")] = 1e-10,
+    eps_cor: Annotated[float, typer.Option(help="Post-processing: correctness parameter.")] = 1e-15,
+    ec: Annotated[ErrorCorrection, typer.Option(help="Post-processing: error-correction method.")] = (
+        ErrorCorrection.CASCADE
+    ),
+    cascade_variant: Annotated[str, typer.Option(help="Cascade variant (option7, yanetal, original, ...).")] = (
+        "option7"
+    ),
+    save_key: Annotated[
+        Path | None, typer.Option(help="Post-processing: write Alice's and Bob's final keys to FILE (.npz).")
+    ] = None,
     overrides: opt.SystemOverrides = opt.NO_OVERRIDES,
 ) -> None:
     """Simulate pulses through the link (cost grows with detections) and estimate Y1, e1 and the key rate."""
@@ -64,11 +81,19 @@ def link(
     n_block = None if block_pulses is None else opt.parse_count(block_pulses, "--block-pulses")
     if save is not None:
         check_output_path(save, "--save", (".npz", ".parquet"))
+    if save_key is not None:
+        if not postprocess:
+            raise ParameterError("--save-key", "needs --postprocess")
+        check_output_path(save_key, "--save-key", (".npz",))
+    pipeline = PipelineParams(
+        security=FiniteKeyParams(eps_sec=eps_sec, eps_cor=eps_cor), ec=ec, cascade_variant=cascade_variant
+    )
+    keep = save is not None or postprocess
     system = opt.resolve_system(preset, overrides)
     distance = distances[0]
     channel = None if attack is None else parse_attack(attack)
     sampler = compile_link(system, distance, channel)
-    _check_workload(sampler, n_pulses, n_block, keep=save is not None)
+    _check_workload(sampler, n_pulses, n_block, keep=keep)
 
     kept: list[DetectionRecord] = []
     started = time.perf_counter()
@@ -76,15 +101,17 @@ def link(
         task = progress.add_task(f"Simulating {n_pulses:.3g} pulses", total=n_pulses)
 
         def on_block(block: DetectionRecord) -> None:
-            if save is not None:
+            if keep:
                 kept.append(block)
             progress.advance(task, block.pulses)
 
-        counts = count_link(sampler, n_pulses, np.random.default_rng(seed), block_pulses=n_block, on_block=on_block)
+        rng = np.random.default_rng(seed)
+        counts = count_link(sampler, n_pulses, rng, block_pulses=n_block, on_block=on_block)
     wall_s = time.perf_counter() - started
-    if save is not None:
+    record = DetectionRecord.concatenate(kept) if keep else None
+    if save is not None and record is not None:
         with writing(save, "--save"):
-            save_record(DetectionRecord.concatenate(kept), save, field="--save")
+            save_record(record, save, field="--save")
 
     run = LinkRun(
         protocol=chosen, preset=preset, distance_km=distance, pulses=n_pulses, seed=seed, wall_s=wall_s, attack=attack
@@ -92,10 +119,34 @@ def link(
     result = run.to_dict(system, counts)
     if save is not None:
         result["saved"] = str(save)
+    if postprocess and record is not None:
+        result.update(_postprocess(record, system, pipeline, rng, save_key, run.pulses / system.source.rep_rate_hz))
     if json_out:
         typer.echo(dump_json(result))
     else:
         _print_summary(result)
+
+
+def _postprocess(
+    record: DetectionRecord,
+    system: QkdSystem,
+    params: PipelineParams,
+    rng: np.random.Generator,
+    save_key: Path | None,
+    simulated_s: float,
+) -> dict[str, Any]:
+    """Run the post-processing round; its fields for the JSON result (the keys go only to ``save_key``)."""
+    started = time.perf_counter()
+    outcome = run_pipeline(record, system, params, rng)
+    fields = outcome.to_dict()
+    fields["finite_key_bounds"] = fields.pop("bounds")
+    fields["postprocess_wall_s"] = time.perf_counter() - started
+    fields["secret_key_rate_bps"] = outcome.final_key_bits / simulated_s
+    if save_key is not None:
+        with writing(save_key, "--save-key"):
+            np.savez_compressed(save_key, alice=outcome.alice_key, bob=outcome.bob_key)
+        fields["saved_key"] = str(save_key)
+    return fields
 
 
 def _check_workload(sampler: LinkSampler, pulses: int, block_pulses: int | None, *, keep: bool) -> None:

@@ -59,6 +59,7 @@ FIELD_OPTIONS: dict[str, str] = {
     "block_pulses": "--block-pulses",
     "eps_sec": "--eps-sec",
     "eps_cor": "--eps-cor",
+    "cascade_variant": "--cascade-variant",
 }
 
 

@@ -1,0 +1,398 @@
+"""One round of post-processing, from a detection record to identical secret keys or an abort.
+
+The stages, each over the public channel of a :class:`.transcript.Transcript` authenticated at its end:
+
+1. **Sifting** (:mod:`.sifting`): Bob announces his bases, Alice the matches and the intensity classes.
+2. **Parameter estimation**: all test-basis (X) bits are disclosed; their error rate estimates the QBER
+   that sizes Cascade's blocks, and the round aborts at once above ``max_qber``.
+3. **Error correction** of the key-basis (Z) bits with Cascade (:mod:`.cascade`) over a
+   :class:`.parity.ParityOracle`; the parities answered are the leak ``lambda_EC``.
+4. **Verification** (:mod:`.verification`): hash tags of every Cascade frame to ``eps_cor / frames``;
+   frames whose tags differ are dropped by both parties.
+5. **Finite-key length** (:func:`qinternet.qkd.finite_key.finite_key_length`, Lim et al., PRA 89,
+   022307 (2014), eq. (1)) from the per-class counts, with the actual leak and tag bits.
+6. **Privacy amplification** (:mod:`.privacy`): Toeplitz hashing to that length with a public seed.
+7. **Authentication** (:mod:`.authentication`): the Wegman-Carter key used by the transcript is taken
+   from a pre-shared pool and paid back from the new key, so the *net* key is ``l - auth_bits``.
+
+In a simulation both parties run in this process; nothing but transcript messages passes between their
+data, so the same stages can run between two key managers.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from qinternet.errors import ParameterError
+from qinternet.params.checks import require_epsilon
+from qinternet.params.devices import QkdSystem
+from qinternet.postprocessing.authentication import KeyPool, WegmanCarter
+from qinternet.postprocessing.cascade import CASCADE_VARIANTS, reconcile
+from qinternet.postprocessing.parity import LocalParityOracle, ParityOracle, ParityQuery, PassOrder
+from qinternet.postprocessing.privacy import toeplitz_hash, toeplitz_seed_bits
+from qinternet.postprocessing.sifting import SiftedKey, sift
+from qinternet.postprocessing.transcript import Party, Transcript
+from qinternet.postprocessing.verification import verify_keys
+from qinternet.qkd.entropy import binary_entropy
+from qinternet.qkd.finite_key import DecoyCounts, FiniteKeyBounds, FiniteKeyParams, finite_key_length
+from qinternet.qkd.record import Basis, DetectionRecord
+
+__all__ = ["ErrorCorrection", "PipelineParams", "PipelineResult", "postprocess"]
+
+U8 = NDArray[np.uint8]
+
+_WORD_BITS = 64
+_PRESHARED_AUTH_BITS = 64 * 64
+"""Pre-shared Wegman-Carter key of one round: a hash key and 63 pads (a round uses a dozen)."""
+
+
+class ErrorCorrection(enum.Enum):
+    """Error-correction methods of the pipeline."""
+
+    CASCADE = "cascade"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PipelineParams:
+    """Choices of the post-processing round.
+
+    Attributes:
+        security: ``eps_sec`` and ``eps_cor`` (Lim et al.'s parameters).
+        ec: error-correction method.
+        cascade_variant: a name in :data:`qinternet.postprocessing.cascade.CASCADE_VARIANTS`.
+        frame_bits: Cascade frame length (the key-basis bits are cut into frames of this size and one
+            shorter last frame).
+        max_qber: abort when the test-basis error rate reaches it (no key is possible near 11 %).
+    """
+
+    security: FiniteKeyParams = FiniteKeyParams()  # noqa: RUF009 - frozen, immutable default
+    ec: ErrorCorrection = ErrorCorrection.CASCADE
+    cascade_variant: str = "option7"
+    frame_bits: int = 1 << 16
+    max_qber: float = 0.11
+
+    def __post_init__(self) -> None:
+        if self.cascade_variant not in CASCADE_VARIANTS:
+            known = ", ".join(CASCADE_VARIANTS)
+            raise ParameterError("cascade_variant", f"unknown variant {self.cascade_variant!r}; known: {known}")
+        if self.frame_bits < 64:
+            raise ParameterError("frame_bits", f"must be at least 64, got {self.frame_bits}")
+        require_epsilon("max_qber", self.max_qber)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PipelineResult:
+    """The outcome of one round. The keys are kept out of :meth:`to_dict` and of the repr.
+
+    Attributes:
+        sifted_bits: detections with matching bases.
+        key_basis_bits: sifted bits in the key basis (Z), the input of error correction.
+        test_basis_bits: sifted bits in the test basis (X), all disclosed.
+        qber_estimate: error rate of the test basis.
+        key_qber: error rate of the key basis, known after error correction.
+        phase_error_bound: Lim et al.'s ``phi_X^U``.
+        ec_leak_bits: parity bits disclosed by Cascade.
+        ec_efficiency: ``ec_leak_bits / (n h(key_qber))``.
+        ec_round_trips: oracle round trips.
+        ec_frame_errors: frames whose verification tags differed (dropped by both parties).
+        verification_ok: the hash tags of every frame agreed.
+        pa_output_bits: ``l``, the length privacy amplification produced.
+        auth_bits_consumed: Wegman-Carter key used by the round's transcript.
+        final_key_bits: net new key, ``l - auth_bits_consumed`` (0 when aborted).
+        aborted: no key was produced.
+        abort_reason: why, when aborted.
+        messages: public messages exchanged; message_bits: their total length.
+        bounds: the finite-key bounds, when the round got that far.
+        alice_key, bob_key: the net keys (uint8 0/1), identical unless verification failed.
+    """
+
+    sifted_bits: int
+    key_basis_bits: int
+    test_basis_bits: int
+    qber_estimate: float
+    key_qber: float | None
+    phase_error_bound: float | None
+    ec_leak_bits: int
+    ec_efficiency: float | None
+    ec_round_trips: int
+    ec_frame_errors: int
+    verification_ok: bool | None
+    pa_output_bits: int
+    auth_bits_consumed: int
+    final_key_bits: int
+    aborted: bool
+    abort_reason: str | None
+    messages: int
+    message_bits: int
+    bounds: FiniteKeyBounds | None
+    alice_key: U8
+    bob_key: U8
+
+    def __repr__(self) -> str:  # never print key material
+        return f"PipelineResult(final_key_bits={self.final_key_bits}, aborted={self.aborted})"
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict, without the keys."""
+        data = {k: v for k, v in asdict(self).items() if k not in {"alice_key", "bob_key", "bounds"}}
+        data["bounds"] = None if self.bounds is None else self.bounds.to_dict()
+        return data
+
+
+class _TranscribedOracle:
+    """A :class:`ParityOracle` that puts every question and answer on the transcript."""
+
+    def __init__(self, inner: LocalParityOracle, transcript: Transcript) -> None:
+        self.inner = inner
+        self.transcript = transcript
+
+    def add_order(self, order: PassOrder) -> int:
+        seed = -1 if order.seed is None else order.seed
+        self.transcript.send(Party.BOB, _int_bits(np.array([seed], dtype=np.int64)))
+        return self.inner.add_order(order)
+
+    def parities(self, query: ParityQuery) -> U8:
+        question = np.concatenate([query.order_index, query.start, query.stop]).astype(np.int64)
+        self.transcript.send(Party.BOB, _int_bits(question))
+        answers = self.inner.parities(query)
+        return self.transcript.send(Party.ALICE, answers)
+
+
+def _int_bits(values: NDArray[np.int64]) -> U8:
+    return np.unpackbits(values.astype(">i8").view(np.uint8)).astype(np.uint8)
+
+
+@dataclass(slots=True)
+class _Round:
+    """State shared by the stages of one round (both parties' views, kept apart by the transcript)."""
+
+    params: PipelineParams
+    system: QkdSystem
+    transcript: Transcript
+    rng: np.random.Generator
+
+
+def _counts(sifted: SiftedKey, bob_corrected: U8, kept: NDArray[np.bool_], system: QkdSystem) -> DecoyCounts:
+    """Per-class detections and errors in both bases.
+
+    Key basis: only the bits of frames that passed verification (``kept``), with their errors as error
+    correction found them; test basis: every bit, with the errors seen when they were disclosed.
+    """
+    classes = len(system.source.intensities)
+    key = sifted.basis == Basis.Z
+    test = ~key
+    key_class = sifted.intensity_class[key][kept]
+    key_errors = (sifted.bob[key] != bob_corrected)[kept]
+
+    def per_class(labels: NDArray[np.int8], weights: NDArray[np.bool_] | None = None) -> tuple[float, ...]:
+        return tuple(float(v) for v in np.bincount(labels, weights=weights, minlength=classes))
+
+    return DecoyCounts(
+        intensities=system.source.intensities,
+        intensity_probs=system.source.intensity_probs,
+        key_detections=per_class(key_class),
+        key_errors=per_class(key_class, key_errors),
+        test_detections=per_class(sifted.intensity_class[test]),
+        test_errors=per_class(sifted.intensity_class[test], sifted.alice[test] != sifted.bob[test]),
+    )
+
+
+def _frames(n: int, frame_bits: int) -> list[tuple[int, int]]:
+    """Consecutive frames of ``frame_bits`` bits covering ``n`` bits, the last one shorter."""
+    return [(lo, min(lo + frame_bits, n)) for lo in range(0, n, frame_bits)]
+
+
+@dataclass(frozen=True, slots=True)
+class _Verified:
+    """Frames whose tags agreed, and what verification disclosed."""
+
+    kept: NDArray[np.bool_]
+    failed_frames: int
+    tag_bits: int
+
+
+def _verify_frames(state: _Round, alice: U8, bob: U8) -> _Verified:
+    """Verify every frame with hashes to ``eps_cor / frames`` (a union bound keeps the whole key
+    ``eps_cor``-correct); frames whose tags differ are dropped by both parties."""
+    frames = _frames(int(alice.shape[0]), state.params.frame_bits)
+    per_frame = state.params.security.eps_cor / len(frames)
+    kept = np.ones(alice.shape[0], dtype=bool)
+    failed = tag_bits = 0
+    for lo, hi in frames:
+        outcome = verify_keys(alice[lo:hi], bob[lo:hi], per_frame, state.rng)
+        state.transcript.send(Party.ALICE, np.zeros(2 * outcome.tag_bits, dtype=np.uint8))  # hash keys, tags
+        state.transcript.send(Party.BOB, np.array([outcome.ok], dtype=np.uint8))
+        tag_bits += outcome.tag_bits
+        if not outcome.ok:
+            kept[lo:hi] = False
+            failed += 1
+    return _Verified(kept=kept, failed_frames=failed, tag_bits=tag_bits)
+
+
+def _error_correct(state: _Round, alice: U8, bob: U8, qber: float) -> tuple[U8, int, int]:
+    """Cascade over the frames of :func:`_frames`; Bob's corrected key, the leak and the round trips."""
+    n = int(alice.shape[0])
+    frame = min(state.params.frame_bits, n)
+    full = (n // frame) * frame
+    corrected = np.empty_like(bob)
+    leak = trips = 0
+    for lo, hi, shape in ((0, full, (full // frame, frame)), (full, n, (1, n - full))):
+        if hi == lo:
+            continue
+        oracle: ParityOracle = _TranscribedOracle(LocalParityOracle(alice[lo:hi].reshape(shape)), state.transcript)
+        result = reconcile(bob[lo:hi].reshape(shape), oracle, qber, state.params.cascade_variant, state.rng)
+        corrected[lo:hi] = result.corrected_bits.reshape(-1)
+        leak += int(result.leaked_bits.sum())
+        trips += result.round_trips
+    return corrected, leak, trips
+
+
+def postprocess(
+    record: DetectionRecord,
+    system: QkdSystem,
+    params: PipelineParams,
+    rng: np.random.Generator,
+    *,
+    auth_key: U8 | None = None,
+) -> PipelineResult:
+    """Run one round of post-processing on ``record`` (see the module docstring).
+
+    Args:
+        record: the detection record of a block (Alice's and Bob's data; each stage uses only its
+            own party's part plus the transcript).
+        system: the devices (intensities and probabilities, ``f`` for the leak estimate).
+        params: security, error correction and abort threshold.
+        rng: public randomness (permutation seeds, hash keys, the privacy-amplification seed).
+        auth_key: the pre-shared Wegman-Carter key (uint8 0/1); drawn from ``rng`` when None, which
+            stands for a key shared at installation.
+    """
+    shared = rng.integers(0, 2, _PRESHARED_AUTH_BITS, dtype=np.uint8) if auth_key is None else auth_key
+    transcript = Transcript(WegmanCarter(KeyPool(shared.copy())), WegmanCarter(KeyPool(shared.copy())))
+    state = _Round(params=params, system=system, transcript=transcript, rng=rng)
+
+    # 1. Sifting: Bob's bases out, Alice's matches and intensity classes back.
+    transcript.send(Party.BOB, record.bob_basis.astype(np.uint8))
+    transcript.send(Party.ALICE, (record.alice_basis == record.bob_basis).astype(np.uint8))
+    sifted = sift(record)
+    transcript.send(
+        Party.ALICE, np.unpackbits(sifted.intensity_class.astype(np.uint8)[:, None], axis=1)[:, -2:].reshape(-1)
+    )
+    transcript.authenticate("sifting")
+
+    # 2. Parameter estimation on the test basis: Alice discloses her test bits.
+    test = sifted.basis == Basis.X
+    key = ~test
+    transcript.send(Party.ALICE, sifted.alice[test])
+    test_errors = int(np.count_nonzero(sifted.alice[test] != sifted.bob[test]))
+    qber = test_errors / max(int(test.sum()), 1)
+    base = {
+        "sifted_bits": len(sifted),
+        "key_basis_bits": int(key.sum()),
+        "test_basis_bits": int(test.sum()),
+        "qber_estimate": qber,
+    }
+    if not transcript.authenticate("parameter estimation"):
+        return _aborted(base, transcript, "authentication failed")
+    if int(test.sum()) == 0 or int(key.sum()) == 0:
+        return _aborted(base, transcript, "no bits in the key or the test basis")
+    if qber >= params.max_qber:
+        return _aborted(base, transcript, f"QBER estimate {qber:.4f} at or above {params.max_qber}")
+
+    # 3. Error correction of the key basis.
+    alice_key, bob_key = sifted.alice[key], sifted.bob[key]
+    corrected, leak, trips = _error_correct(state, alice_key, bob_key, max(qber, 1e-4))
+    key_errors = int(np.count_nonzero(bob_key != corrected))
+    key_qber = key_errors / alice_key.shape[0]
+    efficiency = leak / (alice_key.shape[0] * float(binary_entropy(key_qber))) if key_errors else None
+    ec = {"key_qber": key_qber, "ec_leak_bits": leak, "ec_efficiency": efficiency, "ec_round_trips": trips}
+
+    # 4. Verification frame by frame; frames whose tags differ are dropped by both parties.
+    verified = _verify_frames(state, alice_key, corrected)
+    ec["ec_frame_errors"] = verified.failed_frames
+    if not transcript.authenticate("error correction and verification"):
+        return _aborted({**base, **ec}, transcript, "authentication failed")
+    if not verified.kept.any():
+        return _aborted({**base, **ec, "verification_ok": False}, transcript, "verification failed in every frame")
+    counts = _counts(sifted, corrected, verified.kept, system)
+    alice_key, corrected = alice_key[verified.kept], corrected[verified.kept]
+
+    # 5. Finite-key length with the actual leak (of every frame, kept or not) and tag bits.
+    bounds = finite_key_length(
+        counts,
+        params=params.security,
+        ec_efficiency=system.ec_efficiency,
+        ec_leak_bits=float(leak),
+        verification_leak_bits=float(verified.tag_bits),
+    )
+    done = {
+        **base,
+        **ec,
+        "verification_ok": verified.failed_frames == 0,
+        "phase_error_bound": bounds.phase_error_bound,
+        "bounds": bounds,
+    }
+    if bounds.aborted:
+        reason = bounds.abort_reason.value if bounds.abort_reason is not None else "no key"
+        return _aborted(done, transcript, f"finite-key bounds: {reason}")
+    length = bounds.key_length_bits
+
+    # 6. Privacy amplification with a public Toeplitz seed.
+    seed = rng.integers(0, 2, toeplitz_seed_bits(alice_key.shape[0], length), dtype=np.uint8)
+    received_seed = transcript.send(Party.ALICE, seed)
+    if not transcript.authenticate("privacy amplification"):
+        return _aborted(done, transcript, "authentication failed")
+    alice_final = toeplitz_hash(alice_key, seed, length)
+    bob_final = toeplitz_hash(corrected, received_seed, length)
+
+    # 7. Pay back the authentication key from the new key.
+    spent = transcript.auth_bits_consumed
+    if spent >= length:
+        return _aborted({**done, "pa_output_bits": length}, transcript, "authentication would use the whole key")
+    return PipelineResult(
+        **_defaults(done, transcript),
+        pa_output_bits=length,
+        final_key_bits=length - spent,
+        aborted=False,
+        abort_reason=None,
+        alice_key=alice_final[spent:],
+        bob_key=bob_final[spent:],
+    )
+
+
+def _defaults(values: dict[str, Any], transcript: Transcript) -> dict[str, Any]:
+    """The fields every result has, filled in from ``values`` where a stage got that far."""
+    return {
+        "sifted_bits": values.get("sifted_bits", 0),
+        "key_basis_bits": values.get("key_basis_bits", 0),
+        "test_basis_bits": values.get("test_basis_bits", 0),
+        "qber_estimate": values.get("qber_estimate", math.nan),
+        "key_qber": values.get("key_qber"),
+        "phase_error_bound": values.get("phase_error_bound"),
+        "ec_leak_bits": values.get("ec_leak_bits", 0),
+        "ec_efficiency": values.get("ec_efficiency"),
+        "ec_round_trips": values.get("ec_round_trips", 0),
+        "ec_frame_errors": values.get("ec_frame_errors", 0),
+        "verification_ok": values.get("verification_ok"),
+        "auth_bits_consumed": transcript.auth_bits_consumed,
+        "messages": transcript.messages,
+        "message_bits": transcript.message_bits,
+        "bounds": values.get("bounds"),
+    }
+
+
+def _aborted(values: dict[str, Any], transcript: Transcript, reason: str) -> PipelineResult:
+    empty = np.zeros(0, dtype=np.uint8)
+    return PipelineResult(
+        **_defaults(values, transcript),
+        pa_output_bits=values.get("pa_output_bits", 0),
+        final_key_bits=0,
+        aborted=True,
+        abort_reason=reason,
+        alice_key=empty,
+        bob_key=empty,
+    )

@@ -1,0 +1,92 @@
+"""The whole post-processing round: identical keys, honest accounting, aborts with reasons."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from qinternet.errors import ParameterError
+from qinternet.params import QkdSystem
+from qinternet.postprocessing.pipeline import PipelineParams, postprocess
+from qinternet.qkd.attacks import InterceptResend
+from qinternet.qkd.bounds import plob_bound
+from qinternet.qkd.montecarlo import compile_link, simulate_link
+from qinternet.qkd.observables import link_transmittance
+from qinternet.qkd.record import DetectionRecord
+
+
+def record_of(system: QkdSystem, distance: float, pulses: int, seed: int, attack: object = None) -> DetectionRecord:
+    sampler = compile_link(system, distance, attack)  # type: ignore[arg-type]
+    return DetectionRecord.concatenate(list(simulate_link(sampler, pulses, np.random.default_rng(seed))))
+
+
+@pytest.fixture(scope="module")
+def lim_round() -> tuple[QkdSystem, DetectionRecord]:
+    from qinternet.params import get_preset
+
+    system = get_preset("lim2014").system
+    return system, record_of(system, 20.0, 2 * 10**8, 1)
+
+
+def test_a_round_gives_identical_keys_and_honest_accounting(lim_round: tuple[QkdSystem, DetectionRecord]) -> None:
+    system, record = lim_round
+    result = postprocess(record, system, PipelineParams(frame_bits=1 << 14), np.random.default_rng(2))
+    assert not result.aborted, result.abort_reason
+    assert result.final_key_bits > 0
+    np.testing.assert_array_equal(result.alice_key, result.bob_key)
+    assert result.alice_key.shape == (result.final_key_bits,)
+    assert result.final_key_bits == result.pa_output_bits - result.auth_bits_consumed
+    assert result.verification_ok
+    assert result.sifted_bits == result.key_basis_bits + result.test_basis_bits
+    # Cascade discloses more than the Shannon limit but not much more (f <= 1.2 at ~2 % QBER).
+    assert result.ec_efficiency is not None
+    assert 1.0 < result.ec_efficiency < 1.2
+    assert result.bounds is not None
+    assert result.bounds.ec_leak_bits == result.ec_leak_bits
+    # Never more secret key than the repeaterless bound allows for the pulses sent.
+    eta = float(link_transmittance(system, 20.0)) / system.detector.efficiency
+    assert result.final_key_bits <= record.pulses * float(plob_bound(eta))
+    # Key material stays out of reprs and dicts.
+    assert "alice_key" not in result.to_dict()
+    assert str(result.final_key_bits) in repr(result)
+    assert "bob_key" not in repr(result)
+
+
+def test_full_intercept_resend_aborts(lim_round: tuple[QkdSystem, DetectionRecord]) -> None:
+    system, _ = lim_round
+    record = record_of(system, 20.0, 2 * 10**7, 3, InterceptResend(fraction=1.0))
+    result = postprocess(record, system, PipelineParams(), np.random.default_rng(4))
+    assert result.aborted
+    assert result.abort_reason is not None
+    assert "QBER" in result.abort_reason
+    assert result.final_key_bits == 0
+    assert result.alice_key.size == 0
+
+
+def test_too_short_a_block_aborts_in_the_finite_key_bounds(lim_round: tuple[QkdSystem, DetectionRecord]) -> None:
+    system, _ = lim_round
+    result = postprocess(record_of(system, 20.0, 10**5, 5), system, PipelineParams(), np.random.default_rng(6))
+    assert result.aborted
+    assert result.abort_reason is not None
+    assert "finite-key" in result.abort_reason
+
+
+def test_bad_pipeline_parameters_are_refused() -> None:
+    with pytest.raises(ParameterError, match="cascade_variant"):
+        PipelineParams(cascade_variant="turbo")
+    with pytest.raises(ParameterError, match="frame_bits"):
+        PipelineParams(frame_bits=8)
+    with pytest.raises(ParameterError, match="max_qber"):
+        PipelineParams(max_qber=0.0)
+
+
+def test_pipeline_is_reproducible(lim_round: tuple[QkdSystem, DetectionRecord]) -> None:
+    system, record = lim_round
+    small = record.select(record.slot < 2 * 10**7)
+    small = dataclasses.replace(small, pulses=2 * 10**7)
+    a = postprocess(small, system, PipelineParams(), np.random.default_rng(9))
+    b = postprocess(small, system, PipelineParams(), np.random.default_rng(9))
+    assert a.to_dict() == b.to_dict()
+    np.testing.assert_array_equal(a.alice_key, b.alice_key)
