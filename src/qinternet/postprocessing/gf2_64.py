@@ -22,6 +22,7 @@ __all__ = [
     "gf_multiply",
     "gf_powers",
     "polynomial_hash",
+    "polynomial_hash_frames",
     "random_field_elements",
 ]
 
@@ -75,12 +76,21 @@ def gf_powers(r: int, count: int) -> U64:
 
 
 def bits_to_blocks(bits: NDArray[np.uint8]) -> U64:
-    """Pack a bit array (uint8 0/1, shape (n,)) into 64-bit blocks, zero-padded, plus a length block."""
-    n = int(bits.shape[0])
-    padded = np.zeros(-(-n // BLOCK_BITS) * BLOCK_BITS, dtype=np.uint8)
-    padded[:n] = bits
-    packed = np.packbits(padded).view(">u8").astype(np.uint64)
-    return np.concatenate([packed, np.array([n], dtype=np.uint64)])
+    """Pack bits into 64-bit blocks, zero-padded, plus a length block.
+
+    Args:
+        bits: uint8 0/1, shape (n,) for one message or (F, n) for F messages of n bits.
+
+    Returns:
+        uint64, shape (L,) or (F, L) with ``L = ceil(n / 64) + 1``.
+    """
+    rows = np.atleast_2d(bits)
+    frames, n = rows.shape
+    padded = np.zeros((frames, -(-n // BLOCK_BITS) * BLOCK_BITS), dtype=np.uint8)
+    padded[:, :n] = rows
+    packed = np.packbits(padded, axis=1).view(">u8").astype(np.uint64)
+    blocks = np.concatenate([packed, np.full((frames, 1), n, dtype=np.uint64)], axis=1)
+    return blocks if bits.ndim == 2 else blocks[0]
 
 
 _STREAMS = 1 << 15
@@ -104,24 +114,31 @@ def _times_constant(x: U64, table: U64) -> U64:
 
 
 def polynomial_hash(bits: NDArray[np.uint8], r: int) -> int:
-    """``h_r`` of a bit string (see the module docstring): a 64-bit tag, as an int.
+    """``h_r`` of a bit string (see the module docstring): a 64-bit tag, as an int."""
+    return int(polynomial_hash_frames(bits[None, :], r)[0])
 
-    Horner's rule in ``K`` interleaved streams: stream ``k`` folds blocks ``k, k + K, ...`` with the
-    constant ``r^K`` (a table lookup per 4 bits), and the streams are combined with ``r^(K - k)``.
-    Leading zero blocks change nothing, so the blocks are zero-padded in front to a multiple of ``K``.
+
+def polynomial_hash_frames(bits: NDArray[np.uint8], r: int) -> U64:
+    """``h_r`` of each row of ``bits`` (uint8 0/1, shape (F, n)): uint64 tags, shape (F,).
+
+    Horner's rule in ``K`` interleaved streams per message: stream ``k`` folds blocks ``k, k + K, ...``
+    with the constant ``r^K`` (a table lookup per 4 bits), and the streams are combined with
+    ``r^(K - k)``. Leading zero blocks change nothing, so blocks are zero-padded in front to a multiple of
+    ``K``. All messages advance together, so many short frames cost about as much as one long one.
     """
     blocks = bits_to_blocks(bits)
-    streams = min(_STREAMS, blocks.shape[0])
-    steps = -(-blocks.shape[0] // streams)
-    padded = np.zeros(steps * streams, dtype=np.uint64)
-    padded[padded.shape[0] - blocks.shape[0] :] = blocks
-    grid = padded.reshape(steps, streams)
+    frames, length = blocks.shape
+    streams = min(_STREAMS, length)
+    steps = -(-length // streams)
+    padded = np.zeros((frames, steps * streams), dtype=np.uint64)
+    padded[:, padded.shape[1] - length :] = blocks
+    grid = padded.reshape(frames, steps, streams)
     powers = gf_powers(r, streams)  # r^1 .. r^K
     table = _constant_table(int(powers[-1]))  # multiplication by r^K
-    state = grid[0].copy()
-    for row in grid[1:]:
-        state = _times_constant(state, table) ^ row
-    return int(np.bitwise_xor.reduce(gf_multiply(state, powers[::-1])))
+    state = grid[:, 0].copy()
+    for step in range(1, steps):
+        state = _times_constant(state, table) ^ grid[:, step]
+    return np.asarray(np.bitwise_xor.reduce(gf_multiply(state, powers[::-1]), axis=1), dtype=np.uint64)
 
 
 def random_field_elements(rng: np.random.Generator, count: int) -> U64:

@@ -38,7 +38,7 @@ from qinternet.postprocessing.parity import LocalParityOracle, ParityOracle, Par
 from qinternet.postprocessing.privacy import toeplitz_hash, toeplitz_seed_bits
 from qinternet.postprocessing.sifting import SiftedKey, sift
 from qinternet.postprocessing.transcript import Party, Transcript
-from qinternet.postprocessing.verification import verify_keys
+from qinternet.postprocessing.verification import verify_frames
 from qinternet.qkd.entropy import binary_entropy
 from qinternet.qkd.finite_key import DecoyCounts, FiniteKeyBounds, FiniteKeyParams, finite_key_length
 from qinternet.qkd.record import Basis, DetectionRecord
@@ -202,9 +202,14 @@ def _counts(sifted: SiftedKey, bob_corrected: U8, kept: NDArray[np.bool_], syste
     )
 
 
-def _frames(n: int, frame_bits: int) -> list[tuple[int, int]]:
-    """Consecutive frames of ``frame_bits`` bits covering ``n`` bits, the last one shorter."""
-    return [(lo, min(lo + frame_bits, n)) for lo in range(0, n, frame_bits)]
+def _frame_batches(n: int, frame_bits: int) -> list[tuple[int, int, tuple[int, int]]]:
+    """``(lo, hi, (frames, bits))``: the whole frames of ``frame_bits`` bits as one batch, then the rest."""
+    frame = min(frame_bits, n)
+    full = (n // frame) * frame
+    batches = [(0, full, (full // frame, frame))]
+    if full < n:
+        batches.append((full, n, (1, n - full)))
+    return batches
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,31 +224,26 @@ class _Verified:
 def _verify_frames(state: _Round, alice: U8, bob: U8) -> _Verified:
     """Verify every frame with hashes to ``eps_cor / frames`` (a union bound keeps the whole key
     ``eps_cor``-correct); frames whose tags differ are dropped by both parties."""
-    frames = _frames(int(alice.shape[0]), state.params.frame_bits)
-    per_frame = state.params.security.eps_cor / len(frames)
+    batches = _frame_batches(int(alice.shape[0]), state.params.frame_bits)
+    per_frame = state.params.security.eps_cor / sum(shape[0] for _, _, shape in batches)
     kept = np.ones(alice.shape[0], dtype=bool)
     failed = tag_bits = 0
-    for lo, hi in frames:
-        outcome = verify_keys(alice[lo:hi], bob[lo:hi], per_frame, state.rng)
-        state.transcript.send(Party.ALICE, np.zeros(2 * outcome.tag_bits, dtype=np.uint8))  # hash keys, tags
-        state.transcript.send(Party.BOB, np.array([outcome.ok], dtype=np.uint8))
-        tag_bits += outcome.tag_bits
-        if not outcome.ok:
-            kept[lo:hi] = False
-            failed += 1
+    for lo, hi, shape in batches:
+        outcome = verify_frames(alice[lo:hi].reshape(shape), bob[lo:hi].reshape(shape), per_frame, state.rng)
+        tags = 2 * outcome.tag_bits * shape[0]  # hash keys and tags
+        state.transcript.send(Party.ALICE, np.zeros(tags, dtype=np.uint8))
+        state.transcript.send(Party.BOB, outcome.ok.astype(np.uint8))
+        tag_bits += outcome.tag_bits * shape[0]
+        failed += int(np.count_nonzero(~outcome.ok))
+        kept[lo:hi] = np.repeat(outcome.ok, shape[1])
     return _Verified(kept=kept, failed_frames=failed, tag_bits=tag_bits)
 
 
 def _error_correct(state: _Round, alice: U8, bob: U8, qber: float) -> tuple[U8, int, int]:
-    """Cascade over the frames of :func:`_frames`; Bob's corrected key, the leak and the round trips."""
-    n = int(alice.shape[0])
-    frame = min(state.params.frame_bits, n)
-    full = (n // frame) * frame
+    """Cascade over the frames of :func:`_frame_batches`; Bob's corrected key, the leak and the round trips."""
     corrected = np.empty_like(bob)
     leak = trips = 0
-    for lo, hi, shape in ((0, full, (full // frame, frame)), (full, n, (1, n - full))):
-        if hi == lo:
-            continue
+    for lo, hi, shape in _frame_batches(int(alice.shape[0]), state.params.frame_bits):
         oracle: ParityOracle = _TranscribedOracle(LocalParityOracle(alice[lo:hi].reshape(shape)), state.transcript)
         result = reconcile(bob[lo:hi].reshape(shape), oracle, qber, state.params.cascade_variant, state.rng)
         corrected[lo:hi] = result.corrected_bits.reshape(-1)

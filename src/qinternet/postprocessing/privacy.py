@@ -49,7 +49,9 @@ def toeplitz_hash(key: NDArray[np.uint8], seed: NDArray[np.uint8], output_bits: 
         return np.zeros(0, dtype=np.uint8)
     if seed.shape[0] != toeplitz_seed_bits(n, output_bits):
         raise ParameterError("seed", f"needs {toeplitz_seed_bits(n, output_bits)} bits, got {seed.shape[0]}")
-    size = fft.next_fast_len(n + seed.shape[0] - 1, real=True)
+    # A circular convolution of length n + m - 1 already holds the wanted terms n-1 .. n+m-2 of the
+    # linear one without aliasing (the linear convolution ends at 2n + m - 3).
+    size = fft.next_fast_len(n + output_bits - 1, real=True)
     spectrum = fft.rfft(key.astype(np.float64), size) * fft.rfft(seed.astype(np.float64), size)
     convolution = fft.irfft(spectrum, size)[n - 1 : n - 1 + output_bits]
     rounded = np.rint(convolution)

@@ -17,9 +17,9 @@ from numpy.typing import NDArray
 
 from qinternet.errors import ParameterError
 from qinternet.postprocessing.checks import require_epsilon, require_same_length
-from qinternet.postprocessing.gf2_64 import BLOCK_BITS, polynomial_hash, random_field_elements
+from qinternet.postprocessing.gf2_64 import BLOCK_BITS, polynomial_hash, polynomial_hash_frames, random_field_elements
 
-__all__ = ["VerificationResult", "hashes_needed", "verify_keys"]
+__all__ = ["FrameVerification", "VerificationResult", "hashes_needed", "verify_frames", "verify_keys"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -67,5 +67,41 @@ def verify_keys(
     ok = all(polynomial_hash(alice, int(r)) == polynomial_hash(bob, int(r)) for r in points)
     blocks = bits_to_blocks_count(int(alice.shape[0]))
     return VerificationResult(
+        ok=ok, hashes=k, tag_bits=BLOCK_BITS * k, failure_prob_bound=(blocks / 2.0**BLOCK_BITS) ** k
+    )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FrameVerification:
+    """Outcome of comparing the tags of many frames of equal length.
+
+    Attributes:
+        ok: bool, shape (F,): the frame's tags agree.
+        hashes: 64-bit hashes per frame.
+        tag_bits: bits disclosed per frame, ``64 * hashes``.
+        failure_prob_bound: per frame, the probability bound that different frames pass.
+    """
+
+    ok: NDArray[np.bool_]
+    hashes: int
+    tag_bits: int
+    failure_prob_bound: float
+
+
+def verify_frames(
+    alice: NDArray[np.uint8], bob: NDArray[np.uint8], eps_cor: float, rng: np.random.Generator
+) -> FrameVerification:
+    """Compare frames (uint8 0/1, shape (F, n)) by ``k`` hashes each, to ``eps_cor`` per frame.
+
+    The hash keys are shared by the frames: each frame still passes with probability at most
+    ``(L / 2^64)^k`` when it differs, whatever the others hold.
+    """
+    require_same_length("bob", alice, bob)
+    k = hashes_needed(int(alice.shape[1]), eps_cor)
+    ok = np.ones(alice.shape[0], dtype=bool)
+    for r in random_field_elements(rng, k):
+        ok &= polynomial_hash_frames(alice, int(r)) == polynomial_hash_frames(bob, int(r))
+    blocks = bits_to_blocks_count(int(alice.shape[1]))
+    return FrameVerification(
         ok=ok, hashes=k, tag_bits=BLOCK_BITS * k, failure_prob_bound=(blocks / 2.0**BLOCK_BITS) ** k
     )
