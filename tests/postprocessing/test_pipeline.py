@@ -6,6 +6,8 @@ import dataclasses
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from qinternet.errors import ParameterError
 from qinternet.params import QkdSystem
@@ -90,3 +92,36 @@ def test_pipeline_is_reproducible(lim_round: tuple[QkdSystem, DetectionRecord]) 
     b = postprocess(small, system, PipelineParams(), np.random.default_rng(9))
     assert a.to_dict() == b.to_dict()
     np.testing.assert_array_equal(a.alice_key, b.alice_key)
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    distance=st.floats(min_value=0.0, max_value=60.0),
+    pulses=st.sampled_from([3 * 10**6, 2 * 10**7, 10**8]),
+    seed=st.integers(min_value=0, max_value=2**32),
+)
+def test_round_properties(distance: float, pulses: int, seed: int) -> None:
+    from qinternet.params import get_preset
+
+    system = get_preset("lim2014").system
+    result = postprocess(
+        record_of(system, distance, pulses, seed), system, PipelineParams(), np.random.default_rng(seed)
+    )
+    assert result.final_key_bits >= 0
+    assert result.pa_output_bits >= 0
+    np.testing.assert_array_equal(result.alice_key, result.bob_key)
+    eta = float(link_transmittance(system, distance)) / system.detector.efficiency
+    assert result.final_key_bits <= pulses * float(plob_bound(eta))
+    assert result.aborted == (result.final_key_bits == 0)
+
+
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(distance=st.floats(min_value=0.0, max_value=40.0), seed=st.integers(min_value=0, max_value=2**32))
+def test_full_intercept_resend_always_aborts(distance: float, seed: int) -> None:
+    from qinternet.params import get_preset
+
+    system = get_preset("lim2014").system
+    record = record_of(system, distance, 10**7, seed, InterceptResend(fraction=1.0))
+    result = postprocess(record, system, PipelineParams(), np.random.default_rng(seed))
+    assert result.aborted
+    assert result.final_key_bits == 0
