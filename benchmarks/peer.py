@@ -1,7 +1,8 @@
-"""The SeQUeNCe peer: finding or building its Python 3.12 venv, and running its BB84 benchmark.
+"""The SeQUeNCe peer: finding or building its Python 3.12 venv, and running its benchmarks.
 
 SeQUeNCe 1.x needs Python >= 3.12 (qinternet supports 3.11), so the peer runs in its own interpreter:
-``benchmarks/peers/sequence_bb84.py`` is started with that interpreter and prints one JSON object.
+``benchmarks/peers/sequence_bb84.py`` (BB84) and ``benchmarks/peers/sequence_cascade.py`` (Cascade on
+frames passed in an ``.npz`` file) are started with that interpreter and print one JSON object each.
 """
 
 from __future__ import annotations
@@ -10,24 +11,32 @@ import json
 import os
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+from numpy.typing import NDArray
+
 __all__ = [
+    "CASCADE_PEER_SCRIPT",
     "PEER_ENV_VAR",
     "PEER_SCRIPT",
     "SEQUENCE_REQUIREMENT",
+    "CascadePeerRun",
     "PeerRun",
     "find_peer_python",
     "peer_version",
+    "run_cascade_peer",
     "run_peer",
     "setup_peer",
 ]
 
 REPO = Path(__file__).resolve().parent.parent
 PEER_SCRIPT = REPO / "benchmarks" / "peers" / "sequence_bb84.py"
+CASCADE_PEER_SCRIPT = REPO / "benchmarks" / "peers" / "sequence_cascade.py"
 BENCH_VENV = REPO / ".bench-venv" / "sequence"
 PEER_ENV_VAR = "QINTERNET_SEQUENCE_PYTHON"
 SEQUENCE_REQUIREMENT = "sequence==1.3.1"
@@ -112,17 +121,47 @@ def setup_peer(log: Callable[[str], object]) -> Path:
     return python
 
 
+def _run_json(command: list[str]) -> tuple[dict[str, Any] | None, str | None]:
+    """Run a peer script; its last stdout line parsed as JSON, or None and the tail of its stderr."""
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, check=False, timeout=PEER_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        return None, f"timed out after {PEER_TIMEOUT_S:g} s"
+    lines = done.stdout.strip().splitlines()
+    if done.returncode != 0 or not lines:
+        tail = "\n".join(done.stderr.strip().splitlines()[-5:])
+        return None, tail or f"exit code {done.returncode}"
+    return json.loads(lines[-1]), None
+
+
 def run_peer(python: Path, distance_km: float, seed: int, sim_time_s: float | None) -> PeerRun:
     """Run the SeQUeNCe BB84 peer script once at ``distance_km``; ``sim_time_s`` None uses its default."""
     command = [str(python), str(PEER_SCRIPT), "--distance-km", str(distance_km), "--seed", str(seed)]
     if sim_time_s is not None:
         command += ["--sim-time-s", str(sim_time_s)]
-    try:
-        done = subprocess.run(command, capture_output=True, text=True, check=False, timeout=PEER_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        return PeerRun(distance_km=distance_km, record=None, error=f"timed out after {PEER_TIMEOUT_S:g} s")
-    lines = done.stdout.strip().splitlines()
-    if done.returncode != 0 or not lines:
-        tail = "\n".join(done.stderr.strip().splitlines()[-5:])
-        return PeerRun(distance_km=distance_km, record=None, error=tail or f"exit code {done.returncode}")
-    return PeerRun(distance_km=distance_km, record=json.loads(lines[-1]))
+    record, error = _run_json(command)
+    return PeerRun(distance_km=distance_km, record=record, error=error)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CascadePeerRun:
+    """One run of SeQUeNCe's Cascade on a batch of frames: its JSON record, or why there is none."""
+
+    record: dict[str, Any] | None
+    error: str | None = None
+
+
+def run_cascade_peer(
+    python: Path, alice: NDArray[np.uint8], bob: NDArray[np.uint8], qber: float, seed: int
+) -> CascadePeerRun:
+    """Run SeQUeNCe's Cascade (``peers/sequence_cascade.py``) once on the frames ``alice``/``bob`` (F, n).
+
+    The frames go through a temporary ``.npz`` file, so both simulators correct identical frames;
+    ``qber`` is the error rate of the key pair SeQUeNCe's Cascade estimates its block size from.
+    """
+    with tempfile.TemporaryDirectory(prefix="qinternet-cascade-") as folder:
+        frames = Path(folder) / "frames.npz"
+        np.savez(frames, alice=alice, bob=bob)
+        command = [str(python), str(CASCADE_PEER_SCRIPT), "--frames", str(frames), "--qber", str(qber)]
+        record, error = _run_json([*command, "--seed", str(seed)])
+    return CascadePeerRun(record=record, error=error)

@@ -6,8 +6,15 @@
    both give the same signal gain.
 3. SeQUeNCe's BB84 (``peers/sequence_bb84.py``, in its own Python 3.12 venv) at the same distances, with
    the goal "qinternet >= 10,000x SeQUeNCe's pulses per wall-second".
+4. Cascade (variants option7, yanetal, original) at QBER 1, 2, 5 % on batches of 2^14- and 2^16-bit
+   frames, against SeQUeNCe's Cascade on the same frames (``peers/sequence_cascade.py``), with the goal
+   ">= 5 Mbit/s per core at f <= 1.1".
+5. Privacy amplification (``toeplitz_hash``, 1e6 and 4e6 input bits) against a dense-matrix baseline,
+   goal >= 50 Mbit/s; polynomial hashing over GF(2^64).
+6. The whole pipeline (``postprocess``) on ~1e6 sifted bits of a lim2014 Monte-Carlo record at 25 and
+   50 km, against the sifted-bit rate of the simulated 1 GHz link (goal: the pipeline keeps up).
 
-The process is pinned to one core; results go to a Rich table and to ``benchmarks/results/latest.json``.
+The process is pinned to one core; results go to Rich tables and to ``benchmarks/results/latest.json``.
 See ``benchmarks/README.md``.
 """
 
@@ -22,8 +29,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from rich.console import Console
 
+import postproc_report
 import report
 from machine import machine_info, pin_to_one_core
 from measure import (
@@ -37,7 +46,31 @@ from measure import (
     time_naive,
     time_qinternet,
 )
-from peer import PEER_ENV_VAR, PeerRun, find_peer_python, peer_version, run_peer, setup_peer
+from peer import (
+    PEER_ENV_VAR,
+    PeerRun,
+    find_peer_python,
+    peer_version,
+    run_cascade_peer,
+    run_peer,
+    setup_peer,
+)
+from postproc import (
+    CASCADE_GOAL_BITS_PER_S,
+    CASCADE_GOAL_EFFICIENCY,
+    PA_GOAL_BITS_PER_S,
+    Frames,
+    HashTiming,
+    NaivePaTiming,
+    PaTiming,
+    PipelineTiming,
+    time_cascade,
+    time_naive_pa,
+    time_pa,
+    time_pipeline,
+    time_polynomial_hash,
+)
+from postproc_report import CascadeBatch
 from qinternet.params import get_preset
 
 PRESET = "gys2004"
@@ -45,6 +78,11 @@ DISTANCES_KM = (25.0, 50.0, 100.0)
 GOAL_DISTANCE_KM = 50.0
 GOAL_PULSES = 10**9  # 1 s of a 1 GHz link
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "latest.json"
+
+CASCADE_QBERS = (0.01, 0.02, 0.05)
+CASCADE_VARIANTS_RUN = ("option7", "yanetal", "original")
+PIPELINE_PRESET = "lim2014"
+PIPELINE_DISTANCES_KM = (25.0, 50.0)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -56,16 +94,46 @@ class Sizes:
         naive_pulses: pulses per run of the naive baseline.
         repeats: runs per benchmark and distance (best and median reported).
         peer_sim_time_s: simulated time of the SeQUeNCe run, s (None: the peer script's default).
+        cascade_batches: (frame bits, frames) of every Cascade batch (each at every QBER).
+        pa_input_bits: input sizes of privacy amplification (output half as long).
+        naive_pa_input_bits: input size of the dense-matrix baseline.
+        hash_bits: message sizes of polynomial hashing.
+        pipeline_sifted_bits: sifted bits (about) of the pipeline's record.
     """
 
     montecarlo_pulses: int
     naive_pulses: int
     repeats: int
     peer_sim_time_s: float | None
+    cascade_batches: tuple[tuple[int, int], ...]
+    pa_input_bits: tuple[int, ...]
+    naive_pa_input_bits: int
+    hash_bits: tuple[int, ...]
+    pipeline_sifted_bits: int
 
 
-FULL = Sizes(montecarlo_pulses=GOAL_PULSES, naive_pulses=10**7, repeats=3, peer_sim_time_s=None)
-QUICK = Sizes(montecarlo_pulses=10**8, naive_pulses=10**6, repeats=3, peer_sim_time_s=0.002)
+FULL = Sizes(
+    montecarlo_pulses=GOAL_PULSES,
+    naive_pulses=10**7,
+    repeats=3,
+    peer_sim_time_s=None,
+    cascade_batches=((1 << 14, 16), (1 << 16, 8)),
+    pa_input_bits=(10**6, 4 * 10**6),
+    naive_pa_input_bits=1 << 13,
+    hash_bits=(10**6, 4 * 10**6),
+    pipeline_sifted_bits=10**6,
+)
+QUICK = Sizes(
+    montecarlo_pulses=10**8,
+    naive_pulses=10**6,
+    repeats=3,
+    peer_sim_time_s=0.002,
+    cascade_batches=((1 << 14, 4), (1 << 16, 1)),
+    pa_input_bits=(10**6,),
+    naive_pa_input_bits=1 << 12,
+    hash_bits=(10**6,),
+    pipeline_sifted_bits=10**6,
+)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -176,6 +244,106 @@ def print_skipped_peer(console: Console, reason: str) -> None:
     )
 
 
+def run_cascade(console: Console, sizes: Sizes, seed: int, python: Path | None) -> list[CascadeBatch]:
+    """Every variant on every batch and QBER, and SeQUeNCe's Cascade on the same frames when it is available."""
+    batches = []
+    for b, (frame_bits, frames) in enumerate(sizes.cascade_batches):
+        for q, qber in enumerate(CASCADE_QBERS):
+            batch = Frames.draw(frame_bits, frames, qber, np.random.default_rng([seed, b, q]))
+            label = f"{frames} x {frame_bits}-bit frames, QBER {qber:.0%}"
+            runs = []
+            for variant in CASCADE_VARIANTS_RUN:
+                console.print(f"[dim]qinternet Cascade {variant}, {label}[/]")
+                runs.append(time_cascade(batch, variant, sizes.repeats, seed))
+            peer = None
+            if python is not None:
+                console.print(f"[dim]SeQUeNCe Cascade, {label}[/]")
+                peer = run_cascade_peer(python, batch.alice, batch.bob, qber, seed)
+                if peer.error is not None:
+                    console.print(f"[red]SeQUeNCe Cascade failed ({label}):[/]\n{peer.error}")
+            batches.append(CascadeBatch(frame_bits=frame_bits, frames=frames, qber=qber, runs=tuple(runs), peer=peer))
+    return batches
+
+
+def run_hashing(
+    console: Console, sizes: Sizes, seed: int
+) -> tuple[list[PaTiming], NaivePaTiming, PaTiming, list[HashTiming]]:
+    """Privacy amplification at every size, the naive baseline (and ours at its size), polynomial hashing."""
+    pa = []
+    for bits in sizes.pa_input_bits:
+        console.print(f"[dim]privacy amplification, {bits:.0e} -> {bits // 2:.0e} bits[/]")
+        pa.append(time_pa(bits, sizes.repeats, seed))
+    console.print(f"[dim]naive dense-matrix privacy amplification, {sizes.naive_pa_input_bits} bits[/]")
+    naive = time_naive_pa(sizes.naive_pa_input_bits, sizes.repeats, seed)
+    same_size = time_pa(sizes.naive_pa_input_bits, max(sizes.repeats, 5), seed)
+    hashes = []
+    for bits in sizes.hash_bits:
+        console.print(f"[dim]polynomial hash, {bits:.0e} bits[/]")
+        hashes.append(time_polynomial_hash(bits, sizes.repeats, seed))
+    return pa, naive, same_size, hashes
+
+
+def run_pipeline(console: Console, sizes: Sizes, seed: int) -> list[PipelineTiming]:
+    """The whole pipeline on a Monte-Carlo record at every distance."""
+    runs = []
+    for distance in PIPELINE_DISTANCES_KM:
+        console.print(
+            f"[dim]pipeline, {PIPELINE_PRESET} {distance:g} km, ~{sizes.pipeline_sifted_bits:.0e} sifted bits[/]"
+        )
+        runs.append(time_pipeline(PIPELINE_PRESET, distance, sizes.pipeline_sifted_bits, sizes.repeats, seed))
+    return runs
+
+
+def postprocessing_results(
+    batches: list[CascadeBatch],
+    pa: list[PaTiming],
+    naive_pa: NaivePaTiming,
+    pa_same_size: PaTiming,
+    hashes: list[HashTiming],
+    pipeline: list[PipelineTiming],
+    peer_label: str,
+) -> dict[str, Any]:
+    """The JSON sections of the post-processing benchmarks."""
+    return {
+        "cascade": {
+            "goal": {"bits_per_s": CASCADE_GOAL_BITS_PER_S, "max_efficiency": CASCADE_GOAL_EFFICIENCY},
+            "variants": list(CASCADE_VARIANTS_RUN),
+            "qbers": list(CASCADE_QBERS),
+            "sequence_status": peer_label,
+            "batches": [b.to_dict() for b in batches],
+        },
+        "privacy_amplification": {
+            "goal_bits_per_s": PA_GOAL_BITS_PER_S,
+            "runs": [
+                r.to_dict()
+                | {
+                    "naive_extrapolated_bits_per_s": naive_pa.extrapolated_bits_per_s(r.input_bits),
+                    "ratio_qinternet_over_naive_extrapolated": r.timing.bits_per_s
+                    / naive_pa.extrapolated_bits_per_s(r.input_bits),
+                }
+                for r in pa
+            ],
+            "naive": naive_pa.to_dict(),
+            "qinternet_at_naive_size": {"input_bits": pa_same_size.input_bits, "output_bits": pa_same_size.output_bits}
+            | pa_same_size.timing.to_dict()
+            | {"ratio_qinternet_over_naive": pa_same_size.timing.bits_per_s / naive_pa.timing.bits_per_s},
+        },
+        "polynomial_hash": [h.to_dict() for h in hashes],
+        "pipeline": [p.to_dict() for p in pipeline],
+    }
+
+
+def git_commit() -> str | None:
+    """The repository's HEAD commit, with ``+dirty`` when tracked files differ from it (None outside git)."""
+    repo = Path(__file__).resolve().parent.parent
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, check=True)
+        dirty = subprocess.run(["git", "diff", "--quiet", "HEAD"], cwd=repo, check=False).returncode != 0
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return head.stdout.strip() + ("+dirty" if dirty else "")
+
+
 def write_json(path: Path, results: dict[str, Any]) -> None:
     """Write ``results`` to ``path``, creating its folder."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -196,6 +364,9 @@ def main(argv: list[str] | None = None) -> int:
     goal = WallGoal.from_run(fast[GOAL_DISTANCE_KM], GOAL_PULSES)
     naive_runs, checks = run_naive(console, sizes, args.seed, fast)
     peer_runs = run_peers(console, peer_python, sizes, args.seed) if peer_python else []
+    batches = run_cascade(console, sizes, args.seed, peer_python)
+    pa, naive_pa, pa_same_size, hashes = run_hashing(console, sizes, args.seed)
+    pipeline = run_pipeline(console, sizes, args.seed)
 
     console.print(report.montecarlo_table(fast_runs))
     console.print(report.goal_table(goal))
@@ -208,10 +379,18 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print_skipped_peer(console, peer_label)
         peer_json = {"status": peer_label}
+    console.print(postproc_report.cascade_table(batches, peer_label if peer_python else None))
+    postproc_report.print_cascade_note(console)
+    console.print(postproc_report.cascade_goal_table(batches))
+    console.print(postproc_report.pa_table(pa, naive_pa, pa_same_size))
+    console.print(postproc_report.hash_table(hashes))
+    console.print(postproc_report.pipeline_table(pipeline))
+    console.print(postproc_report.pipeline_detail_table(pipeline))
 
     results = {
         "generated_utc": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": sys.argv,
+        "commit": git_commit(),
         "preset": PRESET,
         "quick": args.quick,
         "sizes": asdict(sizes),
@@ -223,7 +402,7 @@ def main(argv: list[str] | None = None) -> int:
         ],
         "sanity_signal_gain": [c.to_dict() for c in checks],
         "sequence": peer_json,
-    }
+    } | postprocessing_results(batches, pa, naive_pa, pa_same_size, hashes, pipeline, peer_label)
     write_json(args.out, results)
     console.print(f"results written to {args.out}")
     return 0
