@@ -405,3 +405,9 @@ def test_postprocess_bad_input(cli) -> None:  # type: ignore[no-untyped-def]
         assert code == 2, args
         assert option in err
         assert out == ""
+
+
+def test_link_postprocess_table_output_says_what_happened(cli) -> None:  # type: ignore[no-untyped-def]
+    code, out, _ = cli("link", "--pulses", "1e6", "--postprocess")
+    assert code == 0
+    assert "post-processing: aborted" in out

@@ -67,12 +67,43 @@ def test_full_intercept_resend_aborts(lim_round: tuple[QkdSystem, DetectionRecor
     assert result.alice_key.size == 0
 
 
-def test_too_short_a_block_aborts_in_the_finite_key_bounds(lim_round: tuple[QkdSystem, DetectionRecord]) -> None:
+@pytest.mark.parametrize(("pulses", "reason"), [(10**5, "block too small"), (10**6, "finite-key")])
+def test_too_short_a_block_aborts(lim_round: tuple[QkdSystem, DetectionRecord], pulses: int, reason: str) -> None:
     system, _ = lim_round
-    result = postprocess(record_of(system, 20.0, 10**5, 5), system, PipelineParams(), np.random.default_rng(6))
+    result = postprocess(record_of(system, 20.0, pulses, 5), system, PipelineParams(), np.random.default_rng(6))
     assert result.aborted
     assert result.abort_reason is not None
-    assert "finite-key" in result.abort_reason
+    assert reason in result.abort_reason
+
+
+def test_a_frame_that_fails_verification_aborts_the_round(
+    lim_round: tuple[QkdSystem, DetectionRecord], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import qinternet.postprocessing.pipeline as pipeline
+
+    real = pipeline.reconcile
+
+    def leave_an_error(*args: object, **kwargs: object):  # type: ignore[no-untyped-def]
+        result = real(*args, **kwargs)  # type: ignore[arg-type]
+        result.corrected_bits[0, 0] ^= 1
+        return result
+
+    monkeypatch.setattr(pipeline, "reconcile", leave_an_error)
+    system, record = lim_round
+    result = postprocess(record, system, PipelineParams(), np.random.default_rng(2))
+    assert result.aborted
+    assert result.abort_reason is not None
+    assert "verification failed in 1 frames" in result.abort_reason
+    assert result.verification_ok is False
+    assert result.final_key_bits == 0
+
+
+def test_security_statement_and_key_material_stay_hidden(lim_round: tuple[QkdSystem, DetectionRecord]) -> None:
+    system, record = lim_round
+    result = postprocess(record, system, PipelineParams(), np.random.default_rng(2))
+    assert 0 < result.auth_failure_prob < 1e-12
+    with pytest.raises(ParameterError, match="auth_key"):
+        postprocess(record, system, PipelineParams(), np.random.default_rng(2), auth_key=np.zeros(128, np.uint8))
 
 
 def test_bad_pipeline_parameters_are_refused() -> None:
@@ -82,6 +113,8 @@ def test_bad_pipeline_parameters_are_refused() -> None:
         PipelineParams(frame_bits=8)
     with pytest.raises(ParameterError, match="max_qber"):
         PipelineParams(max_qber=0.0)
+    with pytest.raises(ParameterError, match="max_qber"):
+        PipelineParams(max_qber=0.6)
 
 
 def test_pipeline_is_reproducible(lim_round: tuple[QkdSystem, DetectionRecord]) -> None:

@@ -49,3 +49,20 @@ def test_a_flipped_bit_is_caught_at_the_end_of_its_stage() -> None:
 def test_an_empty_stage_still_authenticates() -> None:
     transcript = Transcript(*_pair())
     assert transcript.authenticate("nothing said")
+
+
+def test_bits_cannot_move_between_messages() -> None:
+    transcript = Transcript(*_pair())
+    transcript.send(Party.ALICE, np.array([1, 0, 1], dtype=np.uint8))
+    transcript.send(Party.ALICE, np.array([0], dtype=np.uint8))
+    # Rearrange what Bob received as if the channel had moved a bit across the boundary.
+    transcript._received[Party.ALICE] = [np.array([1, 0], dtype=np.uint8), np.array([1, 0], dtype=np.uint8)]
+    assert not transcript.authenticate("shifted")
+
+
+def test_no_key_material_in_reprs() -> None:
+    alice, bob = _pair()
+    transcript = Transcript(alice, bob)
+    for text in (repr(alice), repr(alice.pool), repr(transcript)):
+        assert "array" not in text
+        assert str(alice.hash_key) not in text

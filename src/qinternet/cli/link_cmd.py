@@ -245,3 +245,17 @@ def _print_summary(result: dict[str, Any]) -> None:
         f"{result['detections']:,} detections from {result['pulses']:.3g} pulses in {result['wall_s']:.3f} s "
         f"({result['pulses_per_wall_s']:.3g} pulses per wall-second)"
     )
+    if "final_key_bits" in result:
+        outcome = "aborted: " + str(result["abort_reason"]) if result["aborted"] else "secret key produced"
+        console.print(
+            f"post-processing: {outcome}; sifted {result['sifted_bits']:,} bits, QBER estimate "
+            f"{result['qber_estimate']:.4f}, phase-error bound {_fmt(result['phase_error_bound'])}, "
+            f"EC leak {result['ec_leak_bits']:,} bits (f = {_fmt(result['ec_efficiency'])}), "
+            f"privacy amplification to {result['pa_output_bits']:,} bits, authentication "
+            f"{result['auth_bits_consumed']:,} bits, final key {result['final_key_bits']:,} bits "
+            f"({result['secret_key_rate_bps']:.4g} bit/s)"
+        )
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}"

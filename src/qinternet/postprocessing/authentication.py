@@ -32,7 +32,7 @@ class KeyPool:
         consumed_bits: bits handed out so far.
     """
 
-    bits: NDArray[np.uint8]
+    bits: NDArray[np.uint8] = field(repr=False)
     consumed_bits: int = 0
 
     def __post_init__(self) -> None:
@@ -60,8 +60,8 @@ class WegmanCarter:
     order (each message uses the next pad).
     """
 
-    pool: KeyPool
-    hash_key: int = field(init=False)
+    pool: KeyPool = field(repr=False)
+    hash_key: int = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.hash_key = self.pool.take_word()

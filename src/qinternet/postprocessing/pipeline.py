@@ -8,22 +8,26 @@ The stages, each over the public channel of a :class:`.transcript.Transcript` au
 3. **Error correction** of the key-basis (Z) bits with Cascade (:mod:`.cascade`) over a
    :class:`.parity.ParityOracle`; the parities answered are the leak ``lambda_EC``.
 4. **Verification** (:mod:`.verification`): hash tags of every Cascade frame to ``eps_cor / frames``;
-   frames whose tags differ are dropped by both parties.
+   the round aborts if any frame's tags differ (as in Lim et al., Sec. II: dropping frames after the
+   fact would let an eavesdropper steer which bits survive).
 5. **Finite-key length** (:func:`qinternet.qkd.finite_key.finite_key_length`, Lim et al., PRA 89,
    022307 (2014), eq. (1)) from the per-class counts, with the actual leak and tag bits.
 6. **Privacy amplification** (:mod:`.privacy`): Toeplitz hashing to that length with a public seed.
 7. **Authentication** (:mod:`.authentication`): the Wegman-Carter key used by the transcript is taken
    from a pre-shared pool and paid back from the new key, so the *net* key is ``l - auth_bits``.
 
-In a simulation both parties run in this process; nothing but transcript messages passes between their
-data, so the same stages can run between two key managers.
+In a simulation both parties run in this process and some stages read both parties' data where only
+the transcript's content would cross the channel (the verification tags are stand-in bits of the right
+length). Bob's Cascade questions are put on the transcript but, following Martinez-Mateo et al. (2015),
+only Alice's answers count as leaked. The security statement of a round is ``eps_sec`` (Lim et al.),
+``eps_cor`` (verification) and ``auth_failure_prob`` (the Wegman-Carter tags, reported with the result).
 """
 
 from __future__ import annotations
 
 import enum
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -49,7 +53,12 @@ U8 = NDArray[np.uint8]
 
 _WORD_BITS = 64
 _PRESHARED_AUTH_BITS = 64 * 64
-"""Pre-shared Wegman-Carter key of one round: a hash key and 63 pads (a round uses a dozen)."""
+"""Pre-shared Wegman-Carter key drawn when none is given: a hash key and 63 pads (a round uses 9 words)."""
+_STAGES = 4
+_AUTH_BITS_NEEDED = 64 * (1 + 2 * _STAGES)
+"""A hash key and two pads per authenticated stage."""
+_MIN_KEY_BASIS_BITS = 1024
+"""Fewer key-basis bits than this make no meaningful round (Cascade needs blocks of several bits)."""
 
 
 class ErrorCorrection(enum.Enum):
@@ -84,6 +93,8 @@ class PipelineParams:
         if self.frame_bits < 64:
             raise ParameterError("frame_bits", f"must be at least 64, got {self.frame_bits}")
         require_epsilon("max_qber", self.max_qber)
+        if self.max_qber > 0.5:
+            raise ParameterError("max_qber", f"must be at most 0.5, got {self.max_qber}")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -100,10 +111,12 @@ class PipelineResult:
         ec_leak_bits: parity bits disclosed by Cascade.
         ec_efficiency: ``ec_leak_bits / (n h(key_qber))``.
         ec_round_trips: oracle round trips.
-        ec_frame_errors: frames whose verification tags differed (dropped by both parties).
+        ec_frame_errors: frames whose verification tags differed (any aborts the round).
         verification_ok: the hash tags of every frame agreed.
         pa_output_bits: ``l``, the length privacy amplification produced.
         auth_bits_consumed: Wegman-Carter key used by the round's transcript.
+        auth_failure_prob: bound on the probability that a forged message passed a tag (sum over tags
+            of ``L / 2^64``).
         final_key_bits: net new key, ``l - auth_bits_consumed`` (0 when aborted).
         aborted: no key was produced.
         abort_reason: why, when aborted.
@@ -125,14 +138,15 @@ class PipelineResult:
     verification_ok: bool | None
     pa_output_bits: int
     auth_bits_consumed: int
+    auth_failure_prob: float
     final_key_bits: int
     aborted: bool
     abort_reason: str | None
     messages: int
     message_bits: int
     bounds: FiniteKeyBounds | None
-    alice_key: U8
-    bob_key: U8
+    alice_key: U8 = field(repr=False)
+    bob_key: U8 = field(repr=False)
 
     def __repr__(self) -> str:  # never print key material
         return f"PipelineResult(final_key_bits={self.final_key_bits}, aborted={self.aborted})"
@@ -177,17 +191,17 @@ class _Round:
     rng: np.random.Generator
 
 
-def _counts(sifted: SiftedKey, bob_corrected: U8, kept: NDArray[np.bool_], system: QkdSystem) -> DecoyCounts:
+def _counts(sifted: SiftedKey, bob_corrected: U8, used: int, system: QkdSystem) -> DecoyCounts:
     """Per-class detections and errors in both bases.
 
-    Key basis: only the bits of frames that passed verification (``kept``), with their errors as error
-    correction found them; test basis: every bit, with the errors seen when they were disclosed.
+    Key basis: the first ``used`` bits (those cut into frames), with the errors error correction found;
+    test basis: every bit, with the errors seen when they were disclosed.
     """
     classes = len(system.source.intensities)
     key = sifted.basis == Basis.Z
     test = ~key
-    key_class = sifted.intensity_class[key][kept]
-    key_errors = (sifted.bob[key] != bob_corrected)[kept]
+    key_class = sifted.intensity_class[key][:used]
+    key_errors = sifted.bob[key][:used] != bob_corrected
 
     def per_class(labels: NDArray[np.int8], weights: NDArray[np.bool_] | None = None) -> tuple[float, ...]:
         return tuple(float(v) for v in np.bincount(labels, weights=weights, minlength=classes))
@@ -202,54 +216,32 @@ def _counts(sifted: SiftedKey, bob_corrected: U8, kept: NDArray[np.bool_], syste
     )
 
 
-def _frame_batches(n: int, frame_bits: int) -> list[tuple[int, int, tuple[int, int]]]:
-    """``(lo, hi, (frames, bits))``: the whole frames of ``frame_bits`` bits as one batch, then the rest."""
-    frame = min(frame_bits, n)
-    full = (n // frame) * frame
-    batches = [(0, full, (full // frame, frame))]
-    if full < n:
-        batches.append((full, n, (1, n - full)))
-    return batches
+def _frame_shape(n: int, frame_bits: int) -> tuple[int, int]:
+    """``(frames, bits)``: equal frames of about ``frame_bits`` bits; fewer than ``frames`` bits are left
+    over and not used."""
+    frames = max(1, round(n / frame_bits))
+    return frames, n // frames
 
 
-@dataclass(frozen=True, slots=True)
-class _Verified:
-    """Frames whose tags agreed, and what verification disclosed."""
-
-    kept: NDArray[np.bool_]
-    failed_frames: int
-    tag_bits: int
-
-
-def _verify_frames(state: _Round, alice: U8, bob: U8) -> _Verified:
-    """Verify every frame with hashes to ``eps_cor / frames`` (a union bound keeps the whole key
-    ``eps_cor``-correct); frames whose tags differ are dropped by both parties."""
-    batches = _frame_batches(int(alice.shape[0]), state.params.frame_bits)
-    per_frame = state.params.security.eps_cor / sum(shape[0] for _, _, shape in batches)
-    kept = np.ones(alice.shape[0], dtype=bool)
-    failed = tag_bits = 0
-    for lo, hi, shape in batches:
-        outcome = verify_frames(alice[lo:hi].reshape(shape), bob[lo:hi].reshape(shape), per_frame, state.rng)
-        tags = 2 * outcome.tag_bits * shape[0]  # hash keys and tags
-        state.transcript.send(Party.ALICE, np.zeros(tags, dtype=np.uint8))
-        state.transcript.send(Party.BOB, outcome.ok.astype(np.uint8))
-        tag_bits += outcome.tag_bits * shape[0]
-        failed += int(np.count_nonzero(~outcome.ok))
-        kept[lo:hi] = np.repeat(outcome.ok, shape[1])
-    return _Verified(kept=kept, failed_frames=failed, tag_bits=tag_bits)
+def _verify_frames(state: _Round, alice: NDArray[np.uint8], bob: NDArray[np.uint8]) -> tuple[int, int]:
+    """Compare the tags of every frame (rows of ``alice``, ``bob``) to ``eps_cor / frames`` (a union
+    bound keeps the whole key ``eps_cor``-correct); the number of frames whose tags differ, and the tag
+    bits disclosed."""
+    per_frame = state.params.security.eps_cor / alice.shape[0]
+    outcome = verify_frames(alice, bob, per_frame, state.rng)
+    # Stand-in bits of the hash keys and the tags (shared keys, one set of tags per frame).
+    state.transcript.send(Party.ALICE, np.zeros(outcome.tag_bits * (1 + alice.shape[0]), dtype=np.uint8))
+    state.transcript.send(Party.BOB, outcome.ok.astype(np.uint8))
+    return int(np.count_nonzero(~outcome.ok)), outcome.tag_bits * alice.shape[0]
 
 
-def _error_correct(state: _Round, alice: U8, bob: U8, qber: float) -> tuple[U8, int, int]:
-    """Cascade over the frames of :func:`_frame_batches`; Bob's corrected key, the leak and the round trips."""
-    corrected = np.empty_like(bob)
-    leak = trips = 0
-    for lo, hi, shape in _frame_batches(int(alice.shape[0]), state.params.frame_bits):
-        oracle: ParityOracle = _TranscribedOracle(LocalParityOracle(alice[lo:hi].reshape(shape)), state.transcript)
-        result = reconcile(bob[lo:hi].reshape(shape), oracle, qber, state.params.cascade_variant, state.rng)
-        corrected[lo:hi] = result.corrected_bits.reshape(-1)
-        leak += int(result.leaked_bits.sum())
-        trips += result.round_trips
-    return corrected, leak, trips
+def _error_correct(state: _Round, alice: NDArray[np.uint8], bob: NDArray[np.uint8], qber: float) -> tuple[U8, int, int]:
+    """Cascade over the frames (rows of ``alice``, ``bob``); Bob's corrected frames, the leak, the round trips."""
+    oracle: ParityOracle = _TranscribedOracle(LocalParityOracle(alice), state.transcript)
+    result = reconcile(bob, oracle, qber, state.params.cascade_variant, state.rng)
+    # A frame of n bits cannot disclose more than n independent parities.
+    leak = int(np.minimum(result.leaked_bits, alice.shape[1]).sum())
+    return result.corrected_bits, leak, result.round_trips
 
 
 def postprocess(
@@ -272,6 +264,8 @@ def postprocess(
             stands for a key shared at installation.
     """
     shared = rng.integers(0, 2, _PRESHARED_AUTH_BITS, dtype=np.uint8) if auth_key is None else auth_key
+    if shared.shape[0] < _AUTH_BITS_NEEDED:
+        raise ParameterError("auth_key", f"needs at least {_AUTH_BITS_NEEDED} bits, got {shared.shape[0]}")
     transcript = Transcript(WegmanCarter(KeyPool(shared.copy())), WegmanCarter(KeyPool(shared.copy())))
     state = _Round(params=params, system=system, transcript=transcript, rng=rng)
 
@@ -289,7 +283,7 @@ def postprocess(
     key = ~test
     transcript.send(Party.ALICE, sifted.alice[test])
     test_errors = int(np.count_nonzero(sifted.alice[test] != sifted.bob[test]))
-    qber = test_errors / max(int(test.sum()), 1)
+    qber = test_errors / int(test.sum()) if test.any() else math.nan
     base = {
         "sifted_bits": len(sifted),
         "key_basis_bits": int(key.sum()),
@@ -298,41 +292,46 @@ def postprocess(
     }
     if not transcript.authenticate("parameter estimation"):
         return _aborted(base, transcript, "authentication failed")
-    if int(test.sum()) == 0 or int(key.sum()) == 0:
-        return _aborted(base, transcript, "no bits in the key or the test basis")
+    if not test.any() or int(key.sum()) < _MIN_KEY_BASIS_BITS:
+        return _aborted(
+            base, transcript, f"block too small: fewer than {_MIN_KEY_BASIS_BITS} key-basis bits or no test bits"
+        )
     if qber >= params.max_qber:
         return _aborted(base, transcript, f"QBER estimate {qber:.4f} at or above {params.max_qber}")
 
-    # 3. Error correction of the key basis.
-    alice_key, bob_key = sifted.alice[key], sifted.bob[key]
-    corrected, leak, trips = _error_correct(state, alice_key, bob_key, max(qber, 1e-4))
-    key_errors = int(np.count_nonzero(bob_key != corrected))
-    key_qber = key_errors / alice_key.shape[0]
-    efficiency = leak / (alice_key.shape[0] * float(binary_entropy(key_qber))) if key_errors else None
+    # 3. Error correction of the key basis, in equal frames.
+    frames, bits = _frame_shape(int(key.sum()), params.frame_bits)
+    used = frames * bits
+    alice_frames = sifted.alice[key][:used].reshape(frames, bits)
+    bob_frames = sifted.bob[key][:used].reshape(frames, bits)
+    corrected, leak, trips = _error_correct(state, alice_frames, bob_frames, max(qber, 1e-4))
+    key_errors = int(np.count_nonzero(bob_frames != corrected))
+    key_qber = key_errors / used
+    efficiency = leak / (used * float(binary_entropy(key_qber))) if key_errors else None
     ec = {"key_qber": key_qber, "ec_leak_bits": leak, "ec_efficiency": efficiency, "ec_round_trips": trips}
 
-    # 4. Verification frame by frame; frames whose tags differ are dropped by both parties.
-    verified = _verify_frames(state, alice_key, corrected)
-    ec["ec_frame_errors"] = verified.failed_frames
+    # 4. Verification of every frame; any failure aborts the round.
+    failed, tag_bits = _verify_frames(state, alice_frames, corrected)
+    ec["ec_frame_errors"] = failed
     if not transcript.authenticate("error correction and verification"):
-        return _aborted({**base, **ec}, transcript, "authentication failed")
-    if not verified.kept.any():
-        return _aborted({**base, **ec, "verification_ok": False}, transcript, "verification failed in every frame")
-    counts = _counts(sifted, corrected, verified.kept, system)
-    alice_key, corrected = alice_key[verified.kept], corrected[verified.kept]
+        return _aborted({**base, **ec, "verification_ok": failed == 0}, transcript, "authentication failed")
+    if failed:
+        return _aborted({**base, **ec, "verification_ok": False}, transcript, f"verification failed in {failed} frames")
+    alice_key, corrected = alice_frames.reshape(-1), corrected.reshape(-1)
+    counts = _counts(sifted, corrected, used, system)
 
-    # 5. Finite-key length with the actual leak (of every frame, kept or not) and tag bits.
+    # 5. Finite-key length with the actual leak and tag bits.
     bounds = finite_key_length(
         counts,
         params=params.security,
         ec_efficiency=system.ec_efficiency,
         ec_leak_bits=float(leak),
-        verification_leak_bits=float(verified.tag_bits),
+        verification_leak_bits=float(tag_bits),
     )
     done = {
         **base,
         **ec,
-        "verification_ok": verified.failed_frames == 0,
+        "verification_ok": True,
         "phase_error_bound": bounds.phase_error_bound,
         "bounds": bounds,
     }
@@ -379,6 +378,7 @@ def _defaults(values: dict[str, Any], transcript: Transcript) -> dict[str, Any]:
         "ec_frame_errors": values.get("ec_frame_errors", 0),
         "verification_ok": values.get("verification_ok"),
         "auth_bits_consumed": transcript.auth_bits_consumed,
+        "auth_failure_prob": transcript.forgery_prob_bound,
         "messages": transcript.messages,
         "message_bits": transcript.message_bits,
         "bounds": values.get("bounds"),

@@ -7,7 +7,7 @@ cross the channel, never bits.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
@@ -30,8 +30,8 @@ class SiftedKey:
         slot: int64: the pulse's slot.
     """
 
-    alice: NDArray[np.uint8]
-    bob: NDArray[np.uint8]
+    alice: NDArray[np.uint8] = field(repr=False)
+    bob: NDArray[np.uint8] = field(repr=False)
     basis: NDArray[np.int8]
     intensity_class: NDArray[np.int8]
     slot: NDArray[np.int64]

@@ -20,6 +20,8 @@ from numpy.typing import NDArray
 
 from qinternet.postprocessing.authentication import WegmanCarter
 from qinternet.postprocessing.checks import require_bits
+from qinternet.postprocessing.gf2_64 import BLOCK_BITS
+from qinternet.postprocessing.verification import bits_to_blocks_count
 
 __all__ = ["Party", "Transcript"]
 
@@ -47,12 +49,13 @@ class Transcript:
         tamper: what the channel does to a message (identity unless a test plays the adversary).
     """
 
-    alice: WegmanCarter
-    bob: WegmanCarter
-    tamper: Tamper = _no_tampering
+    alice: WegmanCarter = field(repr=False)
+    bob: WegmanCarter = field(repr=False)
+    tamper: Tamper = field(default=_no_tampering, repr=False)
     stages: list[str] = field(default_factory=list)
     messages: int = 0
     message_bits: int = 0
+    forgery_prob_bound: float = 0.0
     _sent: dict[Party, list[NDArray[np.uint8]]] = field(default_factory=lambda: {Party.ALICE: [], Party.BOB: []})
     _received: dict[Party, list[NDArray[np.uint8]]] = field(default_factory=lambda: {Party.ALICE: [], Party.BOB: []})
 
@@ -73,6 +76,7 @@ class Transcript:
             sent = _joined(self._sent[sender])
             received = _joined(self._received[sender])
             ok &= checker.verify(received, signer.tag(sent))
+            self.forgery_prob_bound += bits_to_blocks_count(int(sent.shape[0])) / 2.0**BLOCK_BITS
             self._sent[sender].clear()
             self._received[sender].clear()
         self.stages.append(stage)
@@ -85,4 +89,10 @@ class Transcript:
 
 
 def _joined(messages: list[NDArray[np.uint8]]) -> NDArray[np.uint8]:
-    return np.concatenate(messages).astype(np.uint8) if messages else np.zeros(0, dtype=np.uint8)
+    """The messages one after the other, each behind its 64-bit length, so that bits cannot move from one
+    message to the next without changing what is tagged."""
+    parts: list[NDArray[np.uint8]] = []
+    for message in messages:
+        length = np.array([message.shape[0]], dtype=">u8").view(np.uint8)
+        parts += [np.unpackbits(length), message.astype(np.uint8)]
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.uint8)
