@@ -11,7 +11,9 @@
    ">= 5 Mbit/s per core at f <= 1.1".
 5. Privacy amplification (``toeplitz_hash``, 1e6 and 4e6 input bits) against a dense-matrix baseline,
    goal >= 50 Mbit/s; polynomial hashing over GF(2^64).
-6. The whole pipeline (``postprocess``) on ~1e6 sifted bits of a lim2014 Monte-Carlo record at 25 and
+6. LDPC reconciliation (``ldpc_bench.py``) at QBER 1, 2, 5 %: efficiency, frame error rate (300 codewords
+   of 2^17 bits each) and throughput, goal f <= 1.15 with FER < 1e-2.
+7. The whole pipeline (``postprocess``) on ~1e6 sifted bits of a lim2014 Monte-Carlo record at 25 and
    50 km, against the sifted-bit rate of the simulated 1 GHz link (goal: the pipeline keeps up).
 
 The process is pinned to one core; results go to Rich tables and to ``benchmarks/results/latest.json``.
@@ -34,6 +36,7 @@ from rich.console import Console
 
 import postproc_report
 import report
+from ldpc_bench import LDPC_GOAL_EFFICIENCY, LDPC_GOAL_FER, LDPC_QBERS, LdpcTiming, ldpc_table, time_ldpc
 from machine import machine_info, pin_to_one_core
 from measure import (
     PEER_GOAL_RATIO,
@@ -99,6 +102,7 @@ class Sizes:
         naive_pa_input_bits: input size of the dense-matrix baseline.
         hash_bits: message sizes of polynomial hashing.
         pipeline_sifted_bits: sifted bits (about) of the pipeline's record.
+        ldpc_frames: LDPC codewords decoded per QBER (300 clean ones bound the frame error rate below 1e-2).
     """
 
     montecarlo_pulses: int
@@ -110,6 +114,7 @@ class Sizes:
     naive_pa_input_bits: int
     hash_bits: tuple[int, ...]
     pipeline_sifted_bits: int
+    ldpc_frames: int
 
 
 FULL = Sizes(
@@ -122,6 +127,7 @@ FULL = Sizes(
     naive_pa_input_bits=1 << 13,
     hash_bits=(10**6, 4 * 10**6),
     pipeline_sifted_bits=10**6,
+    ldpc_frames=300,
 )
 QUICK = Sizes(
     montecarlo_pulses=10**8,
@@ -133,6 +139,7 @@ QUICK = Sizes(
     naive_pa_input_bits=1 << 12,
     hash_bits=(10**6,),
     pipeline_sifted_bits=10**6,
+    ldpc_frames=2,
 )
 
 
@@ -283,6 +290,15 @@ def run_hashing(
     return pa, naive, same_size, hashes
 
 
+def run_ldpc(console: Console, sizes: Sizes, seed: int) -> list[LdpcTiming]:
+    """LDPC reconciliation at every QBER."""
+    runs = []
+    for qber in LDPC_QBERS:
+        console.print(f"[dim]LDPC, QBER {qber:.0%}, {sizes.ldpc_frames} codewords of 2^17 bits[/]")
+        runs.append(time_ldpc(qber, sizes.ldpc_frames, seed))
+    return runs
+
+
 def run_pipeline(console: Console, sizes: Sizes, seed: int) -> list[PipelineTiming]:
     """The whole pipeline on a Monte-Carlo record at every distance."""
     runs = []
@@ -366,6 +382,7 @@ def main(argv: list[str] | None = None) -> int:
     peer_runs = run_peers(console, peer_python, sizes, args.seed) if peer_python else []
     batches = run_cascade(console, sizes, args.seed, peer_python)
     pa, naive_pa, pa_same_size, hashes = run_hashing(console, sizes, args.seed)
+    ldpc = run_ldpc(console, sizes, args.seed)
     pipeline = run_pipeline(console, sizes, args.seed)
 
     console.print(report.montecarlo_table(fast_runs))
@@ -382,6 +399,7 @@ def main(argv: list[str] | None = None) -> int:
     console.print(postproc_report.cascade_table(batches, peer_label if peer_python else None))
     postproc_report.print_cascade_note(console)
     console.print(postproc_report.cascade_goal_table(batches))
+    console.print(ldpc_table(ldpc))
     console.print(postproc_report.pa_table(pa, naive_pa, pa_same_size))
     console.print(postproc_report.hash_table(hashes))
     console.print(postproc_report.pipeline_table(pipeline))
@@ -403,6 +421,10 @@ def main(argv: list[str] | None = None) -> int:
         "sanity_signal_gain": [c.to_dict() for c in checks],
         "sequence": peer_json,
     } | postprocessing_results(batches, pa, naive_pa, pa_same_size, hashes, pipeline, peer_label)
+    results["ldpc"] = {
+        "goal": {"max_efficiency": LDPC_GOAL_EFFICIENCY, "max_frame_error_rate": LDPC_GOAL_FER},
+        "runs": [r.to_dict() for r in ldpc],
+    }
     write_json(args.out, results)
     console.print(f"results written to {args.out}")
     return 0

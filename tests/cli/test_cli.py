@@ -343,7 +343,8 @@ def test_finite_key_rate_on_the_cli(cli, tmp_path: Path) -> None:  # type: ignor
     assert [float(r["block_pulses"]) for r in rows] == [1e10] * 3
 
 
-def test_link_postprocess_prints_the_pipeline_fields_and_saves_equal_keys(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("ec", ["cascade", "ldpc"])
+def test_link_postprocess_prints_the_pipeline_fields_and_saves_equal_keys(cli, tmp_path: Path, ec: str) -> None:  # type: ignore[no-untyped-def]
     key_file = tmp_path / "key.npz"
     code, out, _ = cli(
         "link",
@@ -361,7 +362,7 @@ def test_link_postprocess_prints_the_pipeline_fields_and_saves_equal_keys(cli, t
         "--eps-cor",
         "1e-15",
         "--ec",
-        "cascade",
+        ec,
         "--rep-rate-hz",
         "1e9",
         "--save-key",
@@ -398,7 +399,7 @@ def test_postprocess_bad_input(cli) -> None:  # type: ignore[no-untyped-def]
     for args, option in (
         (["--save-key", "k.npz"], "--save-key"),
         (["--postprocess", "--eps-cor", "2"], "--eps-cor"),
-        (["--postprocess", "--ec", "ldpc"], "--ec"),
+        (["--postprocess", "--ec", "turbo"], "--ec"),
         (["--postprocess", "--cascade-variant", "turbo"], "--cascade-variant"),
     ):
         code, out, err = cli("link", "--pulses", "1e6", *args)

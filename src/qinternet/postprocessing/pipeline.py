@@ -5,8 +5,10 @@ The stages, each over the public channel of a :class:`.transcript.Transcript` au
 1. **Sifting** (:mod:`.sifting`): Bob announces his bases, Alice the matches and the intensity classes.
 2. **Parameter estimation**: all test-basis (X) bits are disclosed; their error rate estimates the QBER
    that sizes Cascade's blocks, and the round aborts at once above ``max_qber``.
-3. **Error correction** of the key-basis (Z) bits with Cascade (:mod:`.cascade`) over a
-   :class:`.parity.ParityOracle`; the parities answered are the leak ``lambda_EC``.
+3. **Error correction** of the key-basis (Z) bits, with Cascade (:mod:`.cascade`) over a
+   :class:`.parity.ParityOracle`, where the parities answered are the leak ``lambda_EC``; or with
+   rate-adaptive LDPC codes (:mod:`.ldpc`), one message of syndromes whose length, less the punctured
+   bits, is the leak. An LDPC frame that does not decode aborts the round like a failed verification.
 4. **Verification** (:mod:`.verification`): hash tags of every Cascade frame to ``eps_cor / frames``;
    the round aborts if any frame's tags differ (as in Lim et al., Sec. II: dropping frames after the
    fact would let an eavesdropper steer which bits survive).
@@ -38,6 +40,7 @@ from qinternet.params.checks import require_epsilon
 from qinternet.params.devices import QkdSystem
 from qinternet.postprocessing.authentication import KeyPool, WegmanCarter
 from qinternet.postprocessing.cascade import CASCADE_VARIANTS, reconcile
+from qinternet.postprocessing.ldpc import ldpc_decode, ldpc_plan, ldpc_syndromes
 from qinternet.postprocessing.parity import LocalParityOracle, ParityOracle, ParityQuery, PassOrder
 from qinternet.postprocessing.privacy import toeplitz_hash, toeplitz_seed_bits
 from qinternet.postprocessing.sifting import SiftedKey, sift
@@ -65,6 +68,7 @@ class ErrorCorrection(enum.Enum):
     """Error-correction methods of the pipeline."""
 
     CASCADE = "cascade"
+    LDPC = "ldpc"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -75,8 +79,8 @@ class PipelineParams:
         security: ``eps_sec`` and ``eps_cor`` (Lim et al.'s parameters).
         ec: error-correction method.
         cascade_variant: a name in :data:`qinternet.postprocessing.cascade.CASCADE_VARIANTS`.
-        frame_bits: Cascade frame length (the key-basis bits are cut into frames of this size and one
-            shorter last frame).
+        frame_bits: frame length of Cascade and of verification (the key-basis bits are cut into equal
+            frames of about this size; LDPC cuts the same bits into its own codewords).
         max_qber: abort when the test-basis error rate reaches it (no key is possible near 11 %).
     """
 
@@ -108,10 +112,12 @@ class PipelineResult:
         qber_estimate: error rate of the test basis.
         key_qber: error rate of the key basis, known after error correction.
         phase_error_bound: Lim et al.'s ``phi_X^U``.
-        ec_leak_bits: parity bits disclosed by Cascade.
+        ec_leak_bits: information disclosed by error correction (Cascade's parities, or the LDPC syndromes
+            less the punctured bits).
         ec_efficiency: ``ec_leak_bits / (n h(key_qber))``.
-        ec_round_trips: oracle round trips.
-        ec_frame_errors: frames whose verification tags differed (any aborts the round).
+        ec_round_trips: round trips of error correction (1 for LDPC).
+        ec_frame_errors: frames whose verification tags differed, or LDPC codewords that did not decode
+            (either aborts the round).
         verification_ok: the hash tags of every frame agreed.
         pa_output_bits: ``l``, the length privacy amplification produced.
         auth_bits_consumed: Wegman-Carter key used by the round's transcript.
@@ -235,13 +241,45 @@ def _verify_frames(state: _Round, alice: NDArray[np.uint8], bob: NDArray[np.uint
     return int(np.count_nonzero(~outcome.ok)), outcome.tag_bits * alice.shape[0]
 
 
-def _error_correct(state: _Round, alice: NDArray[np.uint8], bob: NDArray[np.uint8], qber: float) -> tuple[U8, int, int]:
-    """Cascade over the frames (rows of ``alice``, ``bob``); Bob's corrected frames, the leak, the round trips."""
+@dataclass(frozen=True, slots=True)
+class _Corrected:
+    """Bob's frames after error correction and what it cost."""
+
+    bob: U8
+    leak_bits: int
+    round_trips: int
+    undecoded_frames: int = 0
+
+
+def _error_correct(state: _Round, alice: U8, bob: U8, qber: float) -> _Corrected:
+    """Correct Bob's frames (rows of ``bob``) towards Alice's with the chosen method."""
+    if state.params.ec is ErrorCorrection.LDPC:
+        return _ldpc(state, alice, bob, qber)
+    return _cascade(state, alice, bob, qber)
+
+
+def _cascade(state: _Round, alice: U8, bob: U8, qber: float) -> _Corrected:
+    """Cascade over the frames; Bob's questions and Alice's answers go on the transcript."""
     oracle: ParityOracle = _TranscribedOracle(LocalParityOracle(alice), state.transcript)
     result = reconcile(bob, oracle, qber, state.params.cascade_variant, state.rng)
     # A frame of n bits cannot disclose more than n independent parities.
     leak = int(np.minimum(result.leaked_bits, alice.shape[1]).sum())
-    return result.corrected_bits, leak, result.round_trips
+    return _Corrected(bob=result.corrected_bits, leak_bits=leak, round_trips=result.round_trips)
+
+
+def _ldpc(state: _Round, alice: U8, bob: U8, qber: float) -> _Corrected:
+    """One-way LDPC reconciliation of the whole key: the plan follows from the public QBER estimate,
+    Alice sends her syndromes, Bob decodes alone and announces which codewords converged."""
+    plan = ldpc_plan(alice.size, qber)
+    syndromes = state.transcript.send(Party.ALICE, ldpc_syndromes(alice.reshape(-1), plan, state.rng).reshape(-1))
+    decoded = ldpc_decode(bob.reshape(-1), plan, syndromes.reshape(plan.frames, plan.code.m))
+    state.transcript.send(Party.BOB, decoded.converged.astype(np.uint8))
+    return _Corrected(
+        bob=decoded.corrected_bits.reshape(bob.shape),
+        leak_bits=min(plan.leaked_bits, alice.size),
+        round_trips=1,
+        undecoded_frames=int(np.count_nonzero(~decoded.converged)),
+    )
 
 
 def postprocess(
@@ -304,11 +342,20 @@ def postprocess(
     used = frames * bits
     alice_frames = sifted.alice[key][:used].reshape(frames, bits)
     bob_frames = sifted.bob[key][:used].reshape(frames, bits)
-    corrected, leak, trips = _error_correct(state, alice_frames, bob_frames, max(qber, 1e-4))
+    outcome = _error_correct(state, alice_frames, bob_frames, max(qber, 1e-4))
+    corrected, leak = outcome.bob, outcome.leak_bits
     key_errors = int(np.count_nonzero(bob_frames != corrected))
     key_qber = key_errors / used
     efficiency = leak / (used * float(binary_entropy(key_qber))) if key_errors else None
-    ec = {"key_qber": key_qber, "ec_leak_bits": leak, "ec_efficiency": efficiency, "ec_round_trips": trips}
+    ec = {
+        "key_qber": key_qber,
+        "ec_leak_bits": leak,
+        "ec_efficiency": efficiency,
+        "ec_round_trips": outcome.round_trips,
+    }
+    if outcome.undecoded_frames:
+        reason = f"LDPC decoding failed in {outcome.undecoded_frames} codewords"
+        return _aborted({**base, **ec, "ec_frame_errors": outcome.undecoded_frames}, transcript, reason)
 
     # 4. Verification of every frame; any failure aborts the round.
     failed, tag_bits = _verify_frames(state, alice_frames, corrected)
