@@ -49,7 +49,10 @@ def link(
     save: Annotated[Path | None, typer.Option(help="Keep the detection record in FILE (.npz or .parquet).")] = None,
     attack: Annotated[
         str | None,
-        typer.Option(help="Eavesdropper: intercept-resend[:FRACTION], pns or beam-splitting (see docs)."),
+        typer.Option(
+            help="Eavesdropper: intercept-resend[:FRACTION], pns, beam-splitting, blinding[:FRACTION] or "
+            "time-shift:MISMATCH (see docs)."
+        ),
     ] = None,
     block_pulses: Annotated[
         float | None, typer.Option(help="Pulses per block (default: about 16 million detections a block).")

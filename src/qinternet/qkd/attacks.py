@@ -4,6 +4,11 @@ Each attack (and the honest channel) gives the click probabilities of Bob's dete
 (intensity, Alice's basis, Bob's basis); the Monte-Carlo samples them exactly like the honest link, so
 an attack costs nothing extra per pulse. Eve's apparatus is ideal (lossless channel, perfect detectors,
 quantum memory) unless said otherwise.
+
+Attacks on Bob's detectors live in their own modules and are re-exported here:
+:class:`~qinternet.qkd.attack_blinding.DetectorBlinding` and
+:class:`~qinternet.qkd.attack_timeshift.TimeShift`; these can also be simulated pulse by pulse with
+Eve's view of every event (:mod:`qinternet.qkd.attack_trajectories`).
 """
 
 from __future__ import annotations
@@ -20,15 +25,19 @@ from qinternet.errors import ParameterError
 from qinternet.params.devices import QkdSystem
 from qinternet.physics.detectors import ClickProbabilities, coherent_clicks, fock_clicks, mixture
 from qinternet.physics.sources import poisson_pmf
+from qinternet.qkd.attack_blinding import DetectorBlinding
+from qinternet.qkd.attack_timeshift import TimeShift
 from qinternet.qkd.observables import link_transmittance
 
 __all__ = [
     "ATTACKS",
     "BeamSplitting",
     "Channel",
+    "DetectorBlinding",
     "Honest",
     "InterceptResend",
     "PhotonNumberSplitting",
+    "TimeShift",
     "parse_attack",
 ]
 
@@ -173,12 +182,25 @@ class BeamSplitting:
         return 1.0 - math.exp(-mu * (1.0 - fibre))
 
 
-def _fraction(params: str) -> InterceptResend:
-    value = params.removeprefix("fraction=") if params else "1"
-    try:
-        return InterceptResend(fraction=float(value))
-    except ValueError:
-        raise ParameterError("--attack", f"intercept-resend takes a fraction in [0, 1], got {params!r}") from None
+def _number(
+    name: str, key: str, build: Callable[[float], Channel], default: Callable[[], Channel] | None
+) -> Callable[[str], Channel]:
+    """Parser of ``NAME[:[KEY=]VALUE]``; the attack's own validation errors are reported as ``--attack``'s."""
+
+    def parse(params: str) -> Channel:
+        text = params.removeprefix(f"{key}=").strip()
+        if not text and default is not None:
+            return default()
+        try:
+            value = float(text)
+        except ValueError:
+            raise ParameterError("--attack", f"{name} takes a number {key} ({name}:VALUE), got {params!r}") from None
+        try:
+            return build(value)
+        except ParameterError as error:
+            raise ParameterError("--attack", f"{name}: {error.field} {error.reason}") from None
+
+    return parse
 
 
 def _no_params(name: str, build: Callable[[], Channel]) -> Callable[[str], Channel]:
@@ -191,9 +213,13 @@ def _no_params(name: str, build: Callable[[], Channel]) -> Callable[[str], Chann
 
 
 ATTACKS: dict[str, Callable[[str], Channel]] = {
-    "intercept-resend": _fraction,
+    "intercept-resend": _number(
+        "intercept-resend", "fraction", lambda f: InterceptResend(fraction=f), lambda: InterceptResend(fraction=1.0)
+    ),
     "pns": _no_params("pns", PhotonNumberSplitting),
     "beam-splitting": _no_params("beam-splitting", BeamSplitting),
+    "blinding": _number("blinding", "fraction", lambda f: DetectorBlinding(forward_fraction=f), DetectorBlinding),
+    "time-shift": _number("time-shift", "mismatch", lambda r: TimeShift(mismatch=r), None),
 }
 """Attack names accepted by ``--attack NAME[:PARAMS]``, and their parsers."""
 
