@@ -20,8 +20,8 @@ def test_readme_has_exactly_two_setup_commands() -> None:
     assert len(commands) == 2, commands
     main_job, tests = commands
     assert main_job.startswith("pip install")
-    assert "qinternet keyrate" in main_job
-    assert "--plot" in main_job
+    assert "qinternet run beijing-shanghai" in main_job
+    assert "--out" in main_job
     assert "pytest" in tests
 
 

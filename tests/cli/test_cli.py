@@ -11,24 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qinternet.cli.app import main
 from qinternet.qkd.record_io import load_record
-
-
-def run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, *args: str) -> tuple[int, str, str]:
-    monkeypatch.setattr(sys, "argv", ["qinternet", *args])
-    code = 0
-    try:
-        main()
-    except SystemExit as exit_:
-        code = int(exit_.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-@pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    return lambda *args: run(capsys, monkeypatch, *args)
 
 
 def test_version(cli) -> None:  # type: ignore[no-untyped-def]

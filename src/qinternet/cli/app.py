@@ -13,6 +13,7 @@ from rich.text import Text
 from qinternet import __version__
 from qinternet.cli.keyrate_cmd import keyrate
 from qinternet.cli.link_cmd import link
+from qinternet.cli.network_cmd import run, scenario_app, scenarios_app
 from qinternet.cli.options import option_for_field
 from qinternet.cli.output import dump_json
 from qinternet.errors import ParameterError, QinternetError
@@ -30,6 +31,9 @@ app = typer.Typer(
 )
 app.command()(keyrate)
 app.command()(link)
+app.command()(run)
+app.add_typer(scenario_app, name="scenario")
+app.add_typer(scenarios_app, name="scenarios")
 
 
 def _version(value: bool) -> None:

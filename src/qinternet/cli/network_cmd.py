@@ -1,0 +1,199 @@
+"""``qinternet run``, ``qinternet scenario validate|schema`` and ``qinternet scenarios list|show``."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from qinternet.cli.output import dump_json, progress_bar, writing
+from qinternet.errors import ParameterError
+from qinternet.network.catalogue import builtin_names, builtin_text, resolve_scenario
+from qinternet.network.engines import build_links
+from qinternet.network.schema import ScenarioError, load_scenario, parse_duration_s, scenario_json_schema
+from qinternet.network.simulate import simulate
+from qinternet.network.summary import demand_series, link_series, summarise
+from qinternet.report.network import write_report
+
+__all__ = ["run", "scenario_app", "scenarios_app"]
+
+scenario_app = typer.Typer(help="Check scenario files and print their schema.", no_args_is_help=True)
+scenarios_app = typer.Typer(help="The scenarios built into qinternet.", no_args_is_help=True)
+
+MAX_STEPS = 10_000_000
+"""Most sampling steps a run may have (duration / step)."""
+
+
+def _duration(text: str | None, option: str) -> float | None:
+    if text is None:
+        return None
+    try:
+        seconds = parse_duration_s(text)
+    except ValueError as exc:
+        raise ParameterError(option, str(exc)) from None
+    if seconds <= 0:
+        raise ParameterError(option, f"must be > 0, got {text!r}")
+    return seconds
+
+
+def _prepare_out(out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise ParameterError("--out", f"{str(out)!r} is a file, not a folder")
+    with writing(out, "--out"):
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".qinternet-write-test"
+        probe.write_text("")
+        probe.unlink()
+
+
+def _write_csv(path: Path, columns: list[str], rows: Any) -> None:
+    with writing(path, "--out"), path.open("w") as handle:
+        handle.write(",".join(columns) + "\n")
+        for row in rows:
+            handle.write(",".join(f"{v:.6g}" if isinstance(v, float) else str(v) for v in row) + "\n")
+
+
+def run(
+    scenario: Annotated[str, typer.Argument(help="A built-in scenario (qinternet scenarios list) or a YAML file.")],
+    duration: Annotated[str | None, typer.Option(help="Simulated time, e.g. 24h, 90min, 3600 (s).")] = None,
+    step: Annotated[str | None, typer.Option(help="Sampling step of the time series, e.g. 60s.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed of every random stream (default: the scenario's).")] = None,
+    out: Annotated[Path, typer.Option(help="Folder for summary.json, links.csv, demands.csv, report.html.")] = Path(
+        "out"
+    ),
+    json_out: Annotated[bool, typer.Option("--json", help="Also print the summary as JSON.")] = False,
+) -> None:
+    """Simulate a network over time: key per link, relayed key per demand, pools; writes a report."""
+    spec, _ = resolve_scenario(scenario)
+    time_changes: dict[str, float] = {}
+    if (seconds := _duration(duration, "--duration")) is not None:
+        time_changes["duration_s"] = seconds
+    if (seconds := _duration(step, "--step")) is not None:
+        time_changes["step_s"] = seconds
+    changes: dict[str, Any] = {}
+    if time_changes:
+        data = spec.model_dump(mode="json")
+        data["time"] = {**data["time"], **time_changes}
+        changes = data
+    if seed is not None:
+        if seed < 0:
+            raise ParameterError("--seed", f"must be >= 0, got {seed}")
+        changes = {**(changes or spec.model_dump(mode="json")), "seed": seed}
+    if changes:
+        try:
+            spec = load_scenario(changes)
+        except ScenarioError as exc:
+            raise ParameterError("--duration/--step", "; ".join(f"{p}: {r}" for p, r in exc.errors)) from None
+    steps = spec.time.duration_s / spec.time.step_s
+    if steps > MAX_STEPS:
+        raise ParameterError("--step", f"gives {steps:.3g} steps; at most {MAX_STEPS:.0e} (use a longer step)")
+    _prepare_out(out)
+
+    console = Console(stderr=True)
+    started = time.perf_counter()
+    with progress_bar() as progress:
+        task = progress.add_task(f"{spec.name}: building links", total=spec.time.duration_s)
+        links = build_links(spec)
+        progress.update(task, description=f"{spec.name}: simulating")
+        result = simulate(spec, [link.runner for link in links], on_step=lambda t: progress.update(task, completed=t))
+    wall_s = time.perf_counter() - started
+    summary = summarise(result, expected_rate_bps=[link.expected_rate_bps for link in links])
+    summary["wall_s"] = wall_s
+    with writing(out / "summary.json", "--out"):
+        (out / "summary.json").write_text(dump_json(summary) + "\n")
+    _write_csv(out / "links.csv", *link_series(result))
+    _write_csv(out / "demands.csv", *demand_series(result))
+    write_report(out / "report.html", result, summary, links)
+    if json_out:
+        typer.echo(dump_json(summary))
+    else:
+        _print_summary(Console(), summary)
+    console.print(f"wrote {out / 'summary.json'}, links.csv, demands.csv, report.html in {wall_s:.1f} s")
+
+
+def _print_summary(console: Console, summary: dict[str, Any]) -> None:
+    hours = summary["duration_s"] / 3600
+    table = Table(title=f"{summary['scenario']}: demands over {hours:g} h")
+    for column in ("demand", "users", "priority", "wanted (bit)", "delivered (bit)", "met", "hops"):
+        table.add_column(column, justify="right")
+    for d in summary["demands"]:
+        hops = len(d["paths"][0]["links"]) if d["paths"] else 0
+        table.add_row(
+            d["id"],
+            f"{d['a']} - {d['b']}",
+            str(d["priority"]),
+            f"{d['wanted_bits']:.3g}",
+            f"{d['delivered_bits']:.3g}",
+            f"{d['met_fraction']:.1%}",
+            str(hops),
+        )
+    console.print(table)
+    links = sorted(summary["links"], key=lambda link: link["mean_rate_bps"])
+    weakest = Table(title="Weakest links (mean secret key rate)")
+    for column in ("link", "kind", "rate (bit/s)", "analytic (bit/s)", "QBER", "uptime", "pool at end (bit)"):
+        weakest.add_column(column, justify="right")
+    for link in links[:5]:
+        expected = link["expected_rate_bps"]
+        weakest.add_row(
+            str(link["id"]),
+            str(link["kind"]),
+            f"{link['mean_rate_bps']:.4g}",
+            "-" if expected is None else f"{expected:.4g}",
+            "-" if link["qber"] is None else f"{link['qber']:.2%}",
+            f"{link['uptime']:.0%}",
+            f"{link['pool_bits_final']:.3g}",
+        )
+    console.print(weakest)
+
+
+@scenario_app.command("validate")
+def validate(file: Annotated[Path, typer.Argument(help="A scenario YAML file.")]) -> None:
+    """Check a scenario file; print each problem as ``path: reason`` (exit 2) or a one-line summary."""
+    spec = load_scenario(file)
+    build_links(spec)  # the presets and device changes are checked by the parameter objects
+    typer.echo(
+        f"{file}: valid scenario {spec.name!r}: {len(spec.nodes)} nodes, {len(spec.links)} links, "
+        f"{len(spec.demands)} demands"
+    )
+
+
+@scenario_app.command("schema")
+def schema(
+    out: Annotated[Path | None, typer.Option(help="Write the JSON Schema to FILE instead of stdout.")] = None,
+) -> None:
+    """Print the JSON Schema of scenario files."""
+    text = json.dumps(scenario_json_schema(), indent=2)
+    if out is None:
+        typer.echo(text)
+        return
+    with writing(out, "--out"):
+        out.write_text(text + "\n")
+
+
+@scenarios_app.command("list")
+def list_scenarios(json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """List the built-in scenarios."""
+    rows: list[dict[str, str | int]] = []
+    for name in builtin_names():
+        spec = load_scenario(builtin_text(name))
+        rows.append({"name": name, "nodes": len(spec.nodes), "links": len(spec.links), "description": spec.description})
+    if json_out:
+        typer.echo(dump_json(rows))
+        return
+    table = Table(title="Built-in scenarios (qinternet scenarios show NAME)")
+    for column in ("name", "nodes", "links", "description"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*(str(row[key]) for key in ("name", "nodes", "links", "description")))
+    Console().print(table)
+
+
+@scenarios_app.command("show")
+def show(name: Annotated[str, typer.Argument(help="A built-in scenario.")]) -> None:
+    """Print a built-in scenario's YAML, to copy and edit."""
+    typer.echo(builtin_text(name), nl=False)

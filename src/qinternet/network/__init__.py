@@ -1,0 +1,1 @@
+"""Quantum networks: topology, links, key relay, routing and satellite passes."""

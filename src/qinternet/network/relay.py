@@ -1,0 +1,205 @@
+"""Key pools, key-aware routing and trusted-node relay of end-to-end keys.
+
+**Pools.** Each link keeps the secret key its two ends share in a pool of bounded capacity; key that
+arrives at a full pool is discarded and counted (a real key manager stops accepting it).
+
+**Relay** (the trusted-node networks of SECOQC, Peev et al., NJP 11, 075001 (2009), and of the
+Beijing-Shanghai backbone, Chen et al., Nature 589, 214 (2021)): an end-to-end key ``k`` between users
+``u`` and ``v`` on a path ``u = n_0, n_1, ..., n_h = v`` is made by ``u``; each hop ``(n_i, n_{i+1})``
+carries ``k XOR h_i`` under the hop key ``h_i`` (a one-time pad), which node ``n_{i+1}`` decrypts and
+re-encrypts with the next hop's key (:func:`xor_relay`). Relaying ``b`` bits therefore takes ``b`` bits
+from *every* hop's pool, and every trusted node sees the key.
+
+**Routing** (key-aware): a demand takes the *widest* path, the one whose smallest hop pool is largest
+(the maximin or bottleneck path, found by Dijkstra's algorithm with ``min`` in place of ``+``; Pollack,
+Operations Research 8, 733 (1960)), so that relays draw on the key where it is. Demands are served in
+priority order; demands of equal priority share by progressive filling in equal quanta (max-min
+fairness; Bertsekas and Gallager, *Data Networks*, 2nd ed., Sec. 6.5.2), re-routing after every quantum.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+from qinternet.errors import ParameterError
+
+__all__ = ["Grant", "KeyPools", "Request", "serve", "widest_path", "xor_relay"]
+
+U8 = NDArray[np.uint8]
+
+_FILL_ROUNDS = 16
+"""Rounds of progressive filling per priority class; the quantum is 1/16 of the class's largest wish."""
+
+
+@dataclass(slots=True)
+class KeyPools:
+    """The key (in bits) held by every link's pool, and the graph of which nodes each link joins.
+
+    Attributes:
+        ends: ``(a, b)`` of every link, by link index.
+        capacity_bits: float64, shape (L,): most key each pool holds.
+        level_bits: float64, shape (L,): key in each pool now.
+        discarded_bits: float64, shape (L,): key that arrived at a full pool.
+    """
+
+    ends: tuple[tuple[str, str], ...]
+    capacity_bits: NDArray[np.float64]
+    level_bits: NDArray[np.float64] = field(init=False)
+    discarded_bits: NDArray[np.float64] = field(init=False)
+    _adjacent: dict[str, list[tuple[str, int]]] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.capacity_bits.shape != (len(self.ends),) or np.any(self.capacity_bits <= 0):
+            raise ParameterError("capacity_bits", "needs one positive capacity per link")
+        self.level_bits = np.zeros(len(self.ends))
+        self.discarded_bits = np.zeros(len(self.ends))
+        self._adjacent = {}
+        for index, (a, b) in enumerate(self.ends):
+            self._adjacent.setdefault(a, []).append((b, index))
+            self._adjacent.setdefault(b, []).append((a, index))
+
+    def add(self, link: int, bits: float) -> None:
+        """Put ``bits`` of new key into link ``link``'s pool, discarding what does not fit."""
+        room = self.capacity_bits[link] - self.level_bits[link]
+        kept = min(bits, room)
+        self.level_bits[link] += kept
+        self.discarded_bits[link] += bits - kept
+
+    def neighbours(self, node: str) -> list[tuple[str, int]]:
+        """``(neighbour, link index)`` of every link at ``node``."""
+        return self._adjacent.get(node, [])
+
+
+def widest_path(pools: KeyPools, source: str, target: str) -> tuple[float, list[int]]:
+    """The path whose smallest pool is largest: ``(bottleneck bits, link indices from source to target)``.
+
+    Parallel links between two nodes are separate edges (each is its own pool). Returns ``(0, [])`` when
+    no path has key in every hop. Ties go to fewer hops.
+    """
+    best: dict[str, tuple[float, int]] = {source: (np.inf, 0)}
+    via: dict[str, tuple[str, int]] = {}
+    heap: list[tuple[float, int, str]] = [(-np.inf, 0, source)]
+    done: set[str] = set()
+    while heap:
+        negative_width, hops, node = heapq.heappop(heap)
+        if node in done:
+            continue
+        done.add(node)
+        if node == target:
+            break
+        for neighbour, link in pools.neighbours(node):
+            width = min(-negative_width, float(pools.level_bits[link]))
+            if width <= 0.0 or neighbour in done:
+                continue
+            old = best.get(neighbour)
+            if old is None or (width, -(hops + 1)) > (old[0], -old[1]):
+                best[neighbour] = (width, hops + 1)
+                via[neighbour] = (node, link)
+                heapq.heappush(heap, (-width, hops + 1, neighbour))
+    if target not in via:
+        return 0.0, []
+    links: list[int] = []
+    node = target
+    while node != source:
+        node, link = via[node]
+        links.append(link)
+    return best[target][0], links[::-1]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Request:
+    """Key wanted now between two users.
+
+    Attributes:
+        demand: index of the demand.
+        a, b: the users.
+        bits: key wanted in this step.
+        priority: larger is served first.
+    """
+
+    demand: int
+    a: str
+    b: str
+    bits: float
+    priority: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Grant:
+    """Key relayed for one request in one step.
+
+    Attributes:
+        demand: index of the demand.
+        bits: key delivered end to end.
+        hops: link indices of the widest path used last (empty when nothing was delivered).
+    """
+
+    demand: int
+    bits: float
+    hops: tuple[int, ...]
+
+
+def serve(pools: KeyPools, requests: Sequence[Request]) -> list[Grant]:
+    """Relay key for ``requests`` from the pools (consuming it on every hop), by priority, fairly.
+
+    Within a priority class, each of :data:`_FILL_ROUNDS` rounds offers every unserved request the same
+    quantum (``1/_FILL_ROUNDS`` of the largest wish in the class) along its current widest path; what a
+    request cannot use stays for the others, so small requests are met in full and the rest share the
+    bottleneck equally (progressive filling, max-min fair to within one quantum). Returns one grant per
+    request, in the order given.
+    """
+    delivered = {r.demand: 0.0 for r in requests}
+    last_path: dict[int, tuple[int, ...]] = {}
+    for priority in sorted({r.priority for r in requests}, reverse=True):
+        group = [r for r in requests if r.priority == priority]
+        quantum = max(r.bits for r in group) / _FILL_ROUNDS
+        for _ in range(_FILL_ROUNDS):
+            active = False
+            for request in group:
+                remaining = request.bits - delivered[request.demand]
+                if remaining <= 0.0:
+                    continue
+                width, hops = widest_path(pools, request.a, request.b)
+                if not hops:
+                    continue
+                bits = min(remaining, quantum, width)
+                pools.level_bits[hops] -= bits
+                delivered[request.demand] += bits
+                last_path[request.demand] = tuple(hops)
+                active = True
+            if not active:
+                break
+    return [Grant(demand=r.demand, bits=delivered[r.demand], hops=last_path.get(r.demand, ())) for r in requests]
+
+
+def xor_relay(hop_keys: Sequence[U8], key: U8) -> tuple[list[U8], U8]:
+    """Relay ``key`` hop by hop under one-time pads: the public messages and the key the far end gets.
+
+    Args:
+        hop_keys: uint8 0/1, each shape (n,): the key each hop's two nodes share, from the first hop.
+        key: uint8 0/1, shape (n,): the end-to-end key made at the first node.
+
+    Returns:
+        The ciphertext sent on every hop (``key XOR hop_key``) and what the last node decrypts.
+
+    >>> k = np.array([1, 0, 1], dtype=np.uint8)
+    >>> messages, received = xor_relay([np.array([0, 1, 1], dtype=np.uint8)] * 2, k)
+    >>> received.tolist(), messages[0].tolist()
+    ([1, 0, 1], [1, 1, 0])
+    """
+    if not hop_keys:
+        raise ParameterError("hop_keys", "needs at least one hop")
+    messages = []
+    carried = key
+    for i, pad in enumerate(hop_keys):
+        if pad.shape != key.shape:
+            raise ParameterError(f"hop_keys[{i}]", f"has {pad.shape[0]} bits where the key has {key.shape[0]}")
+        message = carried ^ pad  # sent in the clear on hop i
+        messages.append(message)
+        carried = message ^ pad  # node i+1 decrypts (a trusted node holds the key here)
+    return messages, carried

@@ -1,0 +1,575 @@
+"""Scenario files: the YAML a user writes, validated by pydantic into a :class:`Scenario`.
+
+A scenario names its nodes (with coordinates), the links between them (each with a protocol and the
+devices of a preset, optionally changed field by field), the users' demands, and the time to simulate.
+Every error names the field by its path in the file (``links[3].length_km: must be > 0``) and the reason;
+cross-references (a link to an unknown node, duplicate IDs, a free-space link without a satellite and a
+ground station, a demand between users no path joins) are checked after the fields themselves.
+
+The models here are the edge of the package (STYLE.md: "pydantic is for the edges"); the simulation
+turns them into the frozen parameter objects of :mod:`qinternet.params` (:mod:`.build`), whose own
+checks are reported with the same paths.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import networkx as nx
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from qinternet.errors import QinternetError
+
+__all__ = [
+    "ClassicalChannelSpec",
+    "DemandSpec",
+    "FreeSpaceSpec",
+    "LinkKind",
+    "LinkModel",
+    "LinkSpec",
+    "NodeKind",
+    "NodeSpec",
+    "OrbitSpec",
+    "Scenario",
+    "ScenarioError",
+    "TimeSpec",
+    "load_scenario",
+    "parse_duration_s",
+    "scenario_json_schema",
+]
+
+_UNITS_S = {"ps": 1e-12, "ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
+_DURATION = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*(ps|ns|us|ms|s|min|h|d)?\s*$")
+
+
+class ScenarioError(QinternetError, ValueError):
+    """A scenario file has errors: each is ``(path, reason)``, e.g. ``("links[3].length_km", "must be > 0")``.
+
+    >>> str(ScenarioError([("links[0].a", "unknown node 'x'")]))
+    "links[0].a: unknown node 'x'"
+    """
+
+    def __init__(self, errors: list[tuple[str, str]]) -> None:
+        super().__init__("\n".join(f"{path}: {reason}" for path, reason in errors))
+        self.errors = errors
+
+
+def parse_duration_s(value: object) -> float:
+    """Seconds from ``3600``, ``"3600s"``, ``"90min"``, ``"24h"``, ``"2d"``, ``"1.5e-3s"``.
+
+    >>> parse_duration_s("24h"), parse_duration_s(90), parse_duration_s("30 min")
+    (86400.0, 90.0, 1800.0)
+    """
+    if isinstance(value, bool):
+        raise ValueError("must be a duration such as 3600, '90min' or '24h'")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    else:
+        match = _DURATION.match(str(value))
+        if match is None:
+            raise ValueError(f"{value!r} is not a duration such as 3600, '90min' or '24h'")
+        seconds = float(match.group(1)) * _UNITS_S[match.group(2) or "s"]
+    if not math.isfinite(seconds):
+        raise ValueError(f"must be finite, got {value!r}")
+    return seconds
+
+
+def _duration(value: object) -> float:
+    try:
+        return parse_duration_s(value)
+    except ValueError as exc:
+        raise PydanticCustomError("duration", str(exc)) from None
+
+
+Seconds = Annotated[float, BeforeValidator(_duration)]
+"""A duration: a number of seconds or a string with a unit (ps, ns, us, ms, s, min, h, d)."""
+Identifier = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")]
+Probability = Annotated[float, Field(gt=0.0, le=1.0)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class NodeKind(enum.Enum):
+    """What a node is."""
+
+    USER = "user"
+    TRUSTED_RELAY = "trusted-relay"
+    SATELLITE = "satellite"
+    GROUND_STATION = "ground-station"
+    ENTANGLEMENT_SOURCE = "entanglement-source"
+
+
+class LinkKind(enum.Enum):
+    """How a link carries its quantum signal."""
+
+    FIBRE = "fibre"
+    FREE_SPACE = "free-space"
+    ENTANGLEMENT = "entanglement"
+
+
+class LinkModel(enum.Enum):
+    """How a link's blocks are simulated."""
+
+    ANALYTIC = "analytic"
+    MONTE_CARLO = "monte-carlo"
+
+
+class OrbitSpec(_Model):
+    """A satellite's orbit: a TLE, or circular elements at an epoch.
+
+    Attributes:
+        tle: the two lines of a NORAD two-line element set.
+        altitude_km: circular orbit altitude above the mean equatorial radius.
+        inclination_deg: inclination; omitted with ``altitude_km`` means sun-synchronous.
+        raan_deg: right ascension of the ascending node at ``epoch``.
+        mean_anomaly_deg: position along the orbit at ``epoch``.
+        epoch: UTC time the elements hold (default: the scenario's start).
+    """
+
+    tle: tuple[str, str] | None = None
+    altitude_km: Annotated[float, Field(gt=150.0, lt=40000.0)] | None = None
+    inclination_deg: Annotated[float, Field(ge=0.0, le=180.0)] | None = None
+    raan_deg: Annotated[float, Field(ge=0.0, lt=360.0)] = 0.0
+    mean_anomaly_deg: Annotated[float, Field(ge=0.0, lt=360.0)] = 0.0
+    epoch: datetime | None = None
+
+    @model_validator(mode="after")
+    def _one_description(self) -> OrbitSpec:
+        if (self.tle is None) == (self.altitude_km is None):
+            raise PydanticCustomError("orbit", "give either tle or altitude_km (circular elements), not both")
+        return self
+
+
+class NodeSpec(_Model):
+    """A node of the network.
+
+    Attributes:
+        id: unique name.
+        kind: user, trusted-relay, satellite, ground-station or entanglement-source.
+        name: a human-readable label (default: the id).
+        lat_deg, lon_deg: position (required except for satellites).
+        altitude_m: height above the ellipsoid (ground stations).
+        orbit: the orbit (satellites only).
+    """
+
+    id: Identifier
+    kind: NodeKind
+    name: str | None = None
+    lat_deg: Annotated[float, Field(ge=-90.0, le=90.0)] | None = None
+    lon_deg: Annotated[float, Field(ge=-180.0, le=180.0)] | None = None
+    altitude_m: Annotated[float, Field(ge=-500.0, le=9000.0)] = 0.0
+    orbit: OrbitSpec | None = None
+
+    @model_validator(mode="after")
+    def _position(self) -> NodeSpec:
+        if self.kind is NodeKind.SATELLITE:
+            if self.orbit is None:
+                raise PydanticCustomError("node", "a satellite needs an orbit")
+        else:
+            if self.orbit is not None:
+                raise PydanticCustomError("node", "only a satellite has an orbit")
+            if self.lat_deg is None or self.lon_deg is None:
+                raise PydanticCustomError("node", "needs lat_deg and lon_deg")
+        return self
+
+    @property
+    def label(self) -> str:
+        """The name to show."""
+        return self.name or self.id
+
+
+class ClassicalChannelSpec(_Model):
+    """A classical channel sharing the link's fibre (its Raman scattering adds noise).
+
+    Attributes:
+        launch_power_dbm: optical power launched into the fibre.
+        wavelength_nm: the classical channel's wavelength.
+        direction: ``forward`` (travels with the quantum signal) or ``backward``.
+        raman_cross_section_per_km_nm: effective Raman cross-section at the quantum wavelength
+            (default: the C-band value of :mod:`qinternet.physics.raman`).
+    """
+
+    launch_power_dbm: Annotated[float, Field(ge=-60.0, le=30.0)]
+    wavelength_nm: Annotated[float, Field(gt=200.0, lt=3000.0)] = 1550.0
+    direction: Literal["forward", "backward"] = "forward"
+    raman_cross_section_per_km_nm: Annotated[float, Field(ge=0.0, lt=1e-6)] | None = None
+
+
+class FreeSpaceSpec(_Model):
+    """The optics of a satellite-to-ground downlink (:mod:`qinternet.physics.freespace`).
+
+    Attributes:
+        wavelength_nm: signal wavelength.
+        tx_aperture_m, rx_aperture_m: transmitter and receiver telescope diameters.
+        divergence_urad: full-angle beam divergence (default: the transmitter's diffraction limit).
+        zenith_transmittance: atmospheric transmittance looking straight up.
+        pointing_jitter_urad: RMS pointing error per axis.
+        fixed_loss_db: optics, coupling and turbulence margin.
+        min_elevation_deg: no key below this elevation.
+        night_only: transmit only while the sun is down at the ground station.
+    """
+
+    wavelength_nm: Annotated[float, Field(gt=200.0, lt=3000.0)] = 850.0
+    tx_aperture_m: Annotated[float, Field(gt=0.0, le=10.0)] = 0.3
+    rx_aperture_m: Annotated[float, Field(gt=0.0, le=10.0)] = 1.0
+    divergence_urad: Annotated[float, Field(gt=0.0, le=1e4)] | None = None
+    zenith_transmittance: Probability = 0.8
+    pointing_jitter_urad: Annotated[float, Field(ge=0.0, le=1e3)] = 0.0
+    fixed_loss_db: Annotated[float, Field(ge=0.0, le=100.0)] = 0.0
+    min_elevation_deg: Annotated[float, Field(ge=0.0, lt=90.0)] = 10.0
+    night_only: bool = True
+
+
+class LinkSpec(_Model):
+    """A QKD link.
+
+    Attributes:
+        id: unique name.
+        kind: fibre, free-space or entanglement.
+        a, b: the nodes it joins (fibre: any two nodes; free-space: a satellite and a ground station;
+            entanglement: the two users that share the pairs).
+        source: the entanglement source serving ``a`` and ``b`` (entanglement links).
+        length_km: fibre length (fibre links).
+        length_a_km, length_b_km: fibre from the source to ``a`` and to ``b`` (entanglement links).
+        loss_db_per_km, connector_loss_db: the fibre's attenuation and fixed loss (default: the preset's).
+        protocol: ``decoy-bb84`` (prepare and measure) or ``bbm92`` (entanglement links).
+        preset: the devices (``qinternet presets``); ``devices`` changes single fields of it, e.g.
+            ``{detector: {efficiency: 0.2}, source: {rep_rate_hz: 1e9}}``.
+        model: ``analytic`` (expected counts) or ``monte-carlo`` (counts drawn per block).
+        optimise_settings: run at the basis and intensity settings that maximise the finite-key rate of
+            a block (as an operator tunes a link), or at the preset's own.
+        block_s: seconds of key generation per post-processing block (finite-key block).
+        pool_capacity_bits: most key the link's pool holds; excess is discarded and counted.
+        classical_channels: classical traffic in the same fibre.
+        free_space: optics of a free-space link.
+        eps_sec, eps_cor: security parameters of each block.
+    """
+
+    id: Identifier
+    kind: LinkKind = LinkKind.FIBRE
+    a: Identifier
+    b: Identifier
+    source: Identifier | None = None
+    length_km: Annotated[float, Field(gt=0.0, le=1000.0)] | None = None
+    length_a_km: Annotated[float, Field(ge=0.0, le=1000.0)] | None = None
+    length_b_km: Annotated[float, Field(ge=0.0, le=1000.0)] | None = None
+    loss_db_per_km: Annotated[float, Field(ge=0.0, le=10.0)] | None = None
+    connector_loss_db: Annotated[float, Field(ge=0.0, le=100.0)] | None = None
+    protocol: Literal["decoy-bb84", "bbm92"] = "decoy-bb84"
+    preset: str = "lim2014"
+    devices: dict[str, Any] = Field(default_factory=dict)
+    model: LinkModel = LinkModel.ANALYTIC
+    optimise_settings: bool = True
+    block_s: Annotated[Seconds, Field(gt=0.0, le=86400.0 * 30)] = 600.0
+    pool_capacity_bits: Annotated[float, Field(gt=0.0, le=1e15)] = 1e10
+    classical_channels: tuple[ClassicalChannelSpec, ...] = ()
+    free_space: FreeSpaceSpec | None = None
+    eps_sec: Annotated[float, Field(gt=0.0, lt=1.0)] = 1e-10
+    eps_cor: Annotated[float, Field(gt=0.0, lt=1.0)] = 1e-15
+
+    @model_validator(mode="after")
+    def _kind_fields(self) -> LinkSpec:
+        need: dict[LinkKind, tuple[str, ...]] = {
+            LinkKind.FIBRE: ("length_km",),
+            LinkKind.FREE_SPACE: ("free_space",),
+            LinkKind.ENTANGLEMENT: ("source", "length_a_km", "length_b_km"),
+        }
+        missing = [name for name in need[self.kind] if getattr(self, name) is None]
+        if missing:
+            raise PydanticCustomError(
+                "link", "a {kind} link needs {fields}", {"kind": self.kind.value, "fields": ", ".join(missing)}
+            )
+        if self.a == self.b:
+            raise PydanticCustomError("link", "joins node {node} to itself", {"node": self.a})
+        if (self.protocol == "bbm92") != (self.kind is LinkKind.ENTANGLEMENT):
+            raise PydanticCustomError("link", "protocol bbm92 goes with kind entanglement, decoy-bb84 with the others")
+        if self.classical_channels and self.kind is LinkKind.FREE_SPACE:
+            raise PydanticCustomError("link", "classical_channels share a fibre; a free-space link has none")
+        return self
+
+
+class DemandSpec(_Model):
+    """Users who want key between them.
+
+    Attributes:
+        id: unique name.
+        a, b: the two users.
+        rate_bps: key wanted per second, all the time; or
+        volume_bits: key wanted in total, as soon as possible.
+        priority: larger is served first; equal priorities share fairly.
+    """
+
+    id: Identifier
+    a: Identifier
+    b: Identifier
+    rate_bps: Annotated[float, Field(gt=0.0, le=1e12)] | None = None
+    volume_bits: Annotated[float, Field(gt=0.0, le=1e18)] | None = None
+    priority: Annotated[int, Field(ge=0, le=1000)] = 1
+
+    @model_validator(mode="after")
+    def _what(self) -> DemandSpec:
+        if (self.rate_bps is None) == (self.volume_bits is None):
+            raise PydanticCustomError("demand", "give either rate_bps or volume_bits")
+        if self.a == self.b:
+            raise PydanticCustomError("demand", "joins user {node} to itself", {"node": self.a})
+        return self
+
+
+class TimeSpec(_Model):
+    """When and how long to simulate.
+
+    Attributes:
+        start: UTC start (satellite passes depend on it).
+        duration_s: simulated time, e.g. ``24h``.
+        step_s: sampling step of the time series and of the demands' requests.
+    """
+
+    start: datetime = datetime(2021, 1, 1, tzinfo=UTC)
+    duration_s: Annotated[Seconds, Field(gt=0.0, le=86400.0 * 366)] = 86400.0
+    step_s: Annotated[Seconds, Field(gt=0.0, le=86400.0)] = 60.0
+
+    @field_validator("start")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+    @model_validator(mode="after")
+    def _step_fits(self) -> TimeSpec:
+        if self.step_s > self.duration_s:
+            raise PydanticCustomError(
+                "time",
+                "step_s ({step}) is longer than duration_s ({duration})",
+                {"step": self.step_s, "duration": self.duration_s},
+            )
+        return self
+
+
+class PublishedFigure(_Model):
+    """A published number the scenario should come close to (shown in reports, checked by tests)."""
+
+    quantity: str
+    value: float
+    unit: str = ""
+    source: str
+    note: str = ""
+
+
+class Scenario(_Model):
+    """A whole scenario file.
+
+    ``link_defaults`` holds link fields that every link takes unless it sets its own.
+    """
+
+    name: Identifier
+    description: str = ""
+    sources: tuple[str, ...] = ()
+    published: tuple[PublishedFigure, ...] = ()
+    seed: Annotated[int, Field(ge=0, lt=2**63)] = 1
+    time: TimeSpec = TimeSpec()
+    link_defaults: dict[str, Any] = Field(default_factory=dict)
+    nodes: Annotated[tuple[NodeSpec, ...], Field(min_length=2)]
+    links: Annotated[tuple[LinkSpec, ...], Field(min_length=1)]
+    demands: tuple[DemandSpec, ...] = ()
+
+    def node(self, node_id: str) -> NodeSpec:
+        """The node called ``node_id``."""
+        return next(n for n in self.nodes if n.id == node_id)
+
+    def key_graph(self) -> nx.MultiGraph[str]:
+        """Nodes joined by an edge per link that produces key between them (entanglement: its users)."""
+        graph: nx.MultiGraph[str] = nx.MultiGraph()
+        graph.add_nodes_from(n.id for n in self.nodes)
+        for link in self.links:
+            graph.add_edge(link.a, link.b, key=link.id)
+        return graph
+
+
+# ---------------------------------------------------------------------------------------------------
+# Cross-references
+
+
+def _cross_check(scenario: Scenario) -> list[tuple[str, str]]:
+    errors: list[tuple[str, str]] = []
+    sections: tuple[tuple[str, list[str]], ...] = (
+        ("nodes", [n.id for n in scenario.nodes]),
+        ("links", [link.id for link in scenario.links]),
+        ("demands", [d.id for d in scenario.demands]),
+    )
+    for section, ids in sections:
+        seen: dict[str, int] = {}
+        for i, item_id in enumerate(ids):
+            if item_id in seen:
+                errors.append((f"{section}[{i}].id", f"duplicate id {item_id!r} (also {section}[{seen[item_id]}])"))
+            seen.setdefault(item_id, i)
+    kinds = {n.id: n.kind for n in scenario.nodes}
+    for i, link in enumerate(scenario.links):
+        for end in ("a", "b", "source"):
+            node = getattr(link, end)
+            if node is not None and node not in kinds:
+                errors.append((f"links[{i}].{end}", f"unknown node {node!r}"))
+        if any(e[0].startswith(f"links[{i}].") for e in errors):
+            continue
+        ends = {kinds[link.a], kinds[link.b]}
+        if link.kind is LinkKind.FREE_SPACE and ends != {NodeKind.SATELLITE, NodeKind.GROUND_STATION}:
+            errors.append((f"links[{i}]", "a free-space link joins a satellite and a ground station"))
+        elif link.kind is not LinkKind.FREE_SPACE and NodeKind.SATELLITE in ends:
+            errors.append((f"links[{i}].kind", "a satellite is reached by a free-space link only"))
+        source = link.source
+        if (
+            link.kind is LinkKind.ENTANGLEMENT
+            and source is not None
+            and kinds[source] is not NodeKind.ENTANGLEMENT_SOURCE
+        ):
+            errors.append((f"links[{i}].source", f"node {link.source!r} is not an entanglement-source"))
+    graph = scenario.key_graph()
+    for i, demand in enumerate(scenario.demands):
+        for end in ("a", "b"):
+            node = getattr(demand, end)
+            if node not in kinds:
+                errors.append((f"demands[{i}].{end}", f"unknown node {node!r}"))
+            elif kinds[node] in (NodeKind.SATELLITE, NodeKind.ENTANGLEMENT_SOURCE):
+                errors.append((f"demands[{i}].{end}", f"node {node!r} is a {kinds[node].value}, not a user"))
+        if demand.a in kinds and demand.b in kinds and not nx.has_path(graph, demand.a, demand.b):
+            errors.append((f"demands[{i}]", f"no chain of links joins {demand.a!r} and {demand.b!r}"))
+    return errors
+
+
+# ---------------------------------------------------------------------------------------------------
+# Loading
+
+
+_MESSAGES = {
+    "greater_than": "must be > {gt}",
+    "greater_than_equal": "must be >= {ge}",
+    "less_than": "must be < {lt}",
+    "less_than_equal": "must be <= {le}",
+    "missing": "is required",
+    "extra_forbidden": "is not a field of this section",
+    "enum": "must be one of {expected}",
+    "literal_error": "must be one of {expected}",
+    "too_short": "needs at least {min_length} entries",
+    "string_pattern_mismatch": "must be letters, digits, '_', '.', ':' or '-', starting with a letter or digit",
+}
+
+
+def _path(loc: tuple[int | str, ...]) -> str:
+    parts: list[str] = []
+    for item in loc:
+        if isinstance(item, int):
+            parts.append(f"[{item}]")
+        elif not parts:
+            parts.append(item)
+        elif item.startswith(("function-", "constrained-")) or item in {"float", "int", "str", "tuple[str,str]"}:
+            continue  # pydantic's names of union members and validators, not the user's fields
+        else:
+            parts.append(f".{item}")
+    return "".join(parts) or "(file)"
+
+
+def _reason(error: dict[str, Any]) -> str:
+    template = _MESSAGES.get(error["type"])
+    context = error.get("ctx") or {}
+    if template is not None:
+        shown_ctx = {k: f"{v:g}" if isinstance(v, float) else v for k, v in context.items()}
+        try:
+            reason = template.format(**shown_ctx)
+        except KeyError:
+            reason = error["msg"]
+    else:
+        reason = str(error["msg"])
+    if error["type"] not in {"missing", "extra_forbidden", "duration"} and "input" in error:
+        shown = repr(error["input"])
+        if len(shown) <= 60 and not isinstance(error["input"], dict | list):
+            reason += f", got {shown}"
+    return reason
+
+
+def _from_validation_error(exc: ValidationError) -> ScenarioError:
+    errors: list[tuple[str, str]] = []
+    for error in exc.errors(include_url=False):
+        entry = (_path(tuple(error["loc"])), _reason(dict(error)))
+        if entry not in errors:
+            errors.append(entry)
+    # A list whose entries failed is also reported "too short" by pydantic: the entries say more.
+    failed_lists = {path.split("[")[0] for path, _ in errors if "[" in path}
+    return ScenarioError([(p, r) for p, r in errors if not (p in failed_lists and r.startswith("needs at least"))])
+
+
+def load_scenario(source: str | Path | dict[str, Any]) -> Scenario:
+    """Read and validate a scenario from a YAML file, YAML text, or an already parsed mapping.
+
+    Raises:
+        ScenarioError: with every problem found, each naming its field path.
+    """
+    if isinstance(source, Path):
+        try:
+            text = source.read_text()
+        except OSError as exc:
+            raise ScenarioError([(str(source), f"cannot be read: {exc.strerror or exc}")]) from None
+        data: object = _parse_yaml(text)
+    elif isinstance(source, str):
+        data = _parse_yaml(source)
+    else:
+        data = source
+    if not isinstance(data, dict):
+        raise ScenarioError([("(file)", "must be a YAML mapping with nodes, links, ...")])
+    data = _with_link_defaults(data)
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise _from_validation_error(exc) from None
+    errors = _cross_check(scenario)
+    if errors:
+        raise ScenarioError(errors)
+    return scenario
+
+
+def _with_link_defaults(data: dict[str, Any]) -> dict[str, Any]:
+    """Fill every link's missing fields from ``link_defaults`` (a link's own value wins)."""
+    defaults = data.get("link_defaults")
+    links = data.get("links")
+    if not isinstance(defaults, dict):
+        if defaults is not None:
+            raise ScenarioError([("link_defaults", "must be a mapping of link fields to values")])
+        return data
+    unknown = sorted(set(defaults) - set(LinkSpec.model_fields) | ({"id", "a", "b"} & set(defaults)))
+    if unknown:
+        raise ScenarioError([(f"link_defaults.{name}", "is not a field every link can share") for name in unknown])
+    if isinstance(links, list):
+        data = {**data, "links": [{**defaults, **link} if isinstance(link, dict) else link for link in links]}
+    return data
+
+
+def _parse_yaml(text: str) -> object:
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else "(file)"
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ScenarioError([(where, f"is not valid YAML: {problem}")]) from None
+
+
+def scenario_json_schema() -> dict[str, Any]:
+    """The JSON Schema of scenario files (``qinternet scenario schema``)."""
+    schema = Scenario.model_json_schema(mode="validation")
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "qinternet scenario"
+    return schema

@@ -1,0 +1,117 @@
+"""``qinternet run``, ``scenario validate|schema`` and ``scenarios list|show`` as a user types them."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from qinternet.network.catalogue import builtin_names, builtin_text
+
+
+def test_run_writes_summary_series_and_report(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "out"
+    code, stdout, _ = cli("run", "beijing-shanghai", "--duration", "2h", "--out", str(out), "--json")
+    assert code == 0, stdout
+    summary = json.loads(stdout)
+    assert summary == json.loads((out / "summary.json").read_text()) | {"wall_s": summary["wall_s"]}
+    assert summary["duration_s"] == 7200.0
+    assert len(summary["links"]) == 35
+    for link in summary["links"]:
+        assert {"secret_bits", "mean_rate_bps", "qber", "uptime"} <= set(link)
+        assert link["secret_bits"] > 0
+    for demand in summary["demands"]:
+        assert demand["delivered_bits"] + demand["unmet_bits"] == pytest.approx(demand["wanted_bits"])
+    assert any(node["pools"] for node in summary["nodes"])
+    rows = list(csv.DictReader((out / "links.csv").open()))
+    assert len(rows) == 120 * 35  # a row per link per minute
+    assert {r["link"] for r in rows} == {link["id"] for link in summary["links"]}
+    report = (out / "report.html").read_text()
+    assert report.count("<svg") >= 3  # map, pools, demands, rates: inline, self-contained
+    assert 'src="http' not in report
+
+
+def test_run_table_output_names_the_demands(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    code, stdout, _ = cli("run", "beijing-shanghai", "--duration", "30min", "--out", str(tmp_path))
+    assert code == 0
+    assert "demands over 0.5 h" in stdout
+    assert "Weakest links" in stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["run", "atlantis"], "is neither a built-in scenario"),
+        (["run", "beijing-shanghai", "--duration", "0"], "--duration: must be > 0"),
+        (["run", "beijing-shanghai", "--duration", "soon"], "--duration: 'soon' is not a duration"),
+        (["run", "beijing-shanghai", "--step", "1ps"], "--step: gives"),
+        (["run", "beijing-shanghai", "--seed", "-4"], "--seed: must be >= 0"),
+        (["scenarios", "show", "atlantis"], "no built-in scenario 'atlantis'"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(cli, args: list[str], message: str) -> None:  # type: ignore[no-untyped-def]
+    code, out, err = cli(*args)
+    assert code == 2
+    assert message in err
+    assert "Traceback" not in err
+    assert out == ""
+
+
+def test_run_refuses_an_output_path_that_is_a_file(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    target = tmp_path / "taken"
+    target.write_text("")
+    code, _, err = cli("run", "beijing-shanghai", "--duration", "1h", "--out", str(target))
+    assert code == 2
+    assert "--out" in err
+
+
+def test_validate_names_every_bad_field(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    data = yaml.safe_load(builtin_text("beijing-shanghai"))
+    data["links"][3]["length_km"] = -1
+    data["links"][5]["b"] = "atlantis"
+    data["time"]["duration_s"] = 0
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(data))
+    code, out, err = cli("scenario", "validate", str(bad))
+    assert code == 2
+    assert "time.duration_s: must be > 0, got 0" in err
+    assert "links[3].length_km: must be > 0, got -1" in err
+    assert out == ""
+
+
+def test_validate_accepts_a_good_file_and_checks_its_devices(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    good = tmp_path / "good.yaml"
+    good.write_text(builtin_text("beijing-shanghai"))
+    code, out, _ = cli("scenario", "validate", str(good))
+    assert code == 0
+    assert "valid scenario 'beijing-shanghai': 36 nodes, 35 links, 4 demands" in out
+    data = yaml.safe_load(good.read_text())
+    data["links"][0]["devices"] = {"detector": {"efficiency": 2}}
+    good.write_text(yaml.safe_dump(data))
+    code, _, err = cli("scenario", "validate", str(good))
+    assert code == 2
+    assert "links[0].devices.detector.efficiency" in err
+
+
+def test_schema_is_json_schema(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    code, out, _ = cli("scenario", "schema")
+    assert code == 0
+    schema = json.loads(out)
+    assert schema["$schema"].startswith("https://json-schema.org/")
+    assert "links" in schema["properties"]
+    target = tmp_path / "schema.json"
+    assert cli("scenario", "schema", "--out", str(target))[0] == 0
+    assert json.loads(target.read_text()) == schema
+
+
+def test_scenarios_list_and_show(cli) -> None:  # type: ignore[no-untyped-def]
+    code, out, _ = cli("scenarios", "list", "--json")
+    assert code == 0
+    assert [row["name"] for row in json.loads(out)] == builtin_names()
+    code, out, _ = cli("scenarios", "show", "beijing-shanghai")
+    assert code == 0
+    assert out == builtin_text("beijing-shanghai")
+    assert yaml.safe_load(out)["name"] == "beijing-shanghai"

@@ -1,0 +1,117 @@
+"""Key pools, widest-path routing, priorities, fairness and the one-time-pad relay."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from qinternet.errors import ParameterError
+from qinternet.network.relay import KeyPools, Request, serve, widest_path, xor_relay
+
+
+def pools(levels: dict[tuple[str, str], float], capacity: float = 1e9) -> KeyPools:
+    p = KeyPools(ends=tuple(levels), capacity_bits=np.full(len(levels), capacity))
+    p.level_bits[:] = list(levels.values())
+    return p
+
+
+def test_a_full_pool_discards_and_counts() -> None:
+    p = pools({("a", "b"): 0.0}, capacity=100.0)
+    p.add(0, 70.0)
+    p.add(0, 50.0)
+    assert p.level_bits[0] == 100.0
+    assert p.discarded_bits[0] == 20.0
+
+
+def test_the_widest_path_avoids_the_drained_hop() -> None:
+    # a-b-d is short but b-d holds 5 bits; a-c-e-d is longer and holds at least 50 in every hop.
+    p = pools({("a", "b"): 100, ("b", "d"): 5, ("a", "c"): 60, ("c", "e"): 50, ("e", "d"): 80})
+    width, hops = widest_path(p, "a", "d")
+    assert width == 50
+    assert hops == [2, 3, 4]
+
+
+def test_ties_in_width_go_to_fewer_hops() -> None:
+    p = pools({("a", "b"): 10, ("b", "d"): 10, ("a", "c"): 10, ("c", "e"): 10, ("e", "d"): 10})
+    assert widest_path(p, "a", "d") == (10, [0, 1])
+
+
+def test_no_path_with_key() -> None:
+    p = pools({("a", "b"): 0.0, ("b", "c"): 10})
+    assert widest_path(p, "a", "c") == (0.0, [])
+
+
+def test_relaying_takes_the_key_from_every_hop() -> None:
+    p = pools({("a", "r"): 100, ("r", "b"): 40})
+    [grant] = serve(p, [Request(demand=0, a="a", b="b", bits=30, priority=1)])
+    assert grant.bits == pytest.approx(30)
+    assert grant.hops == (0, 1)
+    np.testing.assert_allclose(p.level_bits, [70, 10])
+
+
+def test_higher_priority_is_served_first() -> None:
+    p = pools({("a", "r"): 100, ("r", "b"): 40, ("r", "c"): 100})
+    low, high = serve(
+        p,
+        [Request(demand=0, a="a", b="c", bits=100, priority=0), Request(demand=1, a="a", b="b", bits=40, priority=5)],
+    )
+    assert high.bits == pytest.approx(40)
+    assert low.bits == pytest.approx(60)  # what the a-r hop has left
+
+
+def test_equal_priorities_share_a_bottleneck_fairly() -> None:
+    # Both demands cross hop a-r (90 bits); each wants 80: max-min fairness gives 45 each.
+    p = pools({("a", "r"): 90, ("r", "b"): 1000, ("r", "c"): 1000})
+    one, two = serve(
+        p, [Request(demand=0, a="a", b="b", bits=80, priority=1), Request(demand=1, a="a", b="c", bits=80, priority=1)]
+    )
+    assert one.bits == pytest.approx(45)
+    assert two.bits == pytest.approx(45)
+
+
+def test_a_small_demand_gets_all_it_wants_and_leaves_the_rest() -> None:
+    p = pools({("a", "r"): 90, ("r", "b"): 1000, ("r", "c"): 1000})
+    small, big = serve(
+        p, [Request(demand=0, a="a", b="b", bits=10, priority=1), Request(demand=1, a="a", b="c", bits=200, priority=1)]
+    )
+    assert small.bits == pytest.approx(10)
+    assert big.bits == pytest.approx(80)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    levels=st.lists(st.floats(0, 1e6), min_size=6, max_size=6),
+    wants=st.lists(st.floats(1, 1e6), min_size=3, max_size=3),
+    priorities=st.lists(st.integers(0, 2), min_size=3, max_size=3),
+)
+def test_serving_conserves_key(levels: list[float], wants: list[float], priorities: list[int]) -> None:
+    """No pool goes negative, nobody gets more than asked, and every relayed bit left every hop's pool."""
+    ends = (("a", "b"), ("b", "c"), ("c", "d"), ("a", "e"), ("e", "d"), ("b", "e"))
+    p = pools(dict(zip(ends, levels, strict=True)))
+    before = p.level_bits.copy()
+    pairs = (("a", "d"), ("b", "d"), ("a", "c"))
+    requests = [
+        Request(demand=i, a=a, b=b, bits=w, priority=q)
+        for i, ((a, b), w, q) in enumerate(zip(pairs, wants, priorities, strict=True))
+    ]
+    grants = serve(p, requests)
+    assert np.all(p.level_bits >= -1e-6 * max(1.0, before.max()))
+    assert all(g.bits <= r.bits * (1 + 1e-9) for g, r in zip(grants, requests, strict=True))
+    # Each relayed bit used at least one hop, so the pools lost at least the total delivered.
+    rounding = 1e-9 * max(1.0, float(before.sum()))
+    assert before.sum() - p.level_bits.sum() >= sum(g.bits for g in grants) - rounding
+
+
+def test_the_xor_relay_delivers_the_key_and_shows_only_padded_bits() -> None:
+    rng = np.random.default_rng(5)
+    key = rng.integers(0, 2, 256, dtype=np.uint8)
+    hop_keys = [rng.integers(0, 2, 256, dtype=np.uint8) for _ in range(4)]
+    messages, received = xor_relay(hop_keys, key)
+    np.testing.assert_array_equal(received, key)
+    for message, pad in zip(messages, hop_keys, strict=True):
+        np.testing.assert_array_equal(message ^ pad, key)  # each hop's message is the key under that hop's pad
+        assert not np.array_equal(message, key)
+    with pytest.raises(ParameterError, match=r"hop_keys\[1\]"):
+        xor_relay([hop_keys[0], hop_keys[1][:10]], key)
