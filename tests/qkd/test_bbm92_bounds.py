@@ -10,7 +10,13 @@ import pytest
 from qinternet.errors import ParameterError
 from qinternet.params import PairStatistics, QkdSystem
 from qinternet.physics import pair_number_pmf
-from qinternet.qkd.bbm92 import arm_transmittance, bbm92_observables, ma_fung_lo_observables
+from qinternet.qkd.bbm92 import (
+    arm_transmittance,
+    bbm92_observables,
+    bbm92_observables_arms,
+    fibre_arm_transmittance,
+    ma_fung_lo_observables,
+)
 from qinternet.qkd.bounds import plob_bound, tgw_bound
 from qinternet.qkd.entropy import binary_entropy
 from qinternet.qkd.keyrate import Protocol, key_rate
@@ -35,6 +41,23 @@ def test_bbm92_matches_ma_fung_lo_closed_forms(gys: QkdSystem, distance: float, 
     # so the difference is bounded by e_d lambda^2.
     lam = pairs / 2
     assert float(ours.error_rate) == pytest.approx(float(theirs.error_rate), abs=y0 + gys.misalignment_error * lam**2)
+
+
+@pytest.mark.parametrize(("length_a", "length_b"), [(0.0, 40.0), (5.0, 25.0), (30.0, 2.0)])
+def test_unequal_arms_match_ma_fung_lo_closed_form_gain(gys: QkdSystem, length_a: float, length_b: float) -> None:
+    """Eq. (9) of Ma, Fung, Lo (2007) holds for any eta_A, eta_B: a source nearer one user."""
+    eta_a, eta_b = fibre_arm_transmittance(gys, length_a), fibre_arm_transmittance(gys, length_b)
+    y0 = gys.detector.background_yield
+    ours = bbm92_observables_arms(gys, length_a, length_b, 0.1)
+    theirs = ma_fung_lo_observables(eta_a, eta_b, y0, y0, gys.misalignment_error, 0.05)
+    assert float(ours.gain) == pytest.approx(float(theirs.gain), rel=1e-9)
+
+
+def test_equal_arms_are_the_source_in_the_middle(gys: QkdSystem) -> None:
+    middle = bbm92_observables(gys, 60.0, 0.2)
+    arms = bbm92_observables_arms(gys, 30.0, 30.0, 0.2)
+    assert float(arms.gain) == pytest.approx(float(middle.gain), rel=1e-12)
+    assert float(arms.error_rate) == pytest.approx(float(middle.error_rate), rel=1e-12)
 
 
 def test_bbm92_error_agrees_with_ma_fung_lo_to_first_order_in_lambda(gys: QkdSystem) -> None:

@@ -2,22 +2,72 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
+from qinternet.errors import ParameterError
 from qinternet.network.build import link_system
+from qinternet.network.entangled import EntanglementLinkEngine, entanglement_runner
 from qinternet.network.links import FibreLinkEngine, fibre_runner, tuned_system
-from qinternet.network.schema import LinkKind, LinkModel, LinkSpec, Scenario, ScenarioError
+from qinternet.network.satellite import (
+    GroundStation,
+    Orbit,
+    raan_for_node_local_time_deg,
+    sun_synchronous_inclination_deg,
+)
+from qinternet.network.satellite_links import SatelliteLinkEngine, satellite_runner
+from qinternet.network.schema import LinkKind, LinkModel, LinkSpec, NodeKind, NodeSpec, Scenario, ScenarioError
 from qinternet.network.simulate import LinkRunner
+from qinternet.params import QkdSystem
+from qinternet.physics.raman import (
+    C_BAND_RAMAN_CROSS_SECTION_PER_KM_NM,
+    ClassicalChannel,
+    RamanDirection,
+    raman_click_prob_per_gate,
+    raman_noise_power_w,
+    raman_photon_rate_hz,
+)
 from qinternet.qkd.finite_key import FiniteKeyParams
 
-__all__ = ["BuiltLink", "build_links", "fibre_engine"]
+__all__ = ["BuiltLink", "build_links", "entanglement_engine", "fibre_engine", "raman_click_prob", "with_raman_noise"]
+
+
+def raman_click_prob(spec: LinkSpec, system: QkdSystem, length_km: float) -> float:
+    """Probability that Raman light from the link's classical channels clicks Bob's receiver in one
+    detection window (:mod:`qinternet.physics.raman`: forward or backward noise power in the filter,
+    photons at the quantum wavelength, times the receiver's efficiency)."""
+    total = 0.0
+    for channel in spec.classical_channels:
+        classical = ClassicalChannel(
+            launch_power_dbm=channel.launch_power_dbm,
+            wavelength_nm=channel.wavelength_nm,
+            direction=RamanDirection(channel.direction),
+            raman_cross_section_per_km_nm=(
+                C_BAND_RAMAN_CROSS_SECTION_PER_KM_NM
+                if channel.raman_cross_section_per_km_nm is None
+                else channel.raman_cross_section_per_km_nm
+            ),
+        )
+        power = raman_noise_power_w(classical, system.fibre, length_km, spec.filter_bandwidth_nm)
+        total += float(raman_photon_rate_hz(power, spec.quantum_wavelength_nm))
+    return float(raman_click_prob_per_gate(total, spec.detection_window_s, system.detector.efficiency))
+
+
+def with_raman_noise(spec: LinkSpec, system: QkdSystem, length_km: float) -> QkdSystem:
+    """``system`` with the Raman clicks added to each of Bob's two detectors' dark counts (the scattered
+    light is unpolarised, so each detector sees half of it)."""
+    if not spec.classical_channels:
+        return system
+    per_detector = raman_click_prob(spec, system, length_km) / 2.0
+    dark = 1.0 - (1.0 - system.detector.dark_count_prob) * (1.0 - per_detector)
+    return dataclasses.replace(system, detector=dataclasses.replace(system.detector, dark_count_prob=dark))
 
 
 def fibre_engine(spec: LinkSpec, path: str) -> FibreLinkEngine:
     """The block engine of the decoy-BB84 fibre link ``spec`` (at ``path`` in the file)."""
     assert spec.length_km is not None
-    system = link_system(spec, path)
+    system = with_raman_noise(spec, link_system(spec, path), spec.length_km)
     block_pulses = math.floor(system.source.rep_rate_hz * spec.block_s)
     if block_pulses < 1:
         raise ScenarioError([(f"{path}.block_s", f"holds no pulse at {system.source.rep_rate_hz:g} Hz")])
@@ -42,11 +92,81 @@ class BuiltLink:
         expected_rate_bps: secret key per second of the analytic model at the link's settings (for
             satellites: averaged over the run), shown beside the simulated rate.
         fibre: the fibre engine (fibre links), for the report's rate-against-length curve.
+        satellite: the downlink engine (free-space links), for the report's passes.
     """
 
     runner: LinkRunner
     expected_rate_bps: float
     fibre: FibreLinkEngine | None = None
+    satellite: SatelliteLinkEngine | None = None
+
+
+def entanglement_engine(spec: LinkSpec, path: str) -> EntanglementLinkEngine:
+    """The block engine of the BBM92 user pair ``spec`` (at ``path`` in the file)."""
+    assert spec.length_a_km is not None
+    assert spec.length_b_km is not None
+    system = link_system(spec, path)
+    pulses = math.floor(system.spdc.rep_rate_hz * spec.block_s)
+    if pulses < 1:
+        raise ScenarioError([(f"{path}.block_s", f"holds no pulse at {system.spdc.rep_rate_hz:g} Hz")])
+    return EntanglementLinkEngine(
+        system=system,
+        length_a_km=spec.length_a_km,
+        length_b_km=spec.length_b_km,
+        block_pulses=pulses,
+        monte_carlo=spec.model is LinkModel.MONTE_CARLO,
+    )
+
+
+def orbit_of(node: NodeSpec, scenario: Scenario, path: str) -> Orbit:
+    """The orbit of the satellite ``node`` (circular elements default to sun-synchronous, epoch the start)."""
+    spec = node.orbit
+    assert spec is not None
+    try:
+        if spec.tle is not None:
+            return Orbit.from_tle(*spec.tle, name=node.id)
+        assert spec.altitude_km is not None
+        epoch = spec.epoch or scenario.time.start
+        if spec.ascending_node_local_time_h is not None:
+            raan = raan_for_node_local_time_deg(epoch, spec.ascending_node_local_time_h)
+        else:
+            raan = spec.raan_deg
+        inclination = spec.inclination_deg
+        if inclination is None:
+            inclination = sun_synchronous_inclination_deg(spec.altitude_km)
+        return Orbit.circular(
+            altitude_km=spec.altitude_km,
+            inclination_deg=inclination,
+            raan_deg=raan,
+            epoch_utc=epoch,
+            mean_anomaly_deg=spec.mean_anomaly_deg,
+            name=node.id,
+        )
+    except ParameterError as exc:
+        raise ScenarioError([(f"{path}.orbit", f"{exc.field}: {exc.reason}")]) from None
+
+
+def satellite_engine(spec: LinkSpec, path: str, scenario: Scenario, duration_s: float) -> SatelliteLinkEngine:
+    """The engine of the downlink ``spec``: its passes over ``duration_s`` from the scenario's start."""
+    assert spec.free_space is not None
+    ends = [scenario.node(spec.a), scenario.node(spec.b)]
+    satellite = next(n for n in ends if n.kind is NodeKind.SATELLITE)
+    ground = next(n for n in ends if n.kind is NodeKind.GROUND_STATION)
+    assert ground.lat_deg is not None
+    assert ground.lon_deg is not None
+    node_path = f"nodes[{[n.id for n in scenario.nodes].index(satellite.id)}]"
+    return SatelliteLinkEngine(
+        system=link_system(spec, path),
+        optics=spec.free_space,
+        orbit=orbit_of(satellite, scenario, node_path),
+        station=GroundStation(
+            name=ground.id, lat_deg=ground.lat_deg, lon_deg=ground.lon_deg, altitude_m=ground.altitude_m
+        ),
+        start_utc=scenario.time.start,
+        duration_s=duration_s,
+        security=FiniteKeyParams(eps_sec=spec.eps_sec, eps_cor=spec.eps_cor),
+        monte_carlo=spec.model is LinkModel.MONTE_CARLO,
+    )
 
 
 def build_links(scenario: Scenario) -> list[BuiltLink]:
@@ -58,6 +178,18 @@ def build_links(scenario: Scenario) -> list[BuiltLink]:
             engine = fibre_engine(spec, path)
             rate = engine.expected_block.key_bits / spec.block_s
             built.append(BuiltLink(runner=fibre_runner(engine, spec.block_s), expected_rate_bps=rate, fibre=engine))
+        elif spec.kind is LinkKind.ENTANGLEMENT:
+            pair = entanglement_engine(spec, path)
+            runner = entanglement_runner(pair, spec.block_s)
+            built.append(BuiltLink(runner=runner, expected_rate_bps=pair.expected_key_bits / spec.block_s))
         else:
-            raise ScenarioError([(f"{path}.kind", f"{spec.kind.value} links are not simulated yet")])
+            downlink = satellite_engine(spec, path, scenario, scenario.time.duration_s)
+            key = sum(p.key_bits for p in downlink.passes)
+            built.append(
+                BuiltLink(
+                    runner=satellite_runner(downlink),
+                    expected_rate_bps=key / scenario.time.duration_s,
+                    satellite=downlink,
+                )
+            )
     return built

@@ -139,6 +139,8 @@ class OrbitSpec(_Model):
         altitude_km: circular orbit altitude above the mean equatorial radius.
         inclination_deg: inclination; omitted with ``altitude_km`` means sun-synchronous.
         raan_deg: right ascension of the ascending node at ``epoch``.
+        ascending_node_local_time_h: alternatively, the local mean solar time of the ascending node (a
+            sun-synchronous orbit keeps it), from which the RAAN at ``epoch`` follows.
         mean_anomaly_deg: position along the orbit at ``epoch``.
         epoch: UTC time the elements hold (default: the scenario's start).
     """
@@ -147,6 +149,7 @@ class OrbitSpec(_Model):
     altitude_km: Annotated[float, Field(gt=150.0, lt=40000.0)] | None = None
     inclination_deg: Annotated[float, Field(ge=0.0, le=180.0)] | None = None
     raan_deg: Annotated[float, Field(ge=0.0, lt=360.0)] = 0.0
+    ascending_node_local_time_h: Annotated[float, Field(ge=0.0, lt=24.0)] | None = None
     mean_anomaly_deg: Annotated[float, Field(ge=0.0, lt=360.0)] = 0.0
     epoch: datetime | None = None
 
@@ -257,7 +260,10 @@ class LinkSpec(_Model):
             a block (as an operator tunes a link), or at the preset's own.
         block_s: seconds of key generation per post-processing block (finite-key block).
         pool_capacity_bits: most key the link's pool holds; excess is discarded and counted.
-        classical_channels: classical traffic in the same fibre.
+        classical_channels: classical traffic in the same fibre (its Raman scattering adds background).
+        quantum_wavelength_nm: the quantum signal's wavelength (Raman noise is counted at it).
+        filter_bandwidth_nm: width of the receiver's filter (0.8 nm: a 100 GHz DWDM channel).
+        detection_window_s: time a detection gate or coincidence window stays open for one pulse.
         free_space: optics of a free-space link.
         eps_sec, eps_cor: security parameters of each block.
     """
@@ -280,6 +286,9 @@ class LinkSpec(_Model):
     block_s: Annotated[Seconds, Field(gt=0.0, le=86400.0 * 30)] = 600.0
     pool_capacity_bits: Annotated[float, Field(gt=0.0, le=1e15)] = 1e10
     classical_channels: tuple[ClassicalChannelSpec, ...] = ()
+    quantum_wavelength_nm: Annotated[float, Field(gt=200.0, lt=3000.0)] = 1550.0
+    filter_bandwidth_nm: Annotated[float, Field(gt=0.0, le=100.0)] = 0.8
+    detection_window_s: Annotated[Seconds, Field(gt=0.0, le=1e-3)] = 1e-9
     free_space: FreeSpaceSpec | None = None
     eps_sec: Annotated[float, Field(gt=0.0, lt=1.0)] = 1e-10
     eps_cor: Annotated[float, Field(gt=0.0, lt=1.0)] = 1e-15

@@ -26,7 +26,13 @@ from qinternet.physics.fibre import fibre_transmittance
 from qinternet.physics.sources import poisson_vacuum, thermal_vacuum
 from qinternet.qkd.observables import Observed
 
-__all__ = ["arm_transmittance", "bbm92_observables", "ma_fung_lo_observables"]
+__all__ = [
+    "arm_transmittance",
+    "bbm92_observables",
+    "bbm92_observables_arms",
+    "fibre_arm_transmittance",
+    "ma_fung_lo_observables",
+]
 
 FloatArray = NDArray[np.float64]
 
@@ -38,6 +44,14 @@ _ALL = frozenset(range(4))
 def arm_transmittance(system: QkdSystem, distance_km: ArrayLike) -> FloatArray:
     """Transmittance of one arm (half the fibre, half the insertion loss, one party's detectors)."""
     return np.sqrt(fibre_transmittance(system.fibre, distance_km)) * system.detector.efficiency
+
+
+def fibre_arm_transmittance(system: QkdSystem, length_km: ArrayLike) -> FloatArray:
+    """Transmittance of an arm of ``length_km`` of the system's fibre with half its insertion loss and one
+    party's detectors (two arms of ``L/2`` give :func:`arm_transmittance` of ``L``)."""
+    fibre = system.fibre
+    loss_db = fibre.loss_db_per_km * np.asarray(length_km, dtype=np.float64) + fibre.insertion_loss_db / 2.0
+    return np.asarray(10.0 ** (-loss_db / 10.0) * system.detector.efficiency, dtype=np.float64)
 
 
 def _photon_reach(
@@ -62,6 +76,20 @@ def _bit_probs(clicked: frozenset[int], h: int, v: int) -> tuple[float, float]:
 def bbm92_observables(system: QkdSystem, distance_km: ArrayLike, mean_pair_number: ArrayLike) -> Observed:
     """Coincidence gain ``Q`` and error weight ``E Q`` for matching bases (see the module docstring)."""
     eta = arm_transmittance(system, distance_km)
+    return _observables(system, eta, eta, mean_pair_number)
+
+
+def bbm92_observables_arms(
+    system: QkdSystem, length_a_km: ArrayLike, length_b_km: ArrayLike, mean_pair_number: ArrayLike
+) -> Observed:
+    """As :func:`bbm92_observables` for a source ``length_a_km`` from Alice and ``length_b_km`` from Bob
+    (each arm with half the insertion loss), e.g. one user pair of a multi-user entanglement network."""
+    eta_a = fibre_arm_transmittance(system, length_a_km)
+    eta_b = fibre_arm_transmittance(system, length_b_km)
+    return _observables(system, eta_a, eta_b, mean_pair_number)
+
+
+def _observables(system: QkdSystem, eta_a: FloatArray, eta_b: FloatArray, mean_pair_number: ArrayLike) -> Observed:
     mu = np.asarray(mean_pair_number, dtype=np.float64)
     per_mode = mu / 2.0
     vacuum = thermal_vacuum if system.spdc.statistics is PairStatistics.THERMAL else poisson_vacuum
@@ -69,10 +97,10 @@ def bbm92_observables(system: QkdSystem, distance_km: ArrayLike, mean_pair_numbe
     e_d = system.misalignment_error
 
     def all_dark(dark: frozenset[int]) -> FloatArray:
-        x_h, x_v = _photon_reach(dark, eta, eta, e_d)
+        x_h, x_v = _photon_reach(dark, eta_a, eta_b, e_d)
         return np.asarray(keep ** len(dark) * vacuum(per_mode, x_h) * vacuum(per_mode, x_v), dtype=np.float64)
 
-    gain = np.zeros(np.broadcast(eta, mu).shape)
+    gain = np.zeros(np.broadcast(eta_a, eta_b, mu).shape)
     error_weight = np.zeros_like(gain)
     for size in range(1, 5):
         for clicked_tuple in itertools.combinations(range(4), size):

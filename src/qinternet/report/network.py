@@ -27,7 +27,15 @@ if TYPE_CHECKING:
     from qinternet.network.engines import BuiltLink
     from qinternet.network.simulate import NetworkRun
 
-__all__ = ["plot_demands", "plot_link_rates", "plot_network_map", "plot_pools", "write_report"]
+__all__ = [
+    "plot_demands",
+    "plot_link_rates",
+    "plot_network_map",
+    "plot_pass_elevations",
+    "plot_pass_keys",
+    "plot_pools",
+    "write_report",
+]
 
 
 def plot_network_map(ax: Axes, summary: dict[str, Any]) -> Axes:
@@ -124,6 +132,37 @@ def plot_link_rates(ax: Axes, summary: dict[str, Any], links: Sequence[BuiltLink
     return ax
 
 
+def plot_pass_elevations(ax: Axes, links: Sequence[BuiltLink], ids: Sequence[str]) -> Axes:
+    """Elevation during every pass of every downlink, against minutes from the pass's start."""
+    for link, link_id in zip(links, ids, strict=True):
+        if link.satellite is None:
+            continue
+        colour = None
+        for k, record in enumerate(link.satellite.passes):
+            minutes = (record.times_s - record.start_s) / 60
+            (line,) = ax.plot(minutes, record.elevation_deg, color=colour, lw=1, label=link_id if k == 0 else None)
+            colour = line.get_color()
+    ax.set_xlabel("minutes into the pass")
+    ax.set_ylabel("elevation (deg)")
+    ax.set_title("Satellite passes (while the link may transmit)")
+    ax.legend(fontsize="small")
+    return ax
+
+
+def plot_pass_keys(ax: Axes, run: NetworkRun) -> Axes:
+    """Secret key of every pass (bars at the pass's end time), per downlink."""
+    for i, spec in enumerate(run.scenario.links):
+        if spec.kind.value != "free-space":
+            continue
+        blocks = run.blocks[i]
+        ax.bar([b.end_s / 3600 for b in blocks], [b.key_bits for b in blocks], width=0.4, label=spec.id, alpha=0.8)
+    ax.set_xlabel("time (h)")
+    ax.set_ylabel("secret key of the pass (bit)")
+    ax.set_title("Key per pass")
+    ax.legend(fontsize="small")
+    return ax
+
+
 def _svg(figure: Figure | SubFigure) -> str:
     figure = figure.figure if isinstance(figure, SubFigure) else figure
     buffer = io.StringIO()
@@ -166,7 +205,12 @@ def write_report(path: Path, run: NetworkRun, summary: dict[str, Any], links: Se
     figures.append(_svg(plot_pools(plt.subplots(figsize=(8, 4))[1], run).figure))
     if run.scenario.demands:
         figures.append(_svg(plot_demands(plt.subplots(figsize=(8, 4))[1], run).figure))
-    figures.append(_svg(plot_link_rates(plt.subplots(figsize=(8, 4))[1], summary, links).figure))
+    if any(link.fibre is not None for link in links):
+        figures.append(_svg(plot_link_rates(plt.subplots(figsize=(8, 4))[1], summary, links).figure))
+    if any(link.satellite is not None for link in links):
+        ids = [spec.id for spec in run.scenario.links]
+        figures.append(_svg(plot_pass_elevations(plt.subplots(figsize=(8, 4))[1], links, ids).figure))
+        figures.append(_svg(plot_pass_keys(plt.subplots(figsize=(8, 4))[1], run).figure))
     scenario = run.scenario
     demand_columns = [
         ("id", "demand"),

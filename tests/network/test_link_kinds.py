@@ -1,0 +1,142 @@
+"""The three kinds of link: fibre with Raman noise, entanglement-based user pairs, satellite downlinks."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+import numpy as np
+import pytest
+
+from qinternet.network.engines import build_links, entanglement_engine, fibre_engine, raman_click_prob
+from qinternet.network.entangled import EntanglementLinkEngine
+from qinternet.network.schema import LinkSpec, load_scenario
+from qinternet.network.simulate import simulate
+from qinternet.params import get_preset
+from qinternet.physics.raman import C_BAND_RAMAN_CROSS_SECTION_PER_KM_NM
+from qinternet.qkd.keyrate import Protocol, key_rate
+
+H_J_S, C_M_S = 6.62607015e-34, 299_792_458.0
+
+
+def fibre_link(**changes: Any) -> LinkSpec:
+    return LinkSpec.model_validate({"id": "l", "a": "x", "b": "y", "length_km": 25, **changes})
+
+
+def test_raman_clicks_follow_the_forward_closed_form() -> None:
+    """0 dBm forward over 25 km of 0.2 dB/km: P e^{-aL} L rho dl photons at 1550 nm, per 1 ns, times eta."""
+    link = fibre_link(classical_channels=[{"launch_power_dbm": 0.0}], filter_bandwidth_nm=0.1)
+    system = get_preset("lim2014").system
+    alpha = 0.2 * math.log(10) / 10
+    power_w = 1e-3 * math.exp(-alpha * 25) * 25 * C_BAND_RAMAN_CROSS_SECTION_PER_KM_NM * 0.1
+    photons = power_w * 1550e-9 / (H_J_S * C_M_S) * 1e-9
+    expected = 1 - math.exp(-system.detector.efficiency * photons)
+    assert raman_click_prob(link, system, 25.0) == pytest.approx(expected, rel=1e-9)
+
+
+def test_classical_traffic_raises_the_qber_and_costs_key() -> None:
+    quiet = fibre_engine(fibre_link(), "links[0]")
+    light = fibre_engine(fibre_link(classical_channels=[{"launch_power_dbm": -30.0}]), "links[0]")
+    heavy = fibre_engine(fibre_link(classical_channels=[{"launch_power_dbm": -10.0}]), "links[0]")
+    qbers = [e.expected_block.qber for e in (quiet, light, heavy)]
+    keys = [e.expected_block.key_bits for e in (quiet, light, heavy)]
+    assert qbers[0] < qbers[1] < qbers[2]
+    assert keys[0] > keys[1] > keys[2]
+    # Ten times the power, ten times the noise clicks (linear regime).
+    p_light = raman_click_prob(fibre_link(classical_channels=[{"launch_power_dbm": -30.0}]), quiet.system, 25.0)
+    p_heavy = raman_click_prob(fibre_link(classical_channels=[{"launch_power_dbm": -20.0}]), quiet.system, 25.0)
+    assert p_heavy / p_light == pytest.approx(10.0, rel=1e-3)
+
+
+def pair(length_a: float, length_b: float, model: str = "analytic", block_s: float = 600.0) -> EntanglementLinkEngine:
+    spec = LinkSpec.model_validate(
+        {
+            "id": "p",
+            "kind": "entanglement",
+            "protocol": "bbm92",
+            "a": "u1",
+            "b": "u2",
+            "source": "s",
+            "length_a_km": length_a,
+            "length_b_km": length_b,
+            "preset": "gys2004",
+            "devices": {"spdc": {"rep_rate_hz": 1e8}},
+            "model": model,
+            "block_s": block_s,
+        }
+    )
+    return entanglement_engine(spec, "links[0]")
+
+
+def test_a_source_in_the_middle_gives_the_bbm92_key_rate() -> None:
+    """Equal arms of L/2: the optimised rate per pulse is qinternet keyrate's BBM92 at L (grid of 1.5 %)."""
+    engine = pair(20.0, 20.0)
+    system = dataclasses.replace(get_preset("gys2004").system, spdc=engine.system.spdc)
+    reference = key_rate(Protocol.BBM92, system, 40.0).key_rate_per_pulse
+    assert engine.expected_key_bits / engine.block_pulses == pytest.approx(reference, rel=2e-3)
+
+
+def test_an_unequal_pair_sits_between_the_equal_ones() -> None:
+    near, far = pair(10.0, 10.0), pair(30.0, 30.0)
+    uneven = pair(10.0, 30.0)
+    assert far.expected_key_bits < uneven.expected_key_bits < near.expected_key_bits
+
+
+def test_drawn_pair_blocks_scatter_around_the_expected_key() -> None:
+    engine = pair(15.0, 25.0, model="monte-carlo", block_s=60.0)
+    rng = np.random.default_rng(4)
+    keys = np.array([engine.block(rng, 60.0, 60.0 * (i + 1)).key_bits for i in range(60)], dtype=float)
+    assert keys.std() > 0
+    assert abs(keys.mean() - engine.expected_key_bits) < 5 * keys.std(ddof=1) / math.sqrt(keys.size)
+
+
+def satellite_scenario(model: str = "analytic") -> dict[str, Any]:
+    return {
+        "name": "downlink",
+        "time": {"start": "2016-12-18T12:00:00Z", "duration_s": "24h", "step_s": "60s"},
+        "nodes": [
+            {"id": "sat", "kind": "satellite", "orbit": {"altitude_km": 500, "ascending_node_local_time_h": 12.83}},
+            {"id": "xinglong", "kind": "ground-station", "lat_deg": 40.396, "lon_deg": 117.578, "altitude_m": 960},
+        ],
+        "links": [
+            {
+                "id": "down",
+                "kind": "free-space",
+                "a": "sat",
+                "b": "xinglong",
+                "preset": "micius2017",
+                "optimise_settings": False,
+                "model": model,
+                "free_space": {"divergence_urad": 10, "fixed_loss_db": 15, "wavelength_nm": 848.62},
+            }
+        ],
+    }
+
+
+def test_a_downlink_delivers_each_pass_key_when_the_pass_ends() -> None:
+    spec = load_scenario(satellite_scenario())
+    [link] = build_links(spec)
+    assert link.satellite is not None
+    records = link.satellite.passes
+    assert records, "a 500 km orbit passes Xinglong at night within a day"
+    run = simulate(spec, [link.runner])
+    assert [b.end_s for b in run.blocks[0]] == [r.end_s for r in records]
+    assert [b.key_bits for b in run.blocks[0]] == [r.key_bits for r in records]
+    first = records[0]
+    before = run.times_s < first.end_s
+    assert np.all(run.generated_bits[before, 0] == 0)
+    assert run.generated_bits[-1, 0] == sum(r.key_bits for r in records)
+    # The loss falls as the satellite climbs: highest elevation, lowest loss.
+    assert first.loss_db[np.argmax(first.elevation_deg)] == pytest.approx(first.loss_db.min())
+
+
+def test_drawn_passes_scatter_around_the_expected_pass() -> None:
+    spec = load_scenario(satellite_scenario(model="monte-carlo"))
+    [link] = build_links(spec)
+    assert link.satellite is not None
+    record = max(link.satellite.passes, key=lambda r: r.key_bits)
+    rng = np.random.default_rng(8)
+    keys = np.array([link.satellite.block(record, rng).key_bits for _ in range(40)], dtype=float)
+    assert keys.std() > 0
+    assert abs(keys.mean() - record.key_bits) < 5 * keys.std(ddof=1) / math.sqrt(keys.size)
