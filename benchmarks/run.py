@@ -15,6 +15,8 @@
    of 2^17 bits each) and throughput, goal f <= 1.15 with FER < 1e-2.
 7. The whole pipeline (``postprocess``) on ~1e6 sifted bits of a lim2014 Monte-Carlo record at 25 and
    50 km, against the sifted-bit rate of the simulated 1 GHz link (goal: the pipeline keeps up).
+8. The network simulation (``network_bench.py``): 24 h of beijing-shanghai against the goal "under 60 s
+   on one core", and chains of fibre links showing that the cost grows linearly with links and duration.
 
 The process is pinned to one core; results go to Rich tables and to ``benchmarks/results/latest.json``.
 See ``benchmarks/README.md``.
@@ -49,6 +51,7 @@ from measure import (
     time_naive,
     time_qinternet,
 )
+from network_bench import network_json, network_tables, run_network
 from peer import (
     PEER_ENV_VAR,
     PeerRun,
@@ -103,6 +106,9 @@ class Sizes:
         hash_bits: message sizes of polynomial hashing.
         pipeline_sifted_bits: sifted bits (about) of the pipeline's record.
         ldpc_frames: LDPC codewords decoded per QBER (300 clean ones bound the frame error rate below 1e-2).
+        network_links: link counts of the network scaling runs (24 h each).
+        network_hours: durations of the network scaling runs (at ``network_fixed_links`` links).
+        network_fixed_links: links of the duration series.
     """
 
     montecarlo_pulses: int
@@ -115,6 +121,9 @@ class Sizes:
     hash_bits: tuple[int, ...]
     pipeline_sifted_bits: int
     ldpc_frames: int
+    network_links: tuple[int, ...]
+    network_hours: tuple[float, ...]
+    network_fixed_links: int
 
 
 FULL = Sizes(
@@ -128,6 +137,9 @@ FULL = Sizes(
     hash_bits=(10**6, 4 * 10**6),
     pipeline_sifted_bits=10**6,
     ldpc_frames=300,
+    network_links=(8, 16, 32, 64),
+    network_hours=(6.0, 12.0, 24.0, 48.0),
+    network_fixed_links=16,
 )
 QUICK = Sizes(
     montecarlo_pulses=10**8,
@@ -140,6 +152,9 @@ QUICK = Sizes(
     hash_bits=(10**6,),
     pipeline_sifted_bits=10**6,
     ldpc_frames=2,
+    network_links=(4, 8, 16),
+    network_hours=(3.0, 6.0, 12.0),
+    network_fixed_links=8,
 )
 
 
@@ -384,6 +399,8 @@ def main(argv: list[str] | None = None) -> int:
     pa, naive_pa, pa_same_size, hashes = run_hashing(console, sizes, args.seed)
     ldpc = run_ldpc(console, sizes, args.seed)
     pipeline = run_pipeline(console, sizes, args.seed)
+    console.print("[dim]network: beijing-shanghai 24 h, chains for scaling[/]")
+    network = run_network(sizes.network_links, sizes.network_hours, sizes.network_fixed_links)
 
     console.print(report.montecarlo_table(fast_runs))
     console.print(report.goal_table(goal))
@@ -404,6 +421,8 @@ def main(argv: list[str] | None = None) -> int:
     console.print(postproc_report.hash_table(hashes))
     console.print(postproc_report.pipeline_table(pipeline))
     console.print(postproc_report.pipeline_detail_table(pipeline))
+    for table in network_tables(network):
+        console.print(table)
 
     results = {
         "generated_utc": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -421,6 +440,7 @@ def main(argv: list[str] | None = None) -> int:
         "sanity_signal_gain": [c.to_dict() for c in checks],
         "sequence": peer_json,
     } | postprocessing_results(batches, pa, naive_pa, pa_same_size, hashes, pipeline, peer_label)
+    results["network"] = network_json(network)
     results["ldpc"] = {
         "goal": {"max_efficiency": LDPC_GOAL_EFFICIENCY, "max_frame_error_rate": LDPC_GOAL_FER},
         "runs": [r.to_dict() for r in ldpc],

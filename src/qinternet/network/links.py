@@ -14,6 +14,7 @@ scenario fixes them (``optimise_settings: false``).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -38,10 +39,12 @@ from qinternet.sim import Process, ProcessGenerator, Timeout, ps_to_seconds, sec
 __all__ = ["BlockOutcome", "FibreLinkEngine", "draw_counts", "fibre_runner", "tuned_system"]
 
 
+@functools.lru_cache(maxsize=1024)
 def tuned_system(system: QkdSystem, distance_km: float, block_pulses: float, security: FiniteKeyParams) -> QkdSystem:
     """``system`` with the basis and intensity settings that maximise the finite-key rate of a block.
 
     Keeps the system's own settings when no setting gives a key (the link is then too long anyway).
+    Cached: links of a scenario often share devices and lengths, and the optimisation takes ~0.3 s.
     """
     point = finite_key_rate(system, distance_km, block_pulses=block_pulses, params=security)
     if point.key_rate_per_pulse <= 0.0:
