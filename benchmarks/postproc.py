@@ -344,7 +344,7 @@ def time_polynomial_hash(bits: int, repeats: int, seed: int) -> HashTiming:
 
 _STAGES = (
     ("sift", "sifting"),
-    ("reconcile", "Cascade"),
+    ("reconcile_in_process", "Cascade"),
     ("verify_keys", "verification"),
     ("verify_frames", "verification"),
     ("finite_key_length", "key length"),
@@ -353,7 +353,7 @@ _STAGES = (
 )
 """What ``pipeline.postprocess`` calls through its module's globals, timed separately: (name, stage).
 
-Stages: sifting; Cascade (``reconcile``); verification hashes; the finite-key length; privacy
+Stages: sifting; Cascade (``reconcile_in_process``); verification hashes; the finite-key length; privacy
 amplification (PA, ``toeplitz_hash``); Wegman-Carter authentication of the transcript (auth)."""
 
 

@@ -21,7 +21,7 @@ from qinternet.postprocessing.cascade import (
     GrowBlock,
     HalfFrameBlock,
     Reconciliation,
-    _reconcile_in_process,
+    reconcile_in_process,
     reconcile,
 )
 from qinternet.postprocessing.cascade_kernels import pass_orders
@@ -78,7 +78,7 @@ def test_compiled_path_discloses_and_corrects_exactly_as_the_oracle_path(
 ) -> None:
     alice, bob = _frames(frames, frame_bits, qber, seed)
     bob_before = bob.copy()
-    compiled = _reconcile_in_process(alice, bob, estimate, variant, np.random.default_rng(seed))
+    compiled = reconcile_in_process(alice, bob, estimate, variant, np.random.default_rng(seed))
     generic = reconcile(bob, LocalParityOracle(alice), estimate, variant, np.random.default_rng(seed))
     _assert_same(compiled, generic)
     np.testing.assert_array_equal(bob, bob_before)
@@ -88,7 +88,7 @@ def test_compiled_path_discloses_and_corrects_exactly_as_the_oracle_path(
 def test_a_full_size_frame_matches_the_oracle_path(variant: str) -> None:
     """The benchmark's case: a 2^16-bit frame at 2 %, long enough for every pass to correct errors."""
     alice, bob = _frames(1, 2**16, 0.02, seed=4)
-    compiled = _reconcile_in_process(alice, bob, 0.02, variant, np.random.default_rng(8))
+    compiled = reconcile_in_process(alice, bob, 0.02, variant, np.random.default_rng(8))
     generic = reconcile(bob, LocalParityOracle(alice), 0.02, variant, np.random.default_rng(8))
     _assert_same(compiled, generic)
     np.testing.assert_array_equal(compiled.corrected_bits, alice)
@@ -96,7 +96,7 @@ def test_a_full_size_frame_matches_the_oracle_path(variant: str) -> None:
 
 def test_a_seeded_rng_gives_the_same_reconciliation() -> None:
     alice, bob = _frames(3, 4096, 0.03, seed=21)
-    first = _reconcile_in_process(alice, bob, 0.03, "option7", np.random.default_rng(1))
-    _assert_same(_reconcile_in_process(alice, bob, 0.03, "option7", np.random.default_rng(1)), first)
-    other = _reconcile_in_process(alice, bob, 0.03, "option7", np.random.default_rng(2))
+    first = reconcile_in_process(alice, bob, 0.03, "option7", np.random.default_rng(1))
+    _assert_same(reconcile_in_process(alice, bob, 0.03, "option7", np.random.default_rng(1)), first)
+    other = reconcile_in_process(alice, bob, 0.03, "option7", np.random.default_rng(2))
     assert not np.array_equal(other.leaked_bits, first.leaked_bits)  # the orders come from the rng

@@ -124,14 +124,14 @@ def test_a_frame_that_fails_verification_aborts_the_round(
 ) -> None:
     import qinternet.postprocessing.pipeline as pipeline
 
-    real = pipeline.reconcile
+    real = pipeline.reconcile_in_process
 
     def leave_an_error(*args: object, **kwargs: object):  # type: ignore[no-untyped-def]
         result = real(*args, **kwargs)  # type: ignore[arg-type]
         result.corrected_bits[0, 0] ^= 1
         return result
 
-    monkeypatch.setattr(pipeline, "reconcile", leave_an_error)
+    monkeypatch.setattr(pipeline, "reconcile_in_process", leave_an_error)
     system, record = lim_round
     result = postprocess(record, system, PipelineParams(), np.random.default_rng(2))
     assert result.aborted

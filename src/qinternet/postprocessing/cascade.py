@@ -88,6 +88,7 @@ __all__ = [
     "cascade_frames",
     "cascade_variant",
     "reconcile",
+    "reconcile_in_process",
 ]
 
 I64 = NDArray[np.int64]
@@ -766,7 +767,7 @@ def reconcile(
     )
 
 
-def _reconcile_in_process(
+def reconcile_in_process(
     alice: U8, bob: U8, qber_estimate: float, variant: CascadeVariant | str, rng: np.random.Generator
 ) -> Reconciliation:
     """What :func:`reconcile` returns with a :class:`~.parity.LocalParityOracle` over ``alice``, computed by kernels.
@@ -818,7 +819,7 @@ def cascade_frames(
     if b.shape != a.shape:
         raise ParameterError("bob", f"has shape {b.shape} where {a.shape} is expected")
     require_bits("alice", a.reshape(-1))
-    result = _reconcile_in_process(a, b, qber_estimate, variant, rng)
+    result = reconcile_in_process(a, b, qber_estimate, variant, rng)
     n = a.shape[1]
     errors_before = np.count_nonzero(a != b, axis=1)
     errors_after = np.count_nonzero(a != result.corrected_bits, axis=1)

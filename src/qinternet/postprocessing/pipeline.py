@@ -19,9 +19,11 @@ The stages, each over the public channel of a :class:`.transcript.Transcript` au
    from a pre-shared pool and paid back from the new key, so the *net* key is ``l - auth_bits``.
 
 In a simulation both parties run in this process and some stages read both parties' data where only
-the transcript's content would cross the channel (the verification tags are stand-in bits of the right
-length). Bob's Cascade questions are put on the transcript but, following Martinez-Mateo et al. (2015),
-only Alice's answers count as leaked. The security statement of a round is ``eps_sec`` (Lim et al.),
+the transcript's content would cross the channel: Cascade runs its compiled in-process path, and its
+questions and answers, like the verification tags, go on the transcript as stand-in bits of the right
+lengths (so the leak, the message count and the authentication key are exact, the contents are not).
+Following Martinez-Mateo et al. (2015), only Alice's answers count as leaked. The security statement of a
+round is ``eps_sec`` (Lim et al.),
 ``eps_cor`` (verification) and ``auth_failure_prob`` (the Wegman-Carter tags, reported with the result).
 """
 
@@ -39,9 +41,8 @@ from qinternet.errors import ParameterError
 from qinternet.params.checks import require_epsilon
 from qinternet.params.devices import QkdSystem
 from qinternet.postprocessing.authentication import KeyPool, WegmanCarter
-from qinternet.postprocessing.cascade import CASCADE_VARIANTS, reconcile
+from qinternet.postprocessing.cascade import CASCADE_VARIANTS, reconcile_in_process
 from qinternet.postprocessing.ldpc import ldpc_decode, ldpc_plan, ldpc_syndromes
-from qinternet.postprocessing.parity import LocalParityOracle, ParityOracle, ParityQuery, PassOrder
 from qinternet.postprocessing.privacy import toeplitz_hash, toeplitz_seed_bits
 from qinternet.postprocessing.sifting import SiftedKey, sift
 from qinternet.postprocessing.transcript import Party, Transcript
@@ -164,29 +165,6 @@ class PipelineResult:
         return data
 
 
-class _TranscribedOracle:
-    """A :class:`ParityOracle` that puts every question and answer on the transcript."""
-
-    def __init__(self, inner: LocalParityOracle, transcript: Transcript) -> None:
-        self.inner = inner
-        self.transcript = transcript
-
-    def add_order(self, order: PassOrder) -> int:
-        seed = -1 if order.seed is None else order.seed
-        self.transcript.send(Party.BOB, _int_bits(np.array([seed], dtype=np.int64)))
-        return self.inner.add_order(order)
-
-    def parities(self, query: ParityQuery) -> U8:
-        question = np.concatenate([query.order_index, query.start, query.stop]).astype(np.int64)
-        self.transcript.send(Party.BOB, _int_bits(question))
-        answers = self.inner.parities(query)
-        return self.transcript.send(Party.ALICE, answers)
-
-
-def _int_bits(values: NDArray[np.int64]) -> U8:
-    return np.unpackbits(values.astype(">i8").view(np.uint8)).astype(np.uint8)
-
-
 @dataclass(slots=True)
 class _Round:
     """State shared by the stages of one round (both parties' views, kept apart by the transcript)."""
@@ -259,11 +237,22 @@ def _error_correct(state: _Round, alice: U8, bob: U8, qber: float) -> _Corrected
 
 
 def _cascade(state: _Round, alice: U8, bob: U8, qber: float) -> _Corrected:
-    """Cascade over the frames; Bob's questions and Alice's answers go on the transcript."""
-    oracle: ParityOracle = _TranscribedOracle(LocalParityOracle(alice), state.transcript)
-    result = reconcile(bob, oracle, qber, state.params.cascade_variant, state.rng)
+    """Cascade over the frames, both parties in this process (the compiled path of :mod:`.cascade`).
+
+    The transcript gets, per round trip, Bob's questions (a 64-bit word each: frame, pass, start and
+    length of a block) and Alice's answers (one bit each), as stand-in bits of those lengths: the compiled
+    path does not keep the messages themselves. The leak, the messages and the authentication key they cost
+    are exact; between two key managers :func:`.cascade.reconcile` runs over a real oracle instead.
+    """
+    result = reconcile_in_process(alice, bob, qber, state.params.cascade_variant, state.rng)
     # A frame of n bits cannot disclose more than n independent parities.
     leak = int(np.minimum(result.leaked_bits, alice.shape[1]).sum())
+    answers = int(result.leaked_bits.sum())
+    trips = max(1, result.round_trips)
+    for trip in range(trips):
+        share = answers // trips + (1 if trip < answers % trips else 0)
+        state.transcript.send(Party.BOB, np.zeros(_WORD_BITS * share, dtype=np.uint8))
+        state.transcript.send(Party.ALICE, np.zeros(share, dtype=np.uint8))
     return _Corrected(bob=result.corrected_bits, leak_bits=leak, round_trips=result.round_trips)
 
 
