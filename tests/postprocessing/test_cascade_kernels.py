@@ -21,8 +21,8 @@ from qinternet.postprocessing.cascade import (
     GrowBlock,
     HalfFrameBlock,
     Reconciliation,
-    reconcile_in_process,
     reconcile,
+    reconcile_in_process,
 )
 from qinternet.postprocessing.cascade_kernels import pass_orders
 from qinternet.postprocessing.parity import LocalParityOracle, PassOrder

@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import sys
 
 import numpy as np
 import pytest
 
-from qinternet.cli.app import main
 from qinternet.errors import ParameterError
 from qinternet.params import QkdSystem
 from qinternet.qkd.attack_trajectories import Eavesdropped
@@ -209,18 +207,6 @@ def test_attack_names_and_parameters() -> None:
         assert caught.value.field == "--attack"
 
 
-def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, *args: str) -> tuple[int, str, str]:
-    """Run the real entry point (as tests/cli does), which turns errors into one line and exit code 2."""
-    monkeypatch.setattr(sys, "argv", ["qinternet", *args])
-    code = 0
-    try:
-        main()
-    except SystemExit as exit_:
-        code = int(exit_.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 @pytest.mark.parametrize(
     ("value", "field"),
     [
@@ -230,10 +216,8 @@ def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, *ar
         ("time-shift", "mismatch"),
     ],
 )
-def test_bad_attack_parameters_on_the_cli(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, value: str, field: str
-) -> None:
-    code, out, err = cli(capsys, monkeypatch, "link", "--attack", value)
+def test_bad_attack_parameters_on_the_cli(cli, value: str, field: str) -> None:  # type: ignore[no-untyped-def]
+    code, out, err = cli("link", "--attack", value)
     assert code == 2
     assert out == ""
     lines = err.strip().splitlines()
@@ -243,15 +227,15 @@ def test_bad_attack_parameters_on_the_cli(
     assert "Traceback" not in err
 
 
-def test_cli_runs_the_new_attacks(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    code, out, _ = cli(capsys, monkeypatch, "link", "--pulses", "1e8", "--attack", "blinding", "--json")
+def test_cli_runs_the_new_attacks(cli) -> None:  # type: ignore[no-untyped-def]
+    code, out, _ = cli("link", "--pulses", "1e8", "--attack", "blinding", "--json")
     assert code == 0
     data = json.loads(out)
     assert data["attack"] == "blinding"
     assert data["double_clicks"] == 0
     assert data["classes"][-1]["intensity"] == 0.0
     assert data["classes"][-1]["detections"] == 0  # the vacuum decoy of gys2004 never clicks
-    code, out, _ = cli(capsys, monkeypatch, "link", "--pulses", "1e8", "--attack", "time-shift:0.2", "--json")
+    code, out, _ = cli("link", "--pulses", "1e8", "--attack", "time-shift:0.2", "--json")
     assert code == 0
     data = json.loads(out)
     assert data["attack"] == "time-shift:0.2"

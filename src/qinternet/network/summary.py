@@ -10,8 +10,9 @@ import math
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
-from qinternet.network.simulate import NetworkRun
+from qinternet.network.simulate import F64, NetworkRun
 
 __all__ = ["demand_series", "link_series", "summarise"]
 
@@ -125,27 +126,26 @@ def summarise(run: NetworkRun, *, expected_rate_bps: list[float | None] | None =
     }
 
 
-def link_series(run: NetworkRun) -> tuple[list[str], np.ndarray]:
+def _long_format(
+    run: NetworkRun, key: str, ids: list[str], columns: tuple[str, str], first: F64, second: F64
+) -> tuple[list[str], NDArray[np.object_]]:
+    """Rows ``time_s, <key>, <columns>`` for every instant and id, time-major."""
+    t, n = run.times_s.size, len(ids)
+    rows = np.empty((t * n, 4), dtype=object)
+    rows[:, 0] = np.repeat(run.times_s, n)
+    rows[:, 1] = np.tile(np.array(ids, dtype=object), t)
+    rows[:, 2] = first.reshape(-1)
+    rows[:, 3] = second.reshape(-1)
+    return ["time_s", key, *columns], rows
+
+
+def link_series(run: NetworkRun) -> tuple[list[str], NDArray[np.object_]]:
     """Long-format rows ``time_s, link, pool_bits, generated_bits`` (``links.csv``)."""
     ids = [spec.id for spec in run.scenario.links]
-    t, n = run.times_s.size, len(ids)
-    columns = ["time_s", "link", "pool_bits", "generated_bits"]
-    rows = np.empty((t * n, 4), dtype=object)
-    rows[:, 0] = np.repeat(run.times_s, n)
-    rows[:, 1] = np.tile(np.array(ids, dtype=object), t)
-    rows[:, 2] = run.pool_bits.reshape(-1)
-    rows[:, 3] = run.generated_bits.reshape(-1)
-    return columns, rows
+    return _long_format(run, "link", ids, ("pool_bits", "generated_bits"), run.pool_bits, run.generated_bits)
 
 
-def demand_series(run: NetworkRun) -> tuple[list[str], np.ndarray]:
+def demand_series(run: NetworkRun) -> tuple[list[str], NDArray[np.object_]]:
     """Long-format rows ``time_s, demand, wanted_bits, delivered_bits`` (``demands.csv``)."""
     ids = [spec.id for spec in run.scenario.demands]
-    t, n = run.times_s.size, len(ids)
-    columns = ["time_s", "demand", "wanted_bits", "delivered_bits"]
-    rows = np.empty((t * n, 4), dtype=object)
-    rows[:, 0] = np.repeat(run.times_s, n)
-    rows[:, 1] = np.tile(np.array(ids, dtype=object), t)
-    rows[:, 2] = run.wanted_bits.reshape(-1)
-    rows[:, 3] = run.delivered_bits.reshape(-1)
-    return columns, rows
+    return _long_format(run, "demand", ids, ("wanted_bits", "delivered_bits"), run.wanted_bits, run.delivered_bits)
