@@ -115,3 +115,14 @@ def test_the_xor_relay_delivers_the_key_and_shows_only_padded_bits() -> None:
         assert not np.array_equal(message, key)
     with pytest.raises(ParameterError, match=r"hop_keys\[1\]"):
         xor_relay([hop_keys[0], hop_keys[1][:10]], key)
+
+
+def test_key_passes_only_through_trusted_nodes() -> None:
+    """A user on the wider detour does not relay: the narrow direct path through the trusted relay is used."""
+    levels = {("a", "user"): 100, ("user", "b"): 100, ("a", "relay"): 5, ("relay", "b"): 5}
+    p = KeyPools(ends=tuple(levels), capacity_bits=np.full(4, 1e9), relays=frozenset({"relay"}))
+    p.level_bits[:] = list(levels.values())
+    assert widest_path(p, "a", "b") == (5, [2, 3])
+    # With every node trusted the detour is wider.
+    p.relays = None
+    assert widest_path(p, "a", "b") == (100, [0, 1])

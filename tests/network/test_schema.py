@@ -104,8 +104,40 @@ def test_a_satellite_link_needs_a_ground_station() -> None:
 def test_a_demand_between_disconnected_users() -> None:
     nodes = scenario()["nodes"] + [{"id": "carol", "kind": "user", "lat_deg": 0, "lon_deg": 0}]
     demands = [{"id": "d1", "a": "alice", "b": "carol", "rate_bps": 5}]
-    assert ("demands[0]", "no chain of links joins 'alice' and 'carol'") in errors_of(
+    assert ("demands[0]", "no chain of links through trusted nodes joins 'alice' and 'carol'") in errors_of(
         scenario(nodes=nodes, demands=demands)
+    )
+
+
+def test_a_demand_whose_only_path_crosses_a_user() -> None:
+    """Users do not relay others' key: alice - bob - carol gives alice and carol no key path."""
+    nodes = scenario()["nodes"] + [{"id": "carol", "kind": "user", "lat_deg": 0, "lon_deg": 0}]
+    links = scenario()["links"] + [{"id": "l3", "a": "bob", "b": "carol", "length_km": 5}]
+    demands = [{"id": "d1", "a": "alice", "b": "carol", "rate_bps": 5}]
+    assert ("demands[0]", "no chain of links through trusted nodes joins 'alice' and 'carol'") in errors_of(
+        scenario(nodes=nodes, links=links, demands=demands)
+    )
+    nodes[2] = {**nodes[2], "trusted": True}  # bob also runs a trusted node
+    assert load_scenario(scenario(nodes=nodes, links=links, demands=demands)).node("bob").relays_key
+
+
+def test_classical_channels_only_on_fibre() -> None:
+    nodes = scenario()["nodes"] + [{"id": "src", "kind": "entanglement-source", "lat_deg": 0, "lon_deg": 0}]
+    links = [
+        {
+            "id": "pair",
+            "kind": "entanglement",
+            "protocol": "bbm92",
+            "a": "alice",
+            "b": "bob",
+            "source": "src",
+            "length_a_km": 3,
+            "length_b_km": 4,
+            "classical_channels": [{"launch_power_dbm": 0}],
+        }
+    ]
+    assert ("links[0]", "classical_channels are modelled on fibre links only") in errors_of(
+        scenario(nodes=nodes, links=links, demands=[])
     )
 
 

@@ -43,12 +43,14 @@ class KeyPools:
     Attributes:
         ends: ``(a, b)`` of every link, by link index.
         capacity_bits: float64, shape (L,): most key each pool holds.
+        relays: the nodes key may pass through between two others (trusted nodes); None: every node.
         level_bits: float64, shape (L,): key in each pool now.
         discarded_bits: float64, shape (L,): key that arrived at a full pool.
     """
 
     ends: tuple[tuple[str, str], ...]
     capacity_bits: NDArray[np.float64]
+    relays: frozenset[str] | None = None
     level_bits: NDArray[np.float64] = field(init=False)
     discarded_bits: NDArray[np.float64] = field(init=False)
     _adjacent: dict[str, list[tuple[str, int]]] = field(init=False, repr=False)
@@ -78,8 +80,9 @@ class KeyPools:
 def widest_path(pools: KeyPools, source: str, target: str) -> tuple[float, list[int]]:
     """The path whose smallest pool is largest: ``(bottleneck bits, link indices from source to target)``.
 
-    Parallel links between two nodes are separate edges (each is its own pool). Returns ``(0, [])`` when
-    no path has key in every hop. Ties go to fewer hops.
+    Only nodes in ``pools.relays`` (when given) pass key on between two others. Parallel links between two
+    nodes are separate edges (each is its own pool). Returns ``(0, [])`` when no path has key in every
+    hop. Ties go to fewer hops.
     """
     best: dict[str, tuple[float, int]] = {source: (np.inf, 0)}
     via: dict[str, tuple[str, int]] = {}
@@ -92,6 +95,8 @@ def widest_path(pools: KeyPools, source: str, target: str) -> tuple[float, list[
         done.add(node)
         if node == target:
             break
+        if node != source and pools.relays is not None and node not in pools.relays:
+            continue  # a user or a source: it does not relay others' key
         for neighbour, link in pools.neighbours(node):
             width = min(-negative_width, float(pools.level_bits[link]))
             if width <= 0.0 or neighbour in done:

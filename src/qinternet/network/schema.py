@@ -170,6 +170,9 @@ class NodeSpec(_Model):
         lat_deg, lon_deg: position (required except for satellites).
         altitude_m: height above the ellipsoid (ground stations).
         orbit: the orbit (satellites only).
+        trusted: whether key may be relayed through the node (it then sees the key). Default: yes for
+            trusted relays, satellites and ground stations, no for users and entanglement sources; a city
+            node of a backbone that is both a user and a relay sets ``trusted: true``.
     """
 
     id: Identifier
@@ -179,6 +182,14 @@ class NodeSpec(_Model):
     lon_deg: Annotated[float, Field(ge=-180.0, le=180.0)] | None = None
     altitude_m: Annotated[float, Field(ge=-500.0, le=9000.0)] = 0.0
     orbit: OrbitSpec | None = None
+    trusted: bool | None = None
+
+    @property
+    def relays_key(self) -> bool:
+        """Whether key may pass through this node on its way between two others."""
+        if self.trusted is not None:
+            return self.trusted
+        return self.kind in (NodeKind.TRUSTED_RELAY, NodeKind.SATELLITE, NodeKind.GROUND_STATION)
 
     @model_validator(mode="after")
     def _position(self) -> NodeSpec:
@@ -309,8 +320,8 @@ class LinkSpec(_Model):
             raise PydanticCustomError("link", "joins node {node} to itself", {"node": self.a})
         if (self.protocol == "bbm92") != (self.kind is LinkKind.ENTANGLEMENT):
             raise PydanticCustomError("link", "protocol bbm92 goes with kind entanglement, decoy-bb84 with the others")
-        if self.classical_channels and self.kind is LinkKind.FREE_SPACE:
-            raise PydanticCustomError("link", "classical_channels share a fibre; a free-space link has none")
+        if self.classical_channels and self.kind is not LinkKind.FIBRE:
+            raise PydanticCustomError("link", "classical_channels are modelled on fibre links only")
         return self
 
 
@@ -455,9 +466,17 @@ def _cross_check(scenario: Scenario) -> list[tuple[str, str]]:
                 errors.append((f"demands[{i}].{end}", f"unknown node {node!r}"))
             elif kinds[node] in (NodeKind.SATELLITE, NodeKind.ENTANGLEMENT_SOURCE):
                 errors.append((f"demands[{i}].{end}", f"node {node!r} is a {kinds[node].value}, not a user"))
-        if demand.a in kinds and demand.b in kinds and not nx.has_path(graph, demand.a, demand.b):
-            errors.append((f"demands[{i}]", f"no chain of links joins {demand.a!r} and {demand.b!r}"))
+        if demand.a in kinds and demand.b in kinds and not _relayable(scenario, graph, demand.a, demand.b):
+            errors.append(
+                (f"demands[{i}]", f"no chain of links through trusted nodes joins {demand.a!r} and {demand.b!r}")
+            )
     return errors
+
+
+def _relayable(scenario: Scenario, graph: nx.MultiGraph[str], a: str, b: str) -> bool:
+    """Whether a path joins ``a`` and ``b`` whose inner nodes all relay key."""
+    inner = {n.id for n in scenario.nodes if n.relays_key} | {a, b}
+    return bool(nx.has_path(graph.subgraph(inner), a, b))
 
 
 # ---------------------------------------------------------------------------------------------------
