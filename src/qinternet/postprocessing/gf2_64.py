@@ -15,6 +15,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from qinternet.postprocessing.gf2_64_kernels import hash_rows
+
 __all__ = [
     "BLOCK_BITS",
     "REDUCTION",
@@ -93,52 +95,19 @@ def bits_to_blocks(bits: NDArray[np.uint8]) -> U64:
     return blocks if bits.ndim == 2 else blocks[0]
 
 
-_STREAMS = 1 << 15
-"""Parallel Horner streams of :func:`polynomial_hash` (each step works on this many blocks at once)."""
-_NIBBLES = BLOCK_BITS // 4
-
-
-def _constant_table(c: int) -> U64:
-    """``T[j, v] = (v x^(4j)) * c``: multiplication by the constant ``c`` as 16 lookups of 4 bits."""
-    nibbles = np.arange(16, dtype=np.uint64)
-    shifted = nibbles[None, :] << (np.arange(_NIBBLES, dtype=np.uint64)[:, None] * np.uint64(4))
-    return gf_multiply(shifted, np.uint64(c))
-
-
-def _times_constant(x: U64, table: U64) -> U64:
-    """``x * c`` for the constant of ``table`` (see :func:`_constant_table`), element-wise."""
-    result: U64 = table[0, x & np.uint64(15)]
-    for j in range(1, _NIBBLES):
-        result ^= table[j, (x >> np.uint64(4 * j)) & np.uint64(15)]
-    return result
-
-
 def polynomial_hash(bits: NDArray[np.uint8], r: int) -> int:
-    """``h_r`` of a bit string (see the module docstring): a 64-bit tag, as an int."""
-    return int(polynomial_hash_frames(bits[None, :], r)[0])
+    """``h_r`` of a bit string (uint8 0/1, shape (n,); see the module docstring): a 64-bit tag, as an int."""
+    return int(hash_rows(np.packbits(bits)[None, :], int(bits.shape[0]), np.uint64(r))[0])
 
 
 def polynomial_hash_frames(bits: NDArray[np.uint8], r: int) -> U64:
     """``h_r`` of each row of ``bits`` (uint8 0/1, shape (F, n)): uint64 tags, shape (F,).
 
-    Horner's rule in ``K`` interleaved streams per message: stream ``k`` folds blocks ``k, k + K, ...``
-    with the constant ``r^K`` (a table lookup per 4 bits), and the streams are combined with
-    ``r^(K - k)``. Leading zero blocks change nothing, so blocks are zero-padded in front to a multiple of
-    ``K``. All messages advance together, so many short frames cost about as much as one long one.
+    The rows are packed 8 bits to a byte (``np.packbits``, as :func:`bits_to_blocks` does) and hashed by a
+    compiled Horner's rule with table lookups (:func:`.gf2_64_kernels.hash_rows`); the result is the same
+    as Horner's rule with :func:`gf_multiply` on the blocks of :func:`bits_to_blocks`.
     """
-    blocks = bits_to_blocks(bits)
-    frames, length = blocks.shape
-    streams = min(_STREAMS, length)
-    steps = -(-length // streams)
-    padded = np.zeros((frames, steps * streams), dtype=np.uint64)
-    padded[:, padded.shape[1] - length :] = blocks
-    grid = padded.reshape(frames, steps, streams)
-    powers = gf_powers(r, streams)  # r^1 .. r^K
-    table = _constant_table(int(powers[-1]))  # multiplication by r^K
-    state = grid[:, 0].copy()
-    for step in range(1, steps):
-        state = _times_constant(state, table) ^ grid[:, step]
-    return np.asarray(np.bitwise_xor.reduce(gf_multiply(state, powers[::-1]), axis=1), dtype=np.uint64)
+    return hash_rows(np.packbits(bits, axis=1), int(bits.shape[1]), np.uint64(r))
 
 
 def random_field_elements(rng: np.random.Generator, count: int) -> U64:
