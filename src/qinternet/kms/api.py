@@ -1,0 +1,296 @@
+"""The ETSI GS QKD 014 V1.1.1 REST API of one Key Management Entity (FastAPI).
+
+``create_app(kme_id, store, topology)`` builds the app; nothing starts at import. The calling SAE is the
+identity the TLS layer put into the ASGI scope (``scope["qinternet.sae_id"]``, from the verified client
+certificate: :mod:`.tls`), never anything in the request. The three methods of the specification
+(Table 2) with its data formats (clause 6) and status codes (200, 400, 401, 503):
+
+- ``GET /api/v1/keys/{slave_SAE_ID}/status`` -> Status (Table 9);
+- ``GET|POST /api/v1/keys/{slave_SAE_ID}/enc_keys`` (query ``number``, ``size``; body Key request,
+  Table 10) -> Key container (Table 11), called by the master SAE;
+- ``GET|POST /api/v1/keys/{master_SAE_ID}/dec_keys`` (query ``key_ID``; body Key IDs, Table 12) -> Key
+  container, called by a slave SAE.
+
+Errors: 400 with the Error object (Table 13) for a malformed request, using the specification's own
+messages where it gives one (clause 6.2: ``size shall be a multiple of 8``, ``not all
+extension_mandatory parameters are supported``; clause 6.4: ``one or more keys specified are not found on
+KME``); 401 without a body for an unknown caller or a slave the keys were not issued to (Table 7); 503
+with the Error object when the KME cannot serve now (not enough key on the way to the slave, database
+unavailable). Anything unexpected is a 503 too: never a 500 and never a traceback. Key material never
+appears in a log line or an error.
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
+
+from fastapi import FastAPI, Path, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.concurrency import run_in_threadpool
+
+from qinternet.kms.store import DeliveredKey, KeyNotAvailableError, KeyStore, NotEnoughKeyError
+from qinternet.kms.topology import KeyLimits, KmsTopology
+
+__all__ = ["SAE_SCOPE_KEY", "KmeError", "create_app"]
+
+SAE_SCOPE_KEY = "qinternet.sae_id"
+"""Where the TLS layer puts the verified SAE ID of the caller in the ASGI scope."""
+
+logger = logging.getLogger("qinternet.kms")
+
+MSG_SIZE = "size shall be a multiple of 8"
+MSG_EXTENSION = "not all extension_mandatory parameters are supported"
+MSG_NOT_FOUND = "one or more keys specified are not found on KME"
+MSG_BAD = "Bad request format"
+MSG_SERVER = "Error on server side"
+
+# The path parameters and body fields keep the specification's names (slave_SAE_ID, key_IDs, ...), which
+# is why ruff's naming rules N803/N815 are off for this file (pyproject.toml).
+SaeId = Annotated[str, Path(min_length=1, max_length=200)]
+
+
+class KmeError(Exception):
+    """An answer other than 200: ``status`` and, for 400 and 503, the Error object's message and details."""
+
+    def __init__(self, status: int, message: str = "", details: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.details = details
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class KeyRequest(_Body):
+    """Key request (Table 10)."""
+
+    number: int | None = None
+    size: int | None = None
+    additional_slave_SAE_IDs: list[str] | None = None
+    extension_mandatory: list[dict[str, Any]] | None = None
+    extension_optional: list[dict[str, Any]] | None = None
+
+
+class KeyIdItem(_Body):
+    """One entry of Key IDs (Table 12)."""
+
+    key_ID: str
+    key_ID_extension: dict[str, Any] | None = None
+
+
+class KeyIds(_Body):
+    """Key IDs (Table 12)."""
+
+    key_IDs: list[KeyIdItem] = Field(min_length=1)
+    key_IDs_extension: dict[str, Any] | None = None
+
+
+def _error(status: int, message: str, details: list[dict[str, Any]] | None = None) -> Response:
+    if status == 401:
+        return Response(status_code=401)
+    body: dict[str, Any] = {"message": message}
+    if details:
+        body["details"] = details
+    return JSONResponse(body, status_code=status)
+
+
+def _caller(request: Request, topology: KmsTopology, kme_id: str) -> str:
+    """The verified SAE ID of the caller, attached to this KME; 401 otherwise."""
+    sae_id = request.scope.get(SAE_SCOPE_KEY)
+    if not isinstance(sae_id, str) or topology.kme_of(sae_id) != kme_id:
+        raise KmeError(401)
+    return sae_id
+
+
+def _container(keys: list[DeliveredKey]) -> dict[str, Any]:
+    return {"keys": [{"key_ID": k.key_id, "key": base64.b64encode(k.material).decode("ascii")} for k in keys]}
+
+
+def _int_param(value: str | None, name: str) -> int | None:
+    if value is None:
+        return None
+    try:
+        return int(value, 10)
+    except ValueError:
+        raise KmeError(400, MSG_BAD, [{name: f"must be an integer, got {value[:40]!r}"}]) from None
+
+
+async def _json(request: Request, model: type[_Body]) -> Any:
+    raw = await request.body()
+    try:
+        return model.model_validate_json(raw or b"{}")
+    except ValidationError as exc:
+        details = [{".".join(str(p) for p in e["loc"]) or "body": e["msg"]} for e in exc.errors(include_url=False)]
+        raise KmeError(400, MSG_BAD, details[:10]) from None
+
+
+def create_app(kme_id: str, store: KeyStore, topology: KmsTopology, limits: KeyLimits | None = None) -> FastAPI:
+    """The ETSI GS QKD 014 app of the KME ``kme_id`` over ``store`` (see the module docstring)."""
+    limits = limits or KeyLimits()
+    app = FastAPI(
+        title=f"qinternet KME {kme_id}",
+        version="1.1.1",
+        summary="ETSI GS QKD 014 V1.1.1 key delivery API",
+    )
+
+    @app.exception_handler(KmeError)
+    async def _kme_error(_: Request, exc: KmeError) -> Response:
+        return _error(exc.status, exc.message, exc.details)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> Response:
+        details = [{".".join(str(p) for p in e["loc"]): e["msg"]} for e in exc.errors()][:10]
+        return _error(400, MSG_BAD, details)
+
+    @app.exception_handler(404)
+    async def _not_found(_: Request, __: Exception) -> Response:
+        return _error(400, MSG_BAD, [{"path": "not an API path of ETSI GS QKD 014"}])
+
+    @app.exception_handler(405)
+    async def _bad_method(_: Request, __: Exception) -> Response:
+        return _error(400, MSG_BAD, [{"method": "not allowed on this path"}])
+
+    @app.middleware("http")
+    async def _never_500(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        try:
+            return await call_next(request)
+        except Exception:  # a 503 with the Error object, logged without the request's body
+            logger.exception("KME %s failed on %s %s", kme_id, request.method, request.url.path)
+            return _error(503, MSG_SERVER)
+
+    def peer_path(master_kme: str, slave_sae: str, field: str) -> tuple[str, list[str]]:
+        slave_kme = topology.kme_of(slave_sae)
+        if slave_kme is None:
+            raise KmeError(400, MSG_BAD, [{field: f"unknown SAE {slave_sae[:100]!r}"}])
+        path = topology.path(master_kme, slave_kme)
+        if path is None:
+            raise KmeError(503, MSG_SERVER, [{field: "no chain of QKD links through trusted nodes to its KME"}])
+        return slave_kme, path
+
+    def stored_keys(path: list[str], size_bits: int) -> int:
+        if len(path) == 1:
+            return limits.max_key_count
+        held = min(store.pool_bytes(a, b) for a, b in itertools.pairwise(path))
+        return held * 8 // size_bits
+
+    @app.get("/api/v1/keys/{slave_SAE_ID}/status")
+    async def status(request: Request, slave_SAE_ID: SaeId) -> dict[str, Any]:
+        """Get status (clause 5.2): what the calling master SAE could get for ``slave_SAE_ID``."""
+        master = _caller(request, topology, kme_id)
+        slave_kme, path = peer_path(kme_id, slave_SAE_ID, "slave_SAE_ID")
+        count = await run_in_threadpool(stored_keys, path, limits.key_size)
+        return {
+            "source_KME_ID": kme_id,
+            "target_KME_ID": slave_kme,
+            "master_SAE_ID": master,
+            "slave_SAE_ID": slave_SAE_ID,
+            "key_size": limits.key_size,
+            "stored_key_count": min(count, limits.max_key_count),
+            "max_key_count": limits.max_key_count,
+            "max_key_per_request": limits.max_key_per_request,
+            "max_key_size": limits.max_key_size,
+            "min_key_size": limits.min_key_size,
+            "max_SAE_ID_count": limits.max_sae_id_count,
+        }
+
+    async def issue(request: Request, slave: str, key_request: KeyRequest) -> dict[str, Any]:
+        master = _caller(request, topology, kme_id)
+        if key_request.extension_mandatory:
+            names = sorted({name for item in key_request.extension_mandatory for name in item})
+            detail = [{"extension_mandatory_unsupported": f"{name[:60]} is not supported"} for name in names[:10]]
+            raise KmeError(400, MSG_EXTENSION, detail)
+        number = 1 if key_request.number is None else key_request.number
+        size = limits.key_size if key_request.size is None else key_request.size
+        if size % 8:
+            raise KmeError(400, MSG_SIZE)
+        problems = []
+        if not 1 <= number <= limits.max_key_per_request:
+            problems.append({"number": f"must be between 1 and max_key_per_request = {limits.max_key_per_request}"})
+        if not limits.min_key_size <= size <= limits.max_key_size:
+            problems.append({"size": f"must be between {limits.min_key_size} and {limits.max_key_size} bits"})
+        extra = key_request.additional_slave_SAE_IDs or []
+        if len(extra) > limits.max_sae_id_count:
+            problems.append({"additional_slave_SAE_IDs": f"at most max_SAE_ID_count = {limits.max_sae_id_count}"})
+        slaves = list(dict.fromkeys([slave, *extra]))
+        if master in slaves or len(slaves) != 1 + len(extra):
+            problems.append({"additional_slave_SAE_IDs": "slaves must differ from each other and from the master"})
+        if problems:
+            raise KmeError(400, MSG_BAD, problems)
+        routes = [(sae, peer_path(kme_id, sae, "slave_SAE_ID")[1]) for sae in slaves]
+        try:
+            keys = await run_in_threadpool(
+                store.issue, master_kme=kme_id, master_sae=master, slaves=routes, number=number, size_bits=size
+            )
+        except NotEnoughKeyError:
+            raise KmeError(503, MSG_SERVER, [{"keys": "not enough key material on the way to the slave KME"}]) from None
+        except SQLAlchemyError:
+            logger.exception("key store unavailable")
+            raise KmeError(503, MSG_SERVER, [{"keys": "key data access error"}]) from None
+        return _container(keys)
+
+    @app.get("/api/v1/keys/{slave_SAE_ID}/enc_keys")
+    async def enc_keys_get(
+        request: Request,
+        slave_SAE_ID: SaeId,
+        number: str | None = None,
+        size: str | None = None,
+    ) -> dict[str, Any]:
+        """Get key (clause 5.3) with ``number`` and ``size`` as query parameters."""
+        key_request = KeyRequest(number=_int_param(number, "number"), size=_int_param(size, "size"))
+        return await issue(request, slave_SAE_ID, key_request)
+
+    @app.post("/api/v1/keys/{slave_SAE_ID}/enc_keys")
+    async def enc_keys_post(request: Request, slave_SAE_ID: SaeId) -> dict[str, Any]:
+        """Get key (clause 5.3) with a Key request body."""
+        return await issue(request, slave_SAE_ID, await _json(request, KeyRequest))
+
+    async def deliver(request: Request, master: str, key_ids: list[str]) -> dict[str, Any]:
+        slave = _caller(request, topology, kme_id)
+        bad = [k for k in key_ids if not _is_uuid(k)]
+        if bad:
+            raise KmeError(400, MSG_BAD, [{"key_ID": "must be a UUID"}])
+        try:
+            keys = await run_in_threadpool(
+                store.deliver, kme_id=kme_id, slave_sae=slave, master_sae=master, key_ids=key_ids
+            )
+        except KeyNotAvailableError as exc:
+            if await run_in_threadpool(store.reserved_for_others, kme_id, slave, exc.key_ids):
+                raise KmeError(401) from None  # issued to other SAEs (Table 7)
+            raise KmeError(400, MSG_NOT_FOUND) from None
+        except SQLAlchemyError:
+            logger.exception("key store unavailable")
+            raise KmeError(503, MSG_SERVER, [{"keys": "key data access error"}]) from None
+        return _container(keys)
+
+    @app.get("/api/v1/keys/{master_SAE_ID}/dec_keys")
+    async def dec_keys_get(request: Request, master_SAE_ID: SaeId, key_ID: str | None = None) -> dict[str, Any]:
+        """Get key with key IDs (clause 5.4), one ``key_ID`` as a query parameter."""
+        if key_ID is None:
+            raise KmeError(400, MSG_BAD, [{"key_ID": "is required"}])
+        return await deliver(request, master_SAE_ID, [key_ID])
+
+    @app.post("/api/v1/keys/{master_SAE_ID}/dec_keys")
+    async def dec_keys_post(request: Request, master_SAE_ID: SaeId) -> dict[str, Any]:
+        """Get key with key IDs (clause 5.4) with a Key IDs body."""
+        body: KeyIds = await _json(request, KeyIds)
+        return await deliver(request, master_SAE_ID, [item.key_ID for item in body.key_IDs])
+
+    return app
+
+
+def _is_uuid(text: str) -> bool:
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return len(text) == 36

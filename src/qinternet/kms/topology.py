@@ -1,0 +1,82 @@
+"""Which SAE is attached to which KME, which KMEs share a QKD link, and the KME path between two SAEs."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import networkx as nx
+
+__all__ = ["KeyLimits", "KmsTopology"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class KeyLimits:
+    """What a KME promises in its Status (ETSI GS QKD 014, Table 9); sizes in bits.
+
+    Attributes:
+        key_size: default key size.
+        min_key_size, max_key_size: the sizes it delivers (multiples of 8 only).
+        max_key_per_request: most keys in one Get key.
+        max_sae_id_count: most ``additional_slave_SAE_IDs`` (0: no multicast).
+        max_key_count: most keys of ``key_size`` a link's pool holds (its capacity).
+    """
+
+    key_size: int = 256
+    min_key_size: int = 64
+    max_key_size: int = 8192
+    max_key_per_request: int = 128
+    max_sae_id_count: int = 8
+    max_key_count: int = 1_000_000
+
+    def __post_init__(self) -> None:
+        for name in ("key_size", "min_key_size", "max_key_size"):
+            value = getattr(self, name)
+            if value <= 0 or value % 8:
+                raise ValueError(f"{name} must be a positive multiple of 8, got {value}")
+        if not self.min_key_size <= self.key_size <= self.max_key_size:
+            raise ValueError("need min_key_size <= key_size <= max_key_size")
+        if self.max_key_per_request < 1 or self.max_sae_id_count < 0 or self.max_key_count < 1:
+            raise ValueError("max_key_per_request and max_key_count must be >= 1, max_sae_id_count >= 0")
+
+
+@dataclass(frozen=True, kw_only=True)
+class KmsTopology:
+    """The KMEs of a network and their SAEs.
+
+    Attributes:
+        sae_kme: SAE ID -> the KME it is attached to.
+        links: pairs of KMEs joined by a QKD link (each has a key pool).
+        relays: KMEs that may pass key on between two others (trusted nodes).
+    """
+
+    sae_kme: Mapping[str, str]
+    links: tuple[tuple[str, str], ...]
+    relays: frozenset[str] = field(default_factory=frozenset)
+
+    @cached_property
+    def _graph(self) -> nx.Graph[str]:
+        graph: nx.Graph[str] = nx.Graph()
+        graph.add_nodes_from(self.sae_kme.values())
+        graph.add_edges_from(self.links)
+        return graph
+
+    @property
+    def kmes(self) -> frozenset[str]:
+        """Every KME."""
+        return frozenset(self._graph.nodes)
+
+    def kme_of(self, sae_id: str) -> str | None:
+        """The KME of an SAE, or None for an unknown SAE."""
+        return self.sae_kme.get(sae_id)
+
+    def path(self, kme_a: str, kme_b: str) -> list[str] | None:
+        """The KMEs from ``kme_a`` to ``kme_b`` with the fewest hops, through trusted KMEs only; None if none."""
+        if kme_a == kme_b:
+            return [kme_a]
+        inner = (self.relays | {kme_a, kme_b}) & set(self._graph.nodes)
+        try:
+            return list(nx.shortest_path(self._graph.subgraph(inner), kme_a, kme_b))
+        except (nx.NetworkXNoPath, nx.NodeNotFound):
+            return None

@@ -1,0 +1,226 @@
+"""ETSI GS QKD 014 V1.1.1 conformance of the KME app: fields, types, status codes and errors.
+
+The calling SAE comes from the TLS layer (``scope["qinternet.sae_id"]``); here a small ASGI wrapper plays
+that layer, so that the tests can call as any SAE (tests/kms/test_tls.py checks the real TLS layer).
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from qinternet.kms.api import SAE_SCOPE_KEY, create_app
+from qinternet.kms.store import KeyStore
+from qinternet.kms.topology import KeyLimits, KmsTopology
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+TOPOLOGY = KmsTopology(
+    sae_kme={"sae-a": "kme-a", "sae-a2": "kme-a", "sae-b": "kme-b", "sae-b2": "kme-b", "sae-c": "kme-c"},
+    links=(("kme-a", "kme-r"), ("kme-r", "kme-b"), ("kme-r", "kme-c")),
+    relays=frozenset({"kme-r"}),
+)
+
+
+class AsSae:
+    """An ASGI wrapper that sets the caller's SAE ID as the TLS layer would (None: no certificate)."""
+
+    def __init__(self, app: Any, sae_id: str | None) -> None:
+        self.app, self.sae_id = app, sae_id
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if self.sae_id is not None:
+            scope = {**scope, SAE_SCOPE_KEY: self.sae_id}
+        await self.app(scope, receive, send)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[KeyStore]:
+    s = KeyStore(f"sqlite:///{tmp_path / 'kms.db'}")
+    for a, b in TOPOLOGY.links:
+        s.add_key(a, b, os.urandom(4096))
+    yield s
+    s.close()
+
+
+def client(store: KeyStore, kme: str, sae: str | None) -> httpx.AsyncClient:
+    app = create_app(kme, store, TOPOLOGY, KeyLimits(max_key_per_request=16, max_sae_id_count=2))
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=AsSae(app, sae)), base_url="https://kme")
+
+
+async def test_status_has_every_field_of_table_9(store: KeyStore) -> None:
+    async with client(store, "kme-a", "sae-a") as c:
+        r = await c.get("/api/v1/keys/sae-b/status")
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("application/json")
+    body = r.json()
+    assert body == {
+        "source_KME_ID": "kme-a",
+        "target_KME_ID": "kme-b",
+        "master_SAE_ID": "sae-a",
+        "slave_SAE_ID": "sae-b",
+        "key_size": 256,
+        "stored_key_count": 4096 * 8 // 256,
+        "max_key_count": body["max_key_count"],
+        "max_key_per_request": 16,
+        "max_key_size": 8192,
+        "min_key_size": 64,
+        "max_SAE_ID_count": 2,
+    }
+    assert all(isinstance(body[k], int) for k in body if k.endswith(("count", "size", "request")))
+
+
+async def test_get_key_then_get_key_with_key_ids(store: KeyStore) -> None:
+    async with client(store, "kme-a", "sae-a") as master:
+        r = await master.get("/api/v1/keys/sae-b/enc_keys", params={"number": "3", "size": "512"})
+    assert r.status_code == 200
+    keys = r.json()["keys"]
+    assert len(keys) == 3
+    for k in keys:
+        assert set(k) == {"key_ID", "key"}
+        assert str(uuid.UUID(k["key_ID"])) == k["key_ID"]
+        assert len(base64.b64decode(k["key"], validate=True)) == 64
+    async with client(store, "kme-b", "sae-b") as slave:
+        one = await slave.get("/api/v1/keys/sae-a/dec_keys", params={"key_ID": keys[0]["key_ID"]})
+        rest = await slave.post(
+            "/api/v1/keys/sae-a/dec_keys", json={"key_IDs": [{"key_ID": k["key_ID"]} for k in keys[1:]]}
+        )
+        again = await slave.get("/api/v1/keys/sae-a/dec_keys", params={"key_ID": keys[0]["key_ID"]})
+    assert one.status_code == 200
+    assert rest.status_code == 200
+    assert one.json()["keys"] + rest.json()["keys"] == keys  # the same keys, in order
+    assert again.status_code == 400  # removed after delivery
+    assert again.json() == {"message": "one or more keys specified are not found on KME"}
+
+
+async def test_post_key_request_defaults_and_multicast(store: KeyStore) -> None:
+    async with client(store, "kme-a", "sae-a") as master:
+        default = await master.post("/api/v1/keys/sae-b/enc_keys", json={})
+        multi = await master.post(
+            "/api/v1/keys/sae-b/enc_keys", json={"number": 1, "size": 128, "additional_slave_SAE_IDs": ["sae-c"]}
+        )
+    assert len(default.json()["keys"]) == 1
+    assert len(base64.b64decode(default.json()["keys"][0]["key"])) == 32  # key_size 256 bits
+    [key] = multi.json()["keys"]
+    for kme, sae in (("kme-b", "sae-b"), ("kme-c", "sae-c")):
+        async with client(store, kme, sae) as slave:
+            got = await slave.post("/api/v1/keys/sae-a/dec_keys", json={"key_IDs": [{"key_ID": key["key_ID"]}]})
+        assert got.json()["keys"] == [key]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "kwargs", "message"),
+    [
+        ("get", "/api/v1/keys/sae-b/enc_keys", {"params": {"size": "100"}}, "size shall be a multiple of 8"),
+        ("post", "/api/v1/keys/sae-b/enc_keys", {"json": {"size": 12}}, "size shall be a multiple of 8"),
+        (
+            "post",
+            "/api/v1/keys/sae-b/enc_keys",
+            {"json": {"extension_mandatory": [{"abc_route_type": "direct"}]}},
+            "not all extension_mandatory parameters are supported",
+        ),
+        ("get", "/api/v1/keys/sae-b/enc_keys", {"params": {"number": "0"}}, "Bad request format"),
+        ("get", "/api/v1/keys/sae-b/enc_keys", {"params": {"number": "17"}}, "Bad request format"),
+        ("get", "/api/v1/keys/sae-b/enc_keys", {"params": {"number": "three"}}, "Bad request format"),
+        ("get", "/api/v1/keys/sae-b/enc_keys", {"params": {"size": "16"}}, "Bad request format"),
+        ("post", "/api/v1/keys/sae-b/enc_keys", {"json": {"number": "3"}}, "Bad request format"),
+        ("post", "/api/v1/keys/sae-b/enc_keys", {"json": {"colour": 1}}, "Bad request format"),
+        ("post", "/api/v1/keys/sae-b/enc_keys", {"content": b"{not json"}, "Bad request format"),
+        ("post", "/api/v1/keys/sae-b/enc_keys", {"json": [1, 2]}, "Bad request format"),
+        (
+            "post",
+            "/api/v1/keys/sae-b/enc_keys",
+            {"json": {"additional_slave_SAE_IDs": ["sae-c", "sae-b2", "sae-a2"]}},
+            "Bad request format",
+        ),
+        (
+            "post",
+            "/api/v1/keys/sae-b/enc_keys",
+            {"json": {"additional_slave_SAE_IDs": ["sae-a"]}},
+            "Bad request format",
+        ),
+        ("get", "/api/v1/keys/nobody/enc_keys", {}, "Bad request format"),
+        ("get", "/api/v1/keys/nobody/status", {}, "Bad request format"),
+        ("get", "/api/v1/keys/sae-b/dec_keys", {"params": {"key_ID": "not-a-uuid"}}, "Bad request format"),
+        ("get", "/api/v1/keys/sae-b/dec_keys", {}, "Bad request format"),
+        ("post", "/api/v1/keys/sae-b/dec_keys", {"json": {"key_IDs": []}}, "Bad request format"),
+        (
+            "get",
+            "/api/v1/keys/sae-b/dec_keys",
+            {"params": {"key_ID": str(uuid.uuid4())}},
+            "one or more keys specified are not found on KME",
+        ),
+        ("get", "/api/v2/whatever", {}, "Bad request format"),
+        ("delete", "/api/v1/keys/sae-b/enc_keys", {}, "Bad request format"),
+    ],
+)
+async def test_bad_requests_get_400_and_the_error_object(
+    store: KeyStore, method: str, path: str, kwargs: dict[str, Any], message: str
+) -> None:
+    async with client(store, "kme-a", "sae-a") as c:
+        r = await c.request(method.upper(), path, **kwargs)
+    assert r.status_code == 400, r.text
+    body = r.json()
+    assert body["message"] == message
+    assert set(body) <= {"message", "details"}
+    assert all(isinstance(d, dict) for d in body.get("details", []))
+
+
+async def test_optional_extensions_are_ignored(store: KeyStore) -> None:
+    async with client(store, "kme-a", "sae-a") as c:
+        r = await c.post("/api/v1/keys/sae-b/enc_keys", json={"extension_optional": [{"abc_max_age": 30000}]})
+    assert r.status_code == 200
+
+
+@pytest.mark.parametrize(("kme", "sae"), [("kme-a", None), ("kme-a", "stranger"), ("kme-a", "sae-b")])
+async def test_callers_not_attached_to_this_kme_get_401_without_a_body(
+    store: KeyStore, kme: str, sae: str | None
+) -> None:
+    async with client(store, kme, sae) as c:
+        for r in (await c.get("/api/v1/keys/sae-b/status"), await c.get("/api/v1/keys/sae-b/enc_keys")):
+            assert r.status_code == 401
+            assert r.content == b""
+
+
+async def test_a_slave_the_key_was_not_issued_to_gets_401(store: KeyStore) -> None:
+    async with client(store, "kme-a", "sae-a") as master:
+        [key] = (await master.get("/api/v1/keys/sae-b/enc_keys")).json()["keys"]
+    async with client(store, "kme-b", "sae-b2") as other:
+        r = await other.get("/api/v1/keys/sae-a/dec_keys", params={"key_ID": key["key_ID"]})
+    assert r.status_code == 401
+    async with client(store, "kme-b", "sae-b") as slave:  # still there for the right slave
+        assert (await slave.get("/api/v1/keys/sae-a/dec_keys", params={"key_ID": key["key_ID"]})).status_code == 200
+
+
+async def test_not_enough_key_is_a_503_and_takes_nothing(store: KeyStore) -> None:
+    async with client(store, "kme-a", "sae-a") as c:
+        r = await c.get("/api/v1/keys/sae-b/enc_keys", params={"number": "16", "size": "8192"})
+        assert r.status_code == 503
+        assert r.json()["message"] == "Error on server side"
+        assert store.pool_bytes("kme-a", "kme-r") == 4096
+
+
+async def test_a_broken_store_is_a_503_not_a_500(store: KeyStore, caplog: pytest.LogCaptureFixture) -> None:
+    async with client(store, "kme-a", "sae-a") as c:
+        [key] = (await c.get("/api/v1/keys/sae-b/enc_keys")).json()["keys"]
+        store.engine.dispose()
+        Path(store.engine.url.database or "").unlink()  # the database is gone
+        with caplog.at_level(logging.ERROR):
+            r = await c.get("/api/v1/keys/sae-b/enc_keys")
+    assert r.status_code == 503
+    assert "message" in r.json()
+    assert key["key"] not in caplog.text

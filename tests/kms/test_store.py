@@ -1,0 +1,161 @@
+"""The key store: keys made once, delivered once, relayed hop by hop, nothing lost by a failed request."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from qinternet.kms.store import KeyNotAvailableError, KeyStore, NotEnoughKeyError
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[KeyStore]:
+    s = KeyStore(f"sqlite:///{tmp_path / 'kms.db'}")
+    yield s
+    s.close()
+
+
+def test_a_key_goes_to_the_master_and_once_to_the_slave(store: KeyStore) -> None:
+    store.add_key("kme-a", "kme-b", bytes(range(256)))
+    [key] = store.issue(
+        master_kme="kme-a", master_sae="sae-1", slaves=[("sae-2", ["kme-a", "kme-b"])], number=1, size_bits=256
+    )
+    assert key.material == bytes(range(32))  # the oldest bytes of the pool
+    assert store.pool_bytes("kme-b", "kme-a") == 224
+    [same] = store.deliver(kme_id="kme-b", slave_sae="sae-2", master_sae="sae-1", key_ids=[key.key_id])
+    assert same == key
+    with pytest.raises(KeyNotAvailableError):  # never twice
+        store.deliver(kme_id="kme-b", slave_sae="sae-2", master_sae="sae-1", key_ids=[key.key_id])
+    assert "material" not in repr(key)
+    assert str(key.material) not in repr(key)
+
+
+def test_only_the_slave_it_was_issued_for_gets_it(store: KeyStore) -> None:
+    store.add_key("kme-a", "kme-b", os.urandom(64))
+    [key] = store.issue(master_kme="kme-a", master_sae="m", slaves=[("s", ["kme-a", "kme-b"])], number=1, size_bits=128)
+    for kme, slave, master in (("kme-b", "intruder", "m"), ("kme-b", "s", "other-master"), ("kme-a", "s", "m")):
+        with pytest.raises(KeyNotAvailableError):
+            store.deliver(kme_id=kme, slave_sae=slave, master_sae=master, key_ids=[key.key_id])
+    assert store.reserved_count("kme-b", "s") == 1
+
+
+def test_one_unknown_id_fails_the_whole_request(store: KeyStore) -> None:
+    store.add_key("a", "b", os.urandom(64))
+    keys = store.issue(master_kme="a", master_sae="m", slaves=[("s", ["a", "b"])], number=2, size_bits=64)
+    with pytest.raises(KeyNotAvailableError) as info:
+        store.deliver(kme_id="b", slave_sae="s", master_sae="m", key_ids=[keys[0].key_id, "nope"])
+    assert info.value.key_ids == ["nope"]
+    assert store.reserved_count("b") == 2  # nothing was delivered
+
+
+def test_a_short_pool_takes_nothing(store: KeyStore) -> None:
+    store.add_key("a", "b", os.urandom(40))
+    with pytest.raises(NotEnoughKeyError):
+        store.issue(master_kme="a", master_sae="m", slaves=[("s", ["a", "b"])], number=2, size_bits=256)
+    assert store.pool_bytes("a", "b") == 40
+    assert store.reserved_count("b") == 0
+
+
+def test_relay_through_trusted_kmes_costs_every_hop(store: KeyStore) -> None:
+    for a, b in (("a", "r1"), ("r1", "r2"), ("r2", "c")):
+        store.add_key(a, b, os.urandom(100))
+    [key] = store.issue(master_kme="a", master_sae="m", slaves=[("s", ["a", "r1", "r2", "c"])], number=1, size_bits=256)
+    assert [store.pool_bytes(*hop) for hop in (("a", "r1"), ("r1", "r2"), ("r2", "c"))] == [68, 68, 68]
+    [got] = store.deliver(kme_id="c", slave_sae="s", master_sae="m", key_ids=[key.key_id])
+    assert got.material == key.material
+    assert [e.kind for e in store.ledger()].count("relayed") == 2
+
+
+def test_multicast_reserves_the_same_key_for_every_slave(store: KeyStore) -> None:
+    store.add_key("a", "b", os.urandom(64))
+    store.add_key("a", "c", os.urandom(64))
+    [key] = store.issue(
+        master_kme="a", master_sae="m", slaves=[("s1", ["a", "b"]), ("s2", ["a", "c"])], number=1, size_bits=128
+    )
+    for kme, slave in (("b", "s1"), ("c", "s2")):
+        [got] = store.deliver(kme_id=kme, slave_sae=slave, master_sae="m", key_ids=[key.key_id])
+        assert got.material == key.material
+
+
+def test_a_full_pool_discards_and_records_it(store: KeyStore) -> None:
+    assert store.add_key("a", "b", os.urandom(80), capacity_bytes=100) == 80
+    assert store.add_key("a", "b", os.urandom(80), capacity_bytes=100) == 20
+    assert store.pool_bytes("a", "b") == 100
+    assert [(e.kind, e.bits) for e in store.ledger()][-2:] == [("discarded", 480), ("generated", 160)]
+
+
+def test_encryption_at_rest(tmp_path: Path) -> None:
+    master_key = os.urandom(32)
+    store = KeyStore(f"sqlite:///{tmp_path / 'enc.db'}", master_key=master_key)
+    material = os.urandom(100)
+    store.add_key("a", "b", material)
+    raw = (tmp_path / "enc.db").read_bytes() + (tmp_path / "enc.db-wal").read_bytes()
+    assert material[:32] not in raw  # not stored in the clear
+    [key] = store.issue(master_kme="a", master_sae="m", slaves=[("s", ["a", "b"])], number=1, size_bits=8 * 37)
+    assert key.material == material[:37]
+    [second] = store.issue(master_kme="a", master_sae="m", slaves=[("s", ["a", "b"])], number=1, size_bits=8 * 20)
+    assert second.material == material[37:57]  # carved at an offset inside the encrypted block
+    [got] = store.deliver(kme_id="b", slave_sae="s", master_sae="m", key_ids=[key.key_id])
+    assert got.material == material[:37]
+    store.close()
+    with pytest.raises(ValueError, match="32 bytes"):
+        KeyStore(f"sqlite:///{tmp_path / 'x.db'}", master_key=b"short")
+
+
+def test_concurrent_slaves_never_get_a_key_twice(tmp_path: Path) -> None:
+    store = KeyStore(f"sqlite:///{tmp_path / 'c.db'}")
+    store.add_key("a", "b", os.urandom(4000))
+    keys = store.issue(master_kme="a", master_sae="m", slaves=[("s", ["a", "b"])], number=100, size_bits=256)
+    got: list[str] = []
+    lock = threading.Lock()
+
+    def grab() -> None:
+        for key in keys:
+            try:
+                [one] = store.deliver(kme_id="b", slave_sae="s", master_sae="m", key_ids=[key.key_id])
+            except KeyNotAvailableError:
+                continue
+            with lock:
+                got.append(one.key_id)
+
+    threads = [threading.Thread(target=grab) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(got) == sorted(k.key_id for k in keys)  # each exactly once
+    store.close()
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["add", "issue", "deliver"]), st.integers(1, 6)), min_size=1, max_size=25))
+def test_the_books_balance(tmp_path_factory: pytest.TempPathFactory, ops: list[tuple[str, int]]) -> None:
+    """Made = held in the pool + issued; every issued key is delivered at most once; none appears from nowhere."""
+    store = KeyStore(f"sqlite:///{tmp_path_factory.mktemp('p') / 'p.db'}")
+    made = issued = 0
+    open_ids: list[str] = []
+    delivered: set[str] = set()
+    for op, n in ops:
+        if op == "add":
+            made += store.add_key("a", "b", os.urandom(16 * n))
+        elif op == "issue":
+            try:
+                keys = store.issue(master_kme="a", master_sae="m", slaves=[("s", ["a", "b"])], number=n, size_bits=64)
+            except NotEnoughKeyError:
+                continue
+            issued += 8 * n
+            open_ids += [k.key_id for k in keys]
+        elif open_ids:
+            take, open_ids = open_ids[:n], open_ids[n:]
+            got = store.deliver(kme_id="b", slave_sae="s", master_sae="m", key_ids=take)
+            assert {k.key_id for k in got}.isdisjoint(delivered)
+            delivered |= {k.key_id for k in got}
+        assert store.pool_bytes("a", "b") + issued == made
+        assert store.reserved_count("b") == len(open_ids)
+    store.close()
