@@ -78,7 +78,9 @@ class NetworkTiming:
 
 def chain_scenario(links: int, duration_h: float, model: str = "monte-carlo") -> Scenario:
     """A chain of ``links`` fibre links through trusted relays, with an end-to-end demand and one per link."""
-    nodes = [{"id": f"n{i}", "kind": "user", "lat_deg": 40.0, "lon_deg": i * 0.7} for i in range(links + 1)]
+    nodes = [
+        {"id": f"n{i}", "kind": "user", "trusted": True, "lat_deg": 40.0, "lon_deg": i * 0.7} for i in range(links + 1)
+    ]
     chain = [
         {"id": f"l{i}", "a": f"n{i}", "b": f"n{i + 1}", "length_km": _LENGTHS_KM[i % 3], "model": model}
         for i in range(links)

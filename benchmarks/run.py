@@ -17,6 +17,8 @@
    50 km, against the sifted-bit rate of the simulated 1 GHz link (goal: the pipeline keeps up).
 8. The network simulation (``network_bench.py``): 24 h of beijing-shanghai against the goal "under 60 s
    on one core", and chains of fibre links showing that the cost grows linearly with links and duration.
+9. The discrete-event kernel against SimPy (``sim_kernel.py``) on a random-delay and a network-like
+   workload, goal ">= 5x SimPy's events per second".
 
 The process is pinned to one core; results go to Rich tables and to ``benchmarks/results/latest.json``.
 See ``benchmarks/README.md``.
@@ -78,6 +80,7 @@ from postproc import (
 )
 from postproc_report import CascadeBatch
 from qinternet.params import get_preset
+from sim_kernel import kernel_note, kernel_table, time_kernel_vs_simpy
 
 PRESET = "gys2004"
 DISTANCES_KM = (25.0, 50.0, 100.0)
@@ -109,6 +112,7 @@ class Sizes:
         network_links: link counts of the network scaling runs (24 h each).
         network_hours: durations of the network scaling runs (at ``network_fixed_links`` links).
         network_fixed_links: links of the duration series.
+        kernel_events: events per workload of the kernel against SimPy.
     """
 
     montecarlo_pulses: int
@@ -124,6 +128,7 @@ class Sizes:
     network_links: tuple[int, ...]
     network_hours: tuple[float, ...]
     network_fixed_links: int
+    kernel_events: int
 
 
 FULL = Sizes(
@@ -140,6 +145,7 @@ FULL = Sizes(
     network_links=(8, 16, 32, 64),
     network_hours=(6.0, 12.0, 24.0, 48.0),
     network_fixed_links=16,
+    kernel_events=500_000,
 )
 QUICK = Sizes(
     montecarlo_pulses=10**8,
@@ -155,6 +161,7 @@ QUICK = Sizes(
     network_links=(4, 8, 16),
     network_hours=(3.0, 6.0, 12.0),
     network_fixed_links=8,
+    kernel_events=50_000,
 )
 
 
@@ -401,6 +408,8 @@ def main(argv: list[str] | None = None) -> int:
     pipeline = run_pipeline(console, sizes, args.seed)
     console.print("[dim]network: beijing-shanghai 24 h, chains for scaling[/]")
     network = run_network(sizes.network_links, sizes.network_hours, sizes.network_fixed_links)
+    console.print("[dim]discrete-event kernel against SimPy[/]")
+    kernel = time_kernel_vs_simpy(sizes.kernel_events, repeats=sizes.repeats)
 
     console.print(report.montecarlo_table(fast_runs))
     console.print(report.goal_table(goal))
@@ -423,6 +432,8 @@ def main(argv: list[str] | None = None) -> int:
     console.print(postproc_report.pipeline_detail_table(pipeline))
     for table in network_tables(network):
         console.print(table)
+    console.print(kernel_table(kernel))
+    console.print(f"[dim]{kernel_note(kernel)}[/]")
 
     results = {
         "generated_utc": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -441,6 +452,7 @@ def main(argv: list[str] | None = None) -> int:
         "sequence": peer_json,
     } | postprocessing_results(batches, pa, naive_pa, pa_same_size, hashes, pipeline, peer_label)
     results["network"] = network_json(network)
+    results["kernel"] = kernel
     results["ldpc"] = {
         "goal": {"max_efficiency": LDPC_GOAL_EFFICIENCY, "max_frame_error_rate": LDPC_GOAL_FER},
         "runs": [r.to_dict() for r in ldpc],

@@ -3,10 +3,13 @@ wait for timeouts, events and each other, and the errors a user can cause."""
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Generator
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from qinternet.errors import ParameterError
 from qinternet.sim import Event, Kernel, Process, SimulationError, Timeout
@@ -212,6 +215,147 @@ def test_yielding_a_numpy_integer_delay_works() -> None:
     kernel.process(proc_fn, "np")
     kernel.run()
     assert times == [3, 7]
+
+
+# -- many entries due at the same time (the kernel keeps one bucket per time) ----------------------------
+
+
+def test_links_and_the_network_step_share_times_in_scheduling_order() -> None:
+    """Links with a 6 ps block and a network with a 4 ps step meet every 12 ps; at each such time whoever
+    was scheduled first runs first: the links (scheduled at 6 ps) before the network (scheduled at 8 ps)."""
+    kernel = Kernel(seed=0)
+    log: list[tuple[int, str]] = []
+
+    def periodic(period_ps: int) -> Any:
+        def body(proc: Process) -> Gen:
+            while True:
+                yield Timeout(period_ps)
+                log.append((proc.kernel.now_ps, proc.name))
+
+        return body
+
+    kernel.process(periodic(4), "network")
+    for name in ("link:a", "link:b", "link:c"):
+        kernel.process(periodic(6), name)
+    kernel.run(until_ps=13)
+    links = ["link:a", "link:b", "link:c"]
+    assert log == [
+        (4, "network"),
+        *((6, name) for name in links),
+        (8, "network"),
+        *((12, name) for name in links),
+        (12, "network"),
+    ]
+
+
+def _reference_order(delays: list[list[int]]) -> list[tuple[int, int]]:
+    """(time, process) wake-ups of processes that wait ``delays[i]`` in turn, from a plain (time, seq) heap."""
+    heap = [(0, seq, index, 0) for seq, index in enumerate(range(len(delays)))]
+    seq = len(delays)
+    order: list[tuple[int, int]] = []
+    while heap:
+        time_ps, _, index, step = heapq.heappop(heap)
+        order.append((time_ps, index))
+        if step < len(delays[index]):
+            heapq.heappush(heap, (time_ps + delays[index][step], seq, index, step + 1))
+            seq += 1
+    return order
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(st.integers(0, 3), max_size=12), min_size=1, max_size=12))
+def test_wake_up_order_is_that_of_a_time_then_sequence_heap(delays: list[list[int]]) -> None:
+    """Small delays (zero included) put many processes on the same picosecond: the buckets must still
+    give exactly the order of a heap ordered by (time, scheduling sequence), the model of SimPy."""
+    kernel = Kernel(seed=0)
+    order: list[tuple[int, int]] = []
+
+    def body(proc: Process, index: int) -> Gen:
+        order.append((proc.kernel.now_ps, index))
+        for delay in delays[index]:
+            yield delay
+            order.append((proc.kernel.now_ps, index))
+
+    for index in range(len(delays)):
+        kernel.process(lambda proc, index=index: body(proc, index), f"p{index}")
+    kernel.run()
+    assert order == _reference_order(delays)
+
+
+def test_zero_delay_waits_inside_a_crowded_time_run_after_everything_due_then() -> None:
+    kernel = Kernel(seed=0)
+    log: list[str] = []
+
+    def again(proc: Process) -> Gen:
+        yield 5
+        log.append(f"{proc.name} first")
+        yield 0  # back of the queue at 5 ps
+        log.append(f"{proc.name} again")
+
+    kernel.process(again, "p")
+    kernel.schedule(5, lambda: log.append("callback") or kernel.schedule(0, log.append, "callback's zero delay"))
+    kernel.schedule(5, log.append, "last one due at 5")
+    kernel.run()
+    # p's wait was scheduled when it started, in run(), after both callbacks: it comes third at 5 ps.
+    assert log == ["callback", "last one due at 5", "p first", "callback's zero delay", "p again"]
+    assert kernel.now_ps == 5
+
+
+def test_cancelling_in_the_middle_of_a_crowded_time() -> None:
+    """Five relay timeouts are due at 100 ps; an answer at 40 ps disarms the third, and the first, when it
+    fires, disarms the fourth (not yet run) and finds the first itself over."""
+    kernel = Kernel(seed=0)
+    fired: list[int] = []
+    results: list[bool] = []
+
+    def fire(index: int) -> None:
+        fired.append(index)
+        if index == 0:
+            results.extend([kernel.cancel(handles[3]), kernel.cancel(handles[0])])
+
+    handles = [kernel.schedule(100, fire, index) for index in range(5)]
+    kernel.schedule(40, lambda: results.append(kernel.cancel(handles[2])))
+    kernel.run()
+    assert fired == [0, 1, 4]
+    assert results == [True, True, False]
+    assert [kernel.cancel(handle) for handle in handles] == [False] * 5
+    assert {kernel.due_ps(handle) for handle in handles} == {100}
+
+
+def test_run_until_a_crowded_time_runs_none_of_its_entries_and_keeps_their_order() -> None:
+    kernel = Kernel(seed=0)
+    log: list[int] = []
+    for index in range(4):
+        kernel.schedule(10, log.append, index)
+    kernel.run(until_ps=10)
+    assert log == []
+    assert kernel.peek_ps() == 10
+    kernel.schedule(0, log.append, 4)  # due at 10 as well, after the others
+    kernel.run(until_ps=10)  # until_ps == now: nothing runs
+    assert log == []
+    kernel.run()
+    assert log == [0, 1, 2, 3, 4]
+
+
+def test_an_error_in_the_middle_of_a_crowded_time_keeps_the_rest_for_the_next_run() -> None:
+    kernel = Kernel(seed=0)
+    log: list[str] = []
+
+    def broken() -> None:
+        log.append("broken")
+        kernel.schedule(0, log.append, "scheduled by broken")
+        raise KeyError("pool empty")
+
+    kernel.schedule(7, log.append, "before")
+    kernel.schedule(7, broken)
+    kernel.schedule(7, log.append, "after")
+    kernel.schedule(9, log.append, "later")
+    with pytest.raises(KeyError):
+        kernel.run(until_ps=20)
+    assert log == ["before", "broken"]
+    assert (kernel.now_ps, kernel.peek_ps()) == (7, 7)
+    kernel.run()
+    assert log == ["before", "broken", "after", "scheduled by broken", "later"]
 
 
 # -- errors ---------------------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from qinternet.network.simulate import BlockRecord, LinkRunner
 from qinternet.params import QkdSystem
 from qinternet.qkd.bbm92 import bbm92_observables_arms
 from qinternet.qkd.entropy import binary_entropy
-from qinternet.sim import Process, ProcessGenerator, Timeout, ps_to_seconds, seconds_to_ps
+from qinternet.sim import Process, ProcessGenerator, ps_to_seconds, seconds_to_ps
 
 __all__ = ["EntanglementLinkEngine", "entanglement_runner"]
 
@@ -98,7 +98,7 @@ def entanglement_runner(engine: EntanglementLinkEngine, block_s: float) -> LinkR
 
     def run(proc: Process, deliver: Callable[[BlockRecord], None]) -> ProcessGenerator:
         while True:
-            yield Timeout(block_ps)
+            yield block_ps  # a bare int is a timeout of that many ps (the kernel's fastest form)
             deliver(engine.block(proc.rng, block_s, ps_to_seconds(proc.kernel.now_ps)))
 
     return run

@@ -34,7 +34,7 @@ from qinternet.qkd.finite_key import (
 )
 from qinternet.qkd.montecarlo import LinkSampler, compile_link
 from qinternet.qkd.record import Basis
-from qinternet.sim import Process, ProcessGenerator, Timeout, ps_to_seconds, seconds_to_ps
+from qinternet.sim import Process, ProcessGenerator, ps_to_seconds, seconds_to_ps
 
 __all__ = ["BlockOutcome", "FibreLinkEngine", "draw_counts", "fibre_runner", "tuned_system"]
 
@@ -169,7 +169,7 @@ def fibre_runner(engine: FibreLinkEngine, block_s: float) -> LinkRunner:
 
     def run(proc: Process, deliver: Callable[[BlockRecord], None]) -> ProcessGenerator:
         while True:
-            yield Timeout(block_ps)
+            yield block_ps  # a bare int is a timeout of that many ps (the kernel's fastest form)
             outcome = engine.block(proc.rng)
             deliver(
                 BlockRecord(

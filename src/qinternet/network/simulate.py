@@ -28,7 +28,7 @@ from numpy.typing import NDArray
 
 from qinternet.network.relay import KeyPools, Request, serve
 from qinternet.network.schema import DemandSpec, LinkSpec, Scenario
-from qinternet.sim import Kernel, Process, ProcessGenerator, Timeout, seconds_to_ps
+from qinternet.sim import Kernel, Process, ProcessGenerator, seconds_to_ps
 
 __all__ = ["BlockRecord", "LinkRunner", "NetworkRun", "simulate"]
 
@@ -153,7 +153,7 @@ def simulate(
     def network(proc: Process) -> ProcessGenerator:
         step_ps = seconds_to_ps(step)
         for t in range(steps):
-            yield Timeout(step_ps)
+            yield step_ps
             for i, d in enumerate(scenario.demands):
                 wanted[i] = d.volume_bits if d.volume_bits is not None else wanted[i] + (d.rate_bps or 0.0) * step
             requests = [

@@ -1,30 +1,37 @@
-"""A small discrete-event kernel: an integer-picosecond clock, an event heap, events and processes.
+"""A small discrete-event kernel: an integer-picosecond clock, time buckets, events and processes.
 
 The model is SimPy's (Müller & Vignaux, *SimPy* 4, ``simpy/core.py``) cut down to what the network
 layer needs, and arranged so that the per-event path is a handful of C calls:
 
-* **The heap holds lists** ``[time_ps, seq, target, arg]``. ``seq`` comes from one counter that only
-  grows, so two entries never compare equal and entries due at the same picosecond run first-in,
-  first-out; the comparison never reaches ``target``. A step is ``heappop``, one store of the clock,
-  and either ``target(*arg)`` (a callback with its argument tuple) or, when ``target`` is a
-  :class:`Process`, the process step written inline in :meth:`Kernel.run` (``generator.send(arg)``
-  and one push for a timeout): no event object, no callback list, no Python-level call per step.
-* **Cancelling is lazy.** The entry itself is the :data:`EventHandle`: :meth:`Kernel.cancel` swaps its
-  target for a no-op in place (a list, not a tuple, so that this is possible), and the entry is
-  dropped when it reaches the top of the heap. The step therefore needs no "was it cancelled?" test.
+* **Entries are kept in buckets, one per due time**: a dict ``time_ps -> list of entries`` and a heap of
+  the distinct times. Entries due at the same picosecond run first-in, first-out because they are
+  appended in scheduling order; an entry scheduled for the time being run (``delay 0``, an event's
+  waiters) is appended to the bucket being run, so it runs after everything already due then. The
+  network's processes share a few periods (every link block, every network step), so most events
+  cost a list append and one step of a list iteration instead of a heap push and pop. An event alone
+  at its time costs a push and a pop of an ``int`` (cheaper to compare than SimPy's ``(time, priority,
+  seq, event)``) plus a dict insert and delete: about what a heap of ``(time, seq, ...)`` entries costs.
+* **An entry is** a :class:`Process` to resume with ``None`` (after a timeout: no object per step), a
+  tuple ``(process, value_to_send)`` (after an event), or a list ``[callback, args, time_ps]`` (a
+  scheduled callback, which is also its :data:`EventHandle`). A process step is written inline in
+  :meth:`Kernel.run` (``generator.send(value)`` and one append for a timeout): no event object, no
+  callback list, no Python-level call per step.
+* **Cancelling is lazy.** :meth:`Kernel.cancel` swaps the callback of the handle for a no-op in place
+  (a list, not a tuple, so that this is possible); the loop does the same to every callback it runs,
+  so a handle whose callback is the no-op is over, and the step needs no "was it cancelled?" test.
 * **Processes are generators** that yield what they wait for: a :class:`Timeout`, a bare ``int``
   (the same as ``Timeout(int)``, the shorthand for hot loops: no object per wait), an :class:`Event`,
   or another :class:`Process`. A :class:`Timeout` is a value, not a scheduled event, so a periodic
   process can create its ``Timeout(period_ps)`` once and yield it forever.
-* **Events wake waiters through the heap**, at the current time and after everything already due at
+* **Events wake waiters through the buckets**, at the current time and after everything already due at
   that time, so that the order of wake-ups never depends on who called :meth:`Event.succeed`.
 * **One random stream per process**, keyed by its unique name (:mod:`qinternet.sim.rng`), so that runs
   are reproducible bit for bit and adding a process leaves the other streams untouched.
 
 :meth:`Kernel.run` with ``until_ps`` runs the events due strictly before ``until_ps`` and leaves the
 clock at ``until_ps`` (SimPy's convention), so ``run(until_ps=a)`` then ``run(until_ps=b)`` is the same
-as ``run(until_ps=b)``. It stops without a per-event test: a sentinel entry ``[until_ps, -1, stop, ()]``
-sorts before every real entry at ``until_ps`` and raises an internal exception when it is reached.
+as ``run(until_ps=b)``. It stops without a per-event test: a sentinel callback at the front of the
+bucket of ``until_ps`` raises an internal exception when it is reached.
 
 An exception raised by a callback or a process propagates out of :meth:`Kernel.run` unchanged; the
 failed entry has been consumed, and a process that raised is finished (it cannot be resumed, and
@@ -36,7 +43,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Generator
 from heapq import heapify, heappop, heappush
-from itertools import count
 from types import GeneratorType
 from typing import Any, Final, TypeAlias
 
@@ -59,7 +65,7 @@ __all__ = [
 
 EventHandle: TypeAlias = list[Any]
 """A scheduled callback, as returned by :meth:`Kernel.schedule`. Opaque: pass it to :meth:`Kernel.cancel`
-and read :attr:`Kernel.due_ps` of it, nothing else (it is the heap entry itself, see the module docstring)."""
+and read :attr:`Kernel.due_ps` of it, nothing else (it is the bucket entry itself, see the module docstring)."""
 
 
 class SimulationError(QinternetError, RuntimeError):
@@ -91,7 +97,7 @@ class Timeout:
 class Event:
     """Something that happens once, with a value; processes ``yield`` it to wait for it.
 
-    Waiters (processes, and callbacks added with :meth:`add_callback`) are woken through the heap at
+    Waiters (processes, and callbacks added with :meth:`add_callback`) are woken through the kernel at
     the time of :meth:`succeed`, in the order they started waiting, after the entries already due then.
     """
 
@@ -133,11 +139,11 @@ class Event:
         now_ps, args = kernel.now_ps, (value,)
         for waiter in self._waiters:
             # A process's entry carries the value to send; a callback's, its argument tuple.
-            kernel._push(now_ps, waiter, value if waiter.__class__ is Process else args)
+            kernel._push(now_ps, (waiter, value) if waiter.__class__ is Process else [waiter, args, now_ps])
         self._waiters.clear()
 
     def add_callback(self, callback: Callable[[Any], object]) -> None:
-        """Call ``callback(value)`` when the event is triggered (at once, through the heap, if it was)."""
+        """Call ``callback(value)`` when the event is triggered (at once, through the kernel, if it was)."""
         if self._triggered:
             self.kernel.schedule(0, callback, self._value)
         else:
@@ -162,7 +168,7 @@ class Process(Event):
     """A named generator driven by the kernel; an :class:`Event` that succeeds with its return value.
 
     Create processes with :meth:`Kernel.process`. The kernel's loop steps processes inline (a process's
-    heap entry is ``[time_ps, seq, process, value_to_send]``), so this class has no per-step method.
+    entry is the process itself, or ``(process, value_to_send)``), so this class has no per-step method.
 
     Attributes:
         name: unique within the kernel; keys the random stream.
@@ -204,7 +210,7 @@ class Process(Event):
                 if target is self:
                     error = ParameterError(f"process {self.name!r}", "cannot wait for itself")
                 elif target._triggered:
-                    kernel._push(kernel.now_ps, self, target._value)
+                    kernel._push(kernel.now_ps, (self, target._value))
                     return
                 else:
                     target._waiters.append(self)
@@ -215,7 +221,7 @@ class Process(Event):
                 except ParameterError as exc:
                     error = exc
                 else:
-                    kernel._push(kernel.now_ps + delay_ps, self, None)
+                    kernel._push(kernel.now_ps + delay_ps, self)
                     return
             try:
                 target = self._generator.throw(error)
@@ -240,11 +246,15 @@ def _stop_run() -> None:
 
 
 def _cancelled(*_args: object) -> None:
-    """What a cancelled entry calls: nothing."""
+    """What a cancelled (or already run) callback entry calls: nothing."""
+
+
+_Entry: TypeAlias = Any
+"""A bucket entry: a :class:`Process` (resume with ``None``), ``(process, value)``, or an :data:`EventHandle`."""
 
 
 class Kernel:
-    """The discrete-event kernel: a clock in integer picoseconds, a heap of due callbacks, and processes.
+    """The discrete-event kernel: a clock in integer picoseconds, buckets of due entries, and processes.
 
     Args:
         seed: non-negative integer from which every process's random stream is derived.
@@ -267,13 +277,13 @@ class Kernel:
     ([2000000, 4000000], 5000000)
     """
 
-    __slots__ = ("_heap", "_names", "_running", "_seq", "now_ps", "seed")
+    __slots__ = ("_buckets", "_names", "_running", "_times", "now_ps", "seed")
 
     def __init__(self, seed: int) -> None:
         self.seed: Final = check_seed(seed)
         self.now_ps = 0
-        self._heap: list[EventHandle] = []
-        self._seq = count()
+        self._times: list[int] = []  # heap of the distinct times that have a bucket
+        self._buckets: dict[int, list[_Entry]] = {}  # time_ps -> entries due then, in scheduling order
         self._names: dict[int, str] = {}  # name key -> name, to refuse duplicates (and key collisions)
         self._running = False
 
@@ -293,8 +303,15 @@ class Kernel:
         """
         if delay_ps.__class__ is not int or delay_ps < 0:
             delay_ps = as_ps("delay_ps", delay_ps)
-        entry = [self.now_ps + delay_ps, next(self._seq), callback, args]
-        heappush(self._heap, entry)
+        time_ps = self.now_ps + delay_ps
+        entry = [callback, args, time_ps]
+        buckets = self._buckets
+        bucket = buckets.get(time_ps)
+        if bucket is None:
+            buckets[time_ps] = [entry]
+            heappush(self._times, time_ps)
+        else:
+            bucket.append(entry)
         return entry
 
     def schedule_at(self, time_ps: int, callback: Callable[..., object], *args: Any) -> EventHandle:
@@ -306,11 +323,9 @@ class Kernel:
         Raises:
             ParameterError: ``time_ps`` is before :attr:`now_ps` or not an integer.
         """
-        time_ps = as_ps("time_ps", time_ps)
-        if time_ps < self.now_ps:
-            raise ParameterError("time_ps", f"{time_ps} is in the past (now_ps = {self.now_ps})")
-        entry = [time_ps, next(self._seq), callback, args]
-        heappush(self._heap, entry)
+        time_ps = self._check_not_past(time_ps)
+        entry = [callback, args, time_ps]
+        self._push(time_ps, entry)
         return entry
 
     def cancel(self, handle: EventHandle) -> bool:
@@ -320,19 +335,16 @@ class Kernel:
             True if it was pending and will now not run; False if it already ran (or is running) or was
             already cancelled.
         """
-        if handle[2] is _cancelled:
+        if handle[0] is _cancelled:  # run() puts the no-op into every callback entry it runs
             return False
-        due_ps = handle[0]
-        if due_ps < self.now_ps or (due_ps == self.now_ps and not any(entry is handle for entry in self._heap)):
-            return False  # entries run in (time, seq) order, so one due earlier has left the heap
-        handle[2] = _cancelled
-        handle[3] = ()
+        handle[0] = _cancelled
+        handle[1] = ()
         return True
 
     @staticmethod
     def due_ps(handle: EventHandle) -> int:
         """The time at which the callback of ``handle`` is (or was) due."""
-        return int(handle[0])
+        return int(handle[2])
 
     def timeout_at(self, time_ps: int) -> Timeout:
         """A :class:`Timeout` that ends at the absolute time ``time_ps`` (e.g. the start of a satellite pass).
@@ -340,17 +352,27 @@ class Kernel:
         Raises:
             ParameterError: ``time_ps`` is in the past.
         """
-        time_ps = as_ps("time_ps", time_ps)
-        if time_ps < self.now_ps:
-            raise ParameterError("time_ps", f"{time_ps} is in the past (now_ps = {self.now_ps})")
-        return Timeout(time_ps - self.now_ps)
+        return Timeout(self._check_not_past(time_ps) - self.now_ps)
 
     def event(self) -> Event:
         """A new, pending :class:`Event`."""
         return Event(self)
 
-    def _push(self, time_ps: int, target: Process | Callable[..., object], arg: Any) -> None:
-        heappush(self._heap, [time_ps, next(self._seq), target, arg])
+    def _check_not_past(self, time_ps: int) -> int:
+        if time_ps.__class__ is not int or time_ps < 0:
+            time_ps = as_ps("time_ps", time_ps)
+        if time_ps < self.now_ps:
+            raise ParameterError("time_ps", f"{time_ps} is in the past (now_ps = {self.now_ps})")
+        return time_ps
+
+    def _push(self, time_ps: int, entry: _Entry) -> None:
+        """Append ``entry`` to the bucket of ``time_ps`` (the bucket being run, if ``time_ps`` is now)."""
+        bucket = self._buckets.get(time_ps)
+        if bucket is None:
+            self._buckets[time_ps] = [entry]
+            heappush(self._times, time_ps)
+        else:
+            bucket.append(entry)
 
     # -- processes and randomness ---------------------------------------------------------------------
 
@@ -385,17 +407,17 @@ class Kernel:
         process._generator = generator
         process._send = generator.send
         self._names[key] = name
-        self._push(self.now_ps, process, None)
+        self._push(self.now_ps, process)
         return process
 
     # -- running --------------------------------------------------------------------------------------
 
     def peek_ps(self) -> int | None:
-        """The time of the next entry in the heap (cancelled ones included), or None if it is empty."""
-        return int(self._heap[0][0]) if self._heap else None
+        """The time of the next bucket (cancelled entries included), or None if nothing is scheduled."""
+        return self._times[0] if self._times else None
 
     def run(self, until_ps: int | None = None) -> None:
-        """Run the entries in (time, scheduling order) until the heap is empty or ``until_ps``.
+        """Run the entries in (time, scheduling order) until none is left or ``until_ps``.
 
         With ``until_ps``, entries due strictly before it run, and the clock ends at ``until_ps`` even if
         nothing is due then.
@@ -406,47 +428,110 @@ class Kernel:
         """
         if self._running:
             raise SimulationError("Kernel.run was called while the kernel is running")
-        heap = self._heap
         sentinel: EventHandle | None = None
         if until_ps is not None:
             until_ps = as_ps("until_ps", until_ps)
             if until_ps < self.now_ps:
                 raise ParameterError("until_ps", f"{until_ps} is before now_ps = {self.now_ps}")
-            sentinel = [until_ps, -1, _stop_run, ()]
-            heappush(heap, sentinel)
+            sentinel = [_stop_run, (), until_ps]
+            self._push(until_ps, sentinel)
+            bucket = self._buckets[until_ps]
+            bucket.insert(0, bucket.pop())  # before every entry due then
         self._running = True
-        pop, push, seq = heappop, heappush, self._seq
         try:
-            while heap:
-                time_ps, _, target, arg = pop(heap)
-                self.now_ps = time_ps
-                if target.__class__ is not Process:
-                    target(*arg)  # a callback and its argument tuple (or the until_ps sentinel)
-                    continue
-                # A process step, inline: the hot path of every simulation, so no method call.
-                try:
-                    waited: Any = target._send(arg)  # Any: narrowed below by exact class, for speed
-                except StopIteration as stop:
-                    target._finish(stop.value)
-                    continue
-                except BaseException:
-                    target._crash()
-                    raise
-                cls = waited.__class__
-                if cls is Timeout:
-                    push(heap, [time_ps + waited.delay_ps, next(seq), target, None])
-                elif cls is int and waited >= 0:
-                    push(heap, [time_ps + waited, next(seq), target, None])
-                else:
-                    target._wait_for(waited)
+            self._loop()
         except _UntilReachedError:
             pass
         finally:
             self._running = False
-            if sentinel is not None:
-                for index, entry in enumerate(heap):
-                    if entry is sentinel:  # still there: the loop ended by an exception
-                        heap[index] = heap[-1]
-                        heap.pop()
-                        heapify(heap)
-                        break
+            if sentinel is not None and sentinel[0] is _stop_run:  # not reached: the loop ended by an exception
+                self._drop_front(sentinel[2])
+
+    def _loop(self) -> None:
+        """Run buckets until none is left: the body of :meth:`run`, written for speed.
+
+        The bucket being run stays in ``_buckets`` until it is done, so that entries due now are appended
+        to it and run in this pass; its time is off ``_times`` meanwhile. If an entry raises, the entries
+        after it are kept for the next :meth:`run` (the one that raised has been consumed).
+
+        ``last`` is the bucket (of ``last_ps``) that a process of this bucket last joined: processes
+        that woke together with a common period sleep until the same time, so after the first of them
+        the others join it with an ``int`` comparison instead of a dict look-up. It is reset for every
+        bucket, so it never outlives its bucket (buckets are only deleted when they have run).
+        """
+        times, buckets = self._times, self._buckets
+        get, push, pop = buckets.get, heappush, heappop
+        process_class, timeout_class = Process, Timeout
+        while times:
+            now_ps = pop(times)
+            self.now_ps = now_ps
+            bucket = buckets[now_ps]
+            last_ps, last = now_ps, bucket
+            try:
+                for entry in bucket:
+                    cls = entry.__class__
+                    if cls is process_class:  # a process after a timeout
+                        target, arg = entry, None
+                    elif cls is tuple:  # a process after an event
+                        target, arg = entry
+                    else:  # a callback (or the until_ps sentinel): mark it run, then call it
+                        callback, args, _ = entry
+                        entry[0] = _cancelled
+                        callback(*args)
+                        continue
+                    # A process step, inline: the hot path of every simulation, so no method call.
+                    try:
+                        waited: Any = target._send(arg)  # Any: narrowed below by exact class, for speed
+                    except StopIteration as stop:
+                        target._finish(stop.value)
+                        continue
+                    except BaseException:
+                        target._crash()
+                        raise
+                    cls = waited.__class__
+                    if cls is timeout_class:
+                        due_ps = now_ps + waited.delay_ps
+                    elif cls is int and waited >= 0:
+                        due_ps = now_ps + waited
+                    else:
+                        target._wait_for(waited)
+                        continue
+                    if due_ps == last_ps:
+                        last.append(target)
+                        continue
+                    later = get(due_ps)
+                    if later is None:
+                        buckets[due_ps] = [target]
+                        push(times, due_ps)
+                    else:
+                        later.append(target)
+                        last_ps, last = due_ps, later
+            except BaseException:
+                self._keep_after(bucket, entry)
+                raise
+            del buckets[now_ps]
+
+    def _keep_after(self, bucket: list[_Entry], failed: _Entry) -> None:
+        """After ``failed`` raised: keep the entries after it in ``bucket`` (of :attr:`now_ps`), for later.
+
+        ``failed`` is the last entry of the bucket that is ``failed``: a process is pending in one place
+        at most, and not while it runs; handles and ``(process, value)`` tuples are new objects.
+        """
+        index = len(bucket) - 1
+        while bucket[index] is not failed:
+            index -= 1
+        del bucket[: index + 1]
+        if bucket:
+            heappush(self._times, self.now_ps)
+        else:
+            del self._buckets[self.now_ps]
+
+    def _drop_front(self, time_ps: int) -> None:
+        """Remove the first entry of the bucket of ``time_ps`` (an unreached sentinel), and the bucket if empty."""
+        bucket = self._buckets[time_ps]
+        del bucket[0]
+        if not bucket:
+            del self._buckets[time_ps]
+            times = self._times
+            times.remove(time_ps)  # ints: remove compares by value, and each time is in the heap once
+            heapify(times)
