@@ -1,0 +1,140 @@
+"""A private PKI for trying the KMEs: a CA, a server certificate per KME and a client certificate per SAE.
+
+ETSI GS QKD 014 (clause 5.1) asks for mutual TLS, with the KME confirming the calling SAE's ID from its
+certificate. Here an SAE's ID is the common name (CN) of its certificate, which our CA alone signs
+(``clientAuth`` extended key usage); a KME's certificate names it in its CN and is valid for
+``localhost`` and ``127.0.0.1``. Keys are EC P-256; certificates last a year. Made with the
+``cryptography`` library.
+"""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+__all__ = ["PkiFiles", "common_name", "init_pki"]
+
+_VALID = datetime.timedelta(days=365)
+
+
+@dataclass(frozen=True, slots=True)
+class PkiFiles:
+    """Where :func:`init_pki` put things: ``ca.pem``, ``<kme>.pem`` / ``<kme>.key``, ``<sae>.pem`` / ``<sae>.key``."""
+
+    folder: Path
+
+    @property
+    def ca(self) -> Path:
+        """The CA certificate."""
+        return self.folder / "ca.pem"
+
+    def cert(self, name: str) -> Path:
+        """The certificate of a KME or SAE."""
+        return self.folder / f"{name}.pem"
+
+    def key(self, name: str) -> Path:
+        """The private key of a KME or SAE."""
+        return self.folder / f"{name}.key"
+
+
+def _name(common: str) -> x509.Name:
+    return x509.Name(
+        [x509.NameAttribute(NameOID.ORGANIZATION_NAME, "qinternet"), x509.NameAttribute(NameOID.COMMON_NAME, common)]
+    )
+
+
+def _write_key(path: Path, key: ec.EllipticCurvePrivateKey) -> None:
+    path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    path.chmod(0o600)
+
+
+def _issue(
+    ca_key: ec.EllipticCurvePrivateKey, ca_cert: x509.Certificate, common: str, *, server: bool
+) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.datetime.now(datetime.UTC)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(_name(common))
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + _VALID)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH]),
+            critical=False,
+        )
+    )
+    if server:
+        builder = builder.add_extension(
+            x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+    return key, builder.sign(ca_key, hashes.SHA256())
+
+
+def init_pki(folder: Path, *, kmes: Iterable[str], saes: Iterable[str]) -> PkiFiles:
+    """Make a CA in ``folder`` and sign a server certificate per KME and a client certificate per SAE."""
+    folder.mkdir(parents=True, exist_ok=True)
+    files = PkiFiles(folder)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.datetime.now(datetime.UTC)
+    ca_cert = (
+        x509.CertificateBuilder()
+        .subject_name(_name("qinternet test CA"))
+        .issuer_name(_name("qinternet test CA"))
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + _VALID)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=False,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    files.ca.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
+    _write_key(folder / "ca.key", ca_key)
+    for names, server in ((kmes, True), (saes, False)):
+        for name in names:
+            key, cert = _issue(ca_key, ca_cert, name, server=server)
+            files.cert(name).write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+            _write_key(files.key(name), key)
+    return files
+
+
+def common_name(peer_cert: dict[str, object] | None) -> str | None:
+    """The CN of a certificate as :meth:`ssl.SSLSocket.getpeercert` gives it, or None."""
+    if not peer_cert:
+        return None
+    subject = peer_cert.get("subject")
+    if not isinstance(subject, tuple):
+        return None
+    for rdn in subject:
+        for attribute in rdn:
+            if isinstance(attribute, tuple) and len(attribute) == 2 and attribute[0] == "commonName":
+                return str(attribute[1])
+    return None

@@ -1,0 +1,162 @@
+"""Serving KMEs over HTTPS with mutual TLS, the caller's SAE ID taken from its verified certificate.
+
+uvicorn does not hand the client's certificate to the application (FACTS.md), so the HTTP protocol
+class is extended: when a connection is made, the TLS layer has already verified the client certificate
+against our CA (``CERT_REQUIRED``; TLS 1.2 at least), and the connection's ASGI app is wrapped to put the
+certificate's common name into every request's scope as :data:`qinternet.kms.api.SAE_SCOPE_KEY`. Nothing
+a client sends can set it: it is not a header, and it is written over on every request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+import threading
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from qinternet.kms.api import SAE_SCOPE_KEY
+from qinternet.kms.pki import common_name
+
+__all__ = ["KmeServer", "RunningKmes", "identity_protocol", "serve_kmes", "server_for", "start_in_thread"]
+
+Scope = MutableMapping[str, Any]
+Asgi = Callable[[Scope, Any, Any], Awaitable[None]]
+
+try:  # the faster parser when it is installed (a dependency of qinternet)
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol as _BaseProtocol
+except ImportError:  # pragma: no cover - httptools missing
+    from uvicorn.protocols.http.h11_impl import H11Protocol as _BaseProtocol  # type: ignore[assignment]
+
+
+def _with_identity(app: Asgi, sae_id: str | None) -> Asgi:
+    async def wrapped(scope: Scope, receive: Any, send: Any) -> None:
+        scope = dict(scope)
+        if sae_id is None:
+            scope.pop(SAE_SCOPE_KEY, None)
+        else:
+            scope[SAE_SCOPE_KEY] = sae_id
+        await app(scope, receive, send)
+
+    return wrapped
+
+
+class identity_protocol(_BaseProtocol):  # noqa: N801 - uvicorn takes the class where it takes "httptools"
+    """uvicorn's HTTP protocol, with the client certificate's common name in every request's scope."""
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        ssl_object = transport.get_extra_info("ssl_object")
+        peer = ssl_object.getpeercert() if ssl_object is not None else None
+        self.app = _with_identity(self.app, common_name(peer))
+
+
+@dataclass(frozen=True, slots=True)
+class KmeServer:
+    """One KME's HTTPS endpoint: its app, port and certificate files."""
+
+    kme_id: str
+    app: Any
+    port: int
+    cert: Path
+    key: Path
+    ca: Path
+    host: str = "127.0.0.1"
+
+
+def server_for(kme: KmeServer) -> uvicorn.Server:
+    """A uvicorn server for ``kme``: TLS 1.2+, client certificates from our CA required, no access log
+    (requests name key IDs; the application logs what it must, never key material)."""
+    config = uvicorn.Config(
+        kme.app,
+        host=kme.host,
+        port=kme.port,
+        ssl_certfile=str(kme.cert),
+        ssl_keyfile=str(kme.key),
+        ssl_ca_certs=str(kme.ca),
+        ssl_cert_reqs=ssl.CERT_REQUIRED,
+        ssl_version=ssl.PROTOCOL_TLS_SERVER,
+        http=identity_protocol,
+        access_log=False,
+        log_level="warning",
+        lifespan="off",
+    )
+    config.load()  # builds the SSL context, which we then hold to TLS 1.2 and later
+    assert config.ssl is not None
+    config.ssl.minimum_version = ssl.TLSVersion.TLSv1_2
+    return uvicorn.Server(config)
+
+
+async def serve_kmes(
+    kmes: list[KmeServer],
+    *,
+    started: Callable[[], None] | None = None,
+    servers: list[uvicorn.Server] | None = None,
+) -> None:
+    """Run every KME's server in this event loop until they exit (``should_exit``) or are cancelled.
+
+    ``servers``, when given, receives the uvicorn servers (to stop them from elsewhere).
+    """
+    made = [server_for(kme) for kme in kmes]
+    if servers is not None:
+        servers.extend(made)
+    servers = made
+    tasks = [asyncio.create_task(server.serve()) for server in servers]
+    while not all(server.started for server in servers):
+        if any(task.done() for task in tasks):
+            for task in tasks:
+                task.cancel()
+            failed = next(task for task in tasks if task.done())
+            failed.result()  # raises why it stopped (e.g. the port is taken)
+            raise RuntimeError("a KME server stopped while starting")
+        await asyncio.sleep(0.01)
+    if started is not None:
+        started()
+    logging.getLogger("qinternet.kms").info("serving %d KMEs", len(kmes))
+    try:
+        await asyncio.gather(*tasks)
+    finally:
+        for server in servers:
+            server.should_exit = True
+
+
+class RunningKmes:
+    """KME servers running in a background thread (tests, benchmarks); :meth:`stop` ends them."""
+
+    def __init__(self, kmes: list[KmeServer]) -> None:
+        self._servers: list[uvicorn.Server] = []
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(kmes,), daemon=True, name="qinternet-kmes")
+
+    def _run(self, kmes: list[KmeServer]) -> None:
+        try:
+            asyncio.run(serve_kmes(kmes, started=self._ready.set, servers=self._servers))
+        except BaseException as exc:  # reported by start()
+            self._error = exc
+            self._ready.set()
+
+    def start(self, timeout_s: float = 20.0) -> RunningKmes:
+        """Start and wait until every server listens."""
+        self._thread.start()
+        if not self._ready.wait(timeout_s):
+            raise TimeoutError("the KME servers did not start")
+        if self._error is not None:
+            raise RuntimeError("a KME server failed to start") from self._error
+        return self
+
+    def stop(self) -> None:
+        """Ask every server to exit and wait for the thread."""
+        for server in self._servers:
+            server.should_exit = True
+        self._thread.join(timeout=20.0)
+
+
+def start_in_thread(kmes: list[KmeServer]) -> RunningKmes:
+    """Run ``kmes`` in a background thread; returns when they listen."""
+    return RunningKmes(kmes).start()

@@ -1,0 +1,118 @@
+"""Mutual TLS: the caller's SAE ID comes from its verified certificate, and nothing else gets in."""
+
+from __future__ import annotations
+
+import os
+import socket
+import ssl
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from qinternet.kms.api import create_app
+from qinternet.kms.pki import PkiFiles, init_pki
+from qinternet.kms.store import KeyStore
+from qinternet.kms.tls import KmeServer, server_for, start_in_thread
+from qinternet.kms.topology import KmsTopology
+
+TOPOLOGY = KmsTopology(sae_kme={"sae-a": "kme-a", "sae-b": "kme-b"}, links=(("kme-a", "kme-b"),))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[PkiFiles, dict[str, str]]]:
+    folder = tmp_path_factory.mktemp("tls")
+    pki = init_pki(folder / "pki", kmes=["kme-a", "kme-b"], saes=["sae-a", "sae-b"])
+    store = KeyStore(f"sqlite:///{folder / 'kms.db'}")
+    store.add_key("kme-a", "kme-b", os.urandom(4096))
+    kmes = [
+        KmeServer(kme, create_app(kme, store, TOPOLOGY), free_port(), pki.cert(kme), pki.key(kme), pki.ca)
+        for kme in ("kme-a", "kme-b")
+    ]
+    running = start_in_thread(kmes)
+    yield pki, {k.kme_id: f"https://127.0.0.1:{k.port}" for k in kmes}
+    running.stop()
+    store.close()
+
+
+def tls_context(ca: Path, cert: Path | None = None, key: Path | None = None) -> ssl.SSLContext:
+    """A client context (httpx 0.28 ignores ``cert=`` next to ``verify=PATH``; a context carries both)."""
+    context = ssl.create_default_context(cafile=str(ca))
+    if cert is not None and key is not None:
+        context.load_cert_chain(str(cert), str(key))
+    return context
+
+
+def as_sae(pki: PkiFiles, sae: str) -> httpx.Client:
+    return httpx.Client(verify=tls_context(pki.ca, pki.cert(sae), pki.key(sae)), timeout=10)
+
+
+def test_the_identity_is_the_certificate_s(network: tuple[PkiFiles, dict[str, str]]) -> None:
+    pki, url = network
+    with as_sae(pki, "sae-a") as a:
+        status = a.get(f"{url['kme-a']}/api/v1/keys/sae-b/status")
+        [key] = a.get(f"{url['kme-a']}/api/v1/keys/sae-b/enc_keys").json()["keys"]
+    assert status.status_code == 200
+    assert status.json()["master_SAE_ID"] == "sae-a"
+    with as_sae(pki, "sae-b") as b:
+        got = b.get(f"{url['kme-b']}/api/v1/keys/sae-a/dec_keys", params={"key_ID": key["key_ID"]})
+    assert got.json()["keys"] == [key]
+
+
+def test_a_header_cannot_claim_another_identity(network: tuple[PkiFiles, dict[str, str]]) -> None:
+    pki, url = network
+    with as_sae(pki, "sae-b") as b:  # sae-b is attached to kme-b, not kme-a
+        r = b.get(
+            f"{url['kme-a']}/api/v1/keys/sae-a/enc_keys", headers={"qinternet.sae_id": "sae-a", "X-SAE-ID": "sae-a"}
+        )
+    assert r.status_code == 401
+    assert r.content == b""
+
+
+def test_no_client_certificate_no_connection(network: tuple[PkiFiles, dict[str, str]]) -> None:
+    pki, url = network
+    with (
+        httpx.Client(verify=str(pki.ca), timeout=10) as anonymous,
+        pytest.raises((httpx.ConnectError, httpx.ReadError, httpx.RemoteProtocolError)),
+    ):
+        anonymous.get(f"{url['kme-a']}/api/v1/keys/sae-b/status")
+
+
+def test_a_certificate_from_another_ca_is_refused(network: tuple[PkiFiles, dict[str, str]], tmp_path: Path) -> None:
+    pki, url = network
+    rogue = init_pki(tmp_path / "rogue", kmes=[], saes=["sae-a"])  # same name, other CA
+    client = httpx.Client(verify=tls_context(pki.ca, rogue.cert("sae-a"), rogue.key("sae-a")), timeout=10)
+    with client, pytest.raises((httpx.ConnectError, httpx.ReadError, httpx.RemoteProtocolError)):
+        client.get(f"{url['kme-a']}/api/v1/keys/sae-b/status")
+
+
+def test_tls_1_2_at_least_and_client_certificates_required(tmp_path: Path) -> None:
+    pki = init_pki(tmp_path, kmes=["kme-a"], saes=[])
+    store = KeyStore(f"sqlite:///{tmp_path / 'k.db'}")
+    server = server_for(
+        KmeServer("kme-a", create_app("kme-a", store, TOPOLOGY), 1, pki.cert("kme-a"), pki.key("kme-a"), pki.ca)
+    )
+    assert server.config.ssl is not None
+    assert server.config.ssl.minimum_version == ssl.TLSVersion.TLSv1_2
+    assert server.config.ssl.verify_mode == ssl.CERT_REQUIRED
+    store.close()
+
+
+def test_tls_1_1_is_refused(network: tuple[PkiFiles, dict[str, str]]) -> None:
+    pki, url = network
+    context = tls_context(pki.ca, pki.cert("sae-a"), pki.key("sae-a"))
+    try:
+        context.minimum_version = ssl.TLSVersion.TLSv1  # deprecated names: exactly what is refused
+        context.maximum_version = ssl.TLSVersion.TLSv1_1
+    except ValueError:  # this OpenSSL cannot even offer TLS 1.1: refused all the same
+        return
+    port = int(url["kme-a"].rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw, pytest.raises(ssl.SSLError):
+        context.wrap_socket(raw, server_hostname="localhost")
