@@ -29,16 +29,19 @@ MAX_STEPS = 10_000_000
 """Most sampling steps a run may have (duration / step)."""
 
 
-def _duration(text: str | None, option: str) -> float | None:
-    if text is None:
-        return None
+def parse_duration_option(text: str, option: str, *, allow_zero: bool = False) -> float:
+    """Seconds from a duration option (``24h``, ``90min``, ``3600``), or a :class:`ParameterError` for it."""
     try:
         seconds = parse_duration_s(text)
     except ValueError as exc:
         raise ParameterError(option, str(exc)) from None
-    if seconds <= 0:
-        raise ParameterError(option, f"must be > 0, got {text!r}")
+    if seconds < 0 or (seconds == 0 and not allow_zero):
+        raise ParameterError(option, f"must be {'>=' if allow_zero else '>'} 0, got {text!r}")
     return seconds
+
+
+def _duration(text: str | None, option: str) -> float | None:
+    return None if text is None else parse_duration_option(text, option)
 
 
 def _prepare_out(out: Path) -> None:

@@ -231,22 +231,32 @@ class KeyStore:
 
     # -- pools -----------------------------------------------------------------------------------------
 
-    def add_key(self, kme_a: str, kme_b: str, material: bytes, *, capacity_bytes: int | None = None) -> int:
+    def add_key(
+        self,
+        kme_a: str,
+        kme_b: str,
+        material: bytes,
+        *,
+        capacity_bytes: int | None = None,
+        offered_bytes: int | None = None,
+    ) -> int:
         """Append key a link between ``kme_a`` and ``kme_b`` made; returns the bytes kept.
 
-        With ``capacity_bytes``, what would overfill the pool is discarded (and recorded in the ledger).
+        With ``capacity_bytes``, what would overfill the pool is discarded and recorded in the ledger;
+        ``offered_bytes`` (at least ``len(material)``) is how much the link made, when the caller did not
+        materialise what could not fit anyway.
         """
         low, high = pool_name(kme_a, kme_b)
         now = time.time()
+        offered = len(material) if offered_bytes is None else max(offered_bytes, len(material))
         with self._transaction() as session:
             kept = len(material)
             if capacity_bytes is not None:
                 held = self._pool_bytes(session, low, high)
                 kept = max(0, min(kept, capacity_bytes - held))
-            if kept < len(material):
-                session.add(
-                    LedgerEvent(at=now, kind="discarded", kme_id=low, peer_kme_id=high, bits=8 * (len(material) - kept))
-                )
+            if kept < offered:
+                discarded = 8 * (offered - kept)
+                session.add(LedgerEvent(at=now, kind="discarded", kme_id=low, peer_kme_id=high, bits=discarded))
             if kept:
                 data = material[:kept]
                 nonce = os.urandom(_NONCE_BYTES) if self._master_key is not None else None
