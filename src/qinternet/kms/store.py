@@ -182,10 +182,11 @@ class KeyStore:
     Args:
         url: SQLAlchemy URL, e.g. ``sqlite:///kms.db`` or ``postgresql+psycopg://user@host/db``.
         master_key: 32 bytes to encrypt key material at rest, or None to store it in the clear.
-        create: create the tables if they are missing (else :mod:`.migrations` manages them).
+        migrate: bring the database to the current schema with the Alembic migrations
+            (:mod:`.migrate`); an up-to-date database is left as it is.
     """
 
-    def __init__(self, url: str, *, master_key: bytes | None = None, create: bool = True) -> None:
+    def __init__(self, url: str, *, master_key: bytes | None = None, migrate: bool = True) -> None:
         if master_key is not None and len(master_key) != 32:
             raise ValueError("master_key must be 32 bytes (AES-256)")
         self.url = url
@@ -194,8 +195,10 @@ class KeyStore:
         self._sqlite = self.engine.dialect.name == "sqlite"
         if self._sqlite:
             _sqlite_pragmas(self.engine)
-        if create:
-            Base.metadata.create_all(self.engine)
+        if migrate:
+            from qinternet.kms.migrate import upgrade  # alembic imports this module's Base
+
+            upgrade(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     def close(self) -> None:
