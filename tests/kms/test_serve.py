@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -49,7 +50,9 @@ def _free(port: int) -> bool:
     return True
 
 
-def start(folder: Path, port: int) -> subprocess.Popen[bytes]:
+def start(folder: Path, port: int, *extra: str) -> subprocess.Popen[bytes]:
+    """``qinternet serve`` on ``net.yaml`` in ``folder``, its log appended to ``folder / "serve.log"``."""
+    log = (folder / "serve.log").open("ab")
     process = subprocess.Popen(
         [
             sys.executable,
@@ -67,15 +70,17 @@ def start(folder: Path, port: int) -> subprocess.Popen[bytes]:
             "60",
             "--warm-up",
             "2min",
+            *(extra or ("--ops-port", "0")),
         ],
         cwd=folder,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=log,
     )
+    log.close()
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(process.stderr.read().decode() if process.stderr else "serve exited")
+            raise RuntimeError((folder / "serve.log").read_text())
         with socket.socket() as s:
             if s.connect_ex(("127.0.0.1", port + 2)) == 0:  # the last KME listens: all do
                 return process
@@ -97,8 +102,9 @@ def site(tmp_path: Path) -> Path:
 
 
 def test_serve_hands_out_relayed_keys_over_mutual_tls(site: Path) -> None:
-    port = free_ports(3)
-    process = start(site, port)  # KMEs sorted: kme-alice, kme-bob, kme-relay
+    port = free_ports(4)
+    ops = port + 3
+    process = start(site, port, "--ops-port", str(ops), "--log-format", "json")  # kme-alice, kme-bob, kme-relay
     try:
         with client(site, "sae-alice") as alice, client(site, "sae-bob") as bob:
             status = alice.get(f"https://localhost:{port}/api/v1/keys/sae-bob/status").json()
@@ -112,9 +118,28 @@ def test_serve_hands_out_relayed_keys_over_mutual_tls(site: Path) -> None:
                 json={"key_IDs": [{"key_ID": k["key_ID"]} for k in keys]},
             )
             assert got.json()["keys"] == keys
+        metrics = httpx.get(f"http://127.0.0.1:{ops}/metrics").text
+        assert (
+            'qinternet_kms_keys_issued_total{kme="kme-alice",master_sae="sae-alice",slave_sae="sae-bob"} 4.0' in metrics
+        )
+        assert (
+            'qinternet_kms_keys_delivered_total{kme="kme-bob",master_sae="sae-alice",slave_sae="sae-bob"} 4.0'
+            in metrics
+        )
+        assert 'qinternet_kms_pool_bits{kme_a="kme-alice",kme_b="kme-relay"}' in metrics
+        assert "qinternet_kms_request_seconds_bucket" in metrics
+        assert keys[0]["key"] not in metrics
+        page = httpx.get(f"http://127.0.0.1:{ops}/").text
+        assert "kme-relay" in page
+        assert keys[0]["key_ID"] not in page
+        assert httpx.get(f"http://127.0.0.1:{ops}/healthz").json()["database"] == "ok"
     finally:
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=30) in (0, -signal.SIGINT, 130)
+    log = (site / "serve.log").read_text()
+    events = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
+    assert any("issued 4 keys" in e["message"] for e in events)
+    assert all(k["key"] not in log for k in keys)  # key material never logged
 
 
 def test_kill_9_under_load_loses_no_received_key_and_delivers_none_twice(site: Path) -> None:

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import logging
 import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated
 
 import typer
+import uvicorn
+from fastapi import FastAPI
 from rich.console import Console
 from rich.table import Table
 
@@ -17,7 +21,10 @@ from qinternet.cli.network_cmd import parse_duration_option
 from qinternet.errors import ParameterError
 from qinternet.kms.api import create_app
 from qinternet.kms.feeder import NetworkFeeder, topology_of
+from qinternet.kms.metrics import KmsMetrics
+from qinternet.kms.ops import create_ops_app
 from qinternet.kms.pki import PkiFiles, init_pki
+from qinternet.kms.settings import load_serve_settings
 from qinternet.kms.store import KeyStore
 from qinternet.kms.tls import KmeServer, serve_kmes
 from qinternet.kms.topology import KeyLimits
@@ -59,62 +66,146 @@ def _url(port: int) -> str:
 
 def serve(
     scenario: Annotated[str, typer.Argument(help="A built-in scenario or a YAML file: its nodes run KMEs.")],
-    pki: Annotated[Path, typer.Option(help="PKI folder (made with qinternet pki init if missing).")] = Path("pki"),
-    db: Annotated[str, typer.Option(help="SQLAlchemy URL of the key store.")] = "sqlite:///kms.db",
-    speed: Annotated[float, typer.Option(help="Simulated seconds per wall second.")] = 1.0,
-    base_port: Annotated[int, typer.Option(help="Port of the first KME; the others follow.")] = 8443,
-    pool_capacity_bits: Annotated[float, typer.Option(help="Most key a link's pool holds.")] = 8e6,
+    config: Annotated[Path | None, typer.Option(help="YAML file of settings (see qinternet.kms.settings).")] = None,
+    pki: Annotated[Path | None, typer.Option(help="PKI folder (made with qinternet pki init if missing).")] = None,
+    db: Annotated[str | None, typer.Option(help="SQLAlchemy URL of the key store (sqlite:///kms.db).")] = None,
+    speed: Annotated[float | None, typer.Option(help="Simulated seconds per wall second (1).")] = None,
+    base_port: Annotated[int | None, typer.Option(help="Port of the first KME; the others follow (8443).")] = None,
+    ops_port: Annotated[int | None, typer.Option(help="Port of /metrics and the status page, 0: off (9100).")] = None,
+    pool_capacity_bits: Annotated[float | None, typer.Option(help="Most key a link's pool holds (8e6).")] = None,
     warm_up: Annotated[
-        str, typer.Option(help="Simulated time run at once before serving, e.g. 10min (fills the pools).")
-    ] = "10min",
-    duration: Annotated[
-        str | None, typer.Option(help="Stop after this much wall time (default: run until ^C).")
+        str | None, typer.Option(help="Simulated time run at once before serving, e.g. 10min (fills the pools).")
     ] = None,
+    master_key_file: Annotated[
+        Path | None, typer.Option(help="32 bytes (raw or hex) to encrypt key material at rest.")
+    ] = None,
+    log_format: Annotated[str | None, typer.Option(help="text or json (one object per line).")] = None,
+    duration: Annotated[str | None, typer.Option(help="Stop after this much wall time (default: until ^C).")] = None,
 ) -> None:
-    """Run the scenario's links and serve every node's KME with the ETSI GS QKD 014 API over mutual TLS."""
+    """Run the scenario's links and serve every node's KME with the ETSI GS QKD 014 API over mutual TLS.
+
+    Settings come from these options, else QINTERNET_KMS_<NAME> environment variables, else --config.
+    """
     spec, _ = resolve_scenario(scenario)
-    if not speed > 0:
-        raise ParameterError("--speed", f"must be > 0, got {speed}")
-    if not 1 <= base_port <= 65535:
-        raise ParameterError("--base-port", f"must be a TCP port, got {base_port}")
-    warm_s = parse_duration_option(warm_up, "--warm-up", allow_zero=True)
+    settings = load_serve_settings(
+        config,
+        {
+            "pki": pki,
+            "db": db,
+            "speed": speed,
+            "base_port": base_port,
+            "ops_port": ops_port,
+            "pool_capacity_bits": pool_capacity_bits,
+            "warm_up_s": None if warm_up is None else parse_duration_option(warm_up, "--warm-up", allow_zero=True),
+            "master_key_file": master_key_file,
+            "log_format": log_format,
+        },
+    )
     stop_after = None if duration is None else parse_duration_option(duration, "--duration")
+    configure_logging(settings.log_format)
     topology = topology_of(spec)
     kmes = sorted(topology.kmes)
-    if base_port + len(kmes) - 1 > 65535:
+    if settings.base_port + len(kmes) - 1 > 65535:
         raise ParameterError("--base-port", f"leaves no room for {len(kmes)} KMEs")
-    files = PkiFiles(pki)
+    files = PkiFiles(settings.pki)
     if not files.ca.exists():
-        init_pki(pki, kmes=kmes, saes=sorted(topology.sae_kme))
+        init_pki(settings.pki, kmes=kmes, saes=sorted(topology.sae_kme))
     missing = [name for name in [*kmes, *topology.sae_kme] if not files.cert(name).exists()]
     if missing:
-        raise ParameterError("--pki", f"no certificate for {', '.join(missing[:5])} in {str(pki)!r}")
-    capacity = int(pool_capacity_bits // 8)
-    if capacity < 1:
-        raise ParameterError("--pool-capacity-bits", "must hold at least one byte")
-    store = KeyStore(db)
-    feeder = NetworkFeeder(spec, store, capacity_bytes=capacity)
-    feeder.advance(warm_s)
-    limits = KeyLimits(max_key_count=max(1, capacity * 8 // 256))
+        raise ParameterError("--pki", f"no certificate for {', '.join(missing[:5])} in {str(settings.pki)!r}")
+    try:
+        limits = KeyLimits(
+            key_size=settings.key_size,
+            min_key_size=settings.min_key_size,
+            max_key_size=settings.max_key_size,
+            max_key_per_request=settings.max_key_per_request,
+            max_sae_id_count=settings.max_sae_id_count,
+            max_key_count=max(1, int(settings.pool_capacity_bits) // settings.key_size),
+        )
+    except ValueError as exc:
+        raise ParameterError("--config", str(exc)) from None
+    store = KeyStore(settings.db, master_key=settings.master_key())
+    feeder = NetworkFeeder(spec, store, capacity_bytes=int(settings.pool_capacity_bits // 8))
+    feeder.advance(settings.warm_up_s)
+    metrics = KmsMetrics()
+    ports = {kme: settings.base_port + i for i, kme in enumerate(kmes)}
     servers = [
         KmeServer(
-            kme, create_app(kme, store, topology, limits), base_port + i, files.cert(kme), files.key(kme), files.ca
+            kme,
+            create_app(kme, store, topology, limits, metrics),
+            ports[kme],
+            files.cert(kme),
+            files.key(kme),
+            files.ca,
         )
-        for i, kme in enumerate(kmes)
+        for kme in kmes
     ]
-    _print_endpoints(Console(), spec.name, servers, topology.sae_kme, files)
+    ops = None
+    if settings.ops_port:
+        ops = create_ops_app(store, topology, metrics, ports, title=spec.name)
+    _print_endpoints(Console(), spec.name, servers, topology.sae_kme, files, settings.ops_port)
     try:
-        asyncio.run(_run(servers, feeder, speed=speed, start_s=warm_s, stop_after_s=stop_after))
+        asyncio.run(
+            _run(
+                servers,
+                feeder,
+                ops,
+                settings.ops_port,
+                speed=settings.speed,
+                start_s=settings.warm_up_s,
+                stop_after_s=stop_after,
+            )
+        )
     except KeyboardInterrupt:
         pass
     finally:
         store.close()
 
 
+def _tls_files(files: PkiFiles, kme: str) -> tuple[Path, Path, Path]:
+    return files.cert(kme), files.key(kme), files.ca
+
+
+def configure_logging(log_format: str) -> None:
+    """Log ``qinternet.kms`` events at INFO to stderr, as text or one JSON object per line."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(_JsonFormatter() if log_format == "json" else logging.Formatter("%(asctime)s %(message)s"))
+    log = logging.getLogger("qinternet.kms")
+    log.handlers[:] = [handler]
+    log.setLevel(logging.INFO)
+    log.propagate = False
+
+
+class _JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": self.formatTime(record),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry)
+
+
 async def _run(
-    servers: list[KmeServer], feeder: NetworkFeeder, *, speed: float, start_s: float, stop_after_s: float | None
+    servers: list[KmeServer],
+    feeder: NetworkFeeder,
+    ops: FastAPI | None,
+    ops_port: int,
+    *,
+    speed: float,
+    start_s: float,
+    stop_after_s: float | None,
 ) -> None:
     serving = asyncio.create_task(serve_kmes(servers))
+    ops_server = None
+    if ops is not None:
+        ops_server = uvicorn.Server(
+            uvicorn.Config(ops, host="127.0.0.1", port=ops_port, access_log=False, log_level="warning", lifespan="off")
+        )
+        ops_task = asyncio.create_task(ops_server.serve())
     started = time.monotonic()
     loop = asyncio.get_running_loop()
     try:
@@ -126,12 +217,15 @@ async def _run(
                 break
     finally:
         serving.cancel()
+        if ops_server is not None:
+            ops_server.should_exit = True
+            await ops_task
         with contextlib.suppress(asyncio.CancelledError):
             await serving
 
 
 def _print_endpoints(
-    console: Console, name: str, servers: list[KmeServer], sae_kme: Mapping[str, str], files: PkiFiles
+    console: Console, name: str, servers: list[KmeServer], sae_kme: Mapping[str, str], files: PkiFiles, ops_port: int
 ) -> None:
     table = Table(title=f"{name}: KMEs serving ETSI GS QKD 014 over mutual TLS")
     for column in ("KME", "URL", "its SAEs (certificate, key)"):
@@ -143,6 +237,8 @@ def _print_endpoints(
         saes = ", ".join(f"{s} ({files.cert(s).name}, {files.key(s).name})" for s in attached.get(server.kme_id, []))
         table.add_row(server.kme_id, _url(server.port), saes or "-")
     console.print(table)
+    if ops_port:
+        console.print(f"Status page and Prometheus metrics: http://127.0.0.1:{ops_port}/ and /metrics")
     console.print(
         f"CA: {files.ca}. Try: curl --cacert {files.ca} --cert {files.folder}/<sae>.pem --key "
         f"{files.folder}/<sae>.key {_url(servers[0].port)}/api/v1/keys/<slave SAE>/status"

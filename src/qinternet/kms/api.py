@@ -25,6 +25,7 @@ from __future__ import annotations
 import base64
 import itertools
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
@@ -36,6 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
+from qinternet.kms.metrics import KmsMetrics
 from qinternet.kms.store import DeliveredKey, KeyNotAvailableError, KeyStore, NotEnoughKeyError
 from qinternet.kms.topology import KeyLimits, KmsTopology
 
@@ -134,8 +136,27 @@ async def _json(request: Request, model: type[_Body]) -> Any:
         raise KmeError(400, MSG_BAD, details[:10]) from None
 
 
-def create_app(kme_id: str, store: KeyStore, topology: KmsTopology, limits: KeyLimits | None = None) -> FastAPI:
-    """The ETSI GS QKD 014 app of the KME ``kme_id`` over ``store`` (see the module docstring)."""
+def _route(path: str) -> str:
+    """The method a path calls, for metrics (the SAE IDs in it are not labels)."""
+    for name in ("status", "enc_keys", "dec_keys"):
+        if path.endswith("/" + name):
+            return name
+    return "other"
+
+
+def create_app(
+    kme_id: str,
+    store: KeyStore,
+    topology: KmsTopology,
+    limits: KeyLimits | None = None,
+    metrics: KmsMetrics | None = None,
+) -> FastAPI:
+    """The ETSI GS QKD 014 app of the KME ``kme_id`` over ``store`` (see the module docstring).
+
+    ``metrics``, when given, counts keys issued and delivered per SAE pair, relay failures, and the time
+    of every request (:mod:`.metrics`); the events are also logged (``qinternet.kms``), without key
+    material.
+    """
     limits = limits or KeyLimits()
     app = FastAPI(
         title=f"qinternet KME {kme_id}",
@@ -162,11 +183,17 @@ def create_app(kme_id: str, store: KeyStore, topology: KmsTopology, limits: KeyL
 
     @app.middleware("http")
     async def _never_500(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        started = time.perf_counter()
         try:
-            return await call_next(request)
+            response = await call_next(request)
         except Exception:  # a 503 with the Error object, logged without the request's body
             logger.exception("KME %s failed on %s %s", kme_id, request.method, request.url.path)
-            return _error(503, MSG_SERVER)
+            response = _error(503, MSG_SERVER)
+        if metrics is not None:
+            metrics.requests.labels(kme_id, _route(request.url.path), str(response.status_code)).observe(
+                time.perf_counter() - started
+            )
+        return response
 
     def peer_path(master_kme: str, slave_sae: str, field: str) -> tuple[str, list[str]]:
         slave_kme = topology.kme_of(slave_sae)
@@ -174,6 +201,8 @@ def create_app(kme_id: str, store: KeyStore, topology: KmsTopology, limits: KeyL
             raise KmeError(400, MSG_BAD, [{field: f"unknown SAE {slave_sae[:100]!r}"}])
         path = topology.path(master_kme, slave_kme)
         if path is None:
+            if metrics is not None:
+                metrics.relay_failures.labels(kme_id, slave_sae).inc()
             raise KmeError(503, MSG_SERVER, [{field: "no chain of QKD links through trusted nodes to its KME"}])
         return slave_kme, path
 
@@ -232,10 +261,18 @@ def create_app(kme_id: str, store: KeyStore, topology: KmsTopology, limits: KeyL
                 store.issue, master_kme=kme_id, master_sae=master, slaves=routes, number=number, size_bits=size
             )
         except NotEnoughKeyError:
+            if metrics is not None:
+                for sae in slaves:
+                    metrics.relay_failures.labels(kme_id, sae).inc()
+            logger.warning("kme=%s master=%s: not enough key towards %s", kme_id, master, ",".join(slaves))
             raise KmeError(503, MSG_SERVER, [{"keys": "not enough key material on the way to the slave KME"}]) from None
         except SQLAlchemyError:
             logger.exception("key store unavailable")
             raise KmeError(503, MSG_SERVER, [{"keys": "key data access error"}]) from None
+        if metrics is not None:
+            for sae in slaves:
+                metrics.keys_issued.labels(kme_id, master, sae).inc(len(keys))
+        logger.info("kme=%s issued %d keys of %d bits master=%s slaves=%s", kme_id, len(keys), size, master, slaves)
         return _container(keys)
 
     @app.get("/api/v1/keys/{slave_SAE_ID}/enc_keys")
@@ -270,6 +307,9 @@ def create_app(kme_id: str, store: KeyStore, topology: KmsTopology, limits: KeyL
         except SQLAlchemyError:
             logger.exception("key store unavailable")
             raise KmeError(503, MSG_SERVER, [{"keys": "key data access error"}]) from None
+        if metrics is not None:
+            metrics.keys_delivered.labels(kme_id, master, slave).inc(len(keys))
+        logger.info("kme=%s delivered %d keys master=%s slave=%s", kme_id, len(keys), master, slave)
         return _container(keys)
 
     @app.get("/api/v1/keys/{master_SAE_ID}/dec_keys")

@@ -1,0 +1,89 @@
+"""The operators' side of a served network: Prometheus ``/metrics``, ``/healthz`` and a status page.
+
+Served over plain HTTP on the loopback interface only (``--ops-port``), apart from the KMEs' mutual-TLS
+API: it shows counts and pool levels, never key material or key IDs.
+"""
+
+from __future__ import annotations
+
+import html
+import time
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.concurrency import run_in_threadpool
+
+from qinternet.kms.metrics import KmsMetrics, PoolCollector
+from qinternet.kms.store import KeyStore
+from qinternet.kms.topology import KmsTopology
+
+__all__ = ["create_ops_app", "status_snapshot"]
+
+
+def status_snapshot(store: KeyStore, topology: KmsTopology, ports: dict[str, int]) -> dict[str, Any]:
+    """The state of every KME and link, as plain data."""
+    saes: dict[str, list[str]] = {}
+    for sae, kme in topology.sae_kme.items():
+        saes.setdefault(kme, []).append(sae)
+    return {
+        "kmes": [
+            {
+                "kme": kme,
+                "port": ports.get(kme),
+                "saes": sorted(saes.get(kme, [])),
+                "reserved": store.reserved_count(kme),
+            }
+            for kme in sorted(topology.kmes)
+        ],
+        "links": [{"kme_a": a, "kme_b": b, "pool_bits": 8 * store.pool_bytes(a, b)} for a, b in topology.links],
+    }
+
+
+def create_ops_app(
+    store: KeyStore, topology: KmsTopology, metrics: KmsMetrics, ports: dict[str, int], *, title: str
+) -> FastAPI:
+    """``/metrics`` (Prometheus text format), ``/healthz`` and ``/`` (a status page)."""
+    app = FastAPI(title=f"qinternet KMS operations: {title}", docs_url=None, redoc_url=None)
+    metrics.registry.register(PoolCollector(store, topology.links, sorted(topology.kmes)))
+    started = time.time()
+
+    @app.get("/metrics")
+    async def prometheus() -> Response:
+        body = await run_in_threadpool(generate_latest, metrics.registry)
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/healthz")
+    async def health() -> Response:
+        try:
+            await run_in_threadpool(store.reserved_count, "-")
+        except SQLAlchemyError:
+            return JSONResponse({"database": "unavailable"}, status_code=503)
+        return JSONResponse({"database": "ok", "uptime_s": round(time.time() - started, 1)})
+
+    @app.get("/", response_class=HTMLResponse)
+    async def page() -> str:
+        state = await run_in_threadpool(status_snapshot, store, topology, ports)
+        rows = "".join(
+            f"<tr><td>{html.escape(k['kme'])}</td><td>{k['port'] or '-'}</td>"
+            f"<td>{html.escape(', '.join(k['saes']) or '-')}</td><td>{k['reserved']}</td></tr>"
+            for k in state["kmes"]
+        )
+        links = "".join(
+            f"<tr><td>{html.escape(link['kme_a'] + ' - ' + link['kme_b'])}</td><td>{link['pool_bits']:,}</td></tr>"
+            for link in state["links"]
+        )
+        return (
+            "<!doctype html><html><head><meta charset='utf-8'><meta http-equiv='refresh' content='5'>"
+            f"<title>{html.escape(title)} KMS</title><style>body{{font-family:sans-serif;margin:2em}}"
+            "td,th{border:1px solid #ccc;padding:.2em .6em}table{border-collapse:collapse;margin:1em 0}</style>"
+            f"</head><body><h1>{html.escape(title)}: key management</h1>"
+            f"<p>Up {time.time() - started:.0f} s. Metrics: <a href='/metrics'>/metrics</a>.</p>"
+            "<h2>KMEs</h2><table><tr><th>KME</th><th>port</th><th>SAEs</th><th>keys awaiting their slave</th></tr>"
+            f"{rows}</table><h2>Links</h2><table><tr><th>link</th><th>key in pool (bit)</th></tr>{links}</table>"
+            "</body></html>"
+        )
+
+    return app
