@@ -97,6 +97,65 @@ class KeyIds(_Body):
     key_IDs_extension: dict[str, Any] | None = None
 
 
+_ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["message"],
+    "properties": {"message": {"type": "string"}, "details": {"type": "array", "items": {"type": "object"}}},
+}
+_KEY_CONTAINER_SCHEMA = {
+    "type": "object",
+    "required": ["keys"],
+    "properties": {
+        "keys": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["key_ID", "key"],
+                "properties": {
+                    "key_ID": {"type": "string", "format": "uuid"},
+                    "key_ID_extension": {"type": "object"},
+                    "key": {"type": "string", "contentEncoding": "base64"},
+                    "key_extension": {"type": "object"},
+                },
+            },
+        },
+        "key_container_extension": {"type": "object"},
+    },
+}
+_KEY_IDS_SCHEMA = {
+    "type": "object",
+    "required": ["key_IDs"],
+    "additionalProperties": False,
+    "properties": {
+        "key_IDs": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "type": "object",
+                "required": ["key_ID"],
+                "additionalProperties": False,
+                "properties": {"key_ID": {"type": "string"}, "key_ID_extension": {"type": "object"}},
+            },
+        },
+        "key_IDs_extension": {"type": "object"},
+    },
+}
+
+
+def _documented(body_schema: dict[str, Any] | None, ok_schema: dict[str, Any]) -> dict[str, Any]:
+    """OpenAPI of a route whose body is parsed by hand (to answer errors the specification's way)."""
+    responses: dict[str, Any] = {
+        "200": {"content": {"application/json": {"schema": ok_schema}}},
+        "400": {"description": "Bad request format", "content": {"application/json": {"schema": _ERROR_SCHEMA}}},
+        "401": {"description": "Unauthorized (no body)"},
+        "503": {"description": "Error on server side", "content": {"application/json": {"schema": _ERROR_SCHEMA}}},
+    }
+    extra: dict[str, Any] = {"responses": responses}
+    if body_schema is not None:
+        extra["requestBody"] = {"required": False, "content": {"application/json": {"schema": body_schema}}}
+    return extra
+
+
 def _error(status: int, message: str, details: list[dict[str, Any]] | None = None) -> Response:
     if status == 401:
         return Response(status_code=401)
@@ -212,7 +271,7 @@ def create_app(
         held = min(store.pool_bytes(a, b) for a, b in itertools.pairwise(path))
         return held * 8 // size_bits
 
-    @app.get("/api/v1/keys/{slave_SAE_ID}/status")
+    @app.get("/api/v1/keys/{slave_SAE_ID}/status", openapi_extra=_documented(None, {"type": "object"}))
     async def status(request: Request, slave_SAE_ID: SaeId) -> dict[str, Any]:
         """Get status (clause 5.2): what the calling master SAE could get for ``slave_SAE_ID``."""
         master = _caller(request, topology, kme_id)
@@ -275,7 +334,7 @@ def create_app(
         logger.info("kme=%s issued %d keys of %d bits master=%s slaves=%s", kme_id, len(keys), size, master, slaves)
         return _container(keys)
 
-    @app.get("/api/v1/keys/{slave_SAE_ID}/enc_keys")
+    @app.get("/api/v1/keys/{slave_SAE_ID}/enc_keys", openapi_extra=_documented(None, _KEY_CONTAINER_SCHEMA))
     async def enc_keys_get(
         request: Request,
         slave_SAE_ID: SaeId,
@@ -286,7 +345,10 @@ def create_app(
         key_request = KeyRequest(number=_int_param(number, "number"), size=_int_param(size, "size"))
         return await issue(request, slave_SAE_ID, key_request)
 
-    @app.post("/api/v1/keys/{slave_SAE_ID}/enc_keys")
+    @app.post(
+        "/api/v1/keys/{slave_SAE_ID}/enc_keys",
+        openapi_extra=_documented(KeyRequest.model_json_schema(), _KEY_CONTAINER_SCHEMA),
+    )
     async def enc_keys_post(request: Request, slave_SAE_ID: SaeId) -> dict[str, Any]:
         """Get key (clause 5.3) with a Key request body."""
         return await issue(request, slave_SAE_ID, await _json(request, KeyRequest))
@@ -312,14 +374,16 @@ def create_app(
         logger.info("kme=%s delivered %d keys master=%s slave=%s", kme_id, len(keys), master, slave)
         return _container(keys)
 
-    @app.get("/api/v1/keys/{master_SAE_ID}/dec_keys")
+    @app.get("/api/v1/keys/{master_SAE_ID}/dec_keys", openapi_extra=_documented(None, _KEY_CONTAINER_SCHEMA))
     async def dec_keys_get(request: Request, master_SAE_ID: SaeId, key_ID: str | None = None) -> dict[str, Any]:
         """Get key with key IDs (clause 5.4), one ``key_ID`` as a query parameter."""
         if key_ID is None:
             raise KmeError(400, MSG_BAD, [{"key_ID": "is required"}])
         return await deliver(request, master_SAE_ID, [key_ID])
 
-    @app.post("/api/v1/keys/{master_SAE_ID}/dec_keys")
+    @app.post(
+        "/api/v1/keys/{master_SAE_ID}/dec_keys", openapi_extra=_documented(_KEY_IDS_SCHEMA, _KEY_CONTAINER_SCHEMA)
+    )
     async def dec_keys_post(request: Request, master_SAE_ID: SaeId) -> dict[str, Any]:
         """Get key with key IDs (clause 5.4) with a Key IDs body."""
         body: KeyIds = await _json(request, KeyIds)
