@@ -53,5 +53,5 @@ def test_no_request_makes_a_server_error(case: schemathesis.Case) -> None:
 def test_no_request_to_a_real_peer_makes_a_server_error(case: schemathesis.Case) -> None:
     """The same with the path naming a real SAE, so that generated numbers and sizes reach the store."""
     if case.path_parameters:
-        case.path_parameters = {name: "sae-b" for name in case.path_parameters}
+        case.path_parameters = dict.fromkeys(case.path_parameters, "sae-b")
     _check(case)
