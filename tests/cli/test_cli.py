@@ -395,3 +395,19 @@ def test_link_postprocess_table_output_says_what_happened(cli) -> None:  # type:
     code, out, _ = cli("link", "--pulses", "1e6", "--postprocess")
     assert code == 0
     assert "post-processing: aborted" in out
+
+
+def test_the_issue_example_gives_key_at_tuned_settings_and_none_at_the_preset_s(cli) -> None:  # type: ignore[no-untyped-def]
+    """gys2004 at 50 km: the preset's asymptotic decoys leave no finite key; tuned for the block, they do."""
+    args = ["link", "--preset", "gys2004", "--distance-km", "50", "--pulses", "2e9", "--seed", "7", "--postprocess"]
+    code, out, _ = cli(*args, "--json")
+    assert code == 0
+    tuned = json.loads(out)
+    assert tuned["aborted"] is False
+    assert tuned["final_key_bits"] > 0
+    assert tuned["parameters"]["source"]["signal_intensity"] != 0.48  # re-optimised for the block
+    code, out, _ = cli(*args, "--preset-settings", "--json")
+    fixed = json.loads(out)
+    assert fixed["aborted"] is True
+    assert "finite-key" in fixed["abort_reason"]
+    assert fixed["parameters"]["source"]["signal_intensity"] == 0.48

@@ -15,6 +15,7 @@ from rich.table import Table
 from qinternet.cli import options as opt
 from qinternet.cli.output import check_output_path, dump_json, progress_bar, writing
 from qinternet.errors import ParameterError
+from qinternet.network.links import tuned_system
 from qinternet.params.devices import QkdSystem
 from qinternet.params.serialise import to_jsonable
 from qinternet.postprocessing.pipeline import ErrorCorrection, PipelineParams
@@ -71,6 +72,13 @@ def link(
     save_key: Annotated[
         Path | None, typer.Option(help="Post-processing: write Alice's and Bob's final keys to FILE (.npz).")
     ] = None,
+    preset_settings: Annotated[
+        bool,
+        typer.Option(
+            help="Post-processing: keep the preset's basis and intensity settings; by default the link runs at "
+            "those that maximise the finite-key rate of --pulses pulses (Lim et al. 2014), as an operator tunes it."
+        ),
+    ] = False,
     overrides: opt.SystemOverrides = opt.NO_OVERRIDES,
 ) -> None:
     """Simulate pulses through the link (cost grows with detections) and estimate Y1, e1 and the key rate."""
@@ -94,6 +102,8 @@ def link(
     keep = save is not None or postprocess
     system = opt.resolve_system(preset, overrides)
     distance = distances[0]
+    if postprocess and not preset_settings:
+        system = tuned_system(system, distance, float(n_pulses), pipeline.security)
     channel = None if attack is None else parse_attack(attack)
     sampler = compile_link(system, distance, channel)
     _check_workload(sampler, n_pulses, n_block, keep=keep)
