@@ -175,28 +175,28 @@ class _Round:
     rng: np.random.Generator
 
 
-def _counts(sifted: SiftedKey, bob_corrected: U8, used: int, system: QkdSystem) -> DecoyCounts:
+def _counts(key: SiftedKey, test: SiftedKey, bob_corrected: U8, used: int, system: QkdSystem) -> DecoyCounts:
     """Per-class detections and errors in both bases.
 
     Key basis: the first ``used`` bits (those cut into frames), with the errors error correction found;
     test basis: every bit, with the errors seen when they were disclosed.
     """
     classes = len(system.source.intensities)
-    key = sifted.basis == Basis.Z
-    test = ~key
-    key_class = sifted.intensity_class[key][:used]
-    key_errors = sifted.bob[key][:used] != bob_corrected
 
-    def per_class(labels: NDArray[np.int8], weights: NDArray[np.bool_] | None = None) -> tuple[float, ...]:
-        return tuple(float(v) for v in np.bincount(labels, weights=weights, minlength=classes))
+    def per_class(labels: NDArray[np.int8], wrong: NDArray[np.bool_]) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        # One pass: bin 2 k counts the right bits of class k, bin 2 k + 1 its errors.
+        bins = np.bincount(2 * labels.astype(np.intp) + wrong, minlength=2 * classes).reshape(classes, 2)
+        return tuple(float(v) for v in bins.sum(axis=1)), tuple(float(v) for v in bins[:, 1])
 
+    key_detections, key_errors = per_class(key.intensity_class[:used], key.bob[:used] != bob_corrected)
+    test_detections, test_errors = per_class(test.intensity_class, test.alice != test.bob)
     return DecoyCounts(
         intensities=system.source.intensities,
         intensity_probs=system.source.intensity_probs,
-        key_detections=per_class(key_class),
-        key_errors=per_class(key_class, key_errors),
-        test_detections=per_class(sifted.intensity_class[test]),
-        test_errors=per_class(sifted.intensity_class[test], sifted.alice[test] != sifted.bob[test]),
+        key_detections=key_detections,
+        key_errors=key_errors,
+        test_detections=test_detections,
+        test_errors=test_errors,
     )
 
 
@@ -306,20 +306,19 @@ def postprocess(
     transcript.authenticate("sifting")
 
     # 2. Parameter estimation on the test basis: Alice discloses her test bits.
-    test = sifted.basis == Basis.X
-    key = ~test
-    transcript.send(Party.ALICE, sifted.alice[test])
-    test_errors = int(np.count_nonzero(sifted.alice[test] != sifted.bob[test]))
-    qber = test_errors / int(test.sum()) if test.any() else math.nan
+    is_test = sifted.basis == Basis.X
+    test, key = sifted.where(is_test), sifted.where(~is_test)
+    transcript.send(Party.ALICE, test.alice)
+    qber = test.error_count() / len(test) if len(test) else math.nan
     base = {
         "sifted_bits": len(sifted),
-        "key_basis_bits": int(key.sum()),
-        "test_basis_bits": int(test.sum()),
+        "key_basis_bits": len(key),
+        "test_basis_bits": len(test),
         "qber_estimate": qber,
     }
     if not transcript.authenticate("parameter estimation"):
         return _aborted(base, transcript, "authentication failed")
-    if not test.any() or int(key.sum()) < _MIN_KEY_BASIS_BITS:
+    if not len(test) or len(key) < _MIN_KEY_BASIS_BITS:
         return _aborted(
             base, transcript, f"block too small: fewer than {_MIN_KEY_BASIS_BITS} key-basis bits or no test bits"
         )
@@ -327,10 +326,10 @@ def postprocess(
         return _aborted(base, transcript, f"QBER estimate {qber:.4f} at or above {params.max_qber}")
 
     # 3. Error correction of the key basis, in equal frames.
-    frames, bits = _frame_shape(int(key.sum()), params.frame_bits)
+    frames, bits = _frame_shape(len(key), params.frame_bits)
     used = frames * bits
-    alice_frames = sifted.alice[key][:used].reshape(frames, bits)
-    bob_frames = sifted.bob[key][:used].reshape(frames, bits)
+    alice_frames = key.alice[:used].reshape(frames, bits)
+    bob_frames = key.bob[:used].reshape(frames, bits)
     outcome = _error_correct(state, alice_frames, bob_frames, max(qber, 1e-4))
     corrected, leak = outcome.bob, outcome.leak_bits
     key_errors = int(np.count_nonzero(bob_frames != corrected))
@@ -354,7 +353,7 @@ def postprocess(
     if failed:
         return _aborted({**base, **ec, "verification_ok": False}, transcript, f"verification failed in {failed} frames")
     alice_key, corrected = alice_frames.reshape(-1), corrected.reshape(-1)
-    counts = _counts(sifted, corrected, used, system)
+    counts = _counts(key, test, corrected, used, system)
 
     # 5. Finite-key length with the actual leak and tag bits.
     bounds = finite_key_length(

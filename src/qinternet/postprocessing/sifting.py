@@ -47,12 +47,13 @@ class SiftedKey:
 
     def where(self, keep: NDArray[np.bool_]) -> SiftedKey:
         """The sifted key restricted to the positions where ``keep`` is true."""
+        index = np.flatnonzero(keep)  # one pass over the mask, then gathers (faster than five masks)
         return SiftedKey(
-            alice=self.alice[keep],
-            bob=self.bob[keep],
-            basis=self.basis[keep],
-            intensity_class=self.intensity_class[keep],
-            slot=self.slot[keep],
+            alice=np.take(self.alice, index),
+            bob=np.take(self.bob, index),
+            basis=np.take(self.basis, index),
+            intensity_class=np.take(self.intensity_class, index),
+            slot=np.take(self.slot, index),
         )
 
     def in_basis(self, basis: Basis) -> SiftedKey:
@@ -68,11 +69,11 @@ def sift(record: DetectionRecord) -> SiftedKey:
     """The detections of ``record`` in which both parties used the same basis."""
     if len(record) == 0:
         raise ParameterError("record", "has no detection events to sift")
-    same = record.alice_basis == record.bob_basis
+    index = np.flatnonzero(record.alice_basis == record.bob_basis)
     return SiftedKey(
-        alice=record.alice_bit[same].astype(np.uint8),
-        bob=record.bob_bit[same].astype(np.uint8),
-        basis=record.alice_basis[same],
-        intensity_class=record.intensity_class[same],
-        slot=record.slot[same],
+        alice=np.take(record.alice_bit, index).astype(np.uint8, copy=False),
+        bob=np.take(record.bob_bit, index).astype(np.uint8, copy=False),
+        basis=np.take(record.alice_basis, index),
+        intensity_class=np.take(record.intensity_class, index),
+        slot=np.take(record.slot, index),
     )
