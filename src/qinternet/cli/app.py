@@ -12,6 +12,7 @@ from rich.text import Text
 
 from qinternet import __version__
 from qinternet.cli.keyrate_cmd import keyrate
+from qinternet.cli.apps_cmd import decrypt, encrypt, keygen_mlkem
 from qinternet.cli.kms_cmd import pki_app, serve
 from qinternet.cli.link_cmd import link
 from qinternet.cli.network_cmd import run, scenario_app, scenarios_app
@@ -37,6 +38,9 @@ app.add_typer(scenario_app, name="scenario")
 app.add_typer(scenarios_app, name="scenarios")
 app.command()(serve)
 app.add_typer(pki_app, name="pki")
+app.command()(encrypt)
+app.command()(decrypt)
+app.command()(keygen_mlkem)
 
 
 def _version(value: bool) -> None:
