@@ -15,7 +15,10 @@ network; each KME reads and writes only the rows of its own ``kme_id``.
 - **Delivery** (``dec_keys``, called by a slave SAE at its KME): one transaction turns the slave's
   ``reserved`` rows for the asked key IDs to ``delivered`` and erases their material; a key ID that is not
   reserved for this slave (unknown, another SAE's, or already delivered) fails the whole request.
-  Concurrent or repeated requests cannot both succeed: the update is conditional on the state.
+  Concurrent or repeated requests cannot both succeed: the update is conditional on the state. The one
+  window a crash leaves: the commit done and the answer not yet sent. The key is then delivered in the
+  ledger but the slave never saw it; ETSI GS QKD 014 removes a key once delivered and has no
+  acknowledgement, so the KME cannot tell, and it does not hand the key out again.
 - **Ledger**: every event (key made, issued, delivered, relayed, discarded) with bits and SAE IDs, never
   key material.
 
