@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from qinternet.errors import ParameterError
-from qinternet.network.relay import KeyPools, Request, serve, widest_path, xor_relay
+from qinternet.network.relay import KeyPools, Request, fewest_hops, serve, widest_path, xor_relay
 
 
 def pools(levels: dict[tuple[str, str], float], capacity: float = 1e9) -> KeyPools:
@@ -126,3 +126,28 @@ def test_key_passes_only_through_trusted_nodes() -> None:
     # With every node trusted the detour is wider.
     p.relays = None
     assert widest_path(p, "a", "b") == (100, [0, 1])
+
+
+def test_an_unmet_higher_priority_demand_holds_its_path_against_lower_ones() -> None:
+    """High a-r-c lacks key on r-c (a satellite yet to pass, say); low a-r must not drain a-r meanwhile."""
+    p = KeyPools(ends=(("a", "r"), ("r", "c")), capacity_bits=np.full(2, 1e9), relays=frozenset({"r"}))
+    p.level_bits[:] = [100, 0]
+    high = Request(demand=0, a="a", b="c", bits=50, priority=2)
+    low = Request(demand=1, a="a", b="r", bits=80, priority=1)
+    grants = serve(p, [high, low])
+    assert [g.bits for g in grants] == [0, pytest.approx(50)]  # only what the high demand does not need
+    assert p.level_bits[0] == pytest.approx(50)  # 50 held for the high-priority demand
+    p.level_bits[1] = 60  # the missing hop refills
+    grants = serve(p, [high, low])
+    assert grants[0].bits == pytest.approx(50)
+    assert grants[1].bits == 0.0  # a-r is spent
+
+
+def test_fewest_hops_ignores_the_pools_but_not_the_relays() -> None:
+    p = KeyPools(
+        ends=(("a", "u"), ("u", "b"), ("a", "r1"), ("r1", "r2"), ("r2", "b")),
+        capacity_bits=np.full(5, 1e9),
+        relays=frozenset({"r1", "r2"}),
+    )
+    assert fewest_hops(p, "a", "b") == [2, 3, 4]  # not through the user u, though shorter
+    assert fewest_hops(p, "a", "nowhere") == []

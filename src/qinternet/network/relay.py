@@ -14,7 +14,8 @@ from *every* hop's pool, and every trusted node sees the key.
 (the maximin or bottleneck path, found by Dijkstra's algorithm with ``min`` in place of ``+``; Pollack,
 Operations Research 8, 733 (1960)), so that relays draw on the key where it is. Demands are served in
 priority order; demands of equal priority share by progressive filling in equal quanta (max-min
-fairness; Bertsekas and Gallager, *Data Networks*, 2nd ed., Sec. 6.5.2), re-routing after every quantum.
+fairness; Bertsekas and Gallager, *Data Networks*, 2nd ed., Sec. 6.5.2), re-routing after every quantum;
+what a demand leaves unmet is reserved on its fewest-hop path against lower priorities.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from numpy.typing import NDArray
 
 from qinternet.errors import ParameterError
 
-__all__ = ["Grant", "KeyPools", "Request", "serve", "widest_path", "xor_relay"]
+__all__ = ["Grant", "KeyPools", "Request", "fewest_hops", "serve", "widest_path", "xor_relay"]
 
 U8 = NDArray[np.uint8]
 
@@ -77,13 +78,40 @@ class KeyPools:
         return self._adjacent.get(node, [])
 
 
-def widest_path(pools: KeyPools, source: str, target: str) -> tuple[float, list[int]]:
+def fewest_hops(pools: KeyPools, source: str, target: str) -> list[int]:
+    """Link indices of a path with the fewest hops through relays, whatever the pools hold ([] if none)."""
+    via: dict[str, tuple[str, int]] = {}
+    frontier, seen = [source], {source}
+    while frontier and target not in seen:
+        following = []
+        for node in frontier:
+            if node != source and pools.relays is not None and node not in pools.relays:
+                continue
+            for neighbour, link in pools.neighbours(node):
+                if neighbour not in seen:
+                    seen.add(neighbour)
+                    via[neighbour] = (node, link)
+                    following.append(neighbour)
+        frontier = following
+    if target not in via:
+        return []
+    links, node = [], target
+    while node != source:
+        node, link = via[node]
+        links.append(link)
+    return links[::-1]
+
+
+def widest_path(
+    pools: KeyPools, source: str, target: str, *, reserved: NDArray[np.float64] | None = None
+) -> tuple[float, list[int]]:
     """The path whose smallest pool is largest: ``(bottleneck bits, link indices from source to target)``.
 
-    Only nodes in ``pools.relays`` (when given) pass key on between two others. Parallel links between two
-    nodes are separate edges (each is its own pool). Returns ``(0, [])`` when no path has key in every
-    hop. Ties go to fewer hops.
+    Only nodes in ``pools.relays`` (when given) pass key on between two others; ``reserved`` bits of each
+    pool (float64, shape (L,)) are not available. Parallel links between two nodes are separate edges
+    (each is its own pool). Returns ``(0, [])`` when no path has key in every hop. Ties go to fewer hops.
     """
+    available = pools.level_bits if reserved is None else pools.level_bits - reserved
     best: dict[str, tuple[float, int]] = {source: (np.inf, 0)}
     via: dict[str, tuple[str, int]] = {}
     heap: list[tuple[float, int, str]] = [(-np.inf, 0, source)]
@@ -98,7 +126,7 @@ def widest_path(pools: KeyPools, source: str, target: str) -> tuple[float, list[
         if node != source and pools.relays is not None and node not in pools.relays:
             continue  # a user or a source: it does not relay others' key
         for neighbour, link in pools.neighbours(node):
-            width = min(-negative_width, float(pools.level_bits[link]))
+            width = min(-negative_width, float(available[link]))
             if width <= 0.0 or neighbour in done:
                 continue
             old = best.get(neighbour)
@@ -155,11 +183,14 @@ def serve(pools: KeyPools, requests: Sequence[Request]) -> list[Grant]:
     Within a priority class, each of :data:`_FILL_ROUNDS` rounds offers every unserved request the same
     quantum (``1/_FILL_ROUNDS`` of the largest wish in the class) along its current widest path; what a
     request cannot use stays for the others, so small requests are met in full and the rest share the
-    bottleneck equally (progressive filling, max-min fair to within one quantum). Returns one grant per
-    request, in the order given.
+    bottleneck equally (progressive filling, max-min fair to within one quantum). What a request a class
+    leaves unmet is reserved on every hop of its fewest-hop path against the lower classes, in this call:
+    that much key stays for it (e.g. for when a satellite pass refills its missing hop) instead of being
+    drained by lower priorities. Returns one grant per request, in the order given.
     """
     delivered = {r.demand: 0.0 for r in requests}
     last_path: dict[int, tuple[int, ...]] = {}
+    reserved = np.zeros_like(pools.level_bits)
     for priority in sorted({r.priority for r in requests}, reverse=True):
         group = [r for r in requests if r.priority == priority]
         quantum = max(r.bits for r in group) / _FILL_ROUNDS
@@ -169,7 +200,7 @@ def serve(pools: KeyPools, requests: Sequence[Request]) -> list[Grant]:
                 remaining = request.bits - delivered[request.demand]
                 if remaining <= 0.0:
                     continue
-                width, hops = widest_path(pools, request.a, request.b)
+                width, hops = widest_path(pools, request.a, request.b, reserved=reserved)
                 if not hops:
                     continue
                 bits = min(remaining, quantum, width)
@@ -179,6 +210,10 @@ def serve(pools: KeyPools, requests: Sequence[Request]) -> list[Grant]:
                 active = True
             if not active:
                 break
+        for request in group:
+            unmet = request.bits - delivered[request.demand]
+            if unmet > 1e-9 * request.bits:
+                reserved[fewest_hops(pools, request.a, request.b)] += unmet
     return [Grant(demand=r.demand, bits=delivered[r.demand], hops=last_path.get(r.demand, ())) for r in requests]
 
 
