@@ -11,9 +11,9 @@ give the same numbers bit for bit):
 A rate demand wants ``rate_bps * t`` bits in total by time ``t``: what could not be relayed in a step is
 asked for again in the next (an application waiting for key), and what is still missing at the end is
 unmet. A volume demand wants its volume as soon as possible. Demands are served every step in priority
-order, so a bulk demand of low priority takes only what the others leave — in that step: key is not held
-back for a higher-priority demand that has no path yet (e.g. one waiting for a satellite pass), so lower
-priorities may drain the pools it will need. Key passes only through trusted nodes (``relays_key``).
+order, so a bulk demand of low priority takes only what the others leave; what a higher-priority demand
+could not get (e.g. one waiting for a satellite pass) stays reserved on its path against lower ones.
+Key passes only through trusted nodes (``relays_key``).
 """
 
 from __future__ import annotations
