@@ -140,3 +140,40 @@ def test_drawn_passes_scatter_around_the_expected_pass() -> None:
     keys = np.array([link.satellite.block(record, rng).key_bits for _ in range(40)], dtype=float)
     assert keys.std() > 0
     assert abs(keys.mean() - record.key_bits) < 5 * keys.std(ddof=1) / math.sqrt(keys.size)
+
+
+def test_shared_detectors_see_the_other_pairs_photons() -> None:
+    """A star of three users around one source: each pair's background is what the other two pairs send."""
+    from qinternet.network.entangled import PairArms, shared_detector_backgrounds
+
+    arms = [
+        PairArms(user_a="u", user_b="v", length_a_km=5.0, length_b_km=10.0),
+        PairArms(user_a="u", user_b="w", length_a_km=5.0, length_b_km=15.0),
+        PairArms(user_a="v", user_b="w", length_a_km=10.0, length_b_km=15.0),
+    ]
+    engines = [pair(a.length_a_km, a.length_b_km) for a in arms]
+    backgrounds = shared_detector_backgrounds(arms, engines)
+    from qinternet.qkd.bbm92 import fibre_arm_transmittance
+
+    def photon(engine: EntanglementLinkEngine, length: float) -> float:
+        return 1 - math.exp(-engine.mean_pair_number * float(fibre_arm_transmittance(engine.system, length)))
+
+    # Pair u-v: at u the u-w pair's photons, at v the v-w pair's photons; half on each detector.
+    assert backgrounds[0][0] == pytest.approx(photon(engines[1], 5.0) / 2)
+    assert backgrounds[0][1] == pytest.approx(photon(engines[2], 10.0) / 2)
+    shared = dataclasses.replace(engines[0], background_a=backgrounds[0][0], background_b=backgrounds[0][1])
+    assert shared.error_rate > engines[0].error_rate
+    assert shared.expected_key_bits < engines[0].expected_key_bits
+
+
+def test_the_bristol_pairs_cost_each_other_key() -> None:
+    from qinternet.network.catalogue import resolve_scenario
+    from qinternet.network.engines import entanglement_engines
+
+    spec, _ = resolve_scenario("bristol-8-user")
+    shared = entanglement_engines(spec)
+    for i, engine in shared.items():
+        alone = entanglement_engine(spec.links[i], f"links[{i}]")
+        assert engine.background_a > 0
+        assert engine.background_b > 0
+        assert engine.expected_key_bits < alone.expected_key_bits

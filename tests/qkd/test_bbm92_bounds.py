@@ -130,3 +130,15 @@ def test_bbm92_refuses_detector_effects_it_does_not_model(gys: QkdSystem, field:
     with pytest.raises(ParameterError) as caught:
         key_rate(Protocol.BBM92, changed, 10.0)
     assert caught.value.field == f"detector.{field}"
+
+
+def test_background_at_one_party_matches_ma_fung_lo_with_unequal_y0(gys: QkdSystem) -> None:
+    """Eq. (9) with Y0_A != Y0_B: a background per detector raises that party's background yield only."""
+    d, background = gys.detector.dark_count_prob, 1e-3
+    ours = bbm92_observables_arms(gys, 10.0, 20.0, 0.1, background_a=background)
+    y0_a = 1 - ((1 - d) * (1 - background)) ** 2
+    y0_b = 1 - (1 - d) ** 2
+    eta_a, eta_b = fibre_arm_transmittance(gys, 10.0), fibre_arm_transmittance(gys, 20.0)
+    theirs = ma_fung_lo_observables(eta_a, eta_b, y0_a, y0_b, gys.misalignment_error, 0.05)
+    assert float(ours.gain) == pytest.approx(float(theirs.gain), rel=1e-9)
+    assert float(ours.error_rate) > float(bbm92_observables_arms(gys, 10.0, 20.0, 0.1).error_rate)

@@ -11,8 +11,8 @@ from rich.panel import Panel
 from rich.text import Text
 
 from qinternet import __version__
-from qinternet.cli.keyrate_cmd import keyrate
 from qinternet.cli.apps_cmd import decrypt, encrypt, keygen_mlkem
+from qinternet.cli.keyrate_cmd import keyrate
 from qinternet.cli.kms_cmd import pki_app, serve
 from qinternet.cli.link_cmd import link
 from qinternet.cli.network_cmd import run, scenario_app, scenarios_app

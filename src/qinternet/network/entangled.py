@@ -17,18 +17,18 @@ the block's key uses the observed error rate.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from qinternet.network.simulate import BlockRecord, LinkRunner
 from qinternet.params import QkdSystem
-from qinternet.qkd.bbm92 import bbm92_observables_arms
+from qinternet.qkd.bbm92 import bbm92_observables_arms, fibre_arm_transmittance
 from qinternet.qkd.entropy import binary_entropy
 from qinternet.sim import Process, ProcessGenerator, ps_to_seconds, seconds_to_ps
 
-__all__ = ["EntanglementLinkEngine", "entanglement_runner"]
+__all__ = ["EntanglementLinkEngine", "PairArms", "entanglement_runner", "shared_detector_backgrounds"]
 
 _PAIR_GRID = np.geomspace(1e-4, 1.0, 241)
 """Mean pair numbers searched for the optimum (a 1.5 % grid: the rate is flat near its maximum)."""
@@ -49,6 +49,8 @@ class EntanglementLinkEngine:
         length_a_km, length_b_km: fibre from the source to each user.
         block_pulses: pump pulses (coincidence windows) per block.
         monte_carlo: draw the counts (True) or take their expectations.
+        background_a, background_b: click probability per detector and window from light that is not
+            this pair's (the user's other pairs on the same detectors: :func:`shared_detector_backgrounds`).
         mean_pair_number: the optimised mean pair number per pulse (derived).
         gain, error_rate: coincidence gain and error rate at it (derived).
     """
@@ -58,12 +60,21 @@ class EntanglementLinkEngine:
     length_b_km: float
     block_pulses: int
     monte_carlo: bool
+    background_a: float = 0.0
+    background_b: float = 0.0
     mean_pair_number: float = field(init=False)
     gain: float = field(init=False)
     error_rate: float = field(init=False)
 
     def __post_init__(self) -> None:
-        seen = bbm92_observables_arms(self.system, self.length_a_km, self.length_b_km, _PAIR_GRID)
+        seen = bbm92_observables_arms(
+            self.system,
+            self.length_a_km,
+            self.length_b_km,
+            _PAIR_GRID,
+            background_a=self.background_a,
+            background_b=self.background_b,
+        )
         rates = seen.gain * _key_fraction(self.system, seen.error_rate)
         best = int(np.argmax(rates))
         object.__setattr__(self, "mean_pair_number", float(_PAIR_GRID[best]))
@@ -90,6 +101,46 @@ class EntanglementLinkEngine:
         return BlockRecord(
             end_s=end_s, duration_s=duration_s, key_bits=key, sifted_bits=sifted, qber=qber, aborted=key == 0
         )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PairArms:
+    """One pair of users served by a source: who they are and how far."""
+
+    user_a: str
+    user_b: str
+    length_a_km: float
+    length_b_km: float
+
+
+def shared_detector_backgrounds(
+    pairs: Sequence[PairArms], engines: Sequence[EntanglementLinkEngine]
+) -> list[tuple[float, float]]:
+    """Per pair, the click probability per detector and window that the users' *other* pairs add.
+
+    In a multi-user network served by one source, each user has one receiver: the partners' wavelength
+    channels arrive on the same detectors and are told apart only by their coincidence timing (Joshi et
+    al., Sci. Adv. 6, eaba0959 (2020), who name the resulting accidental coincidences as the network's
+    scaling limit). For pair ``(u, v)``, every photon of another pair ``(u, w)`` reaching ``u`` is
+    uncorrelated with ``v``: it clicks one of ``u``'s two detectors (at random in any basis) with
+    probability ``1 - exp(-mu_uw eta_u)`` per window, where ``mu_uw`` is that pair's mean pair number and
+    ``eta_u`` the arm's transmittance with ``u``'s detectors. Returned per pair: ``(background at a,
+    background at b)``, half of the summed probability for each detector.
+    """
+    arriving: dict[str, list[tuple[int, float]]] = {}
+    for index, (pair, engine) in enumerate(zip(pairs, engines, strict=True)):
+        for user, length in ((pair.user_a, pair.length_a_km), (pair.user_b, pair.length_b_km)):
+            eta = float(fibre_arm_transmittance(engine.system, length))
+            arriving.setdefault(user, []).append((index, 1.0 - math.exp(-engine.mean_pair_number * eta)))
+    result = []
+    for index, pair in enumerate(pairs):
+
+        def others(user: str, index: int = index) -> float:
+            quiet = math.prod(1.0 - p for j, p in arriving[user] if j != index)
+            return (1.0 - quiet) / 2.0  # at least one other photon, on one of the two detectors
+
+        result.append((others(pair.user_a), others(pair.user_b)))
+    return result
 
 
 def entanglement_runner(engine: EntanglementLinkEngine, block_s: float) -> LinkRunner:

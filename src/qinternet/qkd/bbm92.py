@@ -80,25 +80,49 @@ def bbm92_observables(system: QkdSystem, distance_km: ArrayLike, mean_pair_numbe
 
 
 def bbm92_observables_arms(
-    system: QkdSystem, length_a_km: ArrayLike, length_b_km: ArrayLike, mean_pair_number: ArrayLike
+    system: QkdSystem,
+    length_a_km: ArrayLike,
+    length_b_km: ArrayLike,
+    mean_pair_number: ArrayLike,
+    *,
+    background_a: float = 0.0,
+    background_b: float = 0.0,
 ) -> Observed:
     """As :func:`bbm92_observables` for a source ``length_a_km`` from Alice and ``length_b_km`` from Bob
-    (each arm with half the insertion loss), e.g. one user pair of a multi-user entanglement network."""
+    (each arm with half the insertion loss), e.g. one user pair of a multi-user entanglement network.
+
+    ``background_a`` and ``background_b`` are extra click probabilities per detector and window at each
+    party (light uncorrelated with this pair, e.g. other pairs' photons on shared detectors); they add to
+    the dark counts as independent causes: ``p = 1 - (1 - p_dark)(1 - background)``.
+    """
     eta_a = fibre_arm_transmittance(system, length_a_km)
     eta_b = fibre_arm_transmittance(system, length_b_km)
-    return _observables(system, eta_a, eta_b, mean_pair_number)
+    dark = system.detector.dark_count_prob
+    dark_a = 1.0 - (1.0 - dark) * (1.0 - background_a)
+    dark_b = 1.0 - (1.0 - dark) * (1.0 - background_b)
+    return _observables(system, eta_a, eta_b, mean_pair_number, darks=(dark_a, dark_b))
 
 
-def _observables(system: QkdSystem, eta_a: FloatArray, eta_b: FloatArray, mean_pair_number: ArrayLike) -> Observed:
+def _observables(
+    system: QkdSystem,
+    eta_a: FloatArray,
+    eta_b: FloatArray,
+    mean_pair_number: ArrayLike,
+    *,
+    darks: tuple[float, float] | None = None,
+) -> Observed:
     mu = np.asarray(mean_pair_number, dtype=np.float64)
     per_mode = mu / 2.0
     vacuum = thermal_vacuum if system.spdc.statistics is PairStatistics.THERMAL else poisson_vacuum
-    keep = 1.0 - system.detector.dark_count_prob
+    dark_a, dark_b = (system.detector.dark_count_prob,) * 2 if darks is None else darks
+    keep_a, keep_b = 1.0 - dark_a, 1.0 - dark_b
     e_d = system.misalignment_error
 
     def all_dark(dark: frozenset[int]) -> FloatArray:
         x_h, x_v = _photon_reach(dark, eta_a, eta_b, e_d)
-        return np.asarray(keep ** len(dark) * vacuum(per_mode, x_h) * vacuum(per_mode, x_v), dtype=np.float64)
+        at_a = len(dark & {_A_H, _A_V})
+        quiet = keep_a**at_a * keep_b ** (len(dark) - at_a)
+        return np.asarray(quiet * vacuum(per_mode, x_h) * vacuum(per_mode, x_v), dtype=np.float64)
 
     gain = np.zeros(np.broadcast(eta_a, eta_b, mu).shape)
     error_weight = np.zeros_like(gain)
