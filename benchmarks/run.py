@@ -19,6 +19,9 @@
    on one core", and chains of fibre links showing that the cost grows linearly with links and duration.
 9. The discrete-event kernel against SimPy (``sim_kernel.py``) on a random-delay and a network-like
    workload, goal ">= 5x SimPy's events per second".
+10. Key management (``kms_bench.py``): concurrent clients over mutual TLS doing enc_keys then dec_keys
+    against two KMEs on SQLite and PostgreSQL (when its binaries are present), beside an echo server and a
+    FastAPI app without a store on the same TLS stack; goal ">= 1,000 deliveries/s with p99 <= 20 ms".
 
 The process is pinned to one core; results go to Rich tables and to ``benchmarks/results/latest.json``.
 See ``benchmarks/README.md``.
@@ -40,6 +43,7 @@ from rich.console import Console
 
 import postproc_report
 import report
+from kms_bench import kms_table, time_kms
 from ldpc_bench import LDPC_GOAL_EFFICIENCY, LDPC_GOAL_FER, LDPC_QBERS, LdpcTiming, ldpc_table, time_ldpc
 from machine import machine_info, pin_to_one_core
 from measure import (
@@ -113,6 +117,8 @@ class Sizes:
         network_hours: durations of the network scaling runs (at ``network_fixed_links`` links).
         network_fixed_links: links of the duration series.
         kernel_events: events per workload of the kernel against SimPy.
+        kms_seconds: load time per KMS run (each database, each worker count, and the baselines).
+        kms_workers: concurrent client workers of the KMS runs.
     """
 
     montecarlo_pulses: int
@@ -129,6 +135,8 @@ class Sizes:
     network_hours: tuple[float, ...]
     network_fixed_links: int
     kernel_events: int
+    kms_seconds: float
+    kms_workers: tuple[int, ...]
 
 
 FULL = Sizes(
@@ -146,6 +154,8 @@ FULL = Sizes(
     network_hours=(6.0, 12.0, 24.0, 48.0),
     network_fixed_links=16,
     kernel_events=500_000,
+    kms_seconds=5.0,
+    kms_workers=(8, 16),
 )
 QUICK = Sizes(
     montecarlo_pulses=10**8,
@@ -162,6 +172,8 @@ QUICK = Sizes(
     network_hours=(3.0, 6.0, 12.0),
     network_fixed_links=8,
     kernel_events=50_000,
+    kms_seconds=1.0,
+    kms_workers=(8,),
 )
 
 
@@ -410,6 +422,8 @@ def main(argv: list[str] | None = None) -> int:
     network = run_network(sizes.network_links, sizes.network_hours, sizes.network_fixed_links)
     console.print("[dim]discrete-event kernel against SimPy[/]")
     kernel = time_kernel_vs_simpy(sizes.kernel_events, repeats=sizes.repeats)
+    console.print("[dim]key management: concurrent mTLS clients against two KMEs (both cores, not pinned)[/]")
+    kms = time_kms(sizes.kms_seconds, sizes.kms_workers)
 
     console.print(report.montecarlo_table(fast_runs))
     console.print(report.goal_table(goal))
@@ -434,6 +448,7 @@ def main(argv: list[str] | None = None) -> int:
         console.print(table)
     console.print(kernel_table(kernel))
     console.print(f"[dim]{kernel_note(kernel)}[/]")
+    console.print(kms_table(kms))
 
     results = {
         "generated_utc": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -453,6 +468,7 @@ def main(argv: list[str] | None = None) -> int:
     } | postprocessing_results(batches, pa, naive_pa, pa_same_size, hashes, pipeline, peer_label)
     results["network"] = network_json(network)
     results["kernel"] = kernel
+    results["kms"] = kms
     results["ldpc"] = {
         "goal": {"max_efficiency": LDPC_GOAL_EFFICIENCY, "max_frame_error_rate": LDPC_GOAL_FER},
         "runs": [r.to_dict() for r in ldpc],
