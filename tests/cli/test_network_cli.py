@@ -115,3 +115,24 @@ def test_scenarios_list_and_show(cli) -> None:  # type: ignore[no-untyped-def]
     assert code == 0
     assert out == builtin_text("beijing-shanghai")
     assert yaml.safe_load(out)["name"] == "beijing-shanghai"
+
+
+def test_run_can_switch_every_link_to_monte_carlo(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The analytic run gives every block the same key; the Monte-Carlo run draws them (seeded)."""
+    runs = {}
+    for model in ("analytic", "monte-carlo"):
+        code, out, _ = cli(
+            "run", "beijing-shanghai", "--duration", "1h", "--model", model, "--out", str(tmp_path / model), "--json"
+        )
+        assert code == 0
+        runs[model] = {link["id"]: link for link in json.loads(out)["links"]}
+    assert all(link["model"] == "monte-carlo" for link in runs["monte-carlo"].values())
+    analytic, drawn = runs["analytic"], runs["monte-carlo"]
+    assert any(drawn[k]["secret_bits"] != analytic[k]["secret_bits"] for k in analytic)
+    # A drawn block's key spreads by ~0.64 % (relative sd over 40 blocks of the first link); six blocks:
+    # 0.26 %; five of those plus the 0.2 % bias of the non-linear key length: 1.5 %.
+    for k in analytic:
+        assert drawn[k]["secret_bits"] == pytest.approx(analytic[k]["secret_bits"], rel=0.015)
+    code, _, err = cli("run", "beijing-shanghai", "--model", "quantum-magic")
+    assert code == 2
+    assert "--model" in err

@@ -15,7 +15,7 @@ from qinternet.cli.output import dump_json, progress_bar, writing
 from qinternet.errors import ParameterError
 from qinternet.network.catalogue import builtin_names, builtin_text, resolve_scenario
 from qinternet.network.engines import build_links
-from qinternet.network.schema import ScenarioError, load_scenario, parse_duration_s, scenario_json_schema
+from qinternet.network.schema import LinkModel, ScenarioError, load_scenario, parse_duration_s, scenario_json_schema
 from qinternet.network.simulate import simulate
 from qinternet.network.summary import demand_series, link_series, summarise
 from qinternet.report.network import write_report
@@ -70,6 +70,10 @@ def run(
         "out"
     ),
     json_out: Annotated[bool, typer.Option("--json", help="Also print the summary as JSON.")] = False,
+    model: Annotated[
+        LinkModel | None,
+        typer.Option(help="Simulate every link's blocks this way (default: each link's own model)."),
+    ] = None,
 ) -> None:
     """Simulate a network over time: key per link, relayed key per demand, pools; writes a report."""
     spec, _ = resolve_scenario(scenario)
@@ -87,11 +91,16 @@ def run(
         if seed < 0:
             raise ParameterError("--seed", f"must be >= 0, got {seed}")
         changes = {**(changes or spec.model_dump(mode="json")), "seed": seed}
+    if model is not None:
+        data = changes or spec.model_dump(mode="json")
+        changes = {**data, "links": [{**link, "model": model.value} for link in data["links"]]}
     if changes:
         try:
             spec = load_scenario(changes)
         except ScenarioError as exc:
-            raise ParameterError("--duration/--step", "; ".join(f"{p}: {r}" for p, r in exc.errors)) from None
+            raise ParameterError(
+                "--duration/--step/--seed/--model", "; ".join(f"{p}: {r}" for p, r in exc.errors)
+            ) from None
     steps = spec.time.duration_s / spec.time.step_s
     if steps > MAX_STEPS:
         raise ParameterError("--step", f"gives {steps:.3g} steps; at most {MAX_STEPS:.0e} (use a longer step)")
