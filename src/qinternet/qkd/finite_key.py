@@ -558,9 +558,14 @@ def _rate(
     params: FiniteKeyParams,
     after_pulses: AfterPulseAttribution,
 ) -> tuple[FloatArray, FloatArray, _Core]:
-    """``(R, N, core)`` for candidate settings; ``R = l/N`` before the floor and the abort checks.
+    """``(R, N, core)`` for candidate settings: the objective of the optimiser, not a key rate.
 
-    ``R`` is ``-inf`` where eq. (3) leaves no single photons; it is not a key rate where ``core`` aborts.
+    Where eq. (1) leaves a key (``l >= 1``) it is ``R = l/N`` before the floor and the abort checks. Where
+    it does not, it is ``(l - 1)/n_X - 1 < -1``: below every key and increasing with ``l`` alone. Ranking
+    those settings by ``l/N`` instead (as before) rewards a larger ``N`` for the same deficit, i.e. a
+    smaller ``q_x``, not a key, and led the search away from the small region where Lim et al.'s Fig. 1
+    still has one: for ``n_X = 1e4`` it ended at 112 km while eqs. (1)-(5) leave a key beyond 120 km.
+    ``-inf`` where eq. (3) leaves no single photons.
     """
     gain, errors = _per_pulse(system, distance_km, s, after_pulses)
     pulses = block.pulses_for(s.q**2 * np.sum(gain, axis=-1))
@@ -574,9 +579,9 @@ def _rate(
         params=params,
         ec_efficiency=system.ec_efficiency,
     )
-    # Where only eq. (1) fails (l < 1) the negative value still guides the optimiser towards a key.
-    usable = core.reason != _CODE[AbortReason.NO_SINGLE_PHOTONS]
-    rate = np.where(usable & np.isfinite(core.length), core.length / pulses, -np.inf)
+    usable = (core.reason != _CODE[AbortReason.NO_SINGLE_PHOTONS]) & np.isfinite(core.length)
+    keyless = (core.length - 1.0) / core.n_x - 1.0
+    rate = np.where(usable, np.where(core.length >= 1.0, core.length / pulses, keyless), -np.inf)
     return rate, pulses, core
 
 
@@ -595,9 +600,10 @@ def _decode(z: FloatArray, mu3: float) -> _Settings:
 
 _SEARCH_SEED = 2014
 _SEARCH_CANDIDATES = 2048
-# Ranges of the random search: q_x in [0.27, 0.993], log-odds of p_mu1 and p_mu2 against p_mu3 in
-# [-4, 3], mu2 - mu3 in [1e-3, 0.6], mu1 - mu2 - mu3 in [1e-2, 1].
-_SEARCH_LOW = np.array([-1.0, -4.0, -4.0, math.log(1e-3), math.log(1e-2)])
+# Ranges of the random search: q_x in [0.018, 0.993], log-odds of p_mu1 and p_mu2 against p_mu3 in
+# [-4, 3], mu2 - mu3 in [1e-3, 0.6], mu1 - mu2 - mu3 in [1e-2, 1]. Small blocks near their maximal
+# distance need q_x well below 1/2 (more test-basis data for eq. (5)): 0.25 at 120 km for n_X = 1e4.
+_SEARCH_LOW = np.array([-4.0, -4.0, -4.0, math.log(1e-3), math.log(1e-2)])
 _SEARCH_HIGH = np.array([5.0, 3.0, 3.0, math.log(0.6), math.log(1.0)])
 
 
@@ -606,7 +612,8 @@ def _maximise(objective: Callable[[FloatArray], FloatArray]) -> FloatArray:
 
     Nelder-Mead only compares values, so the objective is used as it is (rates of 1e-7 included); the
     tolerance on it is relative to the best value of the random search. It also starts from a negative
-    best value (no key yet), which finds the key near the maximal distance that the search can miss.
+    best value (no key yet): :func:`_rate` then ranks settings by ``l``, which leads to the key near the
+    maximal distance that the search can miss.
     """
     rng = np.random.default_rng(_SEARCH_SEED)
     z = rng.uniform(_SEARCH_LOW, _SEARCH_HIGH, size=(_SEARCH_CANDIDATES, _SEARCH_LOW.size))
