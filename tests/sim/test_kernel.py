@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from qinternet.errors import ParameterError
-from qinternet.sim import Event, Kernel, Process, SimulationError, Timeout
+from qinternet.sim import Event, Kernel, Process, ProcessGenerator, SimulationError, Timeout
 
 Gen = Generator[Any, Any, Any]
 
@@ -474,3 +474,29 @@ def test_a_process_cannot_wait_for_itself() -> None:
     kernel.process(narcissus, "narcissus")
     kernel.run()
     assert errors == ["cannot wait for itself"]
+
+
+def test_the_collector_is_paused_only_while_running() -> None:
+    """A process sees the cyclic collector off (by default) and it is back on after run(), even on errors."""
+    import gc
+
+    seen: list[bool] = []
+
+    def probe(proc: Process) -> ProcessGenerator:
+        seen.append(gc.isenabled())
+        yield 1
+        raise RuntimeError("boom")
+
+    assert gc.isenabled()
+    kernel = Kernel(seed=1)
+    kernel.process(probe, "probe")
+    with pytest.raises(RuntimeError):
+        kernel.run()
+    assert seen == [False]
+    assert gc.isenabled()
+    seen.clear()
+    keep = Kernel(seed=1, pause_gc=False)
+    keep.process(probe, "probe")
+    with pytest.raises(RuntimeError):
+        keep.run()
+    assert seen == [True]
