@@ -8,8 +8,10 @@
   from the client certificate, one event loop for both KMEs) in a **separate process** (``python
   kms_bench.py _serve CONFIG``), so that the load generator does not share the server's GIL. The pool is
   filled before the server starts with twice what 5,000 deliveries/s would use over the run, in blocks of
-  :data:`BLOCK_BYTES` (about 30 blocks for 5 s): the store's ``_take`` loads every unused block of the pool,
-  material included, on each issue, so its cost grows with that number (given in the table's caption).
+  :data:`BLOCK_BYTES` (about 30 blocks for 5 s; the store reads only the oldest block's bytes it needs, so
+  the number no longer matters, but it is given in the table's caption). As ``qinternet serve``, the
+  server runs on uvloop when it is installed and freezes the start-up objects out of the collector
+  (``--server-loop asyncio`` and ``--no-gc-freeze`` measure without).
   Nothing is pinned: the server and the load generator share the machine's cores
   (``run.py`` pins itself to one core; :func:`time_kms` lifts that for its duration and restores it).
 - **Load**: ``workers`` SAE pairs in the parent process, each with two keep-alive TLS 1.3 connections
@@ -44,6 +46,7 @@ import asyncio
 import base64
 import contextlib
 import gc
+import importlib.util
 import inspect
 import json
 import os
@@ -132,7 +135,7 @@ class KmsRun:
         server_cpu: server process CPU seconds per wall second (1.0 = one core), None for ``store``.
         client_cpu: load generator CPU seconds per wall second.
         machine_busy: fraction of all cores busy in the window (from /proc/stat), None if unknown.
-        server_loop: the server's event loop (``asyncio`` as ``qinternet serve``, or ``uvloop``).
+        server_loop: the server's event loop (``uvloop``, as ``qinternet serve`` when installed, or ``asyncio``).
         client: the load generator (``raw`` asyncio streams or ``httpx``).
     """
 
@@ -690,9 +693,9 @@ def time_kms(
     db_urls: Sequence[str] | None = None,
     *,
     baselines: bool = True,
-    server_loop: str = "asyncio",
+    server_loop: str = "auto",
     client: str = "raw",
-    gc_freeze: bool = False,
+    gc_freeze: bool = True,
 ) -> dict[str, Any]:
     """Time the KMEs on every database, the baselines, and the store in-process.
 
@@ -702,10 +705,10 @@ def time_kms(
         db_urls: SQLAlchemy URLs (``sqlite:///new-file.db``, ``postgresql+psycopg://...``); None: SQLite in
             a temporary folder and PostgreSQL when one is available (module docstring).
         baselines: also run ``echo``, ``fastapi`` and ``store``.
-        server_loop: ``asyncio`` (as ``qinternet serve``) or ``uvloop``.
+        server_loop: ``auto`` (as ``qinternet serve``: uvloop when installed), ``asyncio`` or ``uvloop``.
         client: ``raw`` (asyncio streams) or ``httpx``.
-        gc_freeze: ``gc.freeze()`` in the server process once the apps are built (not what ``qinternet serve``
-            does today; full collections over the framework's objects are the latency tail).
+        gc_freeze: ``gc.freeze()`` in the server process once the apps are built (as ``qinternet serve``;
+            without, full collections over the framework's objects are the latency tail).
 
     Returns:
         JSON-ready dict: ``goal``, ``settings``, ``postgresql`` (how it was found or why not), ``runs``.
@@ -713,6 +716,8 @@ def time_kms(
     from qinternet.kms.pki import init_pki
 
     counts = [workers] if isinstance(workers, int) else list(workers)
+    if server_loop == "auto":
+        server_loop = "uvloop" if importlib.util.find_spec("uvloop") is not None else "asyncio"
     runs: list[KmsRun] = []
     with tempfile.TemporaryDirectory(prefix="kms-bench-") as tmp, contextlib.ExitStack() as stack, _all_cores():
         folder = Path(tmp)
@@ -827,9 +832,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--workers", type=int, nargs="+", default=[8, 16], help="concurrent SAE pairs (default: 8 16)")
     p.add_argument("--db", action="append", help="SQLAlchemy URL (repeatable; default: SQLite + PostgreSQL if any)")
     p.add_argument("--no-baselines", action="store_true", help="skip echo, fastapi and the in-process store")
-    p.add_argument("--server-loop", choices=("asyncio", "uvloop"), default="asyncio")
+    p.add_argument("--server-loop", choices=("auto", "asyncio", "uvloop"), default="auto")
     p.add_argument("--client", choices=("raw", "httpx"), default="raw")
-    p.add_argument("--gc-freeze", action="store_true", help="gc.freeze() in the server once the apps are built")
+    p.add_argument(
+        "--no-gc-freeze", dest="gc_freeze", action="store_false", help="no gc.freeze() in the server (serve does it)"
+    )
     p.add_argument("--json", type=Path, help="also write the results here")
     return p.parse_args(argv)
 

@@ -18,6 +18,9 @@ KME``); 401 without a body for an unknown caller or a slave the keys were not is
 with the Error object when the KME cannot serve now (not enough key on the way to the slave, database
 unavailable). Anything unexpected is a 503 too: never a 500 and never a traceback. Key material never
 appears in a log line or an error.
+
+``enc_keys`` and ``dec_keys`` go through the store's group-commit writer (:mod:`.writer`): a key is in an
+answer only once the transaction that issued or delivered it is committed.
 """
 
 from __future__ import annotations
@@ -316,8 +319,8 @@ def create_app(
             raise KmeError(400, MSG_BAD, problems)
         routes = [(sae, peer_path(kme_id, sae, "slave_SAE_ID")[1]) for sae in slaves]
         try:
-            keys = await run_in_threadpool(
-                store.issue, master_kme=kme_id, master_sae=master, slaves=routes, number=number, size_bits=size
+            keys = await store.writer().issue(
+                master_kme=kme_id, master_sae=master, slaves=routes, number=number, size_bits=size
             )
         except NotEnoughKeyError:
             if metrics is not None:
@@ -359,11 +362,9 @@ def create_app(
         if bad:
             raise KmeError(400, MSG_BAD, [{"key_ID": "must be a UUID"}])
         try:
-            keys = await run_in_threadpool(
-                store.deliver, kme_id=kme_id, slave_sae=slave, master_sae=master, key_ids=key_ids
-            )
+            keys = await store.writer().deliver(kme_id=kme_id, slave_sae=slave, master_sae=master, key_ids=key_ids)
         except KeyNotAvailableError as exc:
-            if await run_in_threadpool(store.reserved_for_others, kme_id, slave, exc.key_ids):
+            if exc.reserved_for_others:
                 raise KmeError(401) from None  # issued to other SAEs (Table 7)
             raise KmeError(400, MSG_NOT_FOUND) from None
         except SQLAlchemyError:

@@ -24,7 +24,13 @@ network; each KME reads and writes only the rows of its own ``kme_id``.
 
 Durability: SQLite in WAL mode with ``synchronous=FULL`` (a commit survives a process crash and a power
 loss; ~150 us per commit here) and ``BEGIN IMMEDIATE`` for writes, so that concurrent writers queue
-instead of failing on upgrade; PostgreSQL locks pool blocks with ``FOR UPDATE``.
+instead of failing on upgrade; PostgreSQL locks the pool block it takes from with ``FOR UPDATE``.
+
+Issuing and delivery run as plain SQL on one DBAPI cursor (:meth:`KeyStore.issue_in`,
+:meth:`KeyStore.deliver_in`; the models above are the schema): either in a transaction of their own
+(:meth:`KeyStore.issue`, :meth:`KeyStore.deliver`) or, for the KMEs' API, in the batches of the store's
+group-commit writer (:meth:`KeyStore.writer`, :mod:`.writer`), one transaction per batch and a savepoint per
+request. A take reads the oldest block with unused bytes and only the bytes it gives, never the pool.
 
 At rest, key material is optionally encrypted under a 256-bit master key: pool blocks with AES-256-CTR
 (a random nonce per block, so that any byte range can be decrypted without the rest), reserved keys with
@@ -36,12 +42,13 @@ from __future__ import annotations
 import enum
 import itertools
 import os
+import threading
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -56,12 +63,15 @@ from sqlalchemy import (
     event,
     func,
     select,
-    update,
 )
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 from qinternet.errors import QinternetError
+
+if TYPE_CHECKING:
+    from qinternet.kms.writer import KeyStoreWriter
 
 __all__ = [
     "Base",
@@ -76,6 +86,7 @@ __all__ = [
 
 _NONCE_BYTES = 16
 _GCM_NONCE_BYTES = 12
+_T = TypeVar("_T")
 
 
 class KeyState(enum.Enum):
@@ -92,9 +103,11 @@ class NotEnoughKeyError(QinternetError):
 class KeyNotAvailableError(QinternetError):
     """A key ID is not reserved for the asking slave SAE at this KME (unknown, not its, or delivered)."""
 
-    def __init__(self, key_ids: Sequence[str]) -> None:
+    def __init__(self, key_ids: Sequence[str], *, reserved_for_others: bool = False) -> None:
         super().__init__(f"{len(key_ids)} key ID(s) not available for this SAE")
         self.key_ids = list(key_ids)
+        self.reserved_for_others = reserved_for_others
+        """Some of ``key_ids`` are reserved at this KME for other slave SAEs only (ETSI 014: a 401)."""
 
 
 def pool_name(kme_a: str, kme_b: str) -> tuple[str, str]:
@@ -163,6 +176,52 @@ class DeliveredKey:
         return f"DeliveredKey(key_id={self.key_id!r}, bytes={len(self.material)})"
 
 
+_RESERVED = KeyState.RESERVED.name  # how the Enum column stores a state (by name)
+_DELIVERED = KeyState.DELIVERED.name
+
+
+class _Statements:
+    """The hot path's SQL (tables of the models above), in the driver's parameter style."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._mark = "?" if engine.dialect.paramstyle == "qmark" else "%s"
+        lock = "" if engine.dialect.name == "sqlite" else " FOR UPDATE"
+        self.take = self._style(
+            "SELECT id, size_bytes, used_bytes, nonce, substr(material, used_bytes + 1, ?) FROM pool_blocks"
+            f" WHERE kme_low = ? AND kme_high = ? AND used_bytes < size_bytes ORDER BY id LIMIT 1{lock}"
+        )
+        self.use_block = self._style("UPDATE pool_blocks SET used_bytes = ? WHERE id = ?")
+        self.drop_block = self._style("DELETE FROM pool_blocks WHERE id = ?")
+        self.reserve = self._style(
+            "INSERT INTO keys (kme_id, key_id, slave_sae_id, master_sae_id, size_bits, state, material, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+        )
+        self.hand_out = self._style(
+            "UPDATE keys SET state = ?, material = NULL, delivered_at = ?"
+            " WHERE kme_id = ? AND key_id = ? AND slave_sae_id = ? AND state = ?"
+        )
+        self.ledger = self._style(
+            "INSERT INTO ledger (at, kind, kme_id, peer_kme_id, key_id, master_sae_id, slave_sae_id, bits)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+        )
+        self._find = self._style(
+            "SELECT key_id, material, size_bits FROM keys"
+            " WHERE kme_id = ? AND slave_sae_id = ? AND master_sae_id = ? AND state = ? AND key_id IN ({})"
+        )
+        self._owners = self._style("SELECT key_id, slave_sae_id FROM keys WHERE kme_id = ? AND key_id IN ({})")
+
+    def _style(self, statement: str) -> str:
+        return statement.replace("?", self._mark)
+
+    def find(self, n: int) -> str:
+        """The reserved keys of a slave and master among ``n`` key IDs."""
+        return self._find.format(", ".join([self._mark] * n))
+
+    def owners(self, n: int) -> str:
+        """The slave SAEs ``n`` key IDs are reserved for at a KME."""
+        return self._owners.format(", ".join([self._mark] * n))
+
+
 def _sqlite_pragmas(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _connect(dbapi_connection: Any, _record: Any) -> None:
@@ -203,9 +262,26 @@ class KeyStore:
 
             upgrade(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._sql = _Statements(self.engine)
+        self._dbapi_error: type[Exception] = self.engine.dialect.dbapi.Error  # type: ignore[union-attr]
+        self._writer: KeyStoreWriter | None = None
+        self._writer_lock = threading.Lock()
+
+    def writer(self) -> KeyStoreWriter:
+        """The store's group-commit writer (:mod:`.writer`): one per store, made at first use, closed by ``close``."""
+        with self._writer_lock:
+            if self._writer is None:
+                from qinternet.kms.writer import KeyStoreWriter  # it imports this module
+
+                self._writer = KeyStoreWriter(self)
+            return self._writer
 
     def close(self) -> None:
-        """Release the database connections."""
+        """Stop the writer (after its queued requests) and release the database connections."""
+        with self._writer_lock:
+            writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.close()
         self.engine.dispose()
 
     @contextmanager
@@ -295,32 +371,74 @@ class KeyStore:
         with self._sessions() as session:
             return self._pool_bytes(session, *pool_name(kme_a, kme_b))
 
-    def _take(self, session: Session, kme_a: str, kme_b: str, nbytes: int) -> bytes:
-        """Remove the oldest ``nbytes`` of a pool, or raise :class:`NotEnoughKeyError` (the caller rolls back)."""
+    # -- the hot path: plain SQL on one DBAPI cursor ---------------------------------------------------
+
+    def begin(self, cursor: Any) -> None:
+        """Open a write transaction on a cursor of :meth:`raw_connection` (SQLite: ``BEGIN IMMEDIATE``).
+
+        PostgreSQL's driver opens one by itself at the first statement; commit or roll back on the connection.
+        """
+        if self._sqlite:
+            cursor.execute("BEGIN IMMEDIATE")
+
+    def raw_connection(self) -> Any:
+        """A DBAPI connection of the engine's pool (its pragmas applied); ``close()`` gives it back."""
+        return self.engine.raw_connection()
+
+    def database_error(self, exc: Exception) -> Exception:
+        """The SQLAlchemy error for an error of the database driver (other exceptions as they are)."""
+        if isinstance(exc, self._dbapi_error):
+            return DBAPIError.instance(None, None, exc, self._dbapi_error)
+        return exc
+
+    def _take(self, cursor: Any, kme_a: str, kme_b: str, nbytes: int) -> bytes:
+        """Remove the oldest ``nbytes`` of a pool, or raise :class:`NotEnoughKeyError` (the caller rolls back).
+
+        Reads one block at a time, the oldest with unused bytes, and of it only its counters and the bytes
+        it gives (never the other blocks' material). PostgreSQL locks that row alone (``FOR UPDATE``); a
+        block another transaction emptied or removed while we waited for the lock is skipped by the
+        server, and a pool that then looks empty is read once more with a fresh snapshot, to see blocks
+        committed meanwhile.
+        """
         low, high = pool_name(kme_a, kme_b)
-        query = (
-            select(PoolBlock)
-            .where(PoolBlock.kme_low == low, PoolBlock.kme_high == high, PoolBlock.used_bytes < PoolBlock.size_bytes)
-            .order_by(PoolBlock.id)
-        )
-        if not self._sqlite:
-            query = query.with_for_update()
         parts: list[bytes] = []
         need = nbytes
-        for block in session.scalars(query):
-            take = min(need, block.size_bytes - block.used_bytes)
-            start = block.used_bytes
-            chunk = block.material[start : start + take]
-            parts.append(self._ctr(block.nonce, start, chunk) if block.nonce is not None else chunk)
-            block.used_bytes = start + take
-            if block.used_bytes == block.size_bytes:
-                session.delete(block)
-            need -= take
-            if need == 0:
-                break
-        if need:
-            raise NotEnoughKeyError(f"the link {low}-{high} holds {nbytes - need} of the {nbytes} bytes needed")
+        looked_again = self._sqlite
+        while need:
+            cursor.execute(self._sql.take, (need, low, high))
+            row = cursor.fetchone()
+            if row is None:
+                if not looked_again:
+                    looked_again = True
+                    continue
+                raise NotEnoughKeyError(f"the link {low}-{high} holds {nbytes - need} of the {nbytes} bytes needed")
+            block_id, size, start, nonce, chunk = row
+            chunk = bytes(chunk)
+            parts.append(self._ctr(bytes(nonce), start, chunk) if nonce is not None else chunk)
+            if start + len(chunk) == size:
+                cursor.execute(self._sql.drop_block, (block_id,))
+            else:
+                cursor.execute(self._sql.use_block, (start + len(chunk), block_id))
+            need -= len(chunk)
         return b"".join(parts)
+
+    def _atomic(self, work: Callable[[Any], _T]) -> _T:
+        """``work(cursor)`` in a transaction of its own, committed when it returns, rolled back if it raises."""
+        connection = self.raw_connection()
+        try:
+            cursor = connection.cursor()
+            self.begin(cursor)
+            try:
+                result = work(cursor)
+            except BaseException:
+                connection.rollback()
+                raise
+            connection.commit()
+            return result
+        except self._dbapi_error as exc:
+            raise self.database_error(exc) from exc
+        finally:
+            connection.close()
 
     # -- keys --------------------------------------------------------------------------------------------
 
@@ -335,6 +453,9 @@ class KeyStore:
     ) -> list[DeliveredKey]:
         """Make ``number`` keys of ``size_bits`` for the master SAE and reserve them for every slave.
 
+        In a transaction of its own; :class:`~qinternet.kms.writer.KeyStoreWriter` runs the same
+        (:meth:`issue_in`) in its batches.
+
         Args:
             master_kme: the KME the master SAE called.
             master_sae: the calling SAE.
@@ -345,115 +466,101 @@ class KeyStore:
         Raises:
             NotEnoughKeyError: some pool on some path is short (nothing is taken).
         """
+        return self._atomic(
+            lambda cursor: self.issue_in(
+                cursor, master_kme=master_kme, master_sae=master_sae, slaves=slaves, number=number, size_bits=size_bits
+            )
+        )
+
+    def issue_in(
+        self,
+        cursor: Any,
+        *,
+        master_kme: str,
+        master_sae: str,
+        slaves: Sequence[tuple[str, Sequence[str]]],
+        number: int,
+        size_bits: int,
+    ) -> list[DeliveredKey]:
+        """:meth:`issue` inside the caller's transaction on ``cursor``; the keys may go out after its commit."""
         if size_bits % 8 or size_bits <= 0 or number <= 0:
             raise ValueError("size_bits must be a positive multiple of 8 and number positive")
         nbytes = size_bits // 8
         now = time.time()
+        sql = self._sql
         keys: list[DeliveredKey] = []
-        with self._transaction() as session:
-            for _ in range(number):
-                key_id = str(uuid.uuid4())
-                material: bytes | None = None
-                for slave_sae, path in slaves:
-                    hops = list(itertools.pairwise(path))
-                    if material is None:
-                        # The first hop's key is the end-to-end key (or fresh randomness at a single KME).
-                        material = self._take(session, *hops[0], nbytes) if hops else os.urandom(nbytes)
-                        rest = hops[1:]
-                    else:
-                        rest = hops  # further slaves: the key travels each of their hops too
-                    for a, b in rest:
-                        # The hop carries key XOR pad and the next node decrypts: it costs the hop nbytes.
-                        self._take(session, a, b, nbytes)
-                        session.add(
-                            LedgerEvent(
-                                at=now,
-                                kind="relayed",
-                                kme_id=a,
-                                peer_kme_id=b,
-                                key_id=key_id,
-                                master_sae_id=master_sae,
-                                slave_sae_id=slave_sae,
-                                bits=size_bits,
-                            )
-                        )
-                    slave_kme = path[-1]
-                    session.add(
-                        KeyRecord(
-                            kme_id=slave_kme,
-                            key_id=key_id,
-                            slave_sae_id=slave_sae,
-                            master_sae_id=master_sae,
-                            size_bits=size_bits,
-                            state=KeyState.RESERVED,
-                            material=self._seal(slave_kme, key_id, material),
-                            created_at=now,
-                        )
-                    )
-                assert material is not None
-                session.add(
-                    LedgerEvent(
-                        at=now,
-                        kind="issued",
-                        kme_id=master_kme,
-                        key_id=key_id,
-                        master_sae_id=master_sae,
-                        bits=size_bits,
-                    )
+        for _ in range(number):
+            key_id = str(uuid.uuid4())
+            material: bytes | None = None
+            for slave_sae, path in slaves:
+                hops = list(itertools.pairwise(path))
+                if material is None:
+                    # The first hop's key is the end-to-end key (or fresh randomness at a single KME).
+                    material = self._take(cursor, *hops[0], nbytes) if hops else os.urandom(nbytes)
+                    rest = hops[1:]
+                else:
+                    rest = hops  # further slaves: the key travels each of their hops too
+                for a, b in rest:
+                    # The hop carries key XOR pad and the next node decrypts: it costs the hop nbytes.
+                    self._take(cursor, a, b, nbytes)
+                    cursor.execute(sql.ledger, (now, "relayed", a, b, key_id, master_sae, slave_sae, size_bits))
+                slave_kme = path[-1]
+                cursor.execute(
+                    sql.reserve,
+                    (
+                        slave_kme,
+                        key_id,
+                        slave_sae,
+                        master_sae,
+                        size_bits,
+                        _RESERVED,
+                        self._seal(slave_kme, key_id, material),
+                        now,
+                    ),
                 )
-                keys.append(DeliveredKey(key_id=key_id, material=material))
+            assert material is not None
+            cursor.execute(sql.ledger, (now, "issued", master_kme, None, key_id, master_sae, None, size_bits))
+            keys.append(DeliveredKey(key_id=key_id, material=material))
         return keys
 
     def deliver(self, *, kme_id: str, slave_sae: str, master_sae: str, key_ids: Sequence[str]) -> list[DeliveredKey]:
         """Hand the reserved keys ``key_ids`` to the slave SAE at its KME, once; erase them there.
 
+        In a transaction of its own (:meth:`deliver_in` for the writer's batches).
+
         Raises:
-            KeyNotAvailableError: naming the IDs not reserved for this slave and master (nothing is delivered).
+            KeyNotAvailableError: naming the IDs not reserved for this slave and master (nothing is
+                delivered), and whether some of them are reserved at this KME for other slaves only.
         """
+        return self._atomic(
+            lambda cursor: self.deliver_in(
+                cursor, kme_id=kme_id, slave_sae=slave_sae, master_sae=master_sae, key_ids=key_ids
+            )
+        )
+
+    def deliver_in(
+        self, cursor: Any, *, kme_id: str, slave_sae: str, master_sae: str, key_ids: Sequence[str]
+    ) -> list[DeliveredKey]:
+        """:meth:`deliver` inside the caller's transaction on ``cursor``; the keys may go out after its commit."""
         now = time.time()
         wanted = list(dict.fromkeys(key_ids))
-        with self._transaction() as session:
-            rows = session.scalars(
-                select(KeyRecord).where(
-                    KeyRecord.kme_id == kme_id,
-                    KeyRecord.slave_sae_id == slave_sae,
-                    KeyRecord.master_sae_id == master_sae,
-                    KeyRecord.key_id.in_(wanted),
-                    KeyRecord.state == KeyState.RESERVED,
-                )
-            ).all()
-            found = {row.key_id: row for row in rows}
-            missing = [k for k in wanted if k not in found]
-            if missing:
-                raise KeyNotAvailableError(missing)
-            delivered = []
-            for key_id in wanted:
-                row = found[key_id]
-                assert row.material is not None
-                delivered.append(DeliveredKey(key_id=key_id, material=self._open(kme_id, key_id, row.material)))
-                result = session.execute(
-                    update(KeyRecord)
-                    .where(
-                        KeyRecord.kme_id == kme_id,
-                        KeyRecord.key_id == key_id,
-                        KeyRecord.slave_sae_id == slave_sae,
-                        KeyRecord.state == KeyState.RESERVED,
-                    )
-                    .values(state=KeyState.DELIVERED, material=None, delivered_at=now)
-                )
-                if getattr(result, "rowcount", 1) != 1:  # another transaction got there first
-                    raise KeyNotAvailableError([key_id])
-                session.add(
-                    LedgerEvent(
-                        at=now,
-                        kind="delivered",
-                        kme_id=kme_id,
-                        key_id=key_id,
-                        master_sae_id=master_sae,
-                        slave_sae_id=slave_sae,
-                        bits=row.size_bits,
-                    )
-                )
+        sql = self._sql
+        cursor.execute(sql.find(len(wanted)), (kme_id, slave_sae, master_sae, _RESERVED, *wanted))
+        found = {key_id: (bytes(material), bits) for key_id, material, bits in cursor.fetchall()}
+        missing = [k for k in wanted if k not in found]
+        if missing:
+            cursor.execute(sql.owners(len(missing)), (kme_id, *missing))
+            owners = cursor.fetchall()
+            mine = {key_id for key_id, sae in owners if sae == slave_sae}
+            raise KeyNotAvailableError(missing, reserved_for_others=any(k not in mine for k, _ in owners))
+        delivered = []
+        for key_id in wanted:
+            material, bits = found[key_id]
+            delivered.append(DeliveredKey(key_id=key_id, material=self._open(kme_id, key_id, material)))
+            cursor.execute(sql.hand_out, (_DELIVERED, now, kme_id, key_id, slave_sae, _RESERVED))
+            if cursor.rowcount != 1:  # another transaction got there first
+                raise KeyNotAvailableError([key_id])
+            cursor.execute(sql.ledger, (now, "delivered", kme_id, None, key_id, master_sae, slave_sae, bits))
         return delivered
 
     def reserved_for_others(self, kme_id: str, slave_sae: str, key_ids: Sequence[str]) -> bool:
