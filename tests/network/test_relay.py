@@ -25,6 +25,48 @@ def test_a_full_pool_discards_and_counts() -> None:
     assert p.discarded_bits[0] == 20.0
 
 
+def test_wishes_far_above_the_supply_share_it_equally() -> None:
+    """Max-min fairness does not depend on the order of the demands or on how much they ask."""
+    for wishes in ((1e6, 1e6), (1e6, 500.0), (500.0, 1e6)):
+        p = pools({("a", "r"): 1000, ("r", "b"): 1e9, ("r", "c"): 1e9})
+        one, two = serve(
+            p,
+            [
+                Request(demand=0, a="a", b="b", bits=wishes[0], priority=1),
+                Request(demand=1, a="a", b="c", bits=wishes[1], priority=1),
+            ],
+        )
+        assert (one.bits, two.bits) == (pytest.approx(500), pytest.approx(500)), wishes
+
+
+def test_a_demand_spreads_over_parallel_links_and_every_path_is_accounted() -> None:
+    ends = tuple(("a", "b") for _ in range(20))
+    p = KeyPools(ends=ends, capacity_bits=np.full(20, 1e9))
+    p.level_bits[:] = 50.0
+    [grant] = serve(p, [Request(demand=0, a="a", b="b", bits=1000, priority=1)])
+    assert grant.bits == pytest.approx(1000)
+    assert sum(grant.paths.values()) == pytest.approx(1000)
+    assert len(grant.paths) == 20  # one parallel pool per link, each emptied
+
+
+def test_among_the_widest_paths_the_fewest_hops() -> None:
+    """A wider but longer prefix must not win when the bottleneck further on evens the widths out."""
+    ends = (("n2", "n0"), ("n5", "n2"), ("n4", "n1"), ("n5", "n0"), ("n5", "n4"), ("n4", "n0"), ("n4", "n3"))
+    p = KeyPools(ends=ends, capacity_bits=np.full(7, 1e9))
+    p.level_bits[:] = [4, 2, 1, 4, 4, 2, 3]
+    assert widest_path(p, "n0", "n1") == (1, [5, 2])
+
+
+def test_a_rate_demand_holds_one_step_not_its_whole_backlog() -> None:
+    """High is limited by a slow hop r-c; it holds only hold_bits on a-r, and low takes the rest."""
+    p = KeyPools(ends=(("a", "r"), ("r", "c")), capacity_bits=np.full(2, 1e9), relays=frozenset({"r"}))
+    p.level_bits[:] = [1000, 0]
+    high = Request(demand=0, a="a", b="c", bits=1e6, priority=2, hold_bits=100)
+    low = Request(demand=1, a="a", b="r", bits=5000, priority=1)
+    _, got = serve(p, [high, low])
+    assert got.bits == pytest.approx(900)
+
+
 def test_the_widest_path_avoids_the_drained_hop() -> None:
     # a-b-d is short but b-d holds 5 bits; a-c-e-d is longer and holds at least 50 in every hop.
     p = pools({("a", "b"): 100, ("b", "d"): 5, ("a", "c"): 60, ("c", "e"): 50, ("e", "d"): 80})
@@ -47,7 +89,7 @@ def test_relaying_takes_the_key_from_every_hop() -> None:
     p = pools({("a", "r"): 100, ("r", "b"): 40})
     [grant] = serve(p, [Request(demand=0, a="a", b="b", bits=30, priority=1)])
     assert grant.bits == pytest.approx(30)
-    assert grant.hops == (0, 1)
+    assert grant.paths == {(0, 1): pytest.approx(30)}
     np.testing.assert_allclose(p.level_bits, [70, 10])
 
 

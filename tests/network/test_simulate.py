@@ -121,3 +121,23 @@ def test_the_summary_reports_per_link_demand_and_node() -> None:
     assert steady["paths"][0]["links"] == ["l1", "l2"]
     relay = next(n for n in summary["nodes"] if n["id"] == "relay")
     assert [p["link"] for p in relay["pools"]] == ["l1", "l2"]
+
+
+def test_blocks_ending_on_a_step_are_counted_in_that_step() -> None:
+    """30 s blocks, 60 s steps: a block ending at a step is in that step's figures, the last one too."""
+    spec = load_scenario(
+        {
+            "name": "fast-blocks",
+            "time": {"duration_s": "1h", "step_s": "60s"},
+            "nodes": [
+                {"id": "a", "kind": "user", "lat_deg": 0, "lon_deg": 0},
+                {"id": "b", "kind": "user", "lat_deg": 0, "lon_deg": 1},
+            ],
+            "links": [{"id": "l", "a": "a", "b": "b", "length_km": 30, "block_s": "30s"}],
+        }
+    )
+    run, _ = run_of(spec)
+    per_block = run.blocks[0][0].key_bits
+    assert len(run.blocks[0]) == 120
+    assert run.generated_bits[-1, 0] == 120 * per_block
+    assert run.generated_bits[0, 0] == 2 * per_block  # the blocks ending at 30 s and 60 s

@@ -13,8 +13,8 @@ from *every* hop's pool, and every trusted node sees the key.
 **Routing** (key-aware): a demand takes the *widest* path, the one whose smallest hop pool is largest
 (the maximin or bottleneck path, found by Dijkstra's algorithm with ``min`` in place of ``+``; Pollack,
 Operations Research 8, 733 (1960)), so that relays draw on the key where it is. Demands are served in
-priority order; demands of equal priority share by progressive filling in equal quanta (max-min
-fairness; Bertsekas and Gallager, *Data Networks*, 2nd ed., Sec. 6.5.2), re-routing after every quantum;
+priority order; demands of equal priority share by progressive filling (max-min fairness; Bertsekas and
+Gallager, *Data Networks*, 2nd ed., Sec. 6.5.2), re-routing after every round;
 what a demand leaves unmet is reserved on its fewest-hop path against lower priorities.
 """
 
@@ -33,8 +33,8 @@ __all__ = ["Grant", "KeyPools", "Request", "fewest_hops", "serve", "widest_path"
 
 U8 = NDArray[np.uint8]
 
-_FILL_ROUNDS = 16
-"""Rounds of progressive filling per priority class; the quantum is 1/16 of the class's largest wish."""
+_MAX_FILL_ROUNDS = 256
+"""Most rounds of progressive filling per priority class (each meets a request or empties a link)."""
 
 
 @dataclass(slots=True)
@@ -78,8 +78,11 @@ class KeyPools:
         return self._adjacent.get(node, [])
 
 
-def fewest_hops(pools: KeyPools, source: str, target: str) -> list[int]:
-    """Link indices of a path with the fewest hops through relays, whatever the pools hold ([] if none)."""
+def fewest_hops(
+    pools: KeyPools, source: str, target: str, *, available: NDArray[np.float64] | None = None, floor: float = 0.0
+) -> list[int]:
+    """Link indices of a path with the fewest hops through relays ([] if none); with ``available``, only
+    links holding at least ``floor`` of it (``floor > 0``) are used."""
     via: dict[str, tuple[str, int]] = {}
     frontier, seen = [source], {source}
     while frontier and target not in seen:
@@ -88,6 +91,8 @@ def fewest_hops(pools: KeyPools, source: str, target: str) -> list[int]:
             if node != source and pools.relays is not None and node not in pools.relays:
                 continue
             for neighbour, link in pools.neighbours(node):
+                if available is not None and not available[link] >= floor:
+                    continue
                 if neighbour not in seen:
                     seen.add(neighbour)
                     via[neighbour] = (node, link)
@@ -109,39 +114,33 @@ def widest_path(
 
     Only nodes in ``pools.relays`` (when given) pass key on between two others; ``reserved`` bits of each
     pool (float64, shape (L,)) are not available. Parallel links between two nodes are separate edges
-    (each is its own pool). Returns ``(0, [])`` when no path has key in every hop. Ties go to fewer hops.
+    (each is its own pool). Returns ``(0, [])`` when no path has key in every hop. Among the widest paths
+    the one with the fewest hops is taken (every hop spends key): the width ``W`` comes from Dijkstra's
+    algorithm with ``min`` for ``+``, then a breadth-first search over the links holding at least ``W``.
     """
     available = pools.level_bits if reserved is None else pools.level_bits - reserved
-    best: dict[str, tuple[float, int]] = {source: (np.inf, 0)}
-    via: dict[str, tuple[str, int]] = {}
-    heap: list[tuple[float, int, str]] = [(-np.inf, 0, source)]
+    best: dict[str, float] = {source: np.inf}
+    heap: list[tuple[float, str]] = [(-np.inf, source)]
     done: set[str] = set()
+    width = 0.0
     while heap:
-        negative_width, hops, node = heapq.heappop(heap)
+        negative_width, node = heapq.heappop(heap)
         if node in done:
             continue
         done.add(node)
         if node == target:
+            width = -negative_width
             break
         if node != source and pools.relays is not None and node not in pools.relays:
             continue  # a user or a source: it does not relay others' key
         for neighbour, link in pools.neighbours(node):
-            width = min(-negative_width, float(available[link]))
-            if width <= 0.0 or neighbour in done:
-                continue
-            old = best.get(neighbour)
-            if old is None or (width, -(hops + 1)) > (old[0], -old[1]):
-                best[neighbour] = (width, hops + 1)
-                via[neighbour] = (node, link)
-                heapq.heappush(heap, (-width, hops + 1, neighbour))
-    if target not in via:
+            through = min(-negative_width, float(available[link]))
+            if through > 0.0 and neighbour not in done and through > best.get(neighbour, 0.0):
+                best[neighbour] = through
+                heapq.heappush(heap, (-through, neighbour))
+    if width <= 0.0:
         return 0.0, []
-    links: list[int] = []
-    node = target
-    while node != source:
-        node, link = via[node]
-        links.append(link)
-    return best[target][0], links[::-1]
+    return width, fewest_hops(pools, source, target, available=available, floor=width)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -153,6 +152,9 @@ class Request:
         a, b: the users.
         bits: key wanted in this step.
         priority: larger is served first.
+        hold_bits: most of what is left unmet that is held for it against lower priorities (default:
+            all of it); a rate demand holds one step's worth, so that a backlog it cannot use (a slow hop
+            elsewhere on its path) never starves others or makes a pool overflow.
     """
 
     demand: int
@@ -160,6 +162,7 @@ class Request:
     b: str
     bits: float
     priority: int
+    hold_bits: float | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -169,52 +172,64 @@ class Grant:
     Attributes:
         demand: index of the demand.
         bits: key delivered end to end.
-        hops: link indices of the widest path used last (empty when nothing was delivered).
+        paths: bits delivered over each path (link indices from ``a`` to ``b``).
     """
 
     demand: int
     bits: float
-    hops: tuple[int, ...]
+    paths: dict[tuple[int, ...], float]
 
 
 def serve(pools: KeyPools, requests: Sequence[Request]) -> list[Grant]:
-    """Relay key for ``requests`` from the pools (consuming it on every hop), by priority, fairly.
+    """Relay key for ``requests`` from the pools (consuming it on every hop), by priority, max-min fairly.
 
-    Within a priority class, each of :data:`_FILL_ROUNDS` rounds offers every unserved request the same
-    quantum (``1/_FILL_ROUNDS`` of the largest wish in the class) along its current widest path; what a
-    request cannot use stays for the others, so small requests are met in full and the rest share the
-    bottleneck equally (progressive filling, max-min fair to within one quantum). What a request a class
-    leaves unmet is reserved on every hop of its fewest-hop path against the lower classes, in this call:
-    that much key stays for it (e.g. for when a satellite pass refills its missing hop) instead of being
-    drained by lower priorities. Returns one grant per request, in the order given.
+    Within a priority class, progressive filling (water-filling; Bertsekas and Gallager, *Data Networks*,
+    2nd ed., Sec. 6.5.2): every unmet request routes on its widest path; all of them grow by the same
+    amount ``delta``, the largest that neither exceeds a request's remainder nor any link's available key
+    shared among the requests crossing it; then the met requests leave and the rest re-route. Each round
+    meets a request or empties a link, so a class takes at most as many rounds as it has requests and
+    links (capped at :data:`_MAX_FILL_ROUNDS`). What a request a class leaves unmet (up to its
+    ``hold_bits``) is reserved on every hop of its fewest-hop path against the lower classes, in this
+    call: that much key stays for it (e.g. for when a satellite pass refills its missing hop). Returns one
+    grant per request, in the order given.
     """
     delivered = {r.demand: 0.0 for r in requests}
-    last_path: dict[int, tuple[int, ...]] = {}
+    paths: dict[int, dict[tuple[int, ...], float]] = {r.demand: {} for r in requests}
     reserved = np.zeros_like(pools.level_bits)
     for priority in sorted({r.priority for r in requests}, reverse=True):
         group = [r for r in requests if r.priority == priority]
-        quantum = max(r.bits for r in group) / _FILL_ROUNDS
-        for _ in range(_FILL_ROUNDS):
-            active = False
-            for request in group:
-                remaining = request.bits - delivered[request.demand]
-                if remaining <= 0.0:
-                    continue
-                width, hops = widest_path(pools, request.a, request.b, reserved=reserved)
-                if not hops:
-                    continue
-                bits = min(remaining, quantum, width)
-                pools.level_bits[hops] -= bits
-                delivered[request.demand] += bits
-                last_path[request.demand] = tuple(hops)
-                active = True
+        active = [r for r in group if r.bits > 0.0]
+        for _ in range(_MAX_FILL_ROUNDS):
+            routes = {}
+            for request in active:
+                _, hops = widest_path(pools, request.a, request.b, reserved=reserved)
+                if hops:
+                    routes[request.demand] = (request, hops)
+            if not routes:
+                break
+            users = np.zeros(pools.level_bits.shape[0])
+            for _, hops in routes.values():
+                users[hops] += 1
+            available = pools.level_bits - reserved
+            crossed = users > 0
+            delta = float(np.min(available[crossed] / users[crossed]))
+            delta = min(delta, min(r.bits - delivered[r.demand] for r, _ in routes.values()))
+            if delta <= 0.0:
+                break
+            for request, hops in routes.values():
+                pools.level_bits[hops] -= delta
+                delivered[request.demand] += delta
+                key = tuple(hops)
+                paths[request.demand][key] = paths[request.demand].get(key, 0.0) + delta
+            active = [r for r, _ in routes.values() if r.bits - delivered[r.demand] > 1e-9 * r.bits]
             if not active:
                 break
         for request in group:
             unmet = request.bits - delivered[request.demand]
             if unmet > 1e-9 * request.bits:
-                reserved[fewest_hops(pools, request.a, request.b)] += unmet
-    return [Grant(demand=r.demand, bits=delivered[r.demand], hops=last_path.get(r.demand, ())) for r in requests]
+                hold = unmet if request.hold_bits is None else min(unmet, request.hold_bits)
+                reserved[fewest_hops(pools, request.a, request.b)] += hold
+    return [Grant(demand=r.demand, bits=delivered[r.demand], paths=paths[r.demand]) for r in requests]
 
 
 def xor_relay(hop_keys: Sequence[U8], key: U8) -> tuple[list[U8], U8]:

@@ -91,11 +91,12 @@ def _bind(runner: LinkRunner, deliver: Callable[[BlockRecord], None], proc: Proc
     return runner(proc, deliver)
 
 
-def _demand_request(demand: DemandSpec, index: int, wanted: float, delivered: float) -> Request | None:
+def _demand_request(demand: DemandSpec, index: int, wanted: float, delivered: float, step_s: float) -> Request | None:
     bits = wanted - delivered
     if bits <= 0.0:
         return None
-    return Request(demand=index, a=demand.a, b=demand.b, bits=bits, priority=demand.priority)
+    hold = None if demand.rate_bps is None else demand.rate_bps * step_s  # a rate demand holds one step's worth
+    return Request(demand=index, a=demand.a, b=demand.b, bits=bits, priority=demand.priority, hold_bits=hold)
 
 
 def simulate(
@@ -154,18 +155,19 @@ def simulate(
         step_ps = seconds_to_ps(step)
         for t in range(steps):
             yield step_ps
+            yield 0  # after every block that ends at this instant, whenever it was scheduled
             for i, d in enumerate(scenario.demands):
                 wanted[i] = d.volume_bits if d.volume_bits is not None else wanted[i] + (d.rate_bps or 0.0) * step
             requests = [
                 r
                 for i, d in enumerate(scenario.demands)
-                if (r := _demand_request(d, i, wanted[i], delivered[i])) is not None
+                if (r := _demand_request(d, i, wanted[i], delivered[i], step)) is not None
             ]
             for grant in serve(pools, requests):
                 delivered[grant.demand] += grant.bits
-                if grant.bits > 0:
-                    key = tuple(links[h].id for h in grant.hops)
-                    run.paths[grant.demand][key] = run.paths[grant.demand].get(key, 0.0) + grant.bits
+                for hops, bits in grant.paths.items():
+                    key = tuple(links[h].id for h in hops)
+                    run.paths[grant.demand][key] = run.paths[grant.demand].get(key, 0.0) + bits
             run.pool_bits[t] = pools.level_bits
             run.generated_bits[t] = generated
             run.delivered_bits[t] = delivered
@@ -174,6 +176,6 @@ def simulate(
                 on_step(float(run.times_s[t]))
 
     kernel.process(network, "network")
-    kernel.run(until_ps=seconds_to_ps(steps * step) + 1)
+    kernel.run(until_ps=seconds_to_ps(step) * steps + 1)
     run.discarded_bits = pools.discarded_bits.copy()
     return run
