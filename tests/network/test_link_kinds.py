@@ -177,3 +177,49 @@ def test_the_bristol_pairs_cost_each_other_key() -> None:
         assert engine.background_a > 0
         assert engine.background_b > 0
         assert engine.expected_key_bits < alone.expected_key_bits
+
+
+def test_a_source_runs_its_pairs_at_the_pump_best_for_all_of_them() -> None:
+    """The common pump maximises the source's total key, with the background those pumps cause."""
+    from qinternet.network.catalogue import resolve_scenario
+    from qinternet.network.engines import _COMMON_PUMPS, _with_backgrounds, entanglement_engines
+    from qinternet.network.entangled import PairArms
+
+    spec, _ = resolve_scenario("bristol-8-user")
+    chosen = entanglement_engines(spec)
+    pumps = {round(e.mean_pair_number, 12) for e in chosen.values()}
+    assert len(pumps) == 1
+    [pump] = pumps
+    arms = [
+        PairArms(user_a=s.a, user_b=s.b, length_a_km=s.length_a_km or 0, length_b_km=s.length_b_km or 0)
+        for s in spec.links
+    ]
+    alone = [entanglement_engine(link, "") for link in spec.links]
+    consistent = _with_backgrounds(arms, [dataclasses.replace(e, pump=pump) for e in alone])
+    expected = [chosen[i].expected_key_bits for i in range(len(spec.links))]
+    assert [e.expected_key_bits for e in consistent] == pytest.approx(expected, rel=1e-9)
+    total = sum(e.expected_key_bits for e in consistent)
+    k = int(np.argmin(np.abs(_COMMON_PUMPS - pump)))
+    for neighbour in (k - 1, k + 1):  # the grid's neighbours give less
+        other = _with_backgrounds(arms, [dataclasses.replace(e, pump=float(_COMMON_PUMPS[neighbour])) for e in alone])
+        assert sum(e.expected_key_bits for e in other) <= total
+    # Each pair alone would pump harder; all of them doing so would leave no key.
+    assert alone[0].mean_pair_number > 10 * pump
+    bright = _with_backgrounds(arms, [dataclasses.replace(e, pump=alone[0].mean_pair_number) for e in alone])
+    assert sum(e.expected_key_bits for e in bright) == 0
+
+
+def test_fixed_pumps_are_honoured() -> None:
+    from qinternet.network.catalogue import resolve_scenario
+    from qinternet.network.engines import entanglement_engines
+
+    spec, _ = resolve_scenario("bristol-8-user")
+    data = spec.model_dump(mode="json")
+    for link in data["links"]:
+        link["optimise_settings"] = False
+        link["devices"] = {
+            **link.get("devices", {}),
+            "spdc": {**link.get("devices", {}).get("spdc", {}), "mean_pair_number": 0.003},
+        }
+    fixed = entanglement_engines(load_scenario(data))
+    assert all(e.mean_pair_number == 0.003 for e in fixed.values())

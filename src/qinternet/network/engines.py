@@ -6,6 +6,8 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
+import numpy as np
+
 from qinternet.errors import ParameterError
 from qinternet.network.build import link_system
 from qinternet.network.entangled import (
@@ -174,17 +176,27 @@ def satellite_engine(spec: LinkSpec, path: str, scenario: Scenario, duration_s: 
     )
 
 
-_SHARING_ROUNDS = 4
-"""Fixed-point rounds between the pairs' pump settings and the background they cause each other."""
+_COMMON_PUMPS = np.geomspace(1e-4, 1.0, 81)
+"""Mean pair numbers tried for the pairs of one source (a 12 % grid)."""
+
+
+def _with_backgrounds(arms: list[PairArms], engines: list[EntanglementLinkEngine]) -> list[EntanglementLinkEngine]:
+    """The engines at their pumps, with the background those very pumps cause each other."""
+    backgrounds = shared_detector_backgrounds(arms, engines)
+    return [
+        dataclasses.replace(e, background_a=a, background_b=b) for e, (a, b) in zip(engines, backgrounds, strict=True)
+    ]
 
 
 def entanglement_engines(scenario: Scenario) -> dict[int, EntanglementLinkEngine]:
     """The engines of every entanglement link, by link index, with shared detectors taken into account.
 
-    The pairs of one source share their users' detectors (:func:`.entangled.shared_detector_backgrounds`):
-    each pair's mean pair number is optimised against the background the others cause, and theirs against
-    its own, for a few rounds (the rates change by well under a per cent in the last one for the built-in
-    scenarios).
+    The pairs of one source share their users' detectors (:func:`.entangled.shared_detector_backgrounds`),
+    so each pair's pump raises the others' noise. Pumps chosen pair by pair do not settle (each pair's
+    best answer to dim neighbours is a bright pump, and bright neighbours leave no key at all), so the
+    operator's choice is modelled instead: with ``optimise_settings`` every pair of a source runs at the
+    one mean pair number that maximises the source's total key rate, the background computed at those
+    pumps; otherwise each pair runs at its devices' ``spdc.mean_pair_number``.
     """
     groups: dict[str, list[int]] = {}
     for i, spec in enumerate(scenario.links):
@@ -200,15 +212,16 @@ def entanglement_engines(scenario: Scenario) -> dict[int, EntanglementLinkEngine
             arms.append(
                 PairArms(user_a=spec.a, user_b=spec.b, length_a_km=spec.length_a_km, length_b_km=spec.length_b_km)
             )
-        current = [entanglement_engine(scenario.links[i], f"links[{i}]") for i in members]
-        isolated = current
-        for _ in range(_SHARING_ROUNDS):
-            backgrounds = shared_detector_backgrounds(arms, current)
-            current = [
-                dataclasses.replace(engine, background_a=a, background_b=b)
-                for engine, (a, b) in zip(isolated, backgrounds, strict=True)
+        alone = [entanglement_engine(scenario.links[i], f"links[{i}]") for i in members]
+        if all(scenario.links[i].optimise_settings for i in members):
+            trials = [
+                _with_backgrounds(arms, [dataclasses.replace(e, pump=float(mu)) for e in alone]) for mu in _COMMON_PUMPS
             ]
-        engines.update(zip(members, current, strict=True))
+            final = max(trials, key=lambda pairs: sum(e.expected_key_bits for e in pairs))
+        else:
+            pumps = [e.system.spdc.mean_pair_number for e in alone]
+            final = _with_backgrounds(arms, [dataclasses.replace(e, pump=p) for e, p in zip(alone, pumps, strict=True)])
+        engines.update(zip(members, final, strict=True))
     return engines
 
 

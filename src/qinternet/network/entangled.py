@@ -51,6 +51,7 @@ class EntanglementLinkEngine:
         monte_carlo: draw the counts (True) or take their expectations.
         background_a, background_b: click probability per detector and window from light that is not
             this pair's (the user's other pairs on the same detectors: :func:`shared_detector_backgrounds`).
+        pump: the mean pair number to run at; None: the one that maximises the key rate.
         mean_pair_number: the optimised mean pair number per pulse (derived).
         gain, error_rate: coincidence gain and error rate at it (derived).
     """
@@ -62,22 +63,24 @@ class EntanglementLinkEngine:
     monte_carlo: bool
     background_a: float = 0.0
     background_b: float = 0.0
+    pump: float | None = None
     mean_pair_number: float = field(init=False)
     gain: float = field(init=False)
     error_rate: float = field(init=False)
 
     def __post_init__(self) -> None:
+        grid = _PAIR_GRID if self.pump is None else np.array([self.pump])
         seen = bbm92_observables_arms(
             self.system,
             self.length_a_km,
             self.length_b_km,
-            _PAIR_GRID,
+            grid,
             background_a=self.background_a,
             background_b=self.background_b,
         )
         rates = seen.gain * _key_fraction(self.system, seen.error_rate)
         best = int(np.argmax(rates))
-        object.__setattr__(self, "mean_pair_number", float(_PAIR_GRID[best]))
+        object.__setattr__(self, "mean_pair_number", float(grid[best]))
         object.__setattr__(self, "gain", float(seen.gain[best]))
         object.__setattr__(self, "error_rate", float(seen.error_rate[best]))
 
