@@ -136,3 +136,31 @@ def test_run_can_switch_every_link_to_monte_carlo(cli, tmp_path: Path) -> None: 
     code, _, err = cli("run", "beijing-shanghai", "--model", "quantum-magic")
     assert code == 2
     assert "--model" in err
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda d: d["time"].update(start="1850-01-01T00:00:00Z"), "time.start: satellite passes cannot be computed"),
+        (lambda d: d["links"][0].update(block_s="1us"), "links[0].block_s: makes"),
+        (lambda d: d["links"][0].update(devices={"source": {"rep_rate_hz": 1e18}}, block_s="10min"), "at most 2^62"),
+    ],
+)
+def test_validate_catches_what_only_building_the_links_finds(cli, tmp_path: Path, change, message: str) -> None:  # type: ignore[no-untyped-def]
+    data = yaml.safe_load(builtin_text("space-ground-4600km"))
+    change(data)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(data))
+    code, _, err = cli("scenario", "validate", str(bad))
+    assert code == 2
+    assert message in err
+    assert "Traceback" not in err
+
+
+def test_a_file_that_is_not_utf8(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    bad = tmp_path / "latin1.yaml"
+    bad.write_bytes(b"name: caf\xe9\n")
+    for command in (("scenario", "validate"), ("run",)):
+        code, _, err = cli(*command, str(bad))
+        assert code == 2
+        assert "not UTF-8" in err

@@ -36,7 +36,11 @@ def resolve_scenario(name_or_path: str) -> tuple[Scenario, str]:
     elif path.suffix.lower() in {".yaml", ".yml"} or path.exists():
         if not path.is_file():
             raise ScenarioError([("scenario", f"file {name_or_path!r} does not exist")])
-        text = path.read_text()
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = "is not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else f"cannot be read: {exc.strerror}"
+            raise ScenarioError([("scenario", f"file {name_or_path!r} {reason}")]) from None
     else:
         raise ScenarioError(
             [

@@ -68,16 +68,36 @@ def with_raman_noise(spec: LinkSpec, system: QkdSystem, length_km: float) -> Qkd
         return system
     per_detector = raman_click_prob(spec, system, length_km) / 2.0
     dark = 1.0 - (1.0 - system.detector.dark_count_prob) * (1.0 - per_detector)
+    if dark >= 0.5:  # a detector clicking in most windows from noise alone: no QKD model applies
+        raise ParameterError(
+            "classical_channels", f"Raman noise clicks each detector with probability {dark:.2f} per window"
+        )
     return dataclasses.replace(system, detector=dataclasses.replace(system.detector, dark_count_prob=dark))
+
+
+MAX_BLOCK_PULSES = 2**62
+"""Most pulses a block may hold (the Monte-Carlo's counts are 64-bit integers)."""
+MAX_BLOCKS_PER_LINK = 10_000_000
+"""Most blocks a link may make in one run."""
+
+
+def _block_pulses(rep_rate_hz: float, block_s: float, path: str) -> int:
+    pulses = math.floor(rep_rate_hz * block_s)
+    if pulses < 1:
+        raise ScenarioError([(f"{path}.block_s", f"holds no pulse at {rep_rate_hz:g} Hz")])
+    if pulses > MAX_BLOCK_PULSES:
+        raise ScenarioError([(f"{path}.block_s", f"holds {pulses:.3g} pulses at {rep_rate_hz:g} Hz; at most 2^62")])
+    return pulses
 
 
 def fibre_engine(spec: LinkSpec, path: str) -> FibreLinkEngine:
     """The block engine of the decoy-BB84 fibre link ``spec`` (at ``path`` in the file)."""
     assert spec.length_km is not None
-    system = with_raman_noise(spec, link_system(spec, path), spec.length_km)
-    block_pulses = math.floor(system.source.rep_rate_hz * spec.block_s)
-    if block_pulses < 1:
-        raise ScenarioError([(f"{path}.block_s", f"holds no pulse at {system.source.rep_rate_hz:g} Hz")])
+    try:
+        system = with_raman_noise(spec, link_system(spec, path), spec.length_km)
+    except ParameterError as exc:
+        raise ScenarioError([(f"{path}.{exc.field}", exc.reason)]) from None
+    block_pulses = _block_pulses(system.source.rep_rate_hz, spec.block_s, path)
     security = FiniteKeyParams(eps_sec=spec.eps_sec, eps_cor=spec.eps_cor)
     if spec.optimise_settings:
         system = tuned_system(system, spec.length_km, float(block_pulses), security)
@@ -113,9 +133,7 @@ def entanglement_engine(spec: LinkSpec, path: str) -> EntanglementLinkEngine:
     assert spec.length_a_km is not None
     assert spec.length_b_km is not None
     system = link_system(spec, path)
-    pulses = math.floor(system.spdc.rep_rate_hz * spec.block_s)
-    if pulses < 1:
-        raise ScenarioError([(f"{path}.block_s", f"holds no pulse at {system.spdc.rep_rate_hz:g} Hz")])
+    pulses = _block_pulses(system.spdc.rep_rate_hz, spec.block_s, path)
     return EntanglementLinkEngine(
         system=system,
         length_a_km=spec.length_a_km,
@@ -162,18 +180,24 @@ def satellite_engine(spec: LinkSpec, path: str, scenario: Scenario, duration_s: 
     assert ground.lat_deg is not None
     assert ground.lon_deg is not None
     node_path = f"nodes[{[n.id for n in scenario.nodes].index(satellite.id)}]"
-    return SatelliteLinkEngine(
-        system=link_system(spec, path),
-        optics=spec.free_space,
-        orbit=orbit_of(satellite, scenario, node_path),
-        station=GroundStation(
-            name=ground.id, lat_deg=ground.lat_deg, lon_deg=ground.lon_deg, altitude_m=ground.altitude_m
-        ),
-        start_utc=scenario.time.start,
-        duration_s=duration_s,
-        security=FiniteKeyParams(eps_sec=spec.eps_sec, eps_cor=spec.eps_cor),
-        monte_carlo=spec.model is LinkModel.MONTE_CARLO,
+    station = GroundStation(
+        name=ground.id, lat_deg=ground.lat_deg, lon_deg=ground.lon_deg, altitude_m=ground.altitude_m
     )
+    system = link_system(spec, path)
+    orbit = orbit_of(satellite, scenario, node_path)
+    try:
+        return SatelliteLinkEngine(
+            system=system,
+            optics=spec.free_space,
+            orbit=orbit,
+            station=station,
+            start_utc=scenario.time.start,
+            duration_s=duration_s,
+            security=FiniteKeyParams(eps_sec=spec.eps_sec, eps_cor=spec.eps_cor),
+            monte_carlo=spec.model is LinkModel.MONTE_CARLO,
+        )
+    except ValueError as exc:  # the ephemeris's years (1899-2053 for DE421), or a pass the orbit cannot make
+        raise ScenarioError([("time.start", f"satellite passes cannot be computed: {str(exc)[:200]}")]) from None
 
 
 _COMMON_PUMPS = np.geomspace(1e-4, 1.0, 81)
@@ -227,6 +251,10 @@ def entanglement_engines(scenario: Scenario) -> dict[int, EntanglementLinkEngine
 
 def build_links(scenario: Scenario) -> list[BuiltLink]:
     """Every link of ``scenario``, in order."""
+    for i, spec in enumerate(scenario.links):
+        if spec.kind is not LinkKind.FREE_SPACE and scenario.time.duration_s / spec.block_s > MAX_BLOCKS_PER_LINK:
+            blocks = scenario.time.duration_s / spec.block_s
+            raise ScenarioError([(f"links[{i}].block_s", f"makes {blocks:.3g} blocks in the run; at most 1e7")])
     built: list[BuiltLink] = []
     pairs = entanglement_engines(scenario)
     for i, spec in enumerate(scenario.links):

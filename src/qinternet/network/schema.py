@@ -548,9 +548,11 @@ def load_scenario(source: str | Path | dict[str, Any]) -> Scenario:
     """
     if isinstance(source, Path):
         try:
-            text = source.read_text()
+            text = source.read_text(encoding="utf-8")
         except OSError as exc:
             raise ScenarioError([(str(source), f"cannot be read: {exc.strerror or exc}")]) from None
+        except UnicodeDecodeError:
+            raise ScenarioError([(str(source), "is not UTF-8 text")]) from None
         data: object = _parse_yaml(text)
     elif isinstance(source, str):
         data = _parse_yaml(source)
