@@ -29,6 +29,8 @@ def test_run_writes_summary_series_and_report(cli, tmp_path: Path) -> None:  # t
     rows = list(csv.DictReader((out / "links.csv").open()))
     assert len(rows) == 120 * 35  # a row per link per minute
     assert {r["link"] for r in rows} == {link["id"] for link in summary["links"]}
+    last = {r["link"]: float(r["generated_bits"]) for r in rows[-35:]}
+    assert all(last[link["id"]] == link["secret_bits"] for link in summary["links"])  # full precision
     report = (out / "report.html").read_text()
     assert report.count("<svg") >= 3  # map, pools, demands, rates: inline, self-contained
     assert 'src="http' not in report
@@ -164,3 +166,10 @@ def test_a_file_that_is_not_utf8(cli, tmp_path: Path) -> None:  # type: ignore[n
         code, _, err = cli(*command, str(bad))
         assert code == 2
         assert "not UTF-8" in err
+
+
+def test_the_same_run_writes_the_same_files(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    for name in ("one", "two"):
+        assert cli("run", "micius", "--duration", "12h", "--out", str(tmp_path / name))[0] == 0
+    for file in ("links.csv", "demands.csv", "report.html"):
+        assert (tmp_path / "one" / file).read_bytes() == (tmp_path / "two" / file).read_bytes(), file

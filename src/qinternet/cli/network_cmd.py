@@ -58,7 +58,7 @@ def _write_csv(path: Path, columns: list[str], rows: Any) -> None:
     with writing(path, "--out"), path.open("w") as handle:
         handle.write(",".join(columns) + "\n")
         for row in rows:
-            handle.write(",".join(f"{v:.6g}" if isinstance(v, float) else str(v) for v in row) + "\n")
+            handle.write(",".join(repr(float(v)) if isinstance(v, float) else str(v) for v in row) + "\n")
 
 
 def run(

@@ -268,7 +268,9 @@ class LinkSpec(_Model):
             ``{detector: {efficiency: 0.2}, source: {rep_rate_hz: 1e9}}``.
         model: ``analytic`` (expected counts) or ``monte-carlo`` (counts drawn per block).
         optimise_settings: run at the basis and intensity settings that maximise the finite-key rate of
-            a block (as an operator tunes a link), or at the preset's own.
+            a block (as an operator tunes a link), or at the preset's own. Fibre and entanglement links
+            only: a free-space link always runs at its devices' settings (a satellite's source is fixed
+            for its passes).
         block_s: seconds of key generation per post-processing block (finite-key block).
         pool_capacity_bits: most key the link's pool holds; excess is discarded and counted.
         classical_channels: classical traffic in the same fibre (its Raman scattering adds background).

@@ -166,7 +166,8 @@ def plot_pass_keys(ax: Axes, run: NetworkRun) -> Axes:
 def _svg(figure: Figure | SubFigure) -> str:
     figure = figure.figure if isinstance(figure, SubFigure) else figure
     buffer = io.StringIO()
-    figure.savefig(buffer, format="svg", bbox_inches="tight")
+    with matplotlib.rc_context({"svg.hashsalt": "qinternet"}):  # the same run gives the same file
+        figure.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
     plt.close(figure)
     text = buffer.getvalue()
     return text[text.index("<svg") :]
