@@ -224,3 +224,22 @@ async def test_a_broken_store_is_a_503_not_a_500(store: KeyStore, caplog: pytest
     assert r.status_code == 503
     assert "message" in r.json()
     assert key["key"] not in caplog.text
+
+
+async def test_too_many_key_ids_or_too_large_a_body_is_a_400(store: KeyStore) -> None:
+    async with client(store, "kme-b", "sae-b") as slave:
+        many = await slave.post(
+            "/api/v1/keys/sae-a/dec_keys", json={"key_IDs": [{"key_ID": str(uuid.uuid4())} for _ in range(17)]}
+        )
+        huge = await slave.post("/api/v1/keys/sae-a/dec_keys", content=b"{" + b" " * (2 << 20) + b"}")
+    assert many.status_code == 400
+    assert "max_key_per_request" in str(many.json()["details"])
+    assert huge.status_code == 400
+
+
+async def test_an_sae_of_another_kme_gets_401_even_with_a_bad_body(store: KeyStore) -> None:
+    async with client(store, "kme-a", "sae-b") as c:
+        for path in ("/api/v1/keys/sae-a/enc_keys", "/api/v1/keys/sae-a/dec_keys"):
+            r = await c.post(path, content=b"{not json")
+            assert r.status_code == 401
+            assert r.content == b""

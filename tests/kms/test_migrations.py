@@ -15,7 +15,7 @@ from qinternet.kms.store import Base, KeyStore
 
 def test_a_new_database_is_migrated_to_head_and_matches_the_models(tmp_path: Path) -> None:
     store = KeyStore(f"sqlite:///{tmp_path / 'k.db'}")
-    assert current_revision(store.engine) == head_revision() == "0001"
+    assert current_revision(store.engine) == head_revision() == "0002"
     with store.engine.connect() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
     assert differences == []
@@ -31,6 +31,7 @@ def test_reopening_keeps_the_data_and_downgrade_removes_the_tables(tmp_path: Pat
     assert again.pool_bytes("a", "b") == 64
     again.close()
     engine = create_engine(url)
+    downgrade(engine, "0001")
     downgrade(engine)
     assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
     upgrade(engine)

@@ -190,3 +190,32 @@ def test_keys_are_the_oldest_bytes_across_blocks_and_used_blocks_go(tmp_path: Pa
         rows = connection.exec_driver_sql("SELECT size_bytes, used_bytes FROM pool_blocks ORDER BY id").all()
     assert [tuple(r) for r in rows] == [(64, 192 - 180)]
     store.close()
+
+
+def test_taken_key_leaves_the_database_file(tmp_path: Path) -> None:
+    """A key carved from a partly used block is gone from the file (and its log) once checkpointed."""
+    store = KeyStore(f"sqlite:///{tmp_path / 'k.db'}")
+    material = os.urandom(3000)
+    store.add_key("a", "b", material)
+    [key] = store.issue(master_kme="a", master_sae="m", slaves=[("s", ["a", "b"])], number=1, size_bits=8 * 64)
+    [got] = store.deliver(kme_id="b", slave_sae="s", master_sae="m", key_ids=[key.key_id])
+    store.checkpoint()
+    raw = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith("k.db"))
+    assert got.material not in raw
+    assert material[64:128] in raw  # the unused rest of the pool is still there
+    store.close()
+
+
+def test_an_encrypted_key_moved_to_another_sae_does_not_open(tmp_path: Path) -> None:
+    """Whoever can write to the database cannot hand a reserved key to another SAE: it fails to decrypt."""
+    from cryptography.exceptions import InvalidTag
+    from sqlalchemy import text
+
+    store = KeyStore(f"sqlite:///{tmp_path / 'k.db'}", master_key=os.urandom(32))
+    store.add_key("a", "b", os.urandom(64))
+    [key] = store.issue(master_kme="a", master_sae="m", slaves=[("s", ["a", "b"])], number=1, size_bits=128)
+    with store.engine.begin() as connection:
+        connection.execute(text("UPDATE keys SET slave_sae_id = 'eve'"))
+    with pytest.raises(InvalidTag):
+        store.deliver(kme_id="b", slave_sae="eve", master_sae="m", key_ids=[key.key_id])
+    store.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 import json
 import logging
@@ -17,6 +18,7 @@ import uvicorn
 from fastapi import FastAPI
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.exc import SQLAlchemyError
 
 from qinternet.cli.network_cmd import parse_duration_option
 from qinternet.errors import ParameterError
@@ -110,6 +112,10 @@ def serve(
         raise ParameterError("--base-port", f"leaves no room for {len(kmes)} KMEs")
     files = PkiFiles(settings.pki)
     if not files.ca.exists():
+        if settings.pki.is_dir() and any(settings.pki.glob("*.pem")):
+            raise ParameterError(
+                "--pki", f"{str(settings.pki)!r} holds certificates but no ca.pem; not overwriting them"
+            )
         init_pki(settings.pki, kmes=kmes, saes=sorted(topology.sae_kme))
     missing = [name for name in [*kmes, *topology.sae_kme] if not files.cert(name).exists()]
     if missing:
@@ -127,7 +133,12 @@ def serve(
         raise ParameterError("--config", str(exc)) from None
     store = KeyStore(settings.db, master_key=settings.master_key())
     feeder = NetworkFeeder(spec, store, capacity_bytes=int(settings.pool_capacity_bits // 8))
-    feeder.advance(settings.warm_up_s)
+    try:
+        feeder.advance(settings.warm_up_s)
+    except SQLAlchemyError as exc:
+        raise ParameterError(
+            "--db", f"the key store cannot be written: {str(getattr(exc, 'orig', None) or exc)[:200]}"
+        ) from None
     metrics = KmsMetrics()
     ports = {kme: settings.base_port + i for i, kme in enumerate(kmes)}
     servers = [
@@ -203,6 +214,19 @@ class _JsonFormatter(logging.Formatter):
         return json.dumps(entry)
 
 
+_CHECKPOINT_S = 10.0
+"""Wall time between two write-ahead-log checkpoints (old page images of used key leave the log)."""
+
+
+def _guarded(work: Callable[[], object]) -> None:
+    """``work()``; a database error is logged, and the loop tries again at its next tick (the links' key
+    meanwhile is lost, as a real link's is while its key manager is down)."""
+    try:
+        work()
+    except SQLAlchemyError as exc:
+        logging.getLogger("qinternet.kms").error("key store: %s", str(getattr(exc, "orig", None) or exc)[:200])
+
+
 async def _run(
     servers: list[KmeServer],
     feeder: NetworkFeeder,
@@ -220,13 +244,17 @@ async def _run(
             uvicorn.Config(ops, host="127.0.0.1", port=ops_port, access_log=False, log_level="warning", lifespan="off")
         )
         ops_task = asyncio.create_task(ops_server.serve())
-    started = time.monotonic()
+    started = checkpointed = time.monotonic()
     loop = asyncio.get_running_loop()
     try:
         while not serving.done():
             await asyncio.sleep(_TICK_S)
             elapsed = time.monotonic() - started
-            await loop.run_in_executor(None, feeder.advance, start_s + speed * elapsed)
+            until = start_s + speed * elapsed
+            await loop.run_in_executor(None, _guarded, functools.partial(feeder.advance, until))
+            if time.monotonic() - checkpointed > _CHECKPOINT_S:
+                await loop.run_in_executor(None, _guarded, feeder.store.checkpoint)
+                checkpointed = time.monotonic()
             if stop_after_s is not None and elapsed >= stop_after_s:
                 break
     finally:

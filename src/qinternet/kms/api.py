@@ -189,8 +189,16 @@ def _int_param(value: str | None, name: str) -> int | None:
         raise KmeError(400, MSG_BAD, [{name: f"must be an integer, got {value[:40]!r}"}]) from None
 
 
+_MAX_BODY_BYTES = 1 << 20
+"""Largest request body read (a Key IDs body of max_key_per_request IDs is a few kB)."""
+
+
 async def _json(request: Request, model: type[_Body]) -> Any:
-    raw = await request.body()
+    raw = b""
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > _MAX_BODY_BYTES:
+            raise KmeError(400, MSG_BAD, [{"body": f"larger than {_MAX_BODY_BYTES} bytes"}])
     try:
         return model.model_validate_json(raw or b"{}")
     except ValidationError as exc:
@@ -224,6 +232,8 @@ def create_app(
         title=f"qinternet KME {kme_id}",
         version="1.1.1",
         summary="ETSI GS QKD 014 V1.1.1 key delivery API",
+        docs_url=None,
+        redoc_url=None,
     )
 
     @app.exception_handler(KmeError)
@@ -354,10 +364,13 @@ def create_app(
     )
     async def enc_keys_post(request: Request, slave_SAE_ID: SaeId) -> dict[str, Any]:
         """Get key (clause 5.3) with a Key request body."""
+        _caller(request, topology, kme_id)  # 401 before the body is read
         return await issue(request, slave_SAE_ID, await _json(request, KeyRequest))
 
     async def deliver(request: Request, master: str, key_ids: list[str]) -> dict[str, Any]:
         slave = _caller(request, topology, kme_id)
+        if len(key_ids) > limits.max_key_per_request:
+            raise KmeError(400, MSG_BAD, [{"key_IDs": f"at most max_key_per_request = {limits.max_key_per_request}"}])
         bad = [k for k in key_ids if not _is_uuid(k)]
         if bad:
             raise KmeError(400, MSG_BAD, [{"key_ID": "must be a UUID"}])
@@ -387,6 +400,7 @@ def create_app(
     )
     async def dec_keys_post(request: Request, master_SAE_ID: SaeId) -> dict[str, Any]:
         """Get key with key IDs (clause 5.4) with a Key IDs body."""
+        _caller(request, topology, kme_id)  # 401 before the body is read
         body: KeyIds = await _json(request, KeyIds)
         return await deliver(request, master_SAE_ID, [item.key_ID for item in body.key_IDs])
 

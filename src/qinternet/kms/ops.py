@@ -50,6 +50,10 @@ def create_ops_app(
     metrics.registry.register(PoolCollector(store, topology.links, sorted(topology.kmes)))
     started = time.time()
 
+    @app.exception_handler(SQLAlchemyError)
+    async def _database(_: Any, __: Exception) -> Response:
+        return JSONResponse({"database": "unavailable"}, status_code=503)
+
     @app.get("/metrics")
     async def prometheus() -> Response:
         body = await run_in_threadpool(generate_latest, metrics.registry)

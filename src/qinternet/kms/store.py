@@ -53,6 +53,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import (
+    BigInteger,
     Enum,
     Float,
     Index,
@@ -85,6 +86,8 @@ __all__ = [
 ]
 
 _NONCE_BYTES = 16
+_BLOCK_BYTES = 4096
+"""Key is stored in blocks of at most this many bytes; a block loses its used bytes as they are taken."""
 _GCM_NONCE_BYTES = 12
 _T = TypeVar("_T")
 
@@ -120,7 +123,8 @@ class Base(DeclarativeBase):
 
 
 class PoolBlock(Base):
-    """Key a link made, in the order it was made; ``used_bytes`` of it are gone."""
+    """Key a link made, in the order it was made: ``size_bytes`` in all, of which the first ``used_bytes``
+    are gone; ``material`` holds only the rest (encrypted at rest from offset ``used_bytes``)."""
 
     __tablename__ = "pool_blocks"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -162,7 +166,7 @@ class LedgerEvent(Base):
     key_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     master_sae_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
     slave_sae_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
-    bits: Mapped[int] = mapped_column(Integer, default=0)
+    bits: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,10 +191,13 @@ class _Statements:
         self._mark = "?" if engine.dialect.paramstyle == "qmark" else "%s"
         lock = "" if engine.dialect.name == "sqlite" else " FOR UPDATE"
         self.take = self._style(
-            "SELECT id, size_bytes, used_bytes, nonce, substr(material, used_bytes + 1, ?) FROM pool_blocks"
+            "SELECT id, size_bytes, used_bytes, nonce, substr(material, 1, ?) FROM pool_blocks"
             f" WHERE kme_low = ? AND kme_high = ? AND used_bytes < size_bytes ORDER BY id LIMIT 1{lock}"
         )
-        self.use_block = self._style("UPDATE pool_blocks SET used_bytes = ? WHERE id = ?")
+        # The taken bytes leave the row at once: ``material`` holds only the unused tail, from ``used_bytes``.
+        self.use_block = self._style(
+            "UPDATE pool_blocks SET used_bytes = ?, material = substr(material, ?) WHERE id = ?"
+        )
         self.drop_block = self._style("DELETE FROM pool_blocks WHERE id = ?")
         self.reserve = self._style(
             "INSERT INTO keys (kme_id, key_id, slave_sae_id, master_sae_id, size_bits, state, material, created_at)"
@@ -222,7 +229,10 @@ class _Statements:
         return self._owners.format(", ".join([self._mark] * n))
 
 
-def _sqlite_pragmas(engine: Engine) -> None:
+def _sqlite_pragmas(engine: Engine, *, writes: bool = True) -> None:
+    """WAL, full durability, a busy timeout, zeroed free pages; writers begin with ``BEGIN IMMEDIATE``
+    (taking the write lock at once), readers with a plain ``BEGIN`` (a snapshot, never waiting on it)."""
+
     @event.listens_for(engine, "connect")
     def _connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # let SQLAlchemy's BEGIN below be the only one
@@ -231,11 +241,12 @@ def _sqlite_pragmas(engine: Engine) -> None:
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA busy_timeout=10000")
         cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA secure_delete=ON")  # freed pages (delivered keys, used pool bytes) are zeroed
         cursor.close()
 
     @event.listens_for(engine, "begin")
     def _begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
 
 
 class KeyStore:
@@ -262,6 +273,11 @@ class KeyStore:
 
             upgrade(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._reader = self.engine
+        if self._sqlite:
+            self._reader = create_engine(url, future=True)
+            _sqlite_pragmas(self._reader, writes=False)
+        self._reads = sessionmaker(self._reader, expire_on_commit=False)
         self._sql = _Statements(self.engine)
         self._dbapi_error: type[Exception] = self.engine.dialect.dbapi.Error  # type: ignore[union-attr]
         self._writer: KeyStoreWriter | None = None
@@ -276,6 +292,18 @@ class KeyStore:
                 self._writer = KeyStoreWriter(self)
             return self._writer
 
+    def checkpoint(self) -> None:
+        """SQLite: copy the write-ahead log into the database and empty it, so that old page images (key
+        since taken or delivered, zeroed in the database by ``secure_delete``) do not linger in the log."""
+        if self._sqlite:
+            connection = self.engine.raw_connection()  # outside any transaction (autocommit)
+            try:
+                cursor = connection.cursor()
+                cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                cursor.close()
+            finally:
+                connection.close()
+
     def close(self) -> None:
         """Stop the writer (after its queued requests) and release the database connections."""
         with self._writer_lock:
@@ -283,6 +311,8 @@ class KeyStore:
         if writer is not None:
             writer.close()
         self.engine.dispose()
+        if self._reader is not self.engine:
+            self._reader.dispose()
 
     @contextmanager
     def _transaction(self) -> Iterator[Session]:
@@ -299,17 +329,22 @@ class KeyStore:
         stream = cipher.encryptor()
         return stream.update(bytes(skip) + data)[skip:]
 
-    def _seal(self, kme_id: str, key_id: str, material: bytes) -> bytes:
+    @staticmethod
+    def _bound_to(kme_id: str, key_id: str, slave_sae: str, master_sae: str) -> bytes:
+        """What a reserved key's encryption is bound to: a row moved to another KME, key ID or SAE fails."""
+        return "\x1f".join((kme_id, key_id, slave_sae, master_sae)).encode()
+
+    def _seal(self, row: tuple[str, str, str, str], material: bytes) -> bytes:
         if self._master_key is None:
             return material
         nonce = os.urandom(_GCM_NONCE_BYTES)
-        return nonce + AESGCM(self._master_key).encrypt(nonce, material, f"{kme_id}/{key_id}".encode())
+        return nonce + AESGCM(self._master_key).encrypt(nonce, material, self._bound_to(*row))
 
-    def _open(self, kme_id: str, key_id: str, stored: bytes) -> bytes:
+    def _open(self, row: tuple[str, str, str, str], stored: bytes) -> bytes:
         if self._master_key is None:
             return stored
         nonce, sealed = stored[:_GCM_NONCE_BYTES], stored[_GCM_NONCE_BYTES:]
-        return AESGCM(self._master_key).decrypt(nonce, sealed, f"{kme_id}/{key_id}".encode())
+        return AESGCM(self._master_key).decrypt(nonce, sealed, self._bound_to(*row))
 
     # -- pools -----------------------------------------------------------------------------------------
 
@@ -339,21 +374,22 @@ class KeyStore:
             if kept < offered:
                 discarded = 8 * (offered - kept)
                 session.add(LedgerEvent(at=now, kind="discarded", kme_id=low, peer_kme_id=high, bits=discarded))
-            if kept:
-                data = material[:kept]
+            for start in range(0, kept, _BLOCK_BYTES):  # small blocks: a partly used one is rewritten cheaply
+                data = material[start : min(kept, start + _BLOCK_BYTES)]
                 nonce = os.urandom(_NONCE_BYTES) if self._master_key is not None else None
                 stored = self._ctr(nonce, 0, data) if nonce is not None else data
                 session.add(
                     PoolBlock(
                         kme_low=low,
                         kme_high=high,
-                        size_bytes=kept,
+                        size_bytes=len(data),
                         used_bytes=0,
                         nonce=nonce,
                         material=stored,
                         created_at=now,
                     )
                 )
+            if kept:
                 session.add(LedgerEvent(at=now, kind="generated", kme_id=low, peer_kme_id=high, bits=8 * kept))
         return kept
 
@@ -368,7 +404,7 @@ class KeyStore:
 
     def pool_bytes(self, kme_a: str, kme_b: str) -> int:
         """Bytes of key the link between two KMEs holds now."""
-        with self._sessions() as session:
+        with self._reads() as session:
             return self._pool_bytes(session, *pool_name(kme_a, kme_b))
 
     # -- the hot path: plain SQL on one DBAPI cursor ---------------------------------------------------
@@ -418,7 +454,7 @@ class KeyStore:
             if start + len(chunk) == size:
                 cursor.execute(self._sql.drop_block, (block_id,))
             else:
-                cursor.execute(self._sql.use_block, (start + len(chunk), block_id))
+                cursor.execute(self._sql.use_block, (start + len(chunk), len(chunk) + 1, block_id))
             need -= len(chunk)
         return b"".join(parts)
 
@@ -514,7 +550,7 @@ class KeyStore:
                         master_sae,
                         size_bits,
                         _RESERVED,
-                        self._seal(slave_kme, key_id, material),
+                        self._seal((slave_kme, key_id, slave_sae, master_sae), material),
                         now,
                     ),
                 )
@@ -556,7 +592,8 @@ class KeyStore:
         delivered = []
         for key_id in wanted:
             material, bits = found[key_id]
-            delivered.append(DeliveredKey(key_id=key_id, material=self._open(kme_id, key_id, material)))
+            row = (kme_id, key_id, slave_sae, master_sae)
+            delivered.append(DeliveredKey(key_id=key_id, material=self._open(row, material)))
             cursor.execute(sql.hand_out, (_DELIVERED, now, kme_id, key_id, slave_sae, _RESERVED))
             if cursor.rowcount != 1:  # another transaction got there first
                 raise KeyNotAvailableError([key_id])
@@ -565,7 +602,7 @@ class KeyStore:
 
     def reserved_for_others(self, kme_id: str, slave_sae: str, key_ids: Sequence[str]) -> bool:
         """Whether some of ``key_ids`` were issued at this KME to other slave SAEs only (ETSI 014: a 401)."""
-        with self._sessions() as session:
+        with self._reads() as session:
             owners = session.execute(
                 select(KeyRecord.key_id, KeyRecord.slave_sae_id).where(
                     KeyRecord.kme_id == kme_id, KeyRecord.key_id.in_(list(key_ids))
@@ -583,10 +620,10 @@ class KeyStore:
         )
         if slave_sae is not None:
             query = query.where(KeyRecord.slave_sae_id == slave_sae)
-        with self._sessions() as session:
+        with self._reads() as session:
             return int(session.scalar(query) or 0)
 
     def ledger(self) -> list[LedgerEvent]:
         """Every ledger event, oldest first."""
-        with self._sessions() as session:
+        with self._reads() as session:
             return list(session.scalars(select(LedgerEvent).order_by(LedgerEvent.id)))
