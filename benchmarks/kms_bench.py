@@ -66,6 +66,8 @@ from typing import Any
 import numpy as np
 from rich.table import Table
 
+from machine import all_cores
+
 __all__ = [
     "BLOCK_BYTES",
     "GOAL_DELIVERIES_PER_S",
@@ -657,20 +659,6 @@ def _time_http(
     )
 
 
-@contextlib.contextmanager
-def _all_cores() -> Iterator[None]:
-    """Lift a one-core pin (run.py's) for the duration: the server needs both cores."""
-    if not hasattr(os, "sched_getaffinity"):
-        yield
-        return
-    before = os.sched_getaffinity(0)
-    os.sched_setaffinity(0, range(os.cpu_count() or 1))
-    try:
-        yield
-    finally:
-        os.sched_setaffinity(0, before)
-
-
 def default_db_urls(folder: Path, stack: contextlib.ExitStack) -> tuple[list[str], str]:
     """SQLite in ``folder``, and PostgreSQL from $QINTERNET_PG_URL or a throwaway cluster; and how PG was found."""
     urls = [f"sqlite:///{folder / 'kms.db'}"]
@@ -719,7 +707,7 @@ def time_kms(
     if server_loop == "auto":
         server_loop = "uvloop" if importlib.util.find_spec("uvloop") is not None else "asyncio"
     runs: list[KmsRun] = []
-    with tempfile.TemporaryDirectory(prefix="kms-bench-") as tmp, contextlib.ExitStack() as stack, _all_cores():
+    with tempfile.TemporaryDirectory(prefix="kms-bench-") as tmp, contextlib.ExitStack() as stack, all_cores():
         folder = Path(tmp)
         pki = init_pki(folder / "pki", kmes=["kme-a", "kme-b"], saes=["sae-a", "sae-b"])
         if db_urls is None:

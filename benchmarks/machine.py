@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +13,20 @@ import numpy as np
 __all__ = ["machine_info", "pin_to_one_core"]
 
 _GIB = 1024**3
+
+
+@contextlib.contextmanager
+def all_cores() -> Iterator[None]:
+    """Lift a one-core pin for the duration of the block (for what should use the whole machine)."""
+    if not hasattr(os, "sched_getaffinity"):
+        yield
+        return
+    before = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, range(os.cpu_count() or 1))
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, before)
 
 
 def pin_to_one_core() -> int | None:

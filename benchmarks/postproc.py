@@ -229,11 +229,15 @@ def time_cascade(frames: Frames, variant: str, repeats: int, seed: int) -> Casca
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PaTiming:
-    """``toeplitz_hash`` of ``input_bits`` bits down to ``output_bits``; ``timing.bits`` is the input."""
+    """``toeplitz_hash`` of ``input_bits`` bits down to ``output_bits``; ``timing.bits`` is the input.
+
+    ``cores``: the CPUs the process could use (1 when the run is pinned).
+    """
 
     input_bits: int
     output_bits: int
     timing: Timing
+    cores: int = 1
 
     @property
     def passed(self) -> bool:
@@ -243,7 +247,7 @@ class PaTiming:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
         return (
-            {"input_bits": self.input_bits, "output_bits": self.output_bits}
+            {"input_bits": self.input_bits, "output_bits": self.output_bits, "cores": self.cores}
             | self.timing.to_dict()
             | {
                 "goal_bits_per_s": PA_GOAL_BITS_PER_S,

@@ -172,7 +172,7 @@ def print_cascade_note(console: Console) -> None:
 def pa_table(runs: Sequence[PaTiming], naive: NaivePaTiming, same_size: PaTiming) -> Table:
     """Privacy amplification (Toeplitz by FFT) against the dense-matrix baseline."""
     table = Table(title="Privacy amplification: toeplitz_hash (FFT) vs a dense GF(2) matrix-vector product")
-    columns = ("implementation", "input bits", "output bits", "best s", "median s", "input Mbit/s")
+    columns = ("implementation", "cores", "input bits", "output bits", "best s", "median s", "input Mbit/s")
     for column in columns:
         table.add_column(column, justify="right")
     table.add_column(f"goal >= {PA_GOAL_BITS_PER_S / 1e6:g} Mbit/s", justify="right")
@@ -181,6 +181,7 @@ def pa_table(runs: Sequence[PaTiming], naive: NaivePaTiming, same_size: PaTiming
         extrapolated = naive.extrapolated_bits_per_s(run.input_bits)
         table.add_row(
             "toeplitz_hash",
+            str(run.cores),
             f"{run.input_bits:.3g}",
             f"{run.output_bits:.3g}",
             f"{run.timing.best_wall_s:.4f}",
@@ -191,6 +192,7 @@ def pa_table(runs: Sequence[PaTiming], naive: NaivePaTiming, same_size: PaTiming
         )
     table.add_row(
         "toeplitz_hash",
+        "1",
         f"{same_size.input_bits:,}",
         f"{same_size.output_bits:,}",
         f"{same_size.timing.best_wall_s:.5f}",
@@ -202,6 +204,7 @@ def pa_table(runs: Sequence[PaTiming], naive: NaivePaTiming, same_size: PaTiming
     agree = "[green]same output[/]" if naive.agrees else "[red]OUTPUT DIFFERS[/]"
     table.add_row(
         f"naive dense matrix ({agree})",
+        "1",
         f"{naive.input_bits:,}",
         f"{naive.output_bits:,}",
         f"{naive.timing.best_wall_s:.4f}",
