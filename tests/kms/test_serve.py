@@ -248,3 +248,20 @@ def test_serve_and_pki_refuse_bad_input(cli, tmp_path: Path) -> None:  # type: i
     code, _, err = cli("pki", "init", str(target))
     assert code == 2
     assert "is a file" in err
+
+
+def test_pki_init_then_serve_a_scenario_signs_what_is_missing(site: Path) -> None:
+    """The README's order: `qinternet pki init pki`, then `qinternet serve`: the scenario's certificates
+    are signed by that CA, the ones already there are kept."""
+    pki = site / "pki"
+    subprocess.run([sys.executable, "-m", "qinternet", "pki", "init", str(pki)], check=True, capture_output=True)
+    kept = (pki / "sae-a.pem").read_bytes()
+    port = free_ports(3)
+    process = start(site, port)
+    try:
+        with client(site, "sae-alice") as alice:
+            assert alice.get(f"https://localhost:{port}/api/v1/keys/sae-bob/status").status_code == 200
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=30)
+    assert (pki / "sae-a.pem").read_bytes() == kept

@@ -26,7 +26,7 @@ from qinternet.kms.api import create_app
 from qinternet.kms.feeder import NetworkFeeder, topology_of
 from qinternet.kms.metrics import KmsMetrics
 from qinternet.kms.ops import create_ops_app
-from qinternet.kms.pki import PkiFiles, init_pki
+from qinternet.kms.pki import PkiFiles, complete_pki, init_pki
 from qinternet.kms.settings import load_serve_settings
 from qinternet.kms.store import KeyStore
 from qinternet.kms.tls import KmeServer, serve_kmes
@@ -117,6 +117,11 @@ def serve(
                 "--pki", f"{str(settings.pki)!r} holds certificates but no ca.pem; not overwriting them"
             )
         init_pki(settings.pki, kmes=kmes, saes=sorted(topology.sae_kme))
+    else:  # a PKI made by `qinternet pki init`: sign what this scenario's KMEs and SAEs still lack
+        try:
+            complete_pki(settings.pki, kmes=kmes, saes=sorted(topology.sae_kme))
+        except (OSError, ValueError) as exc:
+            raise ParameterError("--pki", f"cannot sign the missing certificates with its CA: {exc}") from None
     missing = [name for name in [*kmes, *topology.sae_kme] if not files.cert(name).exists()]
     if missing:
         raise ParameterError("--pki", f"no certificate for {', '.join(missing[:5])} in {str(settings.pki)!r}")

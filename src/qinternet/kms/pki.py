@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-__all__ = ["PkiFiles", "common_name", "init_pki"]
+__all__ = ["PkiFiles", "common_name", "complete_pki", "init_pki"]
 
 _VALID = datetime.timedelta(days=365)
 
@@ -118,12 +118,42 @@ def init_pki(folder: Path, *, kmes: Iterable[str], saes: Iterable[str]) -> PkiFi
     )
     files.ca.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
     _write_key(folder / "ca.key", ca_key)
+    _sign_all(files, ca_key, ca_cert, kmes=kmes, saes=saes)
+    return files
+
+
+def _sign_all(
+    files: PkiFiles,
+    ca_key: ec.EllipticCurvePrivateKey,
+    ca_cert: x509.Certificate,
+    *,
+    kmes: Iterable[str],
+    saes: Iterable[str],
+) -> list[str]:
+    """Sign a certificate for every name that has none yet; the names signed."""
+    signed = []
     for names, server in ((kmes, True), (saes, False)):
         for name in names:
+            if files.cert(name).exists():
+                continue
             key, cert = _issue(ca_key, ca_cert, name, server=server)
             files.cert(name).write_bytes(cert.public_bytes(serialization.Encoding.PEM))
             _write_key(files.key(name), key)
-    return files
+            signed.append(name)
+    return signed
+
+
+def complete_pki(folder: Path, *, kmes: Iterable[str], saes: Iterable[str]) -> list[str]:
+    """Sign, with the CA already in ``folder``, the certificates of the KMEs and SAEs that have none.
+
+    Returns the names signed. Raises ``FileNotFoundError`` when the folder has no ``ca.pem`` and ``ca.key``.
+    """
+    files = PkiFiles(folder)
+    ca_cert = x509.load_pem_x509_certificate(files.ca.read_bytes())
+    ca_key = serialization.load_pem_private_key((folder / "ca.key").read_bytes(), password=None)
+    if not isinstance(ca_key, ec.EllipticCurvePrivateKey):
+        raise ValueError("ca.key is not the EC key this PKI makes")
+    return _sign_all(files, ca_key, ca_cert, kmes=kmes, saes=saes)
 
 
 def common_name(peer_cert: dict[str, object] | None) -> str | None:
