@@ -136,6 +136,8 @@ async def test_post_key_request_defaults_and_multicast(store: KeyStore) -> None:
         ("get", "/api/v1/keys/sae-b/enc_keys", {"params": {"number": "0"}}, "Bad request format"),
         ("get", "/api/v1/keys/sae-b/enc_keys", {"params": {"number": "17"}}, "Bad request format"),
         ("get", "/api/v1/keys/sae-b/enc_keys", {"params": {"number": "three"}}, "Bad request format"),
+        ("get", "/api/v1/keys/sae-b/enc_keys", {"params": {"number": "1_0"}}, "Bad request format"),
+        ("get", "/api/v1/keys/sae-b/enc_keys", {"params": {"size": "+256"}}, "Bad request format"),
         ("get", "/api/v1/keys/sae-b/enc_keys", {"params": {"size": "16"}}, "Bad request format"),
         ("post", "/api/v1/keys/sae-b/enc_keys", {"json": {"number": "3"}}, "Bad request format"),
         ("post", "/api/v1/keys/sae-b/enc_keys", {"json": {"colour": 1}}, "Bad request format"),

@@ -181,12 +181,13 @@ def _container(keys: list[DeliveredKey]) -> dict[str, Any]:
 
 
 def _int_param(value: str | None, name: str) -> int | None:
+    """A query parameter of ASCII digits (Python's ``int`` would also take ``1_0``, ``+5`` or other scripts'
+    digits)."""
     if value is None:
         return None
-    try:
-        return int(value, 10)
-    except ValueError:
-        raise KmeError(400, MSG_BAD, [{name: f"must be an integer, got {value[:40]!r}"}]) from None
+    if not (value.isascii() and value.isdigit() and len(value) <= 18):
+        raise KmeError(400, MSG_BAD, [{name: f"must be a whole number, got {value[:40]!r}"}])
+    return int(value)
 
 
 _MAX_BODY_BYTES = 1 << 20
