@@ -185,8 +185,13 @@ def test_another_sae_cannot_decrypt_and_its_attempts_spend_nothing(site: Site, a
     one_line_error(code, err, "--kme", "HTTP 401")  # bob's KME does not serve carol
     code, _, err = apps_cli("decrypt", tmp_path / "m.txt.qkd", *site.sae("carol"), *out)
     one_line_error(code, err, "--kme", "HTTP 400", "one or more keys specified are not found on KME")
+    code, _, err = apps_cli(
+        "decrypt", tmp_path / "m.txt.qkd", *site.sae("bob", kme="kme-carol"), "--kme-id", "kme-bob", *out
+    )
+    one_line_error(code, err, "--kme-id", "kme-carol")  # the certificate is not the KME bob expects: nothing asked
     assert not (tmp_path / "carol.txt").exists()
-    code, _, err = apps_cli("decrypt", tmp_path / "m.txt.qkd", *site.sae("bob"), "--out", tmp_path / "bob.txt")
+    bob = [*site.sae("bob"), "--kme-id", "kme-bob"]
+    code, _, err = apps_cli("decrypt", tmp_path / "m.txt.qkd", *bob, "--out", tmp_path / "bob.txt")
     assert code == 0, err
     assert (tmp_path / "bob.txt").read_bytes() == b"for bob's eyes only"
     code, _, err = apps_cli("decrypt", tmp_path / "m.txt.qkd", *site.sae("bob"), "--out", tmp_path / "again.txt")

@@ -138,3 +138,15 @@ def test_another_kme_s_answers_are_checked(network: tuple[PkiFiles, dict[str, st
     assert "key data access error (db: down)" in str(
         KmeRequestError("x", 503, "key data access error", [{"db": "down"}])
     )
+
+
+def test_the_client_confirms_the_kme_id_from_the_kme_certificate(network: tuple[PkiFiles, dict[str, str]]) -> None:
+    """ETSI GS QKD 014 clause 5.1: the SAE checks that it talks to the KME it expects, by the KME's certificate."""
+    pki, url = network
+    with KmeClient(url["kme-a"], pki.cert("sae-a"), pki.key("sae-a"), pki.ca, kme_id="kme-a") as a:
+        assert a.status("sae-b").source_kme_id == "kme-a"
+    wrong = KmeClient(url["kme-b"], pki.cert("sae-a"), pki.key("sae-a"), pki.ca, kme_id="kme-a")
+    with wrong, pytest.raises(ParameterError) as error:
+        wrong.status("sae-b")
+    assert error.value.field == "kme_id"
+    assert "'kme-b'" in str(error.value)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import socket
 import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ from urllib.parse import quote, urlsplit
 import httpx
 
 from qinternet.errors import ParameterError, QinternetError
+from qinternet.kms.pki import common_name
 
 __all__ = ["KmeClient", "KmeRequestError", "KmeStatus", "MasterKme", "QkdKey", "SlaveKme"]
 
@@ -154,6 +156,8 @@ class KmeClient:
         cert, key: the SAE's certificate and private key (PEM) it authenticates with.
         ca: the CA certificate(s) (PEM) that signed the KME's certificate.
         timeout_s: per-request timeout, seconds.
+        kme_id: the KME ID the SAE expects; before its first request the client confirms it from the KME's
+            certificate (its common name), as ETSI GS QKD 014 clause 5.1 asks an SAE to do.
 
     Raises:
         ParameterError: with field ``url``, ``cert``, ``key`` or ``ca`` when one cannot be used.
@@ -161,9 +165,13 @@ class KmeClient:
     Use it as a context manager, or call :meth:`close`.
     """
 
-    def __init__(self, url: str, cert: Path, key: Path, ca: Path, *, timeout_s: float = 30.0) -> None:
+    def __init__(
+        self, url: str, cert: Path, key: Path, ca: Path, *, timeout_s: float = 30.0, kme_id: str | None = None
+    ) -> None:
         self.base = self.api_base(url)
         context = _tls_context(Path(cert), Path(key), Path(ca))
+        self._context, self._timeout_s = context, timeout_s
+        self._kme_id, self._confirmed = kme_id, kme_id is None
         # httpx >= 0.28 takes client certificates only through an SSLContext (its cert= is ignored with verify=).
         self._http = httpx.Client(verify=context, timeout=timeout_s, headers={"Accept": "application/json"})
 
@@ -230,7 +238,27 @@ class KmeClient:
             raise KmeRequestError(operation, 200, "the Key container does not hold exactly the keys asked for")
         return [by_id[key_id] for key_id in key_ids]
 
+    def _confirm_kme(self, operation: str) -> None:
+        """Check once that the KME's certificate names the KME ID the SAE expects."""
+        parts = urlsplit(self.base)
+        host, port = parts.hostname or "", parts.port or 443
+        try:
+            with (
+                socket.create_connection((host, port), timeout=self._timeout_s) as raw,
+                self._context.wrap_socket(raw, server_hostname=host) as tls,
+            ):
+                named = common_name(dict(tls.getpeercert() or {}))
+        except (OSError, ssl.SSLError) as exc:
+            raise KmeRequestError(operation, None, f"cannot reach {self.base}: {_first_line(exc)}") from None
+        if named != self._kme_id:
+            raise ParameterError(
+                "kme_id", f"the KME at {self.base} presents a certificate of {named!r}, not {self._kme_id!r}"
+            )
+        self._confirmed = True
+
     def _call(self, method: str, path: str, operation: str, body: dict[str, Any] | None) -> Any:
+        if not self._confirmed:
+            self._confirm_kme(operation)
         try:
             response = self._http.request(method, f"{self.base}/{path}", json=body)
         except httpx.TimeoutException:

@@ -41,6 +41,7 @@ _OPTIONS = {
     "mlkem_private": "--mlkem-private",
     "file": "FILE",
     "folder": "DIR",
+    "kme_id": "--kme-id",
 }
 
 KmeOption = Annotated[str, typer.Option("--kme", help="URL of your SAE's KME (ETSI GS QKD 014), https://host:port.")]
@@ -48,6 +49,9 @@ CertOption = Annotated[Path, typer.Option(help="Your SAE's certificate (PEM): th
 KeyOption = Annotated[Path, typer.Option(help="The private key of that certificate (PEM).")]
 CaOption = Annotated[Path, typer.Option(help="The CA certificate that signed the KME's certificate (PEM).")]
 ForceOption = Annotated[bool, typer.Option("--force", help="Overwrite the output file if it exists.")]
+KmeIdOption = Annotated[
+    str | None, typer.Option(help="The KME ID you expect; its certificate must name it (ETSI 014 clause 5.1).")
+]
 
 
 def encrypt(
@@ -65,6 +69,7 @@ def encrypt(
     ] = None,
     out: Annotated[Path | None, typer.Option(help=f"Encrypted file to write (default: FILE{SUFFIX}).")] = None,
     force: ForceOption = False,
+    kme_id: KmeIdOption = None,
 ) -> None:
     """Encrypt FILE for another SAE with new keys from your KME; the key IDs go into the file's header."""
     target = out if out is not None else file.with_name(file.name + SUFFIX)
@@ -76,7 +81,7 @@ def encrypt(
         if mode is not Mode.HYBRID and mlkem_public is not None:
             raise ParameterError("mlkem_public", f"only --mode hybrid uses it, not {mode.value}")
         public = None if mlkem_public is None else load_mlkem_public(mlkem_public)
-        with KmeClient(kme, cert, key, ca) as client:
+        with KmeClient(kme, cert, key, ca, kme_id=kme_id) as client:
             sealed = encrypt_bytes(plaintext, kme=client, slave=slave, mode=mode, mlkem_public=public)
     _write(target, sealed)
     key_count = len(parse_container(sealed).header.key_ids)
@@ -94,6 +99,7 @@ def decrypt(
     ] = None,
     out: Annotated[Path | None, typer.Option(help=f"Decrypted file to write (default: FILE without {SUFFIX}).")] = None,
     force: ForceOption = False,
+    kme_id: KmeIdOption = None,
 ) -> None:
     """Decrypt FILE with the keys your KME delivers for the key IDs in its header (once: they are used up)."""
     if out is None:
@@ -105,7 +111,7 @@ def decrypt(
         parse_container(data)  # a malformed file fails here, before any key is asked for
         _check_output(out, force)
         private = None if mlkem_private is None else load_mlkem_private(mlkem_private)
-        with KmeClient(kme, cert, key, ca) as client:
+        with KmeClient(kme, cert, key, ca, kme_id=kme_id) as client:
             plaintext = decrypt_bytes(data, kme=client, mlkem_private=private)
     _write(out, plaintext)
     typer.echo(f"{file} -> {out} ({len(plaintext)} bytes, authenticated)")
