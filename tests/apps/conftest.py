@@ -17,9 +17,9 @@ class FakeKmes:
     """The KMEs of a small network in memory, with ETSI GS QKD 014 semantics: a key is issued to one slave
     SAE and delivered to it once; another SAE asking gets a 401, an unknown or spent key a 400."""
 
-    max_key_size: int = 1024
+    max_key_size: int = 8192
     min_key_size: int = 64
-    max_key_per_request: int = 4
+    max_key_per_request: int = 8
     stored_bits: int = 10**6
     issued: dict[str, tuple[str, str, bytes]] = field(default_factory=dict)  # key ID -> master, slave, bits
     delivered: set[str] = field(default_factory=set)
@@ -71,6 +71,8 @@ class FakeSlave:
     sae: str
 
     def get_keys_with_ids(self, master: str, key_ids: Sequence[str]) -> list[QkdKey]:
+        if len(key_ids) > self.kmes.max_key_per_request:
+            raise KmeRequestError("dec_keys", 400, "Bad request format")
         found = [self.kmes.issued.get(k) for k in key_ids]
         if any(f is not None and f[1] != self.sae for f in found):
             raise KmeRequestError("dec_keys", 401, "")

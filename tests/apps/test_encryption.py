@@ -105,17 +105,45 @@ def test_otp_uses_fresh_key_bits_for_every_byte_and_never_twice(kmes: FakeKmes) 
     assert len(kmes.issued) == sum(len(i) for i in ids)  # every issued key is in exactly one file
 
 
-def test_otp_asks_for_the_largest_keys_then_a_short_tail() -> None:
-    kmes = FakeKmes(max_key_size=1024, min_key_size=64, max_key_per_request=2)
+def test_otp_takes_its_keys_in_one_request_of_equal_keys_with_least_waste() -> None:
+    kmes = FakeKmes(max_key_size=1024, min_key_size=64, max_key_per_request=4)
     status = kmes.master("a").status("b")
-    # 300 bytes + 32-byte MAC key = 2656 bits = 2 x 1024 + 608
-    assert plan_otp_keys(300, status) == [(2, 1024), (1, 608)]
-    # 9000 bits = 8 x 1024 + 808: four requests of two, then the tail
-    assert plan_otp_keys(9000 // 8 - 32, status) == [(2, 1024)] * 4 + [(1, 808)]
-    # a tail shorter than min_key_size is raised to it
-    assert plan_otp_keys(1024 // 8 - 32 + 1, status) == [(1, 1024), (1, 64)]
+    # 300 bytes + 32-byte MAC key = 2656 bits: 3 keys (1024 is the largest), each ceil(2656 / 3 / 8) bytes
+    assert plan_otp_keys(300, status) == (3, 888)
+    # 1032 bits: 2 keys of 520 bits; the empty file: one key of the 256-bit MAC key
+    assert plan_otp_keys(1024 // 8 - 32 + 1, status) == (2, 520)
+    assert plan_otp_keys(0, status) == (1, 256)
+    # the min_key_size floor
+    assert plan_otp_keys(0, FakeKmes(min_key_size=512).master("a").status("b")) == (1, 512)
+    for payload in range(0, 4096 // 8 - 32 + 1, 7):
+        number, size = plan_otp_keys(payload, status)
+        assert number * size >= otp_key_bits(payload) > number * (size - 8)  # covers it, < 8 bits over per key
     seal(kmes, os.urandom(300), Mode.OTP)
-    assert kmes.requests == [(2, 1024), (1, 608)]
+    assert kmes.requests == [(3, 888)]
+
+
+def test_otp_refuses_a_file_that_one_request_cannot_carry_before_taking_any_key() -> None:
+    """Several requests could not be all-or-nothing at the recipient: a failure after the first would
+    spend keys that no one could fetch again."""
+    kmes = FakeKmes(max_key_size=1024, min_key_size=64, max_key_per_request=4)
+    assert plan_otp_keys(4096 // 8 - 32, kmes.master("a").status("b")) == (4, 1024)
+    with pytest.raises(ParameterError, match="more than one request of the KME carries") as error:
+        seal(kmes, os.urandom(4096 // 8 - 32 + 1), Mode.OTP)
+    assert error.value.field == "mode"
+    assert kmes.issued == {}
+
+
+def test_decrypting_an_otp_file_asks_for_all_its_keys_at_once(kmes: FakeKmes) -> None:
+    data = seal(kmes, os.urandom(5000), Mode.OTP)
+    ids = parse_container(data).header.key_ids
+    assert len(ids) == 5  # 40256 bits in keys of 8192
+    kmes.max_key_per_request = 4  # the recipient's KME takes fewer IDs per request: refused, nothing spent
+    with pytest.raises(KmeRequestError):
+        unseal(kmes, data)
+    assert kmes.delivered == set()
+    kmes.max_key_per_request = 8
+    assert len(unseal(kmes, data)) == 5000
+    assert kmes.delivered == set(ids)
 
 
 def test_otp_refuses_before_taking_any_key_when_the_kme_has_too_little() -> None:

@@ -14,7 +14,11 @@ Modes (:class:`~qinternet.apps.container.Mode`):
 
 ``otp``
     One-time pad (Vernam 1926; Shannon 1949): the file is XORed with as many fresh QKD key bits as it
-    has, taken from keys of the KME's ``max_key_size`` and one shorter tail key. A pad alone gives no
+    has, taken in one Get key request of equal keys (fewest keys, then the smallest size that covers
+    the file). One request, because ETSI GS QKD 014 has no way to hold keys across requests: were a
+    file's keys fetched in several, a failure after the first would spend keys that no one can use
+    again. So an OTP file is at most ``max_key_per_request * max_key_size`` bits (128 KiB with our
+    KME's defaults); larger files use ``aes-gcm`` or ``hybrid``. A pad alone gives no
     integrity (flipping a ciphertext bit flips the plaintext bit), so the file also carries a
     Wegman-Carter one-time authenticator: Poly1305 (Bernstein, "The Poly1305-AES message-authentication
     code", FSE 2005) keyed with 256 further fresh QKD bits used for this file only, over header ||
@@ -79,8 +83,6 @@ OTP_MAC_KEY_BYTES = 32
 """Poly1305 one-time key: 16 bytes r (the evaluation point) and 16 bytes s (the pad on the tag)."""
 MAX_GCM_BYTES = 2**36 - 32
 """Longest AES-GCM plaintext, bytes (NIST SP 800-38D, 2^39 - 256 bits)."""
-DEC_KEYS_BATCH = 128
-"""Key IDs per Get key with key IDs request (our KME's max_key_per_request)."""
 
 
 def encrypt(
@@ -116,7 +118,7 @@ def encrypt(
         raise ParameterError("file", f"AES-GCM encrypts at most {MAX_GCM_BYTES} bytes, got {len(plaintext)}")
     status = kme.status(slave)
     if mode is Mode.OTP:
-        return _encrypt_otp(plaintext, kme, status.master_sae_id, slave, plan_otp_keys(len(plaintext), status))
+        return _encrypt_otp(plaintext, kme, status.master_sae_id, slave, *plan_otp_keys(len(plaintext), status))
     if not status.min_key_size <= AES_KEY_BITS <= status.max_key_size:
         raise ParameterError(
             "mode", f"the KME delivers keys of {status.min_key_size} to {status.max_key_size} bits, not 256"
@@ -170,7 +172,7 @@ def decrypt(data: bytes, *, kme: SlaveKme, mlkem_private: MLKEM768PrivateKey | N
         kem_secret = mlkem_private.decapsulate(header.kem_ciphertext)
     elif mlkem_private is not None:
         raise ParameterError("mlkem_private", f"this file is {header.mode.value}, it uses no ML-KEM key")
-    keys = _fetch(kme, header.master_sae_id, header.key_ids)
+    keys = kme.get_keys_with_ids(header.master_sae_id, header.key_ids)  # one request: all the keys or none
     if header.mode is Mode.OTP:
         return _decrypt_otp(container.header_bytes, container.ciphertext, container.tag, keys)
     (key,) = keys
@@ -202,18 +204,28 @@ def otp_key_bits(payload_bytes: int) -> int:
     return 8 * (OTP_MAC_KEY_BYTES + payload_bytes)
 
 
-def plan_otp_keys(payload_bytes: int, status: KmeStatus) -> list[tuple[int, int]]:
-    """Requests ``(number, size_bits)`` that cover :func:`otp_key_bits` with the least waste: keys of the
-    largest size the KME allows (a multiple of 8), in requests of at most ``max_key_per_request``, then one
-    tail key of the size still needed (at least ``min_key_size``).
+def plan_otp_keys(payload_bytes: int, status: KmeStatus) -> tuple[int, int]:
+    """The one Get key request ``(number, size_bits)`` that covers :func:`otp_key_bits`: the fewest keys the
+    KME's ``max_key_size`` allows, each of the smallest multiple of 8 bits (at least ``min_key_size``) that
+    covers the file, so that less than 8 bits per key (or the ``min_key_size`` floor) is wasted.
 
     Raises:
-        ParameterError: (``mode``) the KME reports less key than the file needs, or sizes it cannot serve.
+        ParameterError: (``mode``) the KME reports less key than the file needs, serves unusable sizes, or
+            one request cannot carry the file (see the module docstring).
     """
     need = otp_key_bits(payload_bytes)
     largest = status.max_key_size // 8 * 8
     if largest < 8 or largest < status.min_key_size:
         raise ParameterError("mode", f"the KME's key sizes ({status.min_key_size}-{status.max_key_size}) are unusable")
+    number = math.ceil(need / largest)
+    most = max(1, status.max_key_per_request) * largest
+    if number > status.max_key_per_request:
+        raise ParameterError(
+            "mode",
+            f"otp needs {need} key bits (the file and a 256-bit MAC key), more than one request of the KME carries "
+            f"({status.max_key_per_request} keys of {largest} bits = {most}); a one-time-pad file takes its keys "
+            "in one request so that decrypting it spends all of them or none: use aes-gcm or hybrid",
+        )
     available = status.stored_key_count * status.key_size
     if available < need:
         raise ParameterError(
@@ -221,16 +233,11 @@ def plan_otp_keys(payload_bytes: int, status: KmeStatus) -> list[tuple[int, int]
             f"otp needs {need} key bits (the file and a 256-bit MAC key); "
             f"the KME reports {available} for {status.slave_sae_id}",
         )
-    full, rest = divmod(need, largest)
-    per_request = max(1, status.max_key_per_request)
-    plan = [(min(per_request, full - done), largest) for done in range(0, full, per_request)]
-    if rest:
-        plan.append((1, max(status.min_key_size, math.ceil(rest / 8) * 8)))
-    return plan
+    return number, max(status.min_key_size, math.ceil(need / number / 8) * 8)
 
 
-def _encrypt_otp(plaintext: bytes, kme: MasterKme, master: str, slave: str, plan: Sequence[tuple[int, int]]) -> bytes:
-    keys = [key for number, size in plan for key in kme.get_keys(slave, number, size)]
+def _encrypt_otp(plaintext: bytes, kme: MasterKme, master: str, slave: str, number: int, size: int) -> bytes:
+    keys = kme.get_keys(slave, number, size)
     stream = b"".join(key.material for key in keys)
     if len({key.key_id for key in keys}) != len(keys) or len(stream) < OTP_MAC_KEY_BYTES + len(plaintext):
         raise ParameterError("mode", "the KME's keys do not cover the file")  # a KME that breaks its contract
@@ -256,13 +263,6 @@ def _decrypt_otp(head: bytes, body: bytes, tag: bytes, keys: Sequence[QkdKey]) -
     except InvalidSignature:
         raise _forged() from None
     return _xor(body, stream[OTP_MAC_KEY_BYTES:need])
-
-
-def _fetch(kme: SlaveKme, master: str, key_ids: Sequence[str]) -> list[QkdKey]:
-    keys: list[QkdKey] = []
-    for start in range(0, len(key_ids), DEC_KEYS_BATCH):
-        keys += kme.get_keys_with_ids(master, key_ids[start : start + DEC_KEYS_BATCH])
-    return keys
 
 
 def _xor(data: bytes, pad: bytes) -> bytes:
