@@ -104,3 +104,63 @@ def test_concurrent_issuers_carve_small_blocks_once_and_in_order(store: KeyStore
     assert carved_in_order(b"".join(blocks), issued)
     assert store.pool_bytes("a", "b") == 13_000 - 32 * 400
     assert store.reserved_count("b", "s") == 400
+
+
+@pytest.mark.parametrize("encrypted", [False, True], ids=["clear", "encrypted"])
+def test_keys_are_the_oldest_bytes_and_taken_bytes_leave_the_row(postgres_url: str, encrypted: bool) -> None:
+    """PostgreSQL takes from a block in one statement (``take_now``): the same carving as SQLite's three."""
+    store = KeyStore(postgres_url, master_key=os.urandom(32) if encrypted else None)
+    try:
+        blocks = [os.urandom(n) for n in (50, 7, 90, 33, 64)]
+        for block in blocks:
+            store.add_key("a", "b", block)
+        keys = [
+            k.material
+            for n in (1, 2, 3)
+            for k in store.issue(master_kme="a", master_sae="m", slaves=[("s", ["a", "b"])], number=n, size_bits=256)
+        ]
+        assert carved_in_order(b"".join(blocks), keys)
+        with store.engine.connect() as connection:  # emptied blocks are gone; the last holds only its unused tail
+            rows = connection.exec_driver_sql(
+                "SELECT size_bytes, used_bytes, length(material) FROM pool_blocks ORDER BY id"
+            ).all()
+        assert [tuple(r) for r in rows] == [(64, 12, 52)]
+    finally:
+        with store.engine.begin() as connection:
+            for table in reversed(Base.metadata.sorted_tables):
+                connection.execute(text(f"DELETE FROM {table.name}"))
+        store.close()
+
+
+def test_concurrent_slaves_never_get_a_key_twice(store: KeyStore) -> None:
+    """Four threads in transactions of their own and the writer's batches ask for the same keys at once:
+    each key goes out exactly once (the delivery locks the reserved rows it hands out)."""
+    store.add_key("a", "b", os.urandom(4000))
+    keys = store.issue(master_kme="a", master_sae="m", slaves=[("s", ["a", "b"])], number=100, size_bits=256)
+    got: list[tuple[str, bytes]] = []
+    lock = threading.Lock()
+
+    def grab() -> None:
+        for key in keys:
+            try:
+                [one] = store.deliver(kme_id="b", slave_sae="s", master_sae="m", key_ids=[key.key_id])
+            except KeyNotAvailableError:
+                continue
+            with lock:
+                got.append((one.key_id, one.material))
+
+    async def batched() -> None:
+        writer = store.writer()
+        one = functools.partial(writer.deliver, kme_id="b", slave_sae="s", master_sae="m")
+        outcomes = await asyncio.gather(*(one(key_ids=[k.key_id]) for k in keys), return_exceptions=True)
+        with lock:
+            got.extend((k.key_id, k.material) for o in outcomes if isinstance(o, list) for k in o)
+
+    threads = [threading.Thread(target=grab) for _ in range(4)]
+    threads.append(threading.Thread(target=asyncio.run, args=(batched(),)))
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(got) == sorted((k.key_id, k.material) for k in keys)  # each exactly once, the issued bits
+    assert store.reserved_count("b", "s") == 0

@@ -69,6 +69,8 @@ def test_a_failing_request_fails_alone_in_its_batch(store: KeyStore) -> None:
     assert store.pool_bytes("a", "b") == 16  # the refused request took nothing
     assert store.reserved_count("b", "s") == 40
     assert writer.batches < writer.requests == 42  # group commit: fewer transactions than requests
+    issued = [e.key_id for e in store.ledger() if e.kind == "issued"]  # the batch ran twice: recorded once
+    assert sorted(issued) == sorted(k.key_id for k in keys)
 
     async def fetch() -> list[list[DeliveredKey]]:
         return await asyncio.gather(*(deliver(writer, [k.key_id]) for k in keys))
@@ -77,6 +79,7 @@ def test_a_failing_request_fails_alone_in_its_batch(store: KeyStore) -> None:
     with pytest.raises(KeyNotAvailableError):  # never twice
         asyncio.run(deliver(writer, [keys[0].key_id]))
     assert store.reserved_count("b", "s") == 0
+    assert sorted(e.key_id for e in store.ledger() if e.kind == "delivered") == sorted(issued)
 
 
 def test_keys_are_released_only_after_the_commit(store: KeyStore, monkeypatch: pytest.MonkeyPatch) -> None:

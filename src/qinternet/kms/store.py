@@ -47,7 +47,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
@@ -81,7 +81,9 @@ __all__ = [
     "KeyState",
     "KeyStore",
     "LedgerEvent",
+    "LedgerRow",
     "NotEnoughKeyError",
+    "Writes",
     "pool_name",
 ]
 
@@ -180,6 +182,25 @@ class DeliveredKey:
         return f"DeliveredKey(key_id={self.key_id!r}, bytes={len(self.material)})"
 
 
+LedgerRow = tuple[float, str, str, str | None, str | None, str | None, str | None, int]
+"""A ledger event as written: at, kind, kme_id, peer_kme_id, key_id, master_sae_id, slave_sae_id, bits."""
+
+
+@dataclass(slots=True)
+class Writes:
+    """Rows a request inserts only at the end of its transaction, so that a batch of requests inserts
+    them in one ``executemany`` per table (:meth:`KeyStore.write`): reserved keys and ledger events.
+    Nothing reads them before the commit (a key reaches its master only after it)."""
+
+    reserved: list[tuple[Any, ...]] = field(default_factory=list)
+    ledger: list[LedgerRow] = field(default_factory=list)
+
+    def extend(self, other: Writes) -> None:
+        """Add another request's rows."""
+        self.reserved += other.reserved
+        self.ledger += other.ledger
+
+
 _RESERVED = KeyState.RESERVED.name  # how the Enum column stores a state (by name)
 _DELIVERED = KeyState.DELIVERED.name
 
@@ -216,6 +237,20 @@ class _Statements:
             " WHERE kme_id = ? AND slave_sae_id = ? AND master_sae_id = ? AND state = ? AND key_id IN ({})"
         )
         self._owners = self._style("SELECT key_id, slave_sae_id FROM keys WHERE kme_id = ? AND key_id IN ({})")
+        # PostgreSQL only: in one statement (one round trip) what take, drop_block and use_block do in two.
+        self.postgres = engine.dialect.name == "postgresql"
+        self.take_now = (
+            "WITH b AS (SELECT id, size_bytes, used_bytes, nonce, material FROM pool_blocks"
+            " WHERE kme_low = %(low)s AND kme_high = %(high)s AND used_bytes < size_bytes"
+            " ORDER BY id LIMIT 1 FOR UPDATE),"
+            " n AS (SELECT LEAST(%(need)s, size_bytes - used_bytes) AS k FROM b),"
+            " d AS (DELETE FROM pool_blocks p USING b, n WHERE p.id = b.id AND n.k = b.size_bytes - b.used_bytes),"
+            " u AS (UPDATE pool_blocks p SET used_bytes = b.used_bytes + n.k, material = substr(b.material, n.k + 1)"
+            " FROM b, n WHERE p.id = b.id AND n.k < b.size_bytes - b.used_bytes)"
+            " SELECT b.id, b.size_bytes, b.used_bytes, b.nonce, substr(b.material, 1, n.k) FROM b, n"
+        )
+        """Take up to ``need`` bytes from the oldest block of a pool with some left: as :attr:`take`, then
+        :attr:`drop_block` or :attr:`use_block`, in one statement."""
 
     def _style(self, statement: str) -> str:
         return statement.replace("?", self._mark)
@@ -440,8 +475,12 @@ class KeyStore:
         parts: list[bytes] = []
         need = nbytes
         looked_again = self._sqlite
+        sql = self._sql
         while need:
-            cursor.execute(self._sql.take, (need, low, high))
+            if sql.postgres:
+                cursor.execute(sql.take_now, {"low": low, "high": high, "need": need})
+            else:
+                cursor.execute(sql.take, (need, low, high))
             row = cursor.fetchone()
             if row is None:
                 if not looked_again:
@@ -451,21 +490,26 @@ class KeyStore:
             block_id, size, start, nonce, chunk = row
             chunk = bytes(chunk)
             parts.append(self._ctr(bytes(nonce), start, chunk) if nonce is not None else chunk)
-            if start + len(chunk) == size:
-                cursor.execute(self._sql.drop_block, (block_id,))
+            if sql.postgres:
+                pass  # the statement took them
+            elif start + len(chunk) == size:
+                cursor.execute(sql.drop_block, (block_id,))
             else:
-                cursor.execute(self._sql.use_block, (start + len(chunk), len(chunk) + 1, block_id))
+                cursor.execute(sql.use_block, (start + len(chunk), len(chunk) + 1, block_id))
             need -= len(chunk)
         return b"".join(parts)
 
-    def _atomic(self, work: Callable[[Any], _T]) -> _T:
-        """``work(cursor)`` in a transaction of its own, committed when it returns, rolled back if it raises."""
+    def _atomic(self, work: Callable[[Any, Writes], _T]) -> _T:
+        """``work(cursor, writes)`` in a transaction of its own with its :class:`Writes`, committed when it
+        returns, rolled back if it raises."""
         connection = self.raw_connection()
         try:
             cursor = connection.cursor()
             self.begin(cursor)
             try:
-                result = work(cursor)
+                writes = Writes()
+                result = work(cursor, writes)
+                self.write(cursor, writes)
             except BaseException:
                 connection.rollback()
                 raise
@@ -475,6 +519,14 @@ class KeyStore:
             raise self.database_error(exc) from exc
         finally:
             connection.close()
+
+    def write(self, cursor: Any, writes: Writes) -> None:
+        """Insert the rows of :class:`Writes` in the caller's transaction, one ``executemany`` per table
+        (pipelined by PostgreSQL's driver: a round trip for a whole batch rather than one per row)."""
+        if writes.reserved:
+            cursor.executemany(self._sql.reserve, writes.reserved)
+        if writes.ledger:
+            cursor.executemany(self._sql.ledger, writes.ledger)
 
     # -- keys --------------------------------------------------------------------------------------------
 
@@ -503,8 +555,14 @@ class KeyStore:
             NotEnoughKeyError: some pool on some path is short (nothing is taken).
         """
         return self._atomic(
-            lambda cursor: self.issue_in(
-                cursor, master_kme=master_kme, master_sae=master_sae, slaves=slaves, number=number, size_bits=size_bits
+            lambda cursor, writes: self.issue_in(
+                cursor,
+                master_kme=master_kme,
+                master_sae=master_sae,
+                slaves=slaves,
+                number=number,
+                size_bits=size_bits,
+                writes=writes,
             )
         )
 
@@ -517,13 +575,17 @@ class KeyStore:
         slaves: Sequence[tuple[str, Sequence[str]]],
         number: int,
         size_bits: int,
+        writes: Writes,
     ) -> list[DeliveredKey]:
-        """:meth:`issue` inside the caller's transaction on ``cursor``; the keys may go out after its commit."""
+        """:meth:`issue` inside the caller's transaction on ``cursor``; the keys may go out after its commit.
+
+        Its reserved keys and ledger events are added to ``writes``, for the caller to insert
+        (:meth:`write`) in the same transaction if the request stands.
+        """
         if size_bits % 8 or size_bits <= 0 or number <= 0:
             raise ValueError("size_bits must be a positive multiple of 8 and number positive")
         nbytes = size_bits // 8
         now = time.time()
-        sql = self._sql
         keys: list[DeliveredKey] = []
         for _ in range(number):
             key_id = str(uuid.uuid4())
@@ -539,10 +601,9 @@ class KeyStore:
                 for a, b in rest:
                     # The hop carries key XOR pad and the next node decrypts: it costs the hop nbytes.
                     self._take(cursor, a, b, nbytes)
-                    cursor.execute(sql.ledger, (now, "relayed", a, b, key_id, master_sae, slave_sae, size_bits))
+                    writes.ledger.append((now, "relayed", a, b, key_id, master_sae, slave_sae, size_bits))
                 slave_kme = path[-1]
-                cursor.execute(
-                    sql.reserve,
+                writes.reserved.append(
                     (
                         slave_kme,
                         key_id,
@@ -555,7 +616,7 @@ class KeyStore:
                     ),
                 )
             assert material is not None
-            cursor.execute(sql.ledger, (now, "issued", master_kme, None, key_id, master_sae, None, size_bits))
+            writes.ledger.append((now, "issued", master_kme, None, key_id, master_sae, None, size_bits))
             keys.append(DeliveredKey(key_id=key_id, material=material))
         return keys
 
@@ -569,15 +630,23 @@ class KeyStore:
                 delivered), and whether some of them are reserved at this KME for other slaves only.
         """
         return self._atomic(
-            lambda cursor: self.deliver_in(
-                cursor, kme_id=kme_id, slave_sae=slave_sae, master_sae=master_sae, key_ids=key_ids
+            lambda cursor, writes: self.deliver_in(
+                cursor, kme_id=kme_id, slave_sae=slave_sae, master_sae=master_sae, key_ids=key_ids, writes=writes
             )
         )
 
     def deliver_in(
-        self, cursor: Any, *, kme_id: str, slave_sae: str, master_sae: str, key_ids: Sequence[str]
+        self,
+        cursor: Any,
+        *,
+        kme_id: str,
+        slave_sae: str,
+        master_sae: str,
+        key_ids: Sequence[str],
+        writes: Writes,
     ) -> list[DeliveredKey]:
-        """:meth:`deliver` inside the caller's transaction on ``cursor``; the keys may go out after its commit."""
+        """:meth:`deliver` inside the caller's transaction on ``cursor``; the keys may go out after its commit.
+        Its ledger events are added to ``writes`` (as :meth:`issue_in`)."""
         now = time.time()
         wanted = list(dict.fromkeys(key_ids))
         sql = self._sql
@@ -597,7 +666,7 @@ class KeyStore:
             cursor.execute(sql.hand_out, (_DELIVERED, now, kme_id, key_id, slave_sae, _RESERVED))
             if cursor.rowcount != 1:  # another transaction got there first
                 raise KeyNotAvailableError([key_id])
-            cursor.execute(sql.ledger, (now, "delivered", kme_id, None, key_id, master_sae, slave_sae, bits))
+            writes.ledger.append((now, "delivered", kme_id, None, key_id, master_sae, slave_sae, bits))
         return delivered
 
     def reserved_for_others(self, kme_id: str, slave_sae: str, key_ids: Sequence[str]) -> bool:

@@ -1,9 +1,12 @@
-"""Group commit for the key store: one thread runs the KMEs' issue and deliver requests in batches.
+"""Group commit for the key store: writer threads run the KMEs' issue and deliver requests in batches.
 
-The event loop hands every ``enc_keys`` / ``dec_keys`` request of a store to :class:`KeyStoreWriter`, which
-runs them on one database connection, in one thread: it takes whatever requests are queued (up to
-``max_batch``), runs them in *one* transaction, each inside a ``SAVEPOINT`` of its own, and commits once
-(one fsync on SQLite with ``synchronous=FULL``, one WAL flush on PostgreSQL). Only then are the results
+The event loop hands every ``enc_keys`` / ``dec_keys`` request of a store to :class:`KeyStoreWriter`. A
+writer thread (a *lane*: one on SQLite; on PostgreSQL one for issues and one for deliveries) takes
+whatever requests are queued (up to ``max_batch``), runs them on its database connection in *one*
+transaction, inserts the rows they add (reserved keys, ledger events) in one ``executemany`` per table,
+and commits once (one fsync on SQLite with ``synchronous=FULL``, one WAL flush on PostgreSQL). The batch
+first runs without savepoints (on PostgreSQL each is a round trip); only if one of its requests fails is
+it rolled back and run again with a ``SAVEPOINT`` per request. Only after the commit are the results
 handed back to the awaiting requests. So:
 
 - **all or nothing per request**: a request that fails (:class:`~.store.NotEnoughKeyError`,
@@ -11,8 +14,9 @@ handed back to the awaiting requests. So:
   gets its error; the batch's other requests go on;
 - **no key leaves before its commit**: a crash before the ``COMMIT`` loses the whole batch and nobody saw
   a key of it; a failed commit fails every request of the batch (the database error, a 503);
-- the requests of one store never wait for each other's locks (one writer; SQLite takes its write lock
-  once per batch, with ``BEGIN IMMEDIATE``), and the commit cost is shared by the batch.
+- the requests of one lane never wait for each other's locks (SQLite takes its write lock once per batch,
+  with ``BEGIN IMMEDIATE``; PostgreSQL's two lanes touch different rows), and the commit cost is shared
+  by the batch.
 
 The operations are the store's own (:meth:`~.store.KeyStore.issue_in`, :meth:`~.store.KeyStore.deliver_in`):
 the same SQL, relay and encryption at rest as :meth:`~.store.KeyStore.issue` and
@@ -31,7 +35,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from qinternet.kms.store import DeliveredKey, KeyStore
+from qinternet.kms.store import DeliveredKey, KeyStore, Writes
 
 __all__ = ["KeyStoreWriter"]
 
@@ -40,7 +44,12 @@ logger = logging.getLogger("qinternet.kms")
 MAX_BATCH = 256
 """Most requests in one transaction (a batch is whatever is queued, up to this)."""
 
-_Work = Callable[[Any], list[DeliveredKey]]
+_Work = Callable[[Any, Writes], list[DeliveredKey]]
+"""A request: run on a cursor, adding the rows it inserts at the end to the :class:`~.store.Writes`."""
+
+
+class _RequestFailedError(Exception):
+    """A request of a batch run without savepoints failed: run the batch again with them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,26 +66,45 @@ class _Outcome:
 
 
 class KeyStoreWriter:
-    """Issue and deliver keys of ``store`` through one thread that commits batches (module docstring).
+    """Issue and deliver keys of ``store`` through writer threads that commit batches (module docstring).
 
     Usually reached as :meth:`KeyStore.writer() <qinternet.kms.store.KeyStore.writer>` (one per store).
-    Awaitable from any event loop; :meth:`close` runs what is queued, then stops the thread.
+    Awaitable from any event loop; :meth:`close` runs what is queued, then stops the threads.
+
+    Args:
+        store: the key store.
+        max_batch: most requests in one transaction.
+        lanes: writer threads, each with its own queue and connection: ``1`` (issue and deliver share
+            one) or ``2`` (issues in one, deliveries in the other, committing side by side). Default: 1
+            on SQLite, which lets one writer at a time in anyway; 2 on a server database, where a batch
+            waits mostly for round trips and the two kinds of request touch different rows (an issue
+            takes from pools and inserts reserved keys; a delivery updates keys committed earlier).
     """
 
-    def __init__(self, store: KeyStore, *, max_batch: int = MAX_BATCH) -> None:
+    def __init__(self, store: KeyStore, *, max_batch: int = MAX_BATCH, lanes: int | None = None) -> None:
         if max_batch < 1:
             raise ValueError("max_batch must be at least 1")
+        if lanes is None:
+            lanes = 1 if store.engine.dialect.name == "sqlite" else 2
+        if lanes not in (1, 2):
+            raise ValueError("lanes must be 1 or 2")
         self._store = store
         self._max_batch = max_batch
-        self._queue: queue.SimpleQueue[_Request | None] = queue.SimpleQueue()
         self._closed = False
         self._close_lock = threading.Lock()
-        self.batches = 0
+        self._lanes = [_Lane(self, i) for i in range(lanes)]
+        for lane in self._lanes:
+            lane.thread.start()
+
+    @property
+    def batches(self) -> int:
         """Transactions committed or tried so far."""
-        self.requests = 0
+        return sum(lane.batches for lane in self._lanes)
+
+    @property
+    def requests(self) -> int:
         """Requests run so far."""
-        self._thread = threading.Thread(target=self._run, name="kms-writer", daemon=True)
-        self._thread.start()
+        return sum(lane.requests for lane in self._lanes)
 
     async def issue(
         self,
@@ -96,7 +124,7 @@ class KeyStoreWriter:
             number=number,
             size_bits=size_bits,
         )
-        return await self._submit(work)
+        return await self._submit(self._lanes[0], lambda cursor, writes: work(cursor, writes=writes))
 
     async def deliver(
         self, *, kme_id: str, slave_sae: str, master_sae: str, key_ids: Sequence[str]
@@ -105,37 +133,39 @@ class KeyStoreWriter:
         work = functools.partial(
             self._store.deliver_in, kme_id=kme_id, slave_sae=slave_sae, master_sae=master_sae, key_ids=key_ids
         )
-        return await self._submit(work)
+        return await self._submit(self._lanes[-1], lambda cursor, writes: work(cursor, writes=writes))
 
-    async def _submit(self, work: _Work) -> list[DeliveredKey]:
+    async def _submit(self, lane: _Lane, work: _Work) -> list[DeliveredKey]:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[list[DeliveredKey]] = loop.create_future()
         with self._close_lock:
             if self._closed:
                 raise RuntimeError("the key store's writer is closed")
-            self._queue.put(_Request(work, future, loop))
+            lane.queue.put(_Request(work, future, loop))
         return await future
 
     def close(self) -> None:
-        """Run the requests already queued, then stop the thread and give its connection back."""
+        """Run the requests already queued, then stop the threads and give their connections back."""
         with self._close_lock:
             if self._closed:
                 return
             self._closed = True
-            self._queue.put(None)
-        if threading.current_thread() is not self._thread:
-            self._thread.join()
+            for lane in self._lanes:
+                lane.queue.put(None)
+        for lane in self._lanes:
+            if threading.current_thread() is not lane.thread:
+                lane.thread.join()
 
-    # -- the writer thread -----------------------------------------------------------------------------
+    # -- the writer threads ----------------------------------------------------------------------------
 
-    def _run(self) -> None:
+    def _run(self, lane: _Lane) -> None:
         stopping = False
         while not stopping:
-            batch, stopping = self._next_batch()
+            batch, stopping = self._next_batch(lane.queue)
             if batch:
                 self._release(batch, self._outcomes(batch))
-                self.batches += 1
-                self.requests += len(batch)
+                lane.batches += 1
+                lane.requests += len(batch)
 
     def _outcomes(self, batch: list[_Request]) -> list[_Outcome]:
         """Run a batch on a connection of the engine's pool (so that ``engine.dispose()`` reaches us too)."""
@@ -154,15 +184,15 @@ class KeyStoreWriter:
             with contextlib.suppress(Exception):
                 connection.close()  # back to the pool (or gone, if invalidated)
 
-    def _next_batch(self) -> tuple[list[_Request], bool]:
+    def _next_batch(self, requests: queue.SimpleQueue[_Request | None]) -> tuple[list[_Request], bool]:
         """The queued requests (waiting for the first), and whether :meth:`close` came after them."""
-        first = self._queue.get()
+        first = requests.get()
         if first is None:
             return [], True
         batch = [first]
         while len(batch) < self._max_batch:
             try:
-                item = self._queue.get_nowait()
+                item = requests.get_nowait()
             except queue.Empty:
                 break
             if item is None:
@@ -171,8 +201,20 @@ class KeyStoreWriter:
         return batch, False
 
     def _commit(self, connection: Any, batch: list[_Request]) -> list[_Outcome]:
-        """Run ``batch`` in one transaction, each request in a savepoint; commit; their outcomes."""
+        """Run ``batch`` in one transaction and commit; the requests' outcomes.
+
+        First without savepoints (two round trips per request saved on PostgreSQL); if a request fails,
+        that transaction is rolled back and the batch runs again with a savepoint per request, so that
+        only the failing requests are undone. Nothing of the first try left this thread.
+        """
+        try:
+            return self._run_batch(connection, batch, savepoints=False)
+        except _RequestFailedError:
+            return self._run_batch(connection, batch, savepoints=True)
+
+    def _run_batch(self, connection: Any, batch: list[_Request], *, savepoints: bool) -> list[_Outcome]:
         outcomes: list[_Outcome] = []
+        writes = Writes()
         cursor = connection.cursor()
         try:
             self._store.begin(cursor)
@@ -180,13 +222,22 @@ class KeyStoreWriter:
                 if request.future.cancelled():  # the caller left before we began: take nothing for it
                     outcomes.append(_Outcome(None, asyncio.CancelledError()))
                     continue
-                cursor.execute("SAVEPOINT request")
+                mine = Writes()
+                if savepoints:
+                    cursor.execute("SAVEPOINT request")
                 try:
-                    outcomes.append(_Outcome(request.work(cursor), None))
+                    keys = request.work(cursor, mine)
                 except Exception as exc:  # this request fails alone: undone, and its caller gets the error
+                    if not savepoints:
+                        raise _RequestFailedError from exc
                     cursor.execute("ROLLBACK TO SAVEPOINT request")
                     outcomes.append(self._failure(exc))
-                cursor.execute("RELEASE SAVEPOINT request")
+                else:
+                    writes.extend(mine)
+                    outcomes.append(_Outcome(keys, None))
+                if savepoints:
+                    cursor.execute("RELEASE SAVEPOINT request")
+            self._store.write(cursor, writes)
             connection.commit()
         except BaseException:
             with contextlib.suppress(Exception):
@@ -208,6 +259,16 @@ class KeyStoreWriter:
         for loop, settled in by_loop.items():
             with contextlib.suppress(RuntimeError):  # that loop is closed: nobody waits for these any more
                 loop.call_soon_threadsafe(_settle, settled)
+
+
+class _Lane:
+    """A writer thread and its queue."""
+
+    def __init__(self, writer: KeyStoreWriter, index: int) -> None:
+        self.queue: queue.SimpleQueue[_Request | None] = queue.SimpleQueue()
+        self.batches = 0
+        self.requests = 0
+        self.thread = threading.Thread(target=writer._run, args=(self,), name=f"kms-writer-{index}", daemon=True)
 
 
 def _settle(settled: list[tuple[asyncio.Future[list[DeliveredKey]], _Outcome]]) -> None:
