@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from qinternet.kms.api import SAE_SCOPE_KEY, create_app
+from qinternet.kms.metrics import KmsMetrics
 from qinternet.kms.store import KeyStore
 from qinternet.kms.topology import KeyLimits, KmsTopology
 
@@ -245,3 +246,31 @@ async def test_an_sae_of_another_kme_gets_401_even_with_a_bad_body(store: KeySto
             r = await c.post(path, content=b"{not json")
             assert r.status_code == 401
             assert r.content == b""
+
+
+async def test_an_unexpected_error_is_a_503_with_the_error_object_and_is_timed(
+    store: KeyStore, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Whatever escapes a route (here a bug in the store) is answered 503 with the Error object, never a 500."""
+    metrics = KmsMetrics()
+    app = create_app("kme-a", store, TOPOLOGY, metrics=metrics)
+
+    def broken() -> Any:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(store, "writer", broken)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=AsSae(app, "sae-a")), base_url="https://k") as c:
+        with caplog.at_level(logging.ERROR):
+            r = await c.get("/api/v1/keys/sae-b/enc_keys")
+        ok = await c.get("/api/v1/keys/sae-b/status")
+    assert r.status_code == 503
+    assert r.json() == {"message": "Error on server side"}
+    assert "KME kme-a failed on GET /api/v1/keys/sae-b/enc_keys" in caplog.text
+    assert ok.status_code == 200
+    timed = {
+        (s.labels["method"], s.labels["status"]): s.value
+        for metric in metrics.registry.collect()
+        for s in metric.samples
+        if s.name == "qinternet_kms_request_seconds_count"
+    }
+    assert timed == {("enc_keys", "503"): 1.0, ("status", "200"): 1.0}

@@ -30,7 +30,6 @@ import itertools
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Path, Request
@@ -39,6 +38,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from qinternet.kms.metrics import KmsMetrics
 from qinternet.kms.store import DeliveredKey, KeyNotAvailableError, KeyStore, NotEnoughKeyError
@@ -215,6 +215,44 @@ def _route(path: str) -> str:
     return "other"
 
 
+class _NeverFail:
+    """ASGI middleware: an error that escapes the routes becomes a 503 with the Error object (logged without
+    the request's body), never a 500; every request's time goes to ``metrics``.
+
+    Plain ASGI rather than ``@app.middleware("http")`` (Starlette's ``BaseHTTPMiddleware``), which runs
+    each request through memory streams and a task group: measured here, that was about a third of the
+    app's CPU time per request.
+    """
+
+    def __init__(self, app: ASGIApp, kme_id: str, metrics: KmsMetrics | None) -> None:
+        self._app, self._kme_id, self._metrics = app, kme_id, metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 0
+
+        async def sending(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self._app(scope, receive, sending)
+        except Exception:
+            logger.exception("KME %s failed on %s %s", self._kme_id, scope.get("method"), scope.get("path"))
+            if status:  # the answer had begun: the connection is cut, as for any broken response
+                raise
+            await _error(503, MSG_SERVER)(scope, receive, sending)
+        if self._metrics is not None:
+            self._metrics.requests.labels(self._kme_id, _route(scope.get("path", "")), str(status)).observe(
+                time.perf_counter() - started
+            )
+
+
 def create_app(
     kme_id: str,
     store: KeyStore,
@@ -254,19 +292,7 @@ def create_app(
     async def _bad_method(_: Request, __: Exception) -> Response:
         return _error(400, MSG_BAD, [{"method": "not allowed on this path"}])
 
-    @app.middleware("http")
-    async def _never_500(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        started = time.perf_counter()
-        try:
-            response = await call_next(request)
-        except Exception:  # a 503 with the Error object, logged without the request's body
-            logger.exception("KME %s failed on %s %s", kme_id, request.method, request.url.path)
-            response = _error(503, MSG_SERVER)
-        if metrics is not None:
-            metrics.requests.labels(kme_id, _route(request.url.path), str(response.status_code)).observe(
-                time.perf_counter() - started
-            )
-        return response
+    app.add_middleware(_NeverFail, kme_id=kme_id, metrics=metrics)
 
     def peer_path(master_kme: str, slave_sae: str, field: str) -> tuple[str, list[str]]:
         slave_kme = topology.kme_of(slave_sae)
