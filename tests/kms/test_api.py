@@ -157,6 +157,13 @@ async def test_post_key_request_defaults_and_multicast(store: KeyStore) -> None:
             "Bad request format",
         ),
         ("get", "/api/v1/keys/nobody/enc_keys", {}, "Bad request format"),
+        ("get", "/api/v1/keys/" + "s" * 201 + "/enc_keys", {}, "Bad request format"),
+        (
+            "get",
+            "/api/v1/keys/" + "s" * 201 + "/dec_keys",
+            {"params": {"key_ID": str(uuid.uuid4())}},
+            "Bad request format",
+        ),
         ("get", "/api/v1/keys/nobody/status", {}, "Bad request format"),
         ("get", "/api/v1/keys/sae-b/dec_keys", {"params": {"key_ID": "not-a-uuid"}}, "Bad request format"),
         ("get", "/api/v1/keys/sae-b/dec_keys", {}, "Bad request format"),

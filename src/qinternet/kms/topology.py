@@ -71,12 +71,22 @@ class KmsTopology:
         """The KME of an SAE, or None for an unknown SAE."""
         return self.sae_kme.get(sae_id)
 
+    @cached_property
+    def _paths(self) -> dict[tuple[str, str], tuple[str, ...] | None]:
+        return {}  # the topology is frozen: a path, once found, is the path (a KME asks for it on every request)
+
     def path(self, kme_a: str, kme_b: str) -> list[str] | None:
         """The KMEs from ``kme_a`` to ``kme_b`` with the fewest hops, through trusted KMEs only; None if none."""
+        if (kme_a, kme_b) not in self._paths:
+            self._paths[kme_a, kme_b] = self._find_path(kme_a, kme_b)
+        found = self._paths[kme_a, kme_b]
+        return None if found is None else list(found)
+
+    def _find_path(self, kme_a: str, kme_b: str) -> tuple[str, ...] | None:
         if kme_a == kme_b:
-            return [kme_a]
+            return (kme_a,)
         inner = (self.relays | {kme_a, kme_b}) & set(self._graph.nodes)
         try:
-            return list(nx.shortest_path(self._graph.subgraph(inner), kme_a, kme_b))
+            return tuple(nx.shortest_path(self._graph.subgraph(inner), kme_a, kme_b))
         except (nx.NetworkXNoPath, nx.NodeNotFound):
             return None
