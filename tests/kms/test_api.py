@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import event
 
 from qinternet.kms.api import SAE_SCOPE_KEY, create_app
 from qinternet.kms.metrics import KmsMetrics
@@ -281,3 +282,39 @@ async def test_an_unexpected_error_is_a_503_with_the_error_object_and_is_timed(
         if s.name == "qinternet_kms_request_seconds_count"
     }
     assert timed == {("enc_keys", "503"): 1.0, ("status", "200"): 1.0}
+
+
+async def test_a_full_database_is_a_503_and_loses_no_key_a_master_received(store: KeyStore) -> None:
+    """SQLite refuses to grow past ``max_page_count`` ("database or disk is full"): enc_keys then answers 503
+    with the Error object, and every key a master did receive reaches its slave once space is back."""
+    limit = {"pages": 0}
+
+    @event.listens_for(store.engine, "connect")
+    def _cap(dbapi_connection: Any, _record: Any) -> None:
+        if limit["pages"]:
+            dbapi_connection.execute(f"PRAGMA max_page_count = {limit['pages']}")
+
+    with store.engine.connect() as connection:
+        limit["pages"] = int(connection.exec_driver_sql("PRAGMA page_count").scalar_one()) + 2
+    store.close()  # its connections go; the next ones are capped (the writer starts again at first use)
+    received: list[dict[str, str]] = []
+    refused = []
+    async with client(store, "kme-a", "sae-a") as master:
+        for _ in range(60):  # 60 x 2 hops x 32 bytes fits the pools; the database's growth does not
+            r = await master.get("/api/v1/keys/sae-b/enc_keys")
+            if r.status_code == 200:
+                received += r.json()["keys"]
+            else:
+                refused.append(r)
+    assert refused, "the cap was never reached: the test proves nothing"
+    assert {r.status_code for r in refused} == {503}
+    assert all(r.json()["message"] == "Error on server side" for r in refused)
+    limit["pages"] = 0
+    store.close()
+    async with client(store, "kme-b", "sae-b") as slave:
+        for key in received:
+            r = await slave.get("/api/v1/keys/sae-a/dec_keys", params={"key_ID": key["key_ID"]})
+            assert r.status_code == 200
+            assert r.json()["keys"] == [key]
+        again = await slave.get("/api/v1/keys/sae-a/dec_keys", params={"key_ID": received[0]["key_ID"]})
+    assert again.status_code == 400
