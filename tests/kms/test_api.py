@@ -166,6 +166,8 @@ async def test_post_key_request_defaults_and_multicast(store: KeyStore) -> None:
             "Bad request format",
         ),
         ("get", "/api/v1/keys/nobody/status", {}, "Bad request format"),
+        ("get", "/api/v1/keys/sae-a/status", {}, "Bad request format"),  # the caller itself
+        ("get", "/api/v1/keys/sae-a/enc_keys", {}, "Bad request format"),
         ("get", "/api/v1/keys/sae-b/dec_keys", {"params": {"key_ID": "not-a-uuid"}}, "Bad request format"),
         ("get", "/api/v1/keys/sae-b/dec_keys", {}, "Bad request format"),
         ("post", "/api/v1/keys/sae-b/dec_keys", {"json": {"key_IDs": []}}, "Bad request format"),

@@ -346,6 +346,8 @@ def create_app(
     async def status(request: Request, slave_SAE_ID: SaeId) -> dict[str, Any]:
         """Get status (clause 5.2): what the calling master SAE could get for ``slave_SAE_ID``."""
         master = _caller(request, topology, kme_id)
+        if slave_SAE_ID == master:  # as Get key refuses it
+            raise KmeError(400, MSG_BAD, [{"slave_SAE_ID": "must differ from the calling (master) SAE"}])
         slave_kme, path = peer_path(kme_id, slave_SAE_ID, "slave_SAE_ID")
         count = await run_in_threadpool(stored_keys, path, limits.key_size)
         return {
