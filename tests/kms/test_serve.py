@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from cryptography import x509
 
 from qinternet.kms.store import KeyStore
 
@@ -265,3 +266,25 @@ def test_pki_init_then_serve_a_scenario_signs_what_is_missing(site: Path) -> Non
         process.send_signal(signal.SIGINT)
         process.wait(timeout=30)
     assert (pki / "sae-a.pem").read_bytes() == kept
+
+
+def test_pki_init_on_an_existing_pki_keeps_it_and_signs_what_is_new(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Running `pki init` again must not invalidate certificates already handed out; --force starts over."""
+    pki = tmp_path / "pki"
+    assert cli("pki", "init", str(pki))[0] == 0
+    ca, sae_a = (pki / "ca.pem").read_bytes(), (pki / "sae-a.pem").read_bytes()
+    code, out, err = cli("pki", "init", str(pki), "--sae", "sae-a", "--sae", "sae-new")
+    assert code == 0, err
+    assert "kept" in out
+    assert "sae-new" in out
+    assert (pki / "ca.pem").read_bytes() == ca
+    assert (pki / "sae-a.pem").read_bytes() == sae_a
+    new = x509.load_pem_x509_certificate((pki / "sae-new.pem").read_bytes())
+    new.verify_directly_issued_by(x509.load_pem_x509_certificate(ca))  # signed by the CA that was there
+    code, _, err = cli("pki", "init", str(pki), "--force")
+    assert code == 0, err
+    assert (pki / "ca.pem").read_bytes() != ca
+    (pki / "ca.key").unlink()
+    code, _, err = cli("pki", "init", str(pki))
+    assert code == 2
+    assert "no ca.key" in err

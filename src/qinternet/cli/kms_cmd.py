@@ -47,8 +47,14 @@ def pki_init(
     kme: Annotated[list[str] | None, typer.Option(help="A KME ID (repeat). Default: kme-a, kme-b.")] = None,
     sae: Annotated[list[str] | None, typer.Option(help="An SAE ID (repeat). Default: sae-a, sae-b.")] = None,
     scenario: Annotated[str | None, typer.Option(help="Make the KMEs and SAEs of this scenario instead.")] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Make a new CA even if FOLDER has one (every certificate is replaced).")
+    ] = False,
 ) -> None:
-    """Make a CA and sign a server certificate per KME and a client certificate per SAE (CN = its ID)."""
+    """Make a CA and sign a server certificate per KME and a client certificate per SAE (CN = its ID).
+
+    A folder that already has a CA keeps it and its certificates: only the missing ones are signed (so
+    certificates handed out stay valid); ``--force`` makes a new CA and replaces everything."""
     if scenario is not None:
         topology = topology_of(resolve_scenario(scenario)[0])
         kmes, saes = sorted(topology.kmes), sorted(topology.sae_kme)
@@ -56,10 +62,23 @@ def pki_init(
         kmes, saes = kme or ["kme-a", "kme-b"], sae or ["sae-a", "sae-b"]
     if folder.exists() and not folder.is_dir():
         raise ParameterError("FOLDER", f"{str(folder)!r} is a file")
+    has_ca = (folder / "ca.pem").exists()
+    if has_ca and not force and not (folder / "ca.key").exists():
+        raise ParameterError("FOLDER", f"{str(folder)!r} has a ca.pem but no ca.key to sign with (--force: a new CA)")
     try:
+        if has_ca and not force:
+            signed = complete_pki(folder, kmes=kmes, saes=saes)
+            typer.echo(
+                f"CA {folder / 'ca.pem'} kept; signed {len(signed)} new certificate(s)"
+                + (f" ({', '.join(signed)})" if signed else "")
+                + "; the others kept (--force makes a new CA)"
+            )
+            return
         files = init_pki(folder, kmes=kmes, saes=saes)
     except OSError as exc:
         raise ParameterError("FOLDER", f"cannot write {str(folder)!r}: {exc.strerror or exc}") from None
+    except ValueError as exc:  # a ca.key that is not ours
+        raise ParameterError("FOLDER", f"{exc} (--force makes a new CA)") from None
     typer.echo(f"CA {files.ca}; {len(kmes)} KME and {len(saes)} SAE certificates in {folder}")
 
 
