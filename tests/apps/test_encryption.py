@@ -115,6 +115,9 @@ def test_otp_takes_its_keys_in_one_request_of_equal_keys_with_least_waste() -> N
     assert plan_otp_keys(0, status) == (1, 256)
     # the min_key_size floor
     assert plan_otp_keys(0, FakeKmes(min_key_size=512).master("a").status("b")) == (1, 512)
+    assert plan_otp_keys(0, FakeKmes(min_key_size=300).master("a").status("b")) == (1, 304)  # a multiple of 8
+    with pytest.raises(ParameterError, match="unusable"):
+        plan_otp_keys(0, FakeKmes(min_key_size=1020, max_key_size=1023).master("a").status("b"))
     for payload in range(0, 4096 // 8 - 32 + 1, 7):
         number, size = plan_otp_keys(payload, status)
         assert number * size >= otp_key_bits(payload) > number * (size - 8)  # covers it, < 8 bits over per key

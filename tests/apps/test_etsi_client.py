@@ -6,6 +6,8 @@ import base64
 import json
 import os
 import socket
+import ssl
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -150,3 +152,33 @@ def test_the_client_confirms_the_kme_id_from_the_kme_certificate(network: tuple[
         wrong.status("sae-b")
     assert error.value.field == "kme_id"
     assert "'kme-b'" in str(error.value)
+
+
+def test_a_kme_of_the_wrong_id_is_sent_nothing(network: tuple[PkiFiles, dict[str, str]]) -> None:
+    """The KME ID is checked on the connection itself, after the TLS handshake and before the request."""
+    pki, _ = network
+    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_context.load_cert_chain(pki.cert("kme-b"), pki.key("kme-b"))
+    server_context.load_verify_locations(pki.ca)
+    server_context.verify_mode = ssl.CERT_REQUIRED
+    received: list[bytes] = []
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]
+
+        def serve_once() -> None:
+            raw, _ = listener.accept()
+            with server_context.wrap_socket(raw, server_side=True) as tls:
+                tls.settimeout(10)
+                try:
+                    received.append(tls.recv(65536))
+                except (OSError, ssl.SSLError):
+                    received.append(b"")
+
+        thread = threading.Thread(target=serve_once)
+        thread.start()
+        client = KmeClient(f"https://localhost:{port}", pki.cert("sae-a"), pki.key("sae-a"), pki.ca, kme_id="kme-a")
+        with client, pytest.raises(ParameterError) as error:
+            client.get_keys("sae-b")
+        thread.join(timeout=20)
+    assert error.value.field == "kme_id"
+    assert received == [b""]  # the handshake was made, then the connection closed: no request went out

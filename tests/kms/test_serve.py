@@ -281,9 +281,20 @@ def test_pki_init_on_an_existing_pki_keeps_it_and_signs_what_is_new(cli, tmp_pat
     assert (pki / "sae-a.pem").read_bytes() == sae_a
     new = x509.load_pem_x509_certificate((pki / "sae-new.pem").read_bytes())
     new.verify_directly_issued_by(x509.load_pem_x509_certificate(ca))  # signed by the CA that was there
-    code, _, err = cli("pki", "init", str(pki), "--force")
+    code, out, err = cli("pki", "init", str(pki), "--force")
     assert code == 0, err
     assert (pki / "ca.pem").read_bytes() != ca
+    new_ca = x509.load_pem_x509_certificate((pki / "ca.pem").read_bytes())
+    for name in ("kme-a", "kme-b", "sae-a", "sae-b"):  # all re-signed by the new CA
+        x509.load_pem_x509_certificate((pki / f"{name}.pem").read_bytes()).verify_directly_issued_by(new_ca)
+    assert "no longer valid" in out
+    assert "sae-new" in out
+    assert cli("pki", "init", str(tmp_path / "other"))[0] == 0
+    (pki / "ca.key").write_bytes((tmp_path / "other" / "ca.key").read_bytes())  # another CA's key
+    code, _, err = cli("pki", "init", str(pki), "--sae", "sae-x")
+    assert code == 2
+    assert "not the key of ca.pem" in err
+    assert not (pki / "sae-x.pem").exists()
     (pki / "ca.key").unlink()
     code, _, err = cli("pki", "init", str(pki))
     assert code == 2

@@ -82,6 +82,26 @@ def test_a_failing_request_fails_alone_in_its_batch(store: KeyStore) -> None:
     assert sorted(e.key_id for e in store.ledger() if e.kind == "delivered") == sorted(issued)
 
 
+def test_an_unexpected_error_in_a_batch_is_undone_alone(store: KeyStore) -> None:
+    """Not a refusal of the store (here a ValueError from a bad size): the batch runs with savepoints, and
+    the error, the refusals and the good requests each get their own answer."""
+    store.add_key("a", "b", os.urandom(20 * 32))
+    writer = store.writer()
+
+    async def scenario() -> list[Any]:
+        good = [issue(writer) for _ in range(20)]
+        bad_size = issue(writer, size_bits=12)
+        unknown = deliver(writer, ["00000000-0000-0000-0000-000000000000"])
+        return await asyncio.gather(*good[:10], unknown, bad_size, *good[10:], return_exceptions=True)
+
+    outcomes = asyncio.run(scenario())
+    assert [type(o) for o in outcomes if isinstance(o, BaseException)] == [KeyNotAvailableError, ValueError]
+    assert sum(len(o) for o in outcomes if isinstance(o, list)) == 20
+    assert store.pool_bytes("a", "b") == 0
+    assert store.reserved_count("b", "s") == 20
+    assert sum(e.kind == "issued" for e in store.ledger()) == 20
+
+
 def test_keys_are_released_only_after_the_commit(store: KeyStore, monkeypatch: pytest.MonkeyPatch) -> None:
     """A commit that fails hands out nothing and keeps nothing: every request of the batch gets a database error."""
     store.add_key("a", "b", os.urandom(320))

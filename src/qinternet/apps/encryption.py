@@ -215,7 +215,8 @@ def plan_otp_keys(payload_bytes: int, status: KmeStatus) -> tuple[int, int]:
     """
     need = otp_key_bits(payload_bytes)
     largest = status.max_key_size // 8 * 8
-    if largest < 8 or largest < status.min_key_size:
+    smallest = max(8, -(-status.min_key_size // 8) * 8)  # sizes must be multiples of 8 (ETSI GS QKD 014)
+    if smallest > largest:
         raise ParameterError("mode", f"the KME's key sizes ({status.min_key_size}-{status.max_key_size}) are unusable")
     number = math.ceil(need / largest)
     most = max(1, status.max_key_per_request) * largest
@@ -233,7 +234,7 @@ def plan_otp_keys(payload_bytes: int, status: KmeStatus) -> tuple[int, int]:
             f"otp needs {need} key bits (the file and a 256-bit MAC key); "
             f"the KME reports {available} for {status.slave_sae_id}",
         )
-    return number, max(status.min_key_size, math.ceil(need / number / 8) * 8)
+    return number, max(smallest, -(-need // (8 * number)) * 8)
 
 
 def _encrypt_otp(plaintext: bytes, kme: MasterKme, master: str, slave: str, number: int, size: int) -> bytes:

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import socket
 import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -170,8 +169,8 @@ class KmeClient:
     ) -> None:
         self.base = self.api_base(url)
         context = _tls_context(Path(cert), Path(key), Path(ca))
-        self._context, self._timeout_s = context, timeout_s
-        self._kme_id, self._confirmed = kme_id, kme_id is None
+        self._kme_id = kme_id
+        self._extensions = {} if kme_id is None else {"trace": self._confirm_kme}
         # httpx >= 0.28 takes client certificates only through an SSLContext (its cert= is ignored with verify=).
         self._http = httpx.Client(verify=context, timeout=timeout_s, headers={"Accept": "application/json"})
 
@@ -238,29 +237,25 @@ class KmeClient:
             raise KmeRequestError(operation, 200, "the Key container does not hold exactly the keys asked for")
         return [by_id[key_id] for key_id in key_ids]
 
-    def _confirm_kme(self, operation: str) -> None:
-        """Check once that the KME's certificate names the KME ID the SAE expects."""
-        parts = urlsplit(self.base)
-        host, port = parts.hostname or "", parts.port or 443
-        try:
-            with (
-                socket.create_connection((host, port), timeout=self._timeout_s) as raw,
-                self._context.wrap_socket(raw, server_hostname=host) as tls,
-            ):
-                named = common_name(dict(tls.getpeercert() or {}))
-        except (OSError, ssl.SSLError) as exc:
-            raise KmeRequestError(operation, None, f"cannot reach {self.base}: {_first_line(exc)}") from None
+    def _confirm_kme(self, event: str, info: dict[str, Any]) -> None:
+        """httpcore's trace hook: when a TLS connection to the KME is made, and before any request goes over
+        it, check that the KME's certificate names the KME ID the SAE expects (ETSI GS QKD 014 clause 5.1;
+        every KME's certificate is valid for the same host names, so the name is what tells them apart).
+        On the connection itself, so that a proxy or a redirecting middlebox cannot swap it afterwards."""
+        if event != "connection.start_tls.complete" or "return_value" not in info:
+            return
+        stream = info["return_value"]
+        ssl_object = stream.get_extra_info("ssl_object")
+        named = None if ssl_object is None else common_name(ssl_object.getpeercert())
         if named != self._kme_id:
+            stream.close()  # not handed to the pool: nothing is sent over it
             raise ParameterError(
                 "kme_id", f"the KME at {self.base} presents a certificate of {named!r}, not {self._kme_id!r}"
             )
-        self._confirmed = True
 
     def _call(self, method: str, path: str, operation: str, body: dict[str, Any] | None) -> Any:
-        if not self._confirmed:
-            self._confirm_kme(operation)
         try:
-            response = self._http.request(method, f"{self.base}/{path}", json=body)
+            response = self._http.request(method, f"{self.base}/{path}", json=body, extensions=self._extensions)
         except httpx.TimeoutException:
             raise KmeRequestError(operation, None, f"no answer from {self.base} in time") from None
         except httpx.HTTPError as exc:

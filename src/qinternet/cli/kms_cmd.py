@@ -74,12 +74,15 @@ def pki_init(
                 + "; the others kept (--force makes a new CA)"
             )
             return
+        stale = sorted({p.stem for p in folder.glob("*.pem")} - {"ca", *kmes, *saes}) if has_ca else []
         files = init_pki(folder, kmes=kmes, saes=saes)
     except OSError as exc:
         raise ParameterError("FOLDER", f"cannot write {str(folder)!r}: {exc.strerror or exc}") from None
     except ValueError as exc:  # a ca.key that is not ours
         raise ParameterError("FOLDER", f"{exc} (--force makes a new CA)") from None
     typer.echo(f"CA {files.ca}; {len(kmes)} KME and {len(saes)} SAE certificates in {folder}")
+    if stale:
+        typer.echo(f"signed by the old CA, so no longer valid (name them to re-sign): {', '.join(stale)}")
 
 
 def _url(port: int) -> str:

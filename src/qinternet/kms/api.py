@@ -278,10 +278,11 @@ class _NeverFail:
             if status:  # the answer had begun: the connection is cut, as for any broken response
                 raise
             await _error(503, MSG_SERVER)(scope, receive, sending)
-        if self._metrics is not None:
-            self._metrics.requests.labels(self._kme_id, _route(scope.get("path", "")), str(status)).observe(
-                time.perf_counter() - started
-            )
+        finally:  # also when the answer was cut or the client left ("aborted": no status was sent)
+            if self._metrics is not None:
+                self._metrics.requests.labels(
+                    self._kme_id, _route(scope.get("path", "")), str(status) if status else "aborted"
+                ).observe(time.perf_counter() - started)
 
 
 def create_app(

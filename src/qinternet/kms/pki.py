@@ -86,7 +86,8 @@ def _issue(
 
 
 def init_pki(folder: Path, *, kmes: Iterable[str], saes: Iterable[str]) -> PkiFiles:
-    """Make a CA in ``folder`` and sign a server certificate per KME and a client certificate per SAE."""
+    """Make a CA in ``folder`` and sign a server certificate per KME and a client certificate per SAE
+    (replacing any certificate of those names already there: it would not verify under the new CA)."""
     folder.mkdir(parents=True, exist_ok=True)
     files = PkiFiles(folder)
     ca_key = ec.generate_private_key(ec.SECP256R1())
@@ -118,7 +119,7 @@ def init_pki(folder: Path, *, kmes: Iterable[str], saes: Iterable[str]) -> PkiFi
     )
     files.ca.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
     _write_key(folder / "ca.key", ca_key)
-    _sign_all(files, ca_key, ca_cert, kmes=kmes, saes=saes)
+    _sign_all(files, ca_key, ca_cert, kmes=kmes, saes=saes, replace=True)
     return files
 
 
@@ -129,12 +130,13 @@ def _sign_all(
     *,
     kmes: Iterable[str],
     saes: Iterable[str],
+    replace: bool = False,
 ) -> list[str]:
-    """Sign a certificate for every name that has none yet; the names signed."""
+    """Sign a certificate for every name that has none yet (every name, if ``replace``); the names signed."""
     signed = []
     for names, server in ((kmes, True), (saes, False)):
         for name in names:
-            if files.cert(name).exists():
+            if files.cert(name).exists() and not replace:
                 continue
             key, cert = _issue(ca_key, ca_cert, name, server=server)
             files.cert(name).write_bytes(cert.public_bytes(serialization.Encoding.PEM))
@@ -153,6 +155,9 @@ def complete_pki(folder: Path, *, kmes: Iterable[str], saes: Iterable[str]) -> l
     ca_key = serialization.load_pem_private_key((folder / "ca.key").read_bytes(), password=None)
     if not isinstance(ca_key, ec.EllipticCurvePrivateKey):
         raise ValueError("ca.key is not the EC key this PKI makes")
+    public = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    if ca_key.public_key().public_bytes(*public) != ca_cert.public_key().public_bytes(*public):
+        raise ValueError("ca.key is not the key of ca.pem")
     return _sign_all(files, ca_key, ca_cert, kmes=kmes, saes=saes)
 
 

@@ -5,8 +5,9 @@ writer thread (a *lane*: one on SQLite; on PostgreSQL one for issues and one for
 whatever requests are queued (up to ``max_batch``), runs them on its database connection in *one*
 transaction, inserts the rows they add (reserved keys, ledger events) in one ``executemany`` per table,
 and commits once (one fsync on SQLite with ``synchronous=FULL``, one WAL flush on PostgreSQL). The batch
-first runs without savepoints (on PostgreSQL each is a round trip); only if one of its requests fails is
-it rolled back and run again with a ``SAVEPOINT`` per request. Only after the commit are the results
+runs without savepoints (on PostgreSQL each is a round trip): a request the store refuses is answered,
+and the batch rolled back and run again without it; after other failures, or several refusals, it runs
+with a ``SAVEPOINT`` per request (:meth:`KeyStoreWriter._commit`). Only after the commit are the results
 handed back to the awaiting requests. So:
 
 - **all or nothing per request**: a request that fails (:class:`~.store.NotEnoughKeyError`,
@@ -35,6 +36,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from qinternet.errors import QinternetError
 from qinternet.kms.store import DeliveredKey, KeyStore, Writes
 
 __all__ = ["KeyStoreWriter"]
@@ -43,13 +45,19 @@ logger = logging.getLogger("qinternet.kms")
 
 MAX_BATCH = 256
 """Most requests in one transaction (a batch is whatever is queued, up to this)."""
+OPTIMISTIC_TRIES = 4
+"""Runs of a batch without savepoints, each after one more refused request, before it runs with them."""
 
 _Work = Callable[[Any, Writes], list[DeliveredKey]]
 """A request: run on a cursor, adding the rows it inserts at the end to the :class:`~.store.Writes`."""
 
 
 class _RequestFailedError(Exception):
-    """A request of a batch run without savepoints failed: run the batch again with them."""
+    """The request at ``index`` of a batch run without savepoints failed (its error is the ``__cause__``)."""
+
+    def __init__(self, index: int) -> None:
+        super().__init__(index)
+        self.index = index
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,22 +211,36 @@ class KeyStoreWriter:
     def _commit(self, connection: Any, batch: list[_Request]) -> list[_Outcome]:
         """Run ``batch`` in one transaction and commit; the requests' outcomes.
 
-        First without savepoints (two round trips per request saved on PostgreSQL); if a request fails,
-        that transaction is rolled back and the batch runs again with a savepoint per request, so that
-        only the failing requests are undone. Nothing of the first try left this thread.
+        Without savepoints first (two round trips per request saved on PostgreSQL). A request the store
+        refuses (not enough key, a key ID not available: :class:`~qinternet.errors.QinternetError`) keeps
+        that answer, the transaction is rolled back and the batch runs again without it, up to
+        :data:`OPTIMISTIC_TRIES` times; so one bad request costs its batch one more run, not a run with
+        savepoints. Any other failure (a database error such as a deadlock) and the batch runs with a
+        savepoint per request, so that only the failing requests are undone. Nothing of a try that was
+        rolled back left this thread.
         """
-        try:
-            return self._run_batch(connection, batch, savepoints=False)
-        except _RequestFailedError:
-            return self._run_batch(connection, batch, savepoints=True)
+        refused: dict[int, _Outcome] = {}
+        for _ in range(OPTIMISTIC_TRIES):
+            try:
+                return self._run_batch(connection, batch, refused, savepoints=False)
+            except _RequestFailedError as failed:
+                if not isinstance(failed.__cause__, QinternetError):
+                    break
+                refused[failed.index] = self._failure(failed.__cause__)
+        return self._run_batch(connection, batch, refused, savepoints=True)
 
-    def _run_batch(self, connection: Any, batch: list[_Request], *, savepoints: bool) -> list[_Outcome]:
+    def _run_batch(
+        self, connection: Any, batch: list[_Request], refused: dict[int, _Outcome], *, savepoints: bool
+    ) -> list[_Outcome]:
         outcomes: list[_Outcome] = []
         writes = Writes()
         cursor = connection.cursor()
         try:
             self._store.begin(cursor)
-            for request in batch:
+            for index, request in enumerate(batch):
+                if index in refused:  # refused in an earlier try, with the same requests before it
+                    outcomes.append(refused[index])
+                    continue
                 if request.future.cancelled():  # the caller left before we began: take nothing for it
                     outcomes.append(_Outcome(None, asyncio.CancelledError()))
                     continue
@@ -229,7 +251,7 @@ class KeyStoreWriter:
                     keys = request.work(cursor, mine)
                 except Exception as exc:  # this request fails alone: undone, and its caller gets the error
                     if not savepoints:
-                        raise _RequestFailedError from exc
+                        raise _RequestFailedError(index) from exc
                     cursor.execute("ROLLBACK TO SAVEPOINT request")
                     outcomes.append(self._failure(exc))
                 else:
@@ -237,7 +259,7 @@ class KeyStoreWriter:
                     outcomes.append(_Outcome(keys, None))
                 if savepoints:
                     cursor.execute("RELEASE SAVEPOINT request")
-            self._store.write(cursor, writes)
+            self._store.write(cursor, writes)  # outside the requests' savepoints: an error here fails the batch
             connection.commit()
         except BaseException:
             with contextlib.suppress(Exception):
