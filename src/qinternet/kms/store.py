@@ -239,11 +239,10 @@ class _Statements:
         self._owners = self._style("SELECT key_id, slave_sae_id FROM keys WHERE kme_id = ? AND key_id IN ({})")
         # PostgreSQL only: in one statement (one round trip) what take, drop_block and use_block do in two.
         self.postgres = engine.dialect.name == "postgresql"
-        self.take_now = (
+        self.take_now = self._style(
             "WITH b AS (SELECT id, size_bytes, used_bytes, nonce, material FROM pool_blocks"
-            " WHERE kme_low = %(low)s AND kme_high = %(high)s AND used_bytes < size_bytes"
-            " ORDER BY id LIMIT 1 FOR UPDATE),"
-            " n AS (SELECT LEAST(%(need)s, size_bytes - used_bytes) AS k FROM b),"
+            " WHERE kme_low = ? AND kme_high = ? AND used_bytes < size_bytes ORDER BY id LIMIT 1 FOR UPDATE),"
+            " n AS (SELECT LEAST(?, size_bytes - used_bytes) AS k FROM b),"
             " d AS (DELETE FROM pool_blocks p USING b, n WHERE p.id = b.id AND n.k = b.size_bytes - b.used_bytes),"
             " u AS (UPDATE pool_blocks p SET used_bytes = b.used_bytes + n.k, material = substr(b.material, n.k + 1)"
             " FROM b, n WHERE p.id = b.id AND n.k < b.size_bytes - b.used_bytes)"
@@ -478,7 +477,7 @@ class KeyStore:
         sql = self._sql
         while need:
             if sql.postgres:
-                cursor.execute(sql.take_now, {"low": low, "high": high, "need": need})
+                cursor.execute(sql.take_now, (low, high, need))
             else:
                 cursor.execute(sql.take, (need, low, high))
             row = cursor.fetchone()
