@@ -53,8 +53,9 @@ def _free(port: int) -> bool:
     return True
 
 
-def start(folder: Path, port: int, *extra: str) -> subprocess.Popen[bytes]:
-    """``qinternet serve`` on ``net.yaml`` in ``folder``, its log appended to ``folder / "serve.log"``."""
+def start(folder: Path, port: int, *extra: str, db: str | None = None) -> subprocess.Popen[bytes]:
+    """``qinternet serve`` on ``net.yaml`` in ``folder``, its log appended to ``folder / "serve.log"``; the
+    key store is ``db`` (default: ``kms.db`` in ``folder``)."""
     log = (folder / "serve.log").open("ab")
     process = subprocess.Popen(
         [
@@ -66,7 +67,7 @@ def start(folder: Path, port: int, *extra: str) -> subprocess.Popen[bytes]:
             "--pki",
             str(folder / "pki"),
             "--db",
-            f"sqlite:///{folder / 'kms.db'}",
+            db or f"sqlite:///{folder / 'kms.db'}",
             "--base-port",
             str(port),
             "--speed",
@@ -104,10 +105,18 @@ def site(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def test_serve_hands_out_relayed_keys_over_mutual_tls(site: Path) -> None:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The key store of a served site: a SQLite file, or a new database on the throwaway PostgreSQL cluster."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'kms.db'}"
+    return str(request.getfixturevalue("fresh_postgres_url"))
+
+
+def test_serve_hands_out_relayed_keys_over_mutual_tls(site: Path, db_url: str) -> None:
     port = free_ports(4)
     ops = port + 3
-    process = start(site, port, "--ops-port", str(ops), "--log-format", "json")  # kme-alice, kme-bob, kme-relay
+    process = start(site, port, "--ops-port", str(ops), "--log-format", "json", db=db_url)  # alice, bob, relay
     try:
         with client(site, "sae-alice") as alice, client(site, "sae-bob") as bob:
             status = alice.get(f"https://localhost:{port}/api/v1/keys/sae-bob/status").json()
@@ -145,13 +154,13 @@ def test_serve_hands_out_relayed_keys_over_mutual_tls(site: Path) -> None:
     assert all(k["key"] not in log for k in keys)  # key material never logged
 
 
-def test_kill_9_under_load_loses_no_received_key_and_delivers_none_twice(site: Path) -> None:
+def test_kill_9_under_load_loses_no_received_key_and_delivers_none_twice(site: Path, db_url: str) -> None:
     """Masters and slaves hammer the KMEs; the server dies by SIGKILL mid-stream and comes back on its database.
 
     Afterwards every key a master received is fetched by its slave exactly once, with the same bits.
     """
     port = free_ports(3)
-    process = start(site, port)
+    process = start(site, port, db=db_url)
     issued: dict[str, str] = {}
     fetched: dict[str, str] = {}
     twice: list[str] = []  # key IDs seen twice by a master or by the slave (checked in the main thread)
@@ -206,7 +215,7 @@ def test_kill_9_under_load_loses_no_received_key_and_delivers_none_twice(site: P
     assert len(issued) > 20, "the load ran"
     assert twice == []
     assert all(issued[k] == v for k, v in fetched.items())
-    process = start(site, port)
+    process = start(site, port, db=db_url)
     cut_off: list[str] = []  # delivered (committed) while the kill cut the slave's answer
     try:
         with client(site, "sae-bob") as bob:
@@ -225,7 +234,7 @@ def test_kill_9_under_load_loses_no_received_key_and_delivers_none_twice(site: P
     # The store's ledger: every key the master received was delivered exactly once to the slave. A key the
     # slave did not see can only be one whose dec_keys answer the kill cut after the commit (the request
     # in flight at that instant: at most the slave's last batch).
-    store = KeyStore(f"sqlite:///{site / 'kms.db'}")
+    store = KeyStore(db_url)
     delivered = [event.key_id for event in store.ledger() if event.kind == "delivered"]
     store.close()
     assert len(delivered) == len(set(delivered))
