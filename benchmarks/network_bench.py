@@ -17,6 +17,7 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import numpy as np
 from rich.table import Table
 
 from qinternet.network.catalogue import resolve_scenario
@@ -140,6 +141,22 @@ def _spread(runs: list[NetworkTiming]) -> float:
     return max(costs) / min(costs)
 
 
+def _affine_fit(runs: list[NetworkTiming], key: str) -> tuple[float, float, float]:
+    """Least-squares ``simulate_s = fixed + per_unit * x`` over a series (``x``: links, or hours), and the
+    largest residual relative to the measured time: linear growth means a small residual, whatever the
+    fixed cost (a run has work that does not scale with the links, e.g. the network's steps)."""
+    x = np.array([r.links if key == "by_links" else r.duration_h for r in runs], dtype=float)
+    y = np.array([r.simulate_s for r in runs])
+    per_unit, fixed = np.polyfit(x, y, 1)
+    residual = float(np.max(np.abs(fixed + per_unit * x - y) / y))
+    return float(fixed), float(per_unit), residual
+
+
+def _fit_json(runs: list[NetworkTiming], key: str, unit_name: str) -> dict[str, float]:
+    fixed, per_unit, residual = _affine_fit(runs, key)
+    return {"fixed_s": fixed, unit_name: per_unit, "max_residual": residual}
+
+
 def network_tables(results: dict[str, Any]) -> list[Table]:
     """The goal and the scaling tables."""
     goal: NetworkTiming = results["goal"]
@@ -157,9 +174,12 @@ def network_tables(results: dict[str, Any]) -> list[Table]:
     tables = [first]
     for key, title in (("by_links", "links at 24 h"), ("by_duration", "duration")):
         runs: list[NetworkTiming] = results[key]
+        fixed, per_unit, residual = _affine_fit(runs, key)
+        unit = "link" if key == "by_links" else "hour"
         table = Table(
-            title=f"Scaling with {title} (chain, Monte-Carlo blocks): simulation cost per link-hour "
-            f"varies by {_spread(runs):.2f}x (1 = linear)"
+            title=f"Scaling with {title} (chain, Monte-Carlo blocks): simulate s = {fixed:.3f} + {per_unit:.4f} "
+            f"per {unit}, largest residual {100 * residual:.1f} % (linear: small); per link-hour varies by "
+            f"{_spread(runs):.2f}x"
         )
         for column in ("links", "hours", "blocks", "build s", "simulate s", "us per link-hour"):
             table.add_column(column, justify="right")
@@ -185,4 +205,6 @@ def network_json(results: dict[str, Any]) -> dict[str, Any]:
         "by_duration": [r.to_dict() for r in results["by_duration"]],
         "spread_by_links": _spread(results["by_links"]),
         "spread_by_duration": _spread(results["by_duration"]),
+        "affine_by_links": _fit_json(results["by_links"], "by_links", "per_link_s"),
+        "affine_by_duration": _fit_json(results["by_duration"], "by_duration", "per_hour_s"),
     }

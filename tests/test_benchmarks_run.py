@@ -26,3 +26,6 @@ def test_quick_benchmark_runs_and_its_baseline_agrees(tmp_path: Path) -> None:
     assert all(check["agree"] for check in data["sanity_signal_gain"])
     assert all(entry["ratio_qinternet_over_naive"] > 0 for entry in data["naive"])
     assert data["sequence"]["status"].startswith("skipped")
+    network = data["network"]
+    assert network["affine_by_links"]["per_link_s"] > 0  # more links cost more
+    assert 0 <= network["affine_by_duration"]["max_residual"] < 1
