@@ -185,6 +185,7 @@ def test_another_sae_cannot_decrypt_and_its_attempts_spend_nothing(site: Site, a
     one_line_error(code, err, "--kme", "HTTP 401")  # bob's KME does not serve carol
     code, _, err = apps_cli("decrypt", tmp_path / "m.txt.qkd", *site.sae("carol"), *out)
     one_line_error(code, err, "--kme", "HTTP 400", "one or more keys specified are not found on KME")
+    assert "issued by sae-alice's KME for sae-bob" in err  # the file's header says who can decrypt it
     code, _, err = apps_cli(
         "decrypt", tmp_path / "m.txt.qkd", *site.sae("bob", kme="kme-carol"), "--kme-id", "kme-bob", *out
     )

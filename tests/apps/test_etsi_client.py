@@ -182,3 +182,17 @@ def test_a_kme_of_the_wrong_id_is_sent_nothing(network: tuple[PkiFiles, dict[str
         thread.join(timeout=20)
     assert error.value.field == "kme_id"
     assert received == [b""]  # the handshake was made, then the connection closed: no request went out
+
+
+def test_a_refused_client_certificate_is_named_as_the_likely_cause(
+    network: tuple[PkiFiles, dict[str, str]], tmp_path: Path
+) -> None:
+    pki, url = network
+    rogue = init_pki(tmp_path / "rogue", kmes=[], saes=["sae-a"])  # the right name, another CA
+    with (
+        KmeClient(url["kme-a"], rogue.cert("sae-a"), rogue.key("sae-a"), pki.ca) as a,
+        pytest.raises(KmeRequestError) as error,
+    ):
+        a.status("sae-b")
+    assert error.value.status is None
+    assert "refuses the client certificate" in str(error.value)

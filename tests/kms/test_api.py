@@ -106,7 +106,8 @@ async def test_get_key_then_get_key_with_key_ids(store: KeyStore) -> None:
     assert rest.status_code == 200
     assert one.json()["keys"] + rest.json()["keys"] == keys  # the same keys, in order
     assert again.status_code == 400  # removed after delivery
-    assert again.json() == {"message": "one or more keys specified are not found on KME"}
+    assert again.json()["message"] == "one or more keys specified are not found on KME"
+    assert keys[0]["key_ID"] in again.json()["details"][0]["key_ID"]  # which one, and for whom
 
 
 async def test_post_key_request_defaults_and_multicast(store: KeyStore) -> None:
@@ -191,6 +192,48 @@ async def test_bad_requests_get_400_and_the_error_object(
     assert body["message"] == message
     assert set(body) <= {"message", "details"}
     assert all(isinstance(d, dict) for d in body.get("details", []))
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "kwargs", "field"),
+    [
+        ("get", "/api/v1/keys/sae-a/enc_keys", {}, "slave_SAE_ID"),  # the caller itself
+        ("post", "/api/v1/keys/sae-b/enc_keys", {"json": {"additional_slave_SAE_IDs": ["nobody"]}}, "additional"),
+        ("post", "/api/v1/keys/sae-b/enc_keys", {"json": {"additional_slave_SAE_IDs": ["sae-a"]}}, "additional"),
+        ("get", "/api/v1/keys/sae-b/enc_keys", {"params": {"size": "12"}}, "size"),
+        ("get", "/api/v1/keys/sae-b/enc_keys", {"params": {"size": "-8"}}, "size"),
+        ("get", "/api/v1/keys/sae-b/enc_keys", {"params": {"number": "1.5"}}, "number"),
+        ("get", "/api/v1/keys/sae-b/dec_keys", {"params": {"key_ID": "{" + str(uuid.uuid4()) + "}"}}, "key_ID"),
+        ("get", "/api/v1/keys/sae-b/dec_keys", {"params": {"key_ID": "----" + uuid.uuid4().hex}}, "key_ID"),
+        ("get", "/api/v1/keys/sae-b/status/", {}, "path"),  # a trailing slash is not redirected
+    ],
+)
+async def test_a_400_names_the_field_at_fault(
+    store: KeyStore, method: str, path: str, kwargs: dict[str, Any], field: str
+) -> None:
+    async with client(store, "kme-a", "sae-a") as c:
+        r = await c.request(method.upper(), path, **kwargs)
+    assert r.status_code == 400, r.text
+    names = [name for detail in r.json()["details"] for name in detail]
+    assert names
+    assert all(name.startswith(field) for name in names), names
+
+
+async def test_key_ids_are_found_in_either_case(store: KeyStore) -> None:
+    """RFC 4122 section 3: a UUID's hexadecimal digits are case-insensitive on input."""
+    async with client(store, "kme-a", "sae-a") as master:
+        [key] = (await master.get("/api/v1/keys/sae-b/enc_keys")).json()["keys"]
+    async with client(store, "kme-b", "sae-b") as slave:
+        r = await slave.get("/api/v1/keys/sae-a/dec_keys", params={"key_ID": key["key_ID"].upper()})
+    assert r.status_code == 200
+    assert r.json()["keys"] == [key]
+
+
+async def test_a_503_says_when_to_try_again(store: KeyStore) -> None:
+    async with client(store, "kme-a", "sae-a") as c:
+        r = await c.get("/api/v1/keys/sae-b/enc_keys", params={"number": "16", "size": "8192"})
+    assert r.status_code == 503
+    assert r.headers["retry-after"] == "1"
 
 
 async def test_optional_extensions_are_ignored(store: KeyStore) -> None:

@@ -260,6 +260,32 @@ def test_serve_and_pki_refuse_bad_input(cli, tmp_path: Path) -> None:  # type: i
     assert "is a file" in err
 
 
+def test_serve_names_a_key_store_it_cannot_open_in_one_line(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "net.yaml").write_text(SCENARIO)
+    sealed = f"sqlite:///{tmp_path / 'sealed.db'}"
+    store = KeyStore(sealed, master_key=os.urandom(32))
+    store.add_key("alice", "relay", os.urandom(64))
+    store.close()
+    (tmp_path / "other.key").write_bytes(os.urandom(32))
+    (tmp_path / "text.db").write_text("not a database")
+    serve = ["serve", str(tmp_path / "net.yaml"), "--pki", str(tmp_path / "pki"), "--warm-up", "0s"]
+    for extra, option, reason in (
+        (["--db", sealed], "--master-key-file", "encrypted at rest"),
+        (["--db", sealed, "--master-key-file", str(tmp_path / "other.key")], "--master-key-file", "not the one"),
+        (["--db", "garbage://"], "--db", "no such database dialect"),
+        (["--db", "mysql://operator:hunter2@db.example/kms"], "--db", "driver is not installed"),
+        (["--db", f"sqlite:///{tmp_path / 'no' / 'such' / 'dir.db'}"], "--db", "unable to open"),
+        (["--db", f"sqlite:///{tmp_path / 'text.db'}"], "--db", "not a database"),
+        (["--db", "postgresql+psycopg://operator:hunter2@127.0.0.1:1/kms"], "--db", "cannot open the key store"),
+    ):
+        code, _, err = cli(*serve, *extra)
+        assert code == 2, extra
+        assert err.startswith(f"qinternet: error: {option}: "), err
+        assert reason in err, err
+        assert "hunter2" not in err
+        assert "Traceback" not in err
+
+
 def test_pki_init_then_serve_a_scenario_signs_what_is_missing(site: Path) -> None:
     """The README's order: `qinternet pki init pki`, then `qinternet serve`: the scenario's certificates
     are signed by that CA, the ones already there are kept."""
@@ -308,3 +334,72 @@ def test_pki_init_on_an_existing_pki_keeps_it_and_signs_what_is_new(cli, tmp_pat
     code, _, err = cli("pki", "init", str(pki))
     assert code == 2
     assert "no ca.key" in err
+
+
+def test_pki_init_refuses_names_that_are_not_certificate_names(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    pki = tmp_path / "site" / "pki"
+    for extra, option in (
+        (["--sae", "../evil"], "--sae"),
+        (["--sae", ""], "--sae"),
+        (["--kme", "kme/a"], "--kme"),
+        (["--sae", "s" * 65], "--sae"),
+        (["--server-name", "bad host"], "--server-name"),
+        (["--server-name", "-x.example"], "--server-name"),
+    ):
+        code, _, err = cli("pki", "init", str(pki), *extra)
+        assert code == 2, extra
+        assert err.startswith(f"qinternet: error: {option}: "), err
+    assert not (tmp_path / "site").exists()  # refused before anything was written
+    assert not list(tmp_path.rglob("evil*"))
+
+
+def test_pki_init_server_names_go_into_every_kme_certificate(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    pki = tmp_path / "pki"
+    code, _, err = cli(
+        "pki", "init", str(pki), "--sae", "sae-a", "--sae", "sae-a", "--server-name", "kms.example.org",
+        "--server-name", "192.0.2.7",
+    )  # fmt: skip
+    assert code == 0, err
+    names = (
+        x509.load_pem_x509_certificate((pki / "kme-a.pem").read_bytes())
+        .extensions.get_extension_for_class(x509.SubjectAlternativeName)
+        .value
+    )
+    assert names.get_values_for_type(x509.DNSName) == ["localhost", "kms.example.org"]
+    assert [str(a) for a in names.get_values_for_type(x509.IPAddress)] == ["127.0.0.1", "192.0.2.7"]
+    assert sorted(p.name for p in pki.glob("sae-*.pem")) == ["sae-a.pem"]  # a name given twice: one certificate
+
+
+def test_a_port_in_use_is_one_line_before_anything_is_served(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "net.yaml").write_text(SCENARIO)
+    port = free_ports(5)
+    serve = ["serve", str(tmp_path / "net.yaml"), "--pki", str(tmp_path / "pki"), "--warm-up", "0s"]
+    serve += ["--db", f"sqlite:///{tmp_path / 'kms.db'}", "--base-port", str(port)]
+    for taken, option in ((port + 1, "--base-port"), (port + 4, "--ops-port")):
+        with socket.socket() as holder:
+            holder.bind(("127.0.0.1", taken))
+            holder.listen()
+            code, out, err = cli(*serve, "--ops-port", str(port + 4))
+        assert code == 2
+        assert err.startswith(f"qinternet: error: {option}: cannot listen on 127.0.0.1:{taken}"), err
+        assert "in use" in err
+        assert "serving" not in out
+        assert "Traceback" not in err
+    code, _, err = cli(*serve, "--host", "not a host")
+    assert code == 2
+    assert err.startswith("qinternet: error: --host: ")
+
+
+@pytest.mark.parametrize("when", ["warming up", "serving"])
+def test_sigterm_stops_serve_cleanly_at_any_point(site: Path, when: str) -> None:
+    port = free_ports(3)
+    process = start(site, port)  # returns once the ports listen: before the warm-up
+    if when == "serving":
+        deadline = time.monotonic() + 60
+        while "serving 3 KMEs" not in (site / "serve.log").read_text() and time.monotonic() < deadline:
+            time.sleep(0.05)
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=30) == 0
+    log = (site / "serve.log").read_text()
+    assert log.rstrip().endswith("stopped")
+    assert "Traceback" not in log

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qinternet.kms.store import KeyNotAvailableError, KeyStore, NotEnoughKeyError
+from qinternet.kms.store import KeyNotAvailableError, KeyStore, MasterKeyError, NotEnoughKeyError
 
 
 @pytest.fixture
@@ -106,6 +106,64 @@ def test_encryption_at_rest(tmp_path: Path) -> None:
     store.close()
     with pytest.raises(ValueError, match="32 bytes"):
         KeyStore(f"sqlite:///{tmp_path / 'x.db'}", master_key=b"short")
+
+
+def test_a_store_opens_only_with_the_master_key_its_material_is_sealed_under(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'sealed.db'}"
+    master_key = os.urandom(32)
+    store = KeyStore(url, master_key=master_key)
+    store.add_key("a", "b", os.urandom(64))
+    [key] = store.issue(master_kme="a", master_sae="m", slaves=[("s", ["a", "b"])], number=1, size_bits=256)
+    store.close()
+    with pytest.raises(MasterKeyError, match="encrypted at rest"):  # the sealed bytes would go out as the key
+        KeyStore(url)
+    with pytest.raises(MasterKeyError, match="not the one"):
+        KeyStore(url, master_key=os.urandom(32))
+    store = KeyStore(url, master_key=master_key)  # nothing was lost to the refused opens
+    [got] = store.deliver(kme_id="b", slave_sae="s", master_sae="m", key_ids=[key.key_id])
+    assert got.material == key.material
+    store.close()
+
+    plain = f"sqlite:///{tmp_path / 'plain.db'}"
+    store = KeyStore(plain)
+    store.add_key("a", "b", os.urandom(64))
+    store.close()
+    with pytest.raises(MasterKeyError, match="in the clear"):
+        KeyStore(plain, master_key=master_key)
+    KeyStore(plain).close()
+
+
+def test_a_new_sqlite_store_is_readable_by_its_owner_only(tmp_path: Path) -> None:
+    store = KeyStore(f"sqlite:///{tmp_path / 'private.db'}")
+    store.add_key("a", "b", os.urandom(64))
+    for name in ("private.db", "private.db-wal"):
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o600, name
+    store.close()
+
+
+def test_an_empty_store_takes_any_sealing(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    KeyStore(url).close()
+    store = KeyStore(url, master_key=os.urandom(32))  # no key material yet: nothing to misread
+    store.add_key("a", "b", os.urandom(64))
+    store.close()
+    with pytest.raises(MasterKeyError):
+        KeyStore(url)
+
+
+def test_a_store_from_before_the_record_is_judged_by_its_pool_blocks(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    master_key = os.urandom(32)
+    store = KeyStore(url, master_key=master_key)
+    store.add_key("a", "b", os.urandom(64))
+    with store.engine.begin() as connection:  # as revision 0002 left it: no record of the sealing
+        connection.exec_driver_sql("DELETE FROM store_meta")
+    store.close()
+    with pytest.raises(MasterKeyError, match="encrypted at rest"):
+        KeyStore(url)
+    KeyStore(url, master_key=master_key).close()  # records the key's check value
+    with pytest.raises(MasterKeyError, match="not the one"):
+        KeyStore(url, master_key=os.urandom(32))
 
 
 def test_concurrent_slaves_never_get_a_key_twice(tmp_path: Path) -> None:

@@ -79,7 +79,7 @@ def test_a_header_cannot_claim_another_identity(network: tuple[PkiFiles, dict[st
 def test_no_client_certificate_no_connection(network: tuple[PkiFiles, dict[str, str]]) -> None:
     pki, url = network
     with (
-        httpx.Client(verify=str(pki.ca), timeout=10) as anonymous,
+        httpx.Client(verify=ssl.create_default_context(cafile=str(pki.ca)), timeout=10) as anonymous,
         pytest.raises((httpx.ConnectError, httpx.ReadError, httpx.RemoteProtocolError)),
     ):
         anonymous.get(f"{url['kme-a']}/api/v1/keys/sae-b/status")

@@ -258,6 +258,13 @@ class KmeClient:
             response = self._http.request(method, f"{self.base}/{path}", json=body, extensions=self._extensions)
         except httpx.TimeoutException:
             raise KmeRequestError(operation, None, f"no answer from {self.base} in time") from None
+        except (httpx.RemoteProtocolError, httpx.ReadError) as exc:  # connected, then cut without a word
+            raise KmeRequestError(
+                operation,
+                None,
+                f"{self.base} closed the connection ({_first_line(exc)}); a KME does so when it refuses the "
+                "client certificate: is --cert signed by the KME's CA and --key its key?",
+            ) from None
         except httpx.HTTPError as exc:
             raise KmeRequestError(operation, None, f"cannot reach {self.base}: {_first_line(exc)}") from None
         if response.status_code == 200:

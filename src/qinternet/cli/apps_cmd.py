@@ -101,18 +101,31 @@ def decrypt(
     force: ForceOption = False,
     kme_id: KmeIdOption = None,
 ) -> None:
-    """Decrypt FILE with the keys your KME delivers for the key IDs in its header (once: they are used up)."""
+    """Decrypt FILE with the keys your KME delivers for the key IDs in its header.
+
+    The KME delivers a key once: a decryption spends the file's keys, also when it fails because the
+    file was altered (keep the .qkd file intact until it has been decrypted).
+    """
     if out is None:
         if file.suffix != SUFFIX:
             raise ParameterError("--out", f"FILE does not end in {SUFFIX}: name the decrypted file")
         out = file.with_suffix("")
     data = _read(file)
     with _as_options():
-        parse_container(data)  # a malformed file fails here, before any key is asked for
+        header = parse_container(data).header  # a malformed file fails here, before any key is asked for
         _check_output(out, force)
         private = None if mlkem_private is None else load_mlkem_private(mlkem_private)
         with KmeClient(kme, cert, key, ca, kme_id=kme_id) as client:
-            plaintext = decrypt_bytes(data, kme=client, mlkem_private=private)
+            try:
+                plaintext = decrypt_bytes(data, kme=client, mlkem_private=private)
+            except KmeRequestError as error:
+                if error.status not in (400, 401):
+                    raise
+                raise ParameterError(
+                    "--kme",
+                    f"{error} (FILE's keys were issued by {header.master_sae_id}'s KME for "
+                    f"{header.slave_sae_id}: decrypt with that SAE's certificate at its KME)",
+                ) from None
     _write(out, plaintext)
     typer.echo(f"{file} -> {out} ({len(plaintext)} bytes, authenticated)")
 

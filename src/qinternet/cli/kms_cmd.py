@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime
 import functools
 import gc
 import json
 import logging
+import os
+import signal
+import socket
+import sys
+import threading
 import time
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Iterator, Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,7 +24,8 @@ import uvicorn
 from fastapi import FastAPI
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
 from qinternet.cli.network_cmd import parse_duration_option
 from qinternet.errors import ParameterError
@@ -26,12 +33,13 @@ from qinternet.kms.api import create_app
 from qinternet.kms.feeder import NetworkFeeder, topology_of
 from qinternet.kms.metrics import KmsMetrics
 from qinternet.kms.ops import create_ops_app
-from qinternet.kms.pki import PkiFiles, complete_pki, init_pki
-from qinternet.kms.settings import load_serve_settings
-from qinternet.kms.store import KeyStore
-from qinternet.kms.tls import KmeServer, serve_kmes
-from qinternet.kms.topology import KeyLimits
+from qinternet.kms.pki import PkiFiles, complete_pki, init_pki, name_problem, server_name_problem
+from qinternet.kms.settings import ServeSettings, load_serve_settings
+from qinternet.kms.store import KeyStore, MasterKeyError
+from qinternet.kms.tls import KmeServer, QuietServer, listen, serve_kmes
+from qinternet.kms.topology import KeyLimits, KmsTopology
 from qinternet.network.catalogue import resolve_scenario
+from qinternet.network.schema import Scenario
 
 __all__ = ["pki_app", "serve"]
 
@@ -47,6 +55,10 @@ def pki_init(
     kme: Annotated[list[str] | None, typer.Option(help="A KME ID (repeat). Default: kme-a, kme-b.")] = None,
     sae: Annotated[list[str] | None, typer.Option(help="An SAE ID (repeat). Default: sae-a, sae-b.")] = None,
     scenario: Annotated[str | None, typer.Option(help="Make the KMEs and SAEs of this scenario instead.")] = None,
+    server_name: Annotated[
+        list[str] | None,
+        typer.Option(help="A host name or IP address clients reach the KMEs at (repeat); localhost always."),
+    ] = None,
     force: Annotated[
         bool, typer.Option("--force", help="Make a new CA even if FOLDER has one (every certificate is replaced).")
     ] = False,
@@ -54,12 +66,24 @@ def pki_init(
     """Make a CA and sign a server certificate per KME and a client certificate per SAE (CN = its ID).
 
     A folder that already has a CA keeps it and its certificates: only the missing ones are signed (so
-    certificates handed out stay valid); ``--force`` makes a new CA and replaces everything."""
+    certificates handed out stay valid); --force makes a new CA and replaces every named certificate.
+    """
     if scenario is not None:
         topology = topology_of(resolve_scenario(scenario)[0])
         kmes, saes = sorted(topology.kmes), sorted(topology.sae_kme)
     else:
         kmes, saes = kme or ["kme-a", "kme-b"], sae or ["sae-a", "sae-b"]
+    kmes, saes = list(dict.fromkeys(kmes)), list(dict.fromkeys(saes))
+    for option, names in (("--kme", kmes), ("--sae", saes)):
+        for name in names:
+            problem = name_problem(name)
+            if problem is not None:
+                raise ParameterError("--scenario" if scenario is not None else option, problem)
+    hosts = list(dict.fromkeys(server_name or []))
+    for host in hosts:
+        problem = server_name_problem(host)
+        if problem is not None:
+            raise ParameterError("--server-name", problem)
     if folder.exists() and not folder.is_dir():
         raise ParameterError("FOLDER", f"{str(folder)!r} is a file")
     has_ca = (folder / "ca.pem").exists()
@@ -67,15 +91,18 @@ def pki_init(
         raise ParameterError("FOLDER", f"{str(folder)!r} has a ca.pem but no ca.key to sign with (--force: a new CA)")
     try:
         if has_ca and not force:
-            signed = complete_pki(folder, kmes=kmes, saes=saes)
+            signed = complete_pki(folder, kmes=kmes, saes=saes, server_names=hosts)
             typer.echo(
                 f"CA {folder / 'ca.pem'} kept; signed {len(signed)} new certificate(s)"
                 + (f" ({', '.join(signed)})" if signed else "")
                 + "; the others kept (--force makes a new CA)"
             )
+            kept = [name for name in kmes if name not in signed]
+            if hosts and kept:
+                typer.echo(f"the KME certificates kept ({len(kept)}) do not name {', '.join(hosts)}: --force re-signs")
             return
         stale = sorted({p.stem for p in folder.glob("*.pem")} - {"ca", *kmes, *saes}) if has_ca else []
-        files = init_pki(folder, kmes=kmes, saes=saes)
+        files = init_pki(folder, kmes=kmes, saes=saes, server_names=hosts)
     except OSError as exc:
         raise ParameterError("FOLDER", f"cannot write {str(folder)!r}: {exc.strerror or exc}") from None
     except ValueError as exc:  # a ca.key that is not ours
@@ -89,6 +116,11 @@ def _url(port: int) -> str:
     return f"https://localhost:{port}"
 
 
+def _ops_url(settings: ServeSettings) -> str:
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
+    return f"http://{f'[{host}]' if ':' in host else host}:{settings.ops_port}"
+
+
 def serve(
     scenario: Annotated[str, typer.Argument(help="A built-in scenario or a YAML file: its nodes run KMEs.")],
     config: Annotated[Path | None, typer.Option(help="YAML file of settings (see qinternet.kms.settings).")] = None,
@@ -96,6 +128,9 @@ def serve(
     db: Annotated[str | None, typer.Option(help="SQLAlchemy URL of the key store (sqlite:///kms.db).")] = None,
     speed: Annotated[float | None, typer.Option(help="Simulated seconds per wall second (1).")] = None,
     base_port: Annotated[int | None, typer.Option(help="Port of the first KME; the others follow (8443).")] = None,
+    host: Annotated[
+        str | None, typer.Option(help="Address to listen on (127.0.0.1; 0.0.0.0 for every interface).")
+    ] = None,
     ops_port: Annotated[int | None, typer.Option(help="Port of /metrics and the status page, 0: off (9100).")] = None,
     pool_capacity_bits: Annotated[float | None, typer.Option(help="Most key a link's pool holds (8e6).")] = None,
     warm_up: Annotated[
@@ -119,6 +154,7 @@ def serve(
             "db": db,
             "speed": speed,
             "base_port": base_port,
+            "host": host,
             "ops_port": ops_port,
             "pool_capacity_bits": pool_capacity_bits,
             "warm_up_s": None if warm_up is None else parse_duration_option(warm_up, "--warm-up", allow_zero=True),
@@ -158,7 +194,56 @@ def serve(
         )
     except ValueError as exc:
         raise ParameterError("--config", str(exc)) from None
-    store = KeyStore(settings.db, master_key=settings.master_key())
+    master_key = settings.master_key()
+    ports = {kme: settings.base_port + i for i, kme in enumerate(kmes)}
+    log = logging.getLogger("qinternet.kms")
+    try:
+        with _sigterm_as_interrupt():
+            sockets = _listen_all(settings.host, ports, settings.ops_port)  # a port in use stops us here
+            try:
+                store = _open_store(settings.db, master_key)
+                try:
+                    _serve_store(spec, settings, store, topology, limits, files, ports, sockets, stop_after)
+                finally:
+                    log.info("stopping: closing the key store")
+                    store.close()
+            finally:
+                for sock in sockets.values():
+                    sock.close()
+    except KeyboardInterrupt:  # ^C or SIGTERM: a clean stop, whenever it comes
+        pass
+    log.info("stopped")
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM (systemd, docker stop, kill) stops ``serve`` as ^C does: cleanly, at any point of start-up."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(_sig: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _serve_store(
+    spec: Scenario,
+    settings: ServeSettings,
+    store: KeyStore,
+    topology: KmsTopology,
+    limits: KeyLimits,
+    files: PkiFiles,
+    ports: Mapping[str, int],
+    sockets: Mapping[str, socket.socket],
+    stop_after_s: float | None,
+) -> None:
+    """Warm the pools up, print the endpoints and serve until ^C or ``stop_after_s``."""
     feeder = NetworkFeeder(spec, store, capacity_bytes=int(settings.pool_capacity_bits // 8))
     try:
         feeder.advance(settings.warm_up_s)
@@ -167,42 +252,78 @@ def serve(
             "--db", f"the key store cannot be written: {str(getattr(exc, 'orig', None) or exc)[:200]}"
         ) from None
     metrics = KmsMetrics()
-    ports = {kme: settings.base_port + i for i, kme in enumerate(kmes)}
     servers = [
         KmeServer(
             kme,
             create_app(kme, store, topology, limits, metrics),
-            ports[kme],
+            port,
             files.cert(kme),
             files.key(kme),
             files.ca,
+            host=settings.host,
+            sock=sockets[kme],
         )
-        for kme in kmes
+        for kme, port in ports.items()
     ]
     ops = None
     if settings.ops_port:
-        ops = create_ops_app(store, topology, metrics, ports, title=spec.name)
-    _print_endpoints(Console(), spec.name, servers, topology.sae_kme, files, settings.ops_port)
+        ops = create_ops_app(store, topology, metrics, dict(ports), title=spec.name)
+    _print_endpoints(Console(soft_wrap=True), spec.name, servers, topology.sae_kme, files, settings)
     # What start-up built (apps, routes, models, the network) lives until exit: out of the collector's
     # generations, so that full collections under load do not walk it again (they were the latency tail).
     gc.collect()
     gc.freeze()
-    try:
-        _event_loop_runner()(
-            _run(
-                servers,
-                feeder,
-                ops,
-                settings.ops_port,
-                speed=settings.speed,
-                start_s=settings.warm_up_s,
-                stop_after_s=stop_after,
-            )
+    _event_loop_runner()(
+        _run(
+            servers,
+            feeder,
+            ops,
+            sockets.get(_OPS),
+            speed=settings.speed,
+            start_s=settings.warm_up_s,
+            stop_after_s=stop_after_s,
         )
-    except KeyboardInterrupt:
-        pass
-    finally:
-        store.close()
+    )
+
+
+_OPS = "\0ops"
+"""The key of the ops port's socket among the KMEs' in :func:`_listen_all`."""
+
+
+def _listen_all(host: str, ports: Mapping[str, int], ops_port: int) -> dict[str, socket.socket]:
+    """A listening socket per KME (and for the ops port), or a one-line error naming the port in use."""
+    wanted = {**ports, **({_OPS: ops_port} if ops_port else {})}
+    made: dict[str, socket.socket] = {}
+    for name, port in wanted.items():
+        try:
+            made[name] = listen(host, port)
+        except OSError as exc:
+            for sock in made.values():
+                sock.close()
+            option = "--ops-port" if name == _OPS else "--base-port"
+            what = "the ops port" if name == _OPS else f"{name}'s port"
+            reason = os.strerror(exc.errno) if exc.errno else str(exc)
+            raise ParameterError(option, f"cannot listen on {host}:{port} ({what}): {reason}") from None
+    return made
+
+
+def _open_store(url: str, master_key: bytes | None) -> KeyStore:
+    """The key store at ``url``, or a one-line error naming the option at fault (never the URL's password)."""
+    try:
+        shown = make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        raise ParameterError("--db", "is not a SQLAlchemy URL (e.g. sqlite:///kms.db)") from None
+    try:
+        return KeyStore(url, master_key=master_key)
+    except MasterKeyError as exc:
+        raise ParameterError("--master-key-file", f"{exc} ({shown})") from None
+    except NoSuchModuleError:
+        raise ParameterError("--db", f"{shown}: no such database dialect (sqlite or postgresql+psycopg)") from None
+    except ImportError as exc:
+        raise ParameterError("--db", f"{shown}: its driver is not installed ({exc.name or exc})") from None
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0][:200]
+        raise ParameterError("--db", f"cannot open the key store {shown}: {reason}") from None
 
 
 def _event_loop_runner() -> Callable[[Coroutine[Any, Any, None]], None]:
@@ -220,15 +341,30 @@ def _tls_files(files: PkiFiles, kme: str) -> tuple[Path, Path, Path]:
 
 def configure_logging(log_format: str) -> None:
     """Log ``qinternet.kms`` events at INFO to stderr, as text or one JSON object per line."""
-    handler = logging.StreamHandler()
-    handler.setFormatter(_JsonFormatter() if log_format == "json" else logging.Formatter("%(asctime)s %(message)s"))
+    handler = _CurrentStderr()
+    handler.setFormatter(_JsonFormatter() if log_format == "json" else _TextFormatter("%(asctime)s %(message)s"))
     log = logging.getLogger("qinternet.kms")
     log.handlers[:] = [handler]
     log.setLevel(logging.INFO)
     log.propagate = False
 
 
-class _JsonFormatter(logging.Formatter):
+class _CurrentStderr(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is when a record comes (not the one at start-up, which an
+    embedding program or a test may have closed since)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stderr
+        super().emit(record)
+
+
+class _TextFormatter(logging.Formatter):
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802 - logging's name
+        """ISO 8601 in UTC with milliseconds, e.g. ``2026-11-26T13:01:14.031+00:00``."""
+        return datetime.datetime.fromtimestamp(record.created, datetime.UTC).isoformat(timespec="milliseconds")
+
+
+class _JsonFormatter(_TextFormatter):
     def format(self, record: logging.LogRecord) -> str:
         entry = {
             "time": self.formatTime(record),
@@ -258,7 +394,7 @@ async def _run(
     servers: list[KmeServer],
     feeder: NetworkFeeder,
     ops: FastAPI | None,
-    ops_port: int,
+    ops_socket: socket.socket | None,
     *,
     speed: float,
     start_s: float,
@@ -266,11 +402,9 @@ async def _run(
 ) -> None:
     serving = asyncio.create_task(serve_kmes(servers))
     ops_server = None
-    if ops is not None:
-        ops_server = uvicorn.Server(
-            uvicorn.Config(ops, host="127.0.0.1", port=ops_port, access_log=False, log_level="warning", lifespan="off")
-        )
-        ops_task = asyncio.create_task(ops_server.serve())
+    if ops is not None and ops_socket is not None:
+        ops_server = QuietServer(uvicorn.Config(ops, access_log=False, log_level="warning", lifespan="off"))
+        ops_task = asyncio.create_task(ops_server.serve(sockets=[ops_socket]))
     started = checkpointed = time.monotonic()
     loop = asyncio.get_running_loop()
     try:
@@ -294,7 +428,12 @@ async def _run(
 
 
 def _print_endpoints(
-    console: Console, name: str, servers: list[KmeServer], sae_kme: Mapping[str, str], files: PkiFiles, ops_port: int
+    console: Console,
+    name: str,
+    servers: list[KmeServer],
+    sae_kme: Mapping[str, str],
+    files: PkiFiles,
+    settings: ServeSettings,
 ) -> None:
     table = Table(title=f"{name}: KMEs serving ETSI GS QKD 014 over mutual TLS")
     for column in ("KME", "URL", "its SAEs (certificate, key)"):
@@ -306,9 +445,12 @@ def _print_endpoints(
         saes = ", ".join(f"{s} ({files.cert(s).name}, {files.key(s).name})" for s in attached.get(server.kme_id, []))
         table.add_row(server.kme_id, _url(server.port), saes or "-")
     console.print(table)
-    if ops_port:
-        console.print(f"Status page and Prometheus metrics: http://127.0.0.1:{ops_port}/ and /metrics")
+    if settings.ops_port:
+        console.print(f"Status page and Prometheus metrics: {_ops_url(settings)}/ and /metrics")
+    console.print(f"CA: {files.ca}. Try (one line; <sae> and <slave SAE> from the table):")
     console.print(
-        f"CA: {files.ca}. Try: curl --cacert {files.ca} --cert {files.folder}/<sae>.pem --key "
-        f"{files.folder}/<sae>.key {_url(servers[0].port)}/api/v1/keys/<slave SAE>/status"
+        f"curl --cacert {files.ca} --cert {files.folder}/<sae>.pem --key {files.folder}/<sae>.key "
+        f"{_url(servers[0].port)}/api/v1/keys/<slave SAE>/status",
+        markup=False,
+        highlight=False,
     )

@@ -28,8 +28,8 @@ from __future__ import annotations
 import base64
 import itertools
 import logging
+import re
 import time
-import uuid
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Path, Request
@@ -196,13 +196,20 @@ def _error(status: int, message: str, details: list[dict[str, Any]] | None = Non
     body: dict[str, Any] = {"message": message}
     if details:
         body["details"] = details
-    return JSONResponse(body, status_code=status)
+    # 503: the links make key all the time, or the database comes back; a client may try again in a second
+    headers = {"Retry-After": "1"} if status == 503 else None
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 def _caller(request: Request, topology: KmsTopology, kme_id: str) -> str:
     """The verified SAE ID of the caller, attached to this KME; 401 otherwise."""
     sae_id = request.scope.get(SAE_SCOPE_KEY)
     if not isinstance(sae_id, str) or topology.kme_of(sae_id) != kme_id:
+        logger.warning(
+            "kme=%s refused (401): %s is not an SAE of this KME",
+            kme_id,
+            "a client without a certificate name" if not isinstance(sae_id, str) else repr(sae_id[:100]),
+        )
         raise KmeError(401)
     return sae_id
 
@@ -217,7 +224,7 @@ def _int_param(value: str | None, name: str) -> int | None:
     if value is None:
         return None
     if not (value.isascii() and value.isdigit() and len(value) <= 18):
-        raise KmeError(400, MSG_BAD, [{name: f"must be a whole number, got {value[:40]!r}"}])
+        raise KmeError(400, MSG_BAD, [{name: f"must be a whole number of ASCII digits, got {value[:40]!r}"}])
     return int(value)
 
 
@@ -305,6 +312,7 @@ def create_app(
         summary="ETSI GS QKD 014 V1.1.1 key delivery API",
         docs_url=None,
         redoc_url=None,
+        redirect_slashes=False,  # ".../status/" is not an API path: 400 with the Error object, not a 307
     )
 
     @app.exception_handler(KmeError)
@@ -374,7 +382,7 @@ def create_app(
         number = 1 if key_request.number is None else key_request.number
         size = limits.key_size if key_request.size is None else key_request.size
         if size % 8:
-            raise KmeError(400, MSG_SIZE)
+            raise KmeError(400, MSG_SIZE, [{"size": f"{size} bits is not a whole number of bytes"}])
         problems = []
         if not 1 <= number <= limits.max_key_per_request:
             problems.append({"number": f"must be between 1 and max_key_per_request = {limits.max_key_per_request}"})
@@ -384,11 +392,16 @@ def create_app(
         if len(extra) > limits.max_sae_id_count:
             problems.append({"additional_slave_SAE_IDs": f"at most max_SAE_ID_count = {limits.max_sae_id_count}"})
         slaves = list(dict.fromkeys([slave, *extra]))
-        if master in slaves or len(slaves) != 1 + len(extra):
+        if slave == master:
+            problems.append({"slave_SAE_ID": "must differ from the calling (master) SAE"})
+        if master in extra or len(slaves) != 1 + len(extra):
             problems.append({"additional_slave_SAE_IDs": "slaves must differ from each other and from the master"})
         if problems:
             raise KmeError(400, MSG_BAD, problems)
-        routes = [(sae, peer_path(kme_id, sae, "slave_SAE_ID")[1]) for sae in slaves]
+        routes = [
+            (sae, peer_path(kme_id, sae, "slave_SAE_ID" if i == 0 else "additional_slave_SAE_IDs")[1])
+            for i, sae in enumerate(slaves)
+        ]
         try:
             keys = await store.writer().issue(
                 master_kme=kme_id, master_sae=master, slaves=routes, number=number, size_bits=size
@@ -405,7 +418,15 @@ def create_app(
         if metrics is not None:
             for sae in slaves:
                 metrics.keys_issued.labels(kme_id, master, sae).inc(len(keys))
-        logger.info("kme=%s issued %d keys of %d bits master=%s slaves=%s", kme_id, len(keys), size, master, slaves)
+        logger.info(
+            "kme=%s issued %d key%s of %d bits master=%s slaves=%s",
+            kme_id,
+            len(keys),
+            "" if len(keys) == 1 else "s",
+            size,
+            master,
+            slaves,
+        )
         return _container(keys)
 
     @app.get(
@@ -431,21 +452,32 @@ def create_app(
         slave = _caller(request, topology, kme_id)
         if len(key_ids) > limits.max_key_per_request:
             raise KmeError(400, MSG_BAD, [{"key_IDs": f"at most max_key_per_request = {limits.max_key_per_request}"}])
-        bad = [k for k in key_ids if not _is_uuid(k)]
+        canonical = [_canonical_key_id(k) for k in key_ids]
+        bad = [k for k, c in zip(key_ids, canonical, strict=True) if c is None]
         if bad:
-            raise KmeError(400, MSG_BAD, [{"key_ID": "must be a UUID"}])
+            raise KmeError(400, MSG_BAD, [{"key_ID": f"must be a UUID, got {k[:40]!r}"} for k in bad[:10]])
+        key_ids = [c for c in canonical if c is not None]
         try:
             keys = await store.writer().deliver(kme_id=kme_id, slave_sae=slave, master_sae=master, key_ids=key_ids)
         except KeyNotAvailableError as exc:
             if exc.reserved_for_others:
+                logger.warning("kme=%s refused (401): %s asked for keys issued to other SAEs", kme_id, slave)
                 raise KmeError(401) from None  # issued to other SAEs (Table 7)
-            raise KmeError(400, MSG_NOT_FOUND) from None
+            missing = [{"key_ID": f"{k} is not held for {slave[:100]} from {master[:100]}"} for k in exc.key_ids[:10]]
+            raise KmeError(400, MSG_NOT_FOUND, missing) from None
         except SQLAlchemyError:
             logger.exception("key store unavailable")
             raise KmeError(503, MSG_SERVER, [{"keys": "key data access error"}]) from None
         if metrics is not None:
             metrics.keys_delivered.labels(kme_id, master, slave).inc(len(keys))
-        logger.info("kme=%s delivered %d keys master=%s slave=%s", kme_id, len(keys), master, slave)
+        logger.info(
+            "kme=%s delivered %d key%s master=%s slave=%s",
+            kme_id,
+            len(keys),
+            "" if len(keys) == 1 else "s",
+            master,
+            slave,
+        )
         return _container(keys)
 
     @app.get(
@@ -470,9 +502,10 @@ def create_app(
     return app
 
 
-def _is_uuid(text: str) -> bool:
-    try:
-        uuid.UUID(text)
-    except ValueError:
-        return False
-    return len(text) == 36
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.ASCII | re.IGNORECASE)
+"""A UUID in its string form (RFC 4122 section 3: hexadecimal digits, either case, in 8-4-4-4-12 groups)."""
+
+
+def _canonical_key_id(text: str) -> str | None:
+    """``text`` as the key IDs this KME issues (lower case), or None when it is not a UUID's string form."""
+    return text.lower() if _UUID.fullmatch(text) else None

@@ -3,15 +3,16 @@
 ETSI GS QKD 014 (clause 5.1) asks for mutual TLS, with the KME confirming the calling SAE's ID from its
 certificate. Here an SAE's ID is the common name (CN) of its certificate, which our CA alone signs
 (``clientAuth`` extended key usage); a KME's certificate names it in its CN and is valid for
-``localhost`` and ``127.0.0.1``. Keys are EC P-256; certificates last a year. Made with the
-``cryptography`` library.
+``localhost``, ``127.0.0.1`` and the host names given (``qinternet pki init --server-name``).
+Keys are EC P-256; certificates last a year. Made with the ``cryptography`` library.
 """
 
 from __future__ import annotations
 
 import datetime
 import ipaddress
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,9 +21,33 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-__all__ = ["PkiFiles", "common_name", "complete_pki", "init_pki"]
+__all__ = ["PkiFiles", "common_name", "complete_pki", "init_pki", "name_problem", "server_name_problem"]
 
 _VALID = datetime.timedelta(days=365)
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]*", re.ASCII)
+_HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)|\*", re.ASCII)
+_MAX_NAME = 64
+"""RFC 5280 appendix A.1: ub-common-name, the longest common name."""
+
+
+def name_problem(name: str) -> str | None:
+    """Why ``name`` cannot be a KME's or SAE's certificate (its CN, and its file names), or None if it can.
+
+    A scenario's identifiers (letters, digits, ``_ . : -``, not starting with a sign), at most 64 characters:
+    no path separators, so the files stay in their folder.
+    """
+    if not _NAME.fullmatch(name):
+        return f"{name[:70]!r} must be letters, digits and _ . : - (starting with a letter or digit)"
+    if len(name) > _MAX_NAME:
+        return f"{name[:20]!r}... is {len(name)} characters; a certificate's name has at most {_MAX_NAME}"
+    return None
+
+
+def _check_names(names: Iterable[str]) -> None:
+    for name in names:
+        problem = name_problem(name)
+        if problem is not None:
+            raise ValueError(problem)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,8 +83,32 @@ def _write_key(path: Path, key: ec.EllipticCurvePrivateKey) -> None:
     path.chmod(0o600)
 
 
+def _alternative_name(name: str) -> x509.GeneralName:
+    """An IP address as an iPAddress entry, anything else as a dNSName (RFC 6125: clients match those)."""
+    try:
+        return x509.IPAddress(ipaddress.ip_address(name))
+    except ValueError:
+        return x509.DNSName(name)
+
+
+def server_name_problem(name: str) -> str | None:
+    """Why ``name`` cannot be a host name or IP address in a KME's certificate, or None if it can."""
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        labels = name.rstrip(".").split(".")
+        if not name or len(name) > 253 or not all(_HOST_LABEL.fullmatch(label) for label in labels):
+            return f"{name[:70]!r} is neither an IP address nor a DNS name"
+    return None
+
+
 def _issue(
-    ca_key: ec.EllipticCurvePrivateKey, ca_cert: x509.Certificate, common: str, *, server: bool
+    ca_key: ec.EllipticCurvePrivateKey,
+    ca_cert: x509.Certificate,
+    common: str,
+    *,
+    server: bool,
+    server_names: Sequence[str] = (),
 ) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
     key = ec.generate_private_key(ec.SECP256R1())
     now = datetime.datetime.now(datetime.UTC)
@@ -78,16 +127,23 @@ def _issue(
         )
     )
     if server:
+        names = list(dict.fromkeys(["localhost", "127.0.0.1", *server_names]))
         builder = builder.add_extension(
-            x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
+            x509.SubjectAlternativeName([_alternative_name(name) for name in names]), critical=False
         )
     return key, builder.sign(ca_key, hashes.SHA256())
 
 
-def init_pki(folder: Path, *, kmes: Iterable[str], saes: Iterable[str]) -> PkiFiles:
+def init_pki(folder: Path, *, kmes: Iterable[str], saes: Iterable[str], server_names: Sequence[str] = ()) -> PkiFiles:
     """Make a CA in ``folder`` and sign a server certificate per KME and a client certificate per SAE
-    (replacing any certificate of those names already there: it would not verify under the new CA)."""
+    (replacing any certificate of those names already there: it would not verify under the new CA).
+    A KME's certificate is valid for ``localhost``, ``127.0.0.1`` and ``server_names`` (host names or IP
+    addresses clients reach the KMEs at).
+
+    Raises ``ValueError`` for a name that cannot be a certificate's (:func:`name_problem`), before writing.
+    """
+    kmes, saes = list(kmes), list(saes)
+    _check_names([*kmes, *saes])
     folder.mkdir(parents=True, exist_ok=True)
     files = PkiFiles(folder)
     ca_key = ec.generate_private_key(ec.SECP256R1())
@@ -119,7 +175,7 @@ def init_pki(folder: Path, *, kmes: Iterable[str], saes: Iterable[str]) -> PkiFi
     )
     files.ca.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
     _write_key(folder / "ca.key", ca_key)
-    _sign_all(files, ca_key, ca_cert, kmes=kmes, saes=saes, replace=True)
+    _sign_all(files, ca_key, ca_cert, kmes=kmes, saes=saes, replace=True, server_names=server_names)
     return files
 
 
@@ -131,6 +187,7 @@ def _sign_all(
     kmes: Iterable[str],
     saes: Iterable[str],
     replace: bool = False,
+    server_names: Sequence[str] = (),
 ) -> list[str]:
     """Sign a certificate for every name that has none yet (every name, if ``replace``); the names signed."""
     signed = []
@@ -138,18 +195,23 @@ def _sign_all(
         for name in names:
             if files.cert(name).exists() and not replace:
                 continue
-            key, cert = _issue(ca_key, ca_cert, name, server=server)
+            key, cert = _issue(ca_key, ca_cert, name, server=server, server_names=server_names)
             files.cert(name).write_bytes(cert.public_bytes(serialization.Encoding.PEM))
             _write_key(files.key(name), key)
             signed.append(name)
     return signed
 
 
-def complete_pki(folder: Path, *, kmes: Iterable[str], saes: Iterable[str]) -> list[str]:
+def complete_pki(
+    folder: Path, *, kmes: Iterable[str], saes: Iterable[str], server_names: Sequence[str] = ()
+) -> list[str]:
     """Sign, with the CA already in ``folder``, the certificates of the KMEs and SAEs that have none.
 
-    Returns the names signed. Raises ``FileNotFoundError`` when the folder has no ``ca.pem`` and ``ca.key``.
+    Returns the names signed. Raises ``FileNotFoundError`` when the folder has no ``ca.pem`` and ``ca.key``,
+    ``ValueError`` for a name that cannot be a certificate's or a CA key that is not ca.pem's.
     """
+    kmes, saes = list(kmes), list(saes)
+    _check_names([*kmes, *saes])
     files = PkiFiles(folder)
     ca_cert = x509.load_pem_x509_certificate(files.ca.read_bytes())
     ca_key = serialization.load_pem_private_key((folder / "ca.key").read_bytes(), password=None)
@@ -158,7 +220,7 @@ def complete_pki(folder: Path, *, kmes: Iterable[str], saes: Iterable[str]) -> l
     public = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     if ca_key.public_key().public_bytes(*public) != ca_cert.public_key().public_bytes(*public):
         raise ValueError("ca.key is not the key of ca.pem")
-    return _sign_all(files, ca_key, ca_cert, kmes=kmes, saes=saes)
+    return _sign_all(files, ca_key, ca_cert, kmes=kmes, saes=saes, server_names=server_names)
 
 
 def common_name(peer_cert: dict[str, object] | None) -> str | None:

@@ -46,10 +46,11 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import (
@@ -61,11 +62,12 @@ from sqlalchemy import (
     LargeBinary,
     String,
     create_engine,
+    delete,
     event,
     func,
     select,
 )
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
@@ -82,6 +84,7 @@ __all__ = [
     "KeyStore",
     "LedgerEvent",
     "LedgerRow",
+    "MasterKeyError",
     "NotEnoughKeyError",
     "Writes",
     "pool_name",
@@ -91,6 +94,7 @@ _NONCE_BYTES = 16
 _BLOCK_BYTES = 4096
 """Key is stored in blocks of at most this many bytes; a block loses its used bytes as they are taken."""
 _GCM_NONCE_BYTES = 12
+_CHECK_CONTEXT = b"qinternet key store: master key check"
 _T = TypeVar("_T")
 
 
@@ -99,6 +103,11 @@ class KeyState(enum.Enum):
 
     RESERVED = "reserved"
     DELIVERED = "delivered"
+
+
+class MasterKeyError(QinternetError):
+    """The master key given does not fit the key store: its material is sealed under another key, is
+    sealed while no key is given, or is in the clear while a key is given."""
 
 
 class NotEnoughKeyError(QinternetError):
@@ -154,6 +163,15 @@ class KeyRecord(Base):
     created_at: Mapped[float] = mapped_column(Float)
     delivered_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     __table_args__ = (Index("ix_keys_slave", "kme_id", "slave_sae_id", "master_sae_id", "state"),)
+
+
+class StoreMeta(Base):
+    """Facts about the store itself (revision 0003): ``sealing`` (``none`` or ``aes-256``) and, when
+    sealed, ``check``, a value only the master key opens."""
+
+    __tablename__ = "store_meta"
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class LedgerEvent(Base):
@@ -283,6 +301,17 @@ def _sqlite_pragmas(engine: Engine, *, writes: bool = True) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
 
 
+def _create_private_sqlite_file(url: str) -> None:
+    """Create a new SQLite store readable by its owner only (0600), as the PKI's private keys are: it
+    holds key material. SQLite gives the write-ahead log and its index the database file's mode."""
+    parsed = make_url(url)
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:" or database.startswith("file:"):
+        return
+    with suppress(FileExistsError, FileNotFoundError):  # kept as it is; a missing folder: SQLite says so
+        os.close(os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
 class KeyStore:
     """The key store of a network's KMEs (see the module docstring).
 
@@ -298,6 +327,7 @@ class KeyStore:
             raise ValueError("master_key must be 32 bytes (AES-256)")
         self.url = url
         self._master_key = master_key
+        _create_private_sqlite_file(url)
         self.engine = create_engine(url, future=True)
         self._sqlite = self.engine.dialect.name == "sqlite"
         if self._sqlite:
@@ -316,6 +346,60 @@ class KeyStore:
         self._dbapi_error: type[Exception] = self.engine.dialect.dbapi.Error  # type: ignore[union-attr]
         self._writer: KeyStoreWriter | None = None
         self._writer_lock = threading.Lock()
+        try:
+            self._check_master_key()
+        except BaseException:
+            self.engine.dispose()
+            if self._reader is not self.engine:
+                self._reader.dispose()
+            raise
+
+    def _check_master_key(self) -> None:
+        """Refuse a master key that does not fit the material already stored, then record this one.
+
+        A store that holds key material keeps the sealing it was written with: sealed material read
+        without its key would go out as if it were the key, and plain material is not sealed afterwards.
+        An empty store takes whatever it is given. A store from before revision 0003 has no record; its
+        pool blocks tell whether it was sealed (a nonce each), and its first open records the key's check.
+        """
+        with self._transaction() as session:
+            meta = {row.name: row.value for row in session.scalars(select(StoreMeta))}
+            holds_key = (
+                session.scalar(select(PoolBlock.id).limit(1)) is not None
+                or session.scalar(select(KeyRecord.key_id).where(KeyRecord.material.is_not(None)).limit(1)) is not None
+            )
+            sealing = meta.get("sealing")
+            if sealing is None and holds_key:
+                sealed_block = session.scalar(select(PoolBlock.id).where(PoolBlock.nonce.is_not(None)).limit(1))
+                sealing = b"none" if sealed_block is None else b"aes-256"
+            if holds_key:
+                if sealing == b"aes-256" and self._master_key is None:
+                    raise MasterKeyError(
+                        "the key store's material is encrypted at rest: give the master key it was made with"
+                    )
+                if sealing == b"none" and self._master_key is not None:
+                    raise MasterKeyError(
+                        "the key store holds its material in the clear: open it without a master key "
+                        "(an existing store is not encrypted afterwards), or use a new database"
+                    )
+                check = meta.get("check")
+                if self._master_key is not None and check is not None:
+                    try:
+                        AESGCM(self._master_key).decrypt(check[:_GCM_NONCE_BYTES], check[_GCM_NONCE_BYTES:], None)
+                    except InvalidTag:
+                        raise MasterKeyError(
+                            "the master key is not the one the key store's material is encrypted under"
+                        ) from None
+                    return
+            wanted = {"sealing": b"none" if self._master_key is None else b"aes-256"}
+            if self._master_key is not None:
+                nonce = os.urandom(_GCM_NONCE_BYTES)
+                wanted["check"] = nonce + AESGCM(self._master_key).encrypt(nonce, _CHECK_CONTEXT, None)
+            elif "check" in meta:
+                session.execute(delete(StoreMeta).where(StoreMeta.name == "check"))
+            if meta.get("sealing") != wanted["sealing"] or "check" in wanted:
+                for name, value in wanted.items():
+                    session.merge(StoreMeta(name=name, value=value))
 
     def writer(self) -> KeyStoreWriter:
         """The store's group-commit writer (:mod:`.writer`): one per store, made at first use, closed by ``close``."""

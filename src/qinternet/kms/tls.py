@@ -10,10 +10,13 @@ a client sends can set it: it is not a header, and it is written over on every r
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import signal
+import socket
 import ssl
 import threading
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +26,16 @@ import uvicorn
 from qinternet.kms.api import SAE_SCOPE_KEY
 from qinternet.kms.pki import common_name
 
-__all__ = ["KmeServer", "RunningKmes", "identity_protocol", "serve_kmes", "server_for", "start_in_thread"]
+__all__ = [
+    "KmeServer",
+    "QuietServer",
+    "RunningKmes",
+    "identity_protocol",
+    "listen",
+    "serve_kmes",
+    "server_for",
+    "start_in_thread",
+]
 
 Scope = MutableMapping[str, Any]
 Asgi = Callable[[Scope, Any, Any], Awaitable[None]]
@@ -67,6 +79,53 @@ class KmeServer:
     key: Path
     ca: Path
     host: str = "127.0.0.1"
+    sock: socket.socket | None = None
+    """A socket already listening on ``host:port`` (see :func:`listen`), or None for the server to bind."""
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A TCP socket listening on ``host:port`` (IPv4 or IPv6), made before serving so that a port in use is
+    an error at start-up rather than a failed server task; raises ``OSError`` (e.g. ``EADDRINUSE``)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.create_server((host, port), family=family, backlog=2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+class QuietServer(uvicorn.Server):
+    """A uvicorn server that leaves SIGINT and SIGTERM to its caller.
+
+    Each uvicorn server takes the signals for itself and, when it has stopped, raises them again for the
+    server started before it: 37 servers in one loop then stop one after another (7 s here).
+    :func:`serve_kmes` stops them all at once instead.
+    """
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        """Nothing: the caller handles the signals."""
+        yield
+
+
+@contextlib.contextmanager
+def _stopped_by_signals(servers: list[uvicorn.Server]) -> Iterator[None]:
+    """While inside, SIGINT and SIGTERM ask every server to exit (a second SIGINT: without waiting for
+    open connections). Signals are only handled in the main thread; elsewhere this does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(sig: int, _frame: object) -> None:
+        for server in servers:
+            if server.should_exit and sig == signal.SIGINT:
+                server.force_exit = True
+            server.should_exit = True
+
+    originals = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in originals.items():
+            signal.signal(sig, handler)
 
 
 def server_for(kme: KmeServer) -> uvicorn.Server:
@@ -89,7 +148,7 @@ def server_for(kme: KmeServer) -> uvicorn.Server:
     config.load()  # builds the SSL context, which we then hold to TLS 1.2 and later
     assert config.ssl is not None
     config.ssl.minimum_version = ssl.TLSVersion.TLSv1_2
-    return uvicorn.Server(config)
+    return QuietServer(config)
 
 
 async def serve_kmes(
@@ -106,7 +165,10 @@ async def serve_kmes(
     if servers is not None:
         servers.extend(made)
     servers = made
-    tasks = [asyncio.create_task(server.serve()) for server in servers]
+    tasks = [
+        asyncio.create_task(server.serve(sockets=None if kme.sock is None else [kme.sock]))
+        for kme, server in zip(kmes, servers, strict=True)
+    ]
     while not all(server.started for server in servers):
         if any(task.done() for task in tasks):
             for task in tasks:
@@ -119,7 +181,8 @@ async def serve_kmes(
         started()
     logging.getLogger("qinternet.kms").info("serving %d KMEs", len(kmes))
     try:
-        await asyncio.gather(*tasks)
+        with _stopped_by_signals(servers):
+            await asyncio.gather(*tasks)
     finally:
         for server in servers:
             server.should_exit = True
