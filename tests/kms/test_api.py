@@ -239,7 +239,9 @@ async def test_a_503_says_when_to_try_again(store: KeyStore) -> None:
 async def test_optional_extensions_are_ignored(store: KeyStore) -> None:
     async with client(store, "kme-a", "sae-a") as c:
         r = await c.post("/api/v1/keys/sae-b/enc_keys", json={"extension_optional": [{"abc_max_age": 30000}]})
+        empty = await c.post("/api/v1/keys/sae-b/enc_keys", json={"extension_mandatory": [{}]})
     assert r.status_code == 200
+    assert empty.status_code == 200  # an empty object names no extension, so none is unsupported
 
 
 @pytest.mark.parametrize(("kme", "sae"), [("kme-a", None), ("kme-a", "stranger"), ("kme-a", "sae-b")])

@@ -26,7 +26,13 @@ def test_priority_option_environment_file_default(tmp_path: Path, monkeypatch: p
 
 @pytest.mark.parametrize(
     ("overrides", "option"),
-    [({"speed": 0.0}, "--speed"), ({"base_port": 70000}, "--base-port"), ({"log_format": "xml"}, "--log-format")],
+    [
+        ({"speed": 0.0}, "--speed"),
+        ({"speed": float("nan")}, "--speed"),
+        ({"base_port": 70000}, "--base-port"),
+        ({"log_format": "xml"}, "--log-format"),
+        ({"host": "two words"}, "--host"),
+    ],
 )
 def test_bad_values_name_the_setting(overrides: dict[str, object], option: str) -> None:
     with pytest.raises(ParameterError) as info:

@@ -134,7 +134,7 @@ def serve(
     ops_port: Annotated[int | None, typer.Option(help="Port of /metrics and the status page, 0: off (9100).")] = None,
     pool_capacity_bits: Annotated[float | None, typer.Option(help="Most key a link's pool holds (8e6).")] = None,
     warm_up: Annotated[
-        str | None, typer.Option(help="Simulated time run at once before serving, e.g. 10min (fills the pools).")
+        str | None, typer.Option(help="Simulated time run at once before serving, fills the pools (10min).")
     ] = None,
     master_key_file: Annotated[
         Path | None, typer.Option(help="32 bytes (raw or hex) to encrypt key material at rest.")
@@ -193,7 +193,7 @@ def serve(
             max_key_count=max(1, int(settings.pool_capacity_bits) // settings.key_size),
         )
     except ValueError as exc:
-        raise ParameterError("--config", str(exc)) from None
+        raise ParameterError("key limits (QINTERNET_KMS_* or --config)", str(exc)) from None
     master_key = settings.master_key()
     ports = {kme: settings.base_port + i for i, kme in enumerate(kmes)}
     log = logging.getLogger("qinternet.kms")

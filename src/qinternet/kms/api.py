@@ -375,8 +375,8 @@ def create_app(
 
     async def issue(request: Request, slave: str, key_request: KeyRequest) -> dict[str, Any]:
         master = _caller(request, topology, kme_id)
-        if key_request.extension_mandatory:
-            names = sorted({name for item in key_request.extension_mandatory for name in item})
+        names = sorted({name for item in key_request.extension_mandatory or [] for name in item})
+        if names:  # an empty object names no extension: nothing unsupported
             detail = [{"extension_mandatory_unsupported": f"{name[:60]} is not supported"} for name in names[:10]]
             raise KmeError(400, MSG_EXTENSION, detail)
         number = 1 if key_request.number is None else key_request.number

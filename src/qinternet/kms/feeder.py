@@ -1,6 +1,8 @@
 """The simulated network filling the KMEs' key store, in real time or accelerated.
 
-Every node of a scenario runs a KME (``kme-<node>``); every user node has one SAE (``sae-<node>``). The
+Every node of a scenario runs a KME (``kme-<node>``); every user node and every ground station has one SAE
+(``sae-<node>``): a ground station is where satellite key is used (Micius's Xinglong-Graz key encrypted a
+video call between Beijing and Vienna; Liao et al., PRL 120, 030501, 2018). The
 links' processes run on the discrete-event kernel exactly as in ``qinternet run``; when a link finishes
 a block (a fibre block, an entanglement block, a satellite pass) the secret bits it made go into the pool
 of its two KMEs. The key bytes themselves stand in for the link's QKD key: they are drawn from the
@@ -33,13 +35,16 @@ def kme_id(node: str) -> str:
 
 
 def sae_id(node: str) -> str:
-    """The SAE of a user node."""
+    """The SAE of a user node or ground station."""
     return f"sae-{node}"
 
 
+_SAE_KINDS = (NodeKind.USER, NodeKind.GROUND_STATION)
+
+
 def topology_of(scenario: Scenario) -> KmsTopology:
-    """KMEs, their links, the trusted ones, and one SAE per user node."""
-    users = [n.id for n in scenario.nodes if n.kind is NodeKind.USER]
+    """KMEs, their links, the trusted ones, and one SAE per user node and ground station."""
+    users = [n.id for n in scenario.nodes if n.kind in _SAE_KINDS]
     return KmsTopology(
         sae_kme={sae_id(node): kme_id(node) for node in users},
         links=tuple((kme_id(link.a), kme_id(link.b)) for link in scenario.links),

@@ -47,11 +47,11 @@ class ServeSettings(BaseSettings):
 
     db: str = "sqlite:///kms.db"
     pki: Path = Path("pki")
-    speed: Annotated[float, Field(gt=0.0, le=1e9)] = 1.0
+    speed: Annotated[float, Field(gt=0.0, le=1e9, allow_inf_nan=False)] = 1.0
     base_port: Port = 8443
     host: Annotated[str, Field(min_length=1, max_length=253, pattern=r"^[A-Za-z0-9.:_-]+$")] = "127.0.0.1"
     ops_port: Annotated[int, Field(ge=0, le=65535)] = 9100
-    pool_capacity_bits: Annotated[float, Field(ge=8.0, le=1e12)] = 8e6
+    pool_capacity_bits: Annotated[float, Field(ge=8.0, le=1e12, allow_inf_nan=False)] = 8e6
     warm_up_s: Annotated[float, Field(ge=0.0, le=86400.0 * 30)] = 600.0
     master_key_file: Path | None = None
     log_format: Literal["text", "json"] = "text"
