@@ -269,6 +269,7 @@ def test_serve_names_a_key_store_it_cannot_open_in_one_line(cli, tmp_path: Path)
     (tmp_path / "other.key").write_bytes(os.urandom(32))
     (tmp_path / "text.db").write_text("not a database")
     serve = ["serve", str(tmp_path / "net.yaml"), "--pki", str(tmp_path / "pki"), "--warm-up", "0s"]
+    serve += ["--base-port", str(free_ports(3)), "--ops-port", "0"]  # the ports are bound before the store opens
     for extra, option, reason in (
         (["--db", sealed], "--master-key-file", "encrypted at rest"),
         (["--db", sealed, "--master-key-file", str(tmp_path / "other.key")], "--master-key-file", "not the one"),
