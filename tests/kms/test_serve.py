@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import ssl
@@ -57,6 +58,7 @@ def start(folder: Path, port: int, *extra: str, db: str | None = None) -> subpro
     """``qinternet serve`` on ``net.yaml`` in ``folder``, its log appended to ``folder / "serve.log"``; the
     key store is ``db`` (default: ``kms.db`` in ``folder``)."""
     log = (folder / "serve.log").open("ab")
+    started_before = _serving_lines(folder)
     process = subprocess.Popen(
         [
             sys.executable,
@@ -85,12 +87,16 @@ def start(folder: Path, port: int, *extra: str, db: str | None = None) -> subpro
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError((folder / "serve.log").read_text())
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port + 2)) == 0:  # the last KME listens: all do
-                return process
-        time.sleep(0.1)
+        if _serving_lines(folder) > started_before:  # ports bound, pools warmed up, every server up
+            return process
+        time.sleep(0.05)
     process.kill()
     raise TimeoutError("serve did not start")
+
+
+def _serving_lines(folder: Path) -> int:
+    log = folder / "serve.log"
+    return len(re.findall(r"serving \d+ KMEs", log.read_text())) if log.exists() else 0
 
 
 def client(folder: Path, sae: str) -> httpx.Client:
@@ -344,8 +350,11 @@ def test_pki_init_refuses_names_that_are_not_certificate_names(cli, tmp_path: Pa
         (["--sae", ""], "--sae"),
         (["--kme", "kme/a"], "--kme"),
         (["--sae", "s" * 65], "--sae"),
+        (["--sae", "CA"], "--sae"),  # would overwrite the CA's own files
+        (["--kme", "x", "--sae", "x"], "--sae"),  # one file for two certificates
         (["--server-name", "bad host"], "--server-name"),
         (["--server-name", "-x.example"], "--server-name"),
+        (["--server-name", "*.example.org"], "--server-name"),
     ):
         code, _, err = cli("pki", "init", str(pki), *extra)
         assert code == 2, extra
@@ -386,19 +395,35 @@ def test_a_port_in_use_is_one_line_before_anything_is_served(cli, tmp_path: Path
         assert "in use" in err
         assert "serving" not in out
         assert "Traceback" not in err
-    code, _, err = cli(*serve, "--host", "not a host")
-    assert code == 2
-    assert err.startswith("qinternet: error: --host: ")
+    for extra, option in (
+        (["--host", "not a host"], "--host"),
+        (["--host", "192.0.2.55"], "--host"),  # TEST-NET-1: no machine's address
+        (["--ops-host", "192.0.2.55", "--ops-port", str(port + 4)], "--ops-host"),
+    ):
+        code, _, err = cli(*serve, *extra)
+        assert code == 2, extra
+        assert err.startswith(f"qinternet: error: {option}: "), err
 
 
 @pytest.mark.parametrize("when", ["warming up", "serving"])
 def test_sigterm_stops_serve_cleanly_at_any_point(site: Path, when: str) -> None:
     port = free_ports(3)
-    process = start(site, port)  # returns once the ports listen: before the warm-up
     if when == "serving":
+        process = start(site, port)
+    else:  # once the ports listen, before the warm-up ends
+        command = [sys.executable, "-m", "qinternet", "serve", str(site / "net.yaml"), "--pki", str(site / "pki")]
+        command += ["--db", f"sqlite:///{site / 'kms.db'}", "--base-port", str(port), "--ops-port", "0"]
+        command += ["--speed", "60", "--warm-up", "1d"]  # a day of warm-up: seconds of work
+        process = subprocess.Popen(
+            command,
+            cwd=site,
+            stdout=subprocess.DEVNULL,
+            stderr=(site / "serve.log").open("ab"),
+        )
         deadline = time.monotonic() + 60
-        while "serving 3 KMEs" not in (site / "serve.log").read_text() and time.monotonic() < deadline:
-            time.sleep(0.05)
+        while time.monotonic() < deadline and _free(port):
+            time.sleep(0.02)
+        assert not _free(port)
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=30) == 0
     log = (site / "serve.log").read_text()

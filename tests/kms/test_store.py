@@ -166,6 +166,39 @@ def test_a_store_from_before_the_record_is_judged_by_its_pool_blocks(tmp_path: P
         KeyStore(url, master_key=os.urandom(32))
 
 
+def test_a_store_from_before_the_record_with_reserved_keys_only_is_judged_by_them(tmp_path: Path) -> None:
+    """No pool block left, only keys waiting for their slaves: their length says they are sealed, and the
+    master key given must open one, before anything is recorded."""
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    master_key = os.urandom(32)
+    store = KeyStore(url, master_key=master_key)
+    store.add_key("a", "b", os.urandom(64))
+    keys = store.issue(master_kme="a", master_sae="m", slaves=[("s", ["a", "b"])], number=2, size_bits=256)
+    with store.engine.begin() as connection:  # as revision 0002 left it, its pool used up
+        connection.exec_driver_sql("DELETE FROM store_meta")
+        connection.exec_driver_sql("DELETE FROM pool_blocks")
+    store.close()
+    with pytest.raises(MasterKeyError, match="encrypted at rest"):
+        KeyStore(url)
+    with pytest.raises(MasterKeyError, match="not the one"):
+        KeyStore(url, master_key=os.urandom(32))  # refused, and so not recorded as the store's key
+    store = KeyStore(url, master_key=master_key)
+    got = store.deliver(kme_id="b", slave_sae="s", master_sae="m", key_ids=[k.key_id for k in keys])
+    assert [k.material for k in got] == [k.material for k in keys]
+    store.close()
+
+    plain = f"sqlite:///{tmp_path / 'plain.db'}"
+    store = KeyStore(plain)
+    store.add_key("a", "b", os.urandom(32))
+    store.issue(master_kme="a", master_sae="m", slaves=[("s", ["a", "b"])], number=1, size_bits=256)
+    with store.engine.begin() as connection:
+        connection.exec_driver_sql("DELETE FROM store_meta")
+    store.close()
+    with pytest.raises(MasterKeyError, match="in the clear"):
+        KeyStore(plain, master_key=master_key)
+    KeyStore(plain).close()
+
+
 def test_concurrent_slaves_never_get_a_key_twice(tmp_path: Path) -> None:
     store = KeyStore(f"sqlite:///{tmp_path / 'c.db'}")
     store.add_key("a", "b", os.urandom(4000))

@@ -263,7 +263,7 @@ class KmeClient:
                 operation,
                 None,
                 f"{self.base} closed the connection ({_first_line(exc)}); a KME does so when it refuses the "
-                "client certificate: is --cert signed by the KME's CA and --key its key?",
+                "client certificate (is --cert signed by the KME's CA?) or when it stops",
             ) from None
         except httpx.HTTPError as exc:
             raise KmeRequestError(operation, None, f"cannot reach {self.base}: {_first_line(exc)}") from None

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from cryptography import x509
+from cryptography.x509.oid import NameOID
 
 from qinternet.apps.container import ContainerError, Mode, parse_container
 from qinternet.apps.encryption import decrypt as decrypt_bytes
@@ -119,12 +121,13 @@ def decrypt(
             try:
                 plaintext = decrypt_bytes(data, kme=client, mlkem_private=private)
             except KmeRequestError as error:
-                if error.status not in (400, 401):
+                caller = _certificate_name(cert)
+                if error.status not in (400, 401) or caller is None or caller == header.slave_sae_id:
                     raise
                 raise ParameterError(
                     "--kme",
-                    f"{error} (FILE's keys were issued by {header.master_sae_id}'s KME for "
-                    f"{header.slave_sae_id}: decrypt with that SAE's certificate at its KME)",
+                    f"{error} (FILE's keys were issued for {header.slave_sae_id!r} by {header.master_sae_id!r}, "
+                    f"and --cert is {caller!r}: decrypt with that SAE's certificate at its KME)",
                 ) from None
     _write(out, plaintext)
     typer.echo(f"{file} -> {out} ({len(plaintext)} bytes, authenticated)")
@@ -156,6 +159,16 @@ def _as_options() -> Iterator[None]:
         raise ParameterError(_OPTIONS[error.field], error.reason) from None
     except KmeRequestError as error:
         raise ParameterError("--kme", str(error)) from None
+
+
+def _certificate_name(cert: Path) -> str | None:
+    """The common name of the certificate in ``cert`` (the SAE ID our KMEs take from it), or None."""
+    try:
+        certificate = x509.load_pem_x509_certificate(cert.read_bytes())
+    except (OSError, ValueError):
+        return None
+    names = certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    return str(names[0].value) if names else None
 
 
 def _read(file: Path) -> bytes:

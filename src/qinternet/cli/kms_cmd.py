@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime
+import errno
 import functools
 import gc
 import json
@@ -79,6 +80,9 @@ def pki_init(
             problem = name_problem(name)
             if problem is not None:
                 raise ParameterError("--scenario" if scenario is not None else option, problem)
+    both = sorted(set(kmes) & set(saes))
+    if both:
+        raise ParameterError("--sae", f"{both[0]!r} is also a KME: their certificates would share a file")
     hosts = list(dict.fromkeys(server_name or []))
     for host in hosts:
         problem = server_name_problem(host)
@@ -99,7 +103,10 @@ def pki_init(
             )
             kept = [name for name in kmes if name not in signed]
             if hosts and kept:
-                typer.echo(f"the KME certificates kept ({len(kept)}) do not name {', '.join(hosts)}: --force re-signs")
+                typer.echo(
+                    f"the KME certificates kept ({len(kept)}) name only the hosts they were signed for; "
+                    f"--force re-signs them for {', '.join(hosts)}"
+                )
             return
         stale = sorted({p.stem for p in folder.glob("*.pem")} - {"ca", *kmes, *saes}) if has_ca else []
         files = init_pki(folder, kmes=kmes, saes=saes, server_names=hosts)
@@ -112,13 +119,14 @@ def pki_init(
         typer.echo(f"signed by the old CA, so no longer valid (name them to re-sign): {', '.join(stale)}")
 
 
-def _url(port: int) -> str:
-    return f"https://localhost:{port}"
+_LOCAL = frozenset({"0.0.0.0", "::", "::0", "127.0.0.1", "::1", "localhost"})
+"""Addresses a client on this machine reaches as ``localhost`` (the name every KME certificate carries)."""
 
 
-def _ops_url(settings: ServeSettings) -> str:
-    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
-    return f"http://{f'[{host}]' if ':' in host else host}:{settings.ops_port}"
+def _url(host: str, port: int, scheme: str = "https") -> str:
+    """Where a client on this machine reaches ``host:port``."""
+    shown = "localhost" if host in _LOCAL else f"[{host}]" if ":" in host else host
+    return f"{scheme}://{shown}:{port}"
 
 
 def serve(
@@ -129,7 +137,10 @@ def serve(
     speed: Annotated[float | None, typer.Option(help="Simulated seconds per wall second (1).")] = None,
     base_port: Annotated[int | None, typer.Option(help="Port of the first KME; the others follow (8443).")] = None,
     host: Annotated[
-        str | None, typer.Option(help="Address to listen on (127.0.0.1; 0.0.0.0 for every interface).")
+        str | None, typer.Option(help="Address the KMEs listen on (127.0.0.1; 0.0.0.0 for every interface).")
+    ] = None,
+    ops_host: Annotated[
+        str | None, typer.Option(help="Address of /metrics and the status page, plain HTTP (127.0.0.1).")
     ] = None,
     ops_port: Annotated[int | None, typer.Option(help="Port of /metrics and the status page, 0: off (9100).")] = None,
     pool_capacity_bits: Annotated[float | None, typer.Option(help="Most key a link's pool holds (8e6).")] = None,
@@ -155,6 +166,7 @@ def serve(
             "speed": speed,
             "base_port": base_port,
             "host": host,
+            "ops_host": ops_host,
             "ops_port": ops_port,
             "pool_capacity_bits": pool_capacity_bits,
             "warm_up_s": None if warm_up is None else parse_duration_option(warm_up, "--warm-up", allow_zero=True),
@@ -174,7 +186,10 @@ def serve(
             raise ParameterError(
                 "--pki", f"{str(settings.pki)!r} holds certificates but no ca.pem; not overwriting them"
             )
-        init_pki(settings.pki, kmes=kmes, saes=sorted(topology.sae_kme))
+        try:
+            init_pki(settings.pki, kmes=kmes, saes=sorted(topology.sae_kme))
+        except (OSError, ValueError) as exc:
+            raise ParameterError("--pki", f"cannot make the certificates: {exc}") from None
     else:  # a PKI made by `qinternet pki init`: sign what this scenario's KMEs and SAEs still lack
         try:
             complete_pki(settings.pki, kmes=kmes, saes=sorted(topology.sae_kme))
@@ -199,7 +214,7 @@ def serve(
     log = logging.getLogger("qinternet.kms")
     try:
         with _sigterm_as_interrupt():
-            sockets = _listen_all(settings.host, ports, settings.ops_port)  # a port in use stops us here
+            sockets = _listen_all(settings, ports)  # a port in use stops us here
             try:
                 store = _open_store(settings.db, master_key)
                 try:
@@ -290,21 +305,32 @@ _OPS = "\0ops"
 """The key of the ops port's socket among the KMEs' in :func:`_listen_all`."""
 
 
-def _listen_all(host: str, ports: Mapping[str, int], ops_port: int) -> dict[str, socket.socket]:
-    """A listening socket per KME (and for the ops port), or a one-line error naming the port in use."""
-    wanted = {**ports, **({_OPS: ops_port} if ops_port else {})}
+def _listen_all(settings: ServeSettings, ports: Mapping[str, int]) -> dict[str, socket.socket]:
+    """A listening socket per KME (and for the ops port), or a one-line error naming the option at fault."""
+    wanted = {name: (settings.host, port) for name, port in ports.items()}
+    if settings.ops_port:
+        wanted[_OPS] = (settings.ops_host, settings.ops_port)
     made: dict[str, socket.socket] = {}
-    for name, port in wanted.items():
+    for name, (host, port) in wanted.items():
         try:
             made[name] = listen(host, port)
         except OSError as exc:
             for sock in made.values():
                 sock.close()
-            option = "--ops-port" if name == _OPS else "--base-port"
-            what = "the ops port" if name == _OPS else f"{name}'s port"
-            reason = os.strerror(exc.errno) if exc.errno else str(exc)
-            raise ParameterError(option, f"cannot listen on {host}:{port} ({what}): {reason}") from None
+            raise _listen_error(exc, name, host, port) from None
     return made
+
+
+def _listen_error(exc: OSError, name: str, host: str, port: int) -> ParameterError:
+    host_option = "--ops-host" if name == _OPS else "--host"
+    if isinstance(exc, socket.gaierror) or (exc.errno or 0) < 0:  # create_server re-raises getaddrinfo's error
+        return ParameterError(host_option, f"cannot resolve {host!r} to an address of this machine")
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return ParameterError(host_option, f"{host!r} is not an address of this machine")
+    option = "--ops-port" if name == _OPS else "--base-port"
+    what = "the ops port" if name == _OPS else f"{name}'s port"
+    reason = os.strerror(exc.errno) if exc.errno and exc.errno > 0 else (exc.strerror or str(exc))
+    return ParameterError(option, f"cannot listen on {host}:{port} ({what}): {reason}")
 
 
 def _open_store(url: str, master_key: bytes | None) -> KeyStore:
@@ -443,14 +469,16 @@ def _print_endpoints(
         attached.setdefault(kme, []).append(sae)
     for server in servers:
         saes = ", ".join(f"{s} ({files.cert(s).name}, {files.key(s).name})" for s in attached.get(server.kme_id, []))
-        table.add_row(server.kme_id, _url(server.port), saes or "-")
+        table.add_row(server.kme_id, _url(server.host, server.port), saes or "-")
     console.print(table)
     if settings.ops_port:
-        console.print(f"Status page and Prometheus metrics: {_ops_url(settings)}/ and /metrics")
+        console.print(
+            f"Status page and Prometheus metrics: {_url(settings.ops_host, settings.ops_port, 'http')}/ and /metrics"
+        )
     console.print(f"CA: {files.ca}. Try (one line; <sae> and <slave SAE> from the table):")
     console.print(
         f"curl --cacert {files.ca} --cert {files.folder}/<sae>.pem --key {files.folder}/<sae>.key "
-        f"{_url(servers[0].port)}/api/v1/keys/<slave SAE>/status",
+        f"{_url(settings.host, servers[0].port)}/api/v1/keys/<slave SAE>/status",
         markup=False,
         highlight=False,
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
+import os
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ __all__ = ["PkiFiles", "common_name", "complete_pki", "init_pki", "name_problem"
 
 _VALID = datetime.timedelta(days=365)
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]*", re.ASCII)
-_HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)|\*", re.ASCII)
+_HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)", re.ASCII)
 _MAX_NAME = 64
 """RFC 5280 appendix A.1: ub-common-name, the longest common name."""
 
@@ -38,16 +39,21 @@ def name_problem(name: str) -> str | None:
     """
     if not _NAME.fullmatch(name):
         return f"{name[:70]!r} must be letters, digits and _ . : - (starting with a letter or digit)"
+    if name.lower() == "ca":
+        return "'ca' is the CA's own file name (ca.pem, ca.key)"
     if len(name) > _MAX_NAME:
         return f"{name[:20]!r}... is {len(name)} characters; a certificate's name has at most {_MAX_NAME}"
     return None
 
 
-def _check_names(names: Iterable[str]) -> None:
-    for name in names:
+def _check_names(kmes: Sequence[str], saes: Sequence[str]) -> None:
+    for name in [*kmes, *saes]:
         problem = name_problem(name)
         if problem is not None:
             raise ValueError(problem)
+    both = sorted(set(kmes) & set(saes))
+    if both:
+        raise ValueError(f"{both[0]!r} is named as a KME and as an SAE: their certificates would share a file")
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,10 +83,12 @@ def _name(common: str) -> x509.Name:
 
 
 def _write_key(path: Path, key: ec.EllipticCurvePrivateKey) -> None:
-    path.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    path.chmod(0o600)
+    """The private key in PEM, readable by its owner only from the moment the file exists."""
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "wb") as file:
+        os.fchmod(descriptor, 0o600)  # a file that was already there keeps its mode through O_CREAT
+        file.write(pem)
 
 
 def _alternative_name(name: str) -> x509.GeneralName:
@@ -96,9 +104,9 @@ def server_name_problem(name: str) -> str | None:
     try:
         ipaddress.ip_address(name)
     except ValueError:
-        labels = name.rstrip(".").split(".")
+        labels = name.split(".")
         if not name or len(name) > 253 or not all(_HOST_LABEL.fullmatch(label) for label in labels):
-            return f"{name[:70]!r} is neither an IP address nor a DNS name"
+            return f"{name[:70]!r} is neither an IP address nor a DNS name (without a final dot or wildcards)"
     return None
 
 
@@ -143,7 +151,7 @@ def init_pki(folder: Path, *, kmes: Iterable[str], saes: Iterable[str], server_n
     Raises ``ValueError`` for a name that cannot be a certificate's (:func:`name_problem`), before writing.
     """
     kmes, saes = list(kmes), list(saes)
-    _check_names([*kmes, *saes])
+    _check_names(kmes, saes)
     folder.mkdir(parents=True, exist_ok=True)
     files = PkiFiles(folder)
     ca_key = ec.generate_private_key(ec.SECP256R1())
@@ -211,7 +219,7 @@ def complete_pki(
     ``ValueError`` for a name that cannot be a certificate's or a CA key that is not ca.pem's.
     """
     kmes, saes = list(kmes), list(saes)
-    _check_names([*kmes, *saes])
+    _check_names(kmes, saes)
     files = PkiFiles(folder)
     ca_cert = x509.load_pem_x509_certificate(files.ca.read_bytes())
     ca_key = serialization.load_pem_private_key((folder / "ca.key").read_bytes(), password=None)

@@ -35,7 +35,8 @@ class ServeSettings(BaseSettings):
         base_port: port of the first KME; the others follow in the order of their IDs.
         host: address the KMEs and the ops port listen on (``0.0.0.0``: every interface; the KMEs'
             certificates must then name the host clients use, ``qinternet pki init --server-name``).
-        ops_port: port (plain HTTP, on ``host``) of /metrics and the status page; 0 turns it off.
+        ops_host: address the ops port listens on (plain HTTP without login: loopback by default).
+        ops_port: port of /metrics and the status page; 0 turns it off.
         pool_capacity_bits: most key a link's pool holds.
         warm_up_s: simulated time run at once before serving.
         master_key_file: 32 bytes (raw, or 64 hex digits) to encrypt key material at rest.
@@ -50,6 +51,7 @@ class ServeSettings(BaseSettings):
     speed: Annotated[float, Field(gt=0.0, le=1e9, allow_inf_nan=False)] = 1.0
     base_port: Port = 8443
     host: Annotated[str, Field(min_length=1, max_length=253, pattern=r"^[A-Za-z0-9.:_-]+$")] = "127.0.0.1"
+    ops_host: Annotated[str, Field(min_length=1, max_length=253, pattern=r"^[A-Za-z0-9.:_-]+$")] = "127.0.0.1"
     ops_port: Annotated[int, Field(ge=0, le=65535)] = 9100
     pool_capacity_bits: Annotated[float, Field(ge=8.0, le=1e12, allow_inf_nan=False)] = 8e6
     warm_up_s: Annotated[float, Field(ge=0.0, le=86400.0 * 30)] = 600.0

@@ -94,6 +94,7 @@ _NONCE_BYTES = 16
 _BLOCK_BYTES = 4096
 """Key is stored in blocks of at most this many bytes; a block loses its used bytes as they are taken."""
 _GCM_NONCE_BYTES = 12
+_GCM_TAG_BYTES = 16
 _CHECK_CONTEXT = b"qinternet key store: master key check"
 _T = TypeVar("_T")
 
@@ -308,7 +309,7 @@ def _create_private_sqlite_file(url: str) -> None:
     database = parsed.database
     if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:" or database.startswith("file:"):
         return
-    with suppress(FileExistsError, FileNotFoundError):  # kept as it is; a missing folder: SQLite says so
+    with suppress(OSError):  # one already there is kept as it is; a missing or unwritable folder: SQLite says so
         os.close(os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
@@ -359,8 +360,8 @@ class KeyStore:
 
         A store that holds key material keeps the sealing it was written with: sealed material read
         without its key would go out as if it were the key, and plain material is not sealed afterwards.
-        An empty store takes whatever it is given. A store from before revision 0003 has no record; its
-        pool blocks tell whether it was sealed (a nonce each), and its first open records the key's check.
+        An empty store takes whatever it is given. A store from before revision 0003 has no record: see
+        :meth:`_legacy_sealing`; its first open with the right key records the key's check value.
         """
         with self._transaction() as session:
             meta = {row.name: row.value for row in session.scalars(select(StoreMeta))}
@@ -368,10 +369,9 @@ class KeyStore:
                 session.scalar(select(PoolBlock.id).limit(1)) is not None
                 or session.scalar(select(KeyRecord.key_id).where(KeyRecord.material.is_not(None)).limit(1)) is not None
             )
-            sealing = meta.get("sealing")
+            sealing, sealed_key = meta.get("sealing"), None
             if sealing is None and holds_key:
-                sealed_block = session.scalar(select(PoolBlock.id).where(PoolBlock.nonce.is_not(None)).limit(1))
-                sealing = b"none" if sealed_block is None else b"aes-256"
+                sealing, sealed_key = self._legacy_sealing(session)
             if holds_key:
                 if sealing == b"aes-256" and self._master_key is None:
                     raise MasterKeyError(
@@ -382,14 +382,9 @@ class KeyStore:
                         "the key store holds its material in the clear: open it without a master key "
                         "(an existing store is not encrypted afterwards), or use a new database"
                     )
-                check = meta.get("check")
-                if self._master_key is not None and check is not None:
-                    try:
-                        AESGCM(self._master_key).decrypt(check[:_GCM_NONCE_BYTES], check[_GCM_NONCE_BYTES:], None)
-                    except InvalidTag:
-                        raise MasterKeyError(
-                            "the master key is not the one the key store's material is encrypted under"
-                        ) from None
+                if self._master_key is not None and not self._opens(meta.get("check"), sealed_key):
+                    raise MasterKeyError("the master key is not the one the key store's material is encrypted under")
+                if "check" in meta:
                     return
             wanted = {"sealing": b"none" if self._master_key is None else b"aes-256"}
             if self._master_key is not None:
@@ -400,6 +395,42 @@ class KeyStore:
             if meta.get("sealing") != wanted["sealing"] or "check" in wanted:
                 for name, value in wanted.items():
                     session.merge(StoreMeta(name=name, value=value))
+
+    @staticmethod
+    def _legacy_sealing(session: Session) -> tuple[bytes, tuple[tuple[str, str, str, str], bytes] | None]:
+        """The sealing of a store from before revision 0003, from its rows: sealed if a pool block has a
+        nonce or a reserved key is longer than its size by a GCM nonce and tag. Also such a sealed key
+        (its row and stored bytes), with which the master key given can be tried."""
+        sealed_block = session.scalar(select(PoolBlock.id).where(PoolBlock.nonce.is_not(None)).limit(1))
+        key = session.execute(
+            select(
+                KeyRecord.kme_id,
+                KeyRecord.key_id,
+                KeyRecord.slave_sae_id,
+                KeyRecord.master_sae_id,
+                KeyRecord.size_bits,
+                KeyRecord.material,
+            )
+            .where(KeyRecord.material.is_not(None))
+            .limit(1)
+        ).first()
+        sealed_key = None
+        if key is not None and len(key.material) == key.size_bits // 8 + _GCM_NONCE_BYTES + _GCM_TAG_BYTES:
+            sealed_key = ((key.kme_id, key.key_id, key.slave_sae_id, key.master_sae_id), bytes(key.material))
+        sealing = b"aes-256" if sealed_block is not None or sealed_key is not None else b"none"
+        return sealing, sealed_key
+
+    def _opens(self, check: bytes | None, sealed_key: tuple[tuple[str, str, str, str], bytes] | None) -> bool:
+        """Whether the master key opens the recorded check value, else a sealed key of the store. A store
+        from before 0003 with pool blocks only cannot tell (CTR has no tag): the key is taken on trust."""
+        try:
+            if check is not None:
+                AESGCM(self._master_key or b"").decrypt(check[:_GCM_NONCE_BYTES], check[_GCM_NONCE_BYTES:], None)
+            elif sealed_key is not None:
+                self._open(*sealed_key)
+        except InvalidTag:
+            return False
+        return True
 
     def writer(self) -> KeyStoreWriter:
         """The store's group-commit writer (:mod:`.writer`): one per store, made at first use, closed by ``close``."""

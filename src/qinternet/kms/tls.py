@@ -86,10 +86,10 @@ class KmeServer:
 def listen(host: str, port: int) -> socket.socket:
     """A TCP socket listening on ``host:port`` (IPv4 or IPv6), made before serving so that a port in use is
     an error at start-up rather than a failed server task; raises ``OSError`` (e.g. ``EADDRINUSE``)."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.create_server((host, port), family=family, backlog=2048)
-    sock.set_inheritable(True)
-    return sock
+    if ":" not in host:
+        return socket.create_server((host, port), backlog=2048)
+    every = host in ("::", "::0") and socket.has_dualstack_ipv6()  # "::" is every address, IPv4 ones too
+    return socket.create_server((host, port), family=socket.AF_INET6, backlog=2048, dualstack_ipv6=every)
 
 
 class QuietServer(uvicorn.Server):
