@@ -2,52 +2,28 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import datetime
-import errno
 import functools
-import gc
-import json
-import logging
-import os
-import signal
-import socket
-import sys
-import threading
-import time
-from collections.abc import Callable, Coroutine, Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
-import uvicorn
-from fastapi import FastAPI
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
 from qinternet.cli.network_cmd import parse_duration_option
 from qinternet.errors import ParameterError
-from qinternet.kms.api import create_app
-from qinternet.kms.feeder import NetworkFeeder, topology_of
-from qinternet.kms.metrics import KmsMetrics
-from qinternet.kms.ops import create_ops_app
+from qinternet.kms.feeder import topology_of
 from qinternet.kms.pki import PkiFiles, complete_pki, init_pki, name_problem, server_name_problem
+from qinternet.kms.service import configure_logging, run_service
 from qinternet.kms.settings import ServeSettings, load_serve_settings
-from qinternet.kms.store import KeyStore, MasterKeyError
-from qinternet.kms.tls import KmeServer, QuietServer, listen, serve_kmes
-from qinternet.kms.topology import KeyLimits, KmsTopology
+from qinternet.kms.tls import KmeServer
+from qinternet.kms.topology import KeyLimits
 from qinternet.network.catalogue import resolve_scenario
-from qinternet.network.schema import Scenario
 
 __all__ = ["pki_app", "serve"]
 
 pki_app = typer.Typer(help="Certificates for trying the KMEs over mutual TLS.", no_args_is_help=True)
-
-_TICK_S = 0.25
-"""Wall time between two advances of the network."""
 
 
 @pki_app.command("init")
@@ -120,13 +96,17 @@ def pki_init(
 
 
 _LOCAL = frozenset({"0.0.0.0", "::", "::0", "127.0.0.1", "::1", "localhost"})
-"""Addresses a client on this machine reaches as ``localhost`` (the name every KME certificate carries)."""
+"""Addresses of this machine's own (or every) interface, which a client here reaches as ``localhost``."""
 
 
 def _url(host: str, port: int, scheme: str = "https") -> str:
-    """Where a client on this machine reaches ``host:port``."""
-    shown = "localhost" if host in _LOCAL else f"[{host}]" if ":" in host else host
-    return f"{scheme}://{shown}:{port}"
+    """Where a client on this machine reaches ``host:port``: over HTTPS by ``localhost``, the name every KME
+    certificate carries; over plain HTTP by the address itself (the loopback one for a wildcard)."""
+    if scheme == "https" and host in _LOCAL:
+        host = "localhost"
+    elif host in ("0.0.0.0", "::", "::0"):
+        host = "127.0.0.1"
+    return f"{scheme}://{f'[{host}]' if ':' in host else host}:{port}"
 
 
 def serve(
@@ -209,257 +189,19 @@ def serve(
         )
     except ValueError as exc:
         raise ParameterError("key limits (QINTERNET_KMS_* or --config)", str(exc)) from None
-    master_key = settings.master_key()
-    ports = {kme: settings.base_port + i for i, kme in enumerate(kmes)}
-    log = logging.getLogger("qinternet.kms")
-    try:
-        with _sigterm_as_interrupt():
-            sockets = _listen_all(settings, ports)  # a port in use stops us here
-            try:
-                store = _open_store(settings.db, master_key)
-                try:
-                    _serve_store(spec, settings, store, topology, limits, files, ports, sockets, stop_after)
-                finally:
-                    log.info("stopping: closing the key store")
-                    store.close()
-            finally:
-                for sock in sockets.values():
-                    sock.close()
-    except KeyboardInterrupt:  # ^C or SIGTERM: a clean stop, whenever it comes
-        pass
-    log.info("stopped")
-
-
-@contextlib.contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM (systemd, docker stop, kill) stops ``serve`` as ^C does: cleanly, at any point of start-up."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def interrupt(_sig: int, _frame: object) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-def _serve_store(
-    spec: Scenario,
-    settings: ServeSettings,
-    store: KeyStore,
-    topology: KmsTopology,
-    limits: KeyLimits,
-    files: PkiFiles,
-    ports: Mapping[str, int],
-    sockets: Mapping[str, socket.socket],
-    stop_after_s: float | None,
-) -> None:
-    """Warm the pools up, print the endpoints and serve until ^C or ``stop_after_s``."""
-    feeder = NetworkFeeder(spec, store, capacity_bytes=int(settings.pool_capacity_bits // 8))
-    try:
-        feeder.advance(settings.warm_up_s)
-    except SQLAlchemyError as exc:
-        raise ParameterError(
-            "--db", f"the key store cannot be written: {str(getattr(exc, 'orig', None) or exc)[:200]}"
-        ) from None
-    metrics = KmsMetrics()
-    servers = [
-        KmeServer(
-            kme,
-            create_app(kme, store, topology, limits, metrics),
-            port,
-            files.cert(kme),
-            files.key(kme),
-            files.ca,
-            host=settings.host,
-            sock=sockets[kme],
-        )
-        for kme, port in ports.items()
-    ]
-    ops = None
-    if settings.ops_port:
-        ops = create_ops_app(store, topology, metrics, dict(ports), title=spec.name)
-    _print_endpoints(Console(soft_wrap=True), spec.name, servers, topology.sae_kme, files, settings)
-    # What start-up built (apps, routes, models, the network) lives until exit: out of the collector's
-    # generations, so that full collections under load do not walk it again (they were the latency tail).
-    gc.collect()
-    gc.freeze()
-    _event_loop_runner()(
-        _run(
-            servers,
-            feeder,
-            ops,
-            sockets.get(_OPS),
-            speed=settings.speed,
-            start_s=settings.warm_up_s,
-            stop_after_s=stop_after_s,
-        )
+    announce = functools.partial(
+        _print_endpoints, Console(soft_wrap=True), spec.name, topology.sae_kme, files, settings
     )
-
-
-_OPS = "\0ops"
-"""The key of the ops port's socket among the KMEs' in :func:`_listen_all`."""
-
-
-def _listen_all(settings: ServeSettings, ports: Mapping[str, int]) -> dict[str, socket.socket]:
-    """A listening socket per KME (and for the ops port), or a one-line error naming the option at fault."""
-    wanted = {name: (settings.host, port) for name, port in ports.items()}
-    if settings.ops_port:
-        wanted[_OPS] = (settings.ops_host, settings.ops_port)
-    made: dict[str, socket.socket] = {}
-    for name, (host, port) in wanted.items():
-        try:
-            made[name] = listen(host, port)
-        except OSError as exc:
-            for sock in made.values():
-                sock.close()
-            raise _listen_error(exc, name, host, port) from None
-    return made
-
-
-def _listen_error(exc: OSError, name: str, host: str, port: int) -> ParameterError:
-    host_option = "--ops-host" if name == _OPS else "--host"
-    if isinstance(exc, socket.gaierror) or (exc.errno or 0) < 0:  # create_server re-raises getaddrinfo's error
-        return ParameterError(host_option, f"cannot resolve {host!r} to an address of this machine")
-    if exc.errno == errno.EADDRNOTAVAIL:
-        return ParameterError(host_option, f"{host!r} is not an address of this machine")
-    option = "--ops-port" if name == _OPS else "--base-port"
-    what = "the ops port" if name == _OPS else f"{name}'s port"
-    reason = os.strerror(exc.errno) if exc.errno and exc.errno > 0 else (exc.strerror or str(exc))
-    return ParameterError(option, f"cannot listen on {host}:{port} ({what}): {reason}")
-
-
-def _open_store(url: str, master_key: bytes | None) -> KeyStore:
-    """The key store at ``url``, or a one-line error naming the option at fault (never the URL's password)."""
-    try:
-        shown = make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        raise ParameterError("--db", "is not a SQLAlchemy URL (e.g. sqlite:///kms.db)") from None
-    try:
-        return KeyStore(url, master_key=master_key)
-    except MasterKeyError as exc:
-        raise ParameterError("--master-key-file", f"{exc} ({shown})") from None
-    except NoSuchModuleError:
-        raise ParameterError("--db", f"{shown}: no such database dialect (sqlite or postgresql+psycopg)") from None
-    except ImportError as exc:
-        raise ParameterError("--db", f"{shown}: its driver is not installed ({exc.name or exc})") from None
-    except SQLAlchemyError as exc:
-        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0][:200]
-        raise ParameterError("--db", f"cannot open the key store {shown}: {reason}") from None
-
-
-def _event_loop_runner() -> Callable[[Coroutine[Any, Any, None]], None]:
-    """``uvloop.run`` when uvloop is installed (a fifth more deliveries/s on SQLite here), else ``asyncio.run``."""
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.run
-    return uvloop.run
-
-
-def _tls_files(files: PkiFiles, kme: str) -> tuple[Path, Path, Path]:
-    return files.cert(kme), files.key(kme), files.ca
-
-
-def configure_logging(log_format: str) -> None:
-    """Log ``qinternet.kms`` events at INFO to stderr, as text or one JSON object per line."""
-    handler = _CurrentStderr()
-    handler.setFormatter(_JsonFormatter() if log_format == "json" else _TextFormatter("%(asctime)s %(message)s"))
-    log = logging.getLogger("qinternet.kms")
-    log.handlers[:] = [handler]
-    log.setLevel(logging.INFO)
-    log.propagate = False
-
-
-class _CurrentStderr(logging.StreamHandler):  # type: ignore[type-arg]
-    """Writes to whatever ``sys.stderr`` is when a record comes (not the one at start-up, which an
-    embedding program or a test may have closed since)."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.stream = sys.stderr
-        super().emit(record)
-
-
-class _TextFormatter(logging.Formatter):
-    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802 - logging's name
-        """ISO 8601 in UTC with milliseconds, e.g. ``2026-11-26T13:01:14.031+00:00``."""
-        return datetime.datetime.fromtimestamp(record.created, datetime.UTC).isoformat(timespec="milliseconds")
-
-
-class _JsonFormatter(_TextFormatter):
-    def format(self, record: logging.LogRecord) -> str:
-        entry = {
-            "time": self.formatTime(record),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry)
-
-
-_CHECKPOINT_S = 10.0
-"""Wall time between two write-ahead-log checkpoints (old page images of used key leave the log)."""
-
-
-def _guarded(work: Callable[[], object]) -> None:
-    """``work()``; a database error is logged, and the loop tries again at its next tick (the links' key
-    meanwhile is lost, as a real link's is while its key manager is down)."""
-    try:
-        work()
-    except SQLAlchemyError as exc:
-        logging.getLogger("qinternet.kms").error("key store: %s", str(getattr(exc, "orig", None) or exc)[:200])
-
-
-async def _run(
-    servers: list[KmeServer],
-    feeder: NetworkFeeder,
-    ops: FastAPI | None,
-    ops_socket: socket.socket | None,
-    *,
-    speed: float,
-    start_s: float,
-    stop_after_s: float | None,
-) -> None:
-    serving = asyncio.create_task(serve_kmes(servers))
-    ops_server = None
-    if ops is not None and ops_socket is not None:
-        ops_server = QuietServer(uvicorn.Config(ops, access_log=False, log_level="warning", lifespan="off"))
-        ops_task = asyncio.create_task(ops_server.serve(sockets=[ops_socket]))
-    started = checkpointed = time.monotonic()
-    loop = asyncio.get_running_loop()
-    try:
-        while not serving.done():
-            await asyncio.sleep(_TICK_S)
-            elapsed = time.monotonic() - started
-            until = start_s + speed * elapsed
-            await loop.run_in_executor(None, _guarded, functools.partial(feeder.advance, until))
-            if time.monotonic() - checkpointed > _CHECKPOINT_S:
-                await loop.run_in_executor(None, _guarded, feeder.store.checkpoint)
-                checkpointed = time.monotonic()
-            if stop_after_s is not None and elapsed >= stop_after_s:
-                break
-    finally:
-        serving.cancel()
-        if ops_server is not None:
-            ops_server.should_exit = True
-            await ops_task
-        with contextlib.suppress(asyncio.CancelledError):
-            await serving
+    run_service(spec, settings, topology, limits, files, announce=announce, stop_after_s=stop_after)
 
 
 def _print_endpoints(
     console: Console,
     name: str,
-    servers: list[KmeServer],
     sae_kme: Mapping[str, str],
     files: PkiFiles,
     settings: ServeSettings,
+    servers: list[KmeServer],
 ) -> None:
     table = Table(title=f"{name}: KMEs serving ETSI GS QKD 014 over mutual TLS")
     for column in ("KME", "URL", "its SAEs (certificate, key)"):
