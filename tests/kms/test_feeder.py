@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from qinternet.kms.feeder import topology_of
+from pathlib import Path
+
+from qinternet.kms.feeder import NetworkFeeder, topology_of
+from qinternet.kms.store import KeyStore
 from qinternet.network.catalogue import resolve_scenario
 
 
@@ -17,3 +20,19 @@ def test_users_host_saes_and_trusted_relays_do_not() -> None:
     topology = topology_of(resolve_scenario("beijing-shanghai")[0])
     assert set(topology.sae_kme) == {"sae-beijing", "sae-hefei", "sae-jinan", "sae-shanghai"}
     assert len(topology.kmes) == 36
+
+
+def test_a_block_that_ends_at_the_warm_up_s_end_is_stored_by_it(tmp_path: Path) -> None:
+    (tmp_path / "net.yaml").write_text(
+        "name: two\nseed: 5\ntime: {duration_s: 1d, step_s: 60s}\nnodes:\n"
+        "  - {id: alice, kind: user, lat_deg: 46.2, lon_deg: 6.1}\n"
+        "  - {id: bob, kind: user, lat_deg: 46.9, lon_deg: 7.4}\n"
+        "links:\n  - {id: l1, a: alice, b: bob, length_km: 20, block_s: 60}\n"
+    )
+    store = KeyStore(f"sqlite:///{tmp_path / 'kms.db'}")
+    feeder = NetworkFeeder(resolve_scenario(str(tmp_path / "net.yaml"))[0], store, capacity_bytes=10**9)
+    feeder.advance(600.0)
+    blocks = [e for e in store.ledger() if e.kind == "generated"]
+    assert len(blocks) == 10  # the blocks ending at 60, 120, ..., 600 s
+    assert feeder.advance(600.0) == 0  # and nothing twice
+    store.close()

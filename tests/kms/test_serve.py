@@ -273,6 +273,7 @@ def test_serve_names_a_key_store_it_cannot_open_in_one_line(cli, tmp_path: Path)
     store.add_key("alice", "relay", os.urandom(64))
     store.close()
     (tmp_path / "other.key").write_bytes(os.urandom(32))
+    (tmp_path / "other.key").chmod(0o600)
     (tmp_path / "text.db").write_text("not a database")
     serve = ["serve", str(tmp_path / "net.yaml"), "--pki", str(tmp_path / "pki"), "--warm-up", "0s"]
     serve += ["--base-port", str(free_ports(3)), "--ops-port", "0"]  # the ports are bound before the store opens
@@ -284,6 +285,8 @@ def test_serve_names_a_key_store_it_cannot_open_in_one_line(cli, tmp_path: Path)
         (["--db", f"sqlite:///{tmp_path / 'no' / 'such' / 'dir.db'}"], "--db", "unable to open"),
         (["--db", f"sqlite:///{tmp_path / 'text.db'}"], "--db", "not a database"),
         (["--db", "postgresql+psycopg://operator:hunter2@127.0.0.1:1/kms"], "--db", "cannot open the key store"),
+        (["--db", "sqlite://"], "--db", "in-memory"),  # each connection its own empty database
+        (["--db", "sqlite:///:memory:"], "--db", "in-memory"),
     ):
         code, _, err = cli(*serve, *extra)
         assert code == 2, extra
@@ -291,6 +294,10 @@ def test_serve_names_a_key_store_it_cannot_open_in_one_line(cli, tmp_path: Path)
         assert reason in err, err
         assert "hunter2" not in err
         assert "Traceback" not in err
+    (tmp_path / "other.key").chmod(0o644)
+    code, _, err = cli(*serve, "--db", sealed, "--master-key-file", str(tmp_path / "other.key"))
+    assert code == 2
+    assert "can be read by other users: chmod 600 it" in err  # said before the refusal
 
 
 def test_pki_init_then_serve_a_scenario_signs_what_is_missing(site: Path) -> None:
@@ -376,7 +383,7 @@ def test_pki_init_server_names_go_into_every_kme_certificate(cli, tmp_path: Path
         .value
     )
     assert names.get_values_for_type(x509.DNSName) == ["localhost", "kms.example.org"]
-    assert [str(a) for a in names.get_values_for_type(x509.IPAddress)] == ["127.0.0.1", "192.0.2.7"]
+    assert [str(a) for a in names.get_values_for_type(x509.IPAddress)] == ["127.0.0.1", "::1", "192.0.2.7"]
     assert sorted(p.name for p in pki.glob("sae-*.pem")) == ["sae-a.pem"]  # a name given twice: one certificate
 
 
@@ -429,3 +436,20 @@ def test_sigterm_stops_serve_cleanly_at_any_point(site: Path, when: str) -> None
     log = (site / "serve.log").read_text()
     assert log.rstrip().endswith("stopped")
     assert "Traceback" not in log
+
+
+def test_serve_refuses_a_pki_folder_whose_certificates_are_another_ca_s(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A folder mixing two PKIs would serve, then refuse every client at the handshake."""
+    (tmp_path / "net.yaml").write_text(SCENARIO)
+    net = str(tmp_path / "net.yaml")
+    assert cli("pki", "init", str(tmp_path / "pki"), "--scenario", net)[0] == 0
+    assert cli("pki", "init", str(tmp_path / "other"))[0] == 0
+    for name in ("ca.pem", "ca.key"):  # the other CA, with this folder's certificates
+        (tmp_path / "pki" / name).write_bytes((tmp_path / "other" / name).read_bytes())
+    code, out, err = cli(
+        "serve", net, "--pki", str(tmp_path / "pki"), "--db", f"sqlite:///{tmp_path / 'kms.db'}",
+        "--base-port", str(free_ports(3)), "--ops-port", "0", "--warm-up", "0s",
+    )  # fmt: skip
+    assert code == 2
+    assert err.startswith("qinternet: error: --pki: kme-alice.pem, kme-bob.pem, kme-relay.pem not signed by"), err
+    assert "serving" not in out

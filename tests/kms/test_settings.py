@@ -43,10 +43,51 @@ def test_bad_values_name_the_setting(overrides: dict[str, object], option: str) 
 def test_unknown_keys_in_the_file_and_a_missing_file(tmp_path: Path) -> None:
     config = tmp_path / "kms.yaml"
     config.write_text("sped: 5\n")
-    with pytest.raises(ParameterError, match="--sped"):
+    with pytest.raises(ParameterError, match="is not a setting") as info:
         load_serve_settings(config, {})
+    assert info.value.field == "--config sped"
     with pytest.raises(ParameterError, match="--config"):
         load_serve_settings(tmp_path / "none.yaml", {})
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b"speed: [\n", "not valid YAML at line"),
+        (b"- speed\n- 5\n", "not a list"),
+        (b"just words\n", "not a str"),
+        (b"speed: \xff\xfe\n", "not UTF-8"),
+    ],
+)
+def test_a_config_file_that_is_not_a_yaml_mapping_is_one_error(tmp_path: Path, content: bytes, reason: str) -> None:
+    config = tmp_path / "kms.yaml"
+    config.write_bytes(content)
+    with pytest.raises(ParameterError, match=reason) as info:
+        load_serve_settings(config, {})
+    assert info.value.field == "--config"
+    with pytest.raises(ParameterError, match="not a file"):
+        load_serve_settings(tmp_path, {})
+
+
+@pytest.mark.parametrize("word", ["true", "on", "yes"])
+def test_yaml_booleans_are_not_ports(tmp_path: Path, word: str) -> None:
+    config = tmp_path / "kms.yaml"
+    config.write_text(f"ops_port: {word}\n")
+    with pytest.raises(ParameterError, match="must be a number") as info:
+        load_serve_settings(config, {})
+    assert info.value.field == "--config ops_port"
+
+
+def test_errors_name_the_environment_variable_and_unknown_ones_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("QINTERNET_KMS_WARM_UP_S", "nan")
+    with pytest.raises(ParameterError) as info:
+        load_serve_settings(None, {})
+    assert info.value.field == "QINTERNET_KMS_WARM_UP_S"
+    monkeypatch.delenv("QINTERNET_KMS_WARM_UP_S")
+    monkeypatch.setenv("QINTERNET_KMS_MASTER_KEYFILE", "/tmp/key")  # a typo: would run unencrypted
+    with pytest.raises(ParameterError, match="is not a setting") as info:
+        load_serve_settings(None, {})
+    assert info.value.field == "QINTERNET_KMS_MASTER_KEYFILE"
 
 
 def test_the_master_key_file(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from rich.table import Table
 from qinternet.cli.network_cmd import parse_duration_option
 from qinternet.errors import ParameterError
 from qinternet.kms.feeder import topology_of
-from qinternet.kms.pki import PkiFiles, complete_pki, init_pki, name_problem, server_name_problem
+from qinternet.kms.pki import PkiFiles, complete_pki, init_pki, name_problem, server_name_problem, unsigned
 from qinternet.kms.service import configure_logging, run_service
 from qinternet.kms.settings import ServeSettings, load_serve_settings
 from qinternet.kms.tls import KmeServer
@@ -178,6 +178,16 @@ def serve(
     missing = [name for name in [*kmes, *topology.sae_kme] if not files.cert(name).exists()]
     if missing:
         raise ParameterError("--pki", f"no certificate for {', '.join(missing[:5])} in {str(settings.pki)!r}")
+    try:
+        wrong = unsigned(files, kmes)
+    except (OSError, ValueError) as exc:
+        raise ParameterError("--pki", f"ca.pem cannot be read: {exc}") from None
+    if wrong:
+        raise ParameterError(
+            "--pki",
+            f"{', '.join(f'{name}.pem' for name in wrong[:5])} not signed by {files.ca} or not matching its .key: "
+            "clients would be refused (re-sign them: delete them and run again, or pki init --force)",
+        )
     try:
         limits = KeyLimits(
             key_size=settings.key_size,

@@ -95,9 +95,10 @@ class NetworkFeeder:
         return ps_to_seconds(self.kernel.now_ps)
 
     def advance(self, until_s: float) -> int:
-        """Run the links up to ``until_s`` of simulated time and store what they made; bytes stored."""
+        """Run the links up to ``until_s`` of simulated time, a block that ends then included (the warm-up's
+        last block is in the pools when serving starts), and store what they made; bytes stored."""
         with self._lock:
-            target = seconds_to_ps(until_s)
+            target = seconds_to_ps(until_s) + 1  # the kernel runs what is due strictly before its target
             if target > self.kernel.now_ps:
                 self.kernel.run(until_ps=target)
             made, self._made = self._made, []

@@ -3,7 +3,7 @@
 ETSI GS QKD 014 (clause 5.1) asks for mutual TLS, with the KME confirming the calling SAE's ID from its
 certificate. Here an SAE's ID is the common name (CN) of its certificate, which our CA alone signs
 (``clientAuth`` extended key usage); a KME's certificate names it in its CN and is valid for
-``localhost``, ``127.0.0.1`` and the host names given (``qinternet pki init --server-name``).
+``localhost``, ``127.0.0.1``, ``::1`` and the host names given (``qinternet pki init --server-name``).
 Keys are EC P-256; certificates last a year. Made with the ``cryptography`` library.
 """
 
@@ -18,11 +18,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-__all__ = ["PkiFiles", "common_name", "complete_pki", "init_pki", "name_problem", "server_name_problem"]
+__all__ = [
+    "PkiFiles",
+    "common_name",
+    "complete_pki",
+    "init_pki",
+    "name_problem",
+    "server_name_problem",
+    "unsigned",
+]
 
 _VALID = datetime.timedelta(days=365)
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]*", re.ASCII)
@@ -135,7 +144,7 @@ def _issue(
         )
     )
     if server:
-        names = list(dict.fromkeys(["localhost", "127.0.0.1", *server_names]))
+        names = list(dict.fromkeys(["localhost", "127.0.0.1", "::1", *server_names]))
         builder = builder.add_extension(
             x509.SubjectAlternativeName([_alternative_name(name) for name in names]), critical=False
         )
@@ -145,8 +154,8 @@ def _issue(
 def init_pki(folder: Path, *, kmes: Iterable[str], saes: Iterable[str], server_names: Sequence[str] = ()) -> PkiFiles:
     """Make a CA in ``folder`` and sign a server certificate per KME and a client certificate per SAE
     (replacing any certificate of those names already there: it would not verify under the new CA).
-    A KME's certificate is valid for ``localhost``, ``127.0.0.1`` and ``server_names`` (host names or IP
-    addresses clients reach the KMEs at).
+    A KME's certificate is valid for ``localhost``, ``127.0.0.1``, ``::1`` and ``server_names`` (host names
+    or IP addresses clients reach the KMEs at).
 
     Raises ``ValueError`` for a name that cannot be a certificate's (:func:`name_problem`), before writing.
     """
@@ -229,6 +238,24 @@ def complete_pki(
     if ca_key.public_key().public_bytes(*public) != ca_cert.public_key().public_bytes(*public):
         raise ValueError("ca.key is not the key of ca.pem")
     return _sign_all(files, ca_key, ca_cert, kmes=kmes, saes=saes, server_names=server_names)
+
+
+def unsigned(files: PkiFiles, names: Iterable[str]) -> list[str]:
+    """The names among ``names`` whose certificate is not signed by ``files``' CA or does not go with its
+    private key file (a folder mixing two PKIs: a server would start and refuse every client)."""
+    ca = x509.load_pem_x509_certificate(files.ca.read_bytes())
+    public = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    wrong = []
+    for name in names:
+        try:
+            cert = x509.load_pem_x509_certificate(files.cert(name).read_bytes())
+            cert.verify_directly_issued_by(ca)
+            key = serialization.load_pem_private_key(files.key(name).read_bytes(), password=None)
+            if key.public_key().public_bytes(*public) != cert.public_key().public_bytes(*public):
+                raise ValueError("the key is not the certificate's")
+        except (OSError, ValueError, TypeError, InvalidSignature):
+            wrong.append(name)
+    return wrong
 
 
 def common_name(peer_cert: dict[str, object] | None) -> str | None:

@@ -70,6 +70,8 @@ def run_service(
     master_key = settings.master_key()
     ports = {kme: settings.base_port + i for i, kme in enumerate(sorted(topology.kmes))}
     log = logging.getLogger("qinternet.kms")
+    if settings.master_key_file is not None and settings.master_key_file.stat().st_mode & 0o077:
+        log.warning("the master key file %s can be read by other users: chmod 600 it", settings.master_key_file)
     try:
         with _sigterm_as_interrupt():
             sockets = listen_all(settings, ports)  # a port in use stops us here
@@ -195,9 +197,17 @@ def _listen_error(exc: OSError, name: str, host: str, port: int) -> ParameterErr
 def open_store(url: str, master_key: bytes | None) -> KeyStore:
     """The key store at ``url``, or a one-line error naming the option at fault (never the URL's password)."""
     try:
-        shown = make_url(url).render_as_string(hide_password=True)
+        parsed = make_url(url)
     except ArgumentError:
         raise ParameterError("--db", "is not a SQLAlchemy URL (e.g. sqlite:///kms.db)") from None
+    shown = parsed.render_as_string(hide_password=True)
+    database = parsed.database or ""
+    if parsed.get_backend_name() == "sqlite" and (database in ("", ":memory:") or "mode=memory" in url):
+        raise ParameterError(
+            "--db",
+            f"{shown} is an in-memory database, gone with the process and not shared between its "
+            "connections: name a file, e.g. sqlite:///kms.db",
+        )
     try:
         return KeyStore(url, master_key=master_key)
     except MasterKeyError as exc:

@@ -7,10 +7,12 @@ variable ``QINTERNET_KMS_<NAME>`` (``QINTERNET_KMS_SPEED=100``), or a YAML file 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, ValidationError
+import yaml
+from pydantic import BeforeValidator, Field, ValidationError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -22,7 +24,22 @@ from qinternet.errors import ParameterError
 
 __all__ = ["ServeSettings", "load_serve_settings"]
 
-Port = Annotated[int, Field(ge=1, le=65535)]
+_ENV_PREFIX = "QINTERNET_KMS_"
+
+
+def _not_a_boolean(value: object) -> object:
+    """YAML reads ``true``, ``on`` and ``yes`` as booleans, which pydantic would take as 1: refuse them."""
+    if isinstance(value, bool):
+        raise ValueError(f"must be a number, not {str(value).lower()}")
+    return value
+
+
+Number = BeforeValidator(_not_a_boolean)
+Port = Annotated[int, Number, Field(ge=1, le=65535)]
+Host = Annotated[
+    str,
+    Field(min_length=1, max_length=253, pattern=r"^[A-Za-z0-9.:_-]+$"),
+]
 
 
 class ServeSettings(BaseSettings):
@@ -44,24 +61,24 @@ class ServeSettings(BaseSettings):
         key_size, min_key_size, max_key_size, max_key_per_request, max_sae_id_count: the KMEs' Status.
     """
 
-    model_config = SettingsConfigDict(env_prefix="QINTERNET_KMS_", extra="forbid")
+    model_config = SettingsConfigDict(env_prefix=_ENV_PREFIX, extra="forbid")
 
     db: str = "sqlite:///kms.db"
     pki: Path = Path("pki")
-    speed: Annotated[float, Field(gt=0.0, le=1e9, allow_inf_nan=False)] = 1.0
+    speed: Annotated[float, Number, Field(gt=0.0, le=1e9, allow_inf_nan=False)] = 1.0
     base_port: Port = 8443
-    host: Annotated[str, Field(min_length=1, max_length=253, pattern=r"^[A-Za-z0-9.:_-]+$")] = "127.0.0.1"
-    ops_host: Annotated[str, Field(min_length=1, max_length=253, pattern=r"^[A-Za-z0-9.:_-]+$")] = "127.0.0.1"
-    ops_port: Annotated[int, Field(ge=0, le=65535)] = 9100
-    pool_capacity_bits: Annotated[float, Field(ge=8.0, le=1e12, allow_inf_nan=False)] = 8e6
-    warm_up_s: Annotated[float, Field(ge=0.0, le=86400.0 * 30)] = 600.0
+    host: Host = "127.0.0.1"
+    ops_host: Host = "127.0.0.1"
+    ops_port: Annotated[int, Number, Field(ge=0, le=65535)] = 9100
+    pool_capacity_bits: Annotated[float, Number, Field(ge=8.0, le=1e12, allow_inf_nan=False)] = 8e6
+    warm_up_s: Annotated[float, Number, Field(ge=0.0, le=86400.0 * 30, allow_inf_nan=False)] = 600.0
     master_key_file: Path | None = None
     log_format: Literal["text", "json"] = "text"
-    key_size: Annotated[int, Field(ge=8)] = 256
-    min_key_size: Annotated[int, Field(ge=8)] = 64
-    max_key_size: Annotated[int, Field(ge=8)] = 8192
-    max_key_per_request: Annotated[int, Field(ge=1)] = 128
-    max_sae_id_count: Annotated[int, Field(ge=0)] = 8
+    key_size: Annotated[int, Number, Field(ge=8)] = 256
+    min_key_size: Annotated[int, Number, Field(ge=8)] = 64
+    max_key_size: Annotated[int, Number, Field(ge=8)] = 8192
+    max_key_per_request: Annotated[int, Number, Field(ge=1)] = 128
+    max_sae_id_count: Annotated[int, Number, Field(ge=0)] = 8
 
     def master_key(self) -> bytes | None:
         """The at-rest encryption key, read from :attr:`master_key_file`."""
@@ -82,10 +99,23 @@ class ServeSettings(BaseSettings):
         raise ParameterError("--master-key-file", "must hold 32 bytes, raw or as 64 hex digits")
 
 
+_OPTION_OF = {"warm_up_s": "--warm-up"}
+"""Settings whose command-line option is not ``--`` and their name in kebab case (the others' is)."""
+_FILE_AND_ENVIRONMENT_ONLY = frozenset(
+    {"key_size", "min_key_size", "max_key_size", "max_key_per_request", "max_sae_id_count"}
+)
+
+
 def load_serve_settings(config_file: Path | None, overrides: dict[str, Any]) -> ServeSettings:
-    """Settings from the command line's ``overrides`` (None values ignored), the environment and the file."""
-    if config_file is not None and not config_file.is_file():
-        raise ParameterError("--config", f"file {str(config_file)!r} does not exist")
+    """Settings from the command line's ``overrides`` (None values ignored), the environment and the file.
+
+    Raises :class:`~qinternet.errors.ParameterError` naming where the bad value came from: the option, the
+    ``QINTERNET_KMS_*`` variable, or ``--config <key>``; also for a file that is not a YAML mapping and for a
+    ``QINTERNET_KMS_*`` variable that names no setting (a typo would otherwise be ignored silently).
+    """
+    if config_file is not None:
+        _check_config_file(config_file)
+    _check_environment()
 
     class _Sourced(ServeSettings):
         @classmethod
@@ -108,5 +138,47 @@ def load_serve_settings(config_file: Path | None, overrides: dict[str, Any]) -> 
     except ValidationError as exc:
         error = exc.errors(include_url=False)[0]
         name = str(error["loc"][0]) if error["loc"] else "config"
-        raise ParameterError(f"--{name.replace('_', '-')}", str(error["msg"])) from None
+        reason = str(error["msg"])
+        if error["type"] == "extra_forbidden":
+            reason = f"is not a setting (the settings: {', '.join(ServeSettings.model_fields)})"
+        raise ParameterError(_source(name, given), reason) from None
     return ServeSettings.model_validate(settings.model_dump())
+
+
+def _source(name: str, given: dict[str, Any]) -> str:
+    """Where the value of setting ``name`` came from, as the user wrote it."""
+    if name in given:
+        return _OPTION_OF.get(name, f"--{name.replace('_', '-')}")
+    variable = _ENV_PREFIX + name.upper()
+    if any(key.upper() == variable for key in os.environ):
+        return variable
+    return f"--config {name}"
+
+
+def _check_config_file(path: Path) -> None:
+    """``path`` is a UTF-8 YAML file holding a mapping (or nothing)."""
+    if not path.exists():
+        raise ParameterError("--config", f"file {str(path)!r} does not exist")
+    if not path.is_file():
+        raise ParameterError("--config", f"{str(path)!r} is not a file")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ParameterError("--config", f"cannot be read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ParameterError("--config", f"{str(path)!r} is not UTF-8 text") from None
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        at = f" at line {where.line + 1}" if where is not None else ""
+        raise ParameterError("--config", f"is not valid YAML{at}: {getattr(exc, 'problem', None) or exc}") from None
+    if data is not None and not isinstance(data, dict):
+        raise ParameterError(
+            "--config", f"must map setting names to values (e.g. 'speed: 100'), not a {type(data).__name__}"
+        )
+
+
+def _check_environment() -> None:
+    """Every ``QINTERNET_KMS_*`` variable names a setting."""
+    for key in os.environ:
+        if key.upper().startswith(_ENV_PREFIX) and key[len(_ENV_PREFIX) :].lower() not in ServeSettings.model_fields:
+            raise ParameterError(key, f"is not a setting (the settings: {', '.join(ServeSettings.model_fields)})")
