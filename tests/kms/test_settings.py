@@ -32,6 +32,7 @@ def test_priority_option_environment_file_default(tmp_path: Path, monkeypatch: p
         ({"base_port": 70000}, "--base-port"),
         ({"log_format": "xml"}, "--log-format"),
         ({"host": "two words"}, "--host"),
+        ({"host": "[::1]"}, "--host"),
     ],
 )
 def test_bad_values_name_the_setting(overrides: dict[str, object], option: str) -> None:

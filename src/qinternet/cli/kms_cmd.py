@@ -80,8 +80,8 @@ def pki_init(
             kept = [name for name in kmes if name not in signed]
             if hosts and kept:
                 typer.echo(
-                    f"the KME certificates kept ({len(kept)}) name only the hosts they were signed for; "
-                    f"--force re-signs them for {', '.join(hosts)}"
+                    f"the KME certificates kept ({len(kept)}) name only the hosts they were signed for: to add "
+                    f"{', '.join(hosts)}, delete {folder}/kme-*.pem and run this again (the SAEs' stay valid)"
                 )
             return
         stale = sorted({p.stem for p in folder.glob("*.pem")} - {"ca", *kmes, *saes}) if has_ca else []

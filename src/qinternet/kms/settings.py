@@ -8,11 +8,12 @@ variable ``QINTERNET_KMS_<NAME>`` (``QINTERNET_KMS_SPEED=100``), or a YAML file 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BeforeValidator, Field, ValidationError
+from pydantic import AfterValidator, BeforeValidator, Field, ValidationError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -36,10 +37,15 @@ def _not_a_boolean(value: object) -> object:
 
 Number = BeforeValidator(_not_a_boolean)
 Port = Annotated[int, Number, Field(ge=1, le=65535)]
-Host = Annotated[
-    str,
-    Field(min_length=1, max_length=253, pattern=r"^[A-Za-z0-9.:_-]+$"),
-]
+
+
+def _host(value: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9.:_-]{1,253}", value):
+        raise ValueError(f"{value[:60]!r} is not an IP address or host name (no brackets, port or scheme)")
+    return value
+
+
+Host = Annotated[str, AfterValidator(_host)]
 
 
 class ServeSettings(BaseSettings):
@@ -138,7 +144,7 @@ def load_serve_settings(config_file: Path | None, overrides: dict[str, Any]) -> 
     except ValidationError as exc:
         error = exc.errors(include_url=False)[0]
         name = str(error["loc"][0]) if error["loc"] else "config"
-        reason = str(error["msg"])
+        reason = str(error["msg"]).removeprefix("Value error, ")
         if error["type"] == "extra_forbidden":
             reason = f"is not a setting (the settings: {', '.join(ServeSettings.model_fields)})"
         raise ParameterError(_source(name, given), reason) from None
