@@ -107,9 +107,6 @@ class ServeSettings(BaseSettings):
 
 _OPTION_OF = {"warm_up_s": "--warm-up"}
 """Settings whose command-line option is not ``--`` and their name in kebab case (the others' is)."""
-_FILE_AND_ENVIRONMENT_ONLY = frozenset(
-    {"key_size", "min_key_size", "max_key_size", "max_key_per_request", "max_sae_id_count"}
-)
 
 
 def load_serve_settings(config_file: Path | None, overrides: dict[str, Any]) -> ServeSettings:
