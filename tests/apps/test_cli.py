@@ -7,7 +7,6 @@ The network: alice and bob (and carol) are users joined through a trusted relay,
 from __future__ import annotations
 
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,6 +14,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.servers import free_ports
 
 Cli = Callable[..., tuple[int, str, str]]
 
@@ -33,25 +34,6 @@ links:
   - {id: l3, a: relay, b: carol, length_km: 25, block_s: 60}
 """
 KMES = ("kme-alice", "kme-bob", "kme-carol", "kme-relay")  # serve gives them ports in this (sorted) order
-
-
-def free_base_port(n: int) -> int:
-    for _ in range(50):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            base = int(s.getsockname()[1])
-        if base + n < 65000 and all(_free(base + i) for i in range(n)):
-            return base
-    raise RuntimeError("no free ports")
-
-
-def _free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 class Site:
@@ -82,7 +64,7 @@ class Site:
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     folder = tmp_path_factory.mktemp("site")
     (folder / "net.yaml").write_text(SCENARIO)
-    port = free_base_port(len(KMES))
+    port = free_ports(len(KMES))
     log = (folder / "serve.log").open("wb")
     process = subprocess.Popen(
         [

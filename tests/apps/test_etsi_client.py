@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import socket
 import ssl
 import threading
@@ -17,36 +16,19 @@ import pytest
 
 from qinternet.apps.etsi_client import KmeClient, KmeRequestError
 from qinternet.errors import ParameterError
-from qinternet.kms.api import create_app
 from qinternet.kms.pki import PkiFiles, init_pki
-from qinternet.kms.store import KeyStore
-from qinternet.kms.tls import KmeServer, start_in_thread
 from qinternet.kms.topology import KmsTopology
+from tests.servers import free_port, two_kmes
 
 # sae-c shares kme-b with sae-b, so it can ask kme-b for keys that were issued to sae-b (a 401, Table 7).
 TOPOLOGY = KmsTopology(sae_kme={"sae-a": "kme-a", "sae-b": "kme-b", "sae-c": "kme-b"}, links=(("kme-a", "kme-b"),))
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[PkiFiles, dict[str, str]]]:
-    folder = tmp_path_factory.mktemp("client")
-    pki = init_pki(folder / "pki", kmes=["kme-a", "kme-b"], saes=["sae-a", "sae-b", "sae-c"])
-    store = KeyStore(f"sqlite:///{folder / 'kms.db'}")
-    store.add_key("kme-a", "kme-b", os.urandom(8192))
-    kmes = [
-        KmeServer(kme, create_app(kme, store, TOPOLOGY), free_port(), pki.cert(kme), pki.key(kme), pki.ca)
-        for kme in ("kme-a", "kme-b")
-    ]
-    running = start_in_thread(kmes)
-    yield pki, {k.kme_id: f"https://localhost:{k.port}" for k in kmes}
-    running.stop()
-    store.close()
+    saes = ["sae-a", "sae-b", "sae-c"]
+    with two_kmes(tmp_path_factory.mktemp("client"), TOPOLOGY, saes=saes, pool_bytes=8192) as (pki, ports):
+        yield pki, {kme: f"https://localhost:{port}" for kme, port in ports.items()}
 
 
 def client(pki: PkiFiles, url: str, sae: str) -> KmeClient:

@@ -13,7 +13,7 @@ from sqlalchemy import text
 
 from qinternet.kms.migrate import current_revision, head_revision
 from qinternet.kms.store import Base, KeyNotAvailableError, KeyStore, NotEnoughKeyError
-from tests.kms.test_store import carved_in_order
+from tests.kms.test_store import carved_in_order, carves_five_blocks_in_order
 
 
 @pytest.fixture
@@ -111,15 +111,7 @@ def test_keys_are_the_oldest_bytes_and_taken_bytes_leave_the_row(postgres_url: s
     """PostgreSQL takes from a block in one statement (``take_now``): the same carving as SQLite's three."""
     store = KeyStore(postgres_url, master_key=os.urandom(32) if encrypted else None)
     try:
-        blocks = [os.urandom(n) for n in (50, 7, 90, 33, 64)]
-        for block in blocks:
-            store.add_key("a", "b", block)
-        keys = [
-            k.material
-            for n in (1, 2, 3)
-            for k in store.issue(master_kme="a", master_sae="m", slaves=[("s", ["a", "b"])], number=n, size_bits=256)
-        ]
-        assert carved_in_order(b"".join(blocks), keys)
+        assert carves_five_blocks_in_order(store)
         with store.engine.connect() as connection:  # emptied blocks are gone; the last holds only its unused tail
             rows = connection.exec_driver_sql(
                 "SELECT size_bytes, used_bytes, length(material) FROM pool_blocks ORDER BY id"

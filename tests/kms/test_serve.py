@@ -19,6 +19,7 @@ import pytest
 from cryptography import x509
 
 from qinternet.kms.store import KeyStore
+from tests.servers import free_ports, port_is_free
 
 SCENARIO = """
 name: two-sites
@@ -32,26 +33,6 @@ links:
   - {id: l1, a: alice, b: relay, length_km: 20, block_s: 60}
   - {id: l2, a: relay, b: bob, length_km: 30, block_s: 60}
 """
-
-
-def free_ports(n: int) -> int:
-    """A base port with ``n`` free ports after it (best effort)."""
-    for _ in range(50):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            base = int(s.getsockname()[1])
-        if base + n < 65000 and all(_free(base + i) for i in range(n)):
-            return base
-    raise RuntimeError("no free ports")
-
-
-def _free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 def start(folder: Path, port: int, *extra: str, db: str | None = None) -> subprocess.Popen[bytes]:
@@ -428,9 +409,9 @@ def test_sigterm_stops_serve_cleanly_at_any_point(site: Path, when: str) -> None
             stderr=(site / "serve.log").open("ab"),
         )
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and _free(port):
+        while time.monotonic() < deadline and port_is_free(port):
             time.sleep(0.02)
-        assert not _free(port)
+        assert not port_is_free(port)
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=30) == 0
     log = (site / "serve.log").read_text()

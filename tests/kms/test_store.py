@@ -252,6 +252,20 @@ def test_the_books_balance(tmp_path_factory: pytest.TempPathFactory, ops: list[t
     store.close()
 
 
+def carves_five_blocks_in_order(store: KeyStore) -> bool:
+    """Fill pool a-b with five blocks (244 bytes, some smaller than a key), issue 6 keys of 32 bytes in three
+    requests, and tell whether they are the pool's oldest bytes in order (:func:`carved_in_order`)."""
+    blocks = [os.urandom(n) for n in (50, 7, 90, 33, 64)]
+    for block in blocks:
+        store.add_key("a", "b", block)
+    keys = [
+        k.material
+        for n in (1, 2, 3)
+        for k in store.issue(master_kme="a", master_sae="m", slaves=[("s", ["a", "b"])], number=n, size_bits=256)
+    ]
+    return carved_in_order(b"".join(blocks), keys)
+
+
 def carved_in_order(stream: bytes, keys: list[bytes]) -> bool:
     """Every key is a run of ``stream`` (the pool's blocks, oldest first), no byte in two keys, and together
     the keys are exactly the stream's first bytes (the oldest are used first, none skipped)."""
@@ -267,15 +281,7 @@ def carved_in_order(stream: bytes, keys: list[bytes]) -> bool:
 @pytest.mark.parametrize("encrypted", [False, True], ids=["clear", "encrypted"])
 def test_keys_are_the_oldest_bytes_across_blocks_and_used_blocks_go(tmp_path: Path, encrypted: bool) -> None:
     store = KeyStore(f"sqlite:///{tmp_path / 'b.db'}", master_key=os.urandom(32) if encrypted else None)
-    blocks = [os.urandom(n) for n in (50, 7, 90, 33, 64)]
-    for block in blocks:
-        store.add_key("a", "b", block)
-    keys = [
-        k.material
-        for n in (1, 2, 3)
-        for k in store.issue(master_kme="a", master_sae="m", slaves=[("s", ["a", "b"])], number=n, size_bits=256)
-    ]
-    assert carved_in_order(b"".join(blocks), keys)
+    assert carves_five_blocks_in_order(store)
     assert store.pool_bytes("a", "b") == 244 - 6 * 32
     with store.engine.connect() as connection:  # the four emptied blocks are gone, the last is partly used
         rows = connection.exec_driver_sql("SELECT size_bytes, used_bytes FROM pool_blocks ORDER BY id").all()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import socket
 import ssl
 from collections.abc import Iterator
@@ -14,32 +13,17 @@ import pytest
 from qinternet.kms.api import create_app
 from qinternet.kms.pki import PkiFiles, init_pki
 from qinternet.kms.store import KeyStore
-from qinternet.kms.tls import KmeServer, server_for, start_in_thread
+from qinternet.kms.tls import KmeServer, server_for
 from qinternet.kms.topology import KmsTopology
+from tests.servers import two_kmes
 
 TOPOLOGY = KmsTopology(sae_kme={"sae-a": "kme-a", "sae-b": "kme-b"}, links=(("kme-a", "kme-b"),))
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[PkiFiles, dict[str, str]]]:
-    folder = tmp_path_factory.mktemp("tls")
-    pki = init_pki(folder / "pki", kmes=["kme-a", "kme-b"], saes=["sae-a", "sae-b"])
-    store = KeyStore(f"sqlite:///{folder / 'kms.db'}")
-    store.add_key("kme-a", "kme-b", os.urandom(4096))
-    kmes = [
-        KmeServer(kme, create_app(kme, store, TOPOLOGY), free_port(), pki.cert(kme), pki.key(kme), pki.ca)
-        for kme in ("kme-a", "kme-b")
-    ]
-    running = start_in_thread(kmes)
-    yield pki, {k.kme_id: f"https://127.0.0.1:{k.port}" for k in kmes}
-    running.stop()
-    store.close()
+    with two_kmes(tmp_path_factory.mktemp("tls"), TOPOLOGY, saes=["sae-a", "sae-b"], pool_bytes=4096) as (pki, ports):
+        yield pki, {kme: f"https://127.0.0.1:{port}" for kme, port in ports.items()}
 
 
 def tls_context(ca: Path, cert: Path | None = None, key: Path | None = None) -> ssl.SSLContext:
