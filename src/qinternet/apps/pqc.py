@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -104,13 +105,7 @@ def load_mlkem_public(path: Path, field: str = "mlkem_public") -> MLKEM768Public
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.mlkem import MLKEM768PublicKey
 
-    data = _read(path, field)
-    try:
-        key = serialization.load_pem_public_key(data)
-    except (ValueError, TypeError):
-        raise ParameterError(field, f"{str(path)!r} is not a PEM public key") from None
-    except UnsupportedAlgorithm:
-        raise ParameterError(field, f"{str(path)!r} holds a key type this cryptography does not know") from None
+    key = _load_pem(path, field, serialization.load_pem_public_key, "a PEM public key")
     if not isinstance(key, MLKEM768PublicKey):
         raise ParameterError(field, f"{str(path)!r} holds a {type(key).__name__}, not an ML-KEM-768 public key")
     return key
@@ -122,16 +117,24 @@ def load_mlkem_private(path: Path, field: str = "mlkem_private") -> MLKEM768Priv
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.mlkem import MLKEM768PrivateKey
 
-    data = _read(path, field)
-    try:
-        key = serialization.load_pem_private_key(data, password=None)
-    except (ValueError, TypeError):
-        raise ParameterError(field, f"{str(path)!r} is not an unencrypted PEM private key") from None
-    except UnsupportedAlgorithm:
-        raise ParameterError(field, f"{str(path)!r} holds a key type this cryptography does not know") from None
+    def load(data: bytes) -> object:
+        return serialization.load_pem_private_key(data, password=None)
+
+    key = _load_pem(path, field, load, "an unencrypted PEM private key")
     if not isinstance(key, MLKEM768PrivateKey):
         raise ParameterError(field, f"{str(path)!r} holds a {type(key).__name__}, not an ML-KEM-768 private key")
     return key
+
+
+def _load_pem(path: Path, field: str, load: Callable[[bytes], object], form: str) -> object:
+    """The key ``load`` reads from the file at ``path`` (``form`` says what it must be); else ``ParameterError``."""
+    data = _read(path, field)
+    try:
+        return load(data)
+    except (ValueError, TypeError):
+        raise ParameterError(field, f"{str(path)!r} is not {form}") from None
+    except UnsupportedAlgorithm:
+        raise ParameterError(field, f"{str(path)!r} holds a key type this cryptography does not know") from None
 
 
 def _read(path: Path, field: str) -> bytes:

@@ -14,7 +14,15 @@ from rich.table import Table
 from qinternet.cli.network_cmd import parse_duration_option
 from qinternet.errors import ParameterError
 from qinternet.kms.feeder import topology_of
-from qinternet.kms.pki import PkiFiles, complete_pki, init_pki, name_problem, server_name_problem, unsigned
+from qinternet.kms.pki import (
+    CertificateNameError,
+    PkiFiles,
+    check_names,
+    complete_pki,
+    init_pki,
+    server_name_problem,
+    unsigned,
+)
 from qinternet.kms.service import configure_logging, run_service
 from qinternet.kms.settings import ServeSettings, load_serve_settings
 from qinternet.kms.tls import KmeServer
@@ -51,14 +59,10 @@ def pki_init(
     else:
         kmes, saes = kme or ["kme-a", "kme-b"], sae or ["sae-a", "sae-b"]
     kmes, saes = list(dict.fromkeys(kmes)), list(dict.fromkeys(saes))
-    for option, names in (("--kme", kmes), ("--sae", saes)):
-        for name in names:
-            problem = name_problem(name)
-            if problem is not None:
-                raise ParameterError("--scenario" if scenario is not None else option, problem)
-    both = sorted(set(kmes) & set(saes))
-    if both:
-        raise ParameterError("--sae", f"{both[0]!r} is also a KME: their certificates would share a file")
+    try:
+        check_names(kmes, saes)
+    except CertificateNameError as exc:
+        raise ParameterError("--scenario" if scenario is not None else f"--{exc.role}", str(exc)) from None
     hosts = list(dict.fromkeys(server_name or []))
     for host in hosts:
         problem = server_name_problem(host)

@@ -24,7 +24,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 __all__ = [
+    "CertificateNameError",
     "PkiFiles",
+    "check_names",
     "common_name",
     "complete_pki",
     "init_pki",
@@ -55,14 +57,27 @@ def name_problem(name: str) -> str | None:
     return None
 
 
-def _check_names(kmes: Sequence[str], saes: Sequence[str]) -> None:
-    for name in [*kmes, *saes]:
-        problem = name_problem(name)
-        if problem is not None:
-            raise ValueError(problem)
+class CertificateNameError(ValueError):
+    """A KME or SAE name that cannot be a certificate's; ``role`` is ``"kme"`` or ``"sae"``."""
+
+    def __init__(self, role: str, reason: str) -> None:
+        super().__init__(reason)
+        self.role = role
+
+
+def check_names(kmes: Sequence[str], saes: Sequence[str]) -> None:
+    """Raise :class:`CertificateNameError` for a name that cannot be a certificate's (:func:`name_problem`)
+    or one named both as a KME and as an SAE (their files would be one)."""
+    for role, names in (("kme", kmes), ("sae", saes)):
+        for name in names:
+            problem = name_problem(name)
+            if problem is not None:
+                raise CertificateNameError(role, problem)
     both = sorted(set(kmes) & set(saes))
     if both:
-        raise ValueError(f"{both[0]!r} is named as a KME and as an SAE: their certificates would share a file")
+        raise CertificateNameError(
+            "sae", f"{both[0]!r} is named as a KME and as an SAE: their certificates would share a file"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,10 +172,11 @@ def init_pki(folder: Path, *, kmes: Iterable[str], saes: Iterable[str], server_n
     A KME's certificate is valid for ``localhost``, ``127.0.0.1``, ``::1`` and ``server_names`` (host names
     or IP addresses clients reach the KMEs at).
 
-    Raises ``ValueError`` for a name that cannot be a certificate's (:func:`name_problem`), before writing.
+    Raises :class:`CertificateNameError` (a ``ValueError``) for a name that cannot be a certificate's
+    (:func:`check_names`), before writing.
     """
     kmes, saes = list(kmes), list(saes)
-    _check_names(kmes, saes)
+    check_names(kmes, saes)
     folder.mkdir(parents=True, exist_ok=True)
     files = PkiFiles(folder)
     ca_key = ec.generate_private_key(ec.SECP256R1())
@@ -228,7 +244,7 @@ def complete_pki(
     ``ValueError`` for a name that cannot be a certificate's or a CA key that is not ca.pem's.
     """
     kmes, saes = list(kmes), list(saes)
-    _check_names(kmes, saes)
+    check_names(kmes, saes)
     files = PkiFiles(folder)
     ca_cert = x509.load_pem_x509_certificate(files.ca.read_bytes())
     ca_key = serialization.load_pem_private_key((folder / "ca.key").read_bytes(), password=None)
