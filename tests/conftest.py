@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import sys
+from collections.abc import Iterator
 
 import pytest
 
@@ -36,3 +38,13 @@ def run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, *ar
 @pytest.fixture
 def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     return lambda *args: run(capsys, monkeypatch, *args)
+
+
+@pytest.fixture(autouse=True)
+def _restore_kms_logging() -> Iterator[None]:
+    """``serve`` run in-process (the ``cli`` fixture) configures the ``qinternet.kms`` logger for the process;
+    put it back after each test so that later tests' ``caplog`` still sees its records."""
+    log = logging.getLogger("qinternet.kms")
+    saved = (list(log.handlers), log.level, log.propagate)
+    yield
+    log.handlers[:], log.level, log.propagate = saved[0], saved[1], saved[2]

@@ -4,21 +4,62 @@ The names most users need are re-exported here::
 
     from qinternet import get_preset, key_rate, Protocol
     point = key_rate(Protocol.DECOY_BB84, get_preset("gys2004").system, 50.0)
+
+They are imported when first used (PEP 562), so that ``import qinternet`` and the command line start
+quickly and change no global state.
 """
 
+from __future__ import annotations
+
+import importlib
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any
 
 from qinternet.errors import ParameterError, QinternetError
-from qinternet.params import PRESETS, QkdSystem, get_preset
-from qinternet.qkd.estimate import LinkEstimate, estimate_from_counts, expected_estimate
-from qinternet.qkd.keyrate import KeyRatePoint, Protocol, key_rate
-from qinternet.qkd.montecarlo import compile_link, count_link, simulate_link
-from qinternet.qkd.record import DetectionRecord, LinkCounts
+
+if TYPE_CHECKING:
+    from qinternet.params import PRESETS, QkdSystem, get_preset
+    from qinternet.qkd.estimate import LinkEstimate, estimate_from_counts, expected_estimate
+    from qinternet.qkd.keyrate import KeyRatePoint, Protocol, key_rate
+    from qinternet.qkd.montecarlo import compile_link, count_link, simulate_link
+    from qinternet.qkd.record import DetectionRecord, LinkCounts
 
 try:
     __version__ = version("qinternet")
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0+unknown"
+
+_LAZY: dict[str, str] = {
+    "PRESETS": "qinternet.params",
+    "QkdSystem": "qinternet.params",
+    "get_preset": "qinternet.params",
+    "LinkEstimate": "qinternet.qkd.estimate",
+    "estimate_from_counts": "qinternet.qkd.estimate",
+    "expected_estimate": "qinternet.qkd.estimate",
+    "KeyRatePoint": "qinternet.qkd.keyrate",
+    "Protocol": "qinternet.qkd.keyrate",
+    "key_rate": "qinternet.qkd.keyrate",
+    "compile_link": "qinternet.qkd.montecarlo",
+    "count_link": "qinternet.qkd.montecarlo",
+    "simulate_link": "qinternet.qkd.montecarlo",
+    "DetectionRecord": "qinternet.qkd.record",
+    "LinkCounts": "qinternet.qkd.record",
+}
+"""Where each re-exported name lives (imported on first use)."""
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'qinternet' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])
+
 
 __all__ = [
     "PRESETS",

@@ -1,5 +1,5 @@
 """``python -m qinternet`` runs the CLI."""
 
-from qinternet.cli.app import main
+from qinternet.cli.entry import main
 
 main()

@@ -434,3 +434,29 @@ def test_serve_refuses_a_pki_folder_whose_certificates_are_another_ca_s(cli, tmp
     assert code == 2
     assert err.startswith("qinternet: error: --pki: kme-alice.pem, kme-bob.pem, kme-relay.pem not signed by"), err
     assert "serving" not in out
+
+
+def test_the_ready_file_appears_when_the_kmes_answer_and_goes_when_they_stop(site: Path) -> None:
+    """A script can wait for --ready-file instead of guessing how long the warm-up takes."""
+    port = free_ports(3)
+    ready = site / "ready.json"
+    command = [sys.executable, "-m", "qinternet", "serve", str(site / "net.yaml"), "--pki", str(site / "pki")]
+    command += ["--db", f"sqlite:///{site / 'kms.db'}", "--base-port", str(port), "--ops-port", "0"]
+    command += ["--speed", "60", "--warm-up", "2min", "--ready-file", str(ready)]
+    process = subprocess.Popen(command, cwd=site, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while not ready.exists():
+            assert process.poll() is None
+            assert time.monotonic() < deadline, "serve did not become ready"
+            time.sleep(0.05)
+        urls = json.loads(ready.read_text())
+        assert urls == {f"kme-{n}": f"https://localhost:{port + i}" for i, n in enumerate(["alice", "bob", "relay"])}
+        with client(site, "sae-alice") as alice:  # the first request after the file appears is answered
+            status = alice.get(f"{urls['kme-alice']}/api/v1/keys/sae-bob/status")
+        assert status.status_code == 200
+        assert status.json()["stored_key_count"] > 0
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=30)
+    assert not ready.exists()

@@ -101,7 +101,7 @@ def test_attack_names_and_parameters(gys: QkdSystem) -> None:
     assert parse_attack("intercept-resend:fraction=0.3") == InterceptResend(fraction=0.3)
     assert parse_attack("intercept-resend") == InterceptResend(fraction=1.0)
     assert isinstance(parse_attack("pns"), PhotonNumberSplitting)
-    for bad in ("wiretap", "intercept-resend:1.5", "intercept-resend:half", "pns:2"):
+    for bad in ("wiretap", "intercept-resend:1.5", "intercept-resend:half", "pns:2", "intercept-resend:", "pns: "):
         with pytest.raises(ParameterError) as caught:
             parse_attack(bad)
         assert caught.value.field in {"--attack", "attack.fraction"}

@@ -31,6 +31,8 @@ from typing import Any, Protocol
 from urllib.parse import quote, urlsplit
 
 import httpx
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 from qinternet.errors import ParameterError, QinternetError
 from qinternet.kms.pki import common_name
@@ -205,18 +207,18 @@ class KmeClient:
     def status(self, slave: str) -> KmeStatus:
         """Get status (clause 5.2): the keys this SAE, as master, could get for ``slave``."""
         operation = f"status for slave {slave!r}"
-        return KmeStatus.from_json(self._call("GET", f"{_segment(slave)}/status", operation, None), operation)
+        return KmeStatus.from_json(self._call("GET", f"{_segment(slave, 'slave')}/status", operation, None), operation)
 
     def get_keys(self, slave: str, number: int = 1, size: int | None = None) -> list[QkdKey]:
         """Get key (clause 5.3): ``number`` new keys of ``size`` bits (the KME's ``key_size`` if None) for
         ``slave``; the KME removes them from its pool and keeps them for the slave."""
         if number < 1:
-            raise ValueError(f"number must be >= 1, got {number}")
+            raise ParameterError("number", f"must be >= 1, got {number}")
         body: dict[str, int] = {"number": number}
         if size is not None:
             body["size"] = size
         operation = f"enc_keys for slave {slave!r}"
-        keys = _keys(self._call("POST", f"{_segment(slave)}/enc_keys", operation, body), operation)
+        keys = _keys(self._call("POST", f"{_segment(slave, 'slave')}/enc_keys", operation, body), operation)
         if len(keys) != number:
             raise KmeRequestError(operation, 200, f"asked for {number} keys, got {len(keys)}")
         if size is not None and any(k.size_bits != size for k in keys):
@@ -228,10 +230,10 @@ class KmeClient:
     def get_keys_with_ids(self, master: str, key_ids: Sequence[str]) -> list[QkdKey]:
         """Get key with key IDs (clause 5.4): the keys ``master`` received under ``key_ids``, in that order."""
         if not key_ids:
-            raise ValueError("key_ids must not be empty")
+            raise ParameterError("key_ids", "must not be empty")
         operation = f"dec_keys from master {master!r}"
         body = {"key_IDs": [{"key_ID": key_id} for key_id in key_ids]}
-        keys = _keys(self._call("POST", f"{_segment(master)}/dec_keys", operation, body), operation)
+        keys = _keys(self._call("POST", f"{_segment(master, 'master')}/dec_keys", operation, body), operation)
         by_id = {k.key_id: k for k in keys}
         if len(keys) != len(key_ids) or set(by_id) != set(key_ids):
             raise KmeRequestError(operation, 200, "the Key container does not hold exactly the keys asked for")
@@ -276,9 +278,9 @@ class KmeClient:
         raise KmeRequestError(operation, response.status_code, message, details)
 
 
-def _segment(sae_id: str) -> str:
+def _segment(sae_id: str, field: str) -> str:
     if not sae_id:
-        raise ValueError("an SAE ID must not be empty")
+        raise ParameterError(field, "an SAE ID must not be empty")
     return quote(sae_id, safe="")
 
 
@@ -322,6 +324,21 @@ def _keys(data: Any, operation: str) -> list[QkdKey]:
     return keys
 
 
+def _require_pem(path: Path, field: str) -> None:
+    """The file of ``field`` must hold a PEM certificate (``cert``) or an unencrypted PEM private key (``key``)."""
+    try:
+        data = path.read_bytes()
+        if field == "cert":
+            x509.load_pem_x509_certificate(data)
+        else:
+            serialization.load_pem_private_key(data, password=None)
+    except OSError as exc:
+        raise ParameterError(field, f"cannot read {str(path)!r}: {exc.strerror or exc}") from None
+    except (ValueError, TypeError):
+        what = "a PEM certificate" if field == "cert" else "an unencrypted PEM private key"
+        raise ParameterError(field, f"{str(path)!r} is not {what}") from None
+
+
 def _tls_context(cert: Path, key: Path, ca: Path) -> ssl.SSLContext:
     """TLS 1.2+ (clause 5.1), the KME's certificate checked against ``ca``, our certificate offered."""
     for name, path in (("cert", cert), ("key", key), ("ca", ca)):
@@ -332,6 +349,8 @@ def _tls_context(cert: Path, key: Path, ca: Path) -> ssl.SSLContext:
     except (ssl.SSLError, OSError) as exc:
         raise ParameterError("ca", f"not a PEM CA certificate: {_first_line(exc)}") from None
     context.minimum_version = ssl.TLSVersion.TLSv1_2
+    _require_pem(cert, "cert")
+    _require_pem(key, "key")
     try:
         context.load_cert_chain(str(cert), str(key))
     except (ssl.SSLError, OSError) as exc:

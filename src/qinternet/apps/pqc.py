@@ -13,7 +13,6 @@ key as PKCS#8 holding the 64-byte seed (RFC 9935), unencrypted and readable by i
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ from typing import TYPE_CHECKING
 from cryptography.exceptions import UnsupportedAlgorithm
 
 from qinternet.errors import ParameterError
+from qinternet.outputs import check_output_folder, create_file, staged_folder
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.mlkem import MLKEM768PrivateKey, MLKEM768PublicKey
@@ -70,32 +70,31 @@ class MlkemFiles:
 
 
 def generate_mlkem_keypair(folder: Path, *, overwrite: bool = False) -> MlkemFiles:
-    """Make an ML-KEM-768 key pair in ``folder`` (created if missing); the private key file is mode 0600.
+    """Make an ML-KEM-768 key pair in ``folder`` (created if missing, not its parent); the private key file is
+    mode 0600. Both files are written together or not at all.
 
     Raises:
-        ParameterError: ``folder`` is a file, or already holds a key pair and ``overwrite`` is False.
+        ParameterError: ``folder`` is a file or cannot be written, or already holds a key pair and
+            ``overwrite`` is False.
     """
     require_mlkem("folder")
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.mlkem import MLKEM768PrivateKey
 
-    if folder.exists() and not folder.is_dir():
-        raise ParameterError("folder", f"{str(folder)!r} is a file")
+    check_output_folder(folder, "folder")
     files = MlkemFiles(folder / MLKEM_PUBLIC_FILE, folder / MLKEM_PRIVATE_FILE)
     if not overwrite and (files.private.exists() or files.public.exists()):
         raise ParameterError("folder", f"{str(folder)!r} already holds an ML-KEM key pair; not overwriting it")
-    folder.mkdir(parents=True, exist_ok=True)
     private = MLKEM768PrivateKey.generate()
     pem = private.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-    files.private.unlink(missing_ok=True)
-    descriptor = os.open(files.private, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "wb") as handle:
-        handle.write(pem)
-    files.public.write_bytes(
-        private.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    public = private.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
+    with staged_folder(folder, [MLKEM_PRIVATE_FILE, MLKEM_PUBLIC_FILE], "folder") as stage:
+        create_file(stage / MLKEM_PRIVATE_FILE, pem, private=True)
+        create_file(stage / MLKEM_PUBLIC_FILE, public)
     return files
 
 

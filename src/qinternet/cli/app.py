@@ -12,12 +12,14 @@ from rich.text import Text
 
 from qinternet import __version__
 from qinternet.cli.apps_cmd import decrypt, encrypt, keygen_mlkem
+from qinternet.cli.entry import INTERRUPTED
 from qinternet.cli.keyrate_cmd import keyrate
 from qinternet.cli.kms_cmd import pki_app, serve
 from qinternet.cli.link_cmd import link
 from qinternet.cli.network_cmd import run, scenario_app, scenarios_app
 from qinternet.cli.options import option_for_field
 from qinternet.cli.output import dump_json
+from qinternet.cli.strict import harden
 from qinternet.errors import ParameterError, QinternetError
 from qinternet.params.presets import PRESETS, Preset
 from qinternet.params.serialise import to_jsonable
@@ -109,9 +111,14 @@ _CLICK_ERROR: type[Exception] = next(c for c in typer.BadParameter.__mro__ if c.
 
 def main() -> None:
     """Run the CLI; bad input prints one line naming the option and exits with code 2, no traceback."""
-    command = typer.main.get_command(app)
+    command = harden(app)
     try:
-        command.main(standalone_mode=False)
+        # Commands return None; Typer returns the code of a typer.Exit, and turns an interrupt into code 130.
+        code = command.main(standalone_mode=False)
+        if code == INTERRUPTED:
+            raise KeyboardInterrupt  # the entry point (qinternet.cli.entry) reports it
+        if isinstance(code, int) and code != 0:
+            sys.exit(code)
     except ParameterError as error:
         _fail(f"{option_for_field(error.field)}: {error.reason}")
     except QinternetError as error:

@@ -9,8 +9,6 @@ first: a KME delivers each key once, so a request that cannot lead to a written 
 from __future__ import annotations
 
 import contextlib
-import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
@@ -24,8 +22,8 @@ from qinternet.apps.encryption import decrypt as decrypt_bytes
 from qinternet.apps.encryption import encrypt as encrypt_bytes
 from qinternet.apps.etsi_client import KmeClient, KmeRequestError
 from qinternet.apps.pqc import generate_mlkem_keypair, load_mlkem_private, load_mlkem_public
-from qinternet.cli.output import writing
 from qinternet.errors import ParameterError
+from qinternet.outputs import check_output_file, write_file
 
 __all__ = ["SUFFIX", "decrypt", "encrypt", "keygen_mlkem"]
 
@@ -44,6 +42,7 @@ _OPTIONS = {
     "file": "FILE",
     "folder": "DIR",
     "kme_id": "--kme-id",
+    "slave": "--slave",
 }
 
 KmeOption = Annotated[str, typer.Option("--kme", help="URL of your SAE's KME (ETSI GS QKD 014), https://host:port.")]
@@ -183,25 +182,11 @@ def _read(file: Path) -> bytes:
 
 
 def _check_output(path: Path, force: bool) -> None:
-    if path.is_dir():
-        raise ParameterError("--out", f"{str(path)!r} is a folder")
+    check_output_file(path, "--out")
     if path.exists() and not force:
         raise ParameterError("--out", f"{str(path)!r} exists (use --force to overwrite it)")
-    folder = path.parent
-    if not folder.is_dir():
-        raise ParameterError("--out", f"folder {str(folder)!r} does not exist")
-    if not os.access(folder, os.W_OK):
-        raise ParameterError("--out", f"cannot write to {str(folder)!r}: permission denied")
 
 
 def _write(path: Path, data: bytes) -> None:
-    """Write ``data`` to a temporary file next to ``path`` (mode 0600), then rename it: all or nothing."""
-    with writing(path, "--out"):
-        descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-        try:
-            with os.fdopen(descriptor, "wb") as handle:
-                handle.write(data)
-            os.replace(temporary, path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+    """Write ``data`` whole or not at all, readable by its owner only (it may be a decrypted secret)."""
+    write_file(path, data, "--out", private=True)

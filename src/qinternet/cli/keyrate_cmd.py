@@ -15,7 +15,8 @@ from rich.table import Table
 from qinternet.cli import options as opt
 from qinternet.cli.output import check_output_path, dump_json, progress_bar, write_csv, writing
 from qinternet.errors import ParameterError
-from qinternet.params.devices import QkdSystem
+from qinternet.params.checks import require_at_most, require_positive
+from qinternet.params.devices import MAX_MEAN_PHOTONS, QkdSystem
 from qinternet.params.serialise import to_jsonable
 from qinternet.qkd.finite_key import AfterPulseAttribution, FiniteKeyParams
 from qinternet.qkd.keyrate import KeyRateOptions, KeyRatePoint, Protocol, key_rate, parse_protocol
@@ -88,12 +89,20 @@ def keyrate(
     # use a mu below the preset's decoy intensities.
     system = opt.resolve_system(preset, dataclasses.replace(overrides, signal_intensity=None))
     base = KeyRateOptions(
-        block_pulses=None if block_pulses is None else float(block_pulses),
+        block_pulses=None if block_pulses is None else float(opt.parse_count(block_pulses, "--block-pulses")),
         security=FiniteKeyParams(eps_sec=eps_sec, eps_cor=eps_cor),
         after_pulses=after_pulse_model,
     )
     if Protocol.DECOY_BB84_FINITE in protocols and block_pulses is None:
         raise ParameterError("--block-pulses", "decoy-bb84-finite needs the number of pulses in a block")
+    if overrides.signal_intensity is not None:
+        require_positive("--signal-intensity", overrides.signal_intensity)
+        require_at_most("--signal-intensity", overrides.signal_intensity, MAX_MEAN_PHOTONS, "not a weak pulse")
+        if Protocol.DECOY_BB84_FINITE in protocols:
+            raise ParameterError(
+                "--signal-intensity",
+                "decoy-bb84-finite optimises all its intensities together; run it without --signal-intensity",
+            )
     jobs = [(p, d) for p in protocols for d in distances]
     with progress_bar() as progress:
         task = progress.add_task("Key rates", total=len(jobs))

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from qinternet.cli.network_cmd import parse_duration_option
+from qinternet.cli.network_cmd import parse_duration_option, scenario_named
 from qinternet.errors import ParameterError
 from qinternet.kms.feeder import topology_of
 from qinternet.kms.pki import (
@@ -23,11 +23,11 @@ from qinternet.kms.pki import (
     server_name_problem,
     unsigned,
 )
-from qinternet.kms.service import configure_logging, run_service
+from qinternet.kms.service import client_url, configure_logging, run_service
 from qinternet.kms.settings import ServeSettings, load_serve_settings
 from qinternet.kms.tls import KmeServer
 from qinternet.kms.topology import KeyLimits
-from qinternet.network.catalogue import resolve_scenario
+from qinternet.outputs import check_output_file, check_output_folder
 
 __all__ = ["pki_app", "serve"]
 
@@ -54,7 +54,7 @@ def pki_init(
     certificates handed out stay valid); --force makes a new CA and replaces every named certificate.
     """
     if scenario is not None:
-        topology = topology_of(resolve_scenario(scenario)[0])
+        topology = topology_of(scenario_named(scenario, "--scenario"))
         kmes, saes = sorted(topology.kmes), sorted(topology.sae_kme)
     else:
         kmes, saes = kme or ["kme-a", "kme-b"], sae or ["sae-a", "sae-b"]
@@ -68,14 +68,13 @@ def pki_init(
         problem = server_name_problem(host)
         if problem is not None:
             raise ParameterError("--server-name", problem)
-    if folder.exists() and not folder.is_dir():
-        raise ParameterError("FOLDER", f"{str(folder)!r} is a file")
+    check_output_folder(folder, "FOLDER")
     has_ca = (folder / "ca.pem").exists()
     if has_ca and not force and not (folder / "ca.key").exists():
         raise ParameterError("FOLDER", f"{str(folder)!r} has a ca.pem but no ca.key to sign with (--force: a new CA)")
     try:
         if has_ca and not force:
-            signed = complete_pki(folder, kmes=kmes, saes=saes, server_names=hosts)
+            signed = complete_pki(folder, kmes=kmes, saes=saes, server_names=hosts, field="FOLDER")
             typer.echo(
                 f"CA {folder / 'ca.pem'} kept; signed {len(signed)} new certificate(s)"
                 + (f" ({', '.join(signed)})" if signed else "")
@@ -89,7 +88,9 @@ def pki_init(
                 )
             return
         stale = sorted({p.stem for p in folder.glob("*.pem")} - {"ca", *kmes, *saes}) if has_ca else []
-        files = init_pki(folder, kmes=kmes, saes=saes, server_names=hosts)
+        files = init_pki(folder, kmes=kmes, saes=saes, server_names=hosts, field="FOLDER")
+    except ParameterError:
+        raise
     except OSError as exc:
         raise ParameterError("FOLDER", f"cannot write {str(folder)!r}: {exc.strerror or exc}") from None
     except ValueError as exc:  # a ca.key that is not ours
@@ -97,20 +98,6 @@ def pki_init(
     typer.echo(f"CA {files.ca}; {len(kmes)} KME and {len(saes)} SAE certificates in {folder}")
     if stale:
         typer.echo(f"signed by the old CA, so no longer valid (name them to re-sign): {', '.join(stale)}")
-
-
-_LOCAL = frozenset({"0.0.0.0", "::", "::0", "127.0.0.1", "::1", "localhost"})
-"""Addresses of this machine's own (or every) interface, which a client here reaches as ``localhost``."""
-
-
-def _url(host: str, port: int, scheme: str = "https") -> str:
-    """Where a client on this machine reaches ``host:port``: over HTTPS by ``localhost``, the name every KME
-    certificate carries; over plain HTTP by the address itself (the loopback one for a wildcard)."""
-    if scheme == "https" and host in _LOCAL:
-        host = "localhost"
-    elif host in ("0.0.0.0", "::", "::0"):
-        host = "127.0.0.1"
-    return f"{scheme}://{f'[{host}]' if ':' in host else host}:{port}"
 
 
 def serve(
@@ -135,13 +122,17 @@ def serve(
         Path | None, typer.Option(help="32 bytes (raw or hex) to encrypt key material at rest.")
     ] = None,
     log_format: Annotated[str | None, typer.Option(help="text or json (one object per line).")] = None,
+    ready_file: Annotated[
+        Path | None,
+        typer.Option(help="Write FILE (the KMEs' URLs, JSON) once they accept requests; removed when they stop."),
+    ] = None,
     duration: Annotated[str | None, typer.Option(help="Stop after this much wall time (default: until ^C).")] = None,
 ) -> None:
     """Run the scenario's links and serve every node's KME with the ETSI GS QKD 014 API over mutual TLS.
 
     Settings come from these options, else QINTERNET_KMS_<NAME> environment variables, else --config.
     """
-    spec, _ = resolve_scenario(scenario)
+    spec = scenario_named(scenario)
     settings = load_serve_settings(
         config,
         {
@@ -156,9 +147,12 @@ def serve(
             "warm_up_s": None if warm_up is None else parse_duration_option(warm_up, "--warm-up", allow_zero=True),
             "master_key_file": master_key_file,
             "log_format": log_format,
+            "ready_file": ready_file,
         },
     )
     stop_after = None if duration is None else parse_duration_option(duration, "--duration")
+    if settings.ready_file is not None:
+        check_output_file(settings.ready_file, "--ready-file")
     configure_logging(settings.log_format)
     topology = topology_of(spec)
     kmes = sorted(topology.kmes)
@@ -171,12 +165,16 @@ def serve(
                 "--pki", f"{str(settings.pki)!r} holds certificates but no ca.pem; not overwriting them"
             )
         try:
-            init_pki(settings.pki, kmes=kmes, saes=sorted(topology.sae_kme))
+            init_pki(settings.pki, kmes=kmes, saes=sorted(topology.sae_kme), field="--pki")
+        except ParameterError:
+            raise
         except (OSError, ValueError) as exc:
             raise ParameterError("--pki", f"cannot make the certificates: {exc}") from None
     else:  # a PKI made by `qinternet pki init`: sign what this scenario's KMEs and SAEs still lack
         try:
-            complete_pki(settings.pki, kmes=kmes, saes=sorted(topology.sae_kme))
+            complete_pki(settings.pki, kmes=kmes, saes=sorted(topology.sae_kme), field="--pki")
+        except ParameterError:
+            raise
         except (OSError, ValueError) as exc:
             raise ParameterError("--pki", f"cannot sign the missing certificates with its CA: {exc}") from None
     missing = [name for name in [*kmes, *topology.sae_kme] if not files.cert(name).exists()]
@@ -225,16 +223,15 @@ def _print_endpoints(
         attached.setdefault(kme, []).append(sae)
     for server in servers:
         saes = ", ".join(f"{s} ({files.cert(s).name}, {files.key(s).name})" for s in attached.get(server.kme_id, []))
-        table.add_row(server.kme_id, _url(server.host, server.port), saes or "-")
+        table.add_row(server.kme_id, client_url(server.host, server.port), saes or "-")
     console.print(table)
     if settings.ops_port:
-        console.print(
-            f"Status page and Prometheus metrics: {_url(settings.ops_host, settings.ops_port, 'http')}/ and /metrics"
-        )
+        ops = client_url(settings.ops_host, settings.ops_port, "http")
+        console.print(f"Status page and Prometheus metrics: {ops}/ and /metrics")
     console.print(f"CA: {files.ca}. Try (one line; <sae> and <slave SAE> from the table):")
     console.print(
         f"curl --cacert {files.ca} --cert {files.folder}/<sae>.pem --key {files.folder}/<sae>.key "
-        f"{_url(settings.host, servers[0].port)}/api/v1/keys/<slave SAE>/status",
+        f"{client_url(settings.host, servers[0].port)}/api/v1/keys/<slave SAE>/status",
         markup=False,
         highlight=False,
     )

@@ -16,6 +16,7 @@ from qinternet.cli import options as opt
 from qinternet.cli.output import check_output_path, dump_json, progress_bar, writing
 from qinternet.errors import ParameterError
 from qinternet.network.links import tuned_system
+from qinternet.outputs import replacing
 from qinternet.params.devices import QkdSystem
 from qinternet.params.serialise import to_jsonable
 from qinternet.postprocessing.pipeline import ErrorCorrection, PipelineParams
@@ -156,8 +157,8 @@ def _postprocess(
     fields["postprocess_wall_s"] = time.perf_counter() - started
     fields["secret_key_rate_bps"] = outcome.final_key_bits / simulated_s
     if save_key is not None:
-        with writing(save_key, "--save-key"):
-            np.savez_compressed(save_key, alice=outcome.alice_key, bob=outcome.bob_key)
+        with replacing(save_key, "--save-key", private=True) as temporary, temporary.open("wb") as handle:
+            np.savez_compressed(handle, alice=outcome.alice_key, bob=outcome.bob_key)
         fields["saved_key"] = str(save_key)
     return fields
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -11,13 +13,21 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from qinternet.cli.output import dump_json, progress_bar, writing
+from qinternet.cli.output import dump_json, progress_bar
 from qinternet.errors import ParameterError
 from qinternet.network.catalogue import builtin_names, builtin_text, resolve_scenario
 from qinternet.network.engines import build_links
-from qinternet.network.schema import LinkModel, ScenarioError, load_scenario, parse_duration_s, scenario_json_schema
+from qinternet.network.schema import (
+    LinkModel,
+    Scenario,
+    ScenarioError,
+    load_scenario,
+    parse_duration_s,
+    scenario_json_schema,
+)
 from qinternet.network.simulate import simulate
 from qinternet.network.summary import demand_series, link_series, summarise
+from qinternet.outputs import check_output_file, check_output_folder, staged_folder, write_file
 from qinternet.report.network import write_report
 
 __all__ = ["run", "scenario_app", "scenarios_app"]
@@ -40,25 +50,53 @@ def parse_duration_option(text: str, option: str, *, allow_zero: bool = False) -
     return seconds
 
 
+@contextlib.contextmanager
+def naming(option: str, file: Path | None = None) -> Iterator[None]:
+    """A scenario that cannot be found or read (an error about ``scenario`` or about the ``file`` itself) is
+    the fault of ``option`` (SCENARIO, --scenario, FILE, NAME); errors in the file's content keep their paths
+    in the file (``links[3].length_km``)."""
+    try:
+        yield
+    except ScenarioError as exc:
+        path, reason = exc.errors[0]
+        if len(exc.errors) == 1 and path in ("scenario", str(file)):
+            raise ParameterError(option, reason) from None
+        raise
+    except OSError as exc:  # a name the file system refuses, e.g. longer than a file name may be
+        raise ParameterError(option, f"cannot be read: {exc.strerror or exc}") from None
+
+
+def scenario_named(name_or_path: str, option: str = "SCENARIO") -> Scenario:
+    """The built-in scenario or YAML file the user named with ``option`` (see :func:`naming`)."""
+    with naming(option):
+        return resolve_scenario(name_or_path)[0]
+
+
 def _duration(text: str | None, option: str) -> float | None:
     return None if text is None else parse_duration_option(text, option)
 
 
-def _prepare_out(out: Path) -> None:
-    if out.exists() and not out.is_dir():
-        raise ParameterError("--out", f"{str(out)!r} is a file, not a folder")
-    with writing(out, "--out"):
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / ".qinternet-write-test"
-        probe.write_text("")
-        probe.unlink()
+RUN_OUTPUTS = ("summary.json", "links.csv", "demands.csv", "report.html")
+"""The files ``qinternet run`` writes into its output folder, together or not at all."""
 
 
 def _write_csv(path: Path, columns: list[str], rows: Any) -> None:
-    with writing(path, "--out"), path.open("w") as handle:
+    with path.open("w") as handle:
         handle.write(",".join(columns) + "\n")
         for row in rows:
             handle.write(",".join(repr(float(v)) if isinstance(v, float) else str(v) for v in row) + "\n")
+
+
+def _with_options(data: dict[str, Any], given: dict[str, str]) -> Scenario:
+    """The scenario ``data`` (its JSON form, changed by the options ``given``); an error names the option."""
+    try:
+        return load_scenario(data)
+    except ScenarioError as exc:
+        path, reason = exc.errors[0]
+        if path == "time":  # step longer than duration: the option given last of the two is at fault
+            path = "time.step_s" if "time.step_s" in given else "time.duration_s"
+        option = given.get("model" if path.endswith(".model") else path, " / ".join(given.values()))
+        raise ParameterError(option, f"{reason} ({path} of the scenario)") from None
 
 
 def run(
@@ -76,35 +114,26 @@ def run(
     ] = None,
 ) -> None:
     """Simulate a network over time: key per link, relayed key per demand, pools; writes a report."""
-    spec, _ = resolve_scenario(scenario)
-    time_changes: dict[str, float] = {}
+    spec = scenario_named(scenario)
+    data = spec.model_dump(mode="json")
+    given: dict[str, str] = {}  # the scenario fields the options change, and the option of each
     if (seconds := _duration(duration, "--duration")) is not None:
-        time_changes["duration_s"] = seconds
+        data["time"]["duration_s"], given["time.duration_s"] = seconds, "--duration"
     if (seconds := _duration(step, "--step")) is not None:
-        time_changes["step_s"] = seconds
-    changes: dict[str, Any] = {}
-    if time_changes:
-        data = spec.model_dump(mode="json")
-        data["time"] = {**data["time"], **time_changes}
-        changes = data
+        data["time"]["step_s"], given["time.step_s"] = seconds, "--step"
     if seed is not None:
         if seed < 0:
             raise ParameterError("--seed", f"must be >= 0, got {seed}")
-        changes = {**(changes or spec.model_dump(mode="json")), "seed": seed}
+        data["seed"], given["seed"] = seed, "--seed"
     if model is not None:
-        data = changes or spec.model_dump(mode="json")
-        changes = {**data, "links": [{**link, "model": model.value} for link in data["links"]]}
-    if changes:
-        try:
-            spec = load_scenario(changes)
-        except ScenarioError as exc:
-            raise ParameterError(
-                "--duration/--step/--seed/--model", "; ".join(f"{p}: {r}" for p, r in exc.errors)
-            ) from None
+        data["links"] = [{**link, "model": model.value} for link in data["links"]]
+        given["model"] = "--model"
+    if given:
+        spec = _with_options(data, given)
     steps = spec.time.duration_s / spec.time.step_s
     if steps > MAX_STEPS:
         raise ParameterError("--step", f"gives {steps:.3g} steps; at most {MAX_STEPS:.0e} (use a longer step)")
-    _prepare_out(out)
+    check_output_folder(out, "--out", RUN_OUTPUTS)
 
     console = Console(stderr=True)
     started = time.perf_counter()
@@ -116,11 +145,11 @@ def run(
     wall_s = time.perf_counter() - started
     summary = summarise(result, expected_rate_bps=[link.expected_rate_bps for link in links])
     summary["wall_s"] = wall_s
-    with writing(out / "summary.json", "--out"):
-        (out / "summary.json").write_text(dump_json(summary) + "\n")
-    _write_csv(out / "links.csv", *link_series(result))
-    _write_csv(out / "demands.csv", *demand_series(result))
-    write_report(out / "report.html", result, summary, links)
+    with staged_folder(out, RUN_OUTPUTS, "--out") as stage:
+        (stage / "summary.json").write_text(dump_json(summary) + "\n")
+        _write_csv(stage / "links.csv", *link_series(result))
+        _write_csv(stage / "demands.csv", *demand_series(result))
+        write_report(stage / "report.html", result, summary, links)
     if json_out:
         typer.echo(dump_json(summary))
     else:
@@ -166,7 +195,11 @@ def _print_summary(console: Console, summary: dict[str, Any]) -> None:
 @scenario_app.command("validate")
 def validate(file: Annotated[Path, typer.Argument(help="A scenario YAML file.")]) -> None:
     """Check a scenario file; print each problem as ``path: reason`` (exit 2) or a one-line summary."""
-    spec = load_scenario(file)
+    if not file.is_file():
+        reason = "is a folder, not a scenario file" if file.is_dir() else "no such file"
+        raise ParameterError("FILE", f"{str(file)!r} {reason}")
+    with naming("FILE", file):
+        spec = load_scenario(file)
     build_links(spec)  # the presets and device changes are checked by the parameter objects
     typer.echo(
         f"{file}: valid scenario {spec.name!r}: {len(spec.nodes)} nodes, {len(spec.links)} links, "
@@ -183,8 +216,8 @@ def schema(
     if out is None:
         typer.echo(text)
         return
-    with writing(out, "--out"):
-        out.write_text(text + "\n")
+    check_output_file(out, "--out")
+    write_file(out, text + "\n", "--out")
 
 
 @scenarios_app.command("list")
@@ -208,4 +241,6 @@ def list_scenarios(json_out: Annotated[bool, typer.Option("--json", help="Print 
 @scenarios_app.command("show")
 def show(name: Annotated[str, typer.Argument(help="A built-in scenario.")]) -> None:
     """Print a built-in scenario's YAML, to copy and edit."""
-    typer.echo(builtin_text(name), nl=False)
+    with naming("NAME"):
+        text = builtin_text(name)
+    typer.echo(text, nl=False)

@@ -17,6 +17,7 @@ from typing import Annotated, Any, TypeVar, cast
 
 import typer
 
+from qinternet.cli.strict import parse_number
 from qinternet.errors import ParameterError
 from qinternet.params.devices import PairStatistics, QkdSystem
 from qinternet.params.presets import get_preset
@@ -72,16 +73,8 @@ def option_for_field(field: str) -> str:
     return option + field[len(base) :]
 
 
-def _number(text: str, option: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise ParameterError(option, f"{text!r} is not a number") from None
-    if not math.isfinite(value):
-        raise ParameterError(option, f"must be a finite number, got {text!r}")
-    return value
-
-
+MAX_DISTANCE_KM = 1e5
+"""Longest fibre an option accepts, km (the Earth's circumference is 4e4 km)."""
 MAX_SWEEP_POINTS = 10_000
 """Most distances one sweep may have."""
 MAX_COUNT = 2**62
@@ -101,9 +94,9 @@ def parse_distances(text: str, option: str = "--distance-km") -> list[float]:
     """
     parts = text.split(":")
     if len(parts) == 1:
-        values = [_number(parts[0], option)]
+        values = [parse_number(parts[0], option)]
     elif len(parts) == 3:
-        start, stop, step = (_number(p, option) for p in parts)
+        start, stop, step = (parse_number(p, option) for p in parts)
         if step <= 0 or stop < start:
             raise ParameterError(option, f"a sweep START:STOP:STEP needs START <= STOP and STEP > 0, got {text!r}")
         span = (stop - start) / step
@@ -117,6 +110,8 @@ def parse_distances(text: str, option: str = "--distance-km") -> list[float]:
     for value in values:
         if value < 0:
             raise ParameterError(option, f"must be >= 0, got {value:g}")
+        if value > MAX_DISTANCE_KM:
+            raise ParameterError(option, f"must be <= {MAX_DISTANCE_KM:g} km (longer than any fibre), got {value:g}")
     return [value + 0.0 for value in values]  # + 0.0 turns -0.0 into 0.0
 
 
@@ -132,7 +127,7 @@ def parse_float_list(text: str, option: str) -> tuple[float, ...]:
     items = [t for t in (s.strip() for s in text.split(",")) if t]
     if not items:
         raise ParameterError(option, "expected a comma-separated list of numbers")
-    return tuple(_number(t, option) for t in items)
+    return tuple(parse_number(t, option) for t in items)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
-import os
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -22,6 +21,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from qinternet.outputs import check_output_folder, create_file, staged_folder
 
 __all__ = [
     "CertificateNameError",
@@ -106,13 +107,22 @@ def _name(common: str) -> x509.Name:
     )
 
 
-def _write_key(path: Path, key: ec.EllipticCurvePrivateKey) -> None:
-    """The private key in PEM, readable by its owner only from the moment the file exists."""
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "wb") as file:
-        os.fchmod(descriptor, 0o600)  # a file that was already there keeps its mode through O_CREAT
-        file.write(pem)
+_Files = dict[str, tuple[bytes, bool]]
+"""Files to write into a PKI folder: name -> (content, whether it is private, i.e. readable by its owner only)."""
+
+
+def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+
+
+def _write(folder: Path, files: _Files, field: str) -> None:
+    """Write ``files`` into ``folder`` together or not at all: an interrupted run never leaves a new CA
+    beside certificates of the old one (private keys are readable by their owner only from the start)."""
+    with staged_folder(folder, list(files), field) as stage:
+        for name, (content, private) in files.items():
+            create_file(stage / name, content, private=private)
 
 
 def _alternative_name(name: str) -> x509.GeneralName:
@@ -166,19 +176,28 @@ def _issue(
     return key, builder.sign(ca_key, hashes.SHA256())
 
 
-def init_pki(folder: Path, *, kmes: Iterable[str], saes: Iterable[str], server_names: Sequence[str] = ()) -> PkiFiles:
+def init_pki(
+    folder: Path,
+    *,
+    kmes: Iterable[str],
+    saes: Iterable[str],
+    server_names: Sequence[str] = (),
+    field: str = "folder",
+) -> PkiFiles:
     """Make a CA in ``folder`` and sign a server certificate per KME and a client certificate per SAE
     (replacing any certificate of those names already there: it would not verify under the new CA).
     A KME's certificate is valid for ``localhost``, ``127.0.0.1``, ``::1`` and ``server_names`` (host names
     or IP addresses clients reach the KMEs at).
 
+    The files are written together or not at all (``folder`` is created if missing, not its parent).
+
     Raises :class:`CertificateNameError` (a ``ValueError``) for a name that cannot be a certificate's
-    (:func:`check_names`), before writing.
+    (:func:`check_names`), before writing; :class:`~qinternet.errors.ParameterError` naming ``field`` when
+    the folder cannot be written.
     """
     kmes, saes = list(kmes), list(saes)
     check_names(kmes, saes)
-    folder.mkdir(parents=True, exist_ok=True)
-    files = PkiFiles(folder)
+    check_output_folder(folder, field)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     now = datetime.datetime.now(datetime.UTC)
     ca_cert = (
@@ -206,9 +225,13 @@ def init_pki(folder: Path, *, kmes: Iterable[str], saes: Iterable[str], server_n
         )
         .sign(ca_key, hashes.SHA256())
     )
-    files.ca.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
-    _write_key(folder / "ca.key", ca_key)
-    _sign_all(files, ca_key, ca_cert, kmes=kmes, saes=saes, replace=True, server_names=server_names)
+    files = PkiFiles(folder)
+    new: _Files = {
+        "ca.pem": (ca_cert.public_bytes(serialization.Encoding.PEM), False),
+        "ca.key": (_key_pem(ca_key), True),
+    }
+    new |= _sign_all(files, ca_key, ca_cert, kmes=kmes, saes=saes, replace=True, server_names=server_names)
+    _write(folder, new, field)
     return files
 
 
@@ -221,22 +244,26 @@ def _sign_all(
     saes: Iterable[str],
     replace: bool = False,
     server_names: Sequence[str] = (),
-) -> list[str]:
-    """Sign a certificate for every name that has none yet (every name, if ``replace``); the names signed."""
-    signed = []
+) -> _Files:
+    """A certificate and key for every name that has none yet in ``files`` (every name, if ``replace``)."""
+    new: _Files = {}
     for names, server in ((kmes, True), (saes, False)):
         for name in names:
             if files.cert(name).exists() and not replace:
                 continue
             key, cert = _issue(ca_key, ca_cert, name, server=server, server_names=server_names)
-            files.cert(name).write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-            _write_key(files.key(name), key)
-            signed.append(name)
-    return signed
+            new[files.cert(name).name] = (cert.public_bytes(serialization.Encoding.PEM), False)
+            new[files.key(name).name] = (_key_pem(key), True)
+    return new
 
 
 def complete_pki(
-    folder: Path, *, kmes: Iterable[str], saes: Iterable[str], server_names: Sequence[str] = ()
+    folder: Path,
+    *,
+    kmes: Iterable[str],
+    saes: Iterable[str],
+    server_names: Sequence[str] = (),
+    field: str = "folder",
 ) -> list[str]:
     """Sign, with the CA already in ``folder``, the certificates of the KMEs and SAEs that have none.
 
@@ -253,7 +280,9 @@ def complete_pki(
     public = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     if ca_key.public_key().public_bytes(*public) != ca_cert.public_key().public_bytes(*public):
         raise ValueError("ca.key is not the key of ca.pem")
-    return _sign_all(files, ca_key, ca_cert, kmes=kmes, saes=saes, server_names=server_names)
+    new = _sign_all(files, ca_key, ca_cert, kmes=kmes, saes=saes, server_names=server_names)
+    _write(folder, new, field)
+    return [name for name in [*kmes, *saes] if files.cert(name).name in new]
 
 
 def unsigned(files: PkiFiles, names: Iterable[str]) -> list[str]:

@@ -43,8 +43,9 @@ from qinternet.kms.store import KeyStore, MasterKeyError
 from qinternet.kms.tls import KmeServer, QuietServer, listen, serve_kmes
 from qinternet.kms.topology import KeyLimits, KmsTopology
 from qinternet.network.schema import Scenario
+from qinternet.outputs import write_file
 
-__all__ = ["TICK_S", "configure_logging", "listen_all", "open_store", "run_service"]
+__all__ = ["TICK_S", "client_url", "configure_logging", "listen_all", "open_store", "run_service"]
 
 TICK_S = 0.25
 """Wall time between two advances of the network."""
@@ -145,21 +146,42 @@ def _serve_store(
     if settings.ops_port:
         ops = create_ops_app(store, topology, metrics, dict(ports), title=spec.name)
     announce(servers)
+    if settings.ready_file is not None:
+        urls = {server.kme_id: client_url(server.host, server.port) for server in servers}
+        write_file(settings.ready_file, json.dumps(urls, indent=2) + "\n", "--ready-file")
     # What start-up built (apps, routes, models, the network) lives until exit: out of the collector's
     # generations, so that full collections under load do not walk it again (they were the latency tail).
     gc.collect()
     gc.freeze()
-    _event_loop_runner()(
-        _run(
-            servers,
-            feeder,
-            ops,
-            sockets.get(_OPS),
-            speed=settings.speed,
-            start_s=settings.warm_up_s,
-            stop_after_s=stop_after_s,
+    try:
+        _event_loop_runner()(
+            _run(
+                servers,
+                feeder,
+                ops,
+                sockets.get(_OPS),
+                speed=settings.speed,
+                start_s=settings.warm_up_s,
+                stop_after_s=stop_after_s,
+            )
         )
-    )
+    finally:
+        if settings.ready_file is not None:
+            settings.ready_file.unlink(missing_ok=True)
+
+
+_LOCAL = frozenset({"0.0.0.0", "::", "::0", "127.0.0.1", "::1", "localhost"})
+"""Addresses of this machine's own (or every) interface, which a client here reaches as ``localhost``."""
+
+
+def client_url(host: str, port: int, scheme: str = "https") -> str:
+    """Where a client on this machine reaches ``host:port``: over HTTPS by ``localhost``, the name every KME
+    certificate carries; over plain HTTP by the address itself (the loopback one for a wildcard)."""
+    if scheme == "https" and host in _LOCAL:
+        host = "localhost"
+    elif host in ("0.0.0.0", "::", "::0"):
+        host = "127.0.0.1"
+    return f"{scheme}://{f'[{host}]' if ':' in host else host}:{port}"
 
 
 _OPS = "\0ops"

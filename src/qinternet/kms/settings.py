@@ -64,6 +64,8 @@ class ServeSettings(BaseSettings):
         warm_up_s: simulated time run at once before serving.
         master_key_file: 32 bytes (raw, or 64 hex digits) to encrypt key material at rest.
         log_format: ``text`` or ``json`` (one JSON object per line).
+        ready_file: written (a JSON object of every KME's URL) once the KMEs accept requests, removed when
+            they stop: a script waits for it before its first request.
         key_size, min_key_size, max_key_size, max_key_per_request, max_sae_id_count: the KMEs' Status.
     """
 
@@ -80,6 +82,7 @@ class ServeSettings(BaseSettings):
     warm_up_s: Annotated[float, Number, Field(ge=0.0, le=86400.0 * 30, allow_inf_nan=False)] = 600.0
     master_key_file: Path | None = None
     log_format: Literal["text", "json"] = "text"
+    ready_file: Path | None = None
     key_size: Annotated[int, Number, Field(ge=8)] = 256
     min_key_size: Annotated[int, Number, Field(ge=8)] = 64
     max_key_size: Annotated[int, Number, Field(ge=8)] = 8192

@@ -11,6 +11,7 @@ import math
 from qinternet.errors import ParameterError
 
 __all__ = [
+    "require_at_most",
     "require_epsilon",
     "require_finite",
     "require_non_negative",
@@ -61,3 +62,15 @@ def require_epsilon(field: str, value: float) -> None:
     require_finite(field, value)
     if not 0.0 < value < 1.0:
         raise ParameterError(field, f"must be in (0, 1), got {value}")
+
+
+def require_at_most(field: str, value: float, upper: float, why: str) -> None:
+    """Require ``value <= upper``; ``why`` says what lies beyond (a bound keeps every model's numbers finite).
+
+    >>> require_at_most("source.rep_rate_hz", 1e15, 1e12, "faster than any QKD source")
+    Traceback (most recent call last):
+    ...
+    qinternet.errors.ParameterError: source.rep_rate_hz: must be <= 1e+12 (faster than any QKD source), got 1e+15
+    """
+    if value > upper:
+        raise ParameterError(field, f"must be <= {upper:g} ({why}), got {value:g}")

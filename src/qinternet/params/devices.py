@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from qinternet.errors import ParameterError
 from qinternet.params.checks import (
+    require_at_most,
     require_finite,
     require_non_negative,
     require_open_unit,
@@ -34,6 +35,19 @@ __all__ = [
 MAX_DEAD_TIME_PULSES = 1e12
 """Longest dead time, in pulses, that a system accepts (a detector blind for longer detects nothing)."""
 
+# Upper bounds of the device parameters: far beyond any real device, and low enough that every model's
+# arithmetic stays finite (a loss of 1e308 dB/km overflowed numpy, a rate of 1e308 Hz printed nonsense).
+MAX_LOSS_DB_PER_KM = 1e3
+"""dB/km: plastic optical fibre, the lossiest that carries light over useful lengths, has ~1e2."""
+MAX_LOSS_DB = 1e4
+"""dB of fixed loss: a transmittance of 1e-1000 is zero in every model."""
+MAX_MEAN_PHOTONS = 1e3
+"""Photons (or pairs) per pulse: QKD sources send below one; beyond 1e3 a pulse is classical light."""
+MAX_REP_RATE_HZ = 1e12
+"""Hz: the fastest QKD sources run at about 1e10."""
+MAX_EC_EFFICIENCY = 10.0
+"""Error-correction inefficiency f: codes in use have f below 1.5; at 10 no key survives any QBER."""
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class FibreParams:
@@ -49,7 +63,9 @@ class FibreParams:
 
     def __post_init__(self) -> None:
         require_non_negative("fibre.loss_db_per_km", self.loss_db_per_km)
+        require_at_most("fibre.loss_db_per_km", self.loss_db_per_km, MAX_LOSS_DB_PER_KM, "lossier than any fibre")
         require_non_negative("fibre.insertion_loss_db", self.insertion_loss_db)
+        require_at_most("fibre.insertion_loss_db", self.insertion_loss_db, MAX_LOSS_DB, "no photon would arrive")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -116,6 +132,7 @@ class WcpSourceParams:
 
     def __post_init__(self) -> None:
         require_positive("source.signal_intensity", self.signal_intensity)
+        require_at_most("source.signal_intensity", self.signal_intensity, MAX_MEAN_PHOTONS, "not a weak pulse")
         for i, nu in enumerate(self.decoy_intensities):
             require_non_negative(f"source.decoy_intensities[{i}]", nu)
             if nu >= self.signal_intensity:
@@ -136,6 +153,7 @@ class WcpSourceParams:
         if not math.isclose(sum(self.intensity_probs), 1.0, rel_tol=0.0, abs_tol=1e-9):
             raise ParameterError("source.intensity_probs", f"must sum to 1, got {sum(self.intensity_probs)}")
         require_positive("source.rep_rate_hz", self.rep_rate_hz)
+        require_at_most("source.rep_rate_hz", self.rep_rate_hz, MAX_REP_RATE_HZ, "faster than any QKD source")
 
     @property
     def intensities(self) -> tuple[float, ...]:
@@ -168,7 +186,9 @@ class SpdcSourceParams:
 
     def __post_init__(self) -> None:
         require_positive("spdc.mean_pair_number", self.mean_pair_number)
+        require_at_most("spdc.mean_pair_number", self.mean_pair_number, MAX_MEAN_PHOTONS, "not a pair source")
         require_positive("spdc.rep_rate_hz", self.rep_rate_hz)
+        require_at_most("spdc.rep_rate_hz", self.rep_rate_hz, MAX_REP_RATE_HZ, "faster than any QKD source")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -202,6 +222,7 @@ class QkdSystem:
                 f"spans more than {MAX_DEAD_TIME_PULSES:g} pulses at {self.source.rep_rate_hz:g} Hz",
             )
         require_positive("ec_efficiency", self.ec_efficiency)
+        require_at_most("ec_efficiency", self.ec_efficiency, MAX_EC_EFFICIENCY, "no code is that poor")
         if self.ec_efficiency < 1.0:
             raise ParameterError("ec_efficiency", f"must be >= 1 (Shannon limit), got {self.ec_efficiency}")
         require_finite("basis_prob", self.basis_prob)

@@ -226,8 +226,10 @@ ATTACKS: dict[str, Callable[[str], Channel]] = {
 
 def parse_attack(text: str) -> Channel:
     """``"intercept-resend:0.5"`` -> :class:`InterceptResend` (see :data:`ATTACKS`)."""
-    name, _, params = text.strip().partition(":")
+    name, colon, params = text.strip().partition(":")
     parser = ATTACKS.get(name)
     if parser is None:
         raise ParameterError("--attack", f"unknown attack {name!r}; known: {', '.join(ATTACKS)}")
+    if colon and not params.strip():
+        raise ParameterError("--attack", f"nothing after {name + ':'!r}: give {name} alone or {name}:VALUE")
     return parser(params.strip())

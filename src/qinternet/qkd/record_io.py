@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from qinternet.errors import ParameterError
+from qinternet.outputs import replacing
 from qinternet.qkd.record import DetectionRecord
 
 __all__ = ["load_record", "save_record"]
@@ -26,18 +27,20 @@ def save_record(record: DetectionRecord, path: Path, *, field: str = "path") -> 
     """Write ``record`` to ``path``; the format follows the suffix (``.npz`` or ``.parquet``).
 
     Parquet files hold one row per event; the intensities, the number of pulses and the sent counts
-    go into the schema metadata under ``qinternet``.
+    go into the schema metadata under ``qinternet``. The file is written whole or not at all.
     """
     suffix = _check_suffix(path, field)
     meta = {"intensities": list(record.intensities), "pulses": record.pulses, "sent": record.sent.tolist()}
-    if suffix == ".npz":
-        np.savez_compressed(path, **record.columns(), meta=np.array(json.dumps(meta)))
-        return
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+    with replacing(path, field) as temporary:
+        if suffix == ".npz":
+            with temporary.open("wb") as handle:  # a handle: numpy would add .npz to a temporary name
+                np.savez_compressed(handle, **record.columns(), meta=np.array(json.dumps(meta)))
+            return
+        import pyarrow as pa
+        import pyarrow.parquet as pq
 
-    table = pa.table(record.columns()).replace_schema_metadata({"qinternet": json.dumps(meta)})
-    pq.write_table(table, path)
+        table = pa.table(record.columns()).replace_schema_metadata({"qinternet": json.dumps(meta)})
+        pq.write_table(table, temporary)
 
 
 def load_record(path: Path, *, field: str = "path") -> DetectionRecord:
