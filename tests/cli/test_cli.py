@@ -193,6 +193,9 @@ def test_link_json_has_the_contract_fields(cli, tmp_path: Path) -> None:  # type
         "wall_s",
         "key_rate_bps",
         "expected",
+        "statistics_sufficient",
+        "finite_size_single_photon_yield_lower",
+        "finite_size_single_photon_error_upper",
     ):
         assert key in data
     assert data["pulses"] == 10**8
@@ -260,6 +263,37 @@ def test_link_claims_no_key_from_too_few_decoy_events(cli) -> None:  # type: ign
     assert data["classes"][2]["detections"] == 0
     assert data["statistics_sufficient"] is False
     assert data["key_rate_per_pulse"] == 0
+
+
+def test_link_claims_no_key_from_background_noise_at_10000_km(cli) -> None:  # type: ignore[no-untyped-def]
+    # Issue 11: 1e9 pulses over 10,000 km give every class ~85 background clicks; the asymptotic bounds on
+    # them (Y1 >= 8.8e-6, e1 <= 8.4 %) are noise around the expected Y1 = 1.7e-6 and e1 = 1/2.
+    code, out, _ = cli("link", "--distance-km", "10000", "--json")
+    assert code == 0
+    data = json.loads(out)
+    assert all(c["detections"] > 0 for c in data["classes"])
+    assert data["single_photon_yield_lower"] > 4 * data["expected"]["single_photon_yield_lower"]
+    assert data["statistics_sufficient"] is False
+    assert data["finite_size_single_photon_yield_lower"] == 0
+    assert data["finite_size_single_photon_error_upper"] == 0.5
+    assert data["key_rate_per_pulse"] == 0
+    assert data["expected"]["statistics_sufficient"] is True  # infinitely many pulses
+    assert data["expected"]["finite_size_single_photon_yield_lower"] is None
+    code, out, _ = cli("link", "--distance-km", "10000")
+    assert code == 0
+    assert "Too few decoy events" in out
+
+
+def test_link_with_ample_counts_claims_the_asymptotic_key(cli) -> None:  # type: ignore[no-untyped-def]
+    code, out, _ = cli("link", "--distance-km", "50", "--pulses", "1e9", "--json")
+    assert code == 0
+    data = json.loads(out)
+    assert data["statistics_sufficient"] is True
+    assert 0 < data["finite_size_single_photon_yield_lower"] < data["single_photon_yield_lower"]
+    assert data["single_photon_error_upper"] < data["finite_size_single_photon_error_upper"] < 0.5
+    assert data["key_rate_per_pulse"] > 0
+    code, out, _ = cli("link", "--distance-km", "50", "--pulses", "1e9")
+    assert "Too few decoy events" not in out
 
 
 def test_link_with_full_intercept_resend_claims_no_key(cli) -> None:  # type: ignore[no-untyped-def]

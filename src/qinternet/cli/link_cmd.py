@@ -249,7 +249,10 @@ def _print_summary(result: dict[str, Any]) -> None:
         f"e1 <= {result['single_photon_error_upper']:.4f}"
     )
     if not result["statistics_sufficient"]:
-        console.print("[yellow]Too few decoy events for the bounds to hold: no key is claimed.[/]")
+        console.print(
+            "[yellow]Too few decoy events to support these bounds: over the counts' confidence intervals they "
+            "certify no single photons with e1 < 1/2. No key is claimed.[/]"
+        )
     console.print(
         f"key rate {result['key_rate_per_pulse']:.4e} bits/pulse "
         f"(expected {result['expected']['key_rate_per_pulse']:.4e}); "

@@ -1,7 +1,9 @@
 """From link statistics to decoy-state estimates and an asymptotic key rate.
 
 The same estimator serves the Monte-Carlo (observed counts) and the analytic model (expected gains), so
-that the two can be compared number for number.
+that the two can be compared number for number. From counts it also checks that they are enough for the
+asymptotic bounds to mean something: :func:`estimate_from_counts` and
+:attr:`LinkEstimate.statistics_sufficient`.
 """
 
 from __future__ import annotations
@@ -15,12 +17,14 @@ from numpy.typing import NDArray
 from qinternet.errors import ParameterError
 from qinternet.params.devices import QkdSystem
 from qinternet.physics.detectors import error_rate
-from qinternet.qkd.decoy import two_decoy_bounds
+from qinternet.qkd.decoy import DecoyBounds, finite_size_decoy_bounds, two_decoy_bounds
 from qinternet.qkd.entropy import binary_entropy
+from qinternet.qkd.finite_key import FiniteKeyParams
 from qinternet.qkd.observables import Observed, live_fraction, mean_raw_click_prob, observed_coherent
 from qinternet.qkd.record import LinkCounts
 
 __all__ = [
+    "STATISTICS_FAILURE_PROB",
     "ClassStats",
     "LinkEstimate",
     "estimate_from_counts",
@@ -29,6 +33,13 @@ __all__ = [
 ]
 
 FloatArray = NDArray[np.float64]
+
+STATISTICS_FAILURE_PROB = FiniteKeyParams().eps_sec
+"""Probability that the finite-size decoy bounds of :func:`estimate_from_counts` miss the expected rates.
+
+The default secrecy ``eps_sec`` of the finite-key analysis (and of ``qinternet link --eps-sec``), 1e-10:
+the statistics count as sufficient at the confidence the post-processing asks of its own bounds.
+"""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -64,9 +75,18 @@ class LinkEstimate:
         single_photon_yield_lower: ``Y1^L``.
         single_photon_error_upper: ``e1^U``.
         single_photon_gain_lower: ``Q1^L = mu exp(-mu) Y1^L``.
-        key_rate_per_pulse: secret bits per pulse sent, all classes counted (>= 0).
-        statistics_sufficient: false when the decoy classes saw too few events for the bounds to hold
-            (a class without detections, or bounds inconsistent with the model); the key rate is then 0.
+        key_rate_per_pulse: secret bits per pulse sent, all classes counted (>= 0): the asymptotic formula
+            on the observed rates, and 0 when ``statistics_sufficient`` is false.
+        statistics_sufficient: whether the counts support the bounds above. False when a class saw no
+            detection, when the observed rates are inconsistent with the model (``Y1^L <= 0`` or a
+            negative error numerator), or when the finite-size bounds below leave no certified single
+            photons (``Y1^L = 0``) or no certified secrecy in them (``e1^U >= 1/2``, where
+            ``1 - H2(e1)`` vanishes): then the bounds above come from fluctuations of too few counts, and
+            no key is claimed. Always true for expected values (infinitely many pulses).
+        finite_size_single_photon_yield_lower: ``Y1^L`` that holds for the expected rates behind the counts
+            except with probability :data:`STATISTICS_FAILURE_PROB`
+            (:func:`qinternet.qkd.decoy.finite_size_decoy_bounds`); None for expected values.
+        finite_size_single_photon_error_upper: ``e1^U`` likewise (1/2 where the finite-size ``Y1^L`` is 0).
     """
 
     classes: tuple[ClassStats, ...]
@@ -76,6 +96,8 @@ class LinkEstimate:
     single_photon_gain_lower: float
     key_rate_per_pulse: float
     statistics_sufficient: bool = True
+    finite_size_single_photon_yield_lower: float | None = None
+    finite_size_single_photon_error_upper: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
@@ -110,12 +132,22 @@ def estimate_from_observables(
     classes: tuple[ClassStats, ...],
     *,
     enough_events: bool = True,
+    finite_size: DecoyBounds | None = None,
 ) -> LinkEstimate:
     """Bounds and key rate from per-class gains ``Q_k`` and error weights ``E_k Q_k`` (signal first).
 
     ``R = p_mu q {Q1^L [1 - H2(e1^U)] - f Q_mu H2(E_mu)}`` per pulse sent, with ``p_mu`` the probability
     of a signal pulse and ``q`` the basis-sifting factor: Ma et al., PRA 72, 012326 (2005), eq. (1), with
     the two-decoy bounds of :func:`qinternet.qkd.decoy.two_decoy_bounds`.
+
+    Args:
+        system: the source settings and ``f``.
+        gains: ``Q_k``, shape (K,), signal first.
+        error_weights: ``E_k Q_k``, shape (K,).
+        classes: the per-class statistics to report.
+        enough_events: false when the counts are too few (the key rate is then 0).
+        finite_size: bounds of the counts' confidence intervals, reported, and required to leave
+            single photons with ``e1^U < 1/2`` (see :class:`LinkEstimate`).
     """
     intensities = system.source.intensities
     nu1, nu2 = _decoy_order(system)
@@ -132,6 +164,12 @@ def estimate_from_observables(
     q1 = y1 * mu * np.exp(-mu)
     e_mu = float(error_rate(error_weights[0], gains[0]))
     sufficient = enough_events and bool(bounds.valid)
+    finite_y1 = finite_e1 = None
+    if finite_size is not None:
+        finite_y1 = float(finite_size.single_photon_yield_lower)
+        finite_e1 = float(finite_size.single_photon_error_upper)
+        # Single photons left (Y1^L > 0) whose secrecy 1 - H2(e1^U) is positive (e1^U < 1/2).
+        sufficient = sufficient and bool(finite_size.valid) and finite_e1 < 0.5
     rate = (
         system.source.intensity_probs[0]
         * system.sifting_factor
@@ -148,11 +186,27 @@ def estimate_from_observables(
         single_photon_gain_lower=float(q1),
         key_rate_per_pulse=max(float(rate), 0.0) if sufficient else 0.0,
         statistics_sufficient=sufficient,
+        finite_size_single_photon_yield_lower=finite_y1,
+        finite_size_single_photon_error_upper=finite_e1,
     )
 
 
-def estimate_from_counts(system: QkdSystem, counts: LinkCounts) -> LinkEstimate:
-    """Decoy estimates and key rate from the counts of a simulated (or recorded) link."""
+def estimate_from_counts(
+    system: QkdSystem, counts: LinkCounts, *, failure_prob: float = STATISTICS_FAILURE_PROB
+) -> LinkEstimate:
+    """Decoy estimates and key rate from the counts of a simulated (or recorded) link.
+
+    The bounds and the key rate are the asymptotic ones (:func:`estimate_from_observables`) on the
+    observed rates. The counts are judged sufficient only if the same bounds, taken at the edges of the
+    rates' exact binomial confidence intervals (:func:`qinternet.qkd.decoy.finite_size_decoy_bounds`,
+    failing with probability ``failure_prob`` at most), still leave single-photon events with an error
+    rate below 1/2; otherwise the asymptotic ``Y1^L`` and ``e1^U`` are noise and no key is claimed.
+
+    Args:
+        system: the link's devices and settings.
+        counts: per class and basis pair, pulses sent, detections, errors and double clicks.
+        failure_prob: probability that the confidence intervals miss the expected rates, in (0, 1).
+    """
     sent = counts.matched(counts.sent)
     detected = counts.matched(counts.detected)
     errors = counts.matched(counts.errors)
@@ -172,7 +226,18 @@ def estimate_from_counts(system: QkdSystem, counts: LinkCounts) -> LinkEstimate:
         for k, intensity in enumerate(system.source.intensities)
     )
     enough = bool(np.all(detected > 0))  # every class feeds the estimate or the error-correction cost
-    return estimate_from_observables(system, gains, gains * qbers, classes, enough_events=enough)
+    nu1, nu2 = _decoy_order(system)
+    intensities = system.source.intensities
+    finite = finite_size_decoy_bounds(
+        intensities[0],
+        intensities[nu1],
+        intensities[nu2],
+        (int(sent[0]), int(sent[nu1]), int(sent[nu2])),
+        (int(detected[0]), int(detected[nu1]), int(detected[nu2])),
+        (int(errors[nu1]), int(errors[nu2])),
+        failure_prob=failure_prob,
+    )
+    return estimate_from_observables(system, gains, gains * qbers, classes, enough_events=enough, finite_size=finite)
 
 
 def expected_estimate(system: QkdSystem, distance_km: float) -> LinkEstimate:
