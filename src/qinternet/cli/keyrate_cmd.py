@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from qinternet.cli import options as opt
-from qinternet.cli.output import check_output_path, dump_json, progress_bar, write_csv, writing
+from qinternet.cli.output import QuietOption, check_output_path, dump_json, progress_bar, write_csv, writing
 from qinternet.errors import ParameterError
 from qinternet.params.checks import require_at_most, require_positive
 from qinternet.params.devices import MAX_MEAN_PHOTONS, QkdSystem
@@ -72,6 +72,7 @@ def keyrate(
         AfterPulseAttribution,
         typer.Option(help="decoy-bb84-finite: causal background, or same-class as in Lim et al.'s figures."),
     ] = AfterPulseAttribution.CAUSAL,
+    quiet: QuietOption = False,
     overrides: opt.SystemOverrides = opt.NO_OVERRIDES,
 ) -> None:
     """Secret key rate per pulse against fibre length (intensities optimised per distance).
@@ -104,7 +105,7 @@ def keyrate(
                 "decoy-bb84-finite optimises all its intensities together; run it without --signal-intensity",
             )
     jobs = [(p, d) for p in protocols for d in distances]
-    with progress_bar() as progress:
+    with progress_bar(quiet=quiet) as progress:
         task = progress.add_task("Key rates", total=len(jobs))
         points = []
         for p, d in jobs:

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from qinternet.cli import options as opt
-from qinternet.cli.output import check_output_path, dump_json, progress_bar, writing
+from qinternet.cli.output import QuietOption, check_output_path, dump_json, progress_bar, writing
 from qinternet.errors import ParameterError
 from qinternet.network.links import tuned_system
 from qinternet.outputs import replacing
@@ -80,6 +80,7 @@ def link(
             "those that maximise the finite-key rate of --pulses pulses (Lim et al. 2014), as an operator tunes it."
         ),
     ] = False,
+    quiet: QuietOption = False,
     overrides: opt.SystemOverrides = opt.NO_OVERRIDES,
 ) -> None:
     """Simulate pulses through the link (cost grows with detections) and estimate Y1, e1 and the key rate."""
@@ -111,7 +112,7 @@ def link(
 
     kept: list[DetectionRecord] = []
     started = time.perf_counter()
-    with progress_bar() as progress:
+    with progress_bar(quiet=quiet) as progress:
         task = progress.add_task(f"Simulating {n_pulses:.3g} pulses", total=n_pulses)
 
         def on_block(block: DetectionRecord) -> None:

@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from qinternet.cli.output import dump_json, progress_bar
+from qinternet.cli.output import QuietOption, dump_json, progress_bar
 from qinternet.errors import ParameterError
 from qinternet.network.catalogue import builtin_names, builtin_text, resolve_scenario
 from qinternet.network.engines import build_links
@@ -112,6 +112,7 @@ def run(
         LinkModel | None,
         typer.Option(help="Simulate every link's blocks this way (default: each link's own model)."),
     ] = None,
+    quiet: QuietOption = False,
 ) -> None:
     """Simulate a network over time: key per link, relayed key per demand, pools; writes a report."""
     spec = scenario_named(scenario)
@@ -135,9 +136,9 @@ def run(
         raise ParameterError("--step", f"gives {steps:.3g} steps; at most {MAX_STEPS:.0e} (use a longer step)")
     check_output_folder(out, "--out", RUN_OUTPUTS)
 
-    console = Console(stderr=True)
+    console = Console(stderr=True, quiet=quiet)
     started = time.perf_counter()
-    with progress_bar() as progress:
+    with progress_bar(quiet=quiet) as progress:
         task = progress.add_task(f"{spec.name}: building links", total=spec.time.duration_s)
         links = build_links(spec)
         progress.update(task, description=f"{spec.name}: simulating")

@@ -6,8 +6,9 @@ import csv
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
+import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
@@ -15,7 +16,7 @@ from qinternet.errors import ParameterError
 from qinternet.outputs import check_output_file, replacing, writing
 from qinternet.params.serialise import to_jsonable
 
-__all__ = ["check_output_path", "dump_json", "progress_bar", "write_csv", "writing"]
+__all__ = ["QuietOption", "check_output_path", "dump_json", "progress_bar", "write_csv", "writing"]
 
 
 def dump_json(data: Any) -> str:
@@ -39,9 +40,14 @@ def check_output_path(path: Path, option: str, suffixes: tuple[str, ...]) -> Non
     check_output_file(path, option, suffixes)
 
 
-def progress_bar() -> Progress:
-    """A Rich progress bar on standard error, shown only on a terminal (stdout stays clean for JSON)."""
-    console = Console(stderr=True)
+QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or messages on stderr.")]
+"""``--quiet`` of the commands that show progress."""
+
+
+def progress_bar(*, quiet: bool = False) -> Progress:
+    """A Rich progress bar with the time left on standard error, shown only on a terminal and unless
+    ``quiet`` (standard output stays clean for JSON)."""
+    console = Console(stderr=True, quiet=quiet)
     return Progress(
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
@@ -50,5 +56,5 @@ def progress_bar() -> Progress:
         TimeRemainingColumn(),
         console=console,
         transient=True,
-        disable=not console.is_terminal,
+        disable=quiet or not console.is_terminal,
     )
