@@ -195,6 +195,8 @@ def satellite_engine(spec: LinkSpec, path: str, scenario: Scenario, duration_s: 
         return SatelliteLinkEngine(
             system=system,
             optics=spec.free_space,
+            filter_bandwidth_nm=spec.filter_bandwidth_nm,
+            detection_window_s=spec.detection_window_s,
             orbit=orbit,
             station=station,
             start_utc=scenario.time.start,
