@@ -160,6 +160,25 @@ def test_validate_catches_what_only_building_the_links_finds(cli, tmp_path: Path
     assert "Traceback" not in err
 
 
+@pytest.mark.parametrize(
+    ("start", "duration", "field"),
+    [("9999-12-30T00:00:00Z", "4d", "time.start"), ("2053-10-07T00:00:00Z", "4d", "time.duration_s")],
+)
+def test_run_refuses_satellite_dates_outside_the_ephemeris(
+    cli, tmp_path: Path, start: str, duration: str, field: str
+) -> None:  # type: ignore[no-untyped-def]
+    """A start in year 9999 once ended in an OverflowError traceback; now both ends of the run are checked."""
+    data = yaml.safe_load(builtin_text("micius"))
+    data["time"].update(start=start, duration_s=duration)
+    late = tmp_path / "late.yaml"
+    late.write_text(yaml.safe_dump(data))
+    code, _, err = cli("run", str(late), "--out", str(tmp_path / "out"))
+    assert code == 2
+    assert f"{field}: satellite passes cannot be computed" in err
+    assert "1899-07-29 to 2053-10-08 UTC" in err
+    assert "Traceback" not in err
+
+
 def test_a_file_that_is_not_utf8(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     bad = tmp_path / "latin1.yaml"
     bad.write_bytes(b"name: caf\xe9\n")

@@ -28,9 +28,12 @@ from qinternet.network.satellite import (
     Pass,
     earth_satellite,
     elevation_track,
+    ephemeris_span_utc,
     orbital_period_s,
     passes,
     raan_for_node_local_time_deg,
+    require_ephemeris_covers,
+    sun_elevation_track,
     sun_synchronous_inclination_deg,
 )
 
@@ -310,6 +313,44 @@ def test_a_pass_straddling_the_night_threshold_is_clipped_where_the_sun_crosses_
         assert clipped.max_elevation_deg == pytest.approx(float(at_cut[0]), abs=1e-3)
 
 
+def test_the_sun_culminates_at_90_minus_latitude_plus_declination_at_local_noon() -> None:
+    # Upper culmination on the June solstice: h = 90 - (phi - delta) with the geodetic latitude of the station's
+    # horizon and delta = 23.436 deg (2026-06-21, 08:24 UTC; it changes by < 0.001 deg that day), so 73.04 deg.
+    # Apparent place (aberration, 20") and diurnal parallax (9") move it by < 0.01 deg; no refraction is applied.
+    # It happens at mean solar noon, 12 h - 117.578/15 h = 04:09:41 UTC, give or take the equation of time (< 2 min).
+    seconds = np.arange(3 * 3600.0, 5.5 * 3600.0, 1.0)
+    elevation = sun_elevation_track(XINGLONG, seconds, epoch_utc=SOLSTICE)
+    assert float(elevation.max()) == pytest.approx(90.0 - (XINGLONG.lat_deg - 23.436), abs=0.02)
+    noon_s = 12 * 3600.0 - XINGLONG.lon_deg / 15.0 * 3600.0
+    assert abs(float(seconds[np.argmax(elevation)]) - noon_s) < 120.0
+
+
+def test_sun_elevation_track_agrees_with_the_independent_computation_and_takes_datetimes() -> None:
+    moments = [SOLSTICE + timedelta(hours=h) for h in (0.0, 6.5, 13.0, 20.25)]
+    independent = [_sun_elevation_deg(m) for m in moments]
+    from_datetimes = sun_elevation_track(XINGLONG, moments)
+    from_seconds = sun_elevation_track(XINGLONG, [(m - SOLSTICE).total_seconds() for m in moments], epoch_utc=SOLSTICE)
+    np.testing.assert_allclose(from_datetimes, independent, atol=1e-6)
+    np.testing.assert_allclose(from_seconds, independent, atol=1e-6)
+    assert sun_elevation_track(XINGLONG, np.empty(0), epoch_utc=SOLSTICE).shape == (0,)
+
+
+def test_the_supported_dates_are_those_of_the_shipped_ephemeris() -> None:
+    # DE421 covers 1899-07-29 to 2053-10-09 (TDB): whole UTC days inside that.
+    first, last = ephemeris_span_utc()
+    assert (first, last) == (datetime(1899, 7, 29, tzinfo=UTC), datetime(2053, 10, 8, tzinfo=UTC))
+    require_ephemeris_covers(first, (last - first).total_seconds())  # the whole span is accepted
+    for start, duration_s, field in (
+        (datetime(9999, 12, 30, tzinfo=UTC), 4 * DAY_S, "start_utc"),  # (this once ended in an OverflowError)
+        (datetime(1850, 1, 1, tzinfo=UTC), DAY_S, "start_utc"),
+        (datetime(2053, 10, 7, tzinfo=UTC), 2 * DAY_S, "duration_s"),
+    ):
+        with pytest.raises(ParameterError) as caught:
+            passes(MICIUS_LIKE, XINGLONG, start, duration_s, min_elevation_deg=MIN_ELEVATION_DEG, night_only=False)
+        assert caught.value.field == field
+        assert "1899-07-29 to 2053-10-08 UTC" in caught.value.reason
+
+
 def test_a_window_that_opens_mid_pass_cuts_the_pass_at_its_start() -> None:
     full = day_of_passes(MICIUS_LIKE)[0]
     start = full.start_utc + timedelta(seconds=30)
@@ -414,6 +455,8 @@ def test_a_valid_tle_is_accepted() -> None:
         (lambda: elevation_track(MICIUS_LIKE, XINGLONG, np.array([0.0, 1.0])), "times_utc"),
         (lambda: elevation_track(MICIUS_LIKE, XINGLONG, [datetime(2026, 6, 21)]), "times_utc"),
         (lambda: elevation_track(MICIUS_LIKE, XINGLONG, [[0.0]], epoch_utc=SOLSTICE), "times_utc"),
+        (lambda: sun_elevation_track(XINGLONG, np.array([0.0, 1.0])), "times_utc"),
+        (lambda: sun_elevation_track(XINGLONG, [0.0], epoch_utc=datetime(2026, 6, 21)), "epoch_utc"),
     ],
 )
 def test_bad_input_raises_a_parameter_error_naming_the_field(build: Callable[[], object], field: str) -> None:

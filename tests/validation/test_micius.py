@@ -59,7 +59,8 @@ def test_the_best_pass_of_a_week_against_the_published_pass(week: SatelliteLinkE
     centre = best.times_s[int(np.argmin(best.range_km))]
     window = np.abs(best.times_s - centre) <= PUBLISHED_WINDOW_S / 2
     assert window.sum() == pytest.approx(PUBLISHED_WINDOW_S, abs=2)
-    counts = week.counts(best.loss_db[window], week.sample_s)
+    assert np.all(best.sky_click_prob == 0.0)  # a night pass: the Sun is far below -18 degrees
+    counts = week.counts(best.loss_db[window], week.sample_s, best.sky_click_prob[window])
     # DecoyCounts hold matched-basis detections: half of all detections at 50/50 bases.
     detections = 2 * (sum(counts.key_detections) + sum(counts.test_detections))
     assert PUBLISHED_DETECTIONS / 1.5 < detections < PUBLISHED_DETECTIONS * 1.5

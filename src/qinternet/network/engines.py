@@ -21,6 +21,7 @@ from qinternet.network.satellite import (
     GroundStation,
     Orbit,
     raan_for_node_local_time_deg,
+    require_ephemeris_covers,
     sun_synchronous_inclination_deg,
 )
 from qinternet.network.satellite_links import SatelliteLinkEngine, satellite_runner
@@ -183,12 +184,19 @@ def satellite_engine(spec: LinkSpec, path: str, scenario: Scenario, duration_s: 
     station = GroundStation(
         name=ground.id, lat_deg=ground.lat_deg, lon_deg=ground.lon_deg, altitude_m=ground.altitude_m
     )
+    try:
+        require_ephemeris_covers(scenario.time.start, duration_s)
+    except ParameterError as exc:
+        field = "time.start" if exc.field == "start_utc" else "time.duration_s"
+        raise ScenarioError([(field, f"satellite passes cannot be computed: {exc.reason}")]) from None
     system = link_system(spec, path)
     orbit = orbit_of(satellite, scenario, node_path)
     try:
         return SatelliteLinkEngine(
             system=system,
             optics=spec.free_space,
+            filter_bandwidth_nm=spec.filter_bandwidth_nm,
+            detection_window_s=spec.detection_window_s,
             orbit=orbit,
             station=station,
             start_utc=scenario.time.start,

@@ -41,9 +41,12 @@ __all__ = [
     "Pass",
     "earth_satellite",
     "elevation_track",
+    "ephemeris_span_utc",
     "orbital_period_s",
     "passes",
     "raan_for_node_local_time_deg",
+    "require_ephemeris_covers",
+    "sun_elevation_track",
     "sun_synchronous_inclination_deg",
 ]
 
@@ -273,7 +276,7 @@ class Pass:
 def _loader() -> _Skyfield:
     with warnings.catch_warnings():
         # skyfield-data warns that its IERS table (finals2000A.all) has expired; we never read that file
-        # (the timescale is built-in) and DE421 does not expire (it covers 1900-2050).
+        # (the timescale is built-in) and DE421 does not expire (it covers 1899-07-29 to 2053-10-09).
         warnings.filterwarnings("ignore", message=r".*has expired.*", category=RuntimeWarning)
         directory = skyfield_data.get_skyfield_data_path()
     return Loader(directory, verbose=False, expire=False)
@@ -288,6 +291,45 @@ def _timescale() -> _Skyfield:
 def _earth_and_sun() -> tuple[_Skyfield, _Skyfield]:
     planets = _loader()("de421.bsp")
     return planets["earth"], planets["sun"]
+
+
+@functools.cache
+def ephemeris_span_utc() -> tuple[datetime, datetime]:
+    """The first and last whole UTC days that the shipped Sun ephemeris (JPL DE421, in skyfield-data) covers.
+
+    DE421 spans 1899-07-29 to 2053-10-09 (TDB); the days returned lie inside that, so that every instant between
+    their midnights can be computed. Passes need the Sun (night, daylight background), so satellite scenarios must
+    lie within it.
+    """
+    ts = _timescale()
+    segments = _loader()("de421.bsp").spk.segments
+    first_jd = max(float(segment.start_jd) for segment in segments)
+    last_jd = min(float(segment.end_jd) for segment in segments)
+    first, last = ts.tdb_jd(first_jd).utc_datetime(), ts.tdb_jd(last_jd).utc_datetime()
+    first_day = datetime(first.year, first.month, first.day, tzinfo=UTC) + timedelta(days=1)
+    last_day = datetime(last.year, last.month, last.day, tzinfo=UTC)
+    return first_day, last_day
+
+
+def require_ephemeris_covers(start_utc: datetime, duration_s: float) -> None:
+    """Raise unless ``[start_utc, start_utc + duration_s]`` lies within :func:`ephemeris_span_utc`.
+
+    Raises:
+        ParameterError: naming ``start_utc`` (the start is outside) or ``duration_s`` (the window ends outside),
+            with the supported dates in the reason.
+    """
+    _require_aware("start_utc", start_utc)
+    require_positive("duration_s", duration_s)
+    first, last = ephemeris_span_utc()
+    span = f"{first:%Y-%m-%d} to {last:%Y-%m-%d} UTC, the dates the JPL DE421 ephemeris of skyfield-data covers"
+    if not first <= start_utc <= last:
+        raise ParameterError("start_utc", f"must be within {span}; got {start_utc.isoformat()}")
+    allowed_s = (last - start_utc).total_seconds()
+    if duration_s > allowed_s:
+        raise ParameterError(
+            "duration_s",
+            f"the window must end within {span}: at most {allowed_s:.0f} s from this start, got {duration_s:g}",
+        )
 
 
 @functools.lru_cache(maxsize=256)
@@ -413,6 +455,8 @@ def passes(
     ``sun_max_elevation_deg``, and passes entirely in daylight are dropped; a pass can then be split in two only
     if the night starts and ends within it.
 
+    ``night_only`` is an operator's policy, not the physics: the sky background that daylight brings is modelled
+    on every pass (:mod:`qinternet.physics.sky`, applied by :mod:`qinternet.network.satellite_links`).
     The default night threshold, -12 degrees, is the end of nautical twilight. By then the horizontal illuminance
     from scattered sunlight has fallen by about five orders of magnitude from sunset, to ~0.008 lux, and it falls
     by only one more order, to ~6e-4 lux, by the end of astronomical twilight at -18 degrees, where it drops below
@@ -436,8 +480,7 @@ def passes(
     Raises:
         ParameterError: naming ``start_utc``, ``duration_s``, ``min_elevation_deg`` or ``sun_max_elevation_deg``.
     """
-    _require_aware("start_utc", start_utc)
-    require_positive("duration_s", duration_s)
+    require_ephemeris_covers(start_utc, duration_s)
     require_finite("min_elevation_deg", min_elevation_deg)
     if not 0.0 <= min_elevation_deg < 90.0:
         raise ParameterError("min_elevation_deg", f"must be in [0, 90), got {min_elevation_deg}")
@@ -568,13 +611,48 @@ def elevation_track(
     Raises:
         ParameterError: naming ``times_utc`` or ``epoch_utc``.
     """
+    t = _skyfield_times(times_utc, epoch_utc)
+    if t is None:
+        return np.empty(0), np.empty(0)
+    return _elevation_range(earth_satellite(orbit), _topos(station), t)
+
+
+def sun_elevation_track(
+    station: GroundStation,
+    times_utc: Sequence[datetime] | ArrayLike,
+    *,
+    epoch_utc: datetime | None = None,
+) -> NDArray[np.float64]:
+    """The Sun's apparent elevation at ``station`` at many times, in one vectorised call, degrees.
+
+    Args:
+        station: the ground station.
+        times_utc: datetimes or, with ``epoch_utc``, float64 seconds from it, shape ``(n,)``, as in
+            :func:`elevation_track`.
+        epoch_utc: the epoch of ``times_utc`` when they are seconds; must be None for datetimes.
+
+    Returns:
+        float64 array of shape ``(n,)``: the apparent elevation of the Sun from DE421 (aberration and light
+        deflection included, no refraction), as the night search of :func:`passes` computes it.
+
+    Raises:
+        ParameterError: naming ``times_utc`` or ``epoch_utc``.
+    """
+    t = _skyfield_times(times_utc, epoch_utc)
+    if t is None:
+        return np.empty(0)
+    earth, sun = _earth_and_sun()
+    elevation = (earth + _topos(station)).at(t).observe(sun).apparent().altaz()[0]
+    return np.asarray(elevation.degrees, dtype=np.float64)
+
+
+def _skyfield_times(times_utc: Sequence[datetime] | ArrayLike, epoch_utc: datetime | None) -> _Skyfield | None:
+    """``times_utc`` (datetimes, or seconds from ``epoch_utc``) as one skyfield ``Time`` array; None if empty."""
     seconds, epoch = _seconds_from_epoch(times_utc, epoch_utc)
     if seconds.size == 0:
-        return np.empty(0), np.empty(0)
-    ts = _timescale()
+        return None
     e = epoch.astimezone(UTC)
-    t = ts.utc(e.year, e.month, e.day, e.hour, e.minute, e.second + e.microsecond * 1e-6 + seconds)
-    return _elevation_range(earth_satellite(orbit), _topos(station), t)
+    return _timescale().utc(e.year, e.month, e.day, e.hour, e.minute, e.second + e.microsecond * 1e-6 + seconds)
 
 
 def _seconds_from_epoch(

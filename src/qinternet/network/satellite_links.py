@@ -14,6 +14,12 @@ the pass ends.
 ``model: monte-carlo`` draws each count of the pass from a Poisson distribution of its expectation (the
 detections of different pulses are independent and rare, so the multinomial counts of a pass are Poisson
 to within the per-pulse detection probability, ~1e-4 here) and its errors binomially.
+
+Daylight: each sample also carries the Sun's elevation at the station, and the sky light the receiver collects
+then (:mod:`qinternet.physics.sky`: field of view, aperture, the link's filter and detection window, the
+detectors' efficiency) adds to each detector's dark-count probability, as Raman light does on fibre links. At
+astronomical night (Sun below -18°) it is zero, so night passes are unchanged; at noon it blinds an 850 nm
+receiver with a wide field and filter. ``night_only`` is then the operator's policy of not trying by day.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ from datetime import datetime
 import numpy as np
 from numpy.typing import NDArray
 
-from qinternet.network.satellite import GroundStation, Orbit, Pass, elevation_track, passes
+from qinternet.network.satellite import GroundStation, Orbit, Pass, elevation_track, passes, sun_elevation_track
 from qinternet.network.schema import FreeSpaceSpec
 from qinternet.network.simulate import BlockRecord, LinkRunner
 from qinternet.params import QkdSystem
@@ -38,6 +44,7 @@ from qinternet.physics.freespace import (
     geometric_efficiency,
     pointing_efficiency,
 )
+from qinternet.physics.sky import SkyParams, SkyReceiver, sky_click_prob_per_gate
 from qinternet.qkd.finite_key import DecoyCounts, FiniteKeyParams, expected_counts, finite_key_length
 from qinternet.sim import Process, ProcessGenerator, seconds_to_ps
 
@@ -75,6 +82,8 @@ class PassRecord:
         start_s, end_s: seconds from the scenario's start.
         max_elevation_deg: highest elevation.
         times_s, elevation_deg, range_km, loss_db: the samples (seconds from the scenario's start).
+        sun_elevation_deg: the Sun's elevation at the station at each sample, degrees.
+        sky_click_prob: probability per gate that sky light clicks the receiver (either detector) at each sample.
         counts: expected counts of the pass.
         key_bits: finite-key length of the expected counts.
     """
@@ -86,8 +95,18 @@ class PassRecord:
     elevation_deg: F64 = field(repr=False)
     range_km: F64 = field(repr=False)
     loss_db: F64 = field(repr=False)
+    sun_elevation_deg: F64 = field(repr=False)
+    sky_click_prob: F64 = field(repr=False)
     counts: DecoyCounts = field(repr=False)
     key_bits: int
+
+
+_SUN_STEP_S = 60.0
+"""The Sun's elevation is computed about once a minute of a pass (each time costs skyfield a nutation series) and
+interpolated linearly in between: the Sun moves 0.25 deg a minute, and the curvature of its path leaves the
+interpolation within ~1e-4 deg (``omega**2 h**2 / 8``), or 0.15 deg where it passes near the zenith."""
+_BLINDED = float(np.nextafter(0.5, 0.0))
+"""The largest dark-count probability a detector may have (:class:`qinternet.params.DetectorParams`: < 1/2)."""
 
 
 def _sum_counts(parts: list[DecoyCounts]) -> DecoyCounts:
@@ -112,6 +131,8 @@ class SatelliteLinkEngine:
     Attributes:
         system: the source (on the satellite), the ground receiver's detectors, ``f``.
         optics: the downlink's optics and operating rules.
+        filter_bandwidth_nm, detection_window_s: the ground receiver's spectral filter and detection gate (the
+            sky light it takes in).
         orbit, station: the satellite and the ground station.
         start_utc: the scenario's start; duration_s: the run's length.
         security: ``eps_sec``, ``eps_cor`` of every pass.
@@ -122,6 +143,8 @@ class SatelliteLinkEngine:
 
     system: QkdSystem
     optics: FreeSpaceSpec
+    filter_bandwidth_nm: float
+    detection_window_s: float
     orbit: Orbit
     station: GroundStation
     start_utc: datetime
@@ -149,7 +172,11 @@ class SatelliteLinkEngine:
         times = np.asarray(start + self.sample_s * (np.arange(samples) + 0.5), dtype=np.float64)  # mid-samples
         elevation, range_km = elevation_track(self.orbit, self.station, times, epoch_utc=self.start_utc)
         loss = downlink_loss_db(self.optics, range_km, elevation)
-        counts = self.counts(loss, (end - start) / samples)
+        step = max(1, round(_SUN_STEP_S / self.sample_s))
+        every_minute = np.unique(np.append(times[::step], times[-1]))
+        sun = np.interp(times, every_minute, sun_elevation_track(self.station, every_minute, epoch_utc=self.start_utc))
+        sky = self.sky_click_prob(sun)
+        counts = self.counts(loss, (end - start) / samples, sky)
         return PassRecord(
             start_s=start,
             end_s=end,
@@ -158,23 +185,59 @@ class SatelliteLinkEngine:
             elevation_deg=elevation,
             range_km=range_km,
             loss_db=loss,
+            sun_elevation_deg=sun,
+            sky_click_prob=sky,
             counts=counts,
             key_bits=self.key_bits(counts),
         )
 
-    def counts(self, loss_db: F64, sample_s: float) -> DecoyCounts:
-        """Expected (matched-basis) counts of samples of ``sample_s`` seconds at the given channel losses."""
+    def sky_click_prob(self, sun_elevation_deg: F64) -> F64:
+        """Probability per gate that sky light clicks the ground receiver, for the Sun at the given elevations.
+
+        :func:`qinternet.physics.sky.sky_click_prob_per_gate` with the optics' wavelength, aperture and field of
+        view, the link's filter and detection window, and the detectors' efficiency (which, in qinternet,
+        includes the receiver's optical loss; the optics' ``fixed_loss_db`` is not applied to sky light, since
+        how much of it lies in the receiver is not known: this errs towards more background).
+        """
+        receiver = SkyReceiver(
+            wavelength_nm=self.optics.wavelength_nm,
+            aperture_m=self.optics.rx_aperture_m,
+            field_of_view_urad=self.optics.rx_field_of_view_urad,
+            filter_bandwidth_nm=self.filter_bandwidth_nm,
+            gate_s=self.detection_window_s,
+            efficiency=self.system.detector.efficiency,
+        )
+        sky = SkyParams(scattering_exponent=self.optics.sky_scattering_exponent)
+        return sky_click_prob_per_gate(sun_elevation_deg, receiver, sky)
+
+    def counts(self, loss_db: F64, sample_s: float, sky_click_prob: F64 | None = None) -> DecoyCounts:
+        """Expected (matched-basis) counts of samples of ``sample_s`` seconds at the given channel losses.
+
+        ``sky_click_prob`` (default: none) is the sky's click probability per gate at each sample. Sky light is
+        unpolarised, so it reaches each of the two detectors equally: a probability ``P`` for the pair is
+        ``1 - sqrt(1 - P)`` for each (Poisson light split in two), combined with its dark counts as independent
+        causes. A detector that would click in half the gates or more on background alone is past what the
+        detector model takes (``dark_count_prob < 1/2``): it is held at the largest probability below 1/2, where
+        its clicks are noise (QBER ~1/2) all the same.
+        """
         pulses = self.system.source.rep_rate_hz * sample_s
+        sky = np.zeros_like(loss_db) if sky_click_prob is None else np.asarray(sky_click_prob, dtype=np.float64)
+        detector = self.system.detector
+        lit = sky > 0.0  # (at night the detectors stay exactly as they are)
+        dark = np.where(lit, 1.0 - (1.0 - detector.dark_count_prob) * np.sqrt(1.0 - sky), detector.dark_count_prob)
+        dark = np.minimum(dark, _BLINDED)
         return _sum_counts(
             [
                 expected_counts(
                     dataclasses.replace(
-                        self.system, fibre=FibreParams(loss_db_per_km=0.0, insertion_loss_db=float(db))
+                        self.system,
+                        fibre=FibreParams(loss_db_per_km=0.0, insertion_loss_db=float(db)),
+                        detector=dataclasses.replace(detector, dark_count_prob=float(p)),
                     ),
                     0.0,
                     block_pulses=pulses,
                 )
-                for db in loss_db
+                for db, p in zip(loss_db, dark, strict=True)
             ]
         )
 

@@ -237,7 +237,14 @@ class FreeSpaceSpec(_Model):
         pointing_jitter_urad: RMS pointing error per axis.
         fixed_loss_db: optics, coupling and turbulence margin.
         min_elevation_deg: no key below this elevation.
-        night_only: transmit only while the sun is down at the ground station.
+        night_only: the operator's policy of transmitting only while the Sun is more than 12° below the ground
+            station's horizon. It is not the physics: the sky background against the Sun's elevation is modelled
+            either way (:mod:`qinternet.physics.sky`), with the link's ``filter_bandwidth_nm`` and
+            ``detection_window_s`` as the receiver's filter and gate.
+        rx_field_of_view_urad: full angle of the ground receiver's field of view (the sky its detectors see).
+            Default 100 µrad: an assumption for a Micius-like 1 m receiver, not a published value.
+        sky_scattering_exponent: ``n`` of the sky's ``lambda**-n`` scattering: 4 for a clean (Rayleigh) sky,
+            ~1-1.5 for a hazy one, which is brighter in the infrared.
     """
 
     wavelength_nm: Annotated[float, Field(gt=200.0, lt=3000.0)] = 850.0
@@ -249,6 +256,8 @@ class FreeSpaceSpec(_Model):
     fixed_loss_db: Annotated[float, Field(ge=0.0, le=100.0)] = 0.0
     min_elevation_deg: Annotated[float, Field(ge=0.0, lt=90.0)] = 10.0
     night_only: bool = True
+    rx_field_of_view_urad: Annotated[float, Field(gt=0.0, le=1e5)] = 100.0
+    sky_scattering_exponent: Annotated[float, Field(ge=0.0, le=4.0)] = 4.0
 
 
 class LinkSpec(_Model):
@@ -275,8 +284,10 @@ class LinkSpec(_Model):
         pool_capacity_bits: most key the link's pool holds; excess is discarded and counted.
         classical_channels: classical traffic in the same fibre (its Raman scattering adds background).
         quantum_wavelength_nm: the quantum signal's wavelength (Raman noise is counted at it).
-        filter_bandwidth_nm: width of the receiver's filter (0.8 nm: a 100 GHz DWDM channel).
-        detection_window_s: time a detection gate or coincidence window stays open for one pulse.
+        filter_bandwidth_nm: width of the receiver's filter (0.8 nm: a 100 GHz DWDM channel). Fibre links count
+            Raman noise in it, free-space links sky light.
+        detection_window_s: time a detection gate or coincidence window stays open for one pulse (Raman noise
+            of fibre links, sky light of free-space links).
         free_space: optics of a free-space link.
         eps_sec, eps_cor: security parameters of each block.
     """
