@@ -2,12 +2,12 @@
 
 PyYAML's safe loader builds what a file describes, and an alias (``*name``) shares the node its anchor
 (``&name``) names instead of copying it. That is cheap for PyYAML, but whoever walks the result (pydantic,
-reports) meets every alias as a full copy: nine levels of nine aliases make a 351-byte file that reads as
-387 million strings (the "billion laughs"). The reader here therefore counts, while it composes, the
-nodes that aliases repeat and stops at :data:`MAX_ALIAS_NODES`; it refuses an alias inside the node it
-names (a cycle), lists and mappings nested deeper than :data:`MAX_NESTING` (PyYAML composes recursively:
-deep nesting ends in a ``RecursionError``, or a crash of the C composer), a key given twice in one mapping
-(PyYAML keeps the last silently), and integers and timestamps that Python cannot build.
+reports) meets every alias as a full copy: nine levels of nine aliases make a file of a few hundred
+bytes that reads as 387 million strings (the "billion laughs"). The reader here therefore counts, while it
+composes, the nodes that aliases repeat and stops at :data:`MAX_ALIAS_NODES`; it refuses an alias inside
+the node it names (a cycle), lists and mappings nested deeper than :data:`MAX_NESTING` (PyYAML composes
+recursively: deep nesting ends in a ``RecursionError``, or a crash of the C composer), a key given twice in
+one mapping (PyYAML keeps the last silently), and integers and timestamps that Python cannot build.
 
 Speed: libyaml's C scanner and parser (PyYAML's ``CParser``) when PyYAML was built with it, else PyYAML's
 pure-Python ones; composing (where the bounds are kept) and constructing are PyYAML's Python code in both.

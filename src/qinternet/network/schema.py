@@ -747,7 +747,7 @@ def _collector_paused() -> Iterator[None]:
     """Python's cyclic garbage collector off while a scenario is read and validated.
 
     Reading builds a few hundred thousand objects at once, none in a reference cycle; the collector would
-    walk them again and again (it was half the reading time of a 10,000-link file, benchmarks/README.md).
+    walk them again and again (more than half the reading time of a 10,000-link file, benchmarks/README.md).
     """
     collecting = gc.isenabled()
     gc.disable()
