@@ -22,6 +22,9 @@
 10. Key management (``kms_bench.py``): concurrent clients over mutual TLS doing enc_keys then dec_keys
     against two KMEs on SQLite and PostgreSQL (when its binaries are present), beside an echo server and a
     FastAPI app without a store on the same TLS stack; goal ">= 1,000 deliveries/s with p99 <= 20 ms".
+11. Loading scenario files (``scenario_bench.py``): generated networks of thousands of nodes and twice as
+    many links through ``load_scenario``, against the same load with PyYAML's pure-Python parser; goal
+    "5,000 nodes and 10,000 links in under 5 s".
 
 The process is pinned to one core; results go to Rich tables and to ``benchmarks/results/latest.json``.
 See ``benchmarks/README.md``.
@@ -86,6 +89,7 @@ from postproc import (
 )
 from postproc_report import CascadeBatch
 from qinternet.params import get_preset
+from scenario_bench import scenario_table, time_scenario_load
 from sim_kernel import kernel_note, kernel_table, time_kernel_vs_simpy
 
 PRESET = "gys2004"
@@ -121,6 +125,7 @@ class Sizes:
         kernel_events: events per workload of the kernel against SimPy.
         kms_seconds: load time per KMS run (each database, each worker count, and the baselines).
         kms_workers: concurrent client workers of the KMS runs.
+        scenario_nodes: node counts of the generated scenarios loaded (links: twice as many).
     """
 
     montecarlo_pulses: int
@@ -139,6 +144,7 @@ class Sizes:
     kernel_events: int
     kms_seconds: float
     kms_workers: tuple[int, ...]
+    scenario_nodes: tuple[int, ...]
 
 
 FULL = Sizes(
@@ -158,6 +164,7 @@ FULL = Sizes(
     kernel_events=500_000,
     kms_seconds=5.0,
     kms_workers=(8, 16),
+    scenario_nodes=(1000, 5000),
 )
 QUICK = Sizes(
     montecarlo_pulses=10**8,
@@ -176,6 +183,7 @@ QUICK = Sizes(
     kernel_events=50_000,
     kms_seconds=1.0,
     kms_workers=(8,),
+    scenario_nodes=(250, 500),
 )
 
 
@@ -428,6 +436,8 @@ def main(argv: list[str] | None = None) -> int:
     kernel = time_kernel_vs_simpy(sizes.kernel_events, repeats=sizes.repeats)
     console.print("[dim]key management: concurrent mTLS clients against two KMEs (both cores, not pinned)[/]")
     kms = time_kms(sizes.kms_seconds, sizes.kms_workers)
+    console.print(f"[dim]loading generated scenarios of {', '.join(map(str, sizes.scenario_nodes))} nodes[/]")
+    scenario_load = time_scenario_load(sizes.scenario_nodes, repeats=sizes.repeats)
 
     console.print(report.montecarlo_table(fast_runs))
     console.print(report.goal_table(goal))
@@ -453,6 +463,7 @@ def main(argv: list[str] | None = None) -> int:
     console.print(kernel_table(kernel))
     console.print(f"[dim]{kernel_note(kernel)}[/]")
     console.print(kms_table(kms))
+    console.print(scenario_table(scenario_load))
 
     results = {
         "generated_utc": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -473,6 +484,7 @@ def main(argv: list[str] | None = None) -> int:
     results["network"] = network_json(network)
     results["kernel"] = kernel
     results["kms"] = kms
+    results["scenario_load"] = scenario_load
     results["ldpc"] = {
         "goal": {"max_efficiency": LDPC_GOAL_EFFICIENCY, "max_frame_error_rate": LDPC_GOAL_FER},
         "runs": [r.to_dict() for r in ldpc],

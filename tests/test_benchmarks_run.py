@@ -29,3 +29,6 @@ def test_quick_benchmark_runs_and_its_baseline_agrees(tmp_path: Path) -> None:
     network = data["network"]
     assert network["affine_by_links"]["per_link_s"] > 0  # more links cost more
     assert 0 <= network["affine_by_duration"]["max_residual"] < 1
+    loads = data["scenario_load"]["runs"]
+    assert [run["links"] for run in loads] == [2 * run["nodes"] for run in loads]
+    assert all(run["ratio_load_over_baseline"] > 0 for run in loads)

@@ -5,7 +5,16 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from qinternet.network.schema import DemandSpec, LinkSpec, NodeSpec, TimeSpec, load_scenario
+from qinternet.network.scenario_yaml import MAX_ALIAS_NODES, MAX_NESTING, MAX_NUMBER_CHARS
+from qinternet.network.schema import (
+    MAX_FILE_BYTES,
+    MAX_TEXT_CHARS,
+    DemandSpec,
+    LinkSpec,
+    NodeSpec,
+    TimeSpec,
+    load_scenario,
+)
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "scenarios.md"
 
@@ -22,3 +31,12 @@ def test_every_field_is_documented() -> None:
     for model in (NodeSpec, LinkSpec, DemandSpec, TimeSpec):
         for name in model.model_fields:
             assert f"`{name}`" in text or f"`{name}:" in text or f"{name}`" in text, (model.__name__, name)
+
+
+def test_the_limits_are_documented_as_they_are() -> None:
+    limits = DOC.read_text().split("## Limits")[1].split("\n## ")[0]
+    assert f"| {MAX_FILE_BYTES / 1e6:g} MB " in limits
+    assert f"| {MAX_TEXT_CHARS:,} characters " in limits
+    assert f"repeat {MAX_ALIAS_NODES:,} YAML nodes" in limits
+    assert f"| {MAX_NESTING} levels " in limits
+    assert f"| {MAX_NUMBER_CHARS} characters |" in limits

@@ -31,7 +31,8 @@ def chain(model: str = "analytic", seed: int = 3, extra_links: int = 0, **time: 
             "time": {"duration_s": "2h", "step_s": "60s", **time},
             "nodes": [
                 {"id": "alice", "kind": "user", "lat_deg": 46.2, "lon_deg": 6.1},
-                {"id": "relay", "kind": "trusted-relay", "lat_deg": 46.5, "lon_deg": 6.6},
+                # a city node that relays key and is a user too, so that a demand may end at it
+                {"id": "relay", "kind": "user", "trusted": True, "lat_deg": 46.5, "lon_deg": 6.6},
                 {"id": "bob", "kind": "user", "lat_deg": 46.9, "lon_deg": 7.4},
             ],
             "links": links,

@@ -22,6 +22,11 @@ _NESTED = {"fibre", "detector", "source", "spdc"}
 _TUPLES = {"decoy_intensities", "intensity_probs"}
 
 
+def _is_number(value: object) -> bool:
+    """Whether ``value`` is a number (``true`` and ``false`` are not, though Python counts them as ints)."""
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 def _replace(obj: Any, changes: Mapping[str, Any], path: str) -> Any:
     """``dataclasses.replace`` applied field by field, nested mappings going into nested objects."""
     if not isinstance(changes, Mapping):
@@ -34,7 +39,7 @@ def _replace(obj: Any, changes: Mapping[str, Any], path: str) -> Any:
         if name in _NESTED:
             values[name] = _replace(getattr(obj, name), value, f"{path}.{name}")
         elif name in _TUPLES:
-            if not isinstance(value, list | tuple) or not all(isinstance(v, int | float) for v in value):
+            if not isinstance(value, list | tuple) or not all(_is_number(v) for v in value):
                 raise ParameterError(f"{path}.{name}", f"must be a list of numbers, got {value!r}")
             values[name] = tuple(float(v) for v in value)
         elif name == "statistics":
@@ -44,7 +49,7 @@ def _replace(obj: Any, changes: Mapping[str, Any], path: str) -> Any:
                 known = ", ".join(s.value for s in PairStatistics)
                 raise ParameterError(f"{path}.{name}", f"must be one of {known}, got {value!r}") from None
         else:
-            if isinstance(value, bool) or not isinstance(value, int | float):
+            if not _is_number(value):
                 raise ParameterError(f"{path}.{name}", f"must be a number, got {value!r}")
             values[name] = float(value)
     return dataclasses.replace(obj, **values)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-from qinternet.network.schema import Scenario, ScenarioError, load_scenario
+from qinternet.network.schema import Scenario, ScenarioError, load_scenario, read_scenario_file
 
 __all__ = ["builtin_names", "builtin_text", "resolve_scenario"]
 
@@ -34,13 +34,10 @@ def resolve_scenario(name_or_path: str) -> tuple[Scenario, str]:
     if name_or_path in builtin_names() and not path.exists():
         text = builtin_text(name_or_path)
     elif path.suffix.lower() in {".yaml", ".yml"} or path.exists():
-        if not path.is_file():
-            raise ScenarioError([("scenario", f"file {name_or_path!r} does not exist")])
         try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = "is not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else f"cannot be read: {exc.strerror}"
-            raise ScenarioError([("scenario", f"file {name_or_path!r} {reason}")]) from None
+            text = read_scenario_file(path)
+        except ScenarioError as exc:
+            raise ScenarioError([("scenario", f"{name_or_path!r} {reason}") for _, reason in exc.errors]) from None
     else:
         raise ScenarioError(
             [

@@ -14,28 +14,37 @@ checks are reported with the same paths.
 from __future__ import annotations
 
 import enum
+import gc
 import math
 import re
-from datetime import UTC, datetime
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from types import UnionType
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import networkx as nx
-import yaml
 from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
+from pydantic_core.core_schema import ErrorType
 
 from qinternet.errors import QinternetError
+from qinternet.network.scenario_yaml import ScenarioYamlError, parse_yaml
 
 __all__ = [
+    "MAX_FILE_BYTES",
+    "MAX_TEXT_CHARS",
     "ClassicalChannelSpec",
     "DemandSpec",
     "FreeSpaceSpec",
@@ -50,6 +59,7 @@ __all__ = [
     "TimeSpec",
     "load_scenario",
     "parse_duration_s",
+    "read_scenario_file",
     "scenario_json_schema",
 ]
 
@@ -82,7 +92,7 @@ def parse_duration_s(value: object) -> float:
     else:
         match = _DURATION.match(str(value))
         if match is None:
-            raise ValueError(f"{value!r} is not a duration such as 3600, '90min' or '24h'")
+            raise ValueError(f"{_shown(value) or 'it'} is not a duration such as 3600, '90min' or '24h'")
         seconds = float(match.group(1)) * _UNITS_S[match.group(2) or "s"]
     if not math.isfinite(seconds):
         raise ValueError(f"must be finite, got {value!r}")
@@ -102,8 +112,39 @@ Identifier = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za
 Probability = Annotated[float, Field(gt=0.0, le=1.0)]
 
 
+MAX_FILE_BYTES = 10_000_000
+"""Largest scenario file read (10 MB; 5,000 nodes and 10,000 links, one per line, take 0.84 MB)."""
+MAX_TEXT_CHARS = 10_000
+"""Longest text in a scenario (a description, a source, a name): reports copy them."""
+
+
+def _is_number(annotation: object) -> bool:
+    """Whether a field's type is a number (``float``, ``int``, possibly constrained or optional)."""
+    if get_origin(annotation) is Annotated:
+        return _is_number(get_args(annotation)[0])
+    if get_origin(annotation) in (Union, UnionType):
+        return any(_is_number(member) for member in get_args(annotation))
+    return annotation in (float, int)
+
+
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+    """A section of a scenario file: unknown fields are errors, texts are bounded, numbers are not booleans."""
+
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, str_strip_whitespace=True, str_max_length=MAX_TEXT_CHARS, allow_inf_nan=False
+    )
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_boolean_numbers(cls, value: object, info: ValidationInfo) -> object:
+        # pydantic turns true/false into 1/0 for a number; in a scenario file that is a mistake.
+        if (
+            isinstance(value, bool)
+            and info.field_name is not None
+            and _is_number(cls.model_fields[info.field_name].annotation)
+        ):
+            raise PydanticCustomError("number", "must be a number")
+        return value
 
 
 class NodeKind(enum.Enum):
@@ -317,6 +358,24 @@ class LinkSpec(_Model):
     eps_sec: Annotated[float, Field(gt=0.0, lt=1.0)] = 1e-10
     eps_cor: Annotated[float, Field(gt=0.0, lt=1.0)] = 1e-15
 
+    @field_validator("devices")
+    @classmethod
+    def _bounded_texts(cls, devices: dict[str, Any]) -> dict[str, Any]:
+        # The parameter objects check the values; their messages show a wrong value, so it stays short.
+        pending: list[object] = list(devices.values())
+        while pending:
+            value = pending.pop()
+            if isinstance(value, dict):
+                pending.extend(value.keys())
+                pending.extend(value.values())
+            elif isinstance(value, list | tuple):
+                pending.extend(value)
+            elif isinstance(value, str) and len(value) > MAX_TEXT_CHARS:
+                raise PydanticCustomError(
+                    "text", f"holds a text of {len(value):,} characters; at most {MAX_TEXT_CHARS:,}"
+                )
+        return devices
+
     @model_validator(mode="after")
     def _kind_fields(self) -> LinkSpec:
         need: dict[LinkKind, tuple[str, ...]] = {
@@ -381,7 +440,10 @@ class TimeSpec(_Model):
     @field_validator("start")
     @classmethod
     def _utc(cls, value: datetime) -> datetime:
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        try:
+            return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        except OverflowError:
+            raise PydanticCustomError("time", "is outside the years 1 to 9999 in UTC") from None
 
     @model_validator(mode="after")
     def _step_fits(self) -> TimeSpec:
@@ -423,7 +485,19 @@ class Scenario(_Model):
 
     def node(self, node_id: str) -> NodeSpec:
         """The node called ``node_id``."""
-        return next(n for n in self.nodes if n.id == node_id)
+        nodes, by_id = self._nodes_by_id
+        if nodes is not self.nodes:  # a copy with other nodes (``model_copy(update=...)``) copied the index too
+            del self._nodes_by_id
+            nodes, by_id = self._nodes_by_id
+        return by_id[node_id]
+
+    @cached_property
+    def _nodes_by_id(self) -> tuple[tuple[NodeSpec, ...], dict[str, NodeSpec]]:
+        # The first node of an id, as a search along ``nodes`` finds it (a valid scenario has no duplicates).
+        by_id: dict[str, NodeSpec] = {}
+        for node in self.nodes:
+            by_id.setdefault(node.id, node)
+        return self.nodes, by_id
 
     def key_graph(self) -> nx.MultiGraph[str]:
         """Nodes joined by an edge per link that produces key between them (entanglement: its users)."""
@@ -453,11 +527,11 @@ def _cross_check(scenario: Scenario) -> list[tuple[str, str]]:
             seen.setdefault(item_id, i)
     kinds = {n.id: n.kind for n in scenario.nodes}
     for i, link in enumerate(scenario.links):
-        for end in ("a", "b", "source"):
-            node = getattr(link, end)
-            if node is not None and node not in kinds:
-                errors.append((f"links[{i}].{end}", f"unknown node {node!r}"))
-        if any(e[0].startswith(f"links[{i}].") for e in errors):
+        unknown = [
+            end for end in ("a", "b", "source") if getattr(link, end) is not None and getattr(link, end) not in kinds
+        ]
+        errors.extend((f"links[{i}].{end}", f"unknown node {getattr(link, end)!r}") for end in unknown)
+        if unknown:
             continue
         ends = {kinds[link.a], kinds[link.b]}
         if link.kind is LinkKind.FREE_SPACE and ends != {NodeKind.SATELLITE, NodeKind.GROUND_STATION}:
@@ -472,42 +546,108 @@ def _cross_check(scenario: Scenario) -> list[tuple[str, str]]:
         ):
             errors.append((f"links[{i}].source", f"node {link.source!r} is not an entanglement-source"))
     graph = scenario.key_graph()
+    components = _relay_components(scenario, graph)
     for i, demand in enumerate(scenario.demands):
         for end in ("a", "b"):
             node = getattr(demand, end)
             if node not in kinds:
                 errors.append((f"demands[{i}].{end}", f"unknown node {node!r}"))
-            elif kinds[node] in (NodeKind.SATELLITE, NodeKind.ENTANGLEMENT_SOURCE):
-                errors.append((f"demands[{i}].{end}", f"node {node!r} is a {kinds[node].value}, not a user"))
-        if demand.a in kinds and demand.b in kinds and not _relayable(scenario, graph, demand.a, demand.b):
+            elif kinds[node] not in _DEMAND_ENDS:
+                errors.append(
+                    (
+                        f"demands[{i}].{end}",
+                        f"node {node!r} is a {kinds[node].value}; a demand joins users (or ground stations)",
+                    )
+                )
+        if demand.a in kinds and demand.b in kinds and not _relayable(graph, components, demand.a, demand.b):
             errors.append(
                 (f"demands[{i}]", f"no chain of links through trusted nodes joins {demand.a!r} and {demand.b!r}")
             )
     return errors
 
 
-def _relayable(scenario: Scenario, graph: nx.MultiGraph[str], a: str, b: str) -> bool:
-    """Whether a path joins ``a`` and ``b`` whose inner nodes all relay key."""
-    inner = {n.id for n in scenario.nodes if n.relays_key} | {a, b}
-    return bool(nx.has_path(graph.subgraph(inner), a, b))
+_DEMAND_ENDS = (NodeKind.USER, NodeKind.GROUND_STATION)
+"""Where a demand may end: users, and ground stations (``qinternet serve micius`` runs their applications)."""
+
+
+def _relay_components(scenario: Scenario, graph: nx.MultiGraph[str]) -> dict[str, int]:
+    """For every node that relays key, a number shared by the relaying nodes that links join to it."""
+    relays = graph.subgraph(n.id for n in scenario.nodes if n.relays_key)
+    return {node: k for k, members in enumerate(nx.connected_components(relays)) for node in members}
+
+
+def _relayable(graph: nx.MultiGraph[str], components: dict[str, int], a: str, b: str) -> bool:
+    """Whether a path joins ``a`` and ``b`` whose inner nodes all relay key.
+
+    Such a path is a link between them, or enters one group of linked relaying nodes (a component of
+    ``components``) next to ``a`` (or at it, when ``a`` relays) and leaves it next to ``b``: one pass over
+    the graph serves every demand.
+    """
+
+    def entries(node: str) -> set[int]:
+        if node in components:
+            return {components[node]}
+        return {components[n] for n in graph.neighbors(node) if n in components}
+
+    return bool(graph.has_edge(a, b)) or not entries(a).isdisjoint(entries(b))
 
 
 # ---------------------------------------------------------------------------------------------------
 # Loading
 
 
-_MESSAGES = {
+# What pydantic's errors mean in a scenario file, in our words: each type a file can cause (wrong types
+# for every kind of field, bounds, missing and unknown fields); a type not listed here gets a neutral
+# phrase, never pydantic's own message.
+_MESSAGES: dict[str, str] = {
     "greater_than": "must be > {gt}",
     "greater_than_equal": "must be >= {ge}",
     "less_than": "must be < {lt}",
     "less_than_equal": "must be <= {le}",
+    "multiple_of": "must be a multiple of {multiple_of}",
+    "finite_number": "must be a finite number",
     "missing": "is required",
     "extra_forbidden": "is not a field of this section",
+    "invalid_key": "field names must be text",
     "enum": "must be one of {expected}",
     "literal_error": "must be one of {expected}",
     "too_short": "needs at least {min_length} entries",
+    "too_long": "takes at most {max_length} entries",
+    "string_type": "must be text",
+    "string_sub_type": "must be text",
+    "string_unicode": "must be text",
+    "string_too_short": "must have at least {min_length:,} characters",
+    "string_too_long": "must have at most {max_length:,} characters",
     "string_pattern_mismatch": "must be letters, digits, '_', '.', ':' or '-', starting with a letter or digit",
+    "int_type": "must be a whole number",
+    "int_parsing": "must be a whole number",
+    "int_parsing_size": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "float_type": "must be a number",
+    "float_parsing": "must be a number",
+    "bool_type": "must be true or false",
+    "bool_parsing": "must be true or false",
+    "datetime_type": "must be a date and time such as 2021-01-06T00:00:00Z",
+    "datetime_parsing": "must be a date and time such as 2021-01-06T00:00:00Z",
+    "datetime_from_date_parsing": "must be a date and time such as 2021-01-06T00:00:00Z",
+    "datetime_object_invalid": "must be a date and time such as 2021-01-06T00:00:00Z",
+    "dict_type": "must be a mapping (name: value, ...)",
+    "mapping_type": "must be a mapping (name: value, ...)",
+    "model_type": "must be a mapping of fields (name: value, ...)",
+    "model_attributes_type": "must be a mapping of fields (name: value, ...)",
+    "list_type": "must be a list",
+    "tuple_type": "must be a list",
+    "iterable_type": "must be a list",
+    "union_tag_invalid": "must be one of {expected_tags}",
+    "union_tag_not_found": "needs {discriminator}",
+    "none_required": "must be empty",
+    "recursion_loop": "contains itself",
 }
+_KIND_ERRORS = frozenset(k for k, v in _MESSAGES.items() if v.startswith("must be") and "{" not in v)
+"""Errors about the kind of value given: a list or mapping given is worth naming in them."""
+_PYDANTIC_ERRORS = frozenset(get_args(ErrorType))
+"""pydantic's own error types; any other type is one of ours (``PydanticCustomError``), already in our words."""
+_NEUTRAL = "has a value that is not valid here"
 
 
 def _path(loc: tuple[int | str, ...]) -> str:
@@ -519,33 +659,63 @@ def _path(loc: tuple[int | str, ...]) -> str:
             parts.append(item)
         elif item.startswith(("function-", "constrained-")) or item in {"float", "int", "str", "tuple[str,str]"}:
             continue  # pydantic's names of union members and validators, not the user's fields
+        elif item == "[key]":
+            parts.pop()  # the key itself: the error is the mapping's
         else:
             parts.append(f".{item}")
     return "".join(parts) or "(file)"
 
 
+def _shown(value: object) -> str | None:
+    """A value as the file spells it, or what it is, for "got ..." (None: too long to be worth showing)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list | tuple):
+        return "a list"
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, str) and len(value) > 50:
+        return f"a text of {len(value):,} characters"
+    shown = repr(value)
+    return shown if len(shown) <= 60 else None
+
+
 def _reason(error: dict[str, Any]) -> str:
-    template = _MESSAGES.get(error["type"])
+    kind = error["type"]
     context = error.get("ctx") or {}
-    if template is not None:
+    if kind not in _PYDANTIC_ERRORS:
+        reason = str(error["msg"])  # ours
+    elif kind in {"value_error", "assertion_error"}:
+        reason = str(context.get("error", _NEUTRAL))  # a ValueError raised by our validators
+    else:
         shown_ctx = {k: f"{v:g}" if isinstance(v, float) else v for k, v in context.items()}
         try:
-            reason = template.format(**shown_ctx)
-        except KeyError:
-            reason = error["msg"]
-    else:
-        reason = str(error["msg"])
-    if error["type"] not in {"missing", "extra_forbidden", "duration"} and "input" in error:
-        shown = repr(error["input"])
-        if len(shown) <= 60 and not isinstance(error["input"], dict | list):
-            reason += f", got {shown}"
-    return reason
+            reason = _MESSAGES.get(kind, _NEUTRAL).format(**shown_ctx)
+        except (KeyError, ValueError):
+            reason = _NEUTRAL
+    if kind in {"missing", "extra_forbidden", "duration"} or "input" not in error:
+        return reason
+    value = error["input"]
+    if kind in {"string_too_long", "string_too_short"} and isinstance(value, str):
+        return "must not be empty" if not value else f"{reason} (it has {len(value):,})"
+    shown = _shown(value)
+    if shown is None or (isinstance(value, dict | list | tuple) and kind not in _KIND_ERRORS):
+        return reason
+    return f"{reason}, got {shown}"
 
 
 def _from_validation_error(exc: ValidationError) -> ScenarioError:
     errors: list[tuple[str, str]] = []
     for error in exc.errors(include_url=False):
-        entry = (_path(tuple(error["loc"])), _reason(dict(error)))
+        loc = tuple(error["loc"])
+        reason = _reason(dict(error))
+        if loc[-1:] == ("[key]",):  # a key of a mapping failed: the path names the mapping
+            reason = f"keys {reason}"
+        entry = (_path(loc[:-1] if error["type"] == "invalid_key" else loc), reason)
         if entry not in errors:
             errors.append(entry)
     # A list whose entries failed is also reported "too short" by pydantic: the entries say more.
@@ -556,32 +726,73 @@ def _from_validation_error(exc: ValidationError) -> ScenarioError:
 def load_scenario(source: str | Path | dict[str, Any]) -> Scenario:
     """Read and validate a scenario from a YAML file, YAML text, or an already parsed mapping.
 
+    A file or text holds at most :data:`MAX_FILE_BYTES`, each text in it at most :data:`MAX_TEXT_CHARS`
+    characters; YAML aliases may repeat at most :data:`~qinternet.network.scenario_yaml.MAX_ALIAS_NODES`
+    nodes, and a key appears once per mapping.
+
     Raises:
-        ScenarioError: with every problem found, each naming its field path.
+        ScenarioError: with every problem found, each naming its field path (or the file's line).
     """
-    if isinstance(source, Path):
+    with _collector_paused():
+        if isinstance(source, Path):
+            data: object = _parse_yaml(read_scenario_file(source))
+        elif isinstance(source, str):
+            data = _parse_yaml(source)
+        else:
+            data = source
+        if not isinstance(data, dict):
+            raise ScenarioError([("(file)", "must be a YAML mapping with nodes, links, ...")])
+        data = _with_link_defaults(data)
         try:
-            text = source.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ScenarioError([(str(source), f"cannot be read: {exc.strerror or exc}")]) from None
-        except UnicodeDecodeError:
-            raise ScenarioError([(str(source), "is not UTF-8 text")]) from None
-        data: object = _parse_yaml(text)
-    elif isinstance(source, str):
-        data = _parse_yaml(source)
-    else:
-        data = source
-    if not isinstance(data, dict):
-        raise ScenarioError([("(file)", "must be a YAML mapping with nodes, links, ...")])
-    data = _with_link_defaults(data)
-    try:
-        scenario = Scenario.model_validate(data)
-    except ValidationError as exc:
-        raise _from_validation_error(exc) from None
-    errors = _cross_check(scenario)
+            scenario = Scenario.model_validate(data)
+        except ValidationError as exc:
+            raise _from_validation_error(exc) from None
+        errors = _cross_check(scenario)
     if errors:
         raise ScenarioError(errors)
     return scenario
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off while a scenario is read and validated.
+
+    Reading builds a few hundred thousand objects at once, none in a reference cycle; the collector would
+    walk them again and again (more than half the reading time of a 10,000-link file, benchmarks/README.md).
+    """
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def read_scenario_file(path: Path) -> str:
+    """The text of the scenario file at ``path``.
+
+    Raises:
+        ScenarioError: naming the file when it does not exist, is a folder, cannot be read, holds more than
+            :data:`MAX_FILE_BYTES` or is not UTF-8 text.
+    """
+    if path.is_dir():
+        raise ScenarioError([(str(path), "is a folder, not a scenario file")])
+    try:
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_FILE_BYTES + 1)
+    except FileNotFoundError:
+        raise ScenarioError([(str(path), "does not exist")]) from None
+    except OSError as exc:
+        raise ScenarioError([(str(path), f"cannot be read: {exc.strerror or exc}")]) from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise ScenarioError(
+            [(str(path), f"is larger than {MAX_FILE_BYTES / 1e6:g} MB, the most a scenario file holds")]
+        )
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ScenarioError([(str(path), "is not UTF-8 text")]) from None
 
 
 def _with_link_defaults(data: dict[str, Any]) -> dict[str, Any]:
@@ -592,7 +803,7 @@ def _with_link_defaults(data: dict[str, Any]) -> dict[str, Any]:
         if defaults is not None:
             raise ScenarioError([("link_defaults", "must be a mapping of link fields to values")])
         return data
-    unknown = sorted(set(defaults) - set(LinkSpec.model_fields) | ({"id", "a", "b"} & set(defaults)))
+    unknown = sorted(set(defaults) - set(LinkSpec.model_fields) | ({"id", "a", "b"} & set(defaults)), key=str)
     if unknown:
         raise ScenarioError([(f"link_defaults.{name}", "is not a field every link can share") for name in unknown])
     if isinstance(links, list):
@@ -601,13 +812,12 @@ def _with_link_defaults(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def _parse_yaml(text: str) -> object:
+    if len(text) > MAX_FILE_BYTES or len(text.encode("utf-8")) > MAX_FILE_BYTES:
+        raise ScenarioError([("(file)", f"is larger than {MAX_FILE_BYTES / 1e6:g} MB, the most a scenario file holds")])
     try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else "(file)"
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ScenarioError([(where, f"is not valid YAML: {problem}")]) from None
+        return parse_yaml(text)
+    except ScenarioYamlError as exc:
+        raise ScenarioError([(exc.where, exc.reason)]) from None
 
 
 def scenario_json_schema() -> dict[str, Any]:
