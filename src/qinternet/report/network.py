@@ -593,6 +593,8 @@ def network_map_figure(summary: dict[str, Any]) -> Figure:
     plot_network_map(ax, summary, cax=cax)
     if _rate_norm(summary) is None:
         cax.set_visible(False)
+    if not ax.child_axes:
+        return figure
     figure.draw_without_rendering()  # places the detail panels
     renderer = figure.canvas.get_renderer()  # type: ignore[attr-defined]
     lowest = min((child.get_tightbbox(renderer).y0 for child in ax.child_axes), default=figure.dpi)  # type: ignore[union-attr]
