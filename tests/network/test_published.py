@@ -76,7 +76,8 @@ def test_micius_figures_are_computed_as_the_validation_test_does(
     run, links, summary = micius
     rows = by_quantity(summary["published"])
     engine = links[0].satellite
-    assert engine is not None and run.scenario.links[0].id == "micius--xinglong"
+    assert engine is not None
+    assert run.scenario.links[0].id == "micius--xinglong"
     for range_km in (645.0, 1200.0):
         elevation = elevation_deg_from_range(np.array([range_km]), 500.0, engine.station.altitude_m / 1e3)
         loss = float(downlink_loss_db(engine.optics, np.array([range_km]), elevation)[0])

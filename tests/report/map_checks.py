@@ -13,6 +13,7 @@ from matplotlib.axes import Axes
 from matplotlib.collections import PathCollection
 from matplotlib.figure import Figure
 from matplotlib.text import Text
+from matplotlib.transforms import Bbox
 
 __all__ = ["assert_readable_map", "important", "place"]
 
@@ -37,6 +38,10 @@ def _all_axes(figure: Figure) -> list[Axes]:
         found.append(ax)
         found.extend(ax.child_axes)
     return found
+
+
+def _within(box: Bbox, frame: Bbox) -> bool:
+    return bool(frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1)
 
 
 def _markers_at(ax: Axes, xy: tuple[float, float]) -> int:
@@ -64,7 +69,8 @@ def assert_readable_map(figure: Figure, summary: dict[str, Any]) -> None:
         xy = place(node)
         assert xy is not None, f"{node['id']} has no place on the map"
         assert _markers_at(main, xy) >= 1, f"{node['id']} has no marker"
-        assert x0 <= xy[0] <= x1 and y0 <= xy[1] <= y1, f"{node['id']} is outside the map's view"
+        assert x0 <= xy[0] <= x1, f"{node['id']} is outside the map's view"
+        assert y0 <= xy[1] <= y1, f"{node['id']} is outside the map's view"
 
     texts = [t for ax in axes for t in ax.texts if isinstance(t, Text) and t.get_visible()]
     names = {node["name"] for node in nodes}
@@ -76,13 +82,9 @@ def assert_readable_map(figure: Figure, summary: dict[str, Any]) -> None:
     boxes = [(" ".join(t.get_text().split()), t.axes, Text.get_window_extent(t, renderer)) for t in labels]
     page = figure.bbox
     for i, (name, ax, box) in enumerate(boxes):
-        assert page.x0 <= box.x0 and box.x1 <= page.x1 and page.y0 <= box.y0 and box.y1 <= page.y1, (
-            f"label {name!r} leaves the figure"
-        )
+        assert _within(box, page), f"label {name!r} leaves the figure"
         frame = ax.get_window_extent(renderer)
-        assert frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1, (
-            f"label {name!r} leaves its axes (it would be clipped, or lie under the colour bar)"
-        )
+        assert _within(box, frame), f"label {name!r} leaves its axes (it would be clipped, or lie under the colour bar)"
         for other in axes:
             if other is not ax and other not in ax.child_axes and ax not in other.child_axes:
                 assert not box.overlaps(other.get_window_extent(renderer)), f"label {name!r} lies on other axes"

@@ -9,7 +9,6 @@ from typing import Any
 import numpy as np
 import pytest
 from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
 
 from qinternet.network.catalogue import resolve_scenario
 from qinternet.network.engines import BuiltLink, build_links
@@ -102,7 +101,7 @@ def test_link_rates_stop_at_the_cut_off_instead_of_a_made_up_floor() -> None:
     data["links"].append({**data["links"][0], "id": "too-long", "a": "argonne", "b": "starlight", "length_km": 160.0})
     data["demands"] = []
     data["time"]["duration_s"] = 1800
-    run, links, summary = run_of(load_scenario(data))
+    _, links, summary = run_of(load_scenario(data))
     assert summary["links"][1]["mean_rate_bps"] == 0  # 160 km is past lim2014's finite-key cut-off
     ax = plot_link_rates(axes(), summary, links)
     curve = ax.get_lines()[0]
@@ -126,7 +125,8 @@ def test_satellite_plots_say_no_passes(micius_hour: tuple[NetworkRun, list[Built
     ids = [spec.id for spec in run.scenario.links]
     for ax in (plot_pass_elevations(axes(), links, ids), plot_pass_keys(axes(), run)):
         assert any("no passes" in t.get_text() for t in ax.texts)
-        assert not ax.get_lines() and not ax.patches
+        assert not ax.get_lines()
+        assert not ax.patches
 
 
 def test_satellite_plots_of_a_long_run_go_per_day() -> None:
@@ -137,7 +137,8 @@ def test_satellite_plots_of_a_long_run_go_per_day() -> None:
     assert "day" in elevations.get_xlabel()
     for line, link in zip(elevations.get_lines(), links, strict=True):
         assert link.satellite is not None
-        assert len(line.get_xdata()) <= days < len(link.satellite.passes)  # the best pass of each day
+        assert len(line.get_xdata()) <= days
+        assert days < len(link.satellite.passes)  # the best pass of each day
     keys = plot_pass_keys(axes(), run)
     assert "day" in keys.get_xlabel()
     assert len(keys.patches) == len(links) * (days + 1)  # a bar per link per day (the last day partly)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import subprocess
 import sys
@@ -66,7 +67,7 @@ def continent() -> dict[str, Any]:
         node("nanshan-user", "user", 43.48, 87.18, "Nanshan user"),
         node("xinglong", "ground-station", 40.396, 117.578, "Xinglong"),
     ]
-    links = [link(a["id"], b["id"], 2e5 + 1e4 * k) for k, (a, b) in enumerate(zip(chain, chain[1:], strict=False))]
+    links = [link(a["id"], b["id"], 2e5 + 1e4 * k) for k, (a, b) in enumerate(itertools.pairwise(chain))]
     links += [
         link("micius", "nanshan", 3.0, "free-space"),
         link("micius", "xinglong", 0.0, "free-space"),
