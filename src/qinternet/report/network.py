@@ -54,7 +54,10 @@ __all__ = [
 F64 = NDArray[np.float64]
 
 LONG_RUN_S = 3 * 86400.0
-"""Runs longer than this are drawn per day (satellite passes) and with time in days."""
+"""Runs longer than this are drawn with time in days."""
+
+MOST_PASSES = 24
+"""Runs with more satellite passes than this (all downlinks) show them per day, not one by one."""
 
 MAX_POINTS = 1500
 """Most points per line in a time-series figure (longer series are reduced to their min/max per bin)."""
@@ -364,8 +367,9 @@ def _tight(group: set[str], points: dict[str, tuple[float, float]], aspect: floa
 
 
 def _detail_places(ax: Axes, legend: Legend, bar: Axes | None, count: int) -> list[tuple[float, float, float, float]]:
-    """Where the detail panels go (``ax`` fractions): beside the map below its legend when they fit there,
-    else in a row below the map and its colour bar (:func:`network_map_figure` makes room for them).
+    """Where the detail panels go (``ax`` fractions): stacked beside the map, below its legend, when the map is
+    tall enough (3 in); else in a row below the map and its colour bar. Panels may reach beyond the figure:
+    :func:`network_map_figure` grows it to hold them.
     """
     if count == 0:
         return []
@@ -374,18 +378,15 @@ def _detail_places(ax: Axes, legend: Legend, bar: Axes | None, count: int) -> li
     dpi = figure.dpi
     frame = ax.get_window_extent()
     gap = 0.45 * dpi
-    top = legend.get_window_extent().y0 - gap
-    beside = (top - frame.y0 - (count - 1) * gap) / count
-    corners = []
-    if beside >= 2.0 * dpi:
-        size = min(DETAIL_IN * dpi, beside)
+    size = DETAIL_IN * dpi
+    if frame.height >= 3.0 * dpi:
+        top = legend.get_window_extent().y0 - gap
         left = frame.x1 + 0.25 * dpi
         corners = [(left, top - size - k * (size + gap)) for k in range(count)]
     else:
         renderer = figure.canvas.get_renderer() if hasattr(figure.canvas, "get_renderer") else None
         under = bar.get_tightbbox(renderer) if bar is not None else ax.get_tightbbox(renderer)
         assert under is not None
-        size = DETAIL_IN * dpi
         corners = [(frame.x0 + k * (size + gap), under.y0 - gap - size) for k in range(count)]
     places = []
     for x, y in corners:
@@ -394,7 +395,7 @@ def _detail_places(ax: Axes, legend: Legend, bar: Axes | None, count: int) -> li
     return places
 
 
-DETAIL_IN = 2.6
+DETAIL_IN = 3.0
 """Side of a detail panel, inches (at most)."""
 
 
@@ -797,14 +798,14 @@ def _say_no_passes(ax: Axes, title: str) -> Axes:
 def plot_pass_elevations(ax: Axes, links: Sequence[BuiltLink], ids: Sequence[str]) -> Axes:
     """Elevation during every pass of every downlink, against minutes from the pass's start.
 
-    A long run (more than 3 days) shows instead the highest pass of each day, against the day, per
-    downlink; a run without passes says so.
+    A run with many passes (more than :data:`MOST_PASSES`) shows instead the highest pass of each day,
+    against the day, per downlink; a run without passes says so.
     """
     satellites = [(link.satellite, link_id) for link, link_id in zip(links, ids, strict=True) if link.satellite]
     title = "Satellite passes (while the link may transmit)"
     if not any(engine.passes for engine, _ in satellites):
         return _say_no_passes(ax, title)
-    long_run = max(engine.duration_s for engine, _ in satellites) > LONG_RUN_S
+    long_run = sum(len(engine.passes) for engine, _ in satellites) > MOST_PASSES
     for k, (engine, link_id) in enumerate(satellites):
         colour = f"C{k % 10}"
         if long_run:
@@ -831,15 +832,15 @@ def plot_pass_elevations(ax: Axes, links: Sequence[BuiltLink], ids: Sequence[str
 def plot_pass_keys(ax: Axes, run: NetworkRun) -> Axes:
     """Secret key of every pass (bars at the pass's end time), per downlink; passes without key as crosses.
 
-    A long run (more than 3 days) shows the key of each day instead.
+    A run with many passes (more than :data:`MOST_PASSES`) shows the key of each day instead.
     """
     downlinks = [(i, spec.id) for i, spec in enumerate(run.scenario.links) if spec.kind.value == "free-space"]
     title = "Key per pass"
     if not any(run.blocks[i] for i, _ in downlinks):
         return _say_no_passes(ax, title)
     duration = float(run.times_s[-1]) if run.times_s.size else 0.0
-    long_run = duration > LONG_RUN_S
-    scale = 86400.0 if long_run else 3600.0
+    long_run = sum(len(run.blocks[i]) for i, _ in downlinks) > MOST_PASSES
+    scale = 86400.0 if duration > LONG_RUN_S else 3600.0
     slot = 0.8 / len(downlinks)
     for k, (i, link_id) in enumerate(downlinks):
         blocks = run.blocks[i]
@@ -859,7 +860,7 @@ def plot_pass_keys(ax: Axes, run: NetworkRun) -> Axes:
             ax.scatter(ends[empty], keys[empty], marker="x", color=colour, s=25, zorder=3)
     if any(b.key_bits == 0 for i, _ in downlinks for b in run.blocks[i]) and not long_run:
         ax.scatter([], [], marker="x", color="0.3", label="pass without key")
-    ax.set_xlabel("day of the run" if long_run else "time (h)")
+    ax.set_xlabel("day of the run" if long_run else ("time (days)" if scale > 3600.0 else "time (h)"))
     ax.set_ylabel("secret key per day" if long_run else "secret key of the pass")
     ax.yaxis.set_major_formatter(EngFormatter(unit="bit"))
     ax.set_title("Key per day" if long_run else title, fontsize="medium")
@@ -1033,8 +1034,8 @@ def write_report(path: Path, run: NetworkRun, summary: dict[str, Any], links: Se
         "<!doctype html><html><head><meta charset='utf-8'>",
         f"<title>qinternet: {html.escape(scenario.name)}</title><style>{_STYLE}</style></head><body>",
         f"<h1>{html.escape(scenario.name)}</h1><p>{html.escape(scenario.description)}</p>",
-        f"<p class='dim'>Simulated {span} from {html.escape(summary['start_utc'])}, "
-        f"seed {summary['seed']}, in {summary.get('wall_s', float('nan')):.1f} s of wall time.</p>",
+        f"<p class='dim'>Simulated {span} from {html.escape(summary['start_utc'])}, seed {summary['seed']}"
+        + (f", in {summary['wall_s']:.1f} s of wall time.</p>" if "wall_s" in summary else ".</p>"),
         "<h2>Demands</h2>",
         _table(summary["demands"], demand_columns),
         "<h2>Figures</h2>",
