@@ -258,7 +258,7 @@ def _draw_network(
         rate = link["mean_rate_bps"]
         colour = _CMAP(norm(rate)) if norm is not None and rate > 0 else _NO_KEY
         style = _LINK_STYLES.get(link["kind"], "-") if rate > 0 else ":"
-        width = 2.0 if link["kind"] == "free-space" else (2.4 if many else 3.5)
+        width = {"free-space": 2.0, "fibre": 4.0}.get(link["kind"], 2.4 if many else 3.5)
         ax.plot([a[0], b[0]], [a[1], b[1]], color=colour, ls=style, lw=width, zorder=2, solid_capstyle="round")
     for source, user in sorted(arms):
         (x0, y0), (x1, y1) = points[source], points[user]
