@@ -57,7 +57,17 @@ LONG_RUN_S = 3 * 86400.0
 """Runs longer than this are drawn with time in days."""
 
 MOST_PASSES = 24
-"""Runs with more satellite passes than this (all downlinks) show them per day, not one by one."""
+"""Runs with more satellite passes than this (all downlinks) show them per day (week, month), not one by one."""
+
+
+def _period(duration_s: float) -> tuple[float, str]:
+    """Days per bin and its name when passes are shown per period: a day up to 60 days, a week up to two
+    years, else 30 days (some 50 bins at most for a two-year run, so bars and points stay apart)."""
+    days = duration_s / 86400.0
+    if days <= 60:
+        return 1.0, "day"
+    return (7.0, "week") if days <= 730 else (30.0, "30 days")
+
 
 MAX_POINTS = 1500
 """Most points per line in a time-series figure (longer series are reduced to their min/max per bin)."""
@@ -809,18 +819,20 @@ def plot_pass_elevations(ax: Axes, links: Sequence[BuiltLink], ids: Sequence[str
     for k, (engine, link_id) in enumerate(satellites):
         colour = f"C{k % 10}"
         if long_run:
-            days = np.array([p.start_s // 86400 for p in engine.passes])
+            width, _ = _period(engine.duration_s)
+            bins = np.array([p.start_s // (86400 * width) for p in engine.passes])
             peaks = np.array([p.max_elevation_deg for p in engine.passes])
-            best = [float(peaks[days == d].max()) for d in np.unique(days)]
-            ax.plot(np.unique(days) + 0.5, best, color=colour, marker=".", lw=0.8, label=link_id)
+            best = [float(peaks[bins == b].max()) for b in np.unique(bins)]
+            ax.plot((np.unique(bins) + 0.5) * width, best, color=colour, marker="o", ms=3, lw=0.6, label=link_id)
             continue
         for n, record in enumerate(engine.passes):
             minutes = (record.times_s - record.start_s) / 60
             ax.plot(minutes, record.elevation_deg, color=colour, lw=1, label=link_id if n == 0 else None)
     if long_run:
+        name = _period(max(engine.duration_s for engine, _ in satellites))[1]
         ax.set_xlabel("day of the run")
-        ax.set_ylabel("highest elevation of the day (deg)")
-        title = "Satellite passes: the highest of each day"
+        ax.set_ylabel(f"highest elevation of the {name} (deg)")
+        title = f"Satellite passes: the highest of each {name}"
     else:
         ax.set_xlabel("minutes into the pass")
         ax.set_ylabel("elevation (deg)")
@@ -841,15 +853,17 @@ def plot_pass_keys(ax: Axes, run: NetworkRun) -> Axes:
     duration = float(run.times_s[-1]) if run.times_s.size else 0.0
     long_run = sum(len(run.blocks[i]) for i, _ in downlinks) > MOST_PASSES
     scale = 86400.0 if duration > LONG_RUN_S else 3600.0
+    period, name = _period(duration)
     slot = 0.8 / len(downlinks)
     for k, (i, link_id) in enumerate(downlinks):
         blocks = run.blocks[i]
         colour = f"C{k % 10}"
         if long_run:
-            days = np.array([int(b.end_s // 86400) for b in blocks])
+            bins = np.array([int(b.end_s // (86400 * period)) for b in blocks], dtype=np.int64)
             keys = np.array([float(b.key_bits) for b in blocks])
-            day_keys = np.bincount(days, weights=keys, minlength=int(duration // 86400) + 1)
-            ax.bar(np.arange(day_keys.size) + 0.1 + (k + 0.5) * slot, day_keys, width=slot, color=colour, label=link_id)
+            per_bin = np.bincount(bins, weights=keys, minlength=int(duration // (86400 * period)) + 1)
+            left = (np.arange(per_bin.size) + 0.1 + k * slot) * period
+            ax.bar(left, per_bin, width=slot * period, align="edge", color=colour, label=link_id)
             continue
         ends = np.array([b.end_s / scale for b in blocks])
         keys = np.array([float(b.key_bits) for b in blocks])
@@ -861,9 +875,9 @@ def plot_pass_keys(ax: Axes, run: NetworkRun) -> Axes:
     if any(b.key_bits == 0 for i, _ in downlinks for b in run.blocks[i]) and not long_run:
         ax.scatter([], [], marker="x", color="0.3", label="pass without key")
     ax.set_xlabel("day of the run" if long_run else ("time (days)" if scale > 3600.0 else "time (h)"))
-    ax.set_ylabel("secret key per day" if long_run else "secret key of the pass")
+    ax.set_ylabel(f"secret key per {name}" if long_run else "secret key of the pass")
     ax.yaxis.set_major_formatter(EngFormatter(unit="bit"))
-    ax.set_title("Key per day" if long_run else title, fontsize="medium")
+    ax.set_title(f"Key per {name}" if long_run else title, fontsize="medium")
     ax.legend(fontsize="small")
     return ax
 
