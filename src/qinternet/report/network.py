@@ -898,10 +898,11 @@ def _svg(figure: Figure) -> str:
 Cell = Callable[[dict[str, Any]], str]
 
 
-def _table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, Cell]]) -> str:
+def _table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, Cell]], kind: str = "ids") -> str:
+    """An HTML table; ``kind`` ``ids`` keeps the first column (an id) on one line, ``text`` aligns prose left."""
     head = "".join(f"<th>{html.escape(title)}</th>" for title, _ in columns)
     body = ["<tr>" + "".join(f"<td>{html.escape(cell(row))}</td>" for _, cell in columns) + "</tr>" for row in rows]
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    return f"<table class='{kind}'><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
 def _field(key: str, show: Callable[[Any], str] = str) -> Cell:
@@ -939,7 +940,7 @@ def _published_rows(summary: dict[str, Any]) -> str:
         ("source", _field("source")),
         ("note", _field("note")),
     ]
-    return _table(summary["published"], columns)
+    return _table(summary["published"], columns, "text")
 
 
 def _passes_table(passes: Sequence[dict[str, Any]]) -> str:
@@ -966,7 +967,8 @@ _STYLE = """
 body{font-family:system-ui,sans-serif;max-width:1150px;margin:2em auto;padding:0 1em;color:#222}
 table{border-collapse:collapse;margin:1em 0;font-size:.9em}
 td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right;vertical-align:top}
-td:first-child,th:first-child{text-align:left;white-space:nowrap}
+td:first-child,th:first-child{text-align:left}table.ids td:first-child{white-space:nowrap}
+table.text td,table.text th{text-align:left}table.text td:nth-child(2),table.text td:nth-child(3){text-align:right;white-space:nowrap}
 th{background:#f4f4f4}figure{margin:1.5em 0}figcaption{color:#555;font-size:.9em;max-width:60em}
 svg{max-width:100%;height:auto}.dim{color:#666}summary{cursor:pointer}
 """
