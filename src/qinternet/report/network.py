@@ -968,7 +968,8 @@ body{font-family:system-ui,sans-serif;max-width:1150px;margin:2em auto;padding:0
 table{border-collapse:collapse;margin:1em 0;font-size:.9em}
 td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right;vertical-align:top}
 td:first-child,th:first-child{text-align:left}table.ids td:first-child{white-space:nowrap}
-table.text td,table.text th{text-align:left}table.text td:nth-child(2),table.text td:nth-child(3){text-align:right;white-space:nowrap}
+table.text td,table.text th{text-align:left}
+table.text td:nth-child(2),table.text td:nth-child(3){text-align:right;white-space:nowrap}
 th{background:#f4f4f4}figure{margin:1.5em 0}figcaption{color:#555;font-size:.9em;max-width:60em}
 svg{max-width:100%;height:auto}.dim{color:#666}summary{cursor:pointer}
 """
