@@ -167,15 +167,11 @@ def _cut_off_points(
 
 
 def _save_plot(points: list[KeyRatePoint], path: Path, preset: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     from qinternet.report.plots import plot_key_rate
 
-    fig, ax = plt.subplots(figsize=(6.4, 4.6), layout="constrained")
-    plot_key_rate(ax, points, title=f"Key rate against distance ({preset})")
+    fig = Figure(figsize=(6.4, 4.6), layout="constrained")  # no pyplot: the backend stays the caller's
+    plot_key_rate(fig.add_subplot(), points, title=f"Key rate against distance ({preset})")
     with writing(path, "--plot"):
         fig.savefig(path, dpi=150)
-    plt.close(fig)

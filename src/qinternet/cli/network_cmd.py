@@ -158,39 +158,85 @@ def run(
     console.print(f"wrote {out / 'summary.json'}, links.csv, demands.csv, report.html in {wall_s:.1f} s")
 
 
+def _fit(width: int, headers: list[str], rows: list[list[str]], whole: set[int]) -> list[int | None]:
+    """Column widths for a table of ``width`` characters (2 between columns), or None where Rich may choose.
+
+    Columns in ``whole`` keep their full text; the others may wrap between words, never inside one. The
+    spare width goes first to the columns that need least of it to stay on one line.
+    """
+    natural = [max(len(text) for text in (header, *(row[i] for row in rows))) for i, header in enumerate(headers)]
+    gaps = 2 * (len(headers) - 1)  # right padding and the (blank) divider
+    if sum(natural) + gaps <= width:
+        return [None] * len(headers)
+    least = [
+        natural[i] if i in whole else max(len(word) for text in (h, *(row[i] for row in rows)) for word in text.split())
+        for i, h in enumerate(headers)
+    ]
+    spare = width - gaps - sum(least)
+    widths = list(least)
+    for i in sorted(range(len(headers)), key=lambda i: natural[i] - least[i]):
+        extra = max(0, min(spare, natural[i] - least[i]))
+        widths[i] += extra
+        spare -= extra
+    return list(widths)
+
+
+def _print_table(
+    console: Console, title: str, headers: list[str], rows: list[list[str]], ids: set[int], left: set[int]
+) -> None:
+    """A table whose id columns (``ids``) stay whole; columns in ``left`` align left, the others right."""
+    from rich import box
+
+    table = Table(
+        title=title, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1, 0, 0), title_justify="left"
+    )
+    for i, (header, width) in enumerate(zip(headers, _fit(console.width, headers, rows, ids), strict=True)):
+        table.add_column(header, justify="left" if i in left else "right", no_wrap=i in ids, width=width)
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
+
+
 def _print_summary(console: Console, summary: dict[str, Any]) -> None:
+    """The demands and the weakest links as tables that stay readable at 80 columns.
+
+    Ids never wrap or lose a character; numbers carry their unit with an SI prefix (``1.44 Gbit``,
+    ``191 kbit/s``) and, on a narrow terminal, wrap between number and unit rather than being cut.
+    """
+    from qinternet.report import units
+
     hours = summary["duration_s"] / 3600
-    table = Table(title=f"{summary['scenario']}: demands over {hours:g} h")
-    for column in ("demand", "users", "priority", "wanted (bit)", "delivered (bit)", "met", "hops"):
-        table.add_column(column, justify="right")
-    for d in summary["demands"]:
-        hops = len(d["paths"][0]["links"]) if d["paths"] else 0
-        table.add_row(
+    span = f"{hours / 24:g} days" if hours > 72 else f"{hours:g} h"
+    rows = [
+        [
             d["id"],
             f"{d['a']} - {d['b']}",
             str(d["priority"]),
-            f"{d['wanted_bits']:.3g}",
-            f"{d['delivered_bits']:.3g}",
-            f"{d['met_fraction']:.1%}",
-            str(hops),
-        )
-    console.print(table)
-    links = sorted(summary["links"], key=lambda link: link["mean_rate_bps"])
-    weakest = Table(title="Weakest links (mean secret key rate)")
-    for column in ("link", "kind", "rate (bit/s)", "analytic (bit/s)", "QBER", "uptime", "pool at end (bit)"):
-        weakest.add_column(column, justify="right")
-    for link in links[:5]:
-        expected = link["expected_rate_bps"]
-        weakest.add_row(
+            units.bits(d["wanted_bits"]),
+            units.bits(d["delivered_bits"]),
+            units.percent(d["met_fraction"]),
+            str(len(d["paths"][0]["links"]) if d["paths"] else 0),
+        ]
+        for d in summary["demands"]
+    ]
+    headers = ["demand", "users", "prio", "wanted", "delivered", "met", "hops"]
+    _print_table(console, f"{summary['scenario']}: demands over {span}", headers, rows, {0}, {0, 1})
+    rows = [
+        [
             str(link["id"]),
             str(link["kind"]),
-            f"{link['mean_rate_bps']:.4g}",
-            "-" if expected is None else f"{expected:.4g}",
-            "-" if link["qber"] is None else f"{link['qber']:.2%}",
-            f"{link['uptime']:.0%}",
-            f"{link['pool_bits_final']:.3g}",
-        )
-    console.print(weakest)
+            units.rate(link["mean_rate_bps"]),
+            "-" if link["expected_rate_bps"] is None else units.rate(link["expected_rate_bps"]),
+            "-" if link["qber"] is None else units.percent(link["qber"], decimals=2),
+            units.percent(link["uptime"], decimals=0),
+            units.bits(link["pool_bits_final"]),
+        ]
+        for link in sorted(summary["links"], key=lambda link: link["mean_rate_bps"])[:5]
+    ]
+    headers = ["link", "kind", "rate", "analytic", "QBER", "uptime", "pool"]
+    _print_table(
+        console, "Weakest links (mean secret key rate; pool: key left at the end)", headers, rows, {0, 1}, {0, 1}
+    )
 
 
 @scenario_app.command("validate")

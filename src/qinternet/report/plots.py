@@ -23,26 +23,54 @@ PROTOCOL_LABELS: dict[Protocol, str] = {
 
 _BOUNDS = {Protocol.PLOB, Protocol.TGW}
 
+_FEW_POINTS = 3
+"""Curves with fewer points than this get markers (a single distance would otherwise draw nothing)."""
+
 
 def plot_key_rate(ax: Axes, points: Sequence[KeyRatePoint], *, title: str | None = None) -> Axes:
     """Draw key rate per pulse against distance on a log axis, one curve per protocol.
 
     Zero rates (beyond the cut-off) and infinite ones (a bound at 0 km) are left out of the curve.
-    Bounds are drawn dashed, as is usual in the literature.
+    Bounds are drawn dashed, as is usual in the literature. A curve of one or two points (e.g. a single
+    distance) is drawn with markers; a protocol without key at any distance is named in a note on the axes,
+    and axes with no key at all say so instead of staying empty.
     """
     protocols = list(dict.fromkeys(p.protocol for p in points))
+    empty = []
     for protocol in protocols:
         curve = sorted((p for p in points if p.protocol is protocol), key=lambda p: p.distance_km)
         distance = np.array([p.distance_km for p in curve])
         rate = np.array([p.key_rate_per_pulse for p in curve])
         shown = np.isfinite(rate) & (rate > 0)
+        if not shown.any():
+            empty.append(PROTOCOL_LABELS[protocol])
+            continue
         ax.plot(
             distance[shown],
             rate[shown],
             label=PROTOCOL_LABELS[protocol],
             linestyle="--" if protocol in _BOUNDS else "-",
             linewidth=1.6,
+            marker="o" if shown.sum() < _FEW_POINTS else None,
         )
+    if empty and points:
+        distances = sorted({p.distance_km for p in points})
+        where = f"{distances[0]:g} km" if len(distances) == 1 else f"{distances[0]:g}-{distances[-1]:g} km"
+        note = "no key" if len(empty) == len(protocols) else "no key from " + ", ".join(empty)
+        ax.text(
+            0.5, 0.5 if len(empty) == len(protocols) else 0.04, f"{note} at {where}", transform=ax.transAxes,
+            ha="center", va="center" if len(empty) == len(protocols) else "bottom", color="0.3",
+        )  # fmt: skip
+    if protocols and len(empty) == len(protocols):
+        low, high = min(p.distance_km for p in points), max(p.distance_km for p in points)
+        pad = max(1.0, 0.05 * (high - low))
+        ax.set_xlim(low - pad, high + pad)
+        ax.set_xlabel("Fibre length (km)")
+        ax.set_ylabel("Secret key rate (bits per pulse)")
+        ax.set_yticks([])
+        if title:
+            ax.set_title(title)
+        return ax
     ax.set_yscale("log")
     ax.set_xlabel("Fibre length (km)")
     ax.set_ylabel("Secret key rate (bits per pulse)")

@@ -1,0 +1,99 @@
+"""Every built-in scenario's report.html as a person sees it: rendered by headless Chromium, screenshotted.
+
+The screenshot must exist, have the window's size and show the page (not a blank or broken one: the map's
+colour bar, both ends of viridis, is on it). What a screenshot cannot tell is checked on the same map in
+matplotlib after drawing: every node has a marker, no label overlaps another, every label lies inside the
+figure and its axes (so not under the colour bar). Without Chromium the browser test is skipped, unless
+``CI`` is set: then it fails (``.ci/run`` installs Debian's ``chromium``). Set ``QINTERNET_SCREENSHOTS`` to a
+folder to keep the screenshots.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from matplotlib.image import imread
+
+from qinternet.network.catalogue import builtin_names, resolve_scenario
+from qinternet.network.engines import build_links
+from qinternet.network.schema import load_scenario
+from qinternet.network.simulate import simulate
+from qinternet.network.summary import summarise
+from qinternet.report.network import network_map_figure, write_report
+from tests.report.map_checks import assert_readable_map
+
+DURATION_S = {
+    "beijing-shanghai": 3600.0,
+    "bristol-8-user": 3600.0,
+    "chicago-ieqnet": 3600.0,
+    "micius": 4 * 86400.0,  # passes with key over both stations
+    "space-ground-4600km": 2 * 86400.0,  # both downlinks give key on the second night
+}
+WINDOW = (1400, 3000)
+VIRIDIS_ENDS = ((0.267, 0.005, 0.329), (0.993, 0.906, 0.144))
+
+
+def test_every_built_in_scenario_is_covered() -> None:
+    assert sorted(DURATION_S) == sorted(builtin_names())
+
+
+@pytest.fixture(scope="module", params=sorted(DURATION_S))
+def report(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[str, Path, dict[str, Any]]:
+    name = str(request.param)
+    data = resolve_scenario(name)[0].model_dump(mode="json")
+    data["time"]["duration_s"] = DURATION_S[name]
+    scenario = load_scenario(data)
+    links = build_links(scenario)
+    run = simulate(scenario, [link.runner for link in links])
+    summary = summarise(run, expected_rate_bps=[link.expected_rate_bps for link in links], links=links)
+    path = tmp_path_factory.mktemp(name) / "report.html"
+    write_report(path, run, summary, links)
+    return name, path, summary
+
+
+@pytest.fixture(scope="module")
+def chromium() -> str:
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found is None:
+        message = "headless Chromium not found: apt-get install chromium"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return found
+
+
+def test_the_map_is_readable(report: tuple[str, Path, dict[str, Any]]) -> None:
+    _, _, summary = report
+    assert_readable_map(network_map_figure(summary), summary)
+
+
+def test_the_report_renders_in_a_browser(
+    report: tuple[str, Path, dict[str, Any]], chromium: str, tmp_path: Path
+) -> None:
+    name, path, _ = report
+    shot = tmp_path / f"{name}.png"
+    command = [
+        chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync", "--hide-scrollbars",
+        f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={shot}", f"--window-size={WINDOW[0]},{WINDOW[1]}",
+        path.as_uri(),
+    ]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    assert shot.exists(), done.stderr[-2000:]
+    pixels = imread(shot)[..., :3]
+    assert pixels.shape[:2] == (WINDOW[1], WINDOW[0])
+    inked = np.any(pixels < 0.9, axis=2).mean()
+    assert inked > 0.03, f"the page is nearly blank ({inked:.1%} of pixels inked)"
+    for end in VIRIDIS_ENDS:  # the map's colour bar was drawn: the inline SVG rendered
+        assert np.any(np.all(np.abs(pixels - np.array(end)) < 0.03, axis=2)), f"no pixel of colour {end}"
+    if keep := os.environ.get("QINTERNET_SCREENSHOTS"):
+        Path(keep).mkdir(parents=True, exist_ok=True)
+        shutil.copy(shot, Path(keep) / shot.name)
