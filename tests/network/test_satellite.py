@@ -463,3 +463,18 @@ def test_bad_input_raises_a_parameter_error_naming_the_field(build: Callable[[],
     with pytest.raises(ParameterError) as caught:
         build()
     assert caught.value.field == field
+
+
+def test_building_links_reports_progress_through_the_satellite_passes() -> None:
+    """A long satellite run spends its time computing passes: the progress callback must move during it."""
+    from qinternet.network.catalogue import builtin_text
+    from qinternet.network.engines import build_links
+    from qinternet.network.schema import load_scenario
+
+    data = load_scenario(builtin_text("micius")).model_dump(mode="json")
+    data["time"]["duration_s"] = 3 * 86400.0
+    seen: list[float] = []
+    build_links(load_scenario(data), on_progress=seen.append)
+    assert seen == sorted(seen)  # never goes back
+    assert seen[-1] == 1.0
+    assert len([f for f in seen if 0.0 < f < 0.5]) >= 3  # several steps within the first link's passes

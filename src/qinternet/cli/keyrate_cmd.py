@@ -15,6 +15,7 @@ from rich.table import Table
 from qinternet.cli import options as opt
 from qinternet.cli.output import QuietOption, check_output_path, dump_json, progress_bar, write_csv, writing
 from qinternet.errors import ParameterError
+from qinternet.outputs import replacing
 from qinternet.params.checks import require_at_most, require_positive
 from qinternet.params.devices import MAX_MEAN_PHOTONS, QkdSystem
 from qinternet.params.serialise import to_jsonable
@@ -173,5 +174,5 @@ def _save_plot(points: list[KeyRatePoint], path: Path, preset: str) -> None:
 
     fig = Figure(figsize=(6.4, 4.6), layout="constrained")  # no pyplot: the backend stays the caller's
     plot_key_rate(fig.add_subplot(), points, title=f"Key rate against distance ({preset})")
-    with writing(path, "--plot"):
-        fig.savefig(path, dpi=150)
+    with replacing(path, "--plot") as temporary, writing(path, "--plot"):
+        fig.savefig(temporary, dpi=150, format=path.suffix.lower().lstrip("."))

@@ -139,12 +139,12 @@ def run(
     console = Console(stderr=True, quiet=quiet)
     started = time.perf_counter()
     with progress_bar(quiet=quiet) as progress:
-        task = progress.add_task(f"{spec.name}: building links", total=spec.time.duration_s)
-        links = build_links(spec)
-        progress.update(task, description=f"{spec.name}: simulating")
+        building = progress.add_task(f"{spec.name}: building links (passes, settings)", total=1.0)
+        links = build_links(spec, on_progress=lambda done: progress.update(building, completed=done))
+        task = progress.add_task(f"{spec.name}: simulating", total=spec.time.duration_s)
         result = simulate(spec, [link.runner for link in links], on_step=lambda t: progress.update(task, completed=t))
     wall_s = time.perf_counter() - started
-    summary = summarise(result, expected_rate_bps=[link.expected_rate_bps for link in links])
+    summary = summarise(result, expected_rate_bps=[link.expected_rate_bps for link in links], links=links)
     summary["wall_s"] = wall_s
     with staged_folder(out, RUN_OUTPUTS, "--out") as stage:
         (stage / "summary.json").write_text(dump_json(summary) + "\n")

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
+import itertools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -172,8 +175,15 @@ def orbit_of(node: NodeSpec, scenario: Scenario, path: str) -> Orbit:
         raise ScenarioError([(f"{path}.orbit", f"{exc.field}: {exc.reason}")]) from None
 
 
-def satellite_engine(spec: LinkSpec, path: str, scenario: Scenario, duration_s: float) -> SatelliteLinkEngine:
-    """The engine of the downlink ``spec``: its passes over ``duration_s`` from the scenario's start."""
+def satellite_engine(
+    spec: LinkSpec,
+    path: str,
+    scenario: Scenario,
+    duration_s: float,
+    on_progress: Callable[[float], None] | None = None,
+) -> SatelliteLinkEngine:
+    """The engine of the downlink ``spec``: its passes over ``duration_s`` from the scenario's start
+    (``on_progress``: called with the fraction of the run covered as passes are computed)."""
     assert spec.free_space is not None
     ends = [scenario.node(spec.a), scenario.node(spec.b)]
     satellite = next(n for n in ends if n.kind is NodeKind.SATELLITE)
@@ -203,6 +213,7 @@ def satellite_engine(spec: LinkSpec, path: str, scenario: Scenario, duration_s: 
             duration_s=duration_s,
             security=FiniteKeyParams(eps_sec=spec.eps_sec, eps_cor=spec.eps_cor),
             monte_carlo=spec.model is LinkModel.MONTE_CARLO,
+            on_progress=on_progress,
         )
     except ValueError as exc:  # the ephemeris's years (1899-2053 for DE421), or a pass the orbit cannot make
         raise ScenarioError([("time.start", f"satellite passes cannot be computed: {str(exc)[:200]}")]) from None
@@ -257,12 +268,26 @@ def entanglement_engines(scenario: Scenario) -> dict[int, EntanglementLinkEngine
     return engines
 
 
-def build_links(scenario: Scenario) -> list[BuiltLink]:
-    """Every link of ``scenario``, in order."""
+_SATELLITE_WEIGHT_PER_DAY = 2.0
+"""Work of a day of satellite passes, in fibre links' worth (progress bars: about 0.6 s against 0.3 s here)."""
+
+
+def build_links(scenario: Scenario, on_progress: Callable[[float], None] | None = None) -> list[BuiltLink]:
+    """Every link of ``scenario``, in order; ``on_progress`` is called with the fraction of the work done."""
     for i, spec in enumerate(scenario.links):
         if spec.kind is not LinkKind.FREE_SPACE and scenario.time.duration_s / spec.block_s > MAX_BLOCKS_PER_LINK:
             blocks = scenario.time.duration_s / spec.block_s
             raise ScenarioError([(f"links[{i}].block_s", f"makes {blocks:.3g} blocks in the run; at most 1e7")])
+    days = scenario.time.duration_s / 86400.0
+    weights = [days * _SATELLITE_WEIGHT_PER_DAY if s.kind is LinkKind.FREE_SPACE else 1.0 for s in scenario.links]
+    before = [0.0, *itertools.accumulate(weights)]  # work of the links before each
+    total = before[-1]
+
+    def report(link: int, fraction: float) -> None:
+        """Link ``link`` is ``fraction`` done, the links before it all done."""
+        if on_progress is not None:
+            on_progress(min(1.0, (before[link] + fraction * weights[link]) / total))
+
     built: list[BuiltLink] = []
     pairs = entanglement_engines(scenario)
     for i, spec in enumerate(scenario.links):
@@ -276,7 +301,7 @@ def build_links(scenario: Scenario) -> list[BuiltLink]:
             runner = entanglement_runner(pair, spec.block_s)
             built.append(BuiltLink(runner=runner, expected_rate_bps=pair.expected_key_bits / spec.block_s))
         else:
-            downlink = satellite_engine(spec, path, scenario, scenario.time.duration_s)
+            downlink = satellite_engine(spec, path, scenario, scenario.time.duration_s, functools.partial(report, i))
             key = sum(p.key_bits for p in downlink.passes)
             built.append(
                 BuiltLink(
@@ -285,4 +310,5 @@ def build_links(scenario: Scenario) -> list[BuiltLink]:
                     satellite=downlink,
                 )
             )
+        report(i, 1.0)
     return built

@@ -138,6 +138,7 @@ class SatelliteLinkEngine:
         security: ``eps_sec``, ``eps_cor`` of every pass.
         monte_carlo: draw the counts (True) or take their expectations.
         sample_s: sampling step of the elevation during a pass.
+        on_progress: called with the fraction of the run covered after each pass is computed (progress bars).
         passes: the passes with their samples and expected key (derived).
     """
 
@@ -152,6 +153,7 @@ class SatelliteLinkEngine:
     security: FiniteKeyParams
     monte_carlo: bool
     sample_s: float = 1.0
+    on_progress: Callable[[float], None] | None = field(default=None, compare=False, repr=False)
     passes: tuple[PassRecord, ...] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -163,7 +165,13 @@ class SatelliteLinkEngine:
             min_elevation_deg=self.optics.min_elevation_deg,
             night_only=self.optics.night_only,
         )
-        object.__setattr__(self, "passes", tuple(self._record(p) for p in found if p.duration_s >= self.sample_s))
+        records = []
+        for found_pass in found:
+            if found_pass.duration_s >= self.sample_s:
+                records.append(self._record(found_pass))
+            if self.on_progress is not None:
+                self.on_progress((found_pass.end_utc - self.start_utc).total_seconds() / self.duration_s)
+        object.__setattr__(self, "passes", tuple(records))
 
     def _record(self, found: Pass) -> PassRecord:
         start = (found.start_utc - self.start_utc).total_seconds()
