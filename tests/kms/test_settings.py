@@ -100,3 +100,22 @@ def test_the_master_key_file(tmp_path: Path) -> None:
         assert load_serve_settings(None, {"master_key_file": tmp_path / name}).master_key() == key
     with pytest.raises(ParameterError, match="32 bytes"):
         load_serve_settings(None, {"master_key_file": tmp_path / "short"}).master_key()
+
+
+def test_setting_errors_are_in_our_words_from_every_source(cli, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Options, QINTERNET_KMS_* variables and --config keys: no pydantic wording ("Input should ...")."""
+    config = tmp_path / "c.yaml"
+    config.write_text("speed: -3\n")
+    cases = [
+        (["serve", "micius", "--speed", "-1"], "--speed: must be > 0, got -1.0"),
+        (["serve", "micius", "--config", str(config)], "--config speed: must be > 0, got -3"),
+    ]
+    for args, expected in cases:
+        code, _, err = cli(*args)
+        assert code == 2
+        assert expected in err
+    monkeypatch.setenv("QINTERNET_KMS_SPEED", "abc")
+    code, _, err = cli("serve", "micius")
+    assert code == 2
+    assert "QINTERNET_KMS_SPEED: must be a number, got 'abc'" in err
+    assert "Input should" not in err

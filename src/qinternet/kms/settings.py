@@ -22,6 +22,7 @@ from pydantic_settings import (
 )
 
 from qinternet.errors import ParameterError
+from qinternet.messages import validation_reason
 
 __all__ = ["ServeSettings", "load_serve_settings"]
 
@@ -144,7 +145,7 @@ def load_serve_settings(config_file: Path | None, overrides: dict[str, Any]) -> 
     except ValidationError as exc:
         error = exc.errors(include_url=False)[0]
         name = str(error["loc"][0]) if error["loc"] else "config"
-        reason = str(error["msg"]).removeprefix("Value error, ")
+        reason = validation_reason(error)
         if error["type"] == "extra_forbidden":
             reason = f"is not a setting (the settings: {', '.join(ServeSettings.model_fields)})"
         raise ParameterError(_source(name, given), reason) from None

@@ -19,7 +19,7 @@ import math
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
 from types import UnionType
@@ -37,9 +37,9 @@ from pydantic import (
     model_validator,
 )
 from pydantic_core import PydanticCustomError
-from pydantic_core.core_schema import ErrorType
 
 from qinternet.errors import QinternetError
+from qinternet.messages import shown_value, validation_reason
 from qinternet.network.scenario_yaml import ScenarioYamlError, parse_yaml
 
 __all__ = [
@@ -92,7 +92,7 @@ def parse_duration_s(value: object) -> float:
     else:
         match = _DURATION.match(str(value))
         if match is None:
-            raise ValueError(f"{_shown(value) or 'it'} is not a duration such as 3600, '90min' or '24h'")
+            raise ValueError(f"{shown_value(value) or 'it'} is not a duration such as 3600, '90min' or '24h'")
         seconds = float(match.group(1)) * _UNITS_S[match.group(2) or "s"]
     if not math.isfinite(seconds):
         raise ValueError(f"must be finite, got {value!r}")
@@ -596,60 +596,6 @@ def _relayable(graph: nx.MultiGraph[str], components: dict[str, int], a: str, b:
 # Loading
 
 
-# What pydantic's errors mean in a scenario file, in our words: each type a file can cause (wrong types
-# for every kind of field, bounds, missing and unknown fields); a type not listed here gets a neutral
-# phrase, never pydantic's own message.
-_MESSAGES: dict[str, str] = {
-    "greater_than": "must be > {gt}",
-    "greater_than_equal": "must be >= {ge}",
-    "less_than": "must be < {lt}",
-    "less_than_equal": "must be <= {le}",
-    "multiple_of": "must be a multiple of {multiple_of}",
-    "finite_number": "must be a finite number",
-    "missing": "is required",
-    "extra_forbidden": "is not a field of this section",
-    "invalid_key": "field names must be text",
-    "enum": "must be one of {expected}",
-    "literal_error": "must be one of {expected}",
-    "too_short": "needs at least {min_length} entries",
-    "too_long": "takes at most {max_length} entries",
-    "string_type": "must be text",
-    "string_sub_type": "must be text",
-    "string_unicode": "must be text",
-    "string_too_short": "must have at least {min_length:,} characters",
-    "string_too_long": "must have at most {max_length:,} characters",
-    "string_pattern_mismatch": "must be letters, digits, '_', '.', ':' or '-', starting with a letter or digit",
-    "int_type": "must be a whole number",
-    "int_parsing": "must be a whole number",
-    "int_parsing_size": "must be a whole number",
-    "int_from_float": "must be a whole number",
-    "float_type": "must be a number",
-    "float_parsing": "must be a number",
-    "bool_type": "must be true or false",
-    "bool_parsing": "must be true or false",
-    "datetime_type": "must be a date and time such as 2021-01-06T00:00:00Z",
-    "datetime_parsing": "must be a date and time such as 2021-01-06T00:00:00Z",
-    "datetime_from_date_parsing": "must be a date and time such as 2021-01-06T00:00:00Z",
-    "datetime_object_invalid": "must be a date and time such as 2021-01-06T00:00:00Z",
-    "dict_type": "must be a mapping (name: value, ...)",
-    "mapping_type": "must be a mapping (name: value, ...)",
-    "model_type": "must be a mapping of fields (name: value, ...)",
-    "model_attributes_type": "must be a mapping of fields (name: value, ...)",
-    "list_type": "must be a list",
-    "tuple_type": "must be a list",
-    "iterable_type": "must be a list",
-    "union_tag_invalid": "must be one of {expected_tags}",
-    "union_tag_not_found": "needs {discriminator}",
-    "none_required": "must be empty",
-    "recursion_loop": "contains itself",
-}
-_KIND_ERRORS = frozenset(k for k, v in _MESSAGES.items() if v.startswith("must be") and "{" not in v)
-"""Errors about the kind of value given: a list or mapping given is worth naming in them."""
-_PYDANTIC_ERRORS = frozenset(get_args(ErrorType))
-"""pydantic's own error types; any other type is one of ours (``PydanticCustomError``), already in our words."""
-_NEUTRAL = "has a value that is not valid here"
-
-
 def _path(loc: tuple[int | str, ...]) -> str:
     parts: list[str] = []
     for item in loc:
@@ -666,53 +612,11 @@ def _path(loc: tuple[int | str, ...]) -> str:
     return "".join(parts) or "(file)"
 
 
-def _shown(value: object) -> str | None:
-    """A value as the file spells it, or what it is, for "got ..." (None: too long to be worth showing)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if value is None:
-        return "null"
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, list | tuple):
-        return "a list"
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, str) and len(value) > 50:
-        return f"a text of {len(value):,} characters"
-    shown = repr(value)
-    return shown if len(shown) <= 60 else None
-
-
-def _reason(error: dict[str, Any]) -> str:
-    kind = error["type"]
-    context = error.get("ctx") or {}
-    if kind not in _PYDANTIC_ERRORS:
-        reason = str(error["msg"])  # ours
-    elif kind in {"value_error", "assertion_error"}:
-        reason = str(context.get("error", _NEUTRAL))  # a ValueError raised by our validators
-    else:
-        shown_ctx = {k: f"{v:g}" if isinstance(v, float) else v for k, v in context.items()}
-        try:
-            reason = _MESSAGES.get(kind, _NEUTRAL).format(**shown_ctx)
-        except (KeyError, ValueError):
-            reason = _NEUTRAL
-    if kind in {"missing", "extra_forbidden", "duration"} or "input" not in error:
-        return reason
-    value = error["input"]
-    if kind in {"string_too_long", "string_too_short"} and isinstance(value, str):
-        return "must not be empty" if not value else f"{reason} (it has {len(value):,})"
-    shown = _shown(value)
-    if shown is None or (isinstance(value, dict | list | tuple) and kind not in _KIND_ERRORS):
-        return reason
-    return f"{reason}, got {shown}"
-
-
 def _from_validation_error(exc: ValidationError) -> ScenarioError:
     errors: list[tuple[str, str]] = []
     for error in exc.errors(include_url=False):
         loc = tuple(error["loc"])
-        reason = _reason(dict(error))
+        reason = validation_reason(dict(error))
         if loc[-1:] == ("[key]",):  # a key of a mapping failed: the path names the mapping
             reason = f"keys {reason}"
         entry = (_path(loc[:-1] if error["type"] == "invalid_key" else loc), reason)
