@@ -17,7 +17,7 @@ import pytest
 
 from qinternet.errors import ParameterError
 from qinternet.params.devices import DetectorParams
-from qinternet.params.twinfield import InterferenceStationParams
+from qinternet.params.twinfield import InterferenceStationParams, SnsSourceParams
 from qinternet.qkd.tf_finite import (
     SnsFiniteParams,
     SnsSettings,
@@ -125,3 +125,16 @@ def test_finite_parameters_are_validated(kwargs: dict[str, float], field: str) -
     with pytest.raises(ParameterError) as info:
         SnsFiniteParams(**kwargs)
     assert info.value.field == field
+
+
+def test_settings_of_a_source_are_its_fields() -> None:
+    source = SnsSourceParams(
+        z_window_prob=0.7,
+        sending_prob=0.05,
+        signal_intensity=0.5,
+        decoy_intensities=(0.04, 0.25),
+        x_intensity_probs=(0.5, 0.3, 0.2),
+    )
+    s = SnsSettings.of(source)
+    values = (s.signal_intensity, s.sending_prob, s.mu_1, s.mu_2, s.z_window_prob, s.vacuum_prob, s.mu_1_prob)
+    assert [float(v) for v in values] == [0.5, 0.05, 0.04, 0.25, 0.7, 0.5, 0.3]

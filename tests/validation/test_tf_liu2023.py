@@ -25,7 +25,7 @@ instead, and why each check could fail:
    more than three orders of magnitude (4,500-30,000 times PLOB).
 3. Plain SNS with the preset's devices may not claim more key than the AOPP experiment: at 952 and 1,002 km
    its asymptotic rate must not exceed 9.53e-12 (AOPP was introduced to raise SNS's key at long distance,
-   Xu, Jiang, Yu, Wang, PRA 101, 042330 (2020); a model above the experiment would be optimistic about the
+   Xu, Yu, Jiang, Hu, Wang, PRA 101, 042330 (2020); a model above the experiment would be optimistic about the
    noise). With the window-period reading of the noise, plain SNS gives no key there: 1,002 km needed AOPP
    and a detection window shorter than the period, both outside this model.
 """

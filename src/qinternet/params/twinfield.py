@@ -69,7 +69,7 @@ def _require_x_probabilities(field: str, probs: tuple[float, float, float]) -> N
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SnsSourceParams:
-    """One party's source in sending-or-not-sending TF-QKD (Wang, Yu, Hu, PRA 98, 062323 (2018), Sec. II).
+    """One party's source in sending-or-not-sending TF-QKD (Wang, Yu, Hu, PRA 98, 062323 (2018)).
 
     In each time window a party chooses a Z (signal) window with probability ``z_window_prob`` and an X
     (decoy) window otherwise. In a Z window it sends a phase-randomised coherent pulse of mean photon
@@ -85,8 +85,8 @@ class SnsSourceParams:
         signal_intensity: ``mu_z``, mean photon number of a sent Z pulse.
         decoy_intensities: ``(mu_1, mu_2)`` with ``0 < mu_1 < mu_2``.
         x_intensity_probs: ``(p_0, p_1, p_2)``, probabilities of vacuum, ``mu_1`` and ``mu_2`` in an X
-            window; sum to 1 (only finite-size rates use them).
-        rep_rate_hz: time windows per second.
+            window; sum to 1. Only finite-size rates use them; the default is qinternet's choice.
+        rep_rate_hz: time windows per second (default 1 GHz, as :class:`~qinternet.params.devices.WcpSourceParams`).
     """
 
     z_window_prob: float
@@ -122,7 +122,7 @@ class SnsSourceParams:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PmSourceParams:
-    """One party's source in phase-matching QKD (Ma, Zeng, Zhou, PRX 8, 031043 (2018), Sec. II).
+    """One party's source in phase-matching QKD (Ma, Zeng, Zhou, PRX 8, 031043 (2018)).
 
     Each party sends a coherent pulse of mean photon number ``intensity / 2`` with a random phase drawn
     from ``phase_slices`` values plus the key phase 0 or pi; rounds whose random phases match (or differ
@@ -130,7 +130,7 @@ class PmSourceParams:
 
     Attributes:
         intensity: ``mu``, the mean photon number of the two pulses together.
-        phase_slices: ``M``, the number of random phases (at least 2).
+        phase_slices: ``M``, the number of random phases (at least 2; the default 16 is qinternet's choice).
         rep_rate_hz: pulses per second.
     """
 
@@ -165,7 +165,8 @@ class InterferenceStationParams:
         misalignment_error: ``e_d``, in [0, 1/2).
         phase_noise_rad: rms residual phase error of the phase reference, rad (0 for perfect tracking).
         phase_slice_rad: width ``D`` of the window of relative phases kept as "matched" in SNS X windows:
-            ``|theta_A - theta_B| <= D/2`` (mod pi), in (0, 2 pi].
+            ``|theta_A - theta_B| <= D/2`` (mod pi), in (0, 2 pi]. The default, 2 pi / 16, is qinternet's
+            choice (16 slices, the number PM-QKD uses by default here).
     """
 
     detector: DetectorParams
@@ -273,7 +274,7 @@ class TwinFieldDeviceSet:
 # --- Liu et al. (2023): 1,002 km SNS TF-QKD --------------------------------------------------------------
 
 _LIU2023_TOTAL_LOSS_DB = 156.5
-"""dB: loss of the 1,002 km of spooled ultra-low-loss fibre (arXiv:2303.15795; "below 0.157 dB/km" average)."""
+"""dB: loss of the 1,002 km of spooled fibre, average below 0.157 dB/km (arXiv:2303.15795 as quoted elsewhere)."""
 _LIU2023_LENGTH_KM = 1002.0
 _LIU2023_NOISE_HZ = 0.02
 """Hz: "system noise around 0.02 Hz" per detector (abstract), dark counts and stray light together."""
@@ -291,14 +292,16 @@ LIU2023 = TwinFieldDeviceSet(
         "PRL 130, 210801 (2023), arXiv:2303.15795"
     ),
     notes=(
-        "From the publication: 3-intensity SNS with AOPP; 1,002 km of ultra-low-loss fibre with 156.5 dB "
-        "total loss (0.1562 dB/km); system noise ~0.02 Hz per detector; 9.53e-12 bit/pulse = 0.0034 bit/s at "
-        "1,002 km, whose ratio gives the ~3.6e8 windows/s used as rep_rate_hz. The dark-count probability "
-        "is 0.02 Hz over one window period (an upper bound: the detection gate is shorter). qinternet's "
-        "choices, because the paper's parameter table could not be read here: detector efficiency 0.6 "
-        "(SNSPDs of this group's earlier SNS experiments run at 0.5-0.8), misalignment e_d = 4 % in X "
-        "windows, no extra phase noise, phase slice 2 pi/16, f = 1.16, p_z = 0.8, x probabilities "
-        "(0.6, 0.3, 0.1), decoys mu_1 = 0.05, mu_2 = 0.3. mu_z and epsilon are optimised per channel."
+        "From the publication (abstract, and its 1,002 km figures as quoted by secondary sources): "
+        "3-intensity SNS with AOPP; 1,002 km of ultra-low-loss fibre with 156.5 dB total loss (average below "
+        "0.157 dB/km); system noise ~0.02 Hz per detector; 9.53e-12 bit/pulse = 0.0034 bit/s at 1,002 km, "
+        "whose ratio gives the ~3.6e8 windows/s used as rep_rate_hz. The noise per window is 0.02 Hz over "
+        "one window period: an upper bound, the detection window being shorter than the period. qinternet's "
+        "choices, because the paper's parameter table could not be read: detector efficiency 0.6, "
+        "misalignment e_d = 4 % in X windows, no extra phase noise, phase slice 2 pi/16, f = 1.16, p_z = 0.8, "
+        "X-window probabilities (0.6, 0.3, 0.1), decoys mu_1 = 0.05 and mu_2 = 0.3, mu_z = 0.45 and "
+        "epsilon = 0.2 as starting points (the rate models optimise mu_z and epsilon per channel). AOPP is "
+        "not modelled."
     ),
     source=SnsSourceParams(
         z_window_prob=0.8,

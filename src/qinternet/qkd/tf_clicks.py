@@ -9,8 +9,7 @@ perfect one), Bob's likewise. A balanced beam splitter sends coherent fields of 
 
 to the "correct" detector (the one constructive interference at ``delta = 0`` lights) and the "wrong" one,
 with ``delta`` the relative phase. Each detector clicks with ``1 - (1 - p_d) e^{-I}``. An *effective event*
-is one click and only one (Wang, Yu, Hu, PRA 98, 062323 (2018), Sec. II; Ma, Zeng, Zhou, PRX 8, 031043
-(2018), Sec. II):
+is one click and only one (Wang, Yu, Hu, PRA 98, 062323 (2018); Ma, Zeng, Zhou, PRX 8, 031043 (2018)):
 
     ``P(only C) = (1 - (1 - p_d) e^{-I_C}) (1 - p_d) e^{-I_W}`` and the same with C and W exchanged.
 

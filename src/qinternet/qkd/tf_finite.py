@@ -2,8 +2,7 @@
 
 What this is - a stated approximation, not a reproduction of any one paper's analysis: the structure of
 the SNS finite-key analysis of Jiang, Yu, Hu, Wang, "Unconditional security of sending or not sending
-twin-field quantum key distribution with finite pulses", PR Applied 12, 024061 (2019) (arXiv:1909.09449),
-with these choices:
+twin-field quantum key distribution with finite pulses", PR Applied 12, 024061 (2019), with these choices:
 
 * **Counts.** ``N`` windows; Z-Z windows ``N p_z^2``; X windows in which both send vacuum
   ``N (1-p_z)^2 p_0^2``; one-sided windows (one party ``mu_k``, the other vacuum) ``2 N (1-p_z)^2 p_0 p_k``;

@@ -5,8 +5,8 @@ and Bob each send a coherent pulse ``|sqrt(mu/2) e^{i(phi + pi kappa)}>`` - ``ka
 one of ``M`` random phases - to Charlie, who announces which detector clicked. They keep rounds whose random
 phases match (or differ by pi, Bob then flips his bit), a fraction ``2/M``; the residual relative phase is
 uniform over a slice of width ``2 pi / M``, on top of which come the station's phase noise and misalignment.
-The key rate per pulse (their Sec. III, the key-rate formula with the phase-error bound of their Sec. IV
-and infinitely many decoys) is
+The key rate per pulse (their key-rate formula, with their bound of the phase error by the fraction of
+even photon numbers and infinitely many decoys) is
 
     ``R = (2/M) Q_mu [1 - f H(E_Z) - H(E_X)]``,   ``E_X <= q_even``,
 

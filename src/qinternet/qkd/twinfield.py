@@ -1,15 +1,16 @@
 """Sending-or-not-sending (SNS) twin-field QKD: asymptotic key rate with its decoy-state analysis.
 
 The protocol of Wang, Yu, Hu, "Twin-field quantum key distribution with large misalignment error",
-PRA 98, 062323 (2018) (arXiv:1805.09222), Sec. II: in each time window Alice and Bob independently choose
+PRA 98, 062323 (2018): in each time window Alice and Bob independently choose
 a Z window (probability ``p_z``) or an X window. In a Z window a party *sends* a phase-randomised coherent
 pulse of intensity ``mu_z`` with probability ``epsilon`` - Alice's bit 1, Bob's bit 0 - or sends nothing.
 Charlie interferes the pulses and announces effective events (one detector, and only one, clicks).
 In Z windows in which both parties chose Z, the bits agree exactly when one party sent and the other did
 not; *untagged* bits are those in which the sender's pulse held a single photon.
 
-The key rate per time window (Wang et al. 2018, key-rate formula of Sec. II; written per window with the
-``p_z^2`` of Z-Z windows as in Yu, Hu, Jiang, Xu, Wang, Sci. Rep. 9, 3080 (2019), eq. (1)) is
+The key rate per time window (the key-rate formula of Wang et al. 2018, written per window with the
+``p_z^2`` of Z-Z windows as in the SNS analyses that followed it, e.g. Yu et al., "Sending-or-not-sending
+twin-field quantum key distribution in practice", Sci. Rep. 9, 3080 (2019)) is
 
     ``R = p_z^2 { n_1 [1 - H(e_1^ph)] - f S_z H(E_z) }``,   ``n_1 = 2 epsilon (1 - epsilon) mu_z e^{-mu_z} s_1``,
 
@@ -19,8 +20,7 @@ with ``S_z`` the gain of Z-Z windows and ``E_z`` their bit-flip error rate,
 
 (both silent: only dark counts; both sending: either detector), ``s_1`` the yield of the untagged state
 ``(|01><01| + |10><10|)/2`` and ``e_1^ph`` its phase-flip error rate. Neither ``s_1`` nor ``e_1^ph`` is
-observed; the decoy-state method bounds them from X windows (Wang et al. 2018, Sec. III; Yu et al. 2019,
-eqs. (5)-(8)):
+observed; the decoy-state method of Wang et al. (2018) bounds them from X windows:
 
 * windows where one party sends ``mu_k`` and the other vacuum carry ``sum_n e^{-mu_k} mu_k^n/n! rho_n``
   with ``rho_n = (|n0><n0| + |0n><0n|)/2``, so their gains ``S_Xk`` (and ``S_X0`` of vacuum + vacuum)
@@ -129,7 +129,7 @@ class SnsDecoyEstimate:
 def phase_error_yield_bound(mu_1: ArrayLike, matched_error_gain: ArrayLike, vacuum_gain: ArrayLike) -> FloatArray:
     """Upper bound on ``s_1 e_1^ph``: ``max(T_X1 - e^{-2 mu_1} S_X0 / 2, 0) / (2 mu_1 e^{-2 mu_1})``.
 
-    Wang, Yu, Hu (2018), Sec. III: the matched ``mu_1 + mu_1`` windows hold vacuum with weight
+    Wang, Yu, Hu (2018): the matched ``mu_1 + mu_1`` windows hold vacuum with weight
     ``e^{-2 mu_1}`` (errors ``S_X0 / 2``) and the untagged single photon with ``2 mu_1 e^{-2 mu_1}``.
     """
     mu = np.asarray(mu_1, dtype=np.float64)
@@ -163,9 +163,13 @@ def sns_decoy_estimate(
         station: Charlie (detector efficiency multiplies both arms).
     """
     mu_1, mu_2 = decoys
+    require_positive("decoys[0]", mu_1)
+    require_positive("decoys[1]", mu_2)
+    if mu_1 >= mu_2:
+        raise ParameterError("decoys", f"needs mu_1 < mu_2 for the decoy bound, got {decoys}")
     p_d = station.detector.dark_count_prob
-    ea = np.asarray(eta_a, dtype=np.float64) * station.detector.efficiency
-    eb = np.asarray(eta_b, dtype=np.float64) * station.detector.efficiency
+    ea = check_transmittance("eta_a", eta_a) * station.detector.efficiency
+    eb = check_transmittance("eta_b", eta_b) * station.detector.efficiency
     vacuum = random_phase_gain(ea, eb, 0.0, 0.0, p_d)
     one_sided = tuple(
         0.5 * (random_phase_gain(ea, eb, mu, 0.0, p_d) + random_phase_gain(ea, eb, 0.0, mu, p_d)) for mu in decoys
@@ -177,7 +181,9 @@ def sns_decoy_estimate(
         "phase_slice_rad": station.phase_slice_rad,
     }
     matched = matched_clicks(ea, eb, mu_1, mu_1, **phases)
-    bounds = two_decoy_bounds(mu_2, mu_1, 0.0, (one_sided[1], one_sided[0], vacuum), (vacuum * 0.0, vacuum * 0.0))
+    # Ma et al.'s vacuum + weak bound with mu_2 in the role of the signal; its error part is not used here.
+    unused = np.zeros_like(vacuum)
+    bounds = two_decoy_bounds(mu_2, mu_1, 0.0, (one_sided[1], one_sided[0], vacuum), (unused, unused))
     s1_lower = bounds.single_photon_yield_lower
     s1, error_yield = single_photon_error_yield(ea, eb, **phases)
     return SnsDecoyEstimate(
