@@ -9,8 +9,9 @@ qinternet's choice (listed in ``YIN2016.assumed``), and the tests below check th
 those devices, plus the physics every MDI link must obey:
 
 * a positive key at both published lengths (asymptotic rates: with the assumed devices the finite-key
-  analysis of :mod:`qinternet.qkd.mdi_finite` needs about 1e16 pulse pairs at these lengths, more than the
-  assumed block; Yin et al.'s own devices and their joint-constraint analysis did better);
+  analysis of :mod:`qinternet.qkd.mdi_finite` needs about 1e16 pulse pairs at 311 km and 1e17 at 404 km,
+  more than the assumed block of 1e14; Yin et al.'s own devices and their joint-constraint analysis did
+  better);
 * the rate falls as the *total* transmittance ``eta_a eta_b`` (one decade per decade of it, not half a decade
   as a single repeater node would give), and stays below the PLOB bound of the whole fibre;
 * with the same detectors and fibre, BB84 with an ideal single-photon source has no key at 404 km: its
