@@ -312,7 +312,8 @@ def chernoff_expectation_bounds(observed: ArrayLike, failure_prob: float) -> tup
 
     Inverts the multiplicative Chernoff tails ``P(X >= E + t) <= exp(-t^2 / (2E + t))`` and
     ``P(X <= E - t) <= exp(-t^2 / (2E))`` (Mitzenmacher and Upfal, *Probability and Computing* (2005),
-    Thm 4.4 with ``ln(1 + d) >= 2d / (2 + d)``, and Thm 4.5): with ``beta = ln(1/failure_prob)``, ``E^L = x + beta/2 - sqrt(2 beta x + beta^2/4)`` and
+    Thm 4.4 with ``ln(1 + d) >= 2d / (2 + d)``, and Thm 4.5): with ``beta = ln(1/failure_prob)``,
+    ``E^L = x + beta/2 - sqrt(2 beta x + beta^2/4)`` and
     ``E^U = x + beta + sqrt(2 beta x + beta^2)``. Each side fails with probability at most ``failure_prob``.
 
     >>> low, high = chernoff_expectation_bounds(0.0, 0.05)
