@@ -37,14 +37,20 @@ def test_a_memory_holds_its_qubit_until_the_cutoff_or_the_herald_whichever_comes
             cutoff = proc.kernel.timer(CUTOFF_PS, "cut-off")
             fired = yield proc.kernel.any_of([herald, cutoff])
             log.append((proc.kernel.now_ps, proc.name, list(fired.values())))
-            yield 10_000  # the next attempt would start here; only this wake-up may follow
+            yield 10_000  # a late herald or cut-off that woke the memory would end this sleep early
+            log.append((proc.kernel.now_ps, proc.name, ["slept"]))
 
         return body
 
     kernel.process(memory(300), "memory:A")
     kernel.process(memory(1_500), "memory:B")
-    kernel.run(until_ps=5_000)
-    assert log == [(300, "memory:A", ["pair"]), (1_000, "memory:B", ["cut-off"])]
+    kernel.run()
+    assert log == [
+        (300, "memory:A", ["pair"]),
+        (1_000, "memory:B", ["cut-off"]),
+        (10_300, "memory:A", ["slept"]),
+        (11_000, "memory:B", ["slept"]),
+    ]
 
 
 def test_events_at_the_same_picosecond_are_all_in_the_value_in_the_order_given() -> None:
