@@ -18,7 +18,7 @@
 8. The network simulation (``network_bench.py``): 24 h of beijing-shanghai against the goal "under 60 s
    on one core", and chains of fibre links showing that the cost grows linearly with links and duration.
 9. The discrete-event kernel against SimPy (``sim_kernel.py``) on a random-delay and a network-like
-   workload, goal ">= 5x SimPy's events per second".
+   workload, goal ">= 5x SimPy's events per second", and on memories with cut-offs and interrupts.
 10. Key management (``kms_bench.py``): concurrent clients over mutual TLS doing enc_keys then dec_keys
     against two KMEs on SQLite and PostgreSQL (when its binaries are present), beside an echo server and a
     FastAPI app without a store on the same TLS stack; goal ">= 1,000 deliveries/s with p99 <= 20 ms".

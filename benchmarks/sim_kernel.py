@@ -23,6 +23,27 @@ Each workload runs in three forms, the same for both simulators:
   (``kernel.schedule(d, step)`` or ``kernel.schedule_at(t, step)`` / ``env.timeout(d)`` plus
   ``callbacks.append``).
 
+A third workload exercises what protocols with quantum memories need beyond timeouts:
+
+* **memory cut-off**: ``MEMORIES`` memories each store a qubit and wait for whichever comes first, the
+  partner's herald (a timer event with a pre-drawn delay) or the cut-off (a timer event):
+  ``yield herald | kernel.timer(cutoff_ps)`` / ``yield herald | env.timeout(cutoff_ps)``. A heralded
+  pair is then used for ``use_ps`` (a plain timeout) before the next qubit. A controller process resets
+  a pre-drawn memory at pre-drawn times (``proc.interrupt("reset")`` if it is alive, in both), about one
+  reset per ``ATTEMPTS_PER_RESET`` attempts; the memory catches the :class:`~qinternet.sim.Interrupt`
+  and stores its next qubit. It runs in two forms:
+
+  - ``clocked``: attempts are clocked, as in heralded entanglement generation: the herald comes at the
+    end of a geometric number of ``SLOT_PS`` slots (success probability ``HERALD_PROBABILITY`` per
+    slot), the cut-off after ``CUTOFF_SLOTS`` slots, the use takes ``USE_SLOTS`` slots; resets fall in
+    the middle of a slot (each at a different one), and a reset memory waits for the next slot boundary
+    before it stores its next qubit. Memories share the slot times, as links share block times.
+  - ``unclocked``: heralds uniform in [1, 2 x ``CUTOFF_PS``] ps and resets at any picosecond, so that
+    practically every event has a time of its own (the kernel's worst case, as for random delays).
+
+  It is timed in attempts (stored qubits) per wall-second; both simulators must count the same heralds,
+  cut-offs and resets and end at the same time.
+
 Waits are drawn before the timer, as Python ints. Only ``run()`` is timed (``time.perf_counter``); each
 form is repeated ``repeats`` times, alternating qinternet and SimPy so that both see the same machine
 load, and the best repeat of each is kept. Both simulations must end at the time at which the last
@@ -45,7 +66,7 @@ from rich.console import Console
 from rich.table import Table
 
 from machine import machine_info, pin_to_one_core
-from qinternet.sim import PS_PER_S, Kernel, Process, Timeout
+from qinternet.sim import PS_PER_S, Interrupt, Kernel, Process, Timeout
 
 __all__ = ["GOAL_RATIO", "time_kernel_vs_simpy"]
 
@@ -59,6 +80,17 @@ LINK_BLOCK_PS = 600 * PS_PER_S  # link_defaults.block_s: 10min
 NETWORK_STEP_PS = 60 * PS_PER_S  # time.step_s: 60s
 SATELLITES = 4
 ORBIT_PS = 5_677 * PS_PER_S  # period of a 500 km orbit (satellite.orbital_period_s(500) = 5,677 s)
+
+# The memory cut-off workload (picoseconds; the ratios do not depend on the unit).
+MEMORIES = 100
+ATTEMPTS_PER_RESET = 10  # about one interrupt per this many attempts
+KERNEL_EVENTS_PER_ATTEMPT = 5  # attempts = events // this: ~2 timers, a condition, a resume, half a use
+SLOT_PS = 1_000_000  # clocked: one attempt per slot (a 1 MHz attempt rate)
+HERALD_PROBABILITY = 0.1  # clocked: probability that a slot's attempt is heralded
+CUTOFF_SLOTS = 10  # clocked: a qubit is discarded this many slots after it was stored, unless heralded
+USE_SLOTS = 5  # clocked: a heralded pair is used (swapped, measured) for this many slots
+CUTOFF_PS = 1_000_000  # unclocked: the cut-off
+USE_PS = 500_000  # unclocked: the use of a heralded pair
 
 _Run = Callable[[], tuple[float, int]]  # runs one prepared simulation: (seconds of run(), final time)
 _Body = Generator[Any, Any, None]  # a process body of the benchmark
@@ -194,6 +226,165 @@ def _simpy_callbacks(plans: list[_Plan]) -> tuple[float, int]:
     return _timed(env.run, lambda: env.now)
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _CutoffPlan:
+    """The memory cut-off workload, drawn beforehand.
+
+    Attributes:
+        heralds_ps: per memory, the delay of the partner's herald for each qubit it stores.
+        resets: (absolute time in ps, memory index) of each reset, by increasing time.
+        cutoff_ps: how long a memory holds a qubit that is not heralded.
+        use_ps: how long a heralded pair is used before the next qubit.
+        slot_ps: the attempt clock (1: none); a reset memory waits for its next tick.
+    """
+
+    heralds_ps: list[list[int]]
+    resets: list[tuple[int, int]]
+    cutoff_ps: int
+    use_ps: int
+    slot_ps: int
+
+    @property
+    def attempts(self) -> int:
+        """Qubits stored, over all memories."""
+        return sum(len(heralds) for heralds in self.heralds_ps)
+
+
+def _cutoff_plan(attempts: int, seed: int, *, clocked: bool) -> _CutoffPlan:
+    """``attempts`` qubits over ``MEMORIES`` memories, and resets spread over 90 % of the expected span.
+
+    Unclocked heralds never fall exactly on the cut-off (so that no tie rule matters); clocked ones may,
+    and then both simulators count the herald (a condition's value holds every event of its instant).
+    """
+    rng = np.random.default_rng(seed)
+    if clocked:
+        heralds = SLOT_PS * rng.geometric(HERALD_PROBABILITY, size=attempts)
+        cutoff_ps, use_ps, slot_ps = CUTOFF_SLOTS * SLOT_PS, USE_SLOTS * SLOT_PS, SLOT_PS
+    else:
+        heralds = rng.integers(1, 2 * CUTOFF_PS + 1, size=attempts)
+        heralds[heralds == CUTOFF_PS] += 1
+        cutoff_ps, use_ps, slot_ps = CUTOFF_PS, USE_PS, 1
+    mean_attempt_ps = float(np.mean(np.minimum(heralds, cutoff_ps) + (heralds <= cutoff_ps) * use_ps))
+    span_ps = int(0.9 * (attempts / MEMORIES) * mean_attempt_ps)
+    count = max(1, attempts // ATTEMPTS_PER_RESET)
+    if clocked:  # the middle of a slot, so that no reset ties with a memory's event or realignment
+        times = SLOT_PS // 2 + SLOT_PS * rng.integers(0, span_ps // SLOT_PS, size=count)
+    else:
+        times = rng.integers(1, span_ps, size=count)
+    # A memory is reset at most once at a time (a second reset would find it realigning, outside its try).
+    resets = sorted(set(zip(times.tolist(), rng.integers(0, MEMORIES, size=count).tolist(), strict=True)))
+    return _CutoffPlan(
+        heralds_ps=[chunk.tolist() for chunk in np.array_split(heralds, MEMORIES)],
+        resets=resets,
+        cutoff_ps=cutoff_ps,
+        use_ps=use_ps,
+        slot_ps=slot_ps,
+    )
+
+
+_Counts = tuple[int, int, int]  # heralded, cut off, reset
+
+
+def _qinternet_cutoff(plan: _CutoffPlan) -> tuple[float, int, _Counts]:
+    kernel = Kernel(seed=0)
+    timer, cutoff_ps, use_ps, slot_ps = kernel.timer, plan.cutoff_ps, plan.use_ps, plan.slot_ps
+    heralded, cut_off, reset = [0], [0], [0]
+
+    def memory(proc: Process, heralds: list[int]) -> _Body:
+        for herald_ps in heralds:
+            herald = timer(herald_ps, "pair")
+            try:
+                fired = yield herald | timer(cutoff_ps)
+                if herald in fired:
+                    heralded[0] += 1
+                    yield use_ps
+                else:
+                    cut_off[0] += 1
+            except Interrupt:
+                reset[0] += 1
+                if slot_ps > 1:
+                    yield slot_ps - kernel.now_ps % slot_ps
+
+    memories = [
+        kernel.process(lambda proc, heralds=heralds: memory(proc, heralds), f"memory:{index}")
+        for index, heralds in enumerate(plan.heralds_ps)
+    ]
+
+    def controller(proc: Process) -> _Body:
+        for time_ps, index in plan.resets:
+            yield time_ps - kernel.now_ps
+            if memories[index].alive:
+                memories[index].interrupt("reset")
+
+    kernel.process(controller, "controller")
+    seconds, end = _timed(kernel.run, lambda: kernel.now_ps)
+    return seconds, end, (heralded[0], cut_off[0], reset[0])
+
+
+def _simpy_cutoff(plan: _CutoffPlan) -> tuple[float, int, _Counts]:
+    env = simpy.Environment()
+    timeout, cutoff_ps, use_ps, slot_ps = env.timeout, plan.cutoff_ps, plan.use_ps, plan.slot_ps
+    heralded, cut_off, reset = [0], [0], [0]
+
+    def memory(heralds: list[int]) -> _Body:
+        for herald_ps in heralds:
+            herald = timeout(herald_ps, "pair")
+            try:
+                fired = yield herald | timeout(cutoff_ps)
+                if herald in fired:
+                    heralded[0] += 1
+                    yield timeout(use_ps)
+                else:
+                    cut_off[0] += 1
+            except simpy.Interrupt:
+                reset[0] += 1
+                if slot_ps > 1:
+                    yield timeout(slot_ps - env.now % slot_ps)
+
+    memories = [env.process(memory(heralds)) for heralds in plan.heralds_ps]
+
+    def controller() -> _Body:
+        for time_ps, index in plan.resets:
+            yield timeout(time_ps - env.now)
+            if memories[index].is_alive:
+                memories[index].interrupt("reset")
+
+    env.process(controller())
+    seconds, end = _timed(env.run, lambda: env.now)
+    return seconds, end, (heralded[0], cut_off[0], reset[0])
+
+
+def _compare_cutoff(plan: _CutoffPlan, repeats: int) -> dict[str, Any]:
+    """Attempts per second of both simulators on one form of the memory cut-off workload, best of ``repeats``."""
+    best: dict[str, tuple[float, int, _Counts]] = {}
+    for _ in range(repeats):
+        for name, run in (("qinternet", _qinternet_cutoff), ("simpy", _simpy_cutoff)):
+            seconds, end, counts = run(plan)
+            if name in best and best[name][1:] != (end, counts):
+                raise RuntimeError(f"memory cut-off, {name}: the outcome changed between repeats")
+            if name not in best or seconds < best[name][0]:
+                best[name] = (seconds, end, counts)
+    (ours, ours_end, ours_counts), (theirs, theirs_end, theirs_counts) = best["qinternet"], best["simpy"]
+    if (ours_end, ours_counts) != (theirs_end, theirs_counts):
+        raise RuntimeError(
+            f"memory cut-off: qinternet ended at {ours_end} with (heralded, cut off, reset) = {ours_counts}, "
+            f"SimPy at {theirs_end} with {theirs_counts}"
+        )
+    ratio = theirs / ours
+    return {
+        "qinternet_attempts_per_s": plan.attempts / ours,
+        "simpy_attempts_per_s": plan.attempts / theirs,
+        "ratio": ratio,
+        "goal_met": ratio >= GOAL_RATIO,
+        "end_ps": ours_end,
+        "attempts": plan.attempts,
+        "heralded": ours_counts[0],
+        "cut_off": ours_counts[1],
+        "reset": ours_counts[2],
+        "resets_planned": len(plan.resets),
+    }
+
+
 def _best_of(runs: dict[str, _Run], repeats: int) -> dict[str, tuple[float, int]]:
     """Best (shortest) time of each run over ``repeats`` alternating rounds, and its final time."""
     best: dict[str, tuple[float, int]] = {}
@@ -252,16 +443,20 @@ def time_kernel_vs_simpy(events: int, *, processes: int = 100, repeats: int = 5,
 
     Returns:
         ``{"events", "processes", "repeats", "simpy_version", "goal_ratio", "workloads": {form: row},
-        "network_workloads": {form: row}, "events_per_time": {"random", "network"}, "network_layout"}``
-        where ``form`` is ``process_timeout``, ``process_int`` or ``callback``, a row is
+        "network_workloads": {form: row}, "events_per_time": {"random", "network"}, "network_layout",
+        "memory_cutoff"}`` where ``form`` is ``process_timeout``, ``process_int`` or ``callback``, a row is
         ``{"qinternet_events_per_s", "simpy_events_per_s", "ratio", "goal_met", "end_ps"}``,
         ``workloads`` is the random-delay workload and ``events_per_time`` the mean number of events due
-        at each distinct time.
+        at each distinct time; ``memory_cutoff`` is ``{"clocked": row, "unclocked": row, "memories"}``
+        with a row ``{"qinternet_attempts_per_s", "simpy_attempts_per_s", "ratio", "goal_met", "end_ps",
+        "attempts", "heralded", "cut_off", "reset", "resets_planned"}`` for ``events //
+        KERNEL_EVENTS_PER_ATTEMPT`` attempts.
     """
     if events < processes or processes < 1:
         raise ValueError(f"need events >= processes >= 1, got events={events}, processes={processes}")
     random_plans = _random_plans(events, processes, seed)
     network_plans = _network_plans(events, seed)
+    attempts = max(MEMORIES, events // KERNEL_EVENTS_PER_ATTEMPT)
     return {
         "events": events,
         "processes": processes,
@@ -278,6 +473,11 @@ def time_kernel_vs_simpy(events: int, *, processes: int = 100, repeats: int = 5,
             "satellites": SATELLITES,
             "orbit_s": ORBIT_PS / PS_PER_S,
             "simulated_s": max(plan.end_ps for plan in network_plans) / PS_PER_S,
+        },
+        "memory_cutoff": {
+            "clocked": _compare_cutoff(_cutoff_plan(attempts, seed, clocked=True), repeats),
+            "unclocked": _compare_cutoff(_cutoff_plan(attempts, seed, clocked=False), repeats),
+            "memories": MEMORIES,
         },
     }
 
@@ -301,20 +501,40 @@ def kernel_table(result: dict[str, Any]) -> Table:
                 "PASS" if row["goal_met"] else "FAIL",
             )
         table.add_section()
+    for form, row in result["memory_cutoff"].items():
+        if form == "memories":
+            continue
+        table.add_row(
+            "memory cut-off",
+            f"{form} (attempts)",
+            f"{row['qinternet_attempts_per_s'] / 1e6:.3f}",
+            f"{row['simpy_attempts_per_s'] / 1e6:.3f}",
+            f"{row['ratio']:.2f}x",
+            "PASS" if row["goal_met"] else "FAIL",
+        )
     return table
 
 
 def kernel_note(result: dict[str, Any]) -> str:
     """What the two workloads are."""
-    per_time, layout = result["events_per_time"], result["network_layout"]
+    per_time, layout, cutoff = result["events_per_time"], result["network_layout"], result["memory_cutoff"]
     return (
         f"random: {result['processes']} processes, delays in [1, {MAX_DELAY_PS:,}] ps, "
         f"{per_time['random']:.2f} events per distinct time\n"
         f"network-like: {layout['links']} links (a block every {layout['link_block_s']:g} s), a network step "
         f"every {layout['network_step_s']:g} s, {layout['satellites']} satellites (a pass end per "
         f"{layout['orbit_s']:g} s orbit), {layout['simulated_s'] / 86_400:.1f} simulated days, "
-        f"{per_time['network']:.2f} events per distinct time"
+        f"{per_time['network']:.2f} events per distinct time\n"
+        f"memory cut-off: {cutoff['memories']} memories each waiting for herald | timer(cut-off), "
+        f"{cutoff['clocked']['attempts']:,} stored qubits per form; clocked (slot {SLOT_PS:,} ps, herald "
+        f"probability {HERALD_PROBABILITY:g} per slot, cut-off {CUTOFF_SLOTS} slots, use {USE_SLOTS}): "
+        f"{_outcomes(cutoff['clocked'])}; unclocked (herald uniform up to {2 * CUTOFF_PS:,} ps, cut-off "
+        f"{CUTOFF_PS:,} ps, use {USE_PS:,} ps): {_outcomes(cutoff['unclocked'])}"
     )
+
+
+def _outcomes(row: dict[str, Any]) -> str:
+    return f"heralded {row['heralded']:,}, cut off {row['cut_off']:,}, reset {row['reset']:,}"
 
 
 def main() -> None:

@@ -21,8 +21,10 @@ See :mod:`qinternet.sim.kernel` for the design, :mod:`qinternet.sim.clock` for t
 
 from qinternet.sim.clock import PS_PER_S, as_ps, ps_to_seconds, seconds_to_ps
 from qinternet.sim.kernel import (
+    Condition,
     Event,
     EventHandle,
+    Interrupt,
     Kernel,
     Process,
     ProcessGenerator,
@@ -34,8 +36,10 @@ from qinternet.sim.rng import stream_seed_sequence
 
 __all__ = [
     "PS_PER_S",
+    "Condition",
     "Event",
     "EventHandle",
+    "Interrupt",
     "Kernel",
     "Process",
     "ProcessGenerator",

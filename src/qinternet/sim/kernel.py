@@ -33,19 +33,36 @@ clock at ``until_ps`` (SimPy's convention), so ``run(until_ps=a)`` then ``run(un
 as ``run(until_ps=b)``. It stops without a per-event test: a sentinel callback at the front of the
 bucket of ``until_ps`` raises an internal exception when it is reached.
 
-An exception raised by a callback or a process propagates out of :meth:`Kernel.run` unchanged; the
-failed entry has been consumed, and a process that raised is finished (it cannot be resumed, and
-whoever waits for it is never woken). Not (yet) provided, unlike SimPy: interrupts, failing events,
-condition events (any-of / all-of) and resources; they can be added without touching the step.
+An exception raised by a callback or a process propagates out of :meth:`Kernel.run` unchanged (one
+raised in a process carries a note naming the process, PEP 678); the failed entry has been consumed, and
+a process that raised is finished and failed (it cannot be resumed, whoever waits for it is never woken,
+and whoever waits for it later gets the exception).
+
+What protocols with quantum memories need beyond timeouts, as in SimPy, and none of it on the step:
+
+* **Conditions** (:meth:`Kernel.any_of`, :meth:`Kernel.all_of`, ``event_a | event_b``, ``&``) are
+  events that wait for their events like a callback does (through the buckets, so that events of the
+  same picosecond are all seen); their value maps the events that succeeded to their values. A timeout
+  inside a condition is a :meth:`Kernel.timer`, an :class:`Event` (a :class:`Timeout` is only
+  something a process yields).
+* **Failing events** (:meth:`Event.fail`) throw their exception into every process that waits for them
+  (through a callback entry, ``process._throw``); a condition with a failed event fails.
+* **Interrupts** (:meth:`Process.interrupt`) throw :class:`Interrupt` into the process at its current
+  ``yield``, through a callback entry too (so after the entries already due then, like any wake-up).
+  A process waiting for an event leaves the event's waiters. A process asleep on a timeout has an entry
+  somewhere in the buckets that the step does not record (recording it would cost every step), so the
+  entry stays and must not resume the process: the generator's *driver*, the :class:`Process` object
+  that the entries hold, is retired (its ``_send`` becomes a no-op that the step skips) and a new
+  driver of the same generator carries on.
 """
 
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterable
 from heapq import heapify, heappop, heappush
 from types import GeneratorType
-from typing import Any, Final, TypeAlias
+from typing import Any, Final, NoReturn, TypeAlias
 
 import numpy as np
 
@@ -54,8 +71,10 @@ from qinternet.sim.clock import as_ps
 from qinternet.sim.rng import check_seed, name_key, stream_seed_sequence
 
 __all__ = [
+    "Condition",
     "Event",
     "EventHandle",
+    "Interrupt",
     "Kernel",
     "Process",
     "ProcessGenerator",
@@ -95,29 +114,62 @@ class Timeout:
         return f"Timeout(delay_ps={self.delay_ps})"
 
 
-class Event:
-    """Something that happens once, with a value; processes ``yield`` it to wait for it.
+class Interrupt(Exception):  # noqa: N818 (SimPy's name: it is a signal to a process, not an error of ours)
+    """Thrown into a process by :meth:`Process.interrupt`, at the ``yield`` where the process waits.
 
-    Waiters (processes, and callbacks added with :meth:`add_callback`) are woken through the kernel at
-    the time of :meth:`succeed`, in the order they started waiting, after the entries already due then.
+    The process may catch it and carry on (a memory discards the qubit it held and starts again); if it
+    does not, the run ends with it, like any exception a process raises.
+
+    Attributes:
+        cause: what the interrupter gave, e.g. ``"cut-off"``.
     """
 
-    __slots__ = ("_triggered", "_value", "_waiters", "kernel")
+    def __init__(self, cause: Any = None) -> None:
+        super().__init__(cause)
+        self.cause = cause
+
+    def __str__(self) -> str:
+        return f"interrupted: {self.cause!r}"
+
+
+class Event:
+    """Something that happens once, with a value (or fails, with an exception); processes ``yield`` it to
+    wait for it.
+
+    Waiters (processes, conditions, and callbacks added with :meth:`add_callback`) are woken through the
+    kernel at the time of :meth:`succeed` or :meth:`fail`, in the order they started waiting, after the
+    entries already due then. ``a | b`` and ``a & b`` are :meth:`Kernel.any_of` and :meth:`Kernel.all_of`
+    of the two events.
+    """
+
+    __slots__ = ("_ok", "_triggered", "_value", "_waiters", "kernel")
 
     def __init__(self, kernel: Kernel) -> None:
         self.kernel: Final = kernel
-        self._waiters: list[Process | Callable[[Any], object]] = []
+        self._waiters: list[Process | Condition | Callable[[Any], object]] = []
         self._value: Any = None
         self._triggered = False
+        self._ok = True
 
     @property
     def triggered(self) -> bool:
-        """Whether :meth:`succeed` has been called."""
+        """Whether :meth:`succeed` or :meth:`fail` has been called."""
         return self._triggered
 
     @property
+    def ok(self) -> bool:
+        """Whether the event succeeded (False: it failed).
+
+        Raises:
+            SimulationError: the event has not been triggered yet.
+        """
+        if not self._triggered:
+            raise SimulationError(f"{self!r} has not happened yet")
+        return self._ok
+
+    @property
     def value(self) -> Any:
-        """The value given to :meth:`succeed`.
+        """The value given to :meth:`succeed`, or the exception given to :meth:`fail`.
 
         Raises:
             SimulationError: the event has not been triggered yet.
@@ -136,86 +188,337 @@ class Event:
             raise SimulationError(f"{self!r} was already triggered")
         self._triggered = True
         self._value = value
+        waiters = self._waiters
+        if not waiters:  # e.g. the timer of a cut-off that did not come to pass
+            return
         kernel = self.kernel
-        now_ps, args = kernel.now_ps, (value,)
+        now_ps = kernel.now_ps
+        due_now = kernel._buckets.get(now_ps) or kernel._bucket(now_ps)  # while running: the bucket being run
+        for waiter in waiters:
+            # A process's entry carries the value to send; a condition's, the event; a callback's, its arguments.
+            if type(waiter) is Process:
+                waiter._target = None
+                due_now.append((waiter, value))
+            elif type(waiter) is Condition:
+                due_now.append([waiter._check, (self,), now_ps])
+            else:
+                due_now.append([waiter, (value,), now_ps])
+        waiters.clear()
+
+    def fail(self, exception: BaseException) -> None:
+        """Trigger the event as failed: ``exception`` is thrown into every process that waits for it, at
+        the current time, at its ``yield``; a condition that holds the event fails with it.
+
+        A process that does not catch the exception ends the run with it (noted with the process's name);
+        so does a callback added with :meth:`add_callback`, which cannot handle a failure. A failure that
+        nobody waits for is kept: whoever waits for the event later gets the exception (unlike SimPy, it
+        does not end the run by itself, so that a failure nobody is interested in any more, such as a late
+        herald of a memory that has already given up, is harmless).
+
+        Raises:
+            ParameterError: ``exception`` is not an exception instance.
+            SimulationError: the event was already triggered.
+        """
+        if not isinstance(exception, BaseException):
+            raise ParameterError("exception", f"must be an exception instance, got {exception!r}")
+        if self._triggered:
+            raise SimulationError(f"{self!r} was already triggered")
+        self._triggered = True
+        self._ok = False
+        self._value = exception
+        kernel = self.kernel
         for waiter in self._waiters:
-            # A process's entry carries the value to send; a callback's, its argument tuple.
-            kernel._push(now_ps, (waiter, value) if waiter.__class__ is Process else [waiter, args, now_ps])
+            kernel._push(kernel.now_ps, self._failure_entry(waiter))
         self._waiters.clear()
 
+    def _failure_entry(self, waiter: Process | Condition | Callable[[Any], object]) -> EventHandle:
+        """The callback entry that hands this event's failure to ``waiter`` (at the current time)."""
+        now_ps = self.kernel.now_ps
+        if type(waiter) is Process:
+            entry = [waiter._throw, (self._value,), now_ps]
+            waiter._target = None
+            waiter._pending = entry  # an interrupt that comes first cancels it
+            return entry
+        if type(waiter) is Condition:
+            return [waiter._check, (self,), now_ps]
+        return [_unhandled_failure, (self, waiter), now_ps]
+
     def add_callback(self, callback: Callable[[Any], object]) -> None:
-        """Call ``callback(value)`` when the event is triggered (at once, through the kernel, if it was)."""
-        if self._triggered:
+        """Call ``callback(value)`` when the event succeeds (at once, through the kernel, if it has).
+
+        A callback cannot handle a failure: if the event fails, the run ends with its exception.
+        """
+        if not self._triggered:
+            self._waiters.append(callback)
+        elif self._ok:
             self.kernel.schedule(0, callback, self._value)
         else:
-            self._waiters.append(callback)
+            self.kernel._push(self.kernel.now_ps, self._failure_entry(callback))
+
+    def __or__(self, other: Event) -> Condition:
+        """``a | b``: an event that succeeds when ``a`` or ``b`` does (:meth:`Kernel.any_of`)."""
+        return Condition(self.kernel, (self, other), need_all=False)
+
+    def __and__(self, other: Event) -> Condition:
+        """``a & b``: an event that succeeds when ``a`` and ``b`` have (:meth:`Kernel.all_of`)."""
+        return Condition(self.kernel, (self, other), need_all=True)
 
     def __repr__(self) -> str:
-        state = f"value={self._value!r}" if self._triggered else "pending"
+        if not self._triggered:
+            state = "pending"
+        elif self._ok:
+            state = f"value={self._value!r}"
+        else:
+            state = f"failed={self._value!r}"
         return f"<{type(self).__name__} {state}>"
 
 
+def _unhandled_failure(event: Event, callback: object) -> None:
+    """What a callback entry of a failed event runs instead of the callback: end the run with the failure."""
+    exception: BaseException = event._value
+    exception.add_note(f"(a failure of {event!r}; its callback {callback!r} cannot handle a failure)")
+    raise exception
+
+
+class Condition(Event):
+    """An event that succeeds when any one (:meth:`Kernel.any_of`, ``a | b``) or all (:meth:`Kernel.all_of`,
+    ``a & b``) of its events have succeeded, and fails with the exception of the first of them that fails.
+
+    Its value is a ``dict`` from every event that has succeeded by the time the condition succeeds to
+    that event's value, in the order in which the events were given; a nested condition contributes its
+    own events, not itself (SimPy's ``ConditionValue`` does the same). Events that succeeded at the same
+    picosecond before the condition's turn came (it waits for its events like a callback, through the
+    kernel) are all in it, so a process can see a tie. An empty condition succeeds at once with ``{}``.
+
+    A condition that has triggered leaves the waiters of its other events, so a long-lived event does not
+    collect the conditions of the past; its events keep their own course (a timer still fires).
+    """
+
+    __slots__ = ("_count", "_events", "_needed")
+
+    def __init__(self, kernel: Kernel, events: Iterable[Event], *, need_all: bool) -> None:
+        Event.__init__(self, kernel)
+        if events.__class__ is not tuple:
+            events = _event_tuple(events)
+        self._events: tuple[Event, ...] = events
+        self._needed = len(events) if need_all or not events else 1
+        self._count = 0
+        failed: Event | None = None
+        for event in self._events:
+            if not isinstance(event, Event) or event.kernel is not kernel:
+                _refuse_events(kernel, self._events)
+            if event._triggered:
+                if not event._ok:
+                    failed = failed or event
+                self._count += 1
+        if failed is not None:
+            self.fail(failed._value)
+        elif self._count >= self._needed:
+            self.succeed(self._collect({}))
+        else:
+            for event in self._events:
+                if not event._triggered:
+                    event._waiters.append(self)
+
+    def _check(self, event: Event) -> None:
+        """One of the events has triggered (a callback entry of the event)."""
+        if self._triggered:
+            return
+        if not event._ok:
+            self._leave()
+            self.fail(event._value)
+            return
+        self._count += 1
+        if self._count < self._needed:
+            return
+        values: dict[Event, Any] = {}
+        for other in self._events:  # leave the events' waiters and collect the values, in one pass
+            if not other._triggered:
+                other._waiters.remove(self)
+            if type(other) is Condition:
+                other._collect(values)
+            elif other._triggered and other._ok:
+                values[other] = other._value
+        self.succeed(values)
+
+    def _leave(self) -> None:
+        """Leave the waiters of the events that have not triggered (once per time the event was given)."""
+        for event in self._events:
+            if not event._triggered:
+                event._waiters.remove(self)
+
+    def _collect(self, values: dict[Event, Any]) -> dict[Event, Any]:
+        for event in self._events:
+            if type(event) is Condition:
+                event._collect(values)
+            elif event._triggered and event._ok:
+                values[event] = event._value
+        return values
+
+
+def _event_tuple(events: Iterable[Event]) -> tuple[Event, ...]:
+    if isinstance(events, Event) or not hasattr(events, "__iter__"):
+        raise ParameterError("events", f"must be a list of events, got {events!r}")
+    return tuple(events)
+
+
+def _refuse_events(kernel: Kernel, events: tuple[object, ...]) -> NoReturn:
+    """Raise the error for the first of ``events`` that is not an :class:`Event` of ``kernel``."""
+    for index, event in enumerate(events):
+        if not isinstance(event, Event):
+            hint = " (a timeout in a condition is kernel.timer(delay_ps))" if isinstance(event, Timeout | int) else ""
+            raise ParameterError(f"events[{index}]", f"must be an Event{hint}, got {event!r}")
+        if event.kernel is not kernel:
+            raise ParameterError(f"events[{index}]", f"{event!r} belongs to another kernel")
+    raise AssertionError("unreachable: every event was fine")
+
+
 Waitable: TypeAlias = Timeout | int | Event
-"""What a process may yield: a :class:`Timeout`, a delay in picoseconds, an :class:`Event` or a
-:class:`Process`."""
+"""What a process may yield: a :class:`Timeout`, a delay in picoseconds, an :class:`Event` (a
+:class:`Condition`, a timer) or a :class:`Process`."""
 
 ProcessGenerator: TypeAlias = Generator[Waitable, Any, Any]
 """The generator a process runs: it yields :data:`Waitable` objects and receives their values (``None``
 for a timeout, the event's value, the other process's return value); what it returns becomes the
-process's own value."""
+process's own value. A failed event's exception and an :class:`Interrupt` are raised at the ``yield``."""
 
 
 class Process(Event):
-    """A named generator driven by the kernel; an :class:`Event` that succeeds with its return value.
+    """A named generator driven by the kernel; an :class:`Event` that succeeds with its return value
+    (fails with the exception it raised).
 
     Create processes with :meth:`Kernel.process`. The kernel's loop steps processes inline (a process's
     entry is the process itself, or ``(process, value_to_send)``), so this class has no per-step method.
+    The entries hold the generator's *driver*: the process itself until an interrupt retires it (see
+    :meth:`_interrupt_now`), then a fresh :class:`Process` object that drives the same generator for it.
 
     Attributes:
         name: unique within the kernel; keys the random stream.
         rng: the process's own ``numpy.random.Generator`` (``kernel.rng_for(name)``).
     """
 
-    __slots__ = ("_generator", "_send", "name", "rng")
+    __slots__ = ("_driver", "_generator", "_owner", "_pending", "_send", "_target", "name", "rng")
 
     def __init__(self, kernel: Kernel, name: str, rng: np.random.Generator) -> None:
         super().__init__(kernel)
         self.name: Final = name
         self.rng: Final = rng
         # Set by Kernel.process once the generator function has returned (it needs this object first).
-        self._generator: ProcessGenerator
+        self._generator: GeneratorType[Waitable, Any, Any]
         self._send: Callable[[Any], Waitable]
+        # Bookkeeping of the slow paths, for interrupts (never touched by the step):
+        self._owner: Process | None = None  # the process this object drives, if it is a later driver
+        self._driver: Process | None = None  # the process's current driver, if not the process itself
+        self._target: Event | None = None  # the event whose waiters this driver is in
+        self._pending: EventHandle | None = None  # a callback entry that will throw a failure into it
 
     @property
     def alive(self) -> bool:
         """Whether the generator has neither returned nor raised."""
         return not self._triggered
 
-    def _finish(self, value: Any) -> None:
-        self.succeed(value)
+    def interrupt(self, cause: Any = None) -> None:
+        """Throw ``Interrupt(cause)`` into the process at the ``yield`` where it waits, at the current time
+        (after the entries already due now).
 
-    def _crash(self) -> None:
-        """The generator raised: the process is over, and its waiters are never woken (``run`` raises)."""
-        self._triggered = True
-        self._waiters.clear()
+        What it waited for no longer wakes it: it leaves the event's (or condition's) waiters, and a
+        timeout it slept on ends without resuming it. It may catch the :class:`Interrupt` and carry on;
+        if it does not, the run ends with it. Several interrupts are thrown in one after the other; those
+        that find the process finished (by an earlier one) are dropped.
+
+        Raises:
+            SimulationError: the process has finished, or it is interrupting itself.
+        """
+        if self._triggered:
+            raise SimulationError(f"process {self.name!r} has finished, it cannot be interrupted")
+        if self._generator.gi_running:
+            raise SimulationError(f"process {self.name!r} cannot interrupt itself")
+        now_ps = self.kernel.now_ps
+        self.kernel._push(now_ps, [self._interrupt_now, (Interrupt(cause),), now_ps])
+
+    def _interrupt_now(self, interrupt: Interrupt) -> None:
+        """Take the process off what it waits for, then throw ``interrupt`` in (a callback entry).
+
+        The current driver waits in one place: a failure about to be thrown in (``_pending``: cancelled),
+        an event's waiters (``_target``: left), or an entry of the step, a timeout's or an event's value,
+        whose place is not recorded. Then the driver is retired: its ``_send`` becomes a no-op whose
+        result the step skips, and a new driver carries the generator on.
+        """
+        if self._triggered:
+            return
+        driver = self._driver or self
+        pending, target = driver._pending, driver._target
+        if pending is not None:
+            pending[0] = _cancelled
+            pending[1] = ()
+        elif target is not None:
+            target._waiters.remove(driver)
+            driver._target = None
+        else:
+            driver._send = _retired_send
+            driver = _new_driver(self)
+            self._driver = driver
+        driver._throw(interrupt)
+
+    def _throw(self, exception: BaseException) -> None:
+        """Throw ``exception`` into the generator, then wait for what it yields (a callback entry)."""
+        self._pending = None
+        try:
+            target = self._generator.throw(exception)
+        except StopIteration as stop:
+            self._finish(stop.value)
+            return
+        except BaseException as error:
+            self._crash(error)
+            raise
+        self._wait_for(target)
+
+    def _finish(self, value: Any) -> None:
+        owner = self._owner
+        if owner is None:
+            self.succeed(value)
+        else:
+            owner._driver = None
+            owner.succeed(value)
+
+    def _crash(self, error: BaseException) -> None:
+        """The generator raised ``error``: the process is over and failed, and its waiters are never woken
+        (``run`` raises ``error``, noted with the process's name)."""
+        owner = self._owner or self
+        owner._driver = None
+        owner._triggered = True
+        owner._ok = False
+        owner._value = error
+        owner._waiters.clear()
+        error.add_note(f"(in process {owner.name!r} at {self.kernel.now_ps} ps)")
 
     def _wait_for(self, target: object) -> None:
-        """The slow path of a step: events, processes, numpy integers, and wrong yields.
+        """The slow path of a step: events, processes, numpy integers, and wrong yields (and timeouts
+        after an exception was thrown in).
 
         A wrong yield is thrown back into the generator as a :class:`ParameterError`, so that the
         traceback points at the ``yield``; if the generator catches it, what it yields next is used.
         """
+        if target is _RETIRED:  # the entry of a retired driver came due: nothing to do
+            return
         kernel = self.kernel
         while True:
             if isinstance(target, Event):
-                if target is self:
+                if target is self or target is self._owner:
                     error = ParameterError(f"process {self.name!r}", "cannot wait for itself")
-                elif target._triggered:
+                elif not target._triggered:
+                    target._waiters.append(self)
+                    self._target = target
+                    return
+                elif target._ok:
                     kernel._push(kernel.now_ps, (self, target._value))
                     return
                 else:
-                    target._waiters.append(self)
+                    kernel._push(kernel.now_ps, target._failure_entry(self))
                     return
+            elif type(target) is Timeout:
+                kernel._push(kernel.now_ps + target.delay_ps, self)
+                return
             else:
                 try:
                     delay_ps = as_ps(f"process {self.name!r} yield", target)
@@ -229,13 +532,36 @@ class Process(Event):
             except StopIteration as stop:
                 self._finish(stop.value)
                 return
-            except BaseException:
-                self._crash()
+            except BaseException as crash:
+                self._crash(crash)
                 raise
 
     def __repr__(self) -> str:
-        state = f"value={self._value!r}" if self._triggered else "alive"
-        return f"<Process {self.name!r} {state}>"
+        owner = self._owner or self
+        if not owner._triggered:
+            state = "alive"
+        elif owner._ok:
+            state = f"value={owner._value!r}"
+        else:
+            state = f"failed={owner._value!r}"
+        return f"<Process {owner.name!r} {state}>"
+
+
+_RETIRED: Final = object()
+"""What a retired driver's ``_send`` returns; :meth:`Process._wait_for` ignores it."""
+
+
+def _retired_send(_value: object) -> Any:
+    return _RETIRED
+
+
+def _new_driver(process: Process) -> Process:
+    """A new driver of ``process``'s generator (see :meth:`Process._interrupt_now`)."""
+    driver = Process(process.kernel, process.name, process.rng)
+    driver._owner = process
+    driver._generator = process._generator
+    driver._send = process._generator.send
+    return driver
 
 
 class _UntilReachedError(Exception):
@@ -366,12 +692,72 @@ class Kernel:
         """A new, pending :class:`Event`."""
         return Event(self)
 
+    def timer(self, delay_ps: int, value: Any = None) -> Event:
+        """An :class:`Event` that succeeds with ``value`` ``delay_ps`` picoseconds from now: a timeout
+        that can be part of a condition or be waited for by several processes.
+
+        Raises:
+            ParameterError: ``delay_ps`` is negative or not an integer.
+        """
+        if delay_ps.__class__ is not int or delay_ps < 0:
+            delay_ps = as_ps("delay_ps", delay_ps)
+        event = Event(self)
+        time_ps = self.now_ps + delay_ps
+        entry = [event.succeed, (value,), time_ps]
+        bucket = self._buckets.get(time_ps)
+        if bucket is None:
+            self._buckets[time_ps] = [entry]
+            heappush(self._times, time_ps)
+        else:
+            bucket.append(entry)
+        return event
+
+    def any_of(self, events: Iterable[Event]) -> Condition:
+        """A :class:`Condition` that succeeds as soon as one of ``events`` has succeeded (``a | b``).
+
+        Example: a memory holds a qubit until the cut-off or until the partner heralds, whichever
+        comes first.
+
+        >>> kernel = Kernel(seed=0)
+        >>> herald = kernel.event()
+        >>> _ = kernel.schedule(300, herald.succeed, "pair")
+        >>> def memory(proc):
+        ...     cutoff = kernel.timer(1_000, "cut-off")
+        ...     fired = yield kernel.any_of([cutoff, herald])
+        ...     return kernel.now_ps, list(fired.values())
+        >>> holding = kernel.process(memory, "memory")
+        >>> kernel.run()
+        >>> holding.value
+        (300, ['pair'])
+
+        Raises:
+            ParameterError: an element is not an :class:`Event` of this kernel.
+        """
+        return Condition(self, events, need_all=False)
+
+    def all_of(self, events: Iterable[Event]) -> Condition:
+        """A :class:`Condition` that succeeds when all of ``events`` have succeeded (``a & b``); its value
+        holds every event's value.
+
+        Raises:
+            ParameterError: an element is not an :class:`Event` of this kernel.
+        """
+        return Condition(self, events, need_all=True)
+
     def _check_not_past(self, time_ps: int) -> int:
         if time_ps.__class__ is not int or time_ps < 0:
             time_ps = as_ps("time_ps", time_ps)
         if time_ps < self.now_ps:
             raise ParameterError("time_ps", f"{time_ps} is in the past (now_ps = {self.now_ps})")
         return time_ps
+
+    def _bucket(self, time_ps: int) -> list[_Entry]:
+        """The bucket of ``time_ps``, created if there is none (the bucket being run, if ``time_ps`` is now)."""
+        bucket = self._buckets.get(time_ps)
+        if bucket is None:
+            bucket = self._buckets[time_ps] = []
+            heappush(self._times, time_ps)
+        return bucket
 
     def _push(self, time_ps: int, entry: _Entry) -> None:
         """Append ``entry`` to the bucket of ``time_ps`` (the bucket being run, if ``time_ps`` is now)."""
@@ -498,8 +884,8 @@ class Kernel:
                     except StopIteration as stop:
                         target._finish(stop.value)
                         continue
-                    except BaseException:
-                        target._crash()
+                    except BaseException as error:
+                        target._crash(error)
                         raise
                     cls = waited.__class__
                     if cls is timeout_class:
