@@ -25,6 +25,8 @@
 11. Loading scenario files (``scenario_bench.py``): generated networks of thousands of nodes and twice as
     many links through ``load_scenario``, against the same load with PyYAML's pure-Python parser; goal
     "5,000 nodes and 10,000 links in under 5 s".
+12. Start-up of the command line (``startup_bench.py``): ``qinternet --version`` and ``--help`` as new
+    processes against a bare ``python -c pass`` and ``import typer``; goal "under 0.5 s".
 
 The process is pinned to one core; results go to Rich tables and to ``benchmarks/results/latest.json``.
 See ``benchmarks/README.md``.
@@ -91,6 +93,7 @@ from postproc_report import CascadeBatch
 from qinternet.params import get_preset
 from scenario_bench import scenario_table, time_scenario_load
 from sim_kernel import kernel_note, kernel_table, time_kernel_vs_simpy
+from startup_bench import startup_table, time_startup
 
 PRESET = "gys2004"
 DISTANCES_KM = (25.0, 50.0, 100.0)
@@ -438,6 +441,8 @@ def main(argv: list[str] | None = None) -> int:
     kms = time_kms(sizes.kms_seconds, sizes.kms_workers)
     console.print(f"[dim]loading generated scenarios of {', '.join(map(str, sizes.scenario_nodes))} nodes[/]")
     scenario_load = time_scenario_load(sizes.scenario_nodes, repeats=sizes.repeats)
+    console.print("[dim]start-up of the command line[/]")
+    startup = time_startup(repeats=sizes.repeats)
 
     console.print(report.montecarlo_table(fast_runs))
     console.print(report.goal_table(goal))
@@ -464,6 +469,7 @@ def main(argv: list[str] | None = None) -> int:
     console.print(f"[dim]{kernel_note(kernel)}[/]")
     console.print(kms_table(kms))
     console.print(scenario_table(scenario_load))
+    console.print(startup_table(startup))
 
     results = {
         "generated_utc": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -485,6 +491,7 @@ def main(argv: list[str] | None = None) -> int:
     results["kernel"] = kernel
     results["kms"] = kms
     results["scenario_load"] = scenario_load
+    results["startup"] = startup
     results["ldpc"] = {
         "goal": {"max_efficiency": LDPC_GOAL_EFFICIENCY, "max_frame_error_rate": LDPC_GOAL_FER},
         "runs": [r.to_dict() for r in ldpc],

@@ -32,3 +32,5 @@ def test_quick_benchmark_runs_and_its_baseline_agrees(tmp_path: Path) -> None:
     loads = data["scenario_load"]["runs"]
     assert [run["links"] for run in loads] == [2 * run["nodes"] for run in loads]
     assert all(run["ratio_load_over_baseline"] > 0 for run in loads)
+    startup = {run["command"]: run["best_wall_s"] for run in data["startup"]["runs"]}
+    assert startup["qinternet --help"] < startup["qinternet run --help (loads run)"]  # --help loads no command

@@ -19,8 +19,8 @@ import pytest
 
 from qinternet.apps.container import Mode
 from qinternet.apps.encryption import encrypt as encrypt_bytes
-from qinternet.cli.app import app
-from qinternet.cli.strict import harden, kind, label, walk
+from qinternet.cli.app import root_command
+from qinternet.cli.strict import kind, label, walk
 from qinternet.kms.pki import init_pki
 from tests.apps.conftest import FakeKmes
 from tests.servers import free_port
@@ -135,7 +135,7 @@ BASES: dict[str, Base] = {
 
 
 def _leaves() -> dict[str, object]:
-    return {path: command for path, command in walk(harden(app)) if path and not getattr(command, "commands", None)}
+    return {path: command for path, command in walk(root_command()) if path and not getattr(command, "commands", None)}
 
 
 def test_every_command_has_a_base_invocation() -> None:

@@ -1,30 +1,130 @@
-"""The ``qinternet`` console script."""
+"""The ``qinternet`` console script: a command tree whose commands are imported only when they run.
+
+``qinternet --help`` and ``--version`` import no command (they answer in a fraction of a second); a command's
+module, and the libraries it needs (numpy, FastAPI, SQLAlchemy, matplotlib), are imported when that command is
+run or its help is shown. Every command's options pass :mod:`qinternet.cli.strict` when it is loaded.
+"""
 
 from __future__ import annotations
 
+import importlib
 import sys
-from typing import Annotated
+from dataclasses import dataclass
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.panel import Panel
-from rich.text import Text
+from typer.core import TyperCommand, TyperGroup
 
 from qinternet import __version__
-from qinternet.cli.apps_cmd import decrypt, encrypt, keygen_mlkem
 from qinternet.cli.entry import INTERRUPTED
-from qinternet.cli.keyrate_cmd import keyrate
-from qinternet.cli.kms_cmd import pki_app, serve
-from qinternet.cli.link_cmd import link
-from qinternet.cli.network_cmd import run, scenario_app, scenarios_app
-from qinternet.cli.options import option_for_field
-from qinternet.cli.output import dump_json
-from qinternet.cli.strict import harden
+from qinternet.cli.strict import harden_command
 from qinternet.errors import ParameterError, QinternetError
-from qinternet.params.presets import PRESETS, Preset
-from qinternet.params.serialise import to_jsonable
 
-__all__ = ["app", "main"]
+__all__ = ["COMMANDS", "LazyGroup", "app", "main"]
+
+
+@dataclass(frozen=True, slots=True)
+class LazyCommand:
+    """Where a command lives and its one-line help (shown by ``qinternet --help`` without importing it).
+
+    Attributes:
+        module: the module that defines it.
+        attribute: a command function, or a ``typer.Typer`` of subcommands.
+        summary: the line ``qinternet --help`` shows.
+    """
+
+    module: str
+    attribute: str
+    summary: str
+
+
+COMMANDS: dict[str, LazyCommand] = {
+    "keyrate": LazyCommand(
+        "qinternet.cli.keyrate_cmd",
+        "keyrate",
+        "Secret key rate per pulse against fibre length (intensities optimised per distance).",
+    ),
+    "link": LazyCommand(
+        "qinternet.cli.link_cmd",
+        "link",
+        "Simulate pulses through the link (cost grows with detections) and estimate Y1, e1 and the key rate.",
+    ),
+    "run": LazyCommand(
+        "qinternet.cli.network_cmd",
+        "run",
+        "Simulate a network over time: key per link, relayed key per demand, pools; writes a report.",
+    ),
+    "serve": LazyCommand(
+        "qinternet.cli.kms_cmd",
+        "serve",
+        "Run the scenario's links and serve every node's KME with the ETSI GS QKD 014 API over mutual TLS.",
+    ),
+    "encrypt": LazyCommand(
+        "qinternet.cli.apps_cmd",
+        "encrypt",
+        "Encrypt FILE for another SAE with new keys from your KME; the key IDs go into the file's header.",
+    ),
+    "decrypt": LazyCommand(
+        "qinternet.cli.apps_cmd",
+        "decrypt",
+        "Decrypt FILE with the keys your KME delivers for the key IDs in its header.",
+    ),
+    "keygen-mlkem": LazyCommand(
+        "qinternet.cli.apps_cmd",
+        "keygen_mlkem",
+        "Make an ML-KEM-768 key pair for hybrid files: give the public key to senders, keep the private one.",
+    ),
+    "presets": LazyCommand(
+        "qinternet.cli.presets_cmd", "presets", "List the named presets with the publications they reproduce."
+    ),
+    "scenario": LazyCommand(
+        "qinternet.cli.network_cmd", "scenario_app", "Check scenario files and print their schema."
+    ),
+    "scenarios": LazyCommand("qinternet.cli.network_cmd", "scenarios_app", "The scenarios built into qinternet."),
+    "pki": LazyCommand("qinternet.cli.kms_cmd", "pki_app", "Certificates for trying the KMEs over mutual TLS."),
+}
+"""Every command of ``qinternet``, in the order ``--help`` lists them."""
+
+
+def load_command(name: str) -> Any:
+    """The click command (or group) ``name``, imported now, its options checked by :mod:`.strict`."""
+    spec = COMMANDS[name]
+    target = getattr(importlib.import_module(spec.module), spec.attribute)
+    if isinstance(target, typer.Typer):
+        command = typer.main.get_group(target)  # a group even with one subcommand (pki init)
+    else:
+        single = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+        single.command(name=name)(target)
+        command = typer.main.get_command(single)
+    command.name = name
+    harden_command(command)
+    return command
+
+
+class LazyGroup(TyperGroup):
+    """The root group: lists :data:`COMMANDS` and imports one only to run it or show its own help."""
+
+    _listing = False
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        if cmd_name not in COMMANDS:
+            return None
+        if self._listing:  # the root's --help: the summary line is enough
+            return TyperCommand(name=cmd_name, help=COMMANDS[cmd_name].summary)
+        if cmd_name not in self.commands:
+            self.commands[cmd_name] = load_command(cmd_name)
+        return self.commands[cmd_name]
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        self._listing = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self._listing = False
+
 
 app = typer.Typer(
     name="qinternet",
@@ -32,17 +132,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=LazyGroup,
 )
-app.command()(keyrate)
-app.command()(link)
-app.command()(run)
-app.add_typer(scenario_app, name="scenario")
-app.add_typer(scenarios_app, name="scenarios")
-app.command()(serve)
-app.add_typer(pki_app, name="pki")
-app.command()(encrypt)
-app.command()(decrypt)
-app.command()(keygen_mlkem)
 
 
 def _version(value: bool) -> None:
@@ -60,47 +151,9 @@ def _root(
     """qinternet: QKD links, networks and key management for the quantum internet."""
 
 
-@app.command()
-def presets(json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
-    """List the named presets with the publications they reproduce."""
-    if json_out:
-        typer.echo(dump_json([{**to_jsonable(p), "system": to_jsonable(p.system)} for p in PRESETS.values()]))
-        return
-    console = Console()
-    for p in PRESETS.values():
-        console.print(Panel(_preset_text(p), title=f"[bold]{p.name}[/bold]", title_align="left", expand=True))
-
-
-def _preset_text(preset: Preset) -> Text:
-    s = preset.system
-    lines = [
-        (preset.title, "bold"),
-        (f"Published in: {preset.citation}", ""),
-        (
-            f"Fibre {s.fibre.loss_db_per_km:g} dB/km (+{s.fibre.insertion_loss_db:g} dB); "
-            f"detectors: efficiency {s.detector.efficiency:.3g}, "
-            f"dark counts {s.detector.dark_count_prob:.3g} per gate each "
-            f"(Y0 = {s.detector.background_yield:.3g}), "
-            f"after-pulses {s.detector.after_pulse_prob:g}, "
-            f"dead time {s.detector.dead_time_s:g} s; misalignment {s.misalignment_error:g}; "
-            f"f = {s.ec_efficiency:g}; Z-basis probability {s.basis_prob:g}",
-            "",
-        ),
-        (
-            f"Light source: signal {s.source.signal_intensity:g}, decoys "
-            f"{', '.join(f'{v:g}' for v in s.source.decoy_intensities) or 'none'}, class probabilities "
-            f"{', '.join(f'{v:g}' for v in s.source.intensity_probs)}, {s.source.rep_rate_hz / 1e6:g} MHz",
-            "",
-        ),
-        (preset.notes, "dim"),
-    ]
-    text = Text()
-    for i, (line, style) in enumerate(lines):
-        text.append(("\n" if i else "") + line, style=style)
-    return text
-
-
 def _fail(message: str) -> None:
+    from rich.console import Console
+
     Console(stderr=True, highlight=False, soft_wrap=True).print(f"qinternet: error: {message}", markup=False)
     sys.exit(2)
 
@@ -109,9 +162,16 @@ def _fail(message: str) -> None:
 _CLICK_ERROR: type[Exception] = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
 
 
+def root_command() -> Any:
+    """The root click group (its commands load on demand)."""
+    command = typer.main.get_command(app)
+    harden_command(command)
+    return command
+
+
 def main() -> None:
     """Run the CLI; bad input prints one line naming the option and exits with code 2, no traceback."""
-    command = harden(app)
+    command = root_command()
     try:
         # Commands return None; Typer returns the code of a typer.Exit, and turns an interrupt into code 130.
         code = command.main(standalone_mode=False)
@@ -120,6 +180,8 @@ def main() -> None:
         if isinstance(code, int) and code != 0:
             sys.exit(code)
     except ParameterError as error:
+        from qinternet.cli.options import option_for_field
+
         _fail(f"{option_for_field(error.field)}: {error.reason}")
     except QinternetError as error:
         _fail(str(error))

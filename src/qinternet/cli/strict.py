@@ -3,8 +3,8 @@
 Typer converts option values with pydantic and words its errors in pydantic's terms ("Input should be a
 valid number, unable to parse string as a number"); it also lets through what no qinternet option means:
 an empty value (``--out ''`` became the current folder), ``nan`` and ``inf`` for numbers, integers beyond
-64 bits. :func:`harden` walks the whole command tree once, so every option of every command, the next one
-added included, is checked the same way: a bad value is a :class:`~qinternet.errors.ParameterError` naming
+64 bits. :func:`harden_command` is applied to every command as the CLI loads it, so every option of every command, the
+next one added included, is checked the same way: a bad value is a :class:`~qinternet.errors.ParameterError` naming
 the option, which the CLI prints as one line with exit status 2. It also makes ``--help`` show flags
 without a type (Typer shows ``--json <bool>``) and arguments by their upper-case name.
 """
@@ -19,11 +19,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
-import typer
-
 from qinternet.errors import ParameterError
 
-__all__ = ["MAX_INT", "ValueKind", "check_text", "harden", "kind", "label", "parse_number", "walk"]
+__all__ = ["MAX_INT", "ValueKind", "check_text", "harden_command", "kind", "label", "parse_number", "walk"]
 
 MAX_INT = 2**63 - 1
 """Largest whole number any option takes (numpy's int64 and SQLite's integers hold it)."""
@@ -37,13 +35,22 @@ _Parameter = Any
 """An option or argument of Typer's vendored click."""
 
 
+def _subcommands(command: _Command) -> list[tuple[str, _Command]]:
+    """A group's commands by name (a lazy group's are loaded), or none."""
+    if not hasattr(command, "list_commands"):
+        return []
+    context = command.context_class(command)
+    return [(name, command.get_command(context, name)) for name in command.list_commands(context)]
+
+
 def walk(command: _Command) -> Iterator[tuple[str, _Command]]:
-    """Every command of the tree under ``command`` (itself first) with its path, e.g. ``"scenario validate"``."""
+    """Every command of the tree under ``command`` (itself first) with its path, e.g. ``"scenario validate"``
+    (the commands of a lazy group are loaded)."""
     stack: list[tuple[str, _Command]] = [("", command)]
     while stack:
         path, current = stack.pop(0)
         yield path, current
-        for name, sub in sorted(getattr(current, "commands", {}).items()):
+        for name, sub in _subcommands(current):
             stack.append((f"{path} {name}".strip(), sub))
 
 
@@ -141,14 +148,16 @@ def _harden(param: _Parameter) -> None:
         param.metavar = param.name.upper()
 
 
-def harden(app: typer.Typer) -> _Command:
-    """The click command of ``app`` with every parameter of every command checked by :func:`check_text`."""
-    command = typer.main.get_command(app)
-    for _path, current in walk(command):
+def harden_command(command: _Command) -> None:
+    """Check every parameter of ``command`` and of the subcommands it already has with :func:`check_text`
+    (a lazy group hardens each command as it loads it)."""
+    stack = [command]
+    while stack:
+        current = stack.pop()
         for param in current.params:
             _harden(param)
         current.get_help_option = _flag_help(current.get_help_option)
-    return command
+        stack.extend(getattr(current, "commands", {}).values())
 
 
 def _flag_help(get_help_option: Any) -> Any:
