@@ -15,6 +15,7 @@ from qinternet.params.twinfield import (
     InterferenceStationParams,
     PhaseReferenceParams,
     PmSourceParams,
+    Sns3SourceParams,
     SnsSourceParams,
     TwinFieldDeviceSet,
 )
@@ -111,6 +112,36 @@ def test_station_fields(change: dict[str, Any], field: str) -> None:
 def test_phase_reference_fields(change: dict[str, Any], field: str) -> None:
     with pytest.raises(ParameterError) as info:
         PhaseReferenceParams(**{"drift_rate_rad_per_s": 100.0, "tracking_delay_s": 1e-3, **change})
+    assert info.value.field == field
+
+
+SNS3 = {
+    "z_window_prob": 0.8,
+    "sending_prob": 0.25,
+    "signal_intensity": 0.45,
+    "decoy_intensity": 0.05,
+    "x_vacuum_prob": 0.4,
+    "rep_rate_hz": 1e9,
+}
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"z_window_prob": 1.0}, "source.z_window_prob"),
+        ({"sending_prob": 0.0}, "source.sending_prob"),
+        ({"x_vacuum_prob": 1.0}, "source.x_vacuum_prob"),
+        ({"x_vacuum_prob": float("nan")}, "source.x_vacuum_prob"),
+        ({"signal_intensity": -0.1}, "source.signal_intensity"),
+        ({"decoy_intensity": 0.0}, "source.decoy_intensity"),
+        ({"decoy_intensity": 0.45}, "source.decoy_intensity"),
+        ({"decoy_intensity": 2e3, "signal_intensity": 3e3}, "source.signal_intensity"),
+        ({"rep_rate_hz": float("inf")}, "source.rep_rate_hz"),
+    ],
+)
+def test_sns3_source_fields(change: dict[str, Any], field: str) -> None:
+    with pytest.raises(ParameterError) as info:
+        Sns3SourceParams(**{**SNS3, **change})
     assert info.value.field == field
 
 

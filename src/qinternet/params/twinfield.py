@@ -7,6 +7,9 @@ them on a beam splitter and announces which of its two detectors clicked. The ro
 * :class:`SnsSourceParams` - a party's source for sending-or-not-sending (SNS) TF-QKD (Wang, Yu, Hu,
   PRA 98, 062323 (2018)): a Z-window probability, a sending probability and intensity in Z windows, and
   the decoy intensities of X windows. Both parties use the same source (the symmetric protocol).
+* :class:`Sns3SourceParams` - the same party's source in the 3-intensity SNS protocol (vacuum and ``mu_1`` in
+  X windows, the Z-window state as the strong decoy), the one the AOPP experiments use
+  (:mod:`qinternet.qkd.tf_aopp`).
 * :class:`PmSourceParams` - a party's source for phase-matching QKD (Ma, Zeng, Zhou, PRX 8, 031043 (2018)).
 * :class:`InterferenceStationParams` - Charlie: the two detectors (each a
   :class:`~qinternet.params.devices.DetectorParams`), the misalignment of the interference, the residual
@@ -16,7 +19,7 @@ them on a beam splitter and announces which of its two detectors clicked. The ro
   :mod:`qinternet.qkd.tf_phase`).
 
 :data:`LIU2023` is the device set of the 1,002 km record of Liu et al., PRL 130, 210801 (2023), with the
-figures the publication gives and qinternet's choices for those it was not possible to read (see its notes).
+figures the publication gives and qinternet's assumptions for those it was not possible to read (see its notes).
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ __all__ = [
     "InterferenceStationParams",
     "PhaseReferenceParams",
     "PmSourceParams",
+    "Sns3SourceParams",
     "SnsSourceParams",
     "TwinFieldDeviceSet",
 ]
@@ -116,6 +120,59 @@ class SnsSourceParams:
                 f"needs mu_1 < mu_2 for the decoy bound, got {self.decoy_intensities}",
             )
         _require_x_probabilities("source.x_intensity_probs", self.x_intensity_probs)
+        require_positive("source.rep_rate_hz", self.rep_rate_hz)
+        require_at_most("source.rep_rate_hz", self.rep_rate_hz, MAX_REP_RATE_HZ, "faster than any QKD source")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Sns3SourceParams:
+    """One party's source in the 3-intensity SNS protocol, the one the AOPP experiments use.
+
+    Z windows as in :class:`SnsSourceParams` (send ``mu_z`` with probability ``epsilon``, else nothing); X
+    windows send vacuum with probability ``x_vacuum_prob`` and ``mu_1`` otherwise. There is no second decoy
+    intensity: the state of a Z window, ``(1 - epsilon)|0><0| + epsilon rho(mu_z)`` with ``rho(mu)`` the
+    phase-randomised coherent state, is a known mixture of photon numbers and serves as the strong decoy
+    (qinternet's reading of the "3-intensity" SNS protocol with its "advanced 3-intensity decoy-state
+    method" that the 1,002 km experiment names, Liu et al., PRL 130, 210801 (2023), and its companion, Quantum
+    Front. 2, 16 (2023)).
+
+    Attributes:
+        z_window_prob: ``p_z``, in (0, 1).
+        sending_prob: ``epsilon``, in (0, 1).
+        signal_intensity: ``mu_z``.
+        decoy_intensity: ``mu_1``, with ``0 < mu_1 < mu_z`` (the decoy bound needs the weak state weaker).
+        x_vacuum_prob: ``p_0``, probability of vacuum in an X window, in (0, 1); ``mu_1`` has ``1 - p_0``.
+            Only finite-size rates use it; the default is qinternet's choice.
+        rep_rate_hz: time windows per second.
+    """
+
+    z_window_prob: float
+    sending_prob: float
+    signal_intensity: float
+    decoy_intensity: float
+    x_vacuum_prob: float = 0.5
+    rep_rate_hz: float = 1e9
+
+    def __post_init__(self) -> None:
+        for field, value in (
+            ("source.z_window_prob", self.z_window_prob),
+            ("source.sending_prob", self.sending_prob),
+            ("source.x_vacuum_prob", self.x_vacuum_prob),
+        ):
+            require_finite(field, value)
+            if not 0.0 < value < 1.0:
+                raise ParameterError(field, f"must be in (0, 1), got {value}")
+        for field, mu in (
+            ("source.signal_intensity", self.signal_intensity),
+            ("source.decoy_intensity", self.decoy_intensity),
+        ):
+            require_positive(field, mu)
+            require_at_most(field, mu, MAX_MEAN_PHOTONS, "not a weak pulse")
+        if self.decoy_intensity >= self.signal_intensity:
+            raise ParameterError(
+                "source.decoy_intensity",
+                f"needs mu_1 < mu_z for the decoy bound, got {self.decoy_intensity} >= {self.signal_intensity}",
+            )
         require_positive("source.rep_rate_hz", self.rep_rate_hz)
         require_at_most("source.rep_rate_hz", self.rep_rate_hz, MAX_REP_RATE_HZ, "faster than any QKD source")
 
@@ -248,7 +305,8 @@ class TwinFieldDeviceSet:
         name: a short key.
         citation: the publication.
         notes: which figures come from the publication and which are qinternet's choices.
-        source: the SNS source of each party.
+        source: the SNS source of each party (4-intensity :class:`SnsSourceParams` or 3-intensity
+            :class:`Sns3SourceParams`).
         station: Charlie.
         ec_efficiency: error-correction inefficiency ``f >= 1``.
         fibre_loss_db_per_km: attenuation of the fibre of each arm, dB/km.
@@ -257,7 +315,7 @@ class TwinFieldDeviceSet:
     name: str
     citation: str
     notes: str
-    source: SnsSourceParams
+    source: SnsSourceParams | Sns3SourceParams
     station: InterferenceStationParams
     ec_efficiency: float
     fibre_loss_db_per_km: float
@@ -271,48 +329,57 @@ class TwinFieldDeviceSet:
         require_at_most("fibre.loss_db_per_km", self.fibre_loss_db_per_km, MAX_LOSS_DB_PER_KM, "lossier than any fibre")
 
 
-# --- Liu et al. (2023): 1,002 km SNS TF-QKD --------------------------------------------------------------
+# --- Liu et al. (2023): 1,002 km SNS TF-QKD with AOPP ----------------------------------------------------
 
 _LIU2023_TOTAL_LOSS_DB = 156.5
-"""dB: loss of the 1,002 km of spooled fibre, average below 0.157 dB/km (arXiv:2303.15795 as quoted elsewhere)."""
+"""dB: loss of the 1,002 km of spooled ultra-low-loss fibre, average below 0.157 dB/km (Liu et al. 2023, as
+quoted by secondary sources that cite the paper's page; the press release of USTC says below 0.16 dB/km)."""
 _LIU2023_LENGTH_KM = 1002.0
 _LIU2023_NOISE_HZ = 0.02
-"""Hz: "system noise around 0.02 Hz" per detector (abstract), dark counts and stray light together."""
+"""Hz: "system noise around 0.02 Hz" per detector (abstract); the press release: detector noise 0.02 per second
+after filtering at 40 K and 2.2 K."""
 _LIU2023_BITS_PER_S = 0.0034
-"""Secure key at 1,002 km, bit/s (Liu et al. 2023; also Xinhua's report of the paper)."""
+"""Secure key at 1,002 km, bit/s, asymptotic (Liu et al. 2023; also China News Service, 2023-05-27)."""
 _LIU2023_BITS_PER_PULSE = 9.53e-12
 """Secure key at 1,002 km, bit per pulse, asymptotic (abstract)."""
 _LIU2023_PULSE_RATE_HZ = _LIU2023_BITS_PER_S / _LIU2023_BITS_PER_PULSE
-"""Pulses (time windows) per second that the paper's per-pulse and per-second rates imply: ~3.6e8."""
+"""Time windows per second that the published per-pulse and per-second rates imply: ~3.57e8 (the 952 km pair,
+8.75e-12 per pulse and 0.0031 bit/s, gives 3.54e8, the same within the rounding of 0.0031)."""
+_LIU2023_DETECTION_WINDOW_S = 1e-9
+"""s: qinternet's assumption, the detection window within which a click counts for a time window (one slot of
+a GHz-class clock; the published rates imply at most 1/3.57e8 = 2.8 ns per window). Not published here."""
 
 LIU2023 = TwinFieldDeviceSet(
     name="liu2023",
     citation=(
         "Liu et al., 'Experimental twin-field quantum key distribution over 1000 km fiber distance', "
-        "PRL 130, 210801 (2023), arXiv:2303.15795"
+        "PRL 130, 210801 (2023), arXiv:2303.15795; finite-key companion: Liu et al., Quantum Front. 2, 16 "
+        "(2023), arXiv:2402.00005"
     ),
     notes=(
-        "From the publication (abstract, and its 1,002 km figures as quoted by secondary sources): "
-        "3-intensity SNS with AOPP; 1,002 km of ultra-low-loss fibre with 156.5 dB total loss (average below "
-        "0.157 dB/km); system noise ~0.02 Hz per detector; 9.53e-12 bit/pulse = 0.0034 bit/s at 1,002 km, "
-        "whose ratio gives the ~3.6e8 windows/s used as rep_rate_hz. The noise per window is 0.02 Hz over "
-        "one window period: an upper bound, the detection window being shorter than the period. qinternet's "
-        "choices, because the paper's parameter table could not be read: detector efficiency 0.6, "
-        "misalignment e_d = 4 % in X windows, no extra phase noise, phase slice 2 pi/16, f = 1.16, p_z = 0.8, "
-        "X-window probabilities (0.6, 0.3, 0.1), decoys mu_1 = 0.05 and mu_2 = 0.3, mu_z = 0.45 and "
-        "epsilon = 0.2 as starting points (the rate models optimise mu_z and epsilon per channel). AOPP is "
-        "not modelled."
+        "Published (abstracts of the PRL and of its companion; press release of USTC, 2023-05-26/27): "
+        "3-intensity SNS with actively-odd-parity-pairing (AOPP); 1,002 km of spooled ultra-low-loss fibre, "
+        "156.5 dB in total (below 0.157 dB/km); system noise ~0.02 Hz per detector; 9.53e-12 bit/pulse = "
+        "0.0034 bit/s at 1,002 km (asymptotic), 8.75e-12 bit/pulse = 0.0031 bit/s at 952 km (finite size), "
+        "3.11e-12 bit/pulse at 1,002 km (finite size, companion); 47.06 kbit/s at 202 km (PRL, press "
+        "release) and 111.74 kbit/s at 202 km (companion). Derived: 3.57e8 time windows per second (ratio of "
+        "the per-second and per-pulse rates). Assumed by qinternet, because the paper's parameter table could "
+        "not be read: a detection window of 1 ns, so 2e-11 noise clicks per window and detector; detector "
+        "efficiency 0.6; X-window error e_d = 4 %; no extra phase noise; phase slice 2 pi/16; f = 1.16; "
+        "p_z = 0.8; mu_1 = 0.05, vacuum probability 0.6 in X windows; mu_z = 0.45 and epsilon = 0.2 as "
+        "starting points (the rate models optimise them). The window, e_d and the detector efficiency decide "
+        "the 1,002 km rate: see tests/validation/test_tf_liu2023.py."
     ),
-    source=SnsSourceParams(
+    source=Sns3SourceParams(
         z_window_prob=0.8,
         sending_prob=0.2,
         signal_intensity=0.45,
-        decoy_intensities=(0.05, 0.3),
-        x_intensity_probs=(0.6, 0.3, 0.1),
+        decoy_intensity=0.05,
+        x_vacuum_prob=0.6,
         rep_rate_hz=_LIU2023_PULSE_RATE_HZ,
     ),
     station=InterferenceStationParams(
-        detector=DetectorParams(efficiency=0.6, dark_count_prob=_LIU2023_NOISE_HZ / _LIU2023_PULSE_RATE_HZ),
+        detector=DetectorParams(efficiency=0.6, dark_count_prob=_LIU2023_NOISE_HZ * _LIU2023_DETECTION_WINDOW_S),
         misalignment_error=0.04,
         phase_noise_rad=0.0,
         phase_slice_rad=2.0 * math.pi / 16.0,
@@ -320,4 +387,5 @@ LIU2023 = TwinFieldDeviceSet(
     ec_efficiency=1.16,
     fibre_loss_db_per_km=_LIU2023_TOTAL_LOSS_DB / _LIU2023_LENGTH_KM,
 )
-"""The 1,002 km SNS TF-QKD record (Liu et al. 2023); see its ``notes`` for what is published and what is chosen."""
+"""The 1,002 km SNS-AOPP TF-QKD record (Liu et al. 2023); see its ``notes`` for what is published and what is
+assumed."""
