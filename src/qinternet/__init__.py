@@ -18,11 +18,15 @@ from typing import TYPE_CHECKING, Any
 from qinternet.errors import ParameterError, QinternetError
 
 if TYPE_CHECKING:
+    from qinternet.kms.prepare import KmsPlan, prepare_kmes
+    from qinternet.network.experiment import LinkExperiment, run_link_experiment
+    from qinternet.network.run import RunResult, run_scenario
     from qinternet.params import PRESETS, QkdSystem, get_preset
     from qinternet.qkd.estimate import LinkEstimate, estimate_from_counts, expected_estimate
     from qinternet.qkd.keyrate import KeyRatePoint, Protocol, key_rate
     from qinternet.qkd.montecarlo import compile_link, count_link, simulate_link
     from qinternet.qkd.record import DetectionRecord, LinkCounts
+    from qinternet.report.files import save_run
 
 try:
     __version__ = version("qinternet")
@@ -44,6 +48,13 @@ _LAZY: dict[str, str] = {
     "simulate_link": "qinternet.qkd.montecarlo",
     "DetectionRecord": "qinternet.qkd.record",
     "LinkCounts": "qinternet.qkd.record",
+    "RunResult": "qinternet.network.run",
+    "run_scenario": "qinternet.network.run",
+    "save_run": "qinternet.report.files",
+    "LinkExperiment": "qinternet.network.experiment",
+    "run_link_experiment": "qinternet.network.experiment",
+    "KmsPlan": "qinternet.kms.prepare",
+    "prepare_kmes": "qinternet.kms.prepare",
 }
 """Where each re-exported name lives (imported on first use)."""
 
@@ -65,12 +76,15 @@ __all__ = [
     "PRESETS",
     "DetectionRecord",
     "KeyRatePoint",
+    "KmsPlan",
     "LinkCounts",
     "LinkEstimate",
+    "LinkExperiment",
     "ParameterError",
     "Protocol",
     "QinternetError",
     "QkdSystem",
+    "RunResult",
     "__version__",
     "compile_link",
     "count_link",
@@ -78,5 +92,9 @@ __all__ = [
     "expected_estimate",
     "get_preset",
     "key_rate",
+    "prepare_kmes",
+    "run_link_experiment",
+    "run_scenario",
+    "save_run",
     "simulate_link",
 ]

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from qinternet.cli import entry, network_cmd
+from qinternet.cli import entry
+from qinternet.report import files as run_files
 
 SCENARIO = """
 name: net
@@ -59,12 +60,12 @@ def test_an_interrupted_run_exits_130_with_one_line_and_leaves_the_previous_outp
     code, err = _run_entry(monkeypatch, capsys, "run", str(scenario), "--duration", "10min", "--out", str(out))
     assert code == 0, err
     before = _files(out)
-    assert set(before) == set(network_cmd.RUN_OUTPUTS)
+    assert set(before) == set(run_files.RUN_OUTPUTS)
 
     def interrupted(*_args: object, **_kwargs: object) -> None:
         raise KeyboardInterrupt  # ^C while the report is being written, after the other files
 
-    monkeypatch.setattr(network_cmd, "write_report", interrupted)
+    monkeypatch.setattr(run_files, "write_report", interrupted)
     code, err = _run_entry(monkeypatch, capsys, "run", str(scenario), "--duration", "20min", "--out", str(out))
     assert code == 130
     assert err.strip().splitlines() == [
@@ -84,7 +85,7 @@ def test_a_failing_output_file_leaves_the_previous_run_whole(
         path.write_text("<html>half")
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(network_cmd, "write_report", disk_full)
+    monkeypatch.setattr(run_files, "write_report", disk_full)
     code, err = _run_entry(monkeypatch, capsys, "run", str(scenario), "--duration", "20min", "--out", str(out))
     assert code == 2
     assert "No space left on device" in err
@@ -115,7 +116,7 @@ def test_a_new_output_folder_appears_only_when_complete(
     def interrupted(*_args: object, **_kwargs: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(network_cmd, "write_report", interrupted)
+    monkeypatch.setattr(run_files, "write_report", interrupted)
     code, _ = _run_entry(
         monkeypatch, capsys, "run", str(scenario), "--duration", "10min", "--out", str(tmp_path / "new")
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -40,9 +41,18 @@ def summary() -> dict[str, Any]:
     }
 
 
+def records(value: Any) -> Any:
+    """The summary's dicts as records with attributes, as :class:`~qinternet.network.summary.RunSummary` has."""
+    if isinstance(value, dict):
+        return SimpleNamespace(**{k: records(v) for k, v in value.items()})
+    if isinstance(value, list):
+        return tuple(records(v) for v in value)
+    return value
+
+
 def printed(width: int) -> str:
     out = io.StringIO()
-    _print_summary(Console(file=out, width=width, color_system=None), summary())
+    _print_summary(Console(file=out, width=width, color_system=None), records(summary()))
     return out.getvalue()
 
 

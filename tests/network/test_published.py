@@ -6,6 +6,8 @@ test computes it, independently of qinternet.network.published.
 
 from __future__ import annotations
 
+import dataclasses
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -13,7 +15,7 @@ import pytest
 
 from qinternet.network.catalogue import resolve_scenario
 from qinternet.network.engines import BuiltLink, build_links
-from qinternet.network.published import compare_published
+from qinternet.network.published import PublishedComparison, compare_published
 from qinternet.network.satellite_links import downlink_loss_db
 from qinternet.network.schema import Scenario, load_scenario
 from qinternet.network.simulate import NetworkRun, simulate
@@ -35,13 +37,18 @@ def empty_run(scenario: Scenario) -> NetworkRun:
     )
 
 
-def by_quantity(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    return {row["quantity"]: row for row in rows}
+def by_quantity(rows: tuple[PublishedComparison, ...]) -> dict[str, dict[str, Any]]:
+    return {row.quantity: dataclasses.asdict(row) for row in rows}
+
+
+def links_only(links: list[dict[str, Any]]) -> Any:
+    """A stand-in summary holding only links with the given fields (what the counting figures read)."""
+    return SimpleNamespace(links=[SimpleNamespace(**link) for link in links])
 
 
 def test_the_backbone_length_and_relays_of_beijing_shanghai() -> None:
     scenario = resolve_scenario("beijing-shanghai")[0]
-    rows = by_quantity(compare_published(scenario, empty_run(scenario), {"links": []}, None))
+    rows = by_quantity(compare_published(scenario, empty_run(scenario), links_only([]), None))
     assert rows["fibre backbone length"]["simulated"] == pytest.approx(
         sum(link.length_km or 0 for link in scenario.links)
     )
@@ -52,7 +59,7 @@ def test_the_backbone_length_and_relays_of_beijing_shanghai() -> None:
 def test_bristol_counts_the_pairs_whose_link_made_key() -> None:
     scenario = resolve_scenario("bristol-8-user")[0]
     links = [{"a": link.a, "b": link.b, "secret_bits": 0.0 if k < 3 else 5.0} for k, link in enumerate(scenario.links)]
-    rows = by_quantity(compare_published(scenario, empty_run(scenario), {"links": links}, None))
+    rows = by_quantity(compare_published(scenario, empty_run(scenario), links_only(links), None))
     assert rows["users"]["simulated"] == 8
     assert rows["user pairs sharing key"]["simulated"] == 28 - 3
     assert rows["trusted nodes"]["simulated"] == 0
@@ -67,14 +74,15 @@ def micius() -> tuple[NetworkRun, list[BuiltLink], dict[str, Any]]:
     scenario = load_scenario(data)  # the scenario's 4 days
     links = build_links(scenario)
     run = simulate(scenario, [link.runner for link in links])
-    return run, links, summarise(run, expected_rate_bps=[link.expected_rate_bps for link in links], links=links)
+    summary = summarise(run, expected_rate_bps=[link.expected_rate_bps for link in links], links=links)
+    return run, links, summary.to_dict() | {"records": summary}
 
 
 def test_micius_figures_are_computed_as_the_validation_test_does(
     micius: tuple[NetworkRun, list[BuiltLink], dict[str, Any]],
 ) -> None:
     run, links, summary = micius
-    rows = by_quantity(summary["published"])
+    rows = by_quantity(summary["records"].published)
     engine = links[0].satellite
     assert engine is not None
     assert run.scenario.links[0].id == "micius--xinglong"
@@ -97,7 +105,7 @@ def test_micius_figures_are_computed_as_the_validation_test_does(
 def test_the_passes_of_a_run(micius: tuple[NetworkRun, list[BuiltLink], dict[str, Any]]) -> None:
     run, links, summary = micius
     passes = summary["passes"]
-    assert passes == satellite_passes(run, links)
+    assert passes == [dataclasses.asdict(p) for p in satellite_passes(run, links)]
     assert len(passes) == sum(len(link.satellite.passes) for link in links if link.satellite is not None)
     assert [p["start_s"] for p in passes] == sorted(p["start_s"] for p in passes)
     for row in passes:

@@ -110,7 +110,7 @@ def test_monte_carlo_blocks_scatter_around_the_analytic_block() -> None:
 def test_the_summary_reports_per_link_demand_and_node() -> None:
     spec = chain()
     run, expected = run_of(spec)
-    summary = summarise(run, expected_rate_bps=expected)
+    summary = summarise(run, expected_rate_bps=expected).to_dict()  # what summary.json holds
     assert [link["id"] for link in summary["links"]] == ["l1", "l2"]
     l1 = summary["links"][0]
     assert l1["mean_rate_bps"] == pytest.approx(expected[0])

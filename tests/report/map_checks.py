@@ -15,21 +15,23 @@ from matplotlib.figure import Figure
 from matplotlib.text import Text
 from matplotlib.transforms import Bbox
 
+from qinternet.network.summary import NodeSummary, RunSummary
+
 __all__ = ["assert_readable_map", "important", "place"]
 
 
-def place(node: dict[str, Any]) -> tuple[float, float] | None:
+def place(node: NodeSummary) -> tuple[float, float] | None:
     """(lon, lat) where the node belongs on the map: its own, or a satellite's drawn point (``map``)."""
-    if node["lat_deg"] is not None:
-        return float(node["lon_deg"]), float(node["lat_deg"])
-    if "map" in node:
-        return float(node["map"]["lon_deg"]), float(node["map"]["lat_deg"])
+    if node.lat_deg is not None and node.lon_deg is not None:
+        return float(node.lon_deg), float(node.lat_deg)
+    if node.map is not None:
+        return float(node.map.lon_deg), float(node.map.lat_deg)
     return None
 
 
-def important(node: dict[str, Any]) -> bool:
+def important(node: NodeSummary) -> bool:
     """Nodes that must be labelled: all but unnamed trusted relays."""
-    return node["kind"] != "trusted-relay" or node["name"] != node["id"]
+    return node.kind != "trusted-relay" or node.name != node.id
 
 
 def _all_axes(figure: Figure) -> list[Axes]:
@@ -54,7 +56,7 @@ def _markers_at(ax: Axes, xy: tuple[float, float]) -> int:
     return count
 
 
-def assert_readable_map(figure: Figure, summary: dict[str, Any]) -> None:
+def assert_readable_map(figure: Figure, summary: RunSummary) -> None:
     """Every node has a marker inside the map's view; every node that must be is labelled; labels overlap
     neither each other nor other axes (colour bar, legend panels), and lie inside the figure and their axes;
     longitude is stretched by 1/cos(latitude)."""
@@ -62,23 +64,23 @@ def assert_readable_map(figure: Figure, summary: dict[str, Any]) -> None:
     figure.draw_without_rendering()
     renderer = canvas.get_renderer()  # type: ignore[attr-defined]
     axes = _all_axes(figure)
-    nodes = summary["nodes"]
+    nodes = summary.nodes
     main = max(axes, key=lambda ax: sum(_markers_at(ax, p) for n in nodes if (p := place(n)) is not None))
     (x0, x1), (y0, y1) = sorted(main.get_xlim()), sorted(main.get_ylim())
     for node in nodes:
         xy = place(node)
-        assert xy is not None, f"{node['id']} has no place on the map"
-        assert _markers_at(main, xy) >= 1, f"{node['id']} has no marker"
-        assert x0 <= xy[0] <= x1, f"{node['id']} is outside the map's view"
-        assert y0 <= xy[1] <= y1, f"{node['id']} is outside the map's view"
+        assert xy is not None, f"{node.id} has no place on the map"
+        assert _markers_at(main, xy) >= 1, f"{node.id} has no marker"
+        assert x0 <= xy[0] <= x1, f"{node.id} is outside the map's view"
+        assert y0 <= xy[1] <= y1, f"{node.id} is outside the map's view"
 
     texts = [t for ax in axes for t in ax.texts if isinstance(t, Text) and t.get_visible()]
-    names = {node["name"] for node in nodes}
+    names = {node.name for node in nodes}
     labels = [t for t in texts if " ".join(t.get_text().split()) in names]
     labelled = {" ".join(t.get_text().split()) for t in labels}
     for node in nodes:
         if important(node):
-            assert node["name"] in labelled, f"{node['id']} ({node['name']!r}) is not labelled"
+            assert node.name in labelled, f"{node.id} ({node.name!r}) is not labelled"
     boxes = [(" ".join(t.get_text().split()), t.axes, Text.get_window_extent(t, renderer)) for t in labels]
     page = figure.bbox
     for i, (name, ax, box) in enumerate(boxes):

@@ -11,10 +11,11 @@ import pytest
 from matplotlib.figure import Figure
 
 from qinternet.network.catalogue import resolve_scenario
-from qinternet.network.engines import BuiltLink, build_links
+from qinternet.network.engines import BuiltLink
+from qinternet.network.run import RunResult, run_scenario
 from qinternet.network.schema import Scenario, load_scenario
-from qinternet.network.simulate import NetworkRun, simulate
-from qinternet.network.summary import summarise
+from qinternet.network.simulate import NetworkRun
+from qinternet.network.summary import RunSummary
 from qinternet.report.network import (
     MAX_POINTS,
     plot_demands,
@@ -36,10 +37,9 @@ def shorter(name: str, duration_s: float) -> Scenario:
     return load_scenario(data)
 
 
-def run_of(scenario: Scenario) -> tuple[NetworkRun, list[BuiltLink], dict[str, Any]]:
-    links = build_links(scenario)
-    run = simulate(scenario, [link.runner for link in links])
-    return run, links, summarise(run, expected_rate_bps=[link.expected_rate_bps for link in links], links=links)
+def run_of(scenario: Scenario) -> tuple[NetworkRun, list[BuiltLink], RunResult]:
+    result = run_scenario(scenario)
+    return result.network, list(result.links), result
 
 
 def made_up_run(pools: np.ndarray, demands: int = 0) -> NetworkRun:
@@ -101,9 +101,9 @@ def test_link_rates_stop_at_the_cut_off_instead_of_a_made_up_floor() -> None:
     data["links"].append({**data["links"][0], "id": "too-long", "a": "argonne", "b": "starlight", "length_km": 160.0})
     data["demands"] = []
     data["time"]["duration_s"] = 1800
-    _, links, summary = run_of(load_scenario(data))
-    assert summary["links"][1]["mean_rate_bps"] == 0  # 160 km is past lim2014's finite-key cut-off
-    ax = plot_link_rates(axes(), summary, links)
+    _, links, result = run_of(load_scenario(data))
+    assert result.summary.links[1].mean_rate_bps == 0  # 160 km is past lim2014's finite-key cut-off
+    ax = plot_link_rates(axes(), result.summary, links)
     curve = ax.get_lines()[0]
     assert np.all(np.asarray(curve.get_ydata()) > 1e-3)  # no flat floor at 1e-3 bit/s
     assert max(curve.get_xdata()) < 160.0 * 1.6  # it ends where the key does
@@ -116,11 +116,11 @@ def test_link_rates_stop_at_the_cut_off_instead_of_a_made_up_floor() -> None:
 
 
 @pytest.fixture(scope="module")
-def micius_hour() -> tuple[NetworkRun, list[BuiltLink], dict[str, Any]]:
+def micius_hour() -> tuple[NetworkRun, list[BuiltLink], RunResult]:
     return run_of(shorter("micius", 3600))
 
 
-def test_satellite_plots_say_no_passes(micius_hour: tuple[NetworkRun, list[BuiltLink], dict[str, Any]]) -> None:
+def test_satellite_plots_say_no_passes(micius_hour: tuple[NetworkRun, list[BuiltLink], RunResult]) -> None:
     run, links, _ = micius_hour
     ids = [spec.id for spec in run.scenario.links]
     for ax in (plot_pass_elevations(axes(), links, ids), plot_pass_keys(axes(), run)):
@@ -147,11 +147,11 @@ def test_satellite_plots_of_a_long_run_go_per_day() -> None:
 
 
 @pytest.fixture(scope="module")
-def micius_report(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict[str, Any]]:
-    run, links, summary = run_of(shorter("micius", 4 * 86400.0))
+def micius_report(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, RunSummary]:
+    _, _, result = run_of(shorter("micius", 4 * 86400.0))
     path = tmp_path_factory.mktemp("micius") / "report.html"
-    write_report(path, run, summary, links)
-    return path.read_text(), summary
+    write_report(path, result)
+    return path.read_text(), result.summary
 
 
 def cells(html: str, heading: str) -> list[list[str]]:
@@ -162,7 +162,7 @@ def cells(html: str, heading: str) -> list[list[str]]:
     return [re.findall(r"<t[dh]>(.*?)</t[dh]>", row) for row in rows]
 
 
-def test_tables_show_units_and_percentages(micius_report: tuple[str, dict[str, Any]]) -> None:
+def test_tables_show_units_and_percentages(micius_report: tuple[str, RunSummary]) -> None:
     html, _ = micius_report
     for heading in ("Demands", "Links"):
         rows = cells(html, heading)
@@ -177,18 +177,19 @@ def test_tables_show_units_and_percentages(micius_report: tuple[str, dict[str, A
     assert all(row[rate].endswith("bit/s") for row in links[1:])
 
 
-def test_the_passes_table_lists_every_pass(micius_report: tuple[str, dict[str, Any]]) -> None:
+def test_the_passes_table_lists_every_pass(micius_report: tuple[str, RunSummary]) -> None:
     html, summary = micius_report
     rows = cells(html, "Satellite passes")
     assert rows[0] == [
         "start (UTC)", "link", "duration", "peak elevation", "closest", "least loss", "secret key", "mean rate", "QBER",
     ]  # fmt: skip
-    assert len(rows) - 1 == len(summary["passes"]) > 4
-    for link in summary["links"]:
-        assert sum(p["key_bits"] for p in summary["passes"] if p["link"] == link["id"]) == link["secret_bits"]
+    assert summary.passes is not None
+    assert len(rows) - 1 == len(summary.passes) > 4
+    for link in summary.links:
+        assert sum(p.key_bits for p in summary.passes if p.link == link.id) == link.secret_bits
 
 
-def test_published_figures_stand_beside_the_simulated_ones(micius_report: tuple[str, dict[str, Any]]) -> None:
+def test_published_figures_stand_beside_the_simulated_ones(micius_report: tuple[str, RunSummary]) -> None:
     html, summary = micius_report
     rows = cells(html, "Published figures")
     header = rows[0]
@@ -197,12 +198,12 @@ def test_published_figures_stand_beside_the_simulated_ones(micius_report: tuple[
     assert by_quantity["channel loss at 645 km"][2].endswith(" dB")
     assert by_quantity["QBER"][2].endswith(" %")
     assert by_quantity["mean secure key rate over that pass"][2].endswith("bit/s")
-    assert all(p["simulated"] is not None for p in summary["published"])
+    assert all(p.simulated is not None for p in summary.published)
 
 
 def test_a_figure_it_cannot_match_is_not_simulated(tmp_path: Path) -> None:
-    run, links, summary = run_of(shorter("chicago-ieqnet", 1200))
-    write_report(tmp_path / "report.html", run, summary, links)
+    _, _, result = run_of(shorter("chicago-ieqnet", 1200))
+    write_report(tmp_path / "report.html", result)
     rows = cells((tmp_path / "report.html").read_text(), "Published figures")
     assert len(rows) == 5
     assert all(row[2] == "not simulated" for row in rows[1:])  # context from other experiments

@@ -14,17 +14,15 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
 from matplotlib.image import imread
 
 from qinternet.network.catalogue import builtin_names, resolve_scenario
-from qinternet.network.engines import build_links
+from qinternet.network.run import run_scenario
 from qinternet.network.schema import load_scenario
-from qinternet.network.simulate import simulate
-from qinternet.network.summary import summarise
+from qinternet.network.summary import RunSummary
 from qinternet.report.network import network_map_figure, write_report
 from tests.report.map_checks import assert_readable_map
 
@@ -44,19 +42,15 @@ def test_every_built_in_scenario_is_covered() -> None:
 
 
 @pytest.fixture(scope="module", params=sorted(DURATION_S))
-def report(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> tuple[str, Path, dict[str, Any]]:
+def report(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path, RunSummary]:
     name = str(request.param)
     data = resolve_scenario(name)[0].model_dump(mode="json")
     data["time"]["duration_s"] = DURATION_S[name]
     scenario = load_scenario(data)
-    links = build_links(scenario)
-    run = simulate(scenario, [link.runner for link in links])
-    summary = summarise(run, expected_rate_bps=[link.expected_rate_bps for link in links], links=links)
+    result = run_scenario(scenario)
     path = tmp_path_factory.mktemp(name) / "report.html"
-    write_report(path, run, summary, links)
-    return name, path, summary
+    write_report(path, result)
+    return name, path, result.summary
 
 
 @pytest.fixture(scope="module")
@@ -70,14 +64,12 @@ def chromium() -> str:
     return found
 
 
-def test_the_map_is_readable(report: tuple[str, Path, dict[str, Any]]) -> None:
+def test_the_map_is_readable(report: tuple[str, Path, RunSummary]) -> None:
     _, _, summary = report
     assert_readable_map(network_map_figure(summary), summary)
 
 
-def test_the_report_renders_in_a_browser(
-    report: tuple[str, Path, dict[str, Any]], chromium: str, tmp_path: Path
-) -> None:
+def test_the_report_renders_in_a_browser(report: tuple[str, Path, RunSummary], chromium: str, tmp_path: Path) -> None:
     name, path, _ = report
     shot = tmp_path / f"{name}.png"
     command = [

@@ -90,6 +90,7 @@ def load_command(name: str) -> Any:
     """The click command (or group) ``name``, imported now, its options checked by :mod:`.strict`."""
     spec = COMMANDS[name]
     target = getattr(importlib.import_module(spec.module), spec.attribute)
+    command: Any
     if isinstance(target, typer.Typer):
         command = typer.main.get_group(target)  # a group even with one subcommand (pki init)
     else:

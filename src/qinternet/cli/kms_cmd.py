@@ -21,12 +21,11 @@ from qinternet.kms.pki import (
     complete_pki,
     init_pki,
     server_name_problem,
-    unsigned,
 )
+from qinternet.kms.prepare import prepare_kmes
 from qinternet.kms.service import client_url, configure_logging, run_service
 from qinternet.kms.settings import ServeSettings, load_serve_settings
 from qinternet.kms.tls import KmeServer
-from qinternet.kms.topology import KeyLimits
 from qinternet.outputs import check_output_file, check_output_folder
 
 __all__ = ["pki_app", "serve"]
@@ -154,57 +153,11 @@ def serve(
     if settings.ready_file is not None:
         check_output_file(settings.ready_file, "--ready-file")
     configure_logging(settings.log_format)
-    topology = topology_of(spec)
-    kmes = sorted(topology.kmes)
-    if settings.base_port + len(kmes) - 1 > 65535:
-        raise ParameterError("--base-port", f"leaves no room for {len(kmes)} KMEs")
-    files = PkiFiles(settings.pki)
-    if not files.ca.exists():
-        if settings.pki.is_dir() and any(settings.pki.glob("*.pem")):
-            raise ParameterError(
-                "--pki", f"{str(settings.pki)!r} holds certificates but no ca.pem; not overwriting them"
-            )
-        try:
-            init_pki(settings.pki, kmes=kmes, saes=sorted(topology.sae_kme), field="--pki")
-        except ParameterError:
-            raise
-        except (OSError, ValueError) as exc:
-            raise ParameterError("--pki", f"cannot make the certificates: {exc}") from None
-    else:  # a PKI made by `qinternet pki init`: sign what this scenario's KMEs and SAEs still lack
-        try:
-            complete_pki(settings.pki, kmes=kmes, saes=sorted(topology.sae_kme), field="--pki")
-        except ParameterError:
-            raise
-        except (OSError, ValueError) as exc:
-            raise ParameterError("--pki", f"cannot sign the missing certificates with its CA: {exc}") from None
-    missing = [name for name in [*kmes, *topology.sae_kme] if not files.cert(name).exists()]
-    if missing:
-        raise ParameterError("--pki", f"no certificate for {', '.join(missing[:5])} in {str(settings.pki)!r}")
-    try:
-        wrong = unsigned(files, kmes)
-    except (OSError, ValueError) as exc:
-        raise ParameterError("--pki", f"ca.pem cannot be read: {exc}") from None
-    if wrong:
-        raise ParameterError(
-            "--pki",
-            f"{', '.join(f'{name}.pem' for name in wrong[:5])} not signed by {files.ca} or not matching its .key: "
-            "clients would be refused (re-sign them: delete them and run again, or pki init --force)",
-        )
-    try:
-        limits = KeyLimits(
-            key_size=settings.key_size,
-            min_key_size=settings.min_key_size,
-            max_key_size=settings.max_key_size,
-            max_key_per_request=settings.max_key_per_request,
-            max_sae_id_count=settings.max_sae_id_count,
-            max_key_count=max(1, int(settings.pool_capacity_bits) // settings.key_size),
-        )
-    except ValueError as exc:
-        raise ParameterError("key limits (QINTERNET_KMS_* or --config)", str(exc)) from None
+    plan = prepare_kmes(spec, settings)
     announce = functools.partial(
-        _print_endpoints, Console(soft_wrap=True), spec.name, topology.sae_kme, files, settings
+        _print_endpoints, Console(soft_wrap=True), spec.name, plan.topology.sae_kme, plan.files, settings
     )
-    run_service(spec, settings, topology, limits, files, announce=announce, stop_after_s=stop_after)
+    run_service(spec, settings, plan.topology, plan.limits, plan.files, announce=announce, stop_after_s=stop_after)
 
 
 def _print_endpoints(

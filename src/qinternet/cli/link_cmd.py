@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,29 +13,16 @@ from rich.table import Table
 from qinternet.cli import options as opt
 from qinternet.cli.output import QuietOption, check_output_path, dump_json, progress_bar, writing
 from qinternet.errors import ParameterError
-from qinternet.network.links import tuned_system
+from qinternet.network.experiment import run_link_experiment
 from qinternet.outputs import replacing
-from qinternet.params.devices import QkdSystem
-from qinternet.params.serialise import to_jsonable
 from qinternet.postprocessing.pipeline import ErrorCorrection, PipelineParams
-from qinternet.postprocessing.pipeline import postprocess as run_pipeline
-from qinternet.qkd.attacks import parse_attack
-from qinternet.qkd.estimate import estimate_from_counts, expected_estimate
 from qinternet.qkd.finite_key import FiniteKeyParams
 from qinternet.qkd.keyrate import Protocol, parse_protocol
-from qinternet.qkd.montecarlo import LinkSampler, compile_link, count_link
-from qinternet.qkd.record import DetectionRecord, LinkCounts
 from qinternet.qkd.record_io import save_record
 
 __all__ = ["link"]
 
 _MONTE_CARLO_PROTOCOLS = (Protocol.DECOY_BB84,)
-MAX_EVENTS = 1e11
-"""Most detection events one run may simulate (about three hours at 100 ns an event)."""
-MAX_SAVED_EVENTS = 5e8
-"""Most events ``--save`` keeps in memory (about 8 GB)."""
-MAX_BLOCKS = 1e7
-"""Most blocks one run may take (each costs some Python overhead)."""
 
 
 @opt.with_overrides
@@ -98,124 +83,38 @@ def link(
         if not postprocess:
             raise ParameterError("--save-key", "needs --postprocess")
         check_output_path(save_key, "--save-key", (".npz",))
-    pipeline = PipelineParams(
-        security=FiniteKeyParams(eps_sec=eps_sec, eps_cor=eps_cor), ec=ec, cascade_variant=cascade_variant
-    )
-    keep = save is not None or postprocess
-    system = opt.resolve_system(preset, overrides)
-    distance = distances[0]
-    if postprocess and not preset_settings:
-        system = tuned_system(system, distance, float(n_pulses), pipeline.security)
-    channel = None if attack is None else parse_attack(attack)
-    sampler = compile_link(system, distance, channel)
-    _check_workload(sampler, n_pulses, n_block, keep=keep)
-
-    kept: list[DetectionRecord] = []
-    started = time.perf_counter()
+    # Checked whether or not they are used: a bad value is an error either way.
+    security = FiniteKeyParams(eps_sec=eps_sec, eps_cor=eps_cor)
+    pipeline = PipelineParams(security=security, ec=ec, cascade_variant=cascade_variant)
     with progress_bar(quiet=quiet) as progress:
         task = progress.add_task(f"Simulating {n_pulses:.3g} pulses", total=n_pulses)
-
-        def on_block(block: DetectionRecord) -> None:
-            if keep:
-                kept.append(block)
-            progress.advance(task, block.pulses)
-
-        rng = np.random.default_rng(seed)
-        counts = count_link(sampler, n_pulses, rng, block_pulses=n_block, on_block=on_block)
-    wall_s = time.perf_counter() - started
-    record = DetectionRecord.concatenate(kept) if keep else None
-    if save is not None and record is not None:
+        experiment = run_link_experiment(
+            preset=preset,
+            system=opt.resolve_system(preset, overrides),
+            distance_km=distances[0],
+            pulses=n_pulses,
+            seed=seed,
+            attack=attack,
+            block_pulses=n_block,
+            keep_record=save is not None,
+            pipeline=pipeline if postprocess else None,
+            tune=not preset_settings,
+            on_progress=lambda done: progress.advance(task, done),
+        )
+    if save is not None and experiment.record is not None:
         with writing(save, "--save"):
-            save_record(record, save, field="--save")
-
-    run = LinkRun(
-        protocol=chosen, preset=preset, distance_km=distance, pulses=n_pulses, seed=seed, wall_s=wall_s, attack=attack
+            save_record(experiment.record, save, field="--save")
+    outcome = experiment.outcome
+    if save_key is not None and outcome is not None:
+        with replacing(save_key, "--save-key", private=True) as temporary, temporary.open("wb") as handle:
+            np.savez_compressed(handle, alice=outcome.alice_key, bob=outcome.bob_key)
+    result = experiment.to_dict(
+        saved=None if save is None else str(save), saved_key=None if save_key is None else str(save_key)
     )
-    result = run.to_dict(system, counts)
-    if save is not None:
-        result["saved"] = str(save)
-    if postprocess and record is not None:
-        result.update(_postprocess(record, system, pipeline, rng, save_key, run.pulses / system.source.rep_rate_hz))
     if json_out:
         typer.echo(dump_json(result))
     else:
         _print_summary(result)
-
-
-def _postprocess(
-    record: DetectionRecord,
-    system: QkdSystem,
-    params: PipelineParams,
-    rng: np.random.Generator,
-    save_key: Path | None,
-    simulated_s: float,
-) -> dict[str, Any]:
-    """Run the post-processing round; its fields for the JSON result (the keys go only to ``save_key``)."""
-    started = time.perf_counter()
-    outcome = run_pipeline(record, system, params, rng)
-    fields = outcome.to_dict()
-    fields["finite_key_bounds"] = fields.pop("bounds")
-    fields["postprocess_wall_s"] = time.perf_counter() - started
-    fields["secret_key_rate_bps"] = outcome.final_key_bits / simulated_s
-    if save_key is not None:
-        with replacing(save_key, "--save-key", private=True) as temporary, temporary.open("wb") as handle:
-            np.savez_compressed(handle, alice=outcome.alice_key, bob=outcome.bob_key)
-        fields["saved_key"] = str(save_key)
-    return fields
-
-
-def _check_workload(sampler: LinkSampler, pulses: int, block_pulses: int | None, *, keep: bool) -> None:
-    """Refuse runs that could not finish or fit in memory, before they start."""
-    events = pulses * sampler.detection_probability
-    if events > MAX_EVENTS:
-        raise ParameterError(
-            "--pulses",
-            f"would simulate ~{events:.2g} detection events (at most {MAX_EVENTS:.0e}); use fewer pulses",
-        )
-    if keep and events > MAX_SAVED_EVENTS:
-        raise ParameterError(
-            "--save",
-            f"~{events:.2g} events are too many to keep (at most {MAX_SAVED_EVENTS:.0e}); use fewer pulses",
-        )
-    if block_pulses is not None and pulses / block_pulses > MAX_BLOCKS:
-        raise ParameterError("--block-pulses", f"gives more than {MAX_BLOCKS:.0e} blocks; use larger blocks")
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class LinkRun:
-    """What was simulated, and how long it took."""
-
-    protocol: Protocol
-    preset: str
-    distance_km: float
-    pulses: int
-    seed: int
-    wall_s: float
-    attack: str | None = None
-
-    def to_dict(self, system: QkdSystem, counts: LinkCounts) -> dict[str, Any]:
-        """The JSON result: run, counts, decoy estimates, key rate, the analytic expectation, parameters."""
-        estimate = estimate_from_counts(system, counts)
-        rep_rate = system.source.rep_rate_hz
-        return {
-            "protocol": self.protocol.value,
-            "preset": self.preset,
-            "distance_km": self.distance_km,
-            "pulses": self.pulses,
-            "seed": self.seed,
-            "attack": self.attack,
-            "detections": int(counts.detected.sum()),
-            "sifted_bits": int(counts.matched(counts.detected).sum()),
-            "double_clicks": int(counts.double_clicks.sum()),
-            "wall_s": self.wall_s,
-            "pulses_per_wall_s": self.pulses / self.wall_s if self.wall_s > 0 else None,
-            **estimate.to_dict(),
-            "rep_rate_hz": rep_rate,
-            "simulated_s": self.pulses / rep_rate,
-            "key_rate_bps": estimate.key_rate_per_pulse * rep_rate,
-            "expected": expected_estimate(system, self.distance_km).to_dict(),
-            "parameters": {"preset": self.preset, **to_jsonable(system)},
-        }
 
 
 def _print_summary(result: dict[str, Any]) -> None:

@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import contextlib
 import json
-import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.progress import TaskID
 from rich.table import Table
 
 from qinternet.cli.output import QuietOption, dump_json, progress_bar
 from qinternet.errors import ParameterError
 from qinternet.network.catalogue import builtin_names, builtin_text, resolve_scenario
 from qinternet.network.engines import build_links
+from qinternet.network.run import RunStage, run_scenario
 from qinternet.network.schema import (
     LinkModel,
     Scenario,
@@ -25,18 +26,14 @@ from qinternet.network.schema import (
     parse_duration_s,
     scenario_json_schema,
 )
-from qinternet.network.simulate import simulate
-from qinternet.network.summary import demand_series, link_series, summarise
-from qinternet.outputs import check_output_file, check_output_folder, staged_folder, write_file
-from qinternet.report.network import write_report
+from qinternet.network.summary import RunSummary
+from qinternet.outputs import check_output_file, write_file
+from qinternet.report.files import check_run_folder, save_run
 
 __all__ = ["run", "scenario_app", "scenarios_app"]
 
 scenario_app = typer.Typer(help="Check scenario files and print their schema.", no_args_is_help=True)
 scenarios_app = typer.Typer(help="The scenarios built into qinternet.", no_args_is_help=True)
-
-MAX_STEPS = 10_000_000
-"""Most sampling steps a run may have (duration / step)."""
 
 
 def parse_duration_option(text: str, option: str, *, allow_zero: bool = False) -> float:
@@ -72,33 +69,6 @@ def scenario_named(name_or_path: str, option: str = "SCENARIO") -> Scenario:
         return resolve_scenario(name_or_path)[0]
 
 
-def _duration(text: str | None, option: str) -> float | None:
-    return None if text is None else parse_duration_option(text, option)
-
-
-RUN_OUTPUTS = ("summary.json", "links.csv", "demands.csv", "report.html")
-"""The files ``qinternet run`` writes into its output folder, together or not at all."""
-
-
-def _write_csv(path: Path, columns: list[str], rows: Any) -> None:
-    with path.open("w") as handle:
-        handle.write(",".join(columns) + "\n")
-        for row in rows:
-            handle.write(",".join(repr(float(v)) if isinstance(v, float) else str(v) for v in row) + "\n")
-
-
-def _with_options(data: dict[str, Any], given: dict[str, str]) -> Scenario:
-    """The scenario ``data`` (its JSON form, changed by the options ``given``); an error names the option."""
-    try:
-        return load_scenario(data)
-    except ScenarioError as exc:
-        path, reason = exc.errors[0]
-        if path == "time":  # step longer than duration: the option given last of the two is at fault
-            path = "time.step_s" if "time.step_s" in given else "time.duration_s"
-        option = given.get("model" if path.endswith(".model") else path, " / ".join(given.values()))
-        raise ParameterError(option, f"{reason} ({path} of the scenario)") from None
-
-
 def run(
     scenario: Annotated[str, typer.Argument(help="A built-in scenario (qinternet scenarios list) or a YAML file.")],
     duration: Annotated[str | None, typer.Option(help="Simulated time, e.g. 24h, 90min, 3600 (s).")] = None,
@@ -115,47 +85,23 @@ def run(
     quiet: QuietOption = False,
 ) -> None:
     """Simulate a network over time: key per link, relayed key per demand, pools; writes a report."""
-    spec = scenario_named(scenario)
-    data = spec.model_dump(mode="json")
-    given: dict[str, str] = {}  # the scenario fields the options change, and the option of each
-    if (seconds := _duration(duration, "--duration")) is not None:
-        data["time"]["duration_s"], given["time.duration_s"] = seconds, "--duration"
-    if (seconds := _duration(step, "--step")) is not None:
-        data["time"]["step_s"], given["time.step_s"] = seconds, "--step"
-    if seed is not None:
-        if seed < 0:
-            raise ParameterError("--seed", f"must be >= 0, got {seed}")
-        data["seed"], given["seed"] = seed, "--seed"
-    if model is not None:
-        data["links"] = [{**link, "model": model.value} for link in data["links"]]
-        given["model"] = "--model"
-    if given:
-        spec = _with_options(data, given)
-    steps = spec.time.duration_s / spec.time.step_s
-    if steps > MAX_STEPS:
-        raise ParameterError("--step", f"gives {steps:.3g} steps; at most {MAX_STEPS:.0e} (use a longer step)")
-    check_output_folder(out, "--out", RUN_OUTPUTS)
-
+    check_run_folder(out, "--out")
     console = Console(stderr=True, quiet=quiet)
-    started = time.perf_counter()
-    with progress_bar(quiet=quiet) as progress:
-        building = progress.add_task(f"{spec.name}: building links (passes, settings)", total=1.0)
-        links = build_links(spec, on_progress=lambda done: progress.update(building, completed=done))
-        task = progress.add_task(f"{spec.name}: simulating", total=spec.time.duration_s)
-        result = simulate(spec, [link.runner for link in links], on_step=lambda t: progress.update(task, completed=t))
-    wall_s = time.perf_counter() - started
-    summary = summarise(result, expected_rate_bps=[link.expected_rate_bps for link in links], links=links)
-    summary["wall_s"] = wall_s
-    with staged_folder(out, RUN_OUTPUTS, "--out") as stage:
-        (stage / "summary.json").write_text(dump_json(summary) + "\n")
-        _write_csv(stage / "links.csv", *link_series(result))
-        _write_csv(stage / "demands.csv", *demand_series(result))
-        write_report(stage / "report.html", result, summary, links)
+    with progress_bar(quiet=quiet) as progress, naming("SCENARIO"):
+        tasks: dict[str, TaskID] = {}
+
+        def show(stage: RunStage, done: float) -> None:
+            if stage not in tasks:
+                tasks[stage] = progress.add_task(f"{scenario}: {stage}", total=1.0)
+            progress.update(tasks[stage], completed=done)
+
+        result = run_scenario(scenario, duration=duration, step=step, seed=seed, model=model, on_progress=show)
+    save_run(result, out, "--out")
     if json_out:
-        typer.echo(dump_json(summary))
+        typer.echo(result.to_json())
     else:
-        _print_summary(Console(), summary)
-    console.print(f"wrote {out / 'summary.json'}, links.csv, demands.csv, report.html in {wall_s:.1f} s")
+        _print_summary(Console(), result.summary)
+    console.print(f"wrote {out / 'summary.json'}, links.csv, demands.csv, report.html in {result.wall_s:.1f} s")
 
 
 def _fit(width: int, headers: list[str], rows: list[list[str]], whole: set[int]) -> list[int | None]:
@@ -197,7 +143,7 @@ def _print_table(
     console.print(table)
 
 
-def _print_summary(console: Console, summary: dict[str, Any]) -> None:
+def _print_summary(console: Console, summary: RunSummary) -> None:
     """The demands and the weakest links as tables that stay readable at 80 columns.
 
     Ids never wrap or lose a character; numbers carry their unit with an SI prefix (``1.44 Gbit``,
@@ -205,33 +151,33 @@ def _print_summary(console: Console, summary: dict[str, Any]) -> None:
     """
     from qinternet.report import units
 
-    hours = summary["duration_s"] / 3600
+    hours = summary.duration_s / 3600
     span = f"{hours / 24:g} days" if hours > 72 else f"{hours:g} h"
     rows = [
         [
-            d["id"],
-            f"{d['a']} - {d['b']}",
-            str(d["priority"]),
-            units.bits(d["wanted_bits"]),
-            units.bits(d["delivered_bits"]),
-            units.percent(d["met_fraction"]),
-            str(len(d["paths"][0]["links"]) if d["paths"] else 0),
+            d.id,
+            f"{d.a} - {d.b}",
+            str(d.priority),
+            units.bits(d.wanted_bits),
+            units.bits(d.delivered_bits),
+            units.percent(d.met_fraction),
+            str(len(d.paths[0].links) if d.paths else 0),
         ]
-        for d in summary["demands"]
+        for d in summary.demands
     ]
     headers = ["demand", "users", "prio", "wanted", "delivered", "met", "hops"]
-    _print_table(console, f"{summary['scenario']}: demands over {span}", headers, rows, {0}, {0, 1})
+    _print_table(console, f"{summary.scenario}: demands over {span}", headers, rows, {0}, {0, 1})
     rows = [
         [
-            str(link["id"]),
-            str(link["kind"]),
-            units.rate(link["mean_rate_bps"]),
-            "-" if link["expected_rate_bps"] is None else units.rate(link["expected_rate_bps"]),
-            "-" if link["qber"] is None else units.percent(link["qber"], decimals=2),
-            units.percent(link["uptime"], decimals=0),
-            units.bits(link["pool_bits_final"]),
+            link.id,
+            link.kind,
+            units.rate(link.mean_rate_bps),
+            "-" if link.expected_rate_bps is None else units.rate(link.expected_rate_bps),
+            "-" if link.qber is None else units.percent(link.qber, decimals=2),
+            units.percent(link.uptime, decimals=0),
+            units.bits(link.pool_bits_final),
         ]
-        for link in sorted(summary["links"], key=lambda link: link["mean_rate_bps"])[:5]
+        for link in sorted(summary.links, key=lambda link: link.mean_rate_bps)[:5]
     ]
     headers = ["link", "kind", "rate", "analytic", "QBER", "uptime", "pool"]
     _print_table(

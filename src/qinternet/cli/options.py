@@ -61,6 +61,11 @@ FIELD_OPTIONS: dict[str, str] = {
     "eps_sec": "--eps-sec",
     "eps_cor": "--eps-cor",
     "cascade_variant": "--cascade-variant",
+    "duration": "--duration",
+    "step": "--step",
+    "seed": "--seed",
+    "model": "--model",
+    "keep_record": "--save",
 }
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any
@@ -14,14 +13,9 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 
 from qinternet.errors import ParameterError
 from qinternet.outputs import check_output_file, replacing, writing
-from qinternet.params.serialise import to_jsonable
+from qinternet.params.serialise import dump_json, to_jsonable
 
 __all__ = ["QuietOption", "check_output_path", "dump_json", "progress_bar", "write_csv", "writing"]
-
-
-def dump_json(data: Any) -> str:
-    """Strict JSON (non-finite numbers become null), indented for people and parsable by scripts."""
-    return json.dumps(to_jsonable(data), indent=2, allow_nan=False)
 
 
 def write_csv(path: Path, rows: Sequence[Mapping[str, Any]], *, option: str = "--csv") -> None:

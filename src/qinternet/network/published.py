@@ -14,7 +14,7 @@ import math
 import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import networkx as nx
 import numpy as np
@@ -25,8 +25,9 @@ from qinternet.network.simulate import NetworkRun
 
 if TYPE_CHECKING:
     from qinternet.network.engines import BuiltLink
+    from qinternet.network.summary import RunSummary
 
-__all__ = ["COMPARISONS", "Simulated", "compare_published"]
+__all__ = ["COMPARISONS", "PublishedComparison", "Simulated", "compare_published"]
 
 EARTH_RADIUS_KM = 6371.0
 """Mean Earth radius for great-circle distances (IUGG mean radius, as in tests/validation)."""
@@ -51,7 +52,7 @@ class Simulated:
 class _Run:
     scenario: Scenario
     run: NetworkRun
-    summary: dict[str, Any]
+    summary: RunSummary
     links: Sequence[BuiltLink] | None
 
 
@@ -138,9 +139,9 @@ def user_pairs_with_key(ctx: _Run) -> Simulated:
     """How many pairs of users got key from a link of their own during the run."""
     users = {n.id for n in ctx.scenario.nodes if n.kind is NodeKind.USER}
     pairs = {
-        frozenset((link["a"], link["b"]))
-        for link in ctx.summary["links"]
-        if link["a"] in users and link["b"] in users and link["secret_bits"] > 0
+        frozenset((link.a, link.b))
+        for link in ctx.summary.links
+        if link.a in users and link.b in users and link.secret_bits > 0
     }
     return Simulated(value=len(pairs), unit="", how="user pairs whose own link made key in this run")
 
@@ -151,7 +152,7 @@ def typical_pass_rate(ctx: _Run) -> Simulated | None:
 
     if ctx.links is None:
         return None
-    rates = [p["mean_rate_bps"] for p in satellite_passes(ctx.run, ctx.links) if p["key_bits"] > 0]
+    rates = [p.mean_rate_bps for p in satellite_passes(ctx.run, ctx.links) if p.key_bits > 0]
     if not rates:
         return None
     return Simulated(
@@ -208,10 +209,10 @@ def link_qber(link_id: str) -> Metric:
     """The link's QBER over the run (key-weighted over its blocks or passes)."""
 
     def metric(ctx: _Run) -> Simulated | None:
-        link = next((link for link in ctx.summary["links"] if link["id"] == link_id), None)
-        if link is None or link["qber"] is None:
+        link = next((link for link in ctx.summary.links if link.id == link_id), None)
+        if link is None or link.qber is None:
             return None
-        return Simulated(value=link["qber"], unit="fraction", how=f"{link_id}, over all its passes in this run")
+        return Simulated(value=link.qber, unit="fraction", how=f"{link_id}, over all its passes in this run")
 
     return metric
 
@@ -266,25 +267,50 @@ COMPARISONS: dict[str, Metric] = {
 _SCALE = {("bit/s", "kbit/s"): 1e-3, ("bit/s", "Mbit/s"): 1e-6, ("bit", "kbit"): 1e-3, ("fraction", "%"): 100.0}
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PublishedComparison:
+    """A figure the scenario lists as published (``quantity``, ``value``, ``unit``, ``source``, ``note``), with
+    the run's value of the same quantity: ``simulated`` in ``simulated_unit`` (the published unit where the
+    two convert), or None; ``simulated_how`` says what was taken from the run, or why nothing was."""
+
+    quantity: str
+    value: float
+    unit: str
+    source: str
+    note: str
+    simulated: float | None
+    simulated_unit: str
+    simulated_how: str
+
+
 def compare_published(
-    scenario: Scenario, run: NetworkRun, summary: dict[str, Any], links: Sequence[BuiltLink] | None
-) -> list[dict[str, Any]]:
-    """The scenario's published figures, each with ``simulated`` (in the published unit, or None), ``simulated_unit``
-    and ``simulated_how`` (what was taken from the run, or why nothing was)."""
+    scenario: Scenario, run: NetworkRun, summary: RunSummary, links: Sequence[BuiltLink] | None
+) -> tuple[PublishedComparison, ...]:
+    """The scenario's published figures, each with the run's value of the same quantity where it has one."""
     ctx = _Run(scenario, run, summary, links)
     rows = []
     for figure in scenario.published:
-        row = figure.model_dump()
         metric = COMPARISONS.get(figure.quantity.strip().lower())
         found = None if metric is None else metric(ctx)
         if found is None:
             how = "not simulated" if metric is None else "not simulated: this run has no such quantity"
-            row |= {"simulated": None, "simulated_unit": figure.unit, "simulated_how": how}
-        elif found.unit == figure.unit or (found.unit == "" and figure.unit == ""):
-            row |= {"simulated": found.value, "simulated_unit": figure.unit, "simulated_how": found.how}
+            simulated, unit = None, figure.unit
+        elif found.unit == figure.unit:
+            simulated, unit, how = found.value, figure.unit, found.how
         elif (scale := _SCALE.get((found.unit, figure.unit))) is not None:
-            row |= {"simulated": found.value * scale, "simulated_unit": figure.unit, "simulated_how": found.how}
+            simulated, unit, how = found.value * scale, figure.unit, found.how
         else:
-            row |= {"simulated": found.value, "simulated_unit": found.unit, "simulated_how": found.how}
-        rows.append(row)
-    return rows
+            simulated, unit, how = found.value, found.unit, found.how
+        rows.append(
+            PublishedComparison(
+                quantity=figure.quantity,
+                value=figure.value,
+                unit=figure.unit,
+                source=figure.source,
+                note=figure.note,
+                simulated=simulated,
+                simulated_unit=unit,
+                simulated_how=how,
+            )
+        )
+    return tuple(rows)

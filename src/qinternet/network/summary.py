@@ -1,20 +1,24 @@
-"""What a run means, as plain data: per link, per demand and per node figures, and the time series.
+"""What a run means, as typed records: per link, per demand and per node figures, and the time series.
 
-Everything here is a pure function of a :class:`.simulate.NetworkRun`; :mod:`qinternet.report` and the
-CLI write it out (JSON, CSV, HTML).
+Everything here is a pure function of a :class:`.simulate.NetworkRun` (and, for satellite passes and published
+figures, of its built links). :class:`RunSummary` is what ``summary.json`` holds: :meth:`RunSummary.to_dict`
+gives exactly that object, field for field and in that order; :mod:`qinternet.report` and the CLI read the
+records' attributes.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from qinternet.network.published import compare_published
+from qinternet.network.published import PublishedComparison, compare_published
 from qinternet.network.satellite import earth_satellite
 from qinternet.network.schema import NodeKind
 from qinternet.network.simulate import F64, NetworkRun
@@ -23,8 +27,16 @@ if TYPE_CHECKING:
     from qinternet.network.engines import BuiltLink
 
 __all__ = [
+    "DemandSummary",
+    "LinkSummary",
+    "NodeSummary",
+    "PassSummary",
+    "PathUse",
+    "PoolSummary",
+    "RunSummary",
+    "SatelliteMapPoint",
+    "Totals",
     "demand_series",
-    "extend_summary",
     "link_series",
     "satellite_map_points",
     "satellite_passes",
@@ -35,6 +47,182 @@ TRACK_POINTS = 40
 """Points of a satellite's ground track drawn on the map (one pass)."""
 
 
+def _json(record: Any) -> dict[str, Any]:
+    """A record's fields as JSON-ready values (tuples become lists), in declaration order."""
+    return {f.name: _plain(getattr(record, f.name)) for f in dataclasses.fields(record)}
+
+
+def _plain(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return value.to_dict() if hasattr(value, "to_dict") else _json(value)
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    return value
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Totals:
+    """The whole network over the run, bits."""
+
+    secret_bits: float
+    delivered_bits: float
+    unmet_bits: float
+    discarded_bits: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LinkSummary:
+    """One link over the run.
+
+    Attributes:
+        id, a, b, kind, model: the link as the scenario names it; ``via``: the entanglement source between
+            ``a`` and ``b``, else None.
+        secret_bits: key it made; mean_rate_bps: that over the run.
+        expected_rate_bps: the analytic model's rate at the link's settings, or None.
+        qber: key-weighted QBER over its blocks, None without detections.
+        uptime: share of the run spent in blocks that gave key.
+        blocks, aborted_blocks: blocks (passes) made, and those the finite-key bounds left without key.
+        discarded_bits: key lost to a full pool; pool_bits_final/min/max: its pool.
+    """
+
+    id: str
+    a: str
+    b: str
+    kind: str
+    via: str | None
+    model: str
+    secret_bits: float
+    mean_rate_bps: float
+    expected_rate_bps: float | None
+    qber: float | None
+    uptime: float
+    blocks: int
+    aborted_blocks: int
+    discarded_bits: float
+    pool_bits_final: float
+    pool_bits_min: float
+    pool_bits_max: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PathUse:
+    """Key a demand received over one path (the links in order)."""
+
+    links: tuple[str, ...]
+    bits: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DemandSummary:
+    """One demand over the run (bits; ``met_fraction`` in [0, 1]; paths by the key they carried, most first)."""
+
+    id: str
+    a: str
+    b: str
+    priority: int
+    wanted_bits: float
+    delivered_bits: float
+    unmet_bits: float
+    met_fraction: float
+    mean_rate_bps: float
+    paths: tuple[PathUse, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PoolSummary:
+    """The pool of one of a node's links, bits."""
+
+    link: str
+    final_bits: float
+    mean_bits: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SatelliteMapPoint:
+    """Where to draw a satellite: its sub-satellite point at ``utc`` and the ground track of that pass."""
+
+    lat_deg: float
+    lon_deg: float
+    utc: str
+    why: str
+    track: tuple[tuple[float, float], ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NodeSummary:
+    """One node: where it is and the pools of its links (``map``: satellites only, see :class:`SatelliteMapPoint`)."""
+
+    id: str
+    kind: str
+    name: str
+    lat_deg: float | None
+    lon_deg: float | None
+    pools: tuple[PoolSummary, ...]
+    map: SatelliteMapPoint | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """As in ``summary.json``: ``map`` only where there is one."""
+        data = _json(self)
+        if self.map is None:
+            del data["map"]
+        return data
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PassSummary:
+    """One satellite pass as the run saw it (see :func:`satellite_passes`)."""
+
+    link: str
+    station: str
+    start_utc: str
+    start_s: float
+    duration_s: float
+    max_elevation_deg: float
+    min_range_km: float | None
+    min_loss_db: float | None
+    key_bits: float
+    mean_rate_bps: float
+    qber: float | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunSummary:
+    """What a run means (``summary.json`` without the wall time): see :meth:`to_dict`.
+
+    ``passes`` is None, and the published figures carry no simulated value, when the summary was made
+    without the run's links (:func:`summarise` with ``links=None``).
+    """
+
+    scenario: str
+    description: str
+    seed: int
+    start_utc: str
+    duration_s: float
+    step_s: float | None
+    totals: Totals
+    links: tuple[LinkSummary, ...]
+    demands: tuple[DemandSummary, ...]
+    nodes: tuple[NodeSummary, ...]
+    published: tuple[PublishedComparison, ...]
+    sources: tuple[str, ...]
+    passes: tuple[PassSummary, ...] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object of ``summary.json`` (less ``wall_s``), fields in this order."""
+        data = _json(self)
+        if self.passes is None:
+            del data["passes"]
+        return data
+
+    def link(self, link_id: str) -> LinkSummary:
+        """The summary of the link ``link_id``."""
+        return next(link for link in self.links if link.id == link_id)
+
+    def demand(self, demand_id: str) -> DemandSummary:
+        """The summary of the demand ``demand_id``."""
+        return next(d for d in self.demands if d.id == demand_id)
+
+
 def _mean_qber(run: NetworkRun, link: int) -> float | None:
     blocks = [b for b in run.blocks[link] if b.sifted_bits > 0 and not math.isnan(b.qber)]
     sifted = sum(b.sifted_bits for b in blocks)
@@ -43,134 +231,133 @@ def _mean_qber(run: NetworkRun, link: int) -> float | None:
     return sum(b.qber * b.sifted_bits for b in blocks) / sifted
 
 
+def _link_summaries(run: NetworkRun, expected_rate_bps: Sequence[float | None] | None) -> tuple[LinkSummary, ...]:
+    duration = float(run.times_s[-1]) if run.times_s.size else 0.0
+    rows = []
+    for i, spec in enumerate(run.scenario.links):
+        blocks = run.blocks[i]
+        secret = float(run.generated_bits[-1, i]) if run.times_s.size else 0.0
+        productive = sum(b.duration_s for b in blocks if b.key_bits > 0)
+        rows.append(
+            LinkSummary(
+                id=spec.id,
+                a=spec.a,
+                b=spec.b,
+                kind=spec.kind.value,
+                via=spec.source,
+                model=spec.model.value,
+                secret_bits=secret,
+                mean_rate_bps=secret / duration if duration > 0 else 0.0,
+                expected_rate_bps=None if expected_rate_bps is None else expected_rate_bps[i],
+                qber=_mean_qber(run, i),
+                uptime=min(1.0, productive / duration) if duration > 0 else 0.0,
+                blocks=len(blocks),
+                aborted_blocks=sum(b.aborted for b in blocks),
+                discarded_bits=float(run.discarded_bits[i]),
+                pool_bits_final=float(run.pool_bits[-1, i]),
+                pool_bits_min=float(run.pool_bits[:, i].min()),
+                pool_bits_max=float(run.pool_bits[:, i].max()),
+            )
+        )
+    return tuple(rows)
+
+
+def _demand_summaries(run: NetworkRun) -> tuple[DemandSummary, ...]:
+    duration = float(run.times_s[-1]) if run.times_s.size else 0.0
+    rows = []
+    for j, demand in enumerate(run.scenario.demands):
+        wanted = float(run.wanted_bits[-1, j])
+        delivered = float(run.delivered_bits[-1, j])
+        paths = sorted(run.paths[j].items(), key=lambda item: -item[1])
+        rows.append(
+            DemandSummary(
+                id=demand.id,
+                a=demand.a,
+                b=demand.b,
+                priority=demand.priority,
+                wanted_bits=wanted,
+                delivered_bits=delivered,
+                unmet_bits=max(0.0, wanted - delivered),
+                met_fraction=delivered / wanted if wanted > 0 else 1.0,
+                mean_rate_bps=delivered / duration if duration > 0 else 0.0,
+                paths=tuple(PathUse(links=tuple(path), bits=bits) for path, bits in paths),
+            )
+        )
+    return tuple(rows)
+
+
+def _node_summaries(run: NetworkRun, points: dict[str, SatelliteMapPoint]) -> tuple[NodeSummary, ...]:
+    scenario = run.scenario
+    rows = []
+    for node in scenario.nodes:
+        own = [i for i, spec in enumerate(scenario.links) if node.id in (spec.a, spec.b)]
+        rows.append(
+            NodeSummary(
+                id=node.id,
+                kind=node.kind.value,
+                name=node.label,
+                lat_deg=node.lat_deg,
+                lon_deg=node.lon_deg,
+                pools=tuple(
+                    PoolSummary(
+                        link=scenario.links[i].id,
+                        final_bits=float(run.pool_bits[-1, i]),
+                        mean_bits=float(run.pool_bits[:, i].mean()),
+                    )
+                    for i in own
+                ),
+                map=points.get(node.id),
+            )
+        )
+    return tuple(rows)
+
+
 def summarise(
     run: NetworkRun,
     *,
-    expected_rate_bps: list[float | None] | None = None,
+    expected_rate_bps: Sequence[float | None] | None = None,
     links: Sequence[BuiltLink] | None = None,
-) -> dict[str, Any]:
-    """The run's summary (``summary.json``).
+) -> RunSummary:
+    """The run's summary (``summary.json``: :meth:`RunSummary.to_dict`).
 
     Args:
         run: the run.
         expected_rate_bps: per link, the rate of the analytic model at the link's settings (shown beside
             the simulated mean), or None.
-        links: the run's links; when given, the summary also holds what only they know
-            (:func:`extend_summary`: satellite passes, where to draw satellites, published vs simulated).
-
-    Per link: its ends (``a``, ``b``; ``via``: the entanglement source between them, else None), secret
-    bits, mean rate over the run, key-weighted QBER, uptime (share of the run's time
-    spent in blocks that gave key), blocks and aborted blocks, discarded bits, final/min/max pool. Per
-    demand: wanted, delivered, unmet, share met, paths used. Per node: the pools of its links.
+        links: the run's links; when given, the summary also holds what only they know: satellite passes
+            (:func:`satellite_passes`), where to draw satellites (:func:`satellite_map_points`), and the
+            run's value of each published figure (:func:`qinternet.network.published.compare_published`).
     """
     scenario = run.scenario
     duration = float(run.times_s[-1]) if run.times_s.size else 0.0
-    link_rows = []
-    for i, spec in enumerate(scenario.links):
-        blocks = run.blocks[i]
-        secret = float(run.generated_bits[-1, i]) if run.times_s.size else 0.0
-        productive = sum(b.duration_s for b in blocks if b.key_bits > 0)
-        link_rows.append(
-            {
-                "id": spec.id,
-                "a": spec.a,
-                "b": spec.b,
-                "kind": spec.kind.value,
-                "via": spec.source,
-                "model": spec.model.value,
-                "secret_bits": secret,
-                "mean_rate_bps": secret / duration if duration > 0 else 0.0,
-                "expected_rate_bps": None if expected_rate_bps is None else expected_rate_bps[i],
-                "qber": _mean_qber(run, i),
-                "uptime": min(1.0, productive / duration) if duration > 0 else 0.0,
-                "blocks": len(blocks),
-                "aborted_blocks": sum(b.aborted for b in blocks),
-                "discarded_bits": float(run.discarded_bits[i]),
-                "pool_bits_final": float(run.pool_bits[-1, i]),
-                "pool_bits_min": float(run.pool_bits[:, i].min()),
-                "pool_bits_max": float(run.pool_bits[:, i].max()),
-            }
-        )
-    demands = []
-    for j, demand in enumerate(scenario.demands):
-        wanted = float(run.wanted_bits[-1, j])
-        delivered = float(run.delivered_bits[-1, j])
-        paths = sorted(run.paths[j].items(), key=lambda item: -item[1])
-        demands.append(
-            {
-                "id": demand.id,
-                "a": demand.a,
-                "b": demand.b,
-                "priority": demand.priority,
-                "wanted_bits": wanted,
-                "delivered_bits": delivered,
-                "unmet_bits": max(0.0, wanted - delivered),
-                "met_fraction": delivered / wanted if wanted > 0 else 1.0,
-                "mean_rate_bps": delivered / duration if duration > 0 else 0.0,
-                "paths": [{"links": list(path), "bits": bits} for path, bits in paths],
-            }
-        )
-    nodes = []
-    for node in scenario.nodes:
-        own = [i for i, spec in enumerate(scenario.links) if node.id in (spec.a, spec.b)]
-        nodes.append(
-            {
-                "id": node.id,
-                "kind": node.kind.value,
-                "name": node.label,
-                "lat_deg": node.lat_deg,
-                "lon_deg": node.lon_deg,
-                "pools": [
-                    {
-                        "link": scenario.links[i].id,
-                        "final_bits": float(run.pool_bits[-1, i]),
-                        "mean_bits": float(run.pool_bits[:, i].mean()),
-                    }
-                    for i in own
-                ],
-            }
-        )
-    summary = {
-        "scenario": scenario.name,
-        "description": scenario.description,
-        "seed": scenario.seed,
-        "start_utc": scenario.time.start.isoformat(),
-        "duration_s": duration,
-        "step_s": float(run.times_s[0]) if run.times_s.size else None,
-        "totals": {
-            "secret_bits": float(run.generated_bits[-1].sum()) if run.times_s.size else 0.0,
-            "delivered_bits": float(run.delivered_bits[-1].sum()) if run.times_s.size else 0.0,
-            "unmet_bits": float(np.maximum(run.wanted_bits[-1] - run.delivered_bits[-1], 0.0).sum())
-            if run.times_s.size
-            else 0.0,
-            "discarded_bits": float(run.discarded_bits.sum()),
-        },
-        "links": link_rows,
-        "demands": demands,
-        "nodes": nodes,
-        "published": [p.model_dump() for p in scenario.published],
-        "sources": list(scenario.sources),
-    }
-    return summary if links is None else extend_summary(summary, run, links)
+    have = bool(run.times_s.size)
+    totals = Totals(
+        secret_bits=float(run.generated_bits[-1].sum()) if have else 0.0,
+        delivered_bits=float(run.delivered_bits[-1].sum()) if have else 0.0,
+        unmet_bits=float(np.maximum(run.wanted_bits[-1] - run.delivered_bits[-1], 0.0).sum()) if have else 0.0,
+        discarded_bits=float(run.discarded_bits.sum()),
+    )
+    link_rows = _link_summaries(run, expected_rate_bps)
+    points = {} if links is None else satellite_map_points(run, links)
+    summary = RunSummary(
+        scenario=scenario.name,
+        description=scenario.description,
+        seed=scenario.seed,
+        start_utc=scenario.time.start.isoformat(),
+        duration_s=duration,
+        step_s=float(run.times_s[0]) if have else None,
+        totals=totals,
+        links=link_rows,
+        demands=_demand_summaries(run),
+        nodes=_node_summaries(run, points),
+        published=(),
+        sources=tuple(scenario.sources),
+        passes=None if links is None else satellite_passes(run, links),
+    )
+    return dataclasses.replace(summary, published=compare_published(scenario, run, summary, links))
 
 
-def extend_summary(summary: dict[str, Any], run: NetworkRun, links: Sequence[BuiltLink]) -> dict[str, Any]:
-    """A copy of ``summary`` with what the links know (every existing field is kept as it is).
-
-    Adds ``passes`` (:func:`satellite_passes`), ``map`` to each satellite node (:func:`satellite_map_points`)
-    and, to each published figure, ``simulated``, ``simulated_unit`` and ``simulated_how``
-    (:func:`qinternet.network.published.compare_published`).
-    """
-    points = satellite_map_points(run, links)
-    nodes = [node | ({"map": points[node["id"]]} if node["id"] in points else {}) for node in summary["nodes"]]
-    return summary | {
-        "nodes": nodes,
-        "passes": satellite_passes(run, links),
-        "published": compare_published(run.scenario, run, summary, links),
-    }
-
-
-def satellite_passes(run: NetworkRun, links: Sequence[BuiltLink]) -> list[dict[str, Any]]:
+def satellite_passes(run: NetworkRun, links: Sequence[BuiltLink]) -> tuple[PassSummary, ...]:
     """Every pass of every downlink, in time order: when, how high, how lossy, and the key it gave in the run.
 
     Per pass: ``link``, ``station``, ``start_utc``, ``start_s`` (from the run's start), ``duration_s``,
@@ -180,31 +367,31 @@ def satellite_passes(run: NetworkRun, links: Sequence[BuiltLink]) -> list[dict[s
     left out.
     """
     start = run.scenario.time.start
-    rows = []
+    rows: list[PassSummary] = []
     for i, (spec, link) in enumerate(zip(run.scenario.links, links, strict=True)):
         if link.satellite is None:
             continue
         for record, block in zip(link.satellite.passes, run.blocks[i], strict=False):
             duration = record.end_s - record.start_s
             rows.append(
-                {
-                    "link": spec.id,
-                    "station": link.satellite.station.name,
-                    "start_utc": (start + timedelta(seconds=record.start_s)).isoformat(),
-                    "start_s": record.start_s,
-                    "duration_s": duration,
-                    "max_elevation_deg": record.max_elevation_deg,
-                    "min_range_km": float(record.range_km.min()) if record.range_km.size else None,
-                    "min_loss_db": float(record.loss_db.min()) if record.loss_db.size else None,
-                    "key_bits": float(block.key_bits),
-                    "mean_rate_bps": block.key_bits / duration if duration > 0 else 0.0,
-                    "qber": None if math.isnan(block.qber) else block.qber,
-                }
+                PassSummary(
+                    link=spec.id,
+                    station=link.satellite.station.name,
+                    start_utc=(start + timedelta(seconds=record.start_s)).isoformat(),
+                    start_s=record.start_s,
+                    duration_s=duration,
+                    max_elevation_deg=record.max_elevation_deg,
+                    min_range_km=float(record.range_km.min()) if record.range_km.size else None,
+                    min_loss_db=float(record.loss_db.min()) if record.loss_db.size else None,
+                    key_bits=float(block.key_bits),
+                    mean_rate_bps=block.key_bits / duration if duration > 0 else 0.0,
+                    qber=None if math.isnan(block.qber) else block.qber,
+                )
             )
-    return sorted(rows, key=lambda row: (row["start_s"], row["link"]))
+    return tuple(sorted(rows, key=lambda row: (row.start_s, row.link)))
 
 
-def satellite_map_points(run: NetworkRun, links: Sequence[BuiltLink]) -> dict[str, dict[str, Any]]:
+def satellite_map_points(run: NetworkRun, links: Sequence[BuiltLink]) -> dict[str, SatelliteMapPoint]:
     """Where to draw each satellite on a map: its sub-satellite point at the culmination of its best pass.
 
     The best pass is the one with most key in the run (ties: the highest); a satellite without passes is
@@ -225,7 +412,7 @@ def satellite_map_points(run: NetworkRun, links: Sequence[BuiltLink]) -> dict[st
             rank = (float(block.key_bits), record.max_elevation_deg)
             if rank > found[node][0] and record.times_s.size:
                 found[node] = (rank, engine, record, spec.id)
-    points = {}
+    points: dict[str, SatelliteMapPoint] = {}
     for node, (_, engine, record, link_id) in found.items():
         if record is None:
             times = np.array([0.0])
@@ -244,15 +431,15 @@ def satellite_map_points(run: NetworkRun, links: Sequence[BuiltLink]) -> dict[st
         lon_deg = np.degrees(np.unwrap(lon.radians))
         lon_deg += (lon_deg[-1] + 180.0) % 360.0 - 180.0 - lon_deg[-1]  # the point in [-180, 180), the track with it
         lat_deg = lat.degrees
-        points[node] = {
-            "lat_deg": float(lat_deg[-1]),
-            "lon_deg": float(lon_deg[-1]),
-            "utc": (origin + timedelta(seconds=peak)).isoformat(),
-            "why": why,
-            "track": []
+        points[node] = SatelliteMapPoint(
+            lat_deg=float(lat_deg[-1]),
+            lon_deg=float(lon_deg[-1]),
+            utc=(origin + timedelta(seconds=peak)).isoformat(),
+            why=why,
+            track=()
             if record is None
-            else [[float(a), float(b)] for a, b in zip(lat_deg[:-1], lon_deg[:-1], strict=True)],
-        }
+            else tuple((float(a), float(b)) for a, b in zip(lat_deg[:-1], lon_deg[:-1], strict=True)),
+        )
     return points
 
 

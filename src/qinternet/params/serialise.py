@@ -1,13 +1,14 @@
-"""Turning parameter objects into JSON-ready dicts."""
+"""Turning parameter objects and results into JSON-ready values and JSON text."""
 
 from __future__ import annotations
 
 import dataclasses
 import enum
+import json
 import math
 from typing import Any
 
-__all__ = ["to_jsonable"]
+__all__ = ["dump_json", "to_jsonable"]
 
 
 def to_jsonable(value: Any) -> Any:
@@ -26,3 +27,8 @@ def to_jsonable(value: Any) -> Any:
     if hasattr(value, "item") and callable(value.item):  # numpy scalars
         return to_jsonable(value.item())
     return value
+
+
+def dump_json(data: Any) -> str:
+    """Strict JSON text (non-finite numbers become null), indented for people and parsable by scripts."""
+    return json.dumps(to_jsonable(data), indent=2, allow_nan=False)

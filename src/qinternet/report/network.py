@@ -38,7 +38,10 @@ from qinternet.report import units
 
 if TYPE_CHECKING:
     from qinternet.network.engines import BuiltLink
+    from qinternet.network.published import PublishedComparison
+    from qinternet.network.run import RunResult
     from qinternet.network.simulate import NetworkRun
+    from qinternet.network.summary import NodeSummary, PassSummary, RunSummary
 
 __all__ = [
     "network_map_figure",
@@ -107,20 +110,20 @@ _LABEL_CHARS = 24
 """Longer node names are wrapped onto two lines on the map."""
 
 
-def _node_points(summary: dict[str, Any]) -> dict[str, tuple[float, float]]:
-    """(longitude, latitude) of every node that has a place: its own, or for satellites ``map`` (extend_summary)."""
+def _node_points(summary: RunSummary) -> dict[str, tuple[float, float]]:
+    """(longitude, latitude) of every node that has a place: its own, or for satellites their ``map`` point."""
     points = {}
-    for node in summary["nodes"]:
-        if node["lat_deg"] is not None and node["lon_deg"] is not None:
-            points[node["id"]] = (float(node["lon_deg"]), float(node["lat_deg"]))
-        elif "map" in node:
-            points[node["id"]] = (float(node["map"]["lon_deg"]), float(node["map"]["lat_deg"]))
+    for node in summary.nodes:
+        if node.lat_deg is not None and node.lon_deg is not None:
+            points[node.id] = (float(node.lon_deg), float(node.lat_deg))
+        elif node.map is not None:
+            points[node.id] = (float(node.map.lon_deg), float(node.map.lat_deg))
     return points
 
 
-def _place_unplaced(summary: dict[str, Any], points: dict[str, tuple[float, float]]) -> list[str]:
+def _place_unplaced(summary: RunSummary, points: dict[str, tuple[float, float]]) -> list[str]:
     """Put nodes without a place (e.g. a satellite of a summary without ``map``) above their partners."""
-    missing = [n["id"] for n in summary["nodes"] if n["id"] not in points]
+    missing = [n.id for n in summary.nodes if n.id not in points]
     if not missing or not points:
         return missing
     top = max(lat for _, lat in points.values())
@@ -128,9 +131,9 @@ def _place_unplaced(summary: dict[str, Any], points: dict[str, tuple[float, floa
     for node_id in missing:
         partners = [
             points[other]
-            for link in summary["links"]
-            for other in (link["a"], link["b"])
-            if node_id in (link["a"], link["b"]) and other in points
+            for link in summary.links
+            for other in (link.a, link.b)
+            if node_id in (link.a, link.b) and other in points
         ]
         lon = float(np.mean([p[0] for p in partners])) if partners else float(np.mean([p[0] for p in points.values()]))
         points[node_id] = (lon, top + 0.25 * span)
@@ -159,8 +162,8 @@ def _frame(points: Sequence[tuple[float, float]]) -> tuple[tuple[float, float], 
     return (cx - half_x, cx + half_x), (cy - half_y, cy + half_y), 1.0 / shrink
 
 
-def _rate_norm(summary: dict[str, Any]) -> LogNorm | None:
-    rates = [link["mean_rate_bps"] for link in summary["links"] if link["mean_rate_bps"] > 0]
+def _rate_norm(summary: RunSummary) -> LogNorm | None:
+    rates = [link.mean_rate_bps for link in summary.links if link.mean_rate_bps > 0]
     if not rates:
         return None
     low, high = min(rates), max(rates)
@@ -178,7 +181,7 @@ def _rate_ticks(axis: Any, norm: LogNorm | None = None) -> None:
     axis.set_minor_formatter(NullFormatter())
 
 
-def plot_network_map(ax: Axes, summary: dict[str, Any], *, cax: Axes | None = None) -> Axes:
+def plot_network_map(ax: Axes, summary: RunSummary, *, cax: Axes | None = None) -> Axes:
     """Every node at its place and every link coloured by its mean secret key rate (red: no key).
 
     Nodes: markers by kind (legend beside the map); satellites at their sub-satellite point at the
@@ -202,9 +205,7 @@ def plot_network_map(ax: Axes, summary: dict[str, Any], *, cax: Axes | None = No
     points = _node_points(summary)
     unplaced = _place_unplaced(summary, points)
     tracks = [
-        [(lon, lat) for lat, lon in node["map"]["track"]]
-        for node in summary["nodes"]
-        if node.get("map", {}).get("track")
+        [(lon, lat) for lat, lon in node.map.track] for node in summary.nodes if node.map is not None and node.map.track
     ]
     xlim, ylim, aspect = _frame(list(points.values()))
     ax.set_xlim(*xlim)
@@ -241,14 +242,14 @@ KM_PER_DEGREE = 111.2
 """Length of one degree of latitude on the mean sphere (6371 km radius), km."""
 
 
-def _important(node: dict[str, Any]) -> bool:
+def _important(node: NodeSummary) -> bool:
     """Always labelled: every node but trusted relays, and the relays that have a name of their own."""
-    return _NODE_STYLES.get(node["kind"], _OTHER_NODE).important or node["name"] != node["id"]
+    return _NODE_STYLES.get(node.kind, _OTHER_NODE).important or node.name != node.id
 
 
 def _draw_network(
     ax: Axes,
-    summary: dict[str, Any],
+    summary: RunSummary,
     points: dict[str, tuple[float, float]],
     norm: LogNorm | None,
     tracks: Sequence[Sequence[tuple[float, float]]],
@@ -256,31 +257,31 @@ def _draw_network(
     main: bool,
 ) -> set[tuple[str, str]]:
     """Links, the sources' fibres, satellite tracks and node markers; returns the (source, user) fibres."""
-    many = len(summary["links"]) > 12
+    many = len(summary.links) > 12
     arms: set[tuple[str, str]] = set()
-    for link in summary["links"]:
-        a, b = points.get(link["a"]), points.get(link["b"])
+    for link in summary.links:
+        a, b = points.get(link.a), points.get(link.b)
         if a is None or b is None:
             continue
-        via = link.get("via")
+        via = link.via
         if via in points:
-            arms |= {(via, link["a"]), (via, link["b"])}
-        rate = link["mean_rate_bps"]
+            arms |= {(via, link.a), (via, link.b)}
+        rate = link.mean_rate_bps
         colour = _CMAP(norm(rate)) if norm is not None and rate > 0 else _NO_KEY
-        style = _LINK_STYLES.get(link["kind"], "-") if rate > 0 else ":"
-        width = {"free-space": 2.0, "fibre": 4.0}.get(link["kind"], 2.4 if many else 3.5)
+        style = _LINK_STYLES.get(link.kind, "-") if rate > 0 else ":"
+        width = {"free-space": 2.0, "fibre": 4.0}.get(link.kind, 2.4 if many else 3.5)
         ax.plot([a[0], b[0]], [a[1], b[1]], color=colour, ls=style, lw=width, zorder=2, solid_capstyle="round")
     for source, user in sorted(arms):
         (x0, y0), (x1, y1) = points[source], points[user]
         ax.plot([x0, x1], [y0, y1], color="0.4", lw=0.9, ls=(0, (4, 2)), zorder=2.5)
     for track in tracks:
         ax.plot([p[0] for p in track], [p[1] for p in track], color="darkorange", lw=1.2, ls=":", zorder=1.8)
-    for node in summary["nodes"]:
-        look = _NODE_STYLES.get(node["kind"], _OTHER_NODE)
-        x, y = points[node["id"]]
+    for node in summary.nodes:
+        look = _NODE_STYLES.get(node.kind, _OTHER_NODE)
+        x, y = points[node.id]
         ax.scatter(
             [x], [y], marker=look.marker, color=look.colour, s=look.size, edgecolors="white", linewidths=0.8,
-            zorder=4, gid=f"node:{node['id']}" if main else f"detail-node:{node['id']}",
+            zorder=4, gid=f"node:{node.id}" if main else f"detail-node:{node.id}",
         )  # fmt: skip
     return arms
 
@@ -297,20 +298,20 @@ _CROWDED_PX = 14.0
 _MOST_DETAILS = 3
 
 
-def _crowded(ax: Axes, summary: dict[str, Any], points: dict[str, tuple[float, float]]) -> list[set[str]]:
+def _crowded(ax: Axes, summary: RunSummary, points: dict[str, tuple[float, float]]) -> list[set[str]]:
     """Groups of important nodes (not trusted relays) whose markers (nearly) touch on the map, largest first.
 
     At most :data:`_MOST_DETAILS`; a group whose area a detail panel would not enlarge (2.5x) is left out.
     """
-    nodes = [n for n in summary["nodes"] if _important(n)]
-    xy = {n["id"]: ax.transData.transform(points[n["id"]]) for n in nodes}
+    nodes = [n for n in summary.nodes if _important(n)]
+    xy = {n.id: ax.transData.transform(points[n.id]) for n in nodes}
     graph: nx.Graph[str] = nx.Graph()
     graph.add_nodes_from(xy)
     for i, first in enumerate(nodes):
         for second in nodes[i + 1 :]:
-            gap = float(np.hypot(*(xy[first["id"]] - xy[second["id"]])))
-            if gap < _marker_radius_px(ax, first["kind"]) + _marker_radius_px(ax, second["kind"]) + _CROWDED_PX:
-                graph.add_edge(first["id"], second["id"])
+            gap = float(np.hypot(*(xy[first.id] - xy[second.id])))
+            if gap < _marker_radius_px(ax, first.kind) + _marker_radius_px(ax, second.kind) + _CROWDED_PX:
+                graph.add_edge(first.id, second.id)
     frame = ax.get_window_extent()
     groups = []
     for group in sorted(nx.connected_components(graph), key=len, reverse=True):
@@ -328,7 +329,7 @@ def _details(
     ax: Axes,
     legend: Legend,
     bar: Axes | None,
-    summary: dict[str, Any],
+    summary: RunSummary,
     points: dict[str, tuple[float, float]],
     norm: LogNorm | None,
 ) -> None:
@@ -354,11 +355,11 @@ def _details(
         skip.setdefault(parent, set()).update(group if parent is not None else shown | group)
         skip[key] = set()
         avoid.setdefault(key, [])
-    everyone = {n["id"] for n in summary["nodes"]}
+    everyone = {n.id for n in summary.nodes}
     for k, panel in enumerate(panels):
         shown = {n for n, xy in points.items() if _inside(panel, xy)}
-        _place_labels(panel, summary["nodes"], points, shown - skip[k], avoid[k])
-    _place_labels(ax, summary["nodes"], points, everyone - skip[None], avoid[None])
+        _place_labels(panel, summary.nodes, points, shown - skip[k], avoid[k])
+    _place_labels(ax, summary.nodes, points, everyone - skip[None], avoid[None])
 
 
 def _tight(group: set[str], points: dict[str, tuple[float, float]], aspect: float) -> list[set[str]]:
@@ -419,7 +420,7 @@ def _detail(
     host: Axes,
     place: tuple[float, float, float, float],
     tag: str,
-    summary: dict[str, Any],
+    summary: RunSummary,
     points: dict[str, tuple[float, float]],
     group: set[str],
     norm: LogNorm | None,
@@ -461,8 +462,8 @@ def _detail(
     return panel, area
 
 
-def _legend_of_kinds(ax: Axes, summary: dict[str, Any], arms: bool, tracks: bool) -> Legend:
-    present = list(dict.fromkeys(n["kind"] for n in summary["nodes"]))
+def _legend_of_kinds(ax: Axes, summary: RunSummary, arms: bool, tracks: bool) -> Legend:
+    present = list(dict.fromkeys(n.kind for n in summary.nodes))
     handles: list[Line2D] = []
     for kind in present:
         style = _NODE_STYLES.get(kind, _OTHER_NODE)
@@ -472,11 +473,11 @@ def _legend_of_kinds(ax: Axes, summary: dict[str, Any], arms: bool, tracks: bool
                 markeredgecolor="white", label=style.title,
             )
         )  # fmt: skip
-    link_kinds = list(dict.fromkeys(link["kind"] for link in summary["links"]))
+    link_kinds = list(dict.fromkeys(link.kind for link in summary.links))
     names = {"fibre": "fibre link", "free-space": "satellite downlink", "entanglement": "entanglement link (pair)"}
     for kind in link_kinds:
         handles.append(Line2D([], [], color="0.3", ls=_LINK_STYLES.get(kind, "-"), lw=2, label=names.get(kind, kind)))
-    if any(link["mean_rate_bps"] <= 0 for link in summary["links"]):
+    if any(link.mean_rate_bps <= 0 for link in summary.links):
         handles.append(Line2D([], [], color=_NO_KEY, ls=":", lw=2, label="no key in the run"))
     if arms:
         handles.append(Line2D([], [], color="0.55", lw=0.8, ls=(0, (4, 2)), label="fibre to the source"))
@@ -501,7 +502,7 @@ def _label_text(name: str) -> str:
 
 def _place_labels(
     ax: Axes,
-    nodes: Sequence[dict[str, Any]],
+    nodes: Sequence[NodeSummary],
     points: dict[str, tuple[float, float]],
     labelled: set[str],
     avoid: Sequence[Bbox] = (),
@@ -521,26 +522,26 @@ def _place_labels(
     centres = {node_id: ax.transData.transform(xy) for node_id, xy in points.items()}
     markers = []
     for node in nodes:
-        style = _NODE_STYLES.get(node["kind"], _OTHER_NODE)
+        style = _NODE_STYLES.get(node.kind, _OTHER_NODE)
         half = math.sqrt(style.size) / 2 * px_per_pt + 1.0
-        x, y = centres[node["id"]]
+        x, y = centres[node.id]
         markers.append(Bbox.from_extents(x - half, y - half, x + half, y + half))
     placed: list[Bbox] = list(avoid)
     renderer = figure.canvas.get_renderer() if hasattr(figure.canvas, "get_renderer") else None  # else found slowly
 
-    def crowd(node: dict[str, Any]) -> tuple[bool, float]:
-        x, y = centres[node["id"]]
+    def crowd(node: NodeSummary) -> tuple[bool, float]:
+        x, y = centres[node.id]
         near = sum(math.hypot(x - u, y - v) < 60 * px_per_pt for u, v in centres.values())
         return (not _important(node), -near)
 
-    for node in sorted((n for n in nodes if n["id"] in labelled), key=crowd):
-        style = _NODE_STYLES.get(node["kind"], _OTHER_NODE)
+    for node in sorted((n for n in nodes if n.id in labelled), key=crowd):
+        style = _NODE_STYLES.get(node.kind, _OTHER_NODE)
         relay = not _important(node)
-        probe = ax.text(0, 0, _label_text(str(node["name"])), fontsize=6.5 if relay else 8)
+        probe = ax.text(0, 0, _label_text(str(node.name)), fontsize=6.5 if relay else 8)
         extent = probe.get_window_extent(renderer=renderer)
         probe.remove()
         w, h = extent.width + 3 * px_per_pt, extent.height + 2 * px_per_pt
-        x, y = centres[node["id"]]
+        x, y = centres[node.id]
         best: tuple[float, Bbox, float, float] | None = None
         own_half = math.sqrt(style.size) / 2
         for radius in _RADII_PT[:2] if relay else _RADII_PT:  # a relay's label stays by its node
@@ -567,8 +568,8 @@ def _place_labels(
         placed.append(box)
         far = math.hypot(dx, dy) > 12 + own_half
         ax.annotate(
-            _label_text(str(node["name"])),
-            xy=points[node["id"]],
+            _label_text(str(node.name)),
+            xy=points[node.id],
             xytext=(dx, dy),
             textcoords="offset points",
             ha="left" if dx > 0.5 else ("right" if dx < -0.5 else "center"),
@@ -576,14 +577,14 @@ def _place_labels(
             fontsize=6.5 if relay else 8,
             color="0.25" if relay else "black",
             zorder=5,
-            gid=f"label:{node['id']}",
+            gid=f"label:{node.id}",
             bbox={"boxstyle": "square,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.75},
             arrowprops={"arrowstyle": "-", "color": "0.45", "lw": 0.6, "shrinkA": 0, "shrinkB": 3} if far else None,
             annotation_clip=False,
         ).set_in_layout(False)
 
 
-def network_map_figure(summary: dict[str, Any]) -> Figure:
+def network_map_figure(summary: RunSummary) -> Figure:
     """A figure holding :func:`plot_network_map` of ``summary``: map, colour bar below, legend and details beside.
 
     The figure's size follows the map's true proportions (6.4 in wide, 2 to 9 in high), and grows downwards
@@ -728,7 +729,7 @@ def plot_demands(ax: Axes, run: NetworkRun) -> Axes:
 # --------------------------------------------------------------------------------------------------------------
 
 
-def plot_link_rates(ax: Axes, summary: dict[str, Any], links: Sequence[BuiltLink], *, points: int = 40) -> Axes:
+def plot_link_rates(ax: Axes, summary: RunSummary, links: Sequence[BuiltLink], *, points: int = 40) -> Axes:
     """Fibre links' simulated mean rates at their lengths, on the analytic finite-key curve of their devices.
 
     The curve is the key per block of the first fibre link's devices and settings over a range of
@@ -736,7 +737,7 @@ def plot_link_rates(ax: Axes, summary: dict[str, Any], links: Sequence[BuiltLink
     stops where that key falls to zero (marked: no key beyond); links without key are drawn on the
     bottom edge as red triangles, not at a made-up rate.
     """
-    fibre = [(s, link) for s, link in zip(summary["links"], links, strict=True) if link.fibre is not None]
+    fibre = [(s, link) for s, link in zip(summary.links, links, strict=True) if link.fibre is not None]
     if not fibre:
         ax.set_axis_off()
         return ax
@@ -766,7 +767,7 @@ def plot_link_rates(ax: Axes, summary: dict[str, Any], links: Sequence[BuiltLink
             cut, 0.97, f"no key beyond ~{cut:.0f} km ", transform=ax.get_xaxis_transform(), ha="right", va="top",
             fontsize=8,
         )  # fmt: skip
-    measured = np.array([s["mean_rate_bps"] for s, _ in fibre])
+    measured = np.array([s.mean_rate_bps for s, _ in fibre])
     expected = np.array([link.expected_rate_bps for _, link in fibre])
     has = expected > 0
     ax.scatter(
@@ -895,10 +896,10 @@ def _svg(figure: Figure) -> str:
     return text[text.index("<svg") :]
 
 
-Cell = Callable[[dict[str, Any]], str]
+Cell = Callable[[Any], str]
 
 
-def _table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, Cell]], kind: str = "ids") -> str:
+def _table(rows: Sequence[Any], columns: Sequence[tuple[str, Cell]], kind: str = "ids") -> str:
     """An HTML table; ``kind`` ``ids`` keeps the first column (an id) on one line, ``text`` aligns prose left."""
     head = "".join(f"<th>{html.escape(title)}</th>" for title, _ in columns)
     body = ["<tr>" + "".join(f"<td>{html.escape(cell(row))}</td>" for _, cell in columns) + "</tr>" for row in rows]
@@ -906,7 +907,7 @@ def _table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, Cell]], 
 
 
 def _field(key: str, show: Callable[[Any], str] = str) -> Cell:
-    return lambda row: "-" if row.get(key) is None else show(row[key])
+    return lambda row: "-" if getattr(row, key) is None else show(getattr(row, key))
 
 
 def _number(value: float, unit: str) -> str:
@@ -926,37 +927,37 @@ def _utc(text: str) -> str:
     return datetime.fromisoformat(text).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def _published_rows(summary: dict[str, Any]) -> str:
-    def simulated(row: dict[str, Any]) -> str:
-        if row.get("simulated") is None:
+def _published_rows(summary: RunSummary) -> str:
+    def simulated(row: PublishedComparison) -> str:
+        if row.simulated is None:
             return "not simulated"
-        return _number(row["simulated"], row.get("simulated_unit", row["unit"]))
+        return _number(row.simulated, row.simulated_unit)
 
     columns: list[tuple[str, Cell]] = [
         ("quantity", _field("quantity")),
-        ("published", lambda r: _number(r["value"], r["unit"])),
+        ("published", lambda r: _number(r.value, r.unit)),
         ("simulated", simulated),
-        ("what was simulated", lambda r: "" if r.get("simulated") is None else str(r.get("simulated_how", ""))),
+        ("what was simulated", lambda r: "" if r.simulated is None else r.simulated_how),
         ("source", _field("source")),
         ("note", _field("note")),
     ]
-    return _table(summary["published"], columns, "text")
+    return _table(summary.published, columns, "text")
 
 
-def _passes_table(passes: Sequence[dict[str, Any]]) -> str:
+def _passes_table(passes: Sequence[PassSummary]) -> str:
     columns: list[tuple[str, Cell]] = [
-        ("start (UTC)", lambda r: _utc(r["start_utc"])),
+        ("start (UTC)", lambda r: _utc(r.start_utc)),
         ("link", _field("link")),
-        ("duration", lambda r: f"{r['duration_s'] / 60:.1f} min"),
-        ("peak elevation", lambda r: f"{r['max_elevation_deg']:.1f} deg"),
+        ("duration", lambda r: f"{r.duration_s / 60:.1f} min"),
+        ("peak elevation", lambda r: f"{r.max_elevation_deg:.1f} deg"),
         ("closest", _field("min_range_km", lambda v: f"{v:,.0f} km")),
         ("least loss", _field("min_loss_db", lambda v: f"{v:.1f} dB")),
-        ("secret key", lambda r: units.bits(r["key_bits"])),
-        ("mean rate", lambda r: units.rate(r["mean_rate_bps"])),
+        ("secret key", lambda r: units.bits(r.key_bits)),
+        ("mean rate", lambda r: units.rate(r.mean_rate_bps)),
         ("QBER", _field("qber", lambda v: units.percent(v, decimals=2))),
     ]
     table = _table(passes, columns)
-    with_key = sum(p["key_bits"] > 0 for p in passes)
+    with_key = sum(p.key_bits > 0 for p in passes)
     lead = f"{len(passes)} passes, {with_key} with key."
     if len(passes) <= MAX_PASS_ROWS:
         return f"<p>{lead}</p>{table}"
@@ -984,16 +985,10 @@ def _figure(axes_size: tuple[float, float] = (6.4, 3.4), right_in: float = 2.6) 
     return figure, ax
 
 
-def write_report(path: Path, run: NetworkRun, summary: dict[str, Any], links: Sequence[BuiltLink]) -> None:
-    """Write the self-contained HTML report of a run (figures inline as SVG, no external files).
-
-    ``summary`` is extended with what only the links know (:func:`qinternet.network.summary.extend_summary`)
-    when it does not hold it yet.
-    """
-    from qinternet.network.summary import extend_summary
-
-    if "passes" not in summary:
-        summary = extend_summary(summary, run, links)
+def write_report(path: Path, result: RunResult) -> None:
+    """Write the self-contained HTML report of a run (figures inline as SVG, no external files)."""
+    run, links = result.network, result.links
+    summary = result.summary
     figures: list[tuple[str, str]] = [
         (
             _svg(network_map_figure(summary)),
@@ -1042,30 +1037,30 @@ def write_report(path: Path, run: NetworkRun, summary: dict[str, Any], links: Se
         ("analytic", _field("expected_rate_bps", units.rate)),
         ("QBER", _field("qber", lambda v: units.percent(v, decimals=2))),
         ("uptime", _field("uptime", units.percent)),
-        ("aborted blocks", lambda r: f"{r['aborted_blocks']} of {r['blocks']}"),
+        ("aborted blocks", lambda r: f"{r.aborted_blocks} of {r.blocks}"),
         ("discarded", _field("discarded_bits", units.bits)),
     ]
-    hours = summary["duration_s"] / 3600
+    hours = summary.duration_s / 3600
     span = f"{hours / 24:g} days" if hours > 72 else f"{hours:g} h"
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'>",
         f"<title>qinternet: {html.escape(scenario.name)}</title><style>{_STYLE}</style></head><body>",
         f"<h1>{html.escape(scenario.name)}</h1><p>{html.escape(scenario.description)}</p>",
-        f"<p class='dim'>Simulated {span} from {html.escape(summary['start_utc'])}, seed {summary['seed']}"
-        + (f", in {summary['wall_s']:.1f} s of wall time.</p>" if "wall_s" in summary else ".</p>"),
+        f"<p class='dim'>Simulated {span} from {html.escape(summary.start_utc)}, seed {summary.seed}"
+        + f", in {result.wall_s:.1f} s of wall time.</p>",
         "<h2>Demands</h2>",
-        _table(summary["demands"], demand_columns),
+        _table(summary.demands, demand_columns),
         "<h2>Figures</h2>",
         *(
             f"<figure>{svg}" + (f"<figcaption>{html.escape(caption)}</figcaption>" if caption else "") + "</figure>"
             for svg, caption in figures
         ),
         "<h2>Links</h2>",
-        _table(summary["links"], link_columns),
+        _table(summary.links, link_columns),
     ]
-    if summary["passes"] or any(link.satellite is not None for link in links):
-        parts += ["<h2>Satellite passes</h2>", _passes_table(summary["passes"])]
-    if summary["published"]:
+    if summary.passes or any(link.satellite is not None for link in links):
+        parts += ["<h2>Satellite passes</h2>", _passes_table(summary.passes or ())]
+    if summary.published:
         parts += ["<h2>Published figures beside this run</h2>", _published_rows(summary)]
     if scenario.sources:
         parts += ["<h2>Sources</h2><ul>", *(f"<li>{html.escape(s)}</li>" for s in scenario.sources), "</ul>"]
