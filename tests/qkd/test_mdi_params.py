@@ -20,6 +20,7 @@ from qinternet.params.mdi import (
     MdiDeviceSet,
     MdiSourceParams,
     MdiSystem,
+    PublishedRate,
 )
 from qinternet.qkd.mdi import key_rate_decoy, optimise_signal_intensity, outcome_probabilities
 from qinternet.qkd.mdi_finite import MdiCounts, MdiFiniteKeyParams, chernoff_expectation_bounds, expected_counts
@@ -203,3 +204,14 @@ def test_device_set_checks() -> None:
     with raises("run"):
         YIN2016.run("hollow-core")
     assert isinstance(YIN2016, MdiDeviceSet)
+
+
+def test_published_rates_say_what_and_where() -> None:
+    with raises("published_rate.channel_loss_db"):
+        PublishedRate(channel_loss_db=-1.0, key_rate_bps=10.0, source="a table")
+    with raises("published_rate.key_rate_bps"):
+        PublishedRate(channel_loss_db=20.0, key_rate_bps=0.0, source="a table")
+    with raises("published_rate.source"):
+        PublishedRate(channel_loss_db=20.0, key_rate_bps=10.0, source="")
+    with raises("published_rates"):
+        dataclasses.replace(YIN2016, published_rates=((19.5, 1380.0),))  # type: ignore[arg-type]

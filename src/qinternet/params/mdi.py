@@ -51,6 +51,7 @@ __all__ = [
     "MdiDeviceSet",
     "MdiSourceParams",
     "MdiSystem",
+    "PublishedRate",
 ]
 
 MAX_MDI_INTENSITY = 10.0
@@ -155,6 +156,45 @@ class MdiSourceParams:
 
     def __post_init__(self) -> None:
         self.check("source")
+
+    @classmethod
+    def four_intensity(
+        cls,
+        *,
+        signal: float,
+        strong_decoy: float,
+        weak_decoy: float,
+        signal_prob: float,
+        strong_decoy_prob: float,
+        weak_decoy_prob: float,
+        rep_rate_hz: float = 1e9,
+    ) -> MdiSourceParams:
+        """The four-intensity layout of Zhou, Yu, Wang, PRA 93, 042324 (2016): ``(s, y, x, 0)``.
+
+        The signal ``s`` is sent in the Z basis only; the decoys ``y`` (strong) and ``x`` (weak) and the vacuum
+        in the X basis; the vacuum takes the probability left over, which must be > 0.
+
+        >>> MdiSourceParams.four_intensity(
+        ...     signal=0.3, strong_decoy=0.25, weak_decoy=0.05, signal_prob=0.6, strong_decoy_prob=0.1,
+        ...     weak_decoy_prob=0.2,
+        ... ).x_basis_probs
+        (0.0, 0.1, 0.2, 0.1)
+        """
+        vacuum_prob = round(1.0 - signal_prob - strong_decoy_prob - weak_decoy_prob, 15)
+        if vacuum_prob <= 0.0:
+            raise ParameterError(
+                "source.x_basis_probs", f"the four-intensity vacuum needs a probability > 0, got {vacuum_prob:g}"
+            )
+        if not weak_decoy < strong_decoy:
+            raise ParameterError(
+                "source.intensities", f"needs weak_decoy < strong_decoy, got {weak_decoy} >= {strong_decoy}"
+            )
+        return cls(
+            intensities=(signal, strong_decoy, weak_decoy, 0.0),
+            z_basis_probs=(signal_prob, 0.0, 0.0, 0.0),
+            x_basis_probs=(0.0, strong_decoy_prob, weak_decoy_prob, vacuum_prob),
+            rep_rate_hz=rep_rate_hz,
+        )
 
     def check(self, role: str) -> None:
         """Validate every field, naming it ``role.field`` (``source``, ``alice`` or ``bob``)."""
@@ -291,6 +331,27 @@ class FibreRun:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class PublishedRate:
+    """A secret key rate that a publication reports for a set-up, with where it was read.
+
+    Attributes:
+        channel_loss_db: total Alice-relay-Bob channel loss of the measurement, dB (the relay in the middle).
+        key_rate_bps: the reported finite-key secret key rate, bit/s.
+        source: where the number was read (the paper itself, or a review that tabulates it).
+    """
+
+    channel_loss_db: float
+    key_rate_bps: float
+    source: str
+
+    def __post_init__(self) -> None:
+        require_non_negative("published_rate.channel_loss_db", self.channel_loss_db)
+        require_positive("published_rate.key_rate_bps", self.key_rate_bps)
+        if not self.source:
+            raise ParameterError("published_rate.source", "must say where the number was read")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class MdiDeviceSet:
     """A published MDI-QKD set-up: devices, fibre runs, block size and security parameters, with sources.
 
@@ -302,8 +363,9 @@ class MdiDeviceSet:
         block_pulse_pairs: ``N``, pulse pairs sent per block for the finite-key analysis.
         eps_sec: secrecy parameter.
         eps_cor: correctness parameter.
-        published: what the publication states that this set uses, in words.
+        published: what the publication states that this set uses, in words, each with where it was read.
         assumed: what is not taken from the publication (qinternet's choice), and why.
+        published_rates: key rates reported for the set-up (:class:`PublishedRate`).
     """
 
     name: str
@@ -315,9 +377,13 @@ class MdiDeviceSet:
     eps_cor: float
     published: tuple[str, ...]
     assumed: tuple[str, ...]
+    published_rates: tuple[PublishedRate, ...] = ()
 
     def __post_init__(self) -> None:
         require_positive("block_pulse_pairs", self.block_pulse_pairs)
+        for rate in self.published_rates:
+            if not isinstance(rate, PublishedRate):
+                raise ParameterError("published_rates", f"must hold PublishedRate values, got {type(rate).__name__}")
         require_epsilon("eps_sec", self.eps_sec)
         require_epsilon("eps_cor", self.eps_cor)
 
@@ -333,11 +399,20 @@ class MdiDeviceSet:
 # Yin et al. (2016): MDI-QKD over 404 km of ultralow-loss fibre and 311 km of standard fibre.
 
 _KORZH2015_ULL_DB_PER_KM = 51.9 / 307.0
-"""dB/km of an ultralow-loss fibre: 51.9 dB over 307 km in Korzh et al., Nat. Photon. 9, 163 (2015)
+"""dB/km of Corning's ultralow-loss fibre: 51.9 dB over 307 km in Korzh et al., Nat. Photon. 9, 163 (2015)
 (arXiv:1407.7427, abstract). Yin et al.'s own fibre loss was not at hand (see YIN2016.assumed)."""
 _STANDARD_DB_PER_KM = 0.2
 """dB/km of standard single-mode fibre at 1550 nm (the attenuation of Ma et al.-style simulations and of
 qinternet's FibreParams default); Yin et al.'s measured value was not at hand."""
+_YIN2016_SOURCE = MdiSourceParams.four_intensity(
+    signal=0.4,
+    strong_decoy=0.2,
+    weak_decoy=0.05,
+    signal_prob=0.6,
+    strong_decoy_prob=0.1,
+    weak_decoy_prob=0.2,
+    rep_rate_hz=75e6,
+)
 
 YIN2016 = MdiDeviceSet(
     name="yin2016",
@@ -347,19 +422,8 @@ YIN2016 = MdiDeviceSet(
         "PRL 117, 190501 (2016); arXiv:1606.06821"
     ),
     system=MdiSystem(
-        alice=MdiSourceParams(
-            # Four-intensity protocol: (signal s in Z, decoys x < y in X, vacuum).
-            intensities=(0.4, 0.2, 0.05, 0.0),
-            z_basis_probs=(0.6, 0.0, 0.0, 0.0),
-            x_basis_probs=(0.0, 0.1, 0.2, 0.1),
-            rep_rate_hz=75e6,
-        ),
-        bob=MdiSourceParams(
-            intensities=(0.4, 0.2, 0.05, 0.0),
-            z_basis_probs=(0.6, 0.0, 0.0, 0.0),
-            x_basis_probs=(0.0, 0.1, 0.2, 0.1),
-            rep_rate_hz=75e6,
-        ),
+        alice=_YIN2016_SOURCE,
+        bob=_YIN2016_SOURCE,
         bsm=BsmStationParams(
             detector=DetectorParams(efficiency=0.6, dark_count_prob=1e-8),
             misalignment_error=0.015,
@@ -377,20 +441,40 @@ YIN2016 = MdiDeviceSet(
     eps_sec=1e-10,
     eps_cor=1e-15,
     published=(
-        "MDI-QKD over 404 km of ultralow-loss fibre and over 311 km of standard fibre (abstract)",
+        "MDI-QKD over 404 km of ultralow-loss fibre and over 311 km of standard fibre (abstract, arXiv:1606.06821)",
         "decoy states by the optimised four-intensity method of Zhou, Yu, Wang, PRA 93, 042324 (2016) (abstract)",
+        "statistical fluctuations by joint constraints (Sci. Rep. 8 (2018), doi:10.1038/s41598-018-35507-z, "
+        "introduction: 404 km 'using the 4-intensity protocol with joint constraints for statistical fluctuations')",
+        "time-bin encoding, a 75 MHz clock, a finite key with failure probability 1e-10, and a best key rate of "
+        "1380 bit/s at 19.5 dB channel loss (Wei et al., PRX 10, 031030 (2020), Table I and Fig. 4)",
         "a distance beyond BB84 with the same detectors even with an ideal single-photon source (abstract)",
     ),
     assumed=(
-        "Only the abstract of arXiv:1606.06821 was at hand: the paper's table (fibre loss per km, detector "
-        "efficiency and dark counts, misalignment, repetition rate, intensities and their probabilities, f, "
-        "number of pulses) and its key rates were not, so every device number here is qinternet's choice",
-        "fibres: ultralow-loss 51.9 dB / 307 km (Korzh et al. 2015), standard 0.2 dB/km",
-        "relay: time-bin BSM, two superconducting detectors of efficiency 0.6 and dark-count probability 1e-8 "
-        "per gate, e_d = 1.5 %, V = 1, psi^- only",
-        "sources: 75 MHz; s = 0.4 (Z), y = 0.2 and x = 0.05 (X), vacuum, with probabilities 0.6 / 0.1 / 0.2 / 0.1 "
-        "(near the optimum of the asymptotic decoy rate at 404 km: s = 0.55, y = 0.22, x as small as possible)",
-        "f = 1.16; N = 1e14 pulse pairs per block (about 15 days at 75 MHz); eps_sec = 1e-10, eps_cor = 1e-15",
+        "The paper's text, table and figures were not at hand (only its abstract, and the figures other papers "
+        "quote, listed in published): its fibre loss per km, detector efficiency and dark counts, misalignment, "
+        "intensities and probabilities, f, number of pulses, and any key rate at 404 or 311 km are qinternet's "
+        "choices or unknown",
+        "fibres: ultralow-loss 51.9 dB / 307 km (Korzh et al. 2015, Corning's fibre; Yin et al. have Corning "
+        "co-authors), standard 0.2 dB/km",
+        "relay: two-detector time-bin BSM, detectors of efficiency 0.6 and dark-count probability 1e-8 per gate, "
+        "e_d = 1.5 % in both bases, V = 1, psi^- only",
+        "sources: fixed settings s = 0.4 (Z), y = 0.2 and x = 0.05 (X), vacuum, with probabilities "
+        "0.6 / 0.1 / 0.2 / 0.1; Yin et al. optimised them per distance "
+        "(qinternet.qkd.mdi_joint.optimise_four_intensity does)",
+        "f = 1.16 (the value of Wei et al. 2020, same group and method); N = 1e14 pulse pairs per block (about "
+        "15 days at 75 MHz); eps_sec = 1e-10, eps_cor = 1e-15; 1e-10 per estimate in the joint-constraint analysis",
+        "with these choices the joint-constraint analysis needs about 8e14 pulse pairs at 404 km and 2e14 at "
+        "311 km, more than N: Yin et al.'s fibre, detectors or run were better than assumed (the cut-off is set "
+        "by the number of X-basis decoy coincidences, proportional to N (eta_d eta_fibre)^2; "
+        "tests/validation/test_mdi_yin2016.py)",
+    ),
+    published_rates=(
+        PublishedRate(
+            channel_loss_db=19.5,
+            key_rate_bps=1380.0,
+            source="Wei et al., PRX 10, 031030 (2020), Table I (Yin et al.'s highest finite-key rate)",
+        ),
     ),
 )
-"""Yin et al. (2016). Only the facts in ``published`` come from the publication; see ``assumed``."""
+"""Yin et al. (2016). Only the facts in ``published`` and ``published_rates`` come from publications; see
+``assumed``."""

@@ -39,6 +39,10 @@ The estimates (``beta = ln(1/eps_PE)``):
 The Chernoff bound needs independent trials: like Curty et al. (2014), this treats each pulse pair's
 outcome as independent given the devices (collective attacks); general attacks need Azuma-type bounds
 and cost more.
+
+This analysis is composable and loose: with 13 separate estimates it needs far more pulse pairs than the
+four-intensity analysis with joint constraints that Yin et al. (2016) used, which
+:mod:`qinternet.qkd.mdi_joint` implements (and which subtracts no hashing terms).
 """
 
 from __future__ import annotations
@@ -52,7 +56,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from qinternet.errors import ParameterError
 from qinternet.params.checks import require_epsilon, require_positive
-from qinternet.params.mdi import MdiSourceParams, MdiSystem
+from qinternet.params.mdi import BsmStationParams, MdiSourceParams, MdiSystem
 from qinternet.physics.detectors import error_rate
 from qinternet.qkd.entropy import binary_entropy
 from qinternet.qkd.mdi import (
@@ -68,12 +72,15 @@ from qinternet.qkd.mdi import (
 
 __all__ = [
     "ESTIMATES",
+    "DecoyPairCounts",
     "MdiCounts",
     "MdiFiniteKey",
     "MdiFiniteKeyParams",
     "asymptotic_estimate",
     "chernoff_expectation_bounds",
+    "decoy_pair_counts",
     "expected_counts",
+    "expected_counts_for",
     "finite_key_length",
     "finite_key_rate",
     "source_weights",
@@ -172,15 +179,50 @@ def expected_counts(
     ``sent = N P_A(k_a, b_a) P_B(k_b, b_b)`` and ``heralded``, ``errors`` = ``sent`` times the probabilities of
     :func:`~qinternet.qkd.mdi.outcome_probabilities`. ``signal_intensity`` replaces both Z-basis signals.
     """
+    return expected_counts_for(
+        system.bsm,
+        intensities_with_signal(system.alice, signal_intensity),
+        intensities_with_signal(system.bob, signal_intensity),
+        source_weights(system.alice),
+        source_weights(system.bob),
+        eta_a,
+        eta_b,
+        block_pulse_pairs,
+    )
+
+
+def expected_counts_for(
+    bsm: BsmStationParams,
+    intensities_a: ArrayLike,
+    intensities_b: ArrayLike,
+    weights_a: ArrayLike,
+    weights_b: ArrayLike,
+    eta_a: ArrayLike,
+    eta_b: ArrayLike,
+    block_pulse_pairs: float,
+) -> MdiCounts:
+    """:func:`expected_counts` with the sources given as arrays, so that a batch of source settings is one call.
+
+    Args:
+        bsm: the relay.
+        intensities_a, intensities_b: float, shape (..., K): mean photon numbers of each party's intensities.
+        weights_a, weights_b: float, shape (..., K, 2): ``P(intensity, basis)`` of each party (Z first), as
+            :func:`source_weights` gives; each sums to 1.
+        eta_a, eta_b: arm transmittances (without the detector efficiency), broadcast with the leading axes.
+        block_pulse_pairs: ``N``.
+    """
     require_positive("block_pulse_pairs", block_pulse_pairs)
-    mu_a = intensities_with_signal(system.alice, signal_intensity)
-    mu_b = intensities_with_signal(system.bob, signal_intensity)
+    mu_a = np.asarray(intensities_a, dtype=np.float64)
+    mu_b = np.asarray(intensities_b, dtype=np.float64)
     ea = np.asarray(eta_a, dtype=np.float64)[..., None, None]
     eb = np.asarray(eta_b, dtype=np.float64)[..., None, None]
-    probs = outcome_probabilities(system.bsm, mu_a[..., :, None], mu_b[..., None, :], ea, eb)
+    probs = outcome_probabilities(bsm, mu_a[..., :, None], mu_b[..., None, :], ea, eb)
     probs = np.moveaxis(probs, -4, -5)  # (..., ka, kb, ba, bb, bell, rw) -> (..., ka, ba, kb, bb, bell, rw)
-    weights = source_weights(system.alice)[:, :, None, None] * source_weights(system.bob)[None, None, :, :]
-    sent = np.broadcast_to(block_pulse_pairs * weights, probs.shape[:-2])
+    wa = np.asarray(weights_a, dtype=np.float64)
+    wb = np.asarray(weights_b, dtype=np.float64)
+    weights = wa[..., :, :, None, None] * wb[..., None, None, :, :]
+    shape = np.broadcast_shapes(probs.shape[:-2], weights.shape)
+    sent = np.broadcast_to(block_pulse_pairs * weights, shape)
     return MdiCounts(
         sent=np.asarray(sent, dtype=np.float64),
         heralded=np.asarray(sent[..., None] * probs.sum(axis=-1)),
@@ -201,9 +243,16 @@ def _pair(array: FloatArray, source_a: MdiSourceParams, ka: int, source_b: MdiSo
 
 
 @dataclass(frozen=True, slots=True)
-class _Observed:
-    """Sent pairs and heralded events of the X-basis pairs (keys ``nn, 0n, n0, 00, mm, 0m, m0``), the errors of
-    ``nn``, and the Z-basis signal pairs."""
+class DecoyPairCounts:
+    """The counts the decoy estimates use (arrays over the counts' leading axes).
+
+    Attributes:
+        sent: pulse pairs sent, per X-basis pair ``nn, 0n, n0, 00, mm, 0m, m0`` (``n`` = weak decoy, ``m`` =
+            strong decoy, ``0`` = vacuum in either basis label).
+        heralded: heralded events of the same pairs (Bell states summed).
+        errors_nn: errors among the heralded ``nn`` pairs.
+        z_sent, z_heralded, z_errors: the Z-basis signal pairs sent, heralded, and in error.
+    """
 
     sent: dict[str, FloatArray]
     heralded: dict[str, FloatArray]
@@ -213,7 +262,8 @@ class _Observed:
     z_errors: FloatArray
 
 
-def _observed(counts: MdiCounts, system: MdiSystem) -> _Observed:
+def decoy_pair_counts(counts: MdiCounts, system: MdiSystem) -> DecoyPairCounts:
+    """The pairs of ``counts`` that the decoy estimates use, by role (:class:`DecoyPairCounts`)."""
     a, b = system.alice, system.bob
     _check_counts_fit(counts, system)
     index = {
@@ -227,7 +277,7 @@ def _observed(counts: MdiCounts, system: MdiSystem) -> _Observed:
     }
     heralded = counts.heralded.sum(axis=-1)
     sa, sb = a.signal_index, b.signal_index
-    return _Observed(
+    return DecoyPairCounts(
         sent={key: _pair(counts.sent, a, i, b, j) for key, (i, j) in index.items()},
         heralded={key: _pair(heralded, a, i, b, j) for key, (i, j) in index.items()},
         errors_nn=_pair(counts.errors.sum(axis=-1), a, a.weak_index, b, b.weak_index),
@@ -267,7 +317,7 @@ def asymptotic_estimate(counts: MdiCounts, system: MdiSystem, *, signal_intensit
     ``R = (n_Z / N) [...]`` per pulse pair. Applied to :func:`expected_counts` it gives
     :func:`~qinternet.qkd.mdi.key_rate_decoy` again; applied to Monte-Carlo counts, an estimate of it.
     """
-    obs = _observed(counts, system)
+    obs = decoy_pair_counts(counts, system)
     mu_a, mu_b = (
         intensities_with_signal(system.alice, signal_intensity),
         intensities_with_signal(system.bob, signal_intensity),
@@ -313,8 +363,8 @@ def chernoff_expectation_bounds(observed: ArrayLike, failure_prob: float) -> tup
     Inverts the multiplicative Chernoff tails ``P(X >= E + t) <= exp(-t^2 / (2E + t))`` and
     ``P(X <= E - t) <= exp(-t^2 / (2E))`` (Mitzenmacher and Upfal, *Probability and Computing* (2005),
     Thm 4.4 with ``ln(1 + d) >= 2d / (2 + d)``, and Thm 4.5): with ``beta = ln(1/failure_prob)``,
-    ``E^L = x + beta/2 - sqrt(2 beta x + beta^2/4)`` and
-    ``E^U = x + beta + sqrt(2 beta x + beta^2)``. Each side fails with probability at most ``failure_prob``.
+    ``E^L = x + beta/2 - sqrt(2 beta x + beta^2/4)`` and ``E^U = x + beta + sqrt(2 beta x + beta^2)``. Each side
+    fails with probability at most ``failure_prob``.
 
     >>> low, high = chernoff_expectation_bounds(0.0, 0.05)
     >>> float(low), round(float(high), 3)  # 2 ln(20)
@@ -365,7 +415,7 @@ class MdiFiniteKey:
 
 
 def _decoy_bounds_at_the_edges(
-    obs: _Observed, intensities: tuple[FloatArray, ...], eps: float
+    obs: DecoyPairCounts, intensities: tuple[FloatArray, ...], eps: float
 ) -> tuple[FloatArray, FloatArray]:
     """``(Y_11^L, (e Y)_11^U)`` with every count at the edge of its Chernoff interval that loosens the bound."""
     na, nb, ma, mb = intensities
@@ -396,7 +446,7 @@ def _decoy_bounds_at_the_edges(
 
 
 def _single_photon_events(
-    obs: _Observed, single_share: FloatArray, y11: FloatArray, ey11: FloatArray, eps: float
+    obs: DecoyPairCounts, single_share: FloatArray, y11: FloatArray, ey11: FloatArray, eps: float
 ) -> tuple[FloatArray, FloatArray]:
     """``(s_11^L, phi_11^U)``: single-photon pairs among the sifted key, and the bound on their phase-error rate.
 
@@ -427,7 +477,7 @@ def finite_key_length(
         params: ``eps_sec`` and ``eps_cor``.
         signal_intensity: the Z-basis signal both used, when it differs from the system's (optimisation).
     """
-    obs = _observed(counts, system)
+    obs = decoy_pair_counts(counts, system)
     mu_a = intensities_with_signal(system.alice, signal_intensity)
     mu_b = intensities_with_signal(system.bob, signal_intensity)
     na, nb, ma, mb, sa, sb = _intensity_pairs(system, mu_a, mu_b)
