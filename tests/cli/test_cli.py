@@ -24,8 +24,15 @@ def test_presets_lists_sources(cli) -> None:  # type: ignore[no-untyped-def]
     code, out, _ = cli("presets", "--json")
     data = json.loads(out)
     assert code == 0
-    assert {p["name"] for p in data} >= {"gys2004", "lim2014"}
-    assert all("citation" in p and p["system"]["detector"]["efficiency"] > 0 for p in data)
+    assert {p["name"] for p in data} >= {"gys2004", "lim2014", "yin2016", "liu2023"}
+    assert all("citation" in p for p in data)
+    families = {p["name"]: p["family"] for p in data}
+    assert families["yin2016"] == "measurement-device-independent"
+    assert families["liu2023"] == "twin-field"
+    for p in data:  # prepare-and-measure presets keep their "system"; the others carry their "devices"
+        assert ("system" in p) == (p["family"] == "prepare-and-measure")
+        if "system" in p:
+            assert p["system"]["detector"]["efficiency"] > 0
 
 
 def test_keyrate_json_has_the_contract_fields(cli) -> None:  # type: ignore[no-untyped-def]

@@ -18,9 +18,11 @@ from qinternet.errors import ParameterError
 from qinternet.outputs import replacing
 from qinternet.params.checks import require_at_most, require_positive
 from qinternet.params.devices import MAX_MEAN_PHOTONS, QkdSystem
+from qinternet.params.devicesets import DeviceSet
+from qinternet.params.presets import devices_for
 from qinternet.params.serialise import to_jsonable
 from qinternet.qkd.finite_key import AfterPulseAttribution, FiniteKeyParams
-from qinternet.qkd.keyrate import KeyRateOptions, KeyRatePoint, Protocol, key_rate, parse_protocol
+from qinternet.qkd.keyrate import FAMILY, KeyRateOptions, KeyRatePoint, Protocol, key_rate, parse_protocol
 
 __all__ = ["keyrate"]
 
@@ -87,9 +89,7 @@ def keyrate(
         check_output_path(plot, "--plot", (".png", ".svg", ".pdf"))
     if csv_path is not None:
         check_output_path(csv_path, "--csv", (".csv",))
-    # A fixed mu is passed to the models, not written into the source: protocols without decoys may
-    # use a mu below the preset's decoy intensities.
-    system = opt.resolve_system(preset, dataclasses.replace(overrides, signal_intensity=None))
+    devices = _devices(protocols, preset, overrides)
     base = KeyRateOptions(
         block_pulses=None if block_pulses is None else float(opt.parse_count(block_pulses, "--block-pulses")),
         security=FiniteKeyParams(eps_sec=eps_sec, eps_cor=eps_cor),
@@ -110,11 +110,13 @@ def keyrate(
         task = progress.add_task("Key rates", total=len(jobs))
         points = []
         for p, d in jobs:
-            points.append(key_rate(p, system, d, options=_options(p, base, overrides)))
+            chosen, label = devices[p]
+            point = key_rate(p, chosen, d, options=_options(p, base, overrides))
+            points.append(dataclasses.replace(point, device_set=label))
             progress.advance(task)
-    parameters = {"preset": preset, **to_jsonable(system)}
+    parameters = {p: {"preset": preset, **to_jsonable(chosen)} for p, (chosen, _) in devices.items()}
     if json_out:
-        rows = [{**pt.to_dict(), "parameters": parameters} for pt in points]
+        rows = [{**pt.to_dict(), "parameters": parameters[pt.protocol]} for pt in points]
         single = len(protocols) == 1 and not opt.is_sweep(distance_km)
         typer.echo(dump_json(rows[0] if single else rows))
     else:
@@ -122,8 +124,36 @@ def keyrate(
     if csv_path is not None:
         write_csv(csv_path, [_csv_row(pt, preset) for pt in points])
     if plot is not None:
-        extra = _cut_off_points(points, system, {p: _options(p, base, overrides) for p in protocols})
+        extra = _cut_off_points(points, devices, {p: _options(p, base, overrides) for p in protocols})
         _save_plot(points + extra, plot, preset)
+
+
+def _devices(
+    protocols: list[Protocol], preset: str, overrides: opt.SystemOverrides
+) -> dict[Protocol, tuple[DeviceSet, str]]:
+    """The devices each protocol runs on, and their label (:func:`qinternet.params.presets.devices_for`),
+    with the command line's overrides applied.
+
+    A fixed ``--signal-intensity`` is passed to the models, not written into the source (protocols without
+    decoys may use a mu below the preset's decoy intensities). An override that only prepare-and-measure
+    devices have is refused when no chosen protocol runs on them.
+    """
+    chosen: dict[Protocol, tuple[DeviceSet, str]] = {}
+    source_free = dataclasses.replace(overrides, signal_intensity=None)
+    for protocol in protocols:
+        devices, label = devices_for(FAMILY[protocol], preset)
+        if isinstance(devices, QkdSystem):
+            devices = opt.apply_system_overrides(devices, source_free)
+        else:
+            devices = opt.apply_shared_overrides(devices, overrides)
+        chosen[protocol] = (devices, label)
+    if not any(FAMILY[p] is QkdSystem for p in protocols):
+        unused = opt.only_prepare_and_measure(overrides)
+        if unused:
+            names = ", ".join(p.value for p in protocols)
+            option = "--" + unused[0].replace("_", "-")  # every override's option is its name so spelled
+            raise ParameterError(option, f"only prepare-and-measure devices have it; {names} run on others")
+    return chosen
 
 
 def _print_table(points: list[KeyRatePoint], preset: str) -> None:
@@ -150,7 +180,9 @@ _CUT_OFF_SAMPLES = 24
 
 
 def _cut_off_points(
-    points: list[KeyRatePoint], system: QkdSystem, options: dict[Protocol, KeyRateOptions]
+    points: list[KeyRatePoint],
+    devices: dict[Protocol, tuple[DeviceSet, str]],
+    options: dict[Protocol, KeyRateOptions],
 ) -> list[KeyRatePoint]:
     """Extra points between the last distance with key and the first without, for each protocol.
 
@@ -163,7 +195,9 @@ def _cut_off_points(
         for before, after in itertools.pairwise(curve):
             if before.key_rate_per_pulse > 0 and after.key_rate_per_pulse == 0:
                 for d in np.linspace(before.distance_km, after.distance_km, _CUT_OFF_SAMPLES + 2)[1:-1]:
-                    extra.append(key_rate(protocol, system, float(d), options=options[protocol]))
+                    chosen, label = devices[protocol]
+                    point = key_rate(protocol, chosen, float(d), options=options[protocol])
+                    extra.append(dataclasses.replace(point, device_set=label))
     return extra
 
 

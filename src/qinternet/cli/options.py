@@ -20,6 +20,7 @@ import typer
 from qinternet.cli.strict import parse_number
 from qinternet.errors import ParameterError
 from qinternet.params.devices import PairStatistics, QkdSystem
+from qinternet.params.devicesets import DeviceSet, shared_roles, with_shared_roles
 from qinternet.params.presets import get_preset
 
 __all__ = [
@@ -27,6 +28,10 @@ __all__ = [
     "NO_OVERRIDES",
     "OVERRIDE_OPTIONS",
     "SystemOverrides",
+    "apply_shared_overrides",
+    "apply_system_overrides",
+    "given_overrides",
+    "only_prepare_and_measure",
     "option_for_field",
     "parse_count",
     "parse_distances",
@@ -165,7 +170,49 @@ def _given(**values: Any) -> dict[str, Any]:
 
 def resolve_system(preset_name: str, overrides: SystemOverrides) -> QkdSystem:
     """The preset's system with every given override applied (validated by the parameter objects)."""
-    system = get_preset(preset_name).system
+    return apply_system_overrides(get_preset(preset_name).system, overrides)
+
+
+_SHARED: tuple[str, ...] = ("loss_db_per_km", "detector_efficiency", "dark_count_prob", "after_pulse_prob")
+_SHARED += ("dead_time_s", "misalignment_error", "ec_efficiency")
+"""Overrides of the roles every family of devices has (:class:`qinternet.params.devicesets.SharedRoles`)."""
+
+
+def given_overrides(overrides: SystemOverrides) -> list[str]:
+    """The names of the overrides given on the command line."""
+    return [f.name for f in dataclasses.fields(overrides) if getattr(overrides, f.name) is not None]
+
+
+def only_prepare_and_measure(overrides: SystemOverrides) -> list[str]:
+    """The given overrides that only prepare-and-measure devices have (sources, basis choice, insertion loss)."""
+    return [name for name in given_overrides(overrides) if name not in _SHARED]
+
+
+def apply_shared_overrides(devices: DeviceSet, overrides: SystemOverrides) -> DeviceSet:
+    """``devices`` (of any family) with the given overrides of the roles all families share applied."""
+    o = overrides
+    roles = shared_roles(devices)
+    detector = dataclasses.replace(
+        roles.detector,
+        **_given(
+            efficiency=o.detector_efficiency,
+            dark_count_prob=o.dark_count_prob,
+            after_pulse_prob=o.after_pulse_prob,
+            dead_time_s=o.dead_time_s,
+        ),
+    )
+    changed = dataclasses.replace(
+        roles,
+        detector=detector,
+        **_given(
+            loss_db_per_km=o.loss_db_per_km, misalignment_error=o.misalignment_error, ec_efficiency=o.ec_efficiency
+        ),
+    )
+    return with_shared_roles(devices, changed)
+
+
+def apply_system_overrides(system: QkdSystem, overrides: SystemOverrides) -> QkdSystem:
+    """``system`` with every given override applied (validated by the parameter objects)."""
     o = overrides
     source_changes: dict[str, Any] = _given(signal_intensity=o.signal_intensity, rep_rate_hz=o.rep_rate_hz)
     if o.decoy_intensities is not None:

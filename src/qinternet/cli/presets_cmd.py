@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -10,6 +10,8 @@ from rich.panel import Panel
 from rich.text import Text
 
 from qinternet.cli.output import dump_json
+from qinternet.params.devices import QkdSystem
+from qinternet.params.devicesets import shared_roles
 from qinternet.params.presets import PRESETS, Preset
 from qinternet.params.serialise import to_jsonable
 
@@ -19,14 +21,37 @@ __all__ = ["presets"]
 def presets(json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """List the named presets with the publications they reproduce."""
     if json_out:
-        typer.echo(dump_json([{**to_jsonable(p), "system": to_jsonable(p.system)} for p in PRESETS.values()]))
+        typer.echo(dump_json([_preset_json(p) for p in PRESETS.values()]))
         return
     console = Console()
     for p in PRESETS.values():
         console.print(Panel(_preset_text(p), title=f"[bold]{p.name}[/bold]", title_align="left", expand=True))
 
 
+def _preset_json(preset: Preset) -> dict[str, Any]:
+    """Name, title, citation, notes and family; ``system`` (prepare-and-measure) or ``devices`` (the others)."""
+    data = {k: v for k, v in to_jsonable(preset).items() if k != "devices"} | {"family": preset.family}
+    key = "system" if isinstance(preset.devices, QkdSystem) else "devices"
+    return data | {key: to_jsonable(preset.devices)}
+
+
+def _relayed_text(preset: Preset) -> Text:
+    roles = shared_roles(preset.devices)
+    text = Text()
+    text.append(preset.title, style="bold")
+    text.append(f"\n{preset.family} devices. Published in: {preset.citation}")
+    text.append(
+        f"\nFibre {roles.loss_db_per_km:.4g} dB/km; detectors: efficiency {roles.detector.efficiency:.3g}, "
+        f"dark counts {roles.detector.dark_count_prob:.3g} per gate each; misalignment "
+        f"{roles.misalignment_error:g}; f = {roles.ec_efficiency:g}"
+    )
+    text.append("\n" + preset.notes, style="dim")
+    return text
+
+
 def _preset_text(preset: Preset) -> Text:
+    if not isinstance(preset.devices, QkdSystem):
+        return _relayed_text(preset)
     s = preset.system
     lines = [
         (preset.title, "bold"),

@@ -63,7 +63,10 @@ def link_system(spec: LinkSpec, path: str) -> QkdSystem:
     """
     if spec.preset not in PRESETS:
         raise ScenarioError([(f"{path}.preset", f"unknown preset {spec.preset!r}; known: {', '.join(PRESETS)}")])
-    system = get_preset(spec.preset).system
+    try:
+        system = get_preset(spec.preset).system
+    except ParameterError as exc:  # a preset of another family (MDI, twin-field)
+        raise ScenarioError([(f"{path}.preset", exc.reason)]) from None
     fibre_changes = {
         name: value
         for name, value in (("loss_db_per_km", spec.loss_db_per_km), ("insertion_loss_db", spec.connector_loss_db))

@@ -1,7 +1,10 @@
 """Named presets that reproduce published QKD set-ups.
 
-Each preset is a :class:`QkdSystem` with the source it comes from. Values not given by the publication
-are marked as qinternet's choice in the preset's ``notes``.
+Each preset is a device set of one family of protocols (:mod:`qinternet.params.devicesets`): a
+:class:`QkdSystem` (prepare-and-measure and entanglement-based links), an MDI set or a twin-field set, with
+the publication it comes from. Values not given by the publication are marked as qinternet's choice in the
+preset's ``notes``. :func:`devices_for` gives a protocol family the devices of any preset: its own, or its
+family's default with the preset's fibre and detectors.
 """
 
 from __future__ import annotations
@@ -18,19 +21,40 @@ from qinternet.params.devices import (
     WcpSourceParams,
     dark_count_prob_from_background_yield,
 )
+from qinternet.params.devicesets import DeviceSet, family_name, shared_roles, with_shared_roles
+from qinternet.params.mdi import YIN2016, MdiDeviceSet
+from qinternet.params.twinfield import LIU2023, TwinFieldDeviceSet
 
-__all__ = ["PRESETS", "Preset", "get_preset"]
+__all__ = ["FAMILY_DEFAULTS", "PRESETS", "Preset", "devices_for", "get_preset"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Preset:
-    """A published set-up: its parameters and where they come from."""
+    """A published set-up: its devices and where they come from."""
 
     name: str
     title: str
     citation: str
     notes: str
-    system: QkdSystem
+    devices: DeviceSet
+
+    @property
+    def family(self) -> str:
+        """The family of protocols its devices serve (:func:`~qinternet.params.devicesets.family_name`)."""
+        return family_name(self.devices)
+
+    @property
+    def system(self) -> QkdSystem:
+        """The devices of a prepare-and-measure (or entanglement-based) preset.
+
+        Raises:
+            ParameterError: for a preset of another family (``preset``), naming it.
+        """
+        if not isinstance(self.devices, QkdSystem):
+            raise ParameterError(
+                "preset", f"{self.name!r} is a {self.family} device set; this needs a prepare-and-measure one"
+            )
+        return self.devices
 
 
 _GYS2004 = Preset(
@@ -44,7 +68,7 @@ _GYS2004 = Preset(
         "q = 1/2, 2 MHz. Signal 0.48 and weak decoy 0.05 with a vacuum decoy as in Ma et al. 2005, "
         "Fig. 2; the class probabilities (0.8, 0.1, 0.1) for the Monte-Carlo are qinternet's choice."
     ),
-    system=QkdSystem(
+    devices=QkdSystem(
         fibre=FibreParams(loss_db_per_km=0.21),
         detector=DetectorParams(
             efficiency=0.045,
@@ -72,7 +96,7 @@ _LIM2014 = Preset(
         "weakest decoy 2e-4. The finite-key model re-optimises the other intensities and the "
         "probabilities per distance; the values here (and 1 GHz) are qinternet's starting points."
     ),
-    system=QkdSystem(
+    devices=QkdSystem(
         fibre=FibreParams(loss_db_per_km=0.2),
         detector=DetectorParams(efficiency=0.1, dark_count_prob=6e-7, after_pulse_prob=0.04),
         source=WcpSourceParams(
@@ -99,7 +123,7 @@ _MICIUS2017 = Preset(
         "qinternet's choices: the paper's receiver budget was not at hand. The channel (free-space optics, "
         "no fibre) is the scenario's."
     ),
-    system=QkdSystem(
+    devices=QkdSystem(
         fibre=FibreParams(loss_db_per_km=0.0),
         detector=DetectorParams(efficiency=0.5, dark_count_prob=3e-7),
         source=WcpSourceParams(
@@ -115,7 +139,26 @@ _MICIUS2017 = Preset(
     ),
 )
 
-PRESETS: dict[str, Preset] = {p.name: p for p in (_GYS2004, _LIM2014, _MICIUS2017)}
+_YIN2016 = Preset(
+    name="yin2016",
+    title="MDI-QKD over 404 km of ultralow-loss fibre (and 311 km of standard fibre)",
+    citation=YIN2016.citation,
+    notes="Published: " + "; ".join(YIN2016.published) + ". Assumed: " + "; ".join(YIN2016.assumed) + ".",
+    devices=YIN2016,
+)
+
+_LIU2023 = Preset(
+    name="liu2023",
+    title="Twin-field QKD (SNS with AOPP) over 1,002 km of fibre",
+    citation=LIU2023.citation,
+    notes=LIU2023.notes,
+    devices=LIU2023,
+)
+
+PRESETS: dict[str, Preset] = {p.name: p for p in (_GYS2004, _LIM2014, _MICIUS2017, _YIN2016, _LIU2023)}
+
+FAMILY_DEFAULTS: dict[type, str] = {QkdSystem: "gys2004", MdiDeviceSet: "yin2016", TwinFieldDeviceSet: "liu2023"}
+"""The preset whose devices a protocol family takes where another family's preset has none of its own."""
 
 
 def get_preset(name: str) -> Preset:
@@ -124,3 +167,19 @@ def get_preset(name: str) -> Preset:
         return PRESETS[name]
     except KeyError:
         raise ParameterError("preset", f"unknown preset {name!r}; known: {', '.join(PRESETS)}") from None
+
+
+def devices_for(family: type, preset_name: str) -> tuple[DeviceSet, str]:
+    """The devices of family ``family`` (a device-set type) for the preset ``preset_name``, and a label.
+
+    The preset's own devices when they are of that family (label: the preset's name); otherwise the
+    family's default set (:data:`FAMILY_DEFAULTS`) with the preset's fibre, detectors, misalignment and
+    error correction (:class:`~qinternet.params.devicesets.SharedRoles`), labelled e.g.
+    ``"gys2004 sources, liu2023 fibre and detectors"``.
+    """
+    preset = get_preset(preset_name)
+    if isinstance(preset.devices, family):
+        return preset.devices, preset.name
+    default = get_preset(FAMILY_DEFAULTS[family])
+    devices = with_shared_roles(default.devices, shared_roles(preset.devices))
+    return devices, f"{default.name} sources, {preset.name} fibre and detectors"

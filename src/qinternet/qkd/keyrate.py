@@ -19,7 +19,11 @@ from numpy.typing import NDArray
 from qinternet.errors import ParameterError
 from qinternet.params.checks import require_non_negative, require_positive
 from qinternet.params.devices import QkdSystem
+from qinternet.params.devicesets import family_name
+from qinternet.params.mdi import MdiDeviceSet
+from qinternet.params.twinfield import TwinFieldDeviceSet
 from qinternet.physics.fibre import fibre_transmittance
+from qinternet.qkd import relayed
 from qinternet.qkd.bbm92 import bbm92_observables
 from qinternet.qkd.bounds import plob_bound, tgw_bound
 from qinternet.qkd.decoy import two_decoy_bounds
@@ -27,8 +31,10 @@ from qinternet.qkd.entropy import binary_entropy
 from qinternet.qkd.finite_key import AfterPulseAttribution, FiniteKeyParams, FiniteKeyRatePoint, finite_key_rate
 from qinternet.qkd.observables import live_fraction, observed_coherent, observed_fock, raw_click_prob
 from qinternet.qkd.optimise import maximise_scalar
+from qinternet.qkd.relayed import RelayedPoint
 
 __all__ = [
+    "FAMILY",
     "PROTOCOLS",
     "KeyRateOptions",
     "KeyRatePoint",
@@ -64,6 +70,10 @@ class Protocol(enum.Enum):
     BBM92 = "bbm92"
     PLOB = "plob"
     TGW = "tgw"
+    MDI_BB84 = "mdi-bb84"
+    TF_SNS = "tf-sns"
+    TF_SNS_AOPP = "tf-sns-aopp"
+    TF_PM = "tf-pm"
 
 
 def parse_protocol(name: str, field: str = "protocol") -> Protocol:
@@ -91,6 +101,9 @@ class KeyRatePoint:
         single_photon_error: ``e1`` (or its upper bound) where the protocol uses it.
         channel_transmittance: transmittance of the fibre, excluding detectors.
         finite_key: for finite-key protocols, the block, the optimised settings and Lim et al.'s bounds.
+        device_set: which devices the rate is of: the preset's name, or for a protocol of another family
+            its family's default set with the preset's fibre and detectors
+            (:func:`qinternet.params.presets.devices_for`); None when the caller gave the devices.
     """
 
     protocol: Protocol
@@ -103,6 +116,7 @@ class KeyRatePoint:
     single_photon_error: float | None = None
     channel_transmittance: float
     finite_key: FiniteKeyRatePoint | None = None
+    device_set: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (the protocol by its CLI name)."""
@@ -329,6 +343,29 @@ def tgw(system: QkdSystem, distance_km: float, options: KeyRateOptions = _DEFAUL
     )
 
 
+def _relayed(
+    protocol: Protocol, rate: Callable[[Any, float], RelayedPoint]
+) -> Callable[[Any, float, KeyRateOptions], KeyRatePoint]:
+    """A relayed protocol (:mod:`qinternet.qkd.relayed`) as a model of :data:`PROTOCOLS`."""
+
+    def model(devices: Any, distance_km: float, options: KeyRateOptions = _DEFAULTS) -> KeyRatePoint:
+        point = rate(devices, distance_km)
+        return KeyRatePoint(
+            protocol=protocol,
+            distance_km=distance_km,
+            key_rate_per_pulse=point.key_rate_per_pulse,
+            signal_intensity=point.signal_intensity,
+            qber=point.qber,
+            gain=point.gain,
+            single_photon_yield=point.single_photon_yield,
+            single_photon_error=point.single_photon_error,
+            channel_transmittance=point.channel_transmittance,
+        )
+
+    model.__doc__ = rate.__doc__
+    return model
+
+
 def _channel(system: QkdSystem, distance_km: float) -> float:
     return float(fibre_transmittance(system.fibre, distance_km))
 
@@ -394,7 +431,7 @@ def decoy_bb84_finite(system: QkdSystem, distance_km: float, options: KeyRateOpt
     )
 
 
-PROTOCOLS: dict[Protocol, Callable[[QkdSystem, float, KeyRateOptions], KeyRatePoint]] = {
+PROTOCOLS: dict[Protocol, Callable[[Any, float, KeyRateOptions], KeyRatePoint]] = {
     Protocol.DECOY_BB84: decoy_bb84,
     Protocol.DECOY_BB84_VACUUM_WEAK: decoy_bb84_vacuum_weak,
     Protocol.DECOY_BB84_FINITE: decoy_bb84_finite,
@@ -403,12 +440,27 @@ PROTOCOLS: dict[Protocol, Callable[[QkdSystem, float, KeyRateOptions], KeyRatePo
     Protocol.BBM92: bbm92,
     Protocol.PLOB: plob,
     Protocol.TGW: tgw,
+    Protocol.MDI_BB84: _relayed(Protocol.MDI_BB84, relayed.mdi_bb84),
+    Protocol.TF_SNS: _relayed(Protocol.TF_SNS, relayed.tf_sns),
+    Protocol.TF_SNS_AOPP: _relayed(Protocol.TF_SNS_AOPP, relayed.tf_sns_aopp),
+    Protocol.TF_PM: _relayed(Protocol.TF_PM, relayed.tf_pm),
 }
+"""Every protocol's model: ``(devices, distance_km, options) -> KeyRatePoint``, the devices of its family."""
+
+FAMILY: dict[Protocol, type] = {
+    **dict.fromkeys(Protocol, QkdSystem),
+    Protocol.MDI_BB84: MdiDeviceSet,
+    Protocol.TF_SNS: TwinFieldDeviceSet,
+    Protocol.TF_SNS_AOPP: TwinFieldDeviceSet,
+    Protocol.TF_PM: TwinFieldDeviceSet,
+}
+"""The device-set type each protocol runs on (:mod:`qinternet.params.devicesets`); the bounds use only the
+fibre, so any preset's (converted to a prepare-and-measure set) serves them."""
 
 
 def key_rate(
     protocol: Protocol,
-    system: QkdSystem,
+    system: QkdSystem | MdiDeviceSet | TwinFieldDeviceSet,
     distance_km: float,
     *,
     intensity: float | None = None,
@@ -418,13 +470,19 @@ def key_rate(
 
     Args:
         protocol: the model.
-        system: devices and channel.
-        distance_km: fibre length, km (>= 0).
+        system: devices and channel, of the protocol's family (:data:`FAMILY`; for another preset's devices
+            see :func:`qinternet.params.presets.devices_for`).
+        distance_km: fibre length, km (>= 0): between the users (through the relay, for MDI and twin-field).
         intensity: shorthand for ``options.intensity``: a fixed mean photon number (mean pair number for
             BBM92) instead of the optimum; ignored by protocols without one.
         options: further choices (block size and security of finite-key protocols).
     """
     require_non_negative("distance_km", distance_km)
+    if not isinstance(system, FAMILY[protocol]):
+        raise ParameterError(
+            "preset",
+            f"{protocol.value} runs on {family_name(FAMILY[protocol])} devices, got {family_name(system)} ones",
+        )
     chosen = options or KeyRateOptions()
     if intensity is not None:
         chosen = dataclasses.replace(chosen, intensity=intensity)

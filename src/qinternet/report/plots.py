@@ -19,6 +19,10 @@ PROTOCOL_LABELS: dict[Protocol, str] = {
     Protocol.BBM92: "BBM92, SPDC source in the middle",
     Protocol.PLOB: "PLOB bound",
     Protocol.TGW: "TGW bound",
+    Protocol.MDI_BB84: "MDI-QKD (decoy BB84)",
+    Protocol.TF_SNS: "Twin-field, sending-or-not-sending",
+    Protocol.TF_SNS_AOPP: "Twin-field, SNS with AOPP",
+    Protocol.TF_PM: "Twin-field, phase-matching",
 }
 
 _BOUNDS = {Protocol.PLOB, Protocol.TGW}
@@ -31,24 +35,30 @@ def plot_key_rate(ax: Axes, points: Sequence[KeyRatePoint], *, title: str | None
     """Draw key rate per pulse against distance on a log axis, one curve per protocol.
 
     Zero rates (beyond the cut-off) and infinite ones (a bound at 0 km) are left out of the curve.
-    Bounds are drawn dashed, as is usual in the literature. A curve of one or two points (e.g. a single
+    Bounds are drawn dashed, as is usual in the literature. When the curves run on different device sets
+    (e.g. MDI and twin-field protocols against a twin-field preset), the legend names each curve's set.
+    A curve of one or two points (e.g. a single
     distance) is drawn with markers; a protocol without key at any distance is named in a note on the axes,
     and axes with no key at all say so instead of staying empty.
     """
     protocols = list(dict.fromkeys(p.protocol for p in points))
+    sets = {p.device_set for p in points if p.protocol not in _BOUNDS}
     empty = []
     for protocol in protocols:
         curve = sorted((p for p in points if p.protocol is protocol), key=lambda p: p.distance_km)
         distance = np.array([p.distance_km for p in curve])
         rate = np.array([p.key_rate_per_pulse for p in curve])
         shown = np.isfinite(rate) & (rate > 0)
+        label = PROTOCOL_LABELS[protocol]
+        if len(sets) > 1 and curve[0].device_set and protocol not in _BOUNDS:
+            label += f" [{curve[0].device_set}]"  # the curves use different devices: say which
         if not shown.any():
-            empty.append(PROTOCOL_LABELS[protocol])
+            empty.append(label)
             continue
         ax.plot(
             distance[shown],
             rate[shown],
-            label=PROTOCOL_LABELS[protocol],
+            label=label,
             linestyle="--" if protocol in _BOUNDS else "-",
             linewidth=1.6,
             marker="o" if shown.sum() < _FEW_POINTS else None,
