@@ -26,6 +26,15 @@ def test_the_widest_path_may_be_the_longer_one_and_only_through_relays() -> None
     assert fewest_hops(untrusted, "u", "r3") == []  # r2 no longer passes key on, nor does the user v
 
 
+def test_a_chain_has_one_path_and_none_once_a_hop_is_empty() -> None:
+    chain = KeyGraph(ends=(("a", "r1"), ("r1", "r2"), ("r2", "b")), relays=frozenset({"r1", "r2"}))
+    assert widest_path(chain, [5, 3, 9], "a", "b") == Route(3, [0, 1, 2])
+    assert widest_path(chain, [5, 3, 9], "b", "a") == Route(3, [2, 1, 0])
+    assert widest_path(chain, [5, 0, 9], "a", "b") == Route(0.0, [])
+    assert widest_path(chain, [5, 3, 9], "a", "a") == Route(0.0, [])
+    assert widest_path(KeyGraph(ends=chain.ends, relays=frozenset({"r1"})), [5, 3, 9], "a", "b") == Route(0.0, [])
+
+
 def test_relaying_costs_every_hop_the_key_length() -> None:
     assert relay_cost([4, 0, 9], 2.5) == [(4, 2.5), (0, 2.5), (9, 2.5)]
     assert relay_cost([], 8) == []

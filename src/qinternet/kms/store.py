@@ -9,7 +9,11 @@ network; each KME reads and writes only the rows of its own ``kme_id``.
 - **Issuing** (ETSI GS QKD 014 ``enc_keys``, called by the master SAE at its KME): in *one* transaction,
   ``size / 8`` bytes are taken from the pool of every hop on the path to each slave's KME (trusted-node
   relay: the key crosses each hop under a one-time pad of that hop's key, so it costs the hop as many
-  bits), and a row per slave is written at the slave's KME, ``reserved`` for that slave and master.
+  bits: :func:`qinternet.network.routing.relay_cost`), and a row per slave is written at the slave's KME,
+  ``reserved`` for that slave and master. The path is given, or chosen for every key when it is taken
+  (the KMEs: the widest path of :mod:`qinternet.network.routing`, as ``qinternet run`` routes) from the
+  pools' levels this process keeps in memory (:meth:`KeyStore.pool_level`: read once at open, then
+  counted at each of its commits) less what the transaction took so far.
   The key goes to the master only after the commit: a crash before it loses nothing; a crash after it
   leaves a reserved key that nobody received (wasted, never delivered twice).
 - **Delivery** (``dec_keys``, called by a slave SAE at its KME): one transaction turns the slave's

@@ -52,13 +52,28 @@ class KeyGraph:
     ends: tuple[tuple[str, str], ...]
     relays: frozenset[str] | None = None
     _adjacent: Mapping[str, tuple[tuple[str, int], ...]] = field(init=False, repr=False, compare=False)
+    _forest: bool = field(init=False, repr=False, compare=False)
+    _only_paths: dict[tuple[str, str], list[int]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         adjacent: dict[str, list[tuple[str, int]]] = {}
+        root: dict[str, str] = {}  # union-find: a link whose ends are already joined closes a cycle
+
+        def find(node: str) -> str:
+            while root.setdefault(node, node) != node:
+                node = root[node]
+            return node
+
+        forest = True
         for index, (a, b) in enumerate(self.ends):
             adjacent.setdefault(a, []).append((b, index))
             adjacent.setdefault(b, []).append((a, index))
+            ra, rb = find(a), find(b)
+            forest = forest and ra != rb
+            root[ra] = rb
         object.__setattr__(self, "_adjacent", {node: tuple(links) for node, links in adjacent.items()})
+        object.__setattr__(self, "_forest", forest)
+        object.__setattr__(self, "_only_paths", {})
 
     def neighbours(self, node: str) -> tuple[tuple[str, int], ...]:
         """``(neighbour, link index)`` of every link at ``node``, in link order."""
@@ -92,18 +107,18 @@ def fewest_hops(
     """
     via: dict[str, tuple[str, int]] = {}
     frontier, seen = [source], {source}
+    relays, adjacent = graph.relays, graph._adjacent
     while frontier and target not in seen:
         following = []
         for node in frontier:
-            if node != source and not graph.passes_on(node):
+            if node != source and relays is not None and node not in relays:
                 continue
-            for neighbour, link in graph.neighbours(node):
-                if levels is not None and not levels[link] >= floor:
+            for neighbour, link in adjacent.get(node, ()):
+                if neighbour in seen or (levels is not None and not levels[link] >= floor):
                     continue
-                if neighbour not in seen:
-                    seen.add(neighbour)
-                    via[neighbour] = (node, link)
-                    following.append(neighbour)
+                seen.add(neighbour)
+                via[neighbour] = (node, link)
+                following.append(neighbour)
         frontier = following
     if target not in via:
         return []
@@ -118,13 +133,23 @@ def widest_path(graph: KeyGraph, levels: Levels, source: str, target: str) -> Ro
     """The path whose smallest pool is largest, among those the fewest hops (module docstring).
 
     The width ``W`` comes from Dijkstra's algorithm with ``min`` for ``+`` (Pollack 1960); the path from a
-    breadth-first search over the links holding at least ``W`` (:func:`fewest_hops`). Returns
-    ``Route(0, [])`` when no path has key in every hop.
+    breadth-first search over the links holding at least ``W`` (:func:`fewest_hops`). A graph without a
+    cycle (a trusted-node chain) has at most one path between two nodes: it is looked up, not searched.
+    Returns ``Route(0, [])`` when no path has key in every hop (or ``source`` is ``target``).
     """
+    if source == target:
+        return Route(0.0, [])
+    if graph._forest:  # no cycle (a chain, a tree): at most one path between two nodes, found once
+        if (source, target) not in graph._only_paths:
+            graph._only_paths[source, target] = fewest_hops(graph, source, target)
+        links = graph._only_paths[source, target]
+        narrowest = min((float(levels[link]) for link in links), default=0.0)
+        return Route(narrowest, list(links)) if narrowest > 0.0 else Route(0.0, [])
     best: dict[str, float] = {source: math.inf}
     heap: list[tuple[float, str]] = [(-math.inf, source)]
     done: set[str] = set()
     width = 0.0
+    relays, adjacent = graph.relays, graph._adjacent
     while heap:
         negative_width, node = heapq.heappop(heap)
         if node in done:
@@ -133,11 +158,13 @@ def widest_path(graph: KeyGraph, levels: Levels, source: str, target: str) -> Ro
         if node == target:
             width = -negative_width
             break
-        if node != source and not graph.passes_on(node):
+        if node != source and relays is not None and node not in relays:
             continue  # a user or a source: it does not relay others' key
-        for neighbour, link in graph.neighbours(node):
+        for neighbour, link in adjacent.get(node, ()):
+            if neighbour in done:
+                continue
             through = min(-negative_width, float(levels[link]))
-            if through > 0.0 and neighbour not in done and through > best.get(neighbour, 0.0):
+            if through > 0.0 and through > best.get(neighbour, 0.0):
                 best[neighbour] = through
                 heapq.heappush(heap, (-through, neighbour))
     if width <= 0.0:
