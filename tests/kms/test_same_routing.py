@@ -10,7 +10,7 @@ pools hold the same key; the path each took is read from the pools it drew on.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -45,6 +45,7 @@ links:
   - {id: e3, a: east2, b: bob, length_km: 30}
 """)
 KEY_BYTES = 32
+Draws = Callable[[Scenario, list[int], int], Awaitable[tuple[dict[str, float], int]]]
 
 
 @pytest.fixture
@@ -63,7 +64,7 @@ def run_draws(scenario: Scenario, pool_bytes: list[int], keys: int) -> dict[str,
 
 
 @pytest.fixture
-def kme_draws(tmp_path: Path) -> Iterator[object]:
+def kme_draws(tmp_path: Path) -> Iterator[Draws]:
     """A function: bytes the KME of alice takes from each link's pool for ``enc_keys`` of ``keys`` keys to
     bob, on a new key store holding ``pool_bytes`` per link; and the master's Status count before."""
     stores: list[KeyStore] = []
@@ -92,32 +93,32 @@ def kme_draws(tmp_path: Path) -> Iterator[object]:
         store.close()
 
 
-async def test_run_and_the_kmes_take_the_wider_long_way_and_both_flip_with_the_levels(kme_draws) -> None:  # type: ignore[no-untyped-def]
+async def test_run_and_the_kmes_take_the_wider_long_way_and_both_flip_with_the_levels(kme_draws: Draws) -> None:
     """w2 is short of key: the widest path is the long way round, in both; refill w2 and both go west."""
     long_way = {"e1": 32.0, "e2": 32.0, "e3": 32.0}
     levels = [400, 100, 300, 300, 300]  # bottlenecks: west 100, east 300
     assert run_draws(RING, levels, keys=1) == long_way
-    drawn, count = await kme_draws(RING, levels, keys=1)
+    drawn, count = await kme_draws(RING, levels, 1)
     assert drawn == long_way
     assert count == 300 // KEY_BYTES  # the Status counts what the widest path holds
 
     short_way = {"w1": 32.0, "w2": 32.0}
     levels = [400, 350, 300, 300, 300]  # west 350, east 300
     assert run_draws(RING, levels, keys=1) == short_way
-    drawn, count = await kme_draws(RING, levels, keys=1)
+    drawn, count = await kme_draws(RING, levels, 1)
     assert drawn == short_way
     assert count == 350 // KEY_BYTES
 
 
-async def test_equally_wide_ways_go_the_fewest_hops_in_both(kme_draws) -> None:  # type: ignore[no-untyped-def]
+async def test_equally_wide_ways_go_the_fewest_hops_in_both(kme_draws: Draws) -> None:
     levels = [300, 300, 300, 300, 300]
     assert run_draws(RING, levels, keys=1) == {"w1": 32.0, "w2": 32.0}
-    assert (await kme_draws(RING, levels, keys=1))[0] == {"w1": 32.0, "w2": 32.0}
+    assert (await kme_draws(RING, levels, 1))[0] == {"w1": 32.0, "w2": 32.0}
 
 
-async def test_a_request_no_one_way_can_serve_spreads_over_both_in_both(kme_draws) -> None:  # type: ignore[no-untyped-def]
+async def test_a_request_no_one_way_can_serve_spreads_over_both_in_both(kme_draws: Draws) -> None:
     """Five keys; the west holds three, the east two: each key takes the widest way left after the last."""
     levels = [96, 96, 64, 64, 64]
     expected = {"w1": 96.0, "w2": 96.0, "e1": 64.0, "e2": 64.0, "e3": 64.0}
     assert run_draws(RING, levels, keys=5) == expected
-    assert (await kme_draws(RING, levels, keys=5))[0] == expected
+    assert (await kme_draws(RING, levels, 5))[0] == expected
