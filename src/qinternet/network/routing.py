@@ -61,6 +61,7 @@ class KeyGraph:
 
         def find(node: str) -> str:
             while root.setdefault(node, node) != node:
+                root[node] = root[root[node]]  # path halving: a star or a long chain stays quick to build
                 node = root[node]
             return node
 
