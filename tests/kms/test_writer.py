@@ -6,6 +6,7 @@ Every test runs on SQLite and on PostgreSQL (skipped without its server, see con
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import sqlite3
 from collections.abc import Iterator
@@ -17,6 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from qinternet.kms.store import Base, DeliveredKey, KeyNotAvailableError, KeyStore, NotEnoughKeyError
+from qinternet.kms.topology import KmsTopology
 from qinternet.kms.writer import KeyStoreWriter
 
 ROUTE = [("s", ["a", "b"])]
@@ -141,10 +143,36 @@ def test_keys_are_released_only_after_the_commit(store: KeyStore, monkeypatch: p
     assert all(isinstance(o, SQLAlchemyError) for o in outcomes)  # the API answers these with a 503
     assert events[0] == "commit"
     assert events.count("answer") == 5
-    assert store.pool_bytes("a", "b") == 320
+    assert store.pool_bytes("a", "b") == store.pool_level("a", "b") == 320
     assert store.reserved_count("b") == 0
     monkeypatch.setattr(store, "raw_connection", original)
     assert len(asyncio.run(issue(writer))) == 1  # and the next batch works again
+
+
+def test_routed_requests_spread_over_the_ways_and_the_levels_follow_the_commits(store: KeyStore) -> None:
+    """The direct a-b holds 10 keys, the way through r 6: of 17 requests at once (and a bad one that makes
+    its batch run with savepoints) 16 get a key, each on the widest way left after the requests before it
+    in its batch, and one is refused; the levels the store keeps in memory are the database's."""
+    ways = (("a", "b"), ("a", "r"), ("r", "b"))
+    topology = KmsTopology(sae_kme={"m": "a", "s": "b"}, links=ways, relays=frozenset({"r"}))
+    for hop, keys in zip(ways, (10, 6, 6), strict=True):
+        store.add_key(*hop, os.urandom(32 * keys))
+    writer = store.writer()
+    widest = [("s", functools.partial(topology.widest_path, "a", "b"))]
+
+    async def scenario() -> list[Any]:
+        asked = [
+            writer.issue(master_kme="a", master_sae="m", slaves=widest, number=1, size_bits=256) for _ in range(17)
+        ]
+        return await asyncio.gather(*asked[:8], issue(writer, size_bits=12), *asked[8:], return_exceptions=True)
+
+    outcomes = asyncio.run(scenario())
+    assert sum(isinstance(o, list) for o in outcomes) == 16
+    assert sorted(type(o).__name__ for o in outcomes if isinstance(o, BaseException)) == [
+        "NotEnoughKeyError",
+        "ValueError",
+    ]
+    assert [store.pool_bytes(*hop) for hop in ways] == [store.pool_level(*hop) for hop in ways] == [0, 0, 0]
 
 
 def test_relay_multicast_and_encryption_at_rest_through_the_writer(store: KeyStore) -> None:

@@ -20,12 +20,15 @@ unavailable). Anything unexpected is a 503 too: never a 500 and never a tracebac
 appears in a log line or an error.
 
 ``enc_keys`` and ``dec_keys`` go through the store's group-commit writer (:mod:`.writer`): a key is in an
-answer only once the transaction that issued or delivered it is committed.
+answer only once the transaction that issued or delivered it is committed. A key to a slave at another KME
+is relayed through trusted KMEs on the widest path by the pools' levels when it is taken, the path
+``qinternet run`` takes for the same network and levels (:mod:`qinternet.network.routing`).
 """
 
 from __future__ import annotations
 
 import base64
+import functools
 import itertools
 import logging
 import re
@@ -37,11 +40,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.exc import SQLAlchemyError
-from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from qinternet.kms.metrics import KmsMetrics
-from qinternet.kms.store import DeliveredKey, KeyNotAvailableError, KeyStore, NotEnoughKeyError
+from qinternet.kms.store import DeliveredKey, KeyNotAvailableError, KeyStore, NotEnoughKeyError, Route
 from qinternet.kms.topology import KeyLimits, KmsTopology
 
 __all__ = ["SAE_SCOPE_KEY", "KmeError", "create_app"]
@@ -334,21 +336,25 @@ def create_app(
 
     app.add_middleware(_NeverFail, kme_id=kme_id, metrics=metrics)
 
-    def peer_path(master_kme: str, slave_sae: str, field: str) -> tuple[str, list[str]]:
+    def peer_kme(master_kme: str, slave_sae: str, field: str) -> str:
+        """The slave's KME, once it is known to be joined to the master's by QKD links through trusted KMEs."""
         slave_kme = topology.kme_of(slave_sae)
         if slave_kme is None:
             raise KmeError(400, MSG_BAD, [{field: f"unknown SAE {slave_sae[:100]!r}"}])
-        path = topology.path(master_kme, slave_kme)
-        if path is None:
+        if topology.path(master_kme, slave_kme) is None:
             if metrics is not None:
                 metrics.relay_failures.labels(kme_id, slave_sae).inc()
             raise KmeError(503, MSG_SERVER, [{field: "no chain of QKD links through trusted nodes to its KME"}])
-        return slave_kme, path
+        return slave_kme
 
-    def stored_keys(path: list[str], size_bits: int) -> int:
+    def stored_keys(slave_kme: str, size_bits: int) -> int:
+        """Keys of ``size_bits`` the widest path to ``slave_kme`` can relay now (the pools' levels in memory)."""
+        path = topology.widest_path(kme_id, slave_kme, store.pool_level)
+        if path is None:
+            return 0
         if len(path) == 1:
             return limits.max_key_count
-        held = min(store.pool_bytes(a, b) for a, b in itertools.pairwise(path))
+        held = min(store.pool_level(a, b) for a, b in itertools.pairwise(path))
         return held * 8 // size_bits
 
     @app.get("/api/v1/keys/{slave_SAE_ID}/status", openapi_extra=_documented(None, {"type": "object"}))
@@ -357,8 +363,8 @@ def create_app(
         master = _caller(request, topology, kme_id)
         if slave_SAE_ID == master:  # as Get key refuses it
             raise KmeError(400, MSG_BAD, [{"slave_SAE_ID": "must differ from the calling (master) SAE"}])
-        slave_kme, path = peer_path(kme_id, slave_SAE_ID, "slave_SAE_ID")
-        count = await run_in_threadpool(stored_keys, path, limits.key_size)
+        slave_kme = peer_kme(kme_id, slave_SAE_ID, "slave_SAE_ID")
+        count = stored_keys(slave_kme, limits.key_size)
         return {
             "source_KME_ID": kme_id,
             "target_KME_ID": slave_kme,
@@ -398,9 +404,12 @@ def create_app(
             problems.append({"additional_slave_SAE_IDs": "slaves must differ from each other and from the master"})
         if problems:
             raise KmeError(400, MSG_BAD, problems)
-        routes = [
-            (sae, peer_path(kme_id, sae, "slave_SAE_ID" if i == 0 else "additional_slave_SAE_IDs")[1])
-            for i, sae in enumerate(slaves)
+        # Every key takes the widest path by the pools' levels when the writer takes it (as ``qinternet run``
+        # routes: qinternet.network.routing), not a path fixed here: the levels may change before its batch.
+        fields = ["slave_SAE_ID"] + ["additional_slave_SAE_IDs"] * len(extra)
+        routes: list[tuple[str, Route]] = [
+            (sae, functools.partial(topology.widest_path, kme_id, peer_kme(kme_id, sae, field)))
+            for sae, field in zip(slaves, fields, strict=True)
         ]
         try:
             keys = await store.writer().issue(

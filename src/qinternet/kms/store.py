@@ -9,7 +9,11 @@ network; each KME reads and writes only the rows of its own ``kme_id``.
 - **Issuing** (ETSI GS QKD 014 ``enc_keys``, called by the master SAE at its KME): in *one* transaction,
   ``size / 8`` bytes are taken from the pool of every hop on the path to each slave's KME (trusted-node
   relay: the key crosses each hop under a one-time pad of that hop's key, so it costs the hop as many
-  bits), and a row per slave is written at the slave's KME, ``reserved`` for that slave and master.
+  bits: :func:`qinternet.network.routing.relay_cost`), and a row per slave is written at the slave's KME,
+  ``reserved`` for that slave and master. The path is given, or chosen for every key when it is taken
+  (the KMEs: the widest path of :mod:`qinternet.network.routing`, as ``qinternet run`` routes) from the
+  pools' levels this process keeps in memory (:meth:`KeyStore.pool_level`: read once at open, then
+  counted at each of its commits) less what the transaction took so far.
   The key goes to the master only after the commit: a crash before it loses nothing; a crash after it
   leaves a reserved key that nobody received (wasted, never delivered twice).
 - **Delivery** (``dec_keys``, called by a slave SAE at its KME): one transaction turns the slave's
@@ -72,6 +76,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 from qinternet.errors import QinternetError
+from qinternet.kms.topology import PoolLevel
+from qinternet.network.routing import relay_cost
 
 if TYPE_CHECKING:
     from qinternet.kms.writer import KeyStoreWriter
@@ -86,6 +92,7 @@ __all__ = [
     "LedgerRow",
     "MasterKeyError",
     "NotEnoughKeyError",
+    "Route",
     "Writes",
     "pool_name",
 ]
@@ -201,6 +208,10 @@ class DeliveredKey:
         return f"DeliveredKey(key_id={self.key_id!r}, bytes={len(self.material)})"
 
 
+Route = Sequence[str] | Callable[[PoolLevel], Sequence[str] | None]
+"""The KMEs a key passes from the master's to a slave's, or a function choosing them from the pool levels
+now (None: no path with key)."""
+
 LedgerRow = tuple[float, str, str, str | None, str | None, str | None, str | None, int]
 """A ledger event as written: at, kind, kme_id, peer_kme_id, key_id, master_sae_id, slave_sae_id, bits."""
 
@@ -209,15 +220,32 @@ LedgerRow = tuple[float, str, str, str | None, str | None, str | None, str | Non
 class Writes:
     """Rows a request inserts only at the end of its transaction, so that a batch of requests inserts
     them in one ``executemany`` per table (:meth:`KeyStore.write`): reserved keys and ledger events.
-    Nothing reads them before the commit (a key reaches its master only after it)."""
+    Nothing reads them before the commit (a key reaches its master only after it). Also the bytes it
+    took from each pool, which the store's levels count once the transaction is committed
+    (:meth:`KeyStore.settle`), and which the routing of the transaction's later requests sees at once.
+
+    Attributes:
+        reserved, ledger: the rows.
+        taken: bytes taken from each pool (by :func:`pool_name`).
+        earlier: the writes of the requests before this one in the same transaction, if any.
+    """
 
     reserved: list[tuple[Any, ...]] = field(default_factory=list)
     ledger: list[LedgerRow] = field(default_factory=list)
+    taken: dict[tuple[str, str], int] = field(default_factory=dict)
+    earlier: Writes | None = None
 
     def extend(self, other: Writes) -> None:
-        """Add another request's rows."""
+        """Add another request's rows and takes."""
         self.reserved += other.reserved
         self.ledger += other.ledger
+        for pool, nbytes in other.taken.items():
+            self.taken[pool] = self.taken.get(pool, 0) + nbytes
+
+    def pending(self, pool: tuple[str, str]) -> int:
+        """Bytes taken from ``pool`` and not yet committed: by this request and the earlier ones."""
+        earlier = 0 if self.earlier is None else self.earlier.pending(pool)
+        return self.taken.get(pool, 0) + earlier
 
 
 _RESERVED = KeyState.RESERVED.name  # how the Enum column stores a state (by name)
@@ -347,8 +375,10 @@ class KeyStore:
         self._dbapi_error: type[Exception] = self.engine.dialect.dbapi.Error  # type: ignore[union-attr]
         self._writer: KeyStoreWriter | None = None
         self._writer_lock = threading.Lock()
+        self._levels_lock = threading.Lock()
         try:
             self._check_master_key()
+            self._levels = self._read_levels()
         except BaseException:
             self.engine.dispose()
             if self._reader is not self.engine:
@@ -540,7 +570,34 @@ class KeyStore:
                 )
             if kept:
                 session.add(LedgerEvent(at=now, kind="generated", kme_id=low, peer_kme_id=high, bits=8 * kept))
+        if kept:  # committed
+            with self._levels_lock:
+                self._levels[low, high] = self._levels.get((low, high), 0) + kept
         return kept
+
+    def _read_levels(self) -> dict[tuple[str, str], int]:
+        """Bytes in every pool, in one query (at open: afterwards this process keeps them, :meth:`pool_level`)."""
+        held = PoolBlock.size_bytes - PoolBlock.used_bytes
+        query = select(PoolBlock.kme_low, PoolBlock.kme_high, func.sum(held)).group_by(
+            PoolBlock.kme_low, PoolBlock.kme_high
+        )
+        with self._reads() as session:
+            return {(low, high): int(total) for low, high, total in session.execute(query)}
+
+    def pool_level(self, kme_a: str, kme_b: str) -> int:
+        """Bytes of key the link between two KMEs holds, as this process knows them: read at open, then
+        counted at every commit of its own (:meth:`add_key`, :meth:`issue`, the writer's batches), in memory,
+        so that routing can read every pool on every request. A process that shares the database with
+        other writers sees their changes in :meth:`pool_bytes` (and in the takes) only.
+        """
+        return self._levels.get(pool_name(kme_a, kme_b), 0)
+
+    def settle(self, writes: Writes) -> None:
+        """Count the takes of a committed transaction in the pool levels (:meth:`pool_level`)."""
+        if writes.taken:
+            with self._levels_lock:
+                for pool, nbytes in writes.taken.items():
+                    self._levels[pool] = self._levels.get(pool, 0) - nbytes
 
     @staticmethod
     def _pool_bytes(session: Session, low: str, high: str) -> int:
@@ -628,6 +685,7 @@ class KeyStore:
                 connection.rollback()
                 raise
             connection.commit()
+            self.settle(writes)
             return result
         except self._dbapi_error as exc:
             raise self.database_error(exc) from exc
@@ -649,7 +707,7 @@ class KeyStore:
         *,
         master_kme: str,
         master_sae: str,
-        slaves: Sequence[tuple[str, Sequence[str]]],
+        slaves: Sequence[tuple[str, Route]],
         number: int,
         size_bits: int,
     ) -> list[DeliveredKey]:
@@ -661,12 +719,15 @@ class KeyStore:
         Args:
             master_kme: the KME the master SAE called.
             master_sae: the calling SAE.
-            slaves: per slave SAE, ``(sae_id, path)`` with the KMEs from the master's to the slave's
-                (``[master_kme]`` alone when both SAEs are attached to the same KME).
+            slaves: per slave SAE, ``(sae_id, route)``: the KMEs from the master's to the slave's
+                (``[master_kme]`` alone when both SAEs are attached to the same KME), or a function that
+                chooses them, for every key, from the pools' levels as this transaction sees them
+                (:data:`Route`; the KMEs' API gives :meth:`KmsTopology.widest_path
+                <qinternet.kms.topology.KmsTopology.widest_path>`).
             number, size_bits: how many keys and how long (a multiple of 8).
 
         Raises:
-            NotEnoughKeyError: some pool on some path is short (nothing is taken).
+            NotEnoughKeyError: some pool on some path is short, or no path has key (nothing is taken).
         """
         return self._atomic(
             lambda cursor, writes: self.issue_in(
@@ -686,36 +747,45 @@ class KeyStore:
         *,
         master_kme: str,
         master_sae: str,
-        slaves: Sequence[tuple[str, Sequence[str]]],
+        slaves: Sequence[tuple[str, Route]],
         number: int,
         size_bits: int,
         writes: Writes,
     ) -> list[DeliveredKey]:
         """:meth:`issue` inside the caller's transaction on ``cursor``; the keys may go out after its commit.
 
-        Its reserved keys and ledger events are added to ``writes``, for the caller to insert
-        (:meth:`write`) in the same transaction if the request stands.
+        Its reserved keys, ledger events and takes are added to ``writes``, for the caller to insert
+        (:meth:`write`) in the same transaction if the request stands, and to :meth:`settle` after the
+        commit. A route chosen by a function sees the committed pool levels less what this transaction
+        took so far (``writes`` and its ``earlier``), so it is the path with the most key at the take.
         """
         if size_bits % 8 or size_bits <= 0 or number <= 0:
             raise ValueError("size_bits must be a positive multiple of 8 and number positive")
         nbytes = size_bits // 8
         now = time.time()
         keys: list[DeliveredKey] = []
+
+        def level(kme_a: str, kme_b: str) -> int:
+            pool = pool_name(kme_a, kme_b)
+            return self._levels.get(pool, 0) - writes.pending(pool)
+
         for _ in range(number):
             key_id = str(uuid.uuid4())
             material: bytes | None = None
-            for slave_sae, path in slaves:
-                hops = list(itertools.pairwise(path))
+            for slave_sae, route in slaves:
+                path = route(level) if callable(route) else route
+                if path is None:
+                    raise NotEnoughKeyError(f"no path from {master_kme} to {slave_sae}'s KME holds key on every hop")
+                for (a, b), cost in relay_cost(itertools.pairwise(path), nbytes):
+                    hop_key = self._take(cursor, a, b, cost)
+                    pool = pool_name(a, b)
+                    writes.taken[pool] = writes.taken.get(pool, 0) + cost
+                    if material is None:
+                        material = hop_key  # the first hop's key is the end-to-end key
+                    else:  # the hop carries key XOR pad and the next node decrypts: it costs the hop nbytes
+                        writes.ledger.append((now, "relayed", a, b, key_id, master_sae, slave_sae, size_bits))
                 if material is None:
-                    # The first hop's key is the end-to-end key (or fresh randomness at a single KME).
-                    material = self._take(cursor, *hops[0], nbytes) if hops else os.urandom(nbytes)
-                    rest = hops[1:]
-                else:
-                    rest = hops  # further slaves: the key travels each of their hops too
-                for a, b in rest:
-                    # The hop carries key XOR pad and the next node decrypts: it costs the hop nbytes.
-                    self._take(cursor, a, b, nbytes)
-                    writes.ledger.append((now, "relayed", a, b, key_id, master_sae, slave_sae, size_bits))
+                    material = os.urandom(nbytes)  # master and slave at one KME: fresh randomness
                 slave_kme = path[-1]
                 writes.reserved.append(
                     (

@@ -1,14 +1,21 @@
-"""Which SAE is attached to which KME, which KMEs share a QKD link, and the KME path between two SAEs."""
+"""Which SAE is attached to which KME, which KMEs share a QKD link, and the KME path between two SAEs.
+
+The path is :mod:`qinternet.network.routing`'s, the one ``qinternet run`` takes for the same network: the
+widest path by the pools' levels now (:meth:`KmsTopology.widest_path`), through trusted KMEs only.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 
-import networkx as nx
+from qinternet.network.routing import KeyGraph, fewest_hops, path_nodes, widest_path
 
-__all__ = ["KeyLimits", "KmsTopology"]
+__all__ = ["KeyLimits", "KmsTopology", "PoolLevel"]
+
+PoolLevel = Callable[[str, str], int]
+"""Bytes of key the pool of the link between two KMEs holds (as a key store sees it now)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -56,16 +63,14 @@ class KmsTopology:
     relays: frozenset[str] = field(default_factory=frozenset)
 
     @cached_property
-    def _graph(self) -> nx.Graph[str]:
-        graph: nx.Graph[str] = nx.Graph()
-        graph.add_nodes_from(self.sae_kme.values())
-        graph.add_edges_from(self.links)
-        return graph
+    def key_graph(self) -> KeyGraph:
+        """The links (by index, as :attr:`links`) and the trusted KMEs, for :mod:`qinternet.network.routing`."""
+        return KeyGraph(ends=self.links, relays=self.relays)
 
     @property
     def kmes(self) -> frozenset[str]:
         """Every KME."""
-        return frozenset(self._graph.nodes)
+        return frozenset(self.sae_kme.values()) | {kme for link in self.links for kme in link}
 
     def kme_of(self, sae_id: str) -> str | None:
         """The KME of an SAE, or None for an unknown SAE."""
@@ -76,7 +81,8 @@ class KmsTopology:
         return {}  # the topology is frozen: a path, once found, is the path (a KME asks for it on every request)
 
     def path(self, kme_a: str, kme_b: str) -> list[str] | None:
-        """The KMEs from ``kme_a`` to ``kme_b`` with the fewest hops, through trusted KMEs only; None if none."""
+        """The KMEs from ``kme_a`` to ``kme_b`` with the fewest hops, through trusted KMEs only; None if none
+        (whatever the pools hold: whether the two are joined at all)."""
         if (kme_a, kme_b) not in self._paths:
             self._paths[kme_a, kme_b] = self._find_path(kme_a, kme_b)
         found = self._paths[kme_a, kme_b]
@@ -85,8 +91,26 @@ class KmsTopology:
     def _find_path(self, kme_a: str, kme_b: str) -> tuple[str, ...] | None:
         if kme_a == kme_b:
             return (kme_a,)
-        inner = (self.relays | {kme_a, kme_b}) & set(self._graph.nodes)
-        try:
-            return tuple(nx.shortest_path(self._graph.subgraph(inner), kme_a, kme_b))
-        except (nx.NetworkXNoPath, nx.NodeNotFound):
-            return None
+        links = fewest_hops(self.key_graph, kme_a, kme_b)
+        return tuple(path_nodes(self.key_graph, kme_a, links)) if links else None
+
+    def widest_path(self, kme_a: str, kme_b: str, pool_bytes: PoolLevel) -> list[str] | None:
+        """The KMEs a key from ``kme_a`` to ``kme_b`` passes: the widest path by ``pool_bytes`` now, as
+        ``qinternet run`` routes (:func:`qinternet.network.routing.widest_path`); ``[kme_a]`` when both are
+        one KME; None when no path through trusted KMEs holds key on every hop."""
+        if kme_a == kme_b:
+            return [kme_a]
+        route = widest_path(self.key_graph, _LinkLevels(self.links, pool_bytes), kme_a, kme_b)
+        return path_nodes(self.key_graph, kme_a, route.links) if route.links else None
+
+
+class _LinkLevels:
+    """The pool levels by link index, read from ``pool_bytes`` as routing asks for them."""
+
+    __slots__ = ("_links", "_pool_bytes")
+
+    def __init__(self, links: tuple[tuple[str, str], ...], pool_bytes: PoolLevel) -> None:
+        self._links, self._pool_bytes = links, pool_bytes
+
+    def __getitem__(self, link: int, /) -> float:
+        return self._pool_bytes(*self._links[link])

@@ -19,6 +19,12 @@ handed back to the awaiting requests. So:
   with ``BEGIN IMMEDIATE``; PostgreSQL's two lanes touch different rows), and the commit cost is shared
   by the batch.
 
+An issue whose slaves are routed by a function (the KMEs' widest path, :mod:`qinternet.network.routing`)
+chooses each key's path when it runs in its batch, from the pools' levels less what the batch's earlier
+requests took (:class:`~.store.Writes`), so that the path holds the key at the take and one batch's
+requests spread over the paths as the widest one runs down; the levels in memory count a batch's takes
+once it is committed (:meth:`~.store.KeyStore.settle`).
+
 The operations are the store's own (:meth:`~.store.KeyStore.issue_in`, :meth:`~.store.KeyStore.deliver_in`):
 the same SQL, relay and encryption at rest as :meth:`~.store.KeyStore.issue` and
 :meth:`~.store.KeyStore.deliver`, which other processes may run concurrently on the same database.
@@ -37,7 +43,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from qinternet.errors import QinternetError
-from qinternet.kms.store import DeliveredKey, KeyStore, Writes
+from qinternet.kms.store import DeliveredKey, KeyStore, Route, Writes
 
 __all__ = ["KeyStoreWriter"]
 
@@ -119,7 +125,7 @@ class KeyStoreWriter:
         *,
         master_kme: str,
         master_sae: str,
-        slaves: Sequence[tuple[str, Sequence[str]]],
+        slaves: Sequence[tuple[str, Route]],
         number: int,
         size_bits: int,
     ) -> list[DeliveredKey]:
@@ -244,7 +250,7 @@ class KeyStoreWriter:
                 if request.future.cancelled():  # the caller left before we began: take nothing for it
                     outcomes.append(_Outcome(None, asyncio.CancelledError()))
                     continue
-                mine = Writes()
+                mine = Writes(earlier=writes)  # its routing sees what the batch took before it
                 if savepoints:
                     cursor.execute("SAVEPOINT request")
                 try:
@@ -268,6 +274,7 @@ class KeyStoreWriter:
         finally:
             with contextlib.suppress(Exception):
                 cursor.close()
+        self._store.settle(writes)  # committed: the pools' levels in memory lose what the batch took
         return outcomes
 
     def _failure(self, exc: Exception) -> _Outcome:

@@ -1,4 +1,4 @@
-"""Key pools, key-aware routing and trusted-node relay of end-to-end keys.
+"""Key pools and the relay of end-to-end keys for demands: priorities and max-min fairness.
 
 **Pools.** Each link keeps the secret key its two ends share in a pool of bounded capacity; key that
 arrives at a full pool is discarded and counted (a real key manager stops accepting it).
@@ -8,19 +8,17 @@ Beijing-Shanghai backbone, Chen et al., Nature 589, 214 (2021)): an end-to-end k
 ``u`` and ``v`` on a path ``u = n_0, n_1, ..., n_h = v`` is made by ``u``; each hop ``(n_i, n_{i+1})``
 carries ``k XOR h_i`` under the hop key ``h_i`` (a one-time pad), which node ``n_{i+1}`` decrypts and
 re-encrypts with the next hop's key (:func:`xor_relay`). Relaying ``b`` bits therefore takes ``b`` bits
-from *every* hop's pool, and every trusted node sees the key.
+from *every* hop's pool (:func:`.routing.relay_cost`), and every trusted node sees the key.
 
-**Routing** (key-aware): a demand takes the *widest* path, the one whose smallest hop pool is largest
-(the maximin or bottleneck path, found by Dijkstra's algorithm with ``min`` in place of ``+``; Pollack,
-Operations Research 8, 733 (1960)), so that relays draw on the key where it is. Demands are served in
-priority order; demands of equal priority share by progressive filling (max-min fairness; Bertsekas and
-Gallager, *Data Networks*, 2nd ed., Sec. 6.5.2), re-routing after every round;
+**Routing** (key-aware) is :mod:`.routing`'s, the one the KMEs of ``qinternet serve`` use too: a demand
+takes the *widest* path, the one whose smallest hop pool is largest, among those the fewest hops. Demands
+are served in priority order; demands of equal priority share by progressive filling (max-min fairness;
+Bertsekas and Gallager, *Data Networks*, 2nd ed., Sec. 6.5.2), re-routing after every round;
 what a demand leaves unmet is reserved on its fewest-hop path against lower priorities.
 """
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -28,6 +26,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from qinternet.errors import ParameterError
+from qinternet.network import routing
+from qinternet.network.routing import KeyGraph, Route, relay_cost
 
 __all__ = ["Grant", "KeyPools", "Request", "fewest_hops", "serve", "widest_path", "xor_relay"]
 
@@ -54,17 +54,21 @@ class KeyPools:
     relays: frozenset[str] | None = None
     level_bits: NDArray[np.float64] = field(init=False)
     discarded_bits: NDArray[np.float64] = field(init=False)
-    _adjacent: dict[str, list[tuple[str, int]]] = field(init=False, repr=False)
+    _graph: KeyGraph = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.capacity_bits.shape != (len(self.ends),) or np.any(self.capacity_bits <= 0):
             raise ParameterError("capacity_bits", "needs one positive capacity per link")
         self.level_bits = np.zeros(len(self.ends))
         self.discarded_bits = np.zeros(len(self.ends))
-        self._adjacent = {}
-        for index, (a, b) in enumerate(self.ends):
-            self._adjacent.setdefault(a, []).append((b, index))
-            self._adjacent.setdefault(b, []).append((a, index))
+        self._graph = KeyGraph(ends=self.ends, relays=self.relays)
+
+    @property
+    def graph(self) -> KeyGraph:
+        """The key graph the pools sit on (:mod:`.routing`), with the relays as they are now."""
+        if self._graph.relays is not self.relays:
+            self._graph = KeyGraph(ends=self.ends, relays=self.relays)
+        return self._graph
 
     def add(self, link: int, bits: float) -> None:
         """Put ``bits`` of new key into link ``link``'s pool, discarding what does not fit."""
@@ -73,74 +77,20 @@ class KeyPools:
         self.level_bits[link] += kept
         self.discarded_bits[link] += bits - kept
 
-    def neighbours(self, node: str) -> list[tuple[str, int]]:
-        """``(neighbour, link index)`` of every link at ``node``."""
-        return self._adjacent.get(node, [])
-
 
 def fewest_hops(
     pools: KeyPools, source: str, target: str, *, available: NDArray[np.float64] | None = None, floor: float = 0.0
 ) -> list[int]:
-    """Link indices of a path with the fewest hops through relays ([] if none); with ``available``, only
-    links holding at least ``floor`` of it (``floor > 0``) are used."""
-    via: dict[str, tuple[str, int]] = {}
-    frontier, seen = [source], {source}
-    while frontier and target not in seen:
-        following = []
-        for node in frontier:
-            if node != source and pools.relays is not None and node not in pools.relays:
-                continue
-            for neighbour, link in pools.neighbours(node):
-                if available is not None and not available[link] >= floor:
-                    continue
-                if neighbour not in seen:
-                    seen.add(neighbour)
-                    via[neighbour] = (node, link)
-                    following.append(neighbour)
-        frontier = following
-    if target not in via:
-        return []
-    links, node = [], target
-    while node != source:
-        node, link = via[node]
-        links.append(link)
-    return links[::-1]
+    """:func:`.routing.fewest_hops` on the pools' graph: link indices of a path with the fewest hops through
+    relays ([] if none); with ``available``, only links holding at least ``floor`` of it."""
+    return routing.fewest_hops(pools.graph, source, target, levels=available, floor=floor)
 
 
-def widest_path(
-    pools: KeyPools, source: str, target: str, *, reserved: NDArray[np.float64] | None = None
-) -> tuple[float, list[int]]:
-    """The path whose smallest pool is largest: ``(bottleneck bits, link indices from source to target)``.
-
-    Only nodes in ``pools.relays`` (when given) pass key on between two others; ``reserved`` bits of each
-    pool (float64, shape (L,)) are not available. Parallel links between two nodes are separate edges
-    (each is its own pool). Returns ``(0, [])`` when no path has key in every hop. Among the widest paths
-    the one with the fewest hops is taken (every hop spends key): the width ``W`` comes from Dijkstra's
-    algorithm with ``min`` for ``+``, then a breadth-first search over the links holding at least ``W``.
-    """
+def widest_path(pools: KeyPools, source: str, target: str, *, reserved: NDArray[np.float64] | None = None) -> Route:
+    """:func:`.routing.widest_path` on the pools' levels less ``reserved`` (float64, shape (L,)):
+    ``(bottleneck bits, link indices from source to target)``, ``(0, [])`` when no path has key."""
     available = pools.level_bits if reserved is None else pools.level_bits - reserved
-    best: dict[str, float] = {source: np.inf}
-    heap: list[tuple[float, str]] = [(-np.inf, source)]
-    done: set[str] = set()
-    width = 0.0
-    while heap:
-        negative_width, node = heapq.heappop(heap)
-        if node in done:
-            continue
-        done.add(node)
-        if node == target:
-            width = -negative_width
-            break
-        if node != source and pools.relays is not None and node not in pools.relays:
-            continue  # a user or a source: it does not relay others' key
-        for neighbour, link in pools.neighbours(node):
-            through = min(-negative_width, float(available[link]))
-            if through > 0.0 and neighbour not in done and through > best.get(neighbour, 0.0):
-                best[neighbour] = through
-                heapq.heappush(heap, (-through, neighbour))
-    if width <= 0.0:
-        return 0.0, []
-    return width, fewest_hops(pools, source, target, available=available, floor=width)
+    return routing.widest_path(pools.graph, available, source, target)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -207,9 +157,10 @@ def serve(pools: KeyPools, requests: Sequence[Request]) -> list[Grant]:
                     routes[request.demand] = (request, hops)
             if not routes:
                 break
-            users = np.zeros(pools.level_bits.shape[0])
+            users = np.zeros(pools.level_bits.shape[0])  # what each link gives when every route grows by 1
             for _, hops in routes.values():
-                users[hops] += 1
+                for link, cost in relay_cost(hops, 1.0):
+                    users[link] += cost
             available = pools.level_bits - reserved
             crossed = users > 0
             delta = float(np.min(available[crossed] / users[crossed]))
@@ -217,7 +168,8 @@ def serve(pools: KeyPools, requests: Sequence[Request]) -> list[Grant]:
             if delta <= 0.0:
                 break
             for request, hops in routes.values():
-                pools.level_bits[hops] -= delta
+                for link, cost in relay_cost(hops, delta):
+                    pools.level_bits[link] -= cost
                 delivered[request.demand] += delta
                 key = tuple(hops)
                 paths[request.demand][key] = paths[request.demand].get(key, 0.0) + delta

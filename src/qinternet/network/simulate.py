@@ -5,8 +5,9 @@ give the same numbers bit for bit):
 
 - ``link:<id>`` for every link: waits a block, then puts the block's finite-key secret bits into the
   link's pool (:mod:`.links`; satellites: :mod:`.satellite_links`, key at the end of each pass);
-- ``network`` every ``time.step_s``: serves the demands (:func:`.relay.serve`: key-aware widest paths,
-  priorities, max-min fairness) and records the time series.
+- ``network`` every ``time.step_s``: serves the demands (:func:`.relay.serve`: key-aware widest paths of
+  :mod:`.routing`, as the KMEs of ``qinternet serve`` route, priorities, max-min fairness) and records
+  the time series.
 
 A rate demand wants ``rate_bps * t`` bits in total by time ``t``: what could not be relayed in a step is
 asked for again in the next (an application waiting for key), and what is still missing at the end is
@@ -30,7 +31,7 @@ from qinternet.network.relay import KeyPools, Request, serve
 from qinternet.network.schema import DemandSpec, LinkSpec, Scenario
 from qinternet.sim import Kernel, Process, ProcessGenerator, seconds_to_ps
 
-__all__ = ["BlockRecord", "LinkRunner", "NetworkRun", "simulate"]
+__all__ = ["BlockRecord", "LinkRunner", "NetworkRun", "key_pools", "simulate"]
 
 F64 = NDArray[np.float64]
 
@@ -99,6 +100,15 @@ def _demand_request(demand: DemandSpec, index: int, wanted: float, delivered: fl
     return Request(demand=index, a=demand.a, b=demand.b, bits=bits, priority=demand.priority, hold_bits=hold)
 
 
+def key_pools(scenario: Scenario) -> KeyPools:
+    """The empty key pools of a scenario's links (by index, as ``scenario.links``) and its trusted nodes."""
+    return KeyPools(
+        ends=tuple((link.a, link.b) for link in scenario.links),
+        capacity_bits=np.array([link.pool_capacity_bits for link in scenario.links], dtype=np.float64),
+        relays=frozenset(node.id for node in scenario.nodes if node.relays_key),
+    )
+
+
 def simulate(
     scenario: Scenario,
     runners: list[LinkRunner],
@@ -119,11 +129,7 @@ def simulate(
     step = min(scenario.time.step_s, duration)
     steps = max(1, math.floor(duration / step + 1e-9))
     n_links, n_demands = len(links), len(scenario.demands)
-    pools = KeyPools(
-        ends=tuple((link.a, link.b) for link in links),
-        capacity_bits=np.array([link.pool_capacity_bits for link in links], dtype=np.float64),
-        relays=frozenset(node.id for node in scenario.nodes if node.relays_key),
-    )
+    pools = key_pools(scenario)
     run = NetworkRun(
         scenario=scenario,
         times_s=step * np.arange(1, steps + 1, dtype=np.float64),
