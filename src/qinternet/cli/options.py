@@ -7,6 +7,7 @@ that the CLI can print one line and exit with code 2.
 from __future__ import annotations
 
 import dataclasses
+import enum
 import functools
 import inspect
 import math
@@ -20,7 +21,8 @@ import typer
 from qinternet.cli.strict import parse_number
 from qinternet.errors import ParameterError
 from qinternet.params.devices import PairStatistics, QkdSystem
-from qinternet.params.devicesets import DeviceSet, shared_roles, with_shared_roles
+from qinternet.params.devicesets import SHARED_ROLE_PATHS, DeviceSet, shared_roles, with_shared_roles
+from qinternet.params.fieldpath import DEVICE_FIELDS, DeviceField, set_fields
 from qinternet.params.presets import get_preset
 
 __all__ = [
@@ -42,24 +44,11 @@ __all__ = [
 
 # Which CLI option sets which parameter field, so that a model's error names what the user typed.
 FIELD_OPTIONS: dict[str, str] = {
-    "fibre.loss_db_per_km": "--loss-db-per-km",
-    "fibre.insertion_loss_db": "--insertion-loss-db",
-    "detector.efficiency": "--detector-efficiency",
-    "detector.dark_count_prob": "--dark-count-prob",
-    "detector.after_pulse_prob": "--after-pulse-prob",
-    "detector.dead_time_s": "--dead-time-s",
-    "source.signal_intensity": "--signal-intensity",
-    "source.decoy_intensities": "--decoy-intensities",
-    "source.intensity_probs": "--intensity-probs",
-    "source.rep_rate_hz": "--rep-rate-hz",
-    "spdc.mean_pair_number": "--mean-pair-number",
+    **{path: field.option for field in DEVICE_FIELDS for path in field.paths},
     "spdc.rep_rate_hz": "--rep-rate-hz",
-    "misalignment_error": "--misalignment-error",
-    "ec_efficiency": "--ec-efficiency",
-    "basis_prob": "--basis-prob",
+    "intensity": "--signal-intensity",
     "preset": "--preset",
     "protocol": "--protocol",
-    "intensity": "--signal-intensity",
     "distance_km": "--distance-km",
     "pulses": "--pulses",
     "block_pulses": "--block-pulses",
@@ -173,11 +162,6 @@ def resolve_system(preset_name: str, overrides: SystemOverrides) -> QkdSystem:
     return apply_system_overrides(get_preset(preset_name).system, overrides)
 
 
-_SHARED: tuple[str, ...] = ("loss_db_per_km", "detector_efficiency", "dark_count_prob", "after_pulse_prob")
-_SHARED += ("dead_time_s", "misalignment_error", "ec_efficiency")
-"""Overrides of the roles every family of devices has (:class:`qinternet.params.devicesets.SharedRoles`)."""
-
-
 def given_overrides(overrides: SystemOverrides) -> list[str]:
     """The names of the overrides given on the command line."""
     return [f.name for f in dataclasses.fields(overrides) if getattr(overrides, f.name) is not None]
@@ -185,84 +169,48 @@ def given_overrides(overrides: SystemOverrides) -> list[str]:
 
 def only_prepare_and_measure(overrides: SystemOverrides) -> list[str]:
     """The given overrides that only prepare-and-measure devices have (sources, basis choice, insertion loss)."""
-    return [name for name in given_overrides(overrides) if name not in _SHARED]
+    shared = {f.name for f in DEVICE_FIELDS if f.shared}
+    return [name for name in given_overrides(overrides) if name not in shared]
 
 
 def apply_shared_overrides(devices: DeviceSet, overrides: SystemOverrides) -> DeviceSet:
-    """``devices`` (of any family) with the given overrides of the roles all families share applied."""
-    o = overrides
-    roles = shared_roles(devices)
-    detector = dataclasses.replace(
-        roles.detector,
-        **_given(
-            efficiency=o.detector_efficiency,
-            dark_count_prob=o.dark_count_prob,
-            after_pulse_prob=o.after_pulse_prob,
-            dead_time_s=o.dead_time_s,
-        ),
-    )
-    changed = dataclasses.replace(
-        roles,
-        detector=detector,
-        **_given(
-            loss_db_per_km=o.loss_db_per_km, misalignment_error=o.misalignment_error, ec_efficiency=o.ec_efficiency
-        ),
-    )
-    return with_shared_roles(devices, changed)
+    """``devices`` (of any family) with the given overrides of the roles all families share applied
+    (:class:`~qinternet.params.devicesets.SharedRoles`, whose checks name the field)."""
+    shared = tuple(f for f in DEVICE_FIELDS if f.shared)
+    changes = {SHARED_ROLE_PATHS.get(path, path): value for path, value in _changes(overrides, shared).items()}
+    return with_shared_roles(devices, set_fields(shared_roles(devices), changes))
+
+
+def _changes(overrides: SystemOverrides, fields: tuple[DeviceField, ...]) -> dict[str, Any]:
+    """The given overrides among ``fields`` as dotted field paths and values (lists parsed)."""
+    changes: dict[str, Any] = {}
+    for field in fields:
+        value = getattr(overrides, field.name)
+        if value is None:
+            continue
+        if field.name in ("decoy_intensities", "intensity_probs"):
+            value = parse_float_list(value, field.option)
+        elif isinstance(value, enum.Enum):
+            value = value.value
+        changes |= dict.fromkeys(field.paths, value)
+    return changes
 
 
 def apply_system_overrides(system: QkdSystem, overrides: SystemOverrides) -> QkdSystem:
-    """``system`` with every given override applied (validated by the parameter objects)."""
-    o = overrides
-    source_changes: dict[str, Any] = _given(signal_intensity=o.signal_intensity, rep_rate_hz=o.rep_rate_hz)
-    if o.decoy_intensities is not None:
-        source_changes["decoy_intensities"] = parse_float_list(o.decoy_intensities, "--decoy-intensities")
-    if o.intensity_probs is not None:
-        source_changes["intensity_probs"] = parse_float_list(o.intensity_probs, "--intensity-probs")
-    return dataclasses.replace(
-        system,
-        fibre=dataclasses.replace(
-            system.fibre, **_given(loss_db_per_km=o.loss_db_per_km, insertion_loss_db=o.insertion_loss_db)
-        ),
-        detector=dataclasses.replace(
-            system.detector,
-            **_given(
-                efficiency=o.detector_efficiency,
-                dark_count_prob=o.dark_count_prob,
-                after_pulse_prob=o.after_pulse_prob,
-                dead_time_s=o.dead_time_s,
-            ),
-        ),
-        source=dataclasses.replace(system.source, **source_changes),
-        spdc=dataclasses.replace(
-            system.spdc,
-            **_given(mean_pair_number=o.mean_pair_number, statistics=o.pair_statistics, rep_rate_hz=o.rep_rate_hz),
-        ),
-        **_given(misalignment_error=o.misalignment_error, ec_efficiency=o.ec_efficiency, basis_prob=o.basis_prob),
-    )
+    """``system`` with every given override applied at its field paths (:data:`DEVICE_FIELDS`)."""
+    return set_fields(system, _changes(overrides, DEVICE_FIELDS))  # type: ignore[no-any-return]
 
 
 def _option(flag: str, help_text: str, kind: Any = float) -> Any:
     return Annotated[kind | None, typer.Option(flag, help=help_text)]
 
 
+_KINDS: dict[str, Any] = {"decoy_intensities": str, "intensity_probs": str, "pair_statistics": PairStatistics}
+"""Options that are not numbers: lists given as text, and choices."""
+
 # The option of every SystemOverrides field, declared once for all commands (see with_overrides).
 OVERRIDE_OPTIONS: dict[str, Any] = {
-    "loss_db_per_km": _option("--loss-db-per-km", "Fibre attenuation, dB/km."),
-    "insertion_loss_db": _option("--insertion-loss-db", "Fixed insertion loss, dB."),
-    "detector_efficiency": _option("--detector-efficiency", "Bob's detection efficiency incl. optics, (0, 1]."),
-    "dark_count_prob": _option("--dark-count-prob", "Dark-count probability per gate of each detector."),
-    "after_pulse_prob": _option("--after-pulse-prob", "Probability that a click brings an after-pulse."),
-    "dead_time_s": _option("--dead-time-s", "Detector dead time, s (non-paralysable)."),
-    "misalignment_error": _option("--misalignment-error", "Probability e_d that a photon hits the wrong detector."),
-    "ec_efficiency": _option("--ec-efficiency", "Error-correction inefficiency f >= 1."),
-    "basis_prob": _option("--basis-prob", "Probability of choosing the Z basis."),
-    "signal_intensity": _option("--signal-intensity", "Signal mean photon number (keyrate: fixes it, no optimum)."),
-    "decoy_intensities": _option("--decoy-intensities", "Decoy mean photon numbers, e.g. 0.05,0.", str),
-    "intensity_probs": _option("--intensity-probs", "Probability of each class, signal first, e.g. 0.8,0.1,0.1.", str),
-    "rep_rate_hz": _option("--rep-rate-hz", "Pulse repetition rate, Hz."),
-    "mean_pair_number": _option("--mean-pair-number", "BBM92: mean pairs per pulse (fixes it, no optimum)."),
-    "pair_statistics": _option("--pair-statistics", "BBM92: SPDC pair-number statistics.", PairStatistics),
+    field.name: _option(field.option, field.help, _KINDS.get(field.name, float)) for field in DEVICE_FIELDS
 }
 
 Command = TypeVar("Command", bound=Callable[..., None])

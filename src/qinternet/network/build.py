@@ -7,52 +7,12 @@ re-raised with the link's path in the file (``links[3].devices.detector.efficien
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Mapping
-from typing import Any
-
 from qinternet.errors import ParameterError
 from qinternet.network.schema import LinkSpec, ScenarioError
 from qinternet.params import PRESETS, QkdSystem, get_preset
-from qinternet.params.devices import PairStatistics
+from qinternet.params.fieldpath import apply_changes
 
 __all__ = ["link_system"]
-
-_NESTED = {"fibre", "detector", "source", "spdc"}
-_TUPLES = {"decoy_intensities", "intensity_probs"}
-
-
-def _is_number(value: object) -> bool:
-    """Whether ``value`` is a number (``true`` and ``false`` are not, though Python counts them as ints)."""
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _replace(obj: Any, changes: Mapping[str, Any], path: str) -> Any:
-    """``dataclasses.replace`` applied field by field, nested mappings going into nested objects."""
-    if not isinstance(changes, Mapping):
-        raise ParameterError(path, f"must be a mapping of field names to values, got {changes!r}")
-    fields = {f.name for f in dataclasses.fields(obj)}
-    values: dict[str, Any] = {}
-    for name, value in changes.items():
-        if name not in fields:
-            raise ParameterError(f"{path}.{name}", f"is not a field; known: {', '.join(sorted(fields))}")
-        if name in _NESTED:
-            values[name] = _replace(getattr(obj, name), value, f"{path}.{name}")
-        elif name in _TUPLES:
-            if not isinstance(value, list | tuple) or not all(_is_number(v) for v in value):
-                raise ParameterError(f"{path}.{name}", f"must be a list of numbers, got {value!r}")
-            values[name] = tuple(float(v) for v in value)
-        elif name == "statistics":
-            try:
-                values[name] = PairStatistics(value)
-            except ValueError:
-                known = ", ".join(s.value for s in PairStatistics)
-                raise ParameterError(f"{path}.{name}", f"must be one of {known}, got {value!r}") from None
-        else:
-            if not _is_number(value):
-                raise ParameterError(f"{path}.{name}", f"must be a number, got {value!r}")
-            values[name] = float(value)
-    return dataclasses.replace(obj, **values)
 
 
 def link_system(spec: LinkSpec, path: str) -> QkdSystem:
@@ -73,8 +33,8 @@ def link_system(spec: LinkSpec, path: str) -> QkdSystem:
         if value is not None
     }
     try:
-        system = _replace(system, {"fibre": fibre_changes}, path)
-        return _replace(system, spec.devices, f"{path}.devices")  # type: ignore[no-any-return]
+        system = apply_changes(system, {"fibre": fibre_changes}, path)
+        return apply_changes(system, spec.devices, f"{path}.devices")  # type: ignore[no-any-return]
     except ParameterError as exc:
         field = exc.field if exc.field.startswith(path) else f"{path}.devices.{exc.field}"
         raise ScenarioError([(field, exc.reason)]) from None

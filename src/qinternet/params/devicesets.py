@@ -16,11 +16,12 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from qinternet.params.devices import DetectorParams, QkdSystem
+from qinternet.params.checks import require_at_most, require_non_negative, require_positive, require_probability
+from qinternet.params.devices import MAX_EC_EFFICIENCY, MAX_LOSS_DB_PER_KM, DetectorParams, QkdSystem
 from qinternet.params.mdi import MdiDeviceSet
 from qinternet.params.twinfield import TwinFieldDeviceSet
 
-__all__ = ["DeviceSet", "SharedRoles", "family_name", "shared_roles", "with_shared_roles"]
+__all__ = ["SHARED_ROLE_PATHS", "DeviceSet", "SharedRoles", "family_name", "shared_roles", "with_shared_roles"]
 
 DeviceSet = QkdSystem | MdiDeviceSet | TwinFieldDeviceSet
 """The devices of one family of protocols."""
@@ -52,6 +53,17 @@ class SharedRoles:
     detector: DetectorParams
     misalignment_error: float
     ec_efficiency: float
+
+    def __post_init__(self) -> None:
+        require_non_negative("fibre.loss_db_per_km", self.loss_db_per_km)
+        require_at_most("fibre.loss_db_per_km", self.loss_db_per_km, MAX_LOSS_DB_PER_KM, "lossier than any fibre")
+        require_probability("misalignment_error", self.misalignment_error, upper=0.5)
+        require_positive("ec_efficiency", self.ec_efficiency)
+        require_at_most("ec_efficiency", self.ec_efficiency, MAX_EC_EFFICIENCY, "no code is that poor")
+
+
+SHARED_ROLE_PATHS: dict[str, str] = {"fibre.loss_db_per_km": "loss_db_per_km"}
+"""Where a prepare-and-measure field path lies in :class:`SharedRoles` (the others have the same path)."""
 
 
 def shared_roles(devices: DeviceSet) -> SharedRoles:
