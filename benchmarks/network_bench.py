@@ -21,7 +21,7 @@ import numpy as np
 from rich.table import Table
 
 from qinternet.network.catalogue import resolve_scenario
-from qinternet.network.engines import build_links
+from qinternet.network.links.build import build_links
 from qinternet.network.schema import Scenario, load_scenario
 from qinternet.network.simulate import simulate
 from report import verdict

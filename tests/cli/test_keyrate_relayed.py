@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from qinternet.params.mdi import YIN2016
+
 FIGURE = ["--protocol", "tf-sns,mdi-bb84,decoy-bb84,plob", "--preset", "liu2023"]
 
 
@@ -78,3 +80,25 @@ def test_a_relayed_preset_on_a_fibre_link_of_a_scenario_is_named_by_its_path(cli
     code, _, err = cli("scenario", "validate", str(scenario))
     assert code == 2
     assert "links[0].preset" in err
+
+
+def test_link_simulates_the_mdi_station(cli) -> None:  # type: ignore[no-untyped-def]
+    code, out, err = cli(
+        "link", "--protocol", "mdi-bb84", "--preset", "yin2016", "--distance-km", "100", "--pulses", "1e12", "--json"
+    )
+    assert code == 0, err
+    result = json.loads(out)
+    eta = 10 ** (-YIN2016.runs[0].fibre.loss_db_per_km * 50 / 10)
+    assert result["eta_a"] == pytest.approx(eta, rel=1e-12)
+    # Heralded pairs are binomial over 1e12 pairs: 5 standard deviations of ~1.4e8 heralds is ~4e-4 relative.
+    heralded = result["heralding_probability"] * result["pulses"]
+    assert result["heralded"] == pytest.approx(heralded, rel=5.0 / math.sqrt(heralded))
+    assert result["z_error_rate"] == pytest.approx(result["expected"]["z_error_rate"], abs=5 * math.sqrt(0.015 / 1e8))
+    assert 0 < result["finite_key_bits"] < result["z_heralded"]
+    assert result["finite_key_rate_per_pulse"] < result["asymptotic_key_rate_per_pulse"]
+
+
+def test_link_refuses_decoy_bb84_options_for_mdi(cli) -> None:  # type: ignore[no-untyped-def]
+    code, _, err = cli("link", "--protocol", "mdi-bb84", "--attack", "pns")
+    assert code == 2
+    assert "--attack: is an option of the decoy-bb84 link only" in err

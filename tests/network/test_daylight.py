@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 
 from qinternet.network.catalogue import resolve_scenario
-from qinternet.network.engines import build_links
+from qinternet.network.links.build import build_links
+from qinternet.network.links.free_space import PassRecord, SatelliteLinkEngine
 from qinternet.network.satellite import sun_elevation_track
-from qinternet.network.satellite_links import PassRecord, SatelliteLinkEngine
 from qinternet.network.schema import load_scenario
 
 # A daylight design in the spirit of Liao et al., Nat. Photon. 11, 509 (2017) (1550 nm, single-mode-fibre spatial
@@ -36,7 +36,7 @@ def xinglong_day(free_space: dict[str, Any], link: dict[str, Any] | None = None)
     data["links"] = [{**data["links"][0], **(link or {})}]
     data["links"][0]["free_space"].update(free_space)
     data["demands"] = []
-    engine = build_links(load_scenario(data))[0].satellite
+    engine = build_links(load_scenario(data))[0].engine
     assert engine is not None
     return engine
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from qinternet.network.links.registry import LINK_KINDS
 from qinternet.network.scenario_yaml import MAX_ALIAS_NODES, MAX_NESTING, MAX_NUMBER_CHARS
 from qinternet.network.schema import (
     MAX_FILE_BYTES,
     MAX_TEXT_CHARS,
     DemandSpec,
-    LinkSpec,
     NodeSpec,
     TimeSpec,
     load_scenario,
@@ -28,7 +28,7 @@ def test_the_example_loads() -> None:
 
 def test_every_field_is_documented() -> None:
     text = DOC.read_text()
-    for model in (NodeSpec, LinkSpec, DemandSpec, TimeSpec):
+    for model in (NodeSpec, *(entry.spec for entry in LINK_KINDS), DemandSpec, TimeSpec):
         for name in model.model_fields:
             assert f"`{name}`" in text or f"`{name}:" in text or f"{name}`" in text, (model.__name__, name)
 

@@ -9,9 +9,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from qinternet.network.engines import build_links, entanglement_engine, fibre_engine, raman_click_prob
-from qinternet.network.entangled import EntanglementLinkEngine
-from qinternet.network.schema import LinkSpec, load_scenario
+from qinternet.network.links.build import build_links
+from qinternet.network.links.entanglement import EntanglementLinkEngine, entanglement_engine
+from qinternet.network.links.fibre import fibre_engine, raman_click_prob
+from qinternet.network.schema import EntanglementLinkSpec, FibreLinkSpec, load_scenario
 from qinternet.network.simulate import simulate
 from qinternet.params import get_preset
 from qinternet.physics.raman import C_BAND_RAMAN_CROSS_SECTION_PER_KM_NM
@@ -20,8 +21,8 @@ from qinternet.qkd.keyrate import Protocol, key_rate
 H_J_S, C_M_S = 6.62607015e-34, 299_792_458.0
 
 
-def fibre_link(**changes: Any) -> LinkSpec:
-    return LinkSpec.model_validate({"id": "l", "a": "x", "b": "y", "length_km": 25, **changes})
+def fibre_link(**changes: Any) -> FibreLinkSpec:
+    return FibreLinkSpec.model_validate({"id": "l", "a": "x", "b": "y", "length_km": 25, **changes})
 
 
 def test_raman_clicks_follow_the_forward_closed_form() -> None:
@@ -50,7 +51,7 @@ def test_classical_traffic_raises_the_qber_and_costs_key() -> None:
 
 
 def pair(length_a: float, length_b: float, model: str = "analytic", block_s: float = 600.0) -> EntanglementLinkEngine:
-    spec = LinkSpec.model_validate(
+    spec = EntanglementLinkSpec.model_validate(
         {
             "id": "p",
             "kind": "entanglement",
@@ -117,8 +118,8 @@ def satellite_scenario(model: str = "analytic") -> dict[str, Any]:
 def test_a_downlink_delivers_each_pass_key_when_the_pass_ends() -> None:
     spec = load_scenario(satellite_scenario())
     [link] = build_links(spec)
-    assert link.satellite is not None
-    records = link.satellite.passes
+    assert link.pass_schedule is not None
+    records = link.pass_schedule.passes
     assert records, "a 500 km orbit passes Xinglong at night within a day"
     run = simulate(spec, [link.runner])
     assert [b.end_s for b in run.blocks[0]] == [r.end_s for r in records]
@@ -134,17 +135,17 @@ def test_a_downlink_delivers_each_pass_key_when_the_pass_ends() -> None:
 def test_drawn_passes_scatter_around_the_expected_pass() -> None:
     spec = load_scenario(satellite_scenario(model="monte-carlo"))
     [link] = build_links(spec)
-    assert link.satellite is not None
-    record = max(link.satellite.passes, key=lambda r: r.key_bits)
+    assert link.pass_schedule is not None
+    record = max(link.pass_schedule.passes, key=lambda r: r.key_bits)
     rng = np.random.default_rng(8)
-    keys = np.array([link.satellite.block(record, rng).key_bits for _ in range(40)], dtype=float)
+    keys = np.array([link.pass_schedule.block(record, rng).key_bits for _ in range(40)], dtype=float)
     assert keys.std() > 0
     assert abs(keys.mean() - record.key_bits) < 5 * keys.std(ddof=1) / math.sqrt(keys.size)
 
 
 def test_shared_detectors_see_the_other_pairs_photons() -> None:
     """A star of three users around one source: each pair's background is what the other two pairs send."""
-    from qinternet.network.entangled import PairArms, shared_detector_backgrounds
+    from qinternet.network.links.entanglement import PairArms, shared_detector_backgrounds
 
     arms = [
         PairArms(user_a="u", user_b="v", length_a_km=5.0, length_b_km=10.0),
@@ -168,10 +169,10 @@ def test_shared_detectors_see_the_other_pairs_photons() -> None:
 
 def test_the_bristol_pairs_cost_each_other_key() -> None:
     from qinternet.network.catalogue import resolve_scenario
-    from qinternet.network.engines import entanglement_engines
+    from qinternet.network.links.entanglement import entanglement_engines
 
     spec, _ = resolve_scenario("bristol-8-user")
-    shared = entanglement_engines(spec)
+    shared = entanglement_engines(dict(enumerate(spec.links)))
     for i, engine in shared.items():
         alone = entanglement_engine(spec.links[i], f"links[{i}]")
         assert engine.background_a > 0
@@ -182,11 +183,10 @@ def test_the_bristol_pairs_cost_each_other_key() -> None:
 def test_a_source_runs_its_pairs_at_the_pump_best_for_all_of_them() -> None:
     """The common pump maximises the source's total key, with the background those pumps cause."""
     from qinternet.network.catalogue import resolve_scenario
-    from qinternet.network.engines import _COMMON_PUMPS, _with_backgrounds, entanglement_engines
-    from qinternet.network.entangled import PairArms
+    from qinternet.network.links.entanglement import _COMMON_PUMPS, PairArms, _with_backgrounds, entanglement_engines
 
     spec, _ = resolve_scenario("bristol-8-user")
-    chosen = entanglement_engines(spec)
+    chosen = entanglement_engines(dict(enumerate(spec.links)))
     pumps = {round(e.mean_pair_number, 12) for e in chosen.values()}
     assert len(pumps) == 1
     [pump] = pumps
@@ -211,7 +211,7 @@ def test_a_source_runs_its_pairs_at_the_pump_best_for_all_of_them() -> None:
 
 def test_fixed_pumps_are_honoured() -> None:
     from qinternet.network.catalogue import resolve_scenario
-    from qinternet.network.engines import entanglement_engines
+    from qinternet.network.links.entanglement import entanglement_engines
 
     spec, _ = resolve_scenario("bristol-8-user")
     data = spec.model_dump(mode="json")
@@ -221,5 +221,5 @@ def test_fixed_pumps_are_honoured() -> None:
             **link.get("devices", {}),
             "spdc": {**link.get("devices", {}).get("spdc", {}), "mean_pair_number": 0.003},
         }
-    fixed = entanglement_engines(load_scenario(data))
+    fixed = entanglement_engines(dict(enumerate(load_scenario(data).links)))
     assert all(e.mean_pair_number == 0.003 for e in fixed.values())

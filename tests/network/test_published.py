@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 
 from qinternet.network.catalogue import resolve_scenario
-from qinternet.network.engines import BuiltLink, build_links
+from qinternet.network.links.build import BuiltLink, build_links
+from qinternet.network.links.free_space import downlink_loss_db
 from qinternet.network.published import PublishedComparison, compare_published
-from qinternet.network.satellite_links import downlink_loss_db
 from qinternet.network.schema import Scenario, load_scenario
 from qinternet.network.simulate import NetworkRun, simulate
 from qinternet.network.summary import satellite_passes, summarise
@@ -83,7 +83,7 @@ def test_micius_figures_are_computed_as_the_validation_test_does(
 ) -> None:
     run, links, summary = micius
     rows = by_quantity(summary["records"].published)
-    engine = links[0].satellite
+    engine = links[0].pass_schedule
     assert engine is not None
     assert run.scenario.links[0].id == "micius--xinglong"
     for range_km in (645.0, 1200.0):
@@ -106,7 +106,7 @@ def test_the_passes_of_a_run(micius: tuple[NetworkRun, list[BuiltLink], dict[str
     run, links, summary = micius
     passes = summary["passes"]
     assert passes == [dataclasses.asdict(p) for p in satellite_passes(run, links)]
-    assert len(passes) == sum(len(link.satellite.passes) for link in links if link.satellite is not None)
+    assert len(passes) == sum(len(link.pass_schedule.passes) for link in links if link.pass_schedule is not None)
     assert [p["start_s"] for p in passes] == sorted(p["start_s"] for p in passes)
     for row in passes:
         assert 10.0 <= row["max_elevation_deg"] <= 90.0  # above the links' minimum elevation
@@ -123,7 +123,7 @@ def test_satellites_are_placed_at_the_culmination_of_their_best_pass(
     (satellite,) = [node for node in summary["nodes"] if node["kind"] == "satellite"]
     assert satellite["lat_deg"] is None  # the existing field keeps its meaning
     point = satellite["map"]
-    best = max((p for link in links if link.satellite for p in link.satellite.passes), key=lambda p: p.key_bits)
+    best = max((p for link in links if link.pass_schedule for p in link.pass_schedule.passes), key=lambda p: p.key_bits)
     # At culmination the satellite is within its slant range of the station: the ground distance to Xinglong
     # is at most sqrt(range^2 - altitude^2) (flat-Earth bound; the curvature only shortens it).
     station = next(n for n in summary["nodes"] if n["id"] == "xinglong")

@@ -468,7 +468,7 @@ def test_bad_input_raises_a_parameter_error_naming_the_field(build: Callable[[],
 def test_building_links_reports_progress_through_the_satellite_passes() -> None:
     """A long satellite run spends its time computing passes: the progress callback must move during it."""
     from qinternet.network.catalogue import builtin_text
-    from qinternet.network.engines import build_links
+    from qinternet.network.links.build import build_links
     from qinternet.network.schema import load_scenario
 
     data = load_scenario(builtin_text("micius")).model_dump(mode="json")

@@ -13,12 +13,13 @@ from pydantic import BaseModel, ValidationError
 
 from qinternet.network.build import link_system
 from qinternet.network.catalogue import builtin_names, builtin_text, resolve_scenario
+from qinternet.network.links.registry import LINK_KINDS
+from qinternet.network.links.twin_field import PhaseReferenceSpec
 from qinternet.network.schema import (
     MAX_TEXT_CHARS,
     ClassicalChannelSpec,
     DemandSpec,
     FreeSpaceSpec,
-    LinkSpec,
     NodeSpec,
     OrbitSpec,
     PublishedFigure,
@@ -89,11 +90,11 @@ def test_the_issue_example_names_the_field() -> None:
             "time.duration_s",
             "'soon' is not a duration such as 3600, '90min' or '24h'",
         ),
-        ({"links": [{"id": "l1", "a": "alice", "b": "bob"}]}, "links[0]", "a fibre link needs length_km"),
+        ({"links": [{"id": "l1", "a": "alice", "b": "bob"}]}, "links[0].length_km", "is required"),
         (
             {"links": [{"id": "l1", "a": "alice", "b": "bob", "length_km": 5, "colour": 1}]},
             "links[0].colour",
-            "is not a field of this section",
+            "is not a field of a fibre link",
         ),
         ({"seed": -1}, "seed", "must be >= 0, got -1"),
         (
@@ -155,7 +156,7 @@ def test_classical_channels_only_on_fibre() -> None:
             "classical_channels": [{"launch_power_dbm": 0}],
         }
     ]
-    assert ("links[0]", "classical_channels are modelled on fibre links only") in errors_of(
+    assert ("links[0].classical_channels", "is not a field of an entanglement link") in errors_of(
         scenario(nodes=nodes, links=links, demands=[])
     )
 
@@ -245,7 +246,8 @@ def _number_fields() -> list[tuple[type[BaseModel], str]]:
         PublishedFigure,
         NodeSpec,
         OrbitSpec,
-        LinkSpec,
+        *(entry.spec for entry in LINK_KINDS),
+        PhaseReferenceSpec,
         ClassicalChannelSpec,
         FreeSpaceSpec,
         DemandSpec,
@@ -261,8 +263,10 @@ def _number_fields() -> list[tuple[type[BaseModel], str]]:
 def test_the_number_fields_are_all_found() -> None:
     names = {f"{model.__name__}.{name}" for model, name in _number_fields()}
     assert {
-        "LinkSpec.length_km",
-        "LinkSpec.block_s",
+        "FibreLinkSpec.length_km",
+        "FibreLinkSpec.block_s",
+        "MdiLinkSpec.length_a_km",
+        "TwinFieldLinkSpec.length_b_km",
         "DemandSpec.priority",
         "Scenario.seed",
         "TimeSpec.duration_s",
@@ -270,7 +274,7 @@ def test_the_number_fields_are_all_found() -> None:
         "OrbitSpec.altitude_km",
         "PublishedFigure.value",
     } <= names
-    assert not {"LinkSpec.optimise_settings", "NodeSpec.trusted", "LinkSpec.id"} & names
+    assert not {"FibreLinkSpec.optimise_settings", "NodeSpec.trusted", "FibreLinkSpec.id"} & names
 
 
 @pytest.mark.parametrize(("model", "name"), _number_fields(), ids=lambda v: getattr(v, "__name__", v))

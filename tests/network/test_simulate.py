@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from qinternet.network.engines import build_links
+from qinternet.network.links.build import build_links
 from qinternet.network.schema import Scenario, load_scenario
 from qinternet.network.simulate import NetworkRun, simulate
 from qinternet.network.summary import summarise

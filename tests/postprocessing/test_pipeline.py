@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from qinternet.errors import ParameterError
 from qinternet.params import QkdSystem
 from qinternet.postprocessing.ldpc import ldpc_plan
-from qinternet.postprocessing.pipeline import ErrorCorrection, PipelineParams, postprocess
+from qinternet.postprocessing.pipeline import ErrorCorrection, PipelineAbort, PipelineParams, postprocess
 from qinternet.qkd.attacks import InterceptResend
 from qinternet.qkd.bounds import plob_bound
 from qinternet.qkd.montecarlo import compile_link, simulate_link
@@ -94,6 +94,8 @@ def test_an_ldpc_codeword_that_does_not_decode_aborts_the_round(
     result = postprocess(record, system, PipelineParams(ec=ErrorCorrection.LDPC), np.random.default_rng(2))
     assert result.aborted
     assert result.abort_reason == "LDPC decoding failed in 1 codewords"
+    assert result.abort_stage is PipelineAbort.ERROR_CORRECTION
+    assert result.to_dict()["abort_stage"] == "error-correction-failed"
     assert result.ec_frame_errors == 1
     assert result.final_key_bits == 0
     assert result.alice_key.size == 0
@@ -106,6 +108,7 @@ def test_full_intercept_resend_aborts(lim_round: tuple[QkdSystem, DetectionRecor
     assert result.aborted
     assert result.abort_reason is not None
     assert "QBER" in result.abort_reason
+    assert result.abort_stage is PipelineAbort.QBER_TOO_HIGH
     assert result.final_key_bits == 0
     assert result.alice_key.size == 0
 

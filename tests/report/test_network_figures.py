@@ -11,7 +11,7 @@ import pytest
 from matplotlib.figure import Figure
 
 from qinternet.network.catalogue import resolve_scenario
-from qinternet.network.engines import BuiltLink
+from qinternet.network.links.build import BuiltLink
 from qinternet.network.run import RunResult, run_scenario
 from qinternet.network.schema import Scenario, load_scenario
 from qinternet.network.simulate import NetworkRun
@@ -136,9 +136,9 @@ def test_satellite_plots_of_a_long_run_go_per_day() -> None:
     elevations = plot_pass_elevations(axes(), links, ids)
     assert "day" in elevations.get_xlabel()
     for line, link in zip(elevations.get_lines(), links, strict=True):
-        assert link.satellite is not None
+        assert link.pass_schedule is not None
         assert len(line.get_xdata()) <= days
-        assert days < len(link.satellite.passes)  # the best pass of each day
+        assert days < len(link.pass_schedule.passes)  # the best pass of each day
     keys = plot_pass_keys(axes(), run)
     assert "day" in keys.get_xlabel()
     assert len(keys.patches) == len(links) * (days + 1)  # a bar per link per day (the last day partly)

@@ -12,7 +12,7 @@ import networkx as nx
 import pytest
 
 from qinternet.network.catalogue import resolve_scenario
-from qinternet.network.engines import build_links
+from qinternet.network.links.build import build_links
 from qinternet.network.schema import NodeKind, load_scenario
 from qinternet.network.simulate import simulate
 

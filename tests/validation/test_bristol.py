@@ -16,7 +16,7 @@ import itertools
 import pytest
 
 from qinternet.network.catalogue import resolve_scenario
-from qinternet.network.engines import build_links
+from qinternet.network.links.build import build_links
 from qinternet.network.schema import LinkKind, NodeKind, Scenario
 from qinternet.network.simulate import simulate
 

@@ -25,8 +25,9 @@ import pytest
 
 from qinternet.network.build import link_system
 from qinternet.network.catalogue import resolve_scenario
-from qinternet.network.engines import build_links, fibre_engine, raman_click_prob
-from qinternet.network.schema import LinkSpec, Scenario, load_scenario
+from qinternet.network.links.build import build_links
+from qinternet.network.links.fibre import fibre_engine, raman_click_prob
+from qinternet.network.schema import FibreLinkSpec, Scenario, load_scenario
 from qinternet.physics.raman import C_BAND_RAMAN_CROSS_SECTION_PER_KM_NM, PLANCK_J_S, SPEED_OF_LIGHT_M_S
 
 LIGHT, HEAVY = "fermilab--argonne", "argonne--starlight"
@@ -47,9 +48,9 @@ def without_classical_traffic(scenario: Scenario) -> Scenario:
 def by_id(scenario: Scenario) -> dict[str, tuple[float, float]]:
     """Expected key rate (bit/s) and QBER of every link."""
     built = build_links(scenario)
-    assert all(b.fibre is not None for b in built)
+    assert all(b.rate_curve is not None for b in built)
     return {
-        spec.id: (b.expected_rate_bps, b.fibre.expected_block.qber)  # type: ignore[union-attr]
+        spec.id: (b.expected_rate_bps, b.engine.expected_block.qber)  # type: ignore[attr-defined]
         for spec, b in zip(scenario.links, built, strict=True)
     }
 
@@ -91,7 +92,7 @@ def test_heavy_traffic_raises_the_qber_and_costs_most_of_the_key(chicago: Scenar
 def test_the_published_coexistence_powers_leave_a_c_band_quantum_channel_no_key(
     length_km: float, launch_power_dbm: float
 ) -> None:
-    spec = LinkSpec(
+    spec = FibreLinkSpec(
         id="coexistence",
         a="a",
         b="b",

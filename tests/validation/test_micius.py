@@ -23,8 +23,8 @@ import numpy as np
 import pytest
 
 from qinternet.network.catalogue import resolve_scenario
-from qinternet.network.engines import build_links
-from qinternet.network.satellite_links import SatelliteLinkEngine, downlink_loss_db
+from qinternet.network.links.build import build_links
+from qinternet.network.links.free_space import SatelliteLinkEngine, downlink_loss_db
 from qinternet.network.schema import load_scenario
 from qinternet.physics.freespace import elevation_deg_from_range
 
@@ -38,7 +38,7 @@ def week() -> SatelliteLinkEngine:
     spec, _ = resolve_scenario("micius")
     data = spec.model_dump(mode="json")
     data["time"]["duration_s"] = 7 * 86400
-    engine = build_links(load_scenario(data))[0].satellite
+    engine = build_links(load_scenario(data))[0].engine
     assert engine is not None
     return engine
 

@@ -25,7 +25,7 @@ import networkx as nx
 import pytest
 
 from qinternet.network.catalogue import resolve_scenario
-from qinternet.network.engines import BuiltLink, build_links
+from qinternet.network.links.build import BuiltLink, build_links
 from qinternet.network.schema import LinkKind, NodeKind, Scenario, load_scenario
 from qinternet.network.simulate import NetworkRun, simulate
 
@@ -111,8 +111,8 @@ def test_the_2017_devices_stay_far_below_the_upgraded_47_8_kbit_s(
     rates = [
         p.key_bits / (p.end_s - p.start_s)
         for link in links
-        if link.satellite is not None
-        for p in link.satellite.passes
+        if link.pass_schedule is not None
+        for p in link.pass_schedule.passes
     ]
     assert max(rates) > 0
     assert max(rates) < PUBLISHED_PASS_RATE_BPS / 10

@@ -1,4 +1,4 @@
-"""``qinternet link``: Monte-Carlo simulation of a decoy-state BB84 link."""
+"""``qinternet link``: Monte-Carlo of a decoy-state BB84 link, or of an MDI-QKD link's measurement station."""
 
 from __future__ import annotations
 
@@ -14,7 +14,10 @@ from qinternet.cli import options as opt
 from qinternet.cli.output import QuietOption, check_output_path, dump_json, progress_bar, writing
 from qinternet.errors import ParameterError
 from qinternet.network.experiment import run_link_experiment
+from qinternet.network.experiment_mdi import run_mdi_link_experiment
 from qinternet.outputs import replacing
+from qinternet.params.mdi import MdiDeviceSet
+from qinternet.params.presets import devices_for
 from qinternet.postprocessing.pipeline import ErrorCorrection, PipelineParams
 from qinternet.qkd.finite_key import FiniteKeyParams
 from qinternet.qkd.keyrate import Protocol, parse_protocol
@@ -22,12 +25,16 @@ from qinternet.qkd.record_io import save_record
 
 __all__ = ["link"]
 
-_MONTE_CARLO_PROTOCOLS = (Protocol.DECOY_BB84,)
+_MONTE_CARLO_PROTOCOLS = (Protocol.DECOY_BB84, Protocol.MDI_BB84)
+_DECOY_BB84_ONLY = ("save", "attack", "block_pulses", "postprocess", "save_key", "preset_settings")
+"""Options of the decoy-BB84 link that the MDI station's simulation does not have."""
 
 
 @opt.with_overrides
 def link(
-    protocol: Annotated[str, typer.Option(help="Protocol to simulate (decoy-bb84).")] = "decoy-bb84",
+    protocol: Annotated[
+        str, typer.Option(help="Protocol to simulate: decoy-bb84, or mdi-bb84 (the relay halfway).")
+    ] = "decoy-bb84",
     preset: Annotated[str, typer.Option(help="Named set-up; see `qinternet presets`.")] = "gys2004",
     distance_km: Annotated[str, typer.Option("--distance-km", help="Fibre length, km.")] = "50",
     pulses: Annotated[float, typer.Option(help="Number of pulses to simulate (e.g. 1e10).")] = 1e9,
@@ -71,11 +78,19 @@ def link(
     """Simulate pulses through the link (cost grows with detections) and estimate Y1, e1 and the key rate."""
     chosen = parse_protocol(protocol, "--protocol")
     if chosen not in _MONTE_CARLO_PROTOCOLS:
-        raise ParameterError("--protocol", f"the Monte-Carlo link simulates decoy-bb84 only, got {protocol!r}")
+        raise ParameterError("--protocol", f"the Monte-Carlo link simulates decoy-bb84 and mdi-bb84, got {protocol!r}")
     distances = opt.parse_distances(distance_km)
     if len(distances) != 1:
         raise ParameterError("--distance-km", "the Monte-Carlo link takes one distance, not a sweep")
     n_pulses = opt.parse_count(pulses, "--pulses")
+    if chosen is Protocol.MDI_BB84:
+        given = {"save": save, "attack": attack, "block_pulses": block_pulses, "save_key": save_key}
+        given |= {"postprocess": postprocess or None, "preset_settings": preset_settings or None}
+        unused = [name for name in _DECOY_BB84_ONLY if given[name] is not None]
+        if unused:
+            raise ParameterError("--" + unused[0].replace("_", "-"), "is an option of the decoy-bb84 link only")
+        _mdi(preset, distances[0], n_pulses, seed, overrides, eps_sec, eps_cor, json_out=json_out)
+        return
     n_block = None if block_pulses is None else opt.parse_count(block_pulses, "--block-pulses")
     if save is not None:
         check_output_path(save, "--save", (".npz", ".parquet"))
@@ -115,6 +130,53 @@ def link(
         typer.echo(dump_json(result))
     else:
         _print_summary(result)
+
+
+def _mdi(
+    preset: str,
+    distance_km: float,
+    pulses: int,
+    seed: int,
+    overrides: opt.SystemOverrides,
+    eps_sec: float,
+    eps_cor: float,
+    *,
+    json_out: bool,
+) -> None:
+    """``qinternet link --protocol mdi-bb84``: the station's counts drawn, the key estimated, printed."""
+    devices, _ = devices_for(MdiDeviceSet, preset)
+    unused = opt.only_prepare_and_measure(overrides)
+    if unused:
+        raise ParameterError("--" + unused[0].replace("_", "-"), "only prepare-and-measure devices have it")
+    changed = opt.apply_shared_overrides(devices, overrides)
+    experiment = run_mdi_link_experiment(
+        preset=preset,
+        distance_km=distance_km,
+        pulses=pulses,
+        seed=seed,
+        devices=changed,
+        eps_sec=eps_sec,
+        eps_cor=eps_cor,
+    )
+    result = experiment.to_dict()
+    if json_out:
+        typer.echo(dump_json(result))
+        return
+    console = Console()
+    console.print(
+        f"Monte-Carlo mdi-bb84 link, {distance_km:g} km (relay halfway), devices {result['device_set']}: "
+        f"{result['heralded']:,.0f} heralded of {pulses:.3g} pulse pairs"
+    )
+    console.print(
+        f"Z signals: {result['z_heralded']:,.0f} heralded, QBER {result['z_error_rate']:.4f}   "
+        f"Y11 >= {result['single_photon_yield_lower']:.4e}   e11 <= {result['single_photon_error_upper']:.4f}"
+    )
+    console.print(
+        f"finite key {result['finite_key_bits']:,.0f} bits ({result['finite_key_rate_per_pulse']:.4e} per pulse "
+        f"pair; expected counts: {result['expected']['finite_key_bits']:,.0f} bits); "
+        f"{result['key_rate_bps']:.4g} bit/s at {result['rep_rate_hz']:.3g} Hz; asymptotic "
+        f"{result['asymptotic_key_rate_per_pulse']:.4e} per pulse pair"
+    )
 
 
 def _print_summary(result: dict[str, Any]) -> None:

@@ -16,7 +16,7 @@ from rich.table import Table
 from qinternet.cli.output import QuietOption, dump_json, progress_bar
 from qinternet.errors import ParameterError
 from qinternet.network.catalogue import builtin_names, builtin_text, resolve_scenario
-from qinternet.network.engines import build_links
+from qinternet.network.links.build import build_links
 from qinternet.network.run import RunStage, run_scenario
 from qinternet.network.schema import (
     LinkModel,

@@ -21,9 +21,9 @@ from dataclasses import dataclass
 
 from qinternet.kms.store import KeyStore
 from qinternet.kms.topology import KmsTopology
-from qinternet.network.engines import build_links
+from qinternet.network.links.base import BlockRecord, LinkRunner
+from qinternet.network.links.build import build_links
 from qinternet.network.schema import NodeKind, Scenario
-from qinternet.network.simulate import BlockRecord, LinkRunner
 from qinternet.sim import Kernel, Process, ProcessGenerator, ps_to_seconds, seconds_to_ps
 
 __all__ = ["NetworkFeeder", "kme_id", "sae_id", "topology_of"]

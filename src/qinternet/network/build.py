@@ -8,14 +8,14 @@ re-raised with the link's path in the file (``links[3].devices.detector.efficien
 from __future__ import annotations
 
 from qinternet.errors import ParameterError
-from qinternet.network.schema import LinkSpec, ScenarioError
+from qinternet.network.schema_base import LinkSpecBase, ScenarioError
 from qinternet.params import PRESETS, QkdSystem, get_preset
 from qinternet.params.fieldpath import apply_changes
 
 __all__ = ["link_system"]
 
 
-def link_system(spec: LinkSpec, path: str) -> QkdSystem:
+def link_system(spec: LinkSpecBase, path: str) -> QkdSystem:
     """The devices of the link at ``path`` (e.g. ``links[3]``): its preset with its changes applied.
 
     Raises:
@@ -29,7 +29,10 @@ def link_system(spec: LinkSpec, path: str) -> QkdSystem:
         raise ScenarioError([(f"{path}.preset", exc.reason)]) from None
     fibre_changes = {
         name: value
-        for name, value in (("loss_db_per_km", spec.loss_db_per_km), ("insertion_loss_db", spec.connector_loss_db))
+        for name, value in (
+            ("loss_db_per_km", getattr(spec, "loss_db_per_km", None)),
+            ("insertion_loss_db", getattr(spec, "connector_loss_db", None)),
+        )
         if value is not None
     }
     try:

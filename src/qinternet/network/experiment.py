@@ -21,7 +21,6 @@ from typing import Any
 import numpy as np
 
 from qinternet.errors import ParameterError
-from qinternet.network.links import tuned_system
 from qinternet.params.devices import QkdSystem
 from qinternet.params.presets import get_preset
 from qinternet.params.serialise import dump_json, to_jsonable
@@ -31,6 +30,7 @@ from qinternet.qkd.estimate import LinkEstimate, estimate_from_counts, expected_
 from qinternet.qkd.keyrate import Protocol
 from qinternet.qkd.montecarlo import LinkSampler, compile_link, count_link
 from qinternet.qkd.record import DetectionRecord, LinkCounts
+from qinternet.qkd.tuning import tuned_system
 
 __all__ = ["MAX_BLOCKS", "MAX_EVENTS", "MAX_SAVED_EVENTS", "LinkExperiment", "run_link_experiment"]
 

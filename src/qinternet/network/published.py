@@ -20,11 +20,11 @@ import networkx as nx
 import numpy as np
 
 from qinternet.errors import ParameterError
-from qinternet.network.schema import LinkKind, NodeKind, Scenario
+from qinternet.network.schema import FibreLinkSpec, LinkKind, NodeKind, Scenario
 from qinternet.network.simulate import NetworkRun
 
 if TYPE_CHECKING:
-    from qinternet.network.engines import BuiltLink
+    from qinternet.network.links.build import BuiltLink
     from qinternet.network.summary import RunSummary
 
 __all__ = ["COMPARISONS", "PublishedComparison", "Simulated", "compare_published"]
@@ -62,7 +62,7 @@ Metric = Callable[[_Run], Simulated | None]
 def _fibre_graph(scenario: Scenario) -> nx.Graph[str]:
     graph: nx.Graph[str] = nx.Graph()
     for link in scenario.links:
-        if link.kind is LinkKind.FIBRE and link.length_km is not None:
+        if isinstance(link, FibreLinkSpec):
             graph.add_edge(link.a, link.b, length_km=link.length_km)
     return graph
 
@@ -168,9 +168,9 @@ def _best_pass_window(
     """Key (bit), QBER and closest range of the ``window_s`` around culmination of the link's pass with key
     whose culmination is nearest ``culmination_km``."""
     index = next((i for i, spec in enumerate(ctx.scenario.links) if spec.id == link_id), None)
-    if index is None or ctx.links is None or ctx.links[index].satellite is None:
+    if index is None or ctx.links is None or ctx.links[index].pass_schedule is None:
         return None
-    engine = ctx.links[index].satellite
+    engine = ctx.links[index].pass_schedule
     assert engine is not None
     with_key = [p for p in engine.passes if p.key_bits > 0 and p.times_s.size]
     if not with_key:
@@ -221,13 +221,13 @@ def loss_at_range(link_id: str, range_km: float) -> Metric:
     """The downlink's channel loss at ``range_km``: its model at the elevation of that range (circular orbits)."""
 
     def metric(ctx: _Run) -> Simulated | None:
-        from qinternet.network.satellite_links import downlink_loss_db
+        from qinternet.network.links.free_space import downlink_loss_db
         from qinternet.physics.freespace import elevation_deg_from_range
 
         index = next((i for i, spec in enumerate(ctx.scenario.links) if spec.id == link_id), None)
-        if index is None or ctx.links is None or ctx.links[index].satellite is None:
+        if index is None or ctx.links is None or ctx.links[index].pass_schedule is None:
             return None
-        engine = ctx.links[index].satellite
+        engine = ctx.links[index].pass_schedule
         assert engine is not None
         if engine.orbit.altitude_km is None:
             return None

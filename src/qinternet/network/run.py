@@ -25,7 +25,7 @@ from numpy.typing import NDArray
 
 from qinternet.errors import ParameterError
 from qinternet.network.catalogue import resolve_scenario
-from qinternet.network.engines import BuiltLink, build_links
+from qinternet.network.links.build import BuiltLink, build_links
 from qinternet.network.schema import LinkModel, Scenario, ScenarioError, load_scenario, parse_duration_s
 from qinternet.network.simulate import NetworkRun, simulate
 from qinternet.network.summary import RunSummary, summarise

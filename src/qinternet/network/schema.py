@@ -13,166 +13,69 @@ checks are reported with the same paths.
 
 from __future__ import annotations
 
-import enum
 import gc
-import math
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
-from types import UnionType
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from typing import TYPE_CHECKING, Annotated, Any, Union
 
 import networkx as nx
-from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    ValidationError,
-    ValidationInfo,
-    field_validator,
-    model_validator,
-)
+from pydantic import Discriminator, Field, Tag, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from qinternet.errors import QinternetError
-from qinternet.messages import shown_value, validation_reason
+from qinternet.messages import validation_reason
+from qinternet.network.links.entanglement import EntanglementLinkSpec
+from qinternet.network.links.fibre import ClassicalChannelSpec, FibreLinkSpec
+from qinternet.network.links.free_space import FreeSpaceLinkSpec, FreeSpaceSpec
+from qinternet.network.links.mdi import MdiLinkSpec
+from qinternet.network.links.registry import LINK_KINDS
+from qinternet.network.links.twin_field import TwinFieldLinkSpec
 from qinternet.network.scenario_yaml import ScenarioYamlError, parse_yaml
+from qinternet.network.schema_base import (
+    MAX_FILE_BYTES,
+    MAX_TEXT_CHARS,
+    Identifier,
+    LinkKind,
+    LinkModel,
+    LinkSpecBase,
+    Model,
+    NodeKind,
+    ScenarioError,
+    Seconds,
+    parse_duration_s,
+)
 
 __all__ = [
     "MAX_FILE_BYTES",
     "MAX_TEXT_CHARS",
     "ClassicalChannelSpec",
     "DemandSpec",
+    "EntanglementLinkSpec",
+    "FibreLinkSpec",
+    "FreeSpaceLinkSpec",
     "FreeSpaceSpec",
     "LinkKind",
     "LinkModel",
     "LinkSpec",
+    "LinkSpecBase",
+    "MdiLinkSpec",
     "NodeKind",
     "NodeSpec",
     "OrbitSpec",
     "Scenario",
     "ScenarioError",
     "TimeSpec",
+    "TwinFieldLinkSpec",
     "load_scenario",
     "parse_duration_s",
     "read_scenario_file",
     "scenario_json_schema",
 ]
 
-_UNITS_S = {"ps": 1e-12, "ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
-_DURATION = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*(ps|ns|us|ms|s|min|h|d)?\s*$")
 
-
-class ScenarioError(QinternetError, ValueError):
-    """A scenario file has errors: each is ``(path, reason)``, e.g. ``("links[3].length_km", "must be > 0")``.
-
-    >>> str(ScenarioError([("links[0].a", "unknown node 'x'")]))
-    "links[0].a: unknown node 'x'"
-    """
-
-    def __init__(self, errors: list[tuple[str, str]]) -> None:
-        super().__init__("\n".join(f"{path}: {reason}" for path, reason in errors))
-        self.errors = errors
-
-
-def parse_duration_s(value: object) -> float:
-    """Seconds from ``3600``, ``"3600s"``, ``"90min"``, ``"24h"``, ``"2d"``, ``"1.5e-3s"``.
-
-    >>> parse_duration_s("24h"), parse_duration_s(90), parse_duration_s("30 min")
-    (86400.0, 90.0, 1800.0)
-    """
-    if isinstance(value, bool):
-        raise ValueError("must be a duration such as 3600, '90min' or '24h'")
-    if isinstance(value, int | float):
-        seconds = float(value)
-    else:
-        match = _DURATION.match(str(value))
-        if match is None:
-            raise ValueError(f"{shown_value(value) or 'it'} is not a duration such as 3600, '90min' or '24h'")
-        seconds = float(match.group(1)) * _UNITS_S[match.group(2) or "s"]
-    if not math.isfinite(seconds):
-        raise ValueError(f"must be finite, got {value!r}")
-    return seconds
-
-
-def _duration(value: object) -> float:
-    try:
-        return parse_duration_s(value)
-    except ValueError as exc:
-        raise PydanticCustomError("duration", str(exc)) from None
-
-
-Seconds = Annotated[float, BeforeValidator(_duration)]
-"""A duration: a number of seconds or a string with a unit (ps, ns, us, ms, s, min, h, d)."""
-Identifier = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")]
-Probability = Annotated[float, Field(gt=0.0, le=1.0)]
-
-
-MAX_FILE_BYTES = 10_000_000
-"""Largest scenario file read (10 MB; 5,000 nodes and 10,000 links, one per line, take 0.84 MB)."""
-MAX_TEXT_CHARS = 10_000
-"""Longest text in a scenario (a description, a source, a name): reports copy them."""
-
-
-def _is_number(annotation: object) -> bool:
-    """Whether a field's type is a number (``float``, ``int``, possibly constrained or optional)."""
-    if get_origin(annotation) is Annotated:
-        return _is_number(get_args(annotation)[0])
-    if get_origin(annotation) in (Union, UnionType):
-        return any(_is_number(member) for member in get_args(annotation))
-    return annotation in (float, int)
-
-
-class _Model(BaseModel):
-    """A section of a scenario file: unknown fields are errors, texts are bounded, numbers are not booleans."""
-
-    model_config = ConfigDict(
-        extra="forbid", frozen=True, str_strip_whitespace=True, str_max_length=MAX_TEXT_CHARS, allow_inf_nan=False
-    )
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _no_boolean_numbers(cls, value: object, info: ValidationInfo) -> object:
-        # pydantic turns true/false into 1/0 for a number; in a scenario file that is a mistake.
-        if (
-            isinstance(value, bool)
-            and info.field_name is not None
-            and _is_number(cls.model_fields[info.field_name].annotation)
-        ):
-            raise PydanticCustomError("number", "must be a number")
-        return value
-
-
-class NodeKind(enum.Enum):
-    """What a node is."""
-
-    USER = "user"
-    TRUSTED_RELAY = "trusted-relay"
-    SATELLITE = "satellite"
-    GROUND_STATION = "ground-station"
-    ENTANGLEMENT_SOURCE = "entanglement-source"
-
-
-class LinkKind(enum.Enum):
-    """How a link carries its quantum signal."""
-
-    FIBRE = "fibre"
-    FREE_SPACE = "free-space"
-    ENTANGLEMENT = "entanglement"
-
-
-class LinkModel(enum.Enum):
-    """How a link's blocks are simulated."""
-
-    ANALYTIC = "analytic"
-    MONTE_CARLO = "monte-carlo"
-
-
-class OrbitSpec(_Model):
+class OrbitSpec(Model):
     """A satellite's orbit: a TLE, or circular elements at an epoch.
 
     Attributes:
@@ -201,12 +104,13 @@ class OrbitSpec(_Model):
         return self
 
 
-class NodeSpec(_Model):
+class NodeSpec(Model):
     """A node of the network.
 
     Attributes:
         id: unique name.
-        kind: user, trusted-relay, satellite, ground-station or entanglement-source.
+        kind: user, trusted-relay, satellite, ground-station, entanglement-source or untrusted-relay (the
+            measurement station of one MDI or twin-field link: it joins two users and never holds key).
         name: a human-readable label (default: the id).
         lat_deg, lon_deg: position (required except for satellites).
         altitude_m: height above the ellipsoid (ground stations).
@@ -242,6 +146,10 @@ class NodeSpec(_Model):
                 raise PydanticCustomError("node", "only a satellite has an orbit")
             if self.lat_deg is None or self.lon_deg is None:
                 raise PydanticCustomError("node", "needs lat_deg and lon_deg")
+        if self.kind is NodeKind.UNTRUSTED_RELAY and self.trusted:
+            raise PydanticCustomError(
+                "node", "an untrusted-relay never holds key, so it cannot be trusted: drop trusted or change the kind"
+            )
         return self
 
     @property
@@ -250,154 +158,32 @@ class NodeSpec(_Model):
         return self.name or self.id
 
 
-class ClassicalChannelSpec(_Model):
-    """A classical channel sharing the link's fibre (its Raman scattering adds noise).
-
-    Attributes:
-        launch_power_dbm: optical power launched into the fibre.
-        wavelength_nm: the classical channel's wavelength.
-        direction: ``forward`` (travels with the quantum signal) or ``backward``.
-        raman_cross_section_per_km_nm: effective Raman cross-section at the quantum wavelength
-            (default: the C-band value of :mod:`qinternet.physics.raman`).
-    """
-
-    launch_power_dbm: Annotated[float, Field(ge=-60.0, le=30.0)]
-    wavelength_nm: Annotated[float, Field(gt=200.0, lt=3000.0)] = 1550.0
-    direction: Literal["forward", "backward"] = "forward"
-    raman_cross_section_per_km_nm: Annotated[float, Field(ge=0.0, lt=1e-6)] | None = None
+def _link_kind(value: object) -> str | None:
+    """The ``kind`` of a link entry (``fibre`` when it names none), for the union of the kinds' models."""
+    if isinstance(value, LinkSpecBase):
+        return value.kind.value
+    if not isinstance(value, dict):
+        return LinkKind.FIBRE.value  # the fibre model then says what is wrong with the entry
+    kind = value.get("kind", LinkKind.FIBRE.value)
+    return kind if isinstance(kind, str) else None
 
 
-class FreeSpaceSpec(_Model):
-    """The optics of a satellite-to-ground downlink (:mod:`qinternet.physics.freespace`).
-
-    Attributes:
-        wavelength_nm: signal wavelength.
-        tx_aperture_m, rx_aperture_m: transmitter and receiver telescope diameters.
-        divergence_urad: full-angle beam divergence (default: the transmitter's diffraction limit).
-        zenith_transmittance: atmospheric transmittance looking straight up.
-        pointing_jitter_urad: RMS pointing error per axis.
-        fixed_loss_db: optics, coupling and turbulence margin.
-        min_elevation_deg: no key below this elevation.
-        night_only: the operator's policy of transmitting only while the Sun is more than 12° below the ground
-            station's horizon. It is not the physics: the sky background against the Sun's elevation is modelled
-            either way (:mod:`qinternet.physics.sky`), with the link's ``filter_bandwidth_nm`` and
-            ``detection_window_s`` as the receiver's filter and gate.
-        rx_field_of_view_urad: full angle of the ground receiver's field of view (the sky its detectors see).
-            Default 100 µrad: an assumption for a Micius-like 1 m receiver, not a published value.
-        sky_scattering_exponent: ``n`` of the sky's ``lambda**-n`` scattering: 4 for a clean (Rayleigh) sky,
-            ~1-1.5 for a hazy one, which is brighter in the infrared.
-    """
-
-    wavelength_nm: Annotated[float, Field(gt=200.0, lt=3000.0)] = 850.0
-    tx_aperture_m: Annotated[float, Field(gt=0.0, le=10.0)] = 0.3
-    rx_aperture_m: Annotated[float, Field(gt=0.0, le=10.0)] = 1.0
-    divergence_urad: Annotated[float, Field(gt=0.0, le=1e4)] | None = None
-    zenith_transmittance: Probability = 0.8
-    pointing_jitter_urad: Annotated[float, Field(ge=0.0, le=1e3)] = 0.0
-    fixed_loss_db: Annotated[float, Field(ge=0.0, le=100.0)] = 0.0
-    min_elevation_deg: Annotated[float, Field(ge=0.0, lt=90.0)] = 10.0
-    night_only: bool = True
-    rx_field_of_view_urad: Annotated[float, Field(gt=0.0, le=1e5)] = 100.0
-    sky_scattering_exponent: Annotated[float, Field(ge=0.0, le=4.0)] = 4.0
+if TYPE_CHECKING:
+    LinkSpec = LinkSpecBase
+else:
+    LinkSpec = Annotated[
+        Union[tuple(Annotated[entry.spec, Tag(entry.kind.value)] for entry in LINK_KINDS)],  # noqa: UP007
+        Discriminator(
+            _link_kind,
+            custom_error_type="link_kind",
+            custom_error_message="must be one of " + ", ".join(entry.kind.value for entry in LINK_KINDS),
+        ),
+    ]
+"""A link of any kind: the discriminated union (on ``kind``) of the models of
+:data:`qinternet.network.links.registry.LINK_KINDS`."""
 
 
-class LinkSpec(_Model):
-    """A QKD link.
-
-    Attributes:
-        id: unique name.
-        kind: fibre, free-space or entanglement.
-        a, b: the nodes it joins (fibre: any two nodes; free-space: a satellite and a ground station;
-            entanglement: the two users that share the pairs).
-        source: the entanglement source serving ``a`` and ``b`` (entanglement links).
-        length_km: fibre length (fibre links).
-        length_a_km, length_b_km: fibre from the source to ``a`` and to ``b`` (entanglement links).
-        loss_db_per_km, connector_loss_db: the fibre's attenuation and fixed loss (default: the preset's).
-        protocol: ``decoy-bb84`` (prepare and measure) or ``bbm92`` (entanglement links).
-        preset: the devices (``qinternet presets``); ``devices`` changes single fields of it, e.g.
-            ``{detector: {efficiency: 0.2}, source: {rep_rate_hz: 1e9}}``.
-        model: ``analytic`` (expected counts) or ``monte-carlo`` (counts drawn per block).
-        optimise_settings: run at the basis and intensity settings that maximise the finite-key rate of
-            a block (as an operator tunes a link), or at the preset's own. Fibre and entanglement links
-            only: a free-space link always runs at its devices' settings (a satellite's source is fixed
-            for its passes).
-        block_s: seconds of key generation per post-processing block (finite-key block).
-        pool_capacity_bits: most key the link's pool holds; excess is discarded and counted.
-        classical_channels: classical traffic in the same fibre (its Raman scattering adds background).
-        quantum_wavelength_nm: the quantum signal's wavelength (Raman noise is counted at it).
-        filter_bandwidth_nm: width of the receiver's filter (0.8 nm: a 100 GHz DWDM channel). Fibre links count
-            Raman noise in it, free-space links sky light.
-        detection_window_s: time a detection gate or coincidence window stays open for one pulse (Raman noise
-            of fibre links, sky light of free-space links).
-        free_space: optics of a free-space link.
-        eps_sec, eps_cor: security parameters of each block.
-    """
-
-    id: Identifier
-    kind: LinkKind = LinkKind.FIBRE
-    a: Identifier
-    b: Identifier
-    source: Identifier | None = None
-    length_km: Annotated[float, Field(gt=0.0, le=1000.0)] | None = None
-    length_a_km: Annotated[float, Field(ge=0.0, le=1000.0)] | None = None
-    length_b_km: Annotated[float, Field(ge=0.0, le=1000.0)] | None = None
-    loss_db_per_km: Annotated[float, Field(ge=0.0, le=10.0)] | None = None
-    connector_loss_db: Annotated[float, Field(ge=0.0, le=100.0)] | None = None
-    protocol: Literal["decoy-bb84", "bbm92"] = "decoy-bb84"
-    preset: str = "lim2014"
-    devices: dict[str, Any] = Field(default_factory=dict)
-    model: LinkModel = LinkModel.ANALYTIC
-    optimise_settings: bool = True
-    block_s: Annotated[Seconds, Field(gt=0.0, le=86400.0 * 30)] = 600.0
-    pool_capacity_bits: Annotated[float, Field(gt=0.0, le=1e15)] = 1e10
-    classical_channels: tuple[ClassicalChannelSpec, ...] = ()
-    quantum_wavelength_nm: Annotated[float, Field(gt=200.0, lt=3000.0)] = 1550.0
-    filter_bandwidth_nm: Annotated[float, Field(gt=0.0, le=100.0)] = 0.8
-    detection_window_s: Annotated[Seconds, Field(gt=0.0, le=1e-3)] = 1e-9
-    free_space: FreeSpaceSpec | None = None
-    eps_sec: Annotated[float, Field(gt=0.0, lt=1.0)] = 1e-10
-    eps_cor: Annotated[float, Field(gt=0.0, lt=1.0)] = 1e-15
-
-    @field_validator("devices")
-    @classmethod
-    def _bounded_texts(cls, devices: dict[str, Any]) -> dict[str, Any]:
-        # The parameter objects check the values; their messages show a wrong value, so it stays short.
-        pending: list[object] = list(devices.values())
-        while pending:
-            value = pending.pop()
-            if isinstance(value, dict):
-                pending.extend(value.keys())
-                pending.extend(value.values())
-            elif isinstance(value, list | tuple):
-                pending.extend(value)
-            elif isinstance(value, str) and len(value) > MAX_TEXT_CHARS:
-                raise PydanticCustomError(
-                    "text", f"holds a text of {len(value):,} characters; at most {MAX_TEXT_CHARS:,}"
-                )
-        return devices
-
-    @model_validator(mode="after")
-    def _kind_fields(self) -> LinkSpec:
-        need: dict[LinkKind, tuple[str, ...]] = {
-            LinkKind.FIBRE: ("length_km",),
-            LinkKind.FREE_SPACE: ("free_space",),
-            LinkKind.ENTANGLEMENT: ("source", "length_a_km", "length_b_km"),
-        }
-        missing = [name for name in need[self.kind] if getattr(self, name) is None]
-        if missing:
-            raise PydanticCustomError(
-                "link", "a {kind} link needs {fields}", {"kind": self.kind.value, "fields": ", ".join(missing)}
-            )
-        if self.a == self.b:
-            raise PydanticCustomError("link", "joins node {node} to itself", {"node": self.a})
-        if (self.protocol == "bbm92") != (self.kind is LinkKind.ENTANGLEMENT):
-            raise PydanticCustomError("link", "protocol bbm92 goes with kind entanglement, decoy-bb84 with the others")
-        if self.classical_channels and self.kind is not LinkKind.FIBRE:
-            raise PydanticCustomError("link", "classical_channels are modelled on fibre links only")
-        return self
-
-
-class DemandSpec(_Model):
+class DemandSpec(Model):
     """Users who want key between them.
 
     Attributes:
@@ -424,7 +210,7 @@ class DemandSpec(_Model):
         return self
 
 
-class TimeSpec(_Model):
+class TimeSpec(Model):
     """When and how long to simulate.
 
     Attributes:
@@ -456,7 +242,7 @@ class TimeSpec(_Model):
         return self
 
 
-class PublishedFigure(_Model):
+class PublishedFigure(Model):
     """A published number the scenario should come close to (shown in reports, checked by tests)."""
 
     quantity: str
@@ -466,7 +252,7 @@ class PublishedFigure(_Model):
     note: str = ""
 
 
-class Scenario(_Model):
+class Scenario(Model):
     """A whole scenario file.
 
     ``link_defaults`` holds link fields that every link takes unless it sets its own.
@@ -527,24 +313,13 @@ def _cross_check(scenario: Scenario) -> list[tuple[str, str]]:
             seen.setdefault(item_id, i)
     kinds = {n.id: n.kind for n in scenario.nodes}
     for i, link in enumerate(scenario.links):
-        unknown = [
-            end for end in ("a", "b", "source") if getattr(link, end) is not None and getattr(link, end) not in kinds
-        ]
+        unknown = [end for end in link.NODE_FIELDS if getattr(link, end) not in kinds]
         errors.extend((f"links[{i}].{end}", f"unknown node {getattr(link, end)!r}") for end in unknown)
-        if unknown:
-            continue
-        ends = {kinds[link.a], kinds[link.b]}
-        if link.kind is LinkKind.FREE_SPACE and ends != {NodeKind.SATELLITE, NodeKind.GROUND_STATION}:
-            errors.append((f"links[{i}]", "a free-space link joins a satellite and a ground station"))
-        elif link.kind is not LinkKind.FREE_SPACE and NodeKind.SATELLITE in ends:
-            errors.append((f"links[{i}].kind", "a satellite is reached by a free-space link only"))
-        source = link.source
-        if (
-            link.kind is LinkKind.ENTANGLEMENT
-            and source is not None
-            and kinds[source] is not NodeKind.ENTANGLEMENT_SOURCE
-        ):
-            errors.append((f"links[{i}].source", f"node {link.source!r} is not an entanglement-source"))
+        if not unknown:
+            errors.extend(
+                (f"links[{i}].{field}" if field else f"links[{i}]", reason) for field, reason in link.check_ends(kinds)
+            )
+    errors.extend(_untrusted_relay_errors(scenario))
     graph = scenario.key_graph()
     components = _relay_components(scenario, graph)
     for i, demand in enumerate(scenario.demands):
@@ -562,6 +337,30 @@ def _cross_check(scenario: Scenario) -> list[tuple[str, str]]:
         if demand.a in kinds and demand.b in kinds and not _relayable(graph, components, demand.a, demand.b):
             errors.append(
                 (f"demands[{i}]", f"no chain of links through trusted nodes joins {demand.a!r} and {demand.b!r}")
+            )
+    return errors
+
+
+def _untrusted_relay_errors(scenario: Scenario) -> list[tuple[str, str]]:
+    """Each untrusted relay is the measurement station of exactly one link (it joins exactly two users)."""
+    served: dict[str, list[int]] = {}
+    for i, link in enumerate(scenario.links):
+        relay = getattr(link, "relay", None)
+        if isinstance(relay, str):
+            served.setdefault(relay, []).append(i)
+    errors = []
+    for k, node in enumerate(scenario.nodes):
+        if node.kind is not NodeKind.UNTRUSTED_RELAY:
+            continue
+        links = served.get(node.id, [])
+        if len(links) != 1:
+            which = ", ".join(f"links[{i}]" for i in links) or "no link"
+            errors.append(
+                (
+                    f"nodes[{k}]",
+                    f"an untrusted-relay joins exactly two users (it is the relay of one mdi or twin-field link); "
+                    f"{node.id!r} is the relay of {which}",
+                )
             )
     return errors
 
@@ -614,9 +413,18 @@ def _path(loc: tuple[int | str, ...]) -> str:
 
 def _from_validation_error(exc: ValidationError) -> ScenarioError:
     errors: list[tuple[str, str]] = []
+    tags = {entry.kind.value for entry in LINK_KINDS}
     for error in exc.errors(include_url=False):
         loc = tuple(error["loc"])
+        kind = None
+        if loc[:1] == ("links",) and len(loc) > 2 and isinstance(loc[1], int) and loc[2] in tags:
+            kind = str(loc[2])
+            loc = loc[:2] + loc[3:]  # the union's member: the entry's kind, not a field of the file
+        if error["type"] == "link_kind":
+            loc = (*loc, "kind")
         reason = validation_reason(dict(error))
+        if kind is not None and error["type"] == "extra_forbidden" and len(loc) == 3:
+            reason = f"is not a field of a{'n' if kind[0] in 'aeiou' else ''} {kind} link"
         if loc[-1:] == ("[key]",):  # a key of a mapping failed: the path names the mapping
             reason = f"keys {reason}"
         entry = (_path(loc[:-1] if error["type"] == "invalid_key" else loc), reason)
@@ -700,18 +508,29 @@ def read_scenario_file(path: Path) -> str:
 
 
 def _with_link_defaults(data: dict[str, Any]) -> dict[str, Any]:
-    """Fill every link's missing fields from ``link_defaults`` (a link's own value wins)."""
+    """Fill every link's missing fields from ``link_defaults`` (a link's own value wins); a default applies to
+    the links whose kind has that field (``filter_bandwidth_nm`` to fibre and free-space links, not to mdi)."""
     defaults = data.get("link_defaults")
     links = data.get("links")
     if not isinstance(defaults, dict):
         if defaults is not None:
             raise ScenarioError([("link_defaults", "must be a mapping of link fields to values")])
         return data
-    unknown = sorted(set(defaults) - set(LinkSpec.model_fields) | ({"id", "a", "b"} & set(defaults)), key=str)
+    fields = {entry.kind.value: set(entry.spec.model_fields) for entry in LINK_KINDS}
+    known = set().union(*fields.values())
+    unknown = sorted(set(defaults) - known | ({"id", "a", "b"} & set(defaults)), key=str)
     if unknown:
         raise ScenarioError([(f"link_defaults.{name}", "is not a field every link can share") for name in unknown])
+
+    def filled(link: dict[str, Any]) -> dict[str, Any]:
+        kind = link.get("kind", defaults.get("kind", LinkKind.FIBRE.value))
+        has = fields.get(kind) if isinstance(kind, str) else None
+        if has is None:  # an unknown kind: the link's own error says so
+            return {"kind": kind, **link}
+        return {**{name: value for name, value in defaults.items() if name in has}, **link}
+
     if isinstance(links, list):
-        data = {**data, "links": [{**defaults, **link} if isinstance(link, dict) else link for link in links]}
+        data = {**data, "links": [filled(link) if isinstance(link, dict) else link for link in links]}
     return data
 
 

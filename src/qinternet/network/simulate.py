@@ -3,8 +3,8 @@
 Processes on one :class:`qinternet.sim.Kernel` (one seeded random stream each, so a scenario and seed
 give the same numbers bit for bit):
 
-- ``link:<id>`` for every link: waits a block, then puts the block's finite-key secret bits into the
-  link's pool (:mod:`.links`; satellites: :mod:`.satellite_links`, key at the end of each pass);
+- ``link:<id>`` for every link: its engine's process body (:mod:`.links`: e.g. waits a block, then puts the
+  block's finite-key secret bits into the link's pool; satellites: key at the end of each pass);
 - ``network`` every ``time.step_s``: serves the demands (:func:`.relay.serve`: key-aware widest paths of
   :mod:`.routing`, as the KMEs of ``qinternet serve`` route, priorities, max-min fairness) and records
   the time series.
@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
+from qinternet.network.links.base import BlockRecord, LinkRunner
 from qinternet.network.relay import KeyPools, Request, serve
 from qinternet.network.schema import DemandSpec, LinkSpec, Scenario
 from qinternet.sim import Kernel, Process, ProcessGenerator, seconds_to_ps
@@ -34,31 +35,6 @@ from qinternet.sim import Kernel, Process, ProcessGenerator, seconds_to_ps
 __all__ = ["BlockRecord", "LinkRunner", "NetworkRun", "key_pools", "simulate"]
 
 F64 = NDArray[np.float64]
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class BlockRecord:
-    """What one block (or pass) of a link produced.
-
-    Attributes:
-        end_s: simulated time the block ended, s.
-        duration_s: time the link transmitted for it, s.
-        key_bits: secret bits added to the pool.
-        sifted_bits: key-basis detections.
-        qber: key-basis error rate.
-        aborted: the finite-key bounds left no key.
-    """
-
-    end_s: float
-    duration_s: float
-    key_bits: int
-    sifted_bits: float
-    qber: float
-    aborted: bool
-
-
-LinkRunner = Callable[[Process, Callable[[BlockRecord], None]], ProcessGenerator]
-"""A link's process body: yields kernel waits, reports each block to ``deliver``."""
 
 
 @dataclass(slots=True)

@@ -24,7 +24,7 @@ from qinternet.network.schema import NodeKind
 from qinternet.network.simulate import F64, NetworkRun
 
 if TYPE_CHECKING:
-    from qinternet.network.engines import BuiltLink
+    from qinternet.network.links.build import BuiltLink
 
 __all__ = [
     "DemandSummary",
@@ -75,8 +75,8 @@ class LinkSummary:
     """One link over the run.
 
     Attributes:
-        id, a, b, kind, model: the link as the scenario names it; ``via``: the entanglement source between
-            ``a`` and ``b``, else None.
+        id, a, b, kind, model: the link as the scenario names it; ``via``: the entanglement source or the
+            untrusted relay between ``a`` and ``b``, else None.
         secret_bits: key it made; mean_rate_bps: that over the run.
         expected_rate_bps: the analytic model's rate at the link's settings, or None.
         qber: key-weighted QBER over its blocks, None without detections.
@@ -244,7 +244,7 @@ def _link_summaries(run: NetworkRun, expected_rate_bps: Sequence[float | None] |
                 a=spec.a,
                 b=spec.b,
                 kind=spec.kind.value,
-                via=spec.source,
+                via=spec.via,
                 model=spec.model.value,
                 secret_bits=secret,
                 mean_rate_bps=secret / duration if duration > 0 else 0.0,
@@ -369,14 +369,14 @@ def satellite_passes(run: NetworkRun, links: Sequence[BuiltLink]) -> tuple[PassS
     start = run.scenario.time.start
     rows: list[PassSummary] = []
     for i, (spec, link) in enumerate(zip(run.scenario.links, links, strict=True)):
-        if link.satellite is None:
+        if link.pass_schedule is None:
             continue
-        for record, block in zip(link.satellite.passes, run.blocks[i], strict=False):
+        for record, block in zip(link.pass_schedule.passes, run.blocks[i], strict=False):
             duration = record.end_s - record.start_s
             rows.append(
                 PassSummary(
                     link=spec.id,
-                    station=link.satellite.station.name,
+                    station=link.pass_schedule.station.name,
                     start_utc=(start + timedelta(seconds=record.start_s)).isoformat(),
                     start_s=record.start_s,
                     duration_s=duration,
@@ -403,7 +403,7 @@ def satellite_map_points(run: NetworkRun, links: Sequence[BuiltLink]) -> dict[st
 
     found: dict[str, tuple[tuple[float, float], Any, Any, str]] = {}
     for i, (spec, link) in enumerate(zip(run.scenario.links, links, strict=True)):
-        engine = link.satellite
+        engine = link.pass_schedule
         if engine is None:
             continue
         node = spec.a if run.scenario.node(spec.a).kind is NodeKind.SATELLITE else spec.b

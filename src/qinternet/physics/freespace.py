@@ -44,6 +44,7 @@ __all__ = [
     "atmospheric_transmittance",
     "diffraction_limited_divergence_urad",
     "downlink_loss_db",
+    "downlink_loss_from_range_db",
     "elevation_deg_from_range",
     "geometric_efficiency",
     "kasten_young_air_mass",
@@ -320,3 +321,36 @@ def downlink_loss_db(params: FreeSpaceLinkParams, elevation_deg: ArrayLike) -> F
     )
     loss = transmittance_to_db(transmittance) + params.fixed_loss_db
     return np.asarray(np.where(open_link, loss, np.inf), dtype=np.float64)
+
+
+def downlink_loss_from_range_db(
+    range_km: ArrayLike,
+    elevation_deg: ArrayLike,
+    *,
+    wavelength_nm: float,
+    tx_aperture_m: float,
+    rx_aperture_m: float,
+    divergence_urad: float | None,
+    zenith_transmittance: float,
+    pointing_jitter_urad: float,
+    fixed_loss_db: float,
+) -> FloatArray:
+    """Channel loss of a downlink at the given slant ranges and elevations (arrays broadcast), dB.
+
+    The same budget as :func:`downlink_loss_db`, ``-10 log10(eta_geo(L) T_atm(e) <eta_point>) + fixed_loss_db``,
+    for any orbit: the range ``L`` is given (e.g. from SGP4) instead of following from a circular orbit's
+    altitude. ``divergence_urad`` None means the transmitter's diffraction limit
+    (:func:`diffraction_limited_divergence_urad`). Detector efficiency is not included.
+    """
+    ranges = _as_array(range_km)
+    elevation = _as_array(elevation_deg)
+    geometric = geometric_efficiency(ranges, wavelength_nm, tx_aperture_m, rx_aperture_m, divergence_urad)
+    divergence = divergence_urad
+    if divergence is None:
+        divergence = diffraction_limited_divergence_urad(wavelength_nm, tx_aperture_m)
+    transmittance = (
+        geometric
+        * atmospheric_transmittance(elevation, zenith_transmittance)
+        * pointing_efficiency(pointing_jitter_urad, divergence)
+    )
+    return np.asarray(-10.0 * np.log10(transmittance) + fixed_loss_db, dtype=np.float64)

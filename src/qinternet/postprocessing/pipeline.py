@@ -51,7 +51,7 @@ from qinternet.qkd.entropy import binary_entropy
 from qinternet.qkd.finite_key import DecoyCounts, FiniteKeyBounds, FiniteKeyParams, finite_key_length
 from qinternet.qkd.record import Basis, DetectionRecord
 
-__all__ = ["ErrorCorrection", "PipelineParams", "PipelineResult", "postprocess"]
+__all__ = ["ErrorCorrection", "PipelineAbort", "PipelineParams", "PipelineResult", "postprocess"]
 
 U8 = NDArray[np.uint8]
 
@@ -70,6 +70,25 @@ class ErrorCorrection(enum.Enum):
 
     CASCADE = "cascade"
     LDPC = "ldpc"
+
+
+class PipelineAbort(enum.Enum):
+    """The stage at which a round gave up (``PipelineResult.abort_reason`` says the details in words)."""
+
+    AUTHENTICATION = "authentication-failed"
+    """A tag of the classical channel did not verify (a forged or corrupted message)."""
+    BLOCK_TOO_SMALL = "block-too-small"
+    """Too few key-basis bits, or no test bits, to estimate anything."""
+    QBER_TOO_HIGH = "qber-above-threshold"
+    """The estimated QBER is at or above ``max_qber``."""
+    ERROR_CORRECTION = "error-correction-failed"
+    """LDPC decoding failed in some codeword."""
+    VERIFICATION = "verification-failed"
+    """The hash tags of some frame differed after error correction."""
+    FINITE_KEY = "finite-key-bounds"
+    """The finite-key bounds left no key (``bounds.abort_reason`` says which)."""
+    AUTHENTICATION_COST = "authentication-uses-whole-key"
+    """Authenticating the round would use all the key it makes."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -126,7 +145,8 @@ class PipelineResult:
             of ``L / 2^64``).
         final_key_bits: net new key, ``l - auth_bits_consumed`` (0 when aborted).
         aborted: no key was produced.
-        abort_reason: why, when aborted.
+        abort_stage: the stage that gave up (None: key was produced).
+        abort_reason: why, in words (the stage's details), when aborted.
         messages: public messages exchanged; message_bits: their total length.
         bounds: the finite-key bounds, when the round got that far.
         alice_key, bob_key: the net keys (uint8 0/1), identical unless verification failed.
@@ -148,6 +168,7 @@ class PipelineResult:
     auth_failure_prob: float
     final_key_bits: int
     aborted: bool
+    abort_stage: PipelineAbort | None
     abort_reason: str | None
     messages: int
     message_bits: int
@@ -161,6 +182,7 @@ class PipelineResult:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict, without the keys."""
         data = {k: v for k, v in asdict(self).items() if k not in {"alice_key", "bob_key", "bounds"}}
+        data["abort_stage"] = None if self.abort_stage is None else self.abort_stage.value
         data["bounds"] = None if self.bounds is None else self.bounds.to_dict()
         return data
 
@@ -317,13 +339,18 @@ def postprocess(
         "qber_estimate": qber,
     }
     if not transcript.authenticate("parameter estimation"):
-        return _aborted(base, transcript, "authentication failed")
+        return _aborted(base, transcript, PipelineAbort.AUTHENTICATION, "authentication failed")
     if not len(test) or len(key) < _MIN_KEY_BASIS_BITS:
         return _aborted(
-            base, transcript, f"block too small: fewer than {_MIN_KEY_BASIS_BITS} key-basis bits or no test bits"
+            base,
+            transcript,
+            PipelineAbort.BLOCK_TOO_SMALL,
+            f"block too small: fewer than {_MIN_KEY_BASIS_BITS} key-basis bits or no test bits",
         )
     if qber >= params.max_qber:
-        return _aborted(base, transcript, f"QBER estimate {qber:.4f} at or above {params.max_qber}")
+        return _aborted(
+            base, transcript, PipelineAbort.QBER_TOO_HIGH, f"QBER estimate {qber:.4f} at or above {params.max_qber}"
+        )
 
     # 3. Error correction of the key basis, in equal frames.
     frames, bits = _frame_shape(len(key), params.frame_bits)
@@ -343,15 +370,30 @@ def postprocess(
     }
     if outcome.undecoded_frames:
         reason = f"LDPC decoding failed in {outcome.undecoded_frames} codewords"
-        return _aborted({**base, **ec, "ec_frame_errors": outcome.undecoded_frames}, transcript, reason)
+        return _aborted(
+            {**base, **ec, "ec_frame_errors": outcome.undecoded_frames},
+            transcript,
+            PipelineAbort.ERROR_CORRECTION,
+            reason,
+        )
 
     # 4. Verification of every frame; any failure aborts the round.
     failed, tag_bits = _verify_frames(state, alice_frames, corrected)
     ec["ec_frame_errors"] = failed
     if not transcript.authenticate("error correction and verification"):
-        return _aborted({**base, **ec, "verification_ok": failed == 0}, transcript, "authentication failed")
+        return _aborted(
+            {**base, **ec, "verification_ok": failed == 0},
+            transcript,
+            PipelineAbort.AUTHENTICATION,
+            "authentication failed",
+        )
     if failed:
-        return _aborted({**base, **ec, "verification_ok": False}, transcript, f"verification failed in {failed} frames")
+        return _aborted(
+            {**base, **ec, "verification_ok": False},
+            transcript,
+            PipelineAbort.VERIFICATION,
+            f"verification failed in {failed} frames",
+        )
     alice_key, corrected = alice_frames.reshape(-1), corrected.reshape(-1)
     counts = _counts(key, test, corrected, used, system)
 
@@ -372,26 +414,32 @@ def postprocess(
     }
     if bounds.aborted:
         reason = bounds.abort_reason.value if bounds.abort_reason is not None else "no key"
-        return _aborted(done, transcript, f"finite-key bounds: {reason}")
+        return _aborted(done, transcript, PipelineAbort.FINITE_KEY, f"finite-key bounds: {reason}")
     length = bounds.key_length_bits
 
     # 6. Privacy amplification with a public Toeplitz seed.
     seed = rng.integers(0, 2, toeplitz_seed_bits(alice_key.shape[0], length), dtype=np.uint8)
     received_seed = transcript.send(Party.ALICE, seed)
     if not transcript.authenticate("privacy amplification"):
-        return _aborted(done, transcript, "authentication failed")
+        return _aborted(done, transcript, PipelineAbort.AUTHENTICATION, "authentication failed")
     alice_final = toeplitz_hash(alice_key, seed, length)
     bob_final = toeplitz_hash(corrected, received_seed, length)
 
     # 7. Pay back the authentication key from the new key.
     spent = transcript.auth_bits_consumed
     if spent >= length:
-        return _aborted({**done, "pa_output_bits": length}, transcript, "authentication would use the whole key")
+        return _aborted(
+            {**done, "pa_output_bits": length},
+            transcript,
+            PipelineAbort.AUTHENTICATION_COST,
+            "authentication would use the whole key",
+        )
     return PipelineResult(
         **_defaults(done, transcript),
         pa_output_bits=length,
         final_key_bits=length - spent,
         aborted=False,
+        abort_stage=None,
         abort_reason=None,
         alice_key=alice_final[spent:],
         bob_key=bob_final[spent:],
@@ -420,13 +468,14 @@ def _defaults(values: dict[str, Any], transcript: Transcript) -> dict[str, Any]:
     }
 
 
-def _aborted(values: dict[str, Any], transcript: Transcript, reason: str) -> PipelineResult:
+def _aborted(values: dict[str, Any], transcript: Transcript, stage: PipelineAbort, reason: str) -> PipelineResult:
     empty = np.zeros(0, dtype=np.uint8)
     return PipelineResult(
         **_defaults(values, transcript),
         pa_output_bits=values.get("pa_output_bits", 0),
         final_key_bits=0,
         aborted=True,
+        abort_stage=stage,
         abort_reason=reason,
         alice_key=empty,
         bob_key=empty,

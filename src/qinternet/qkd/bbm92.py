@@ -24,10 +24,12 @@ from numpy.typing import ArrayLike, NDArray
 from qinternet.params.devices import PairStatistics, QkdSystem
 from qinternet.physics.fibre import fibre_transmittance
 from qinternet.physics.sources import poisson_vacuum, thermal_vacuum
+from qinternet.qkd.entropy import binary_entropy
 from qinternet.qkd.observables import Observed
 
 __all__ = [
     "arm_transmittance",
+    "bbm92_key_fraction",
     "bbm92_observables",
     "bbm92_observables_arms",
     "fibre_arm_transmittance",
@@ -161,3 +163,13 @@ def ma_fung_lo_observables(
     gain = gain + (1.0 - y0_a) * (1.0 - y0_b) / joint**2
     error_weight = 0.5 * gain - 2.0 * (0.5 - e_d) * x * (1.0 + x) * a * b / ((1.0 + a * x) * (1.0 + b * x) * joint)
     return Observed(gain=np.asarray(gain, dtype=np.float64), error_weight=np.asarray(error_weight, dtype=np.float64))
+
+
+def bbm92_key_fraction(error_rate: ArrayLike, ec_efficiency: float) -> FloatArray:
+    """Secret fraction of the sifted coincidences, ``1 - f h(E) - h(E)``, at least 0.
+
+    Ma, Fung, Lo, PRA 76, 012307 (2007), eq. (11) without the sifting and gain factors (0 from an error rate
+    of about 11 % up).
+    """
+    h = binary_entropy(np.asarray(error_rate, dtype=np.float64))
+    return np.asarray(np.maximum(0.0, 1.0 - (1.0 + ec_efficiency) * h), dtype=np.float64)

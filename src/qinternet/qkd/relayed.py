@@ -30,7 +30,7 @@ from qinternet.qkd.tf_aopp import optimise_aopp
 from qinternet.qkd.tf_pm import optimise_pm
 from qinternet.qkd.twinfield import optimise_sns
 
-__all__ = ["RelayedPoint", "arm_transmittance", "mdi_bb84", "tf_pm", "tf_sns", "tf_sns_aopp"]
+__all__ = ["RelayedPoint", "arm_transmittance", "mdi_bb84", "sns_source", "tf_pm", "tf_sns", "tf_sns_aopp"]
 
 PM_DEFAULT_SOURCE = PmSourceParams(intensity=0.05, phase_slices=16)
 """PM-QKD's source where a twin-field set has an SNS one (its intensity is optimised; 16 phase slices as in
@@ -87,7 +87,7 @@ def mdi_bb84(devices: MdiDeviceSet, total_length_km: float) -> RelayedPoint:
     )
 
 
-def _sns_source(source: SnsSourceParams | Sns3SourceParams) -> SnsSourceParams:
+def sns_source(source: SnsSourceParams | Sns3SourceParams) -> SnsSourceParams:
     """An SNS source with two X-window decoys: the set's own, or its 3-intensity one with a second decoy of
     0.3 beside its weak one (the 3-intensity protocol reuses the Z state instead)."""
     if isinstance(source, SnsSourceParams):
@@ -117,7 +117,7 @@ def _aopp_source(source: SnsSourceParams | Sns3SourceParams) -> Sns3SourceParams
 def tf_sns(devices: TwinFieldDeviceSet, total_length_km: float) -> RelayedPoint:
     """Sending-or-not-sending TF-QKD over ``total_length_km`` (``mu_z`` and ``epsilon`` optimised)."""
     eta = arm_transmittance(devices.fibre_loss_db_per_km, total_length_km)
-    point = optimise_sns(eta, eta, _sns_source(devices.source), devices.station, ec_efficiency=devices.ec_efficiency)
+    point = optimise_sns(eta, eta, sns_source(devices.source), devices.station, ec_efficiency=devices.ec_efficiency)
     has_key = point.key_rate_per_pulse > 0
     return RelayedPoint(
         key_rate_per_pulse=point.key_rate_per_pulse,

@@ -56,6 +56,7 @@ __all__ = [
     "optimise_sns_finite",
     "realised_bounds",
     "sns_finite_rate",
+    "sns_z_counts",
 ]
 
 FloatArray = NDArray[np.float64]
@@ -355,3 +356,32 @@ def optimise_sns_finite(
         vacuum_prob=float(best.vacuum_prob[0]),
         mu_1_prob=float(best.mu_1_prob[0]),
     )
+
+
+def sns_z_counts(
+    eta_a: ArrayLike,
+    eta_b: ArrayLike,
+    settings: SnsSettings,
+    station: InterferenceStationParams,
+    *,
+    block_pulses: float,
+) -> tuple[FloatArray, FloatArray]:
+    """``(n_t, E_z)``: expected effective events of the Z windows of a block and their bit-error rate.
+
+    The Z-Z windows' counts of :func:`sns_finite_rate` (module docstring): ``n_t = N p_z^2 (errors + correct)``
+    with ``errors = (1-eps)^2 S_00 + eps^2 S_{mu_z mu_z}`` (both or neither sent) and
+    ``correct = eps (1-eps) (S_{mu_z 0} + S_{0 mu_z})`` (Wang, Yu, Hu, PRA 98, 062323 (2018), Sec. III).
+    """
+    eff, p_d = station.detector.efficiency, station.detector.dark_count_prob
+    ea = np.asarray(eta_a, dtype=np.float64) * eff
+    eb = np.asarray(eta_b, dtype=np.float64) * eff
+    mu_z, eps = settings.signal_intensity, settings.sending_prob
+    zz = block_pulses * settings.z_window_prob**2
+    vacuum = random_phase_gain(ea, eb, 0.0, 0.0, p_d)
+    errors = (1.0 - eps) ** 2 * vacuum + eps**2 * random_phase_gain(ea, eb, mu_z, mu_z, p_d)
+    correct = (
+        eps * (1.0 - eps) * (random_phase_gain(ea, eb, mu_z, 0.0, p_d) + random_phase_gain(ea, eb, 0.0, mu_z, p_d))
+    )
+    with np.errstate(divide="ignore", invalid="ignore"):
+        error_rate = errors / (errors + correct)
+    return np.asarray(zz * (errors + correct), dtype=np.float64), np.asarray(error_rate, dtype=np.float64)

@@ -37,7 +37,7 @@ from qinternet.errors import ParameterError
 from qinternet.report import units
 
 if TYPE_CHECKING:
-    from qinternet.network.engines import BuiltLink
+    from qinternet.network.links.build import BuiltLink
     from qinternet.network.published import PublishedComparison
     from qinternet.network.run import RunResult
     from qinternet.network.simulate import NetworkRun
@@ -99,10 +99,11 @@ _NODE_STYLES = {
     "satellite": _Style("*", "darkorange", 260.0, "satellite (at its best pass)", True),
     "entanglement-source": _Style("D", "tab:purple", 70.0, "entanglement source", True),
     "trusted-relay": _Style("s", "0.35", 22.0, "trusted relay", False),
+    "untrusted-relay": _Style("P", "tab:brown", 80.0, "untrusted relay (measurement station)", True),
 }
 _OTHER_NODE = _Style("X", "black", 60.0, "other node", True)
 
-_LINK_STYLES = {"fibre": "-", "free-space": "--", "entanglement": "-"}
+_LINK_STYLES = {"fibre": "-", "free-space": "--", "entanglement": "-", "mdi": "-", "twin-field": "-"}
 
 _NO_KEY = "tab:red"
 
@@ -474,13 +475,27 @@ def _legend_of_kinds(ax: Axes, summary: RunSummary, arms: bool, tracks: bool) ->
             )
         )  # fmt: skip
     link_kinds = list(dict.fromkeys(link.kind for link in summary.links))
-    names = {"fibre": "fibre link", "free-space": "satellite downlink", "entanglement": "entanglement link (pair)"}
+    names = {
+        "fibre": "fibre link",
+        "free-space": "satellite downlink",
+        "entanglement": "entanglement link (pair)",
+        "mdi": "MDI-QKD link (pair)",
+        "twin-field": "twin-field QKD link (pair)",
+    }
     for kind in link_kinds:
         handles.append(Line2D([], [], color="0.3", ls=_LINK_STYLES.get(kind, "-"), lw=2, label=names.get(kind, kind)))
     if any(link.mean_rate_bps <= 0 for link in summary.links):
         handles.append(Line2D([], [], color=_NO_KEY, ls=":", lw=2, label="no key in the run"))
     if arms:
-        handles.append(Line2D([], [], color="0.55", lw=0.8, ls=(0, (4, 2)), label="fibre to the source"))
+        relayed = any(kind in ("mdi", "twin-field") for kind in link_kinds)
+        to = (
+            "the source or relay"
+            if relayed and "entanglement" in link_kinds
+            else "the relay"
+            if relayed
+            else "the source"
+        )
+        handles.append(Line2D([], [], color="0.55", lw=0.8, ls=(0, (4, 2)), label=f"fibre to {to}"))
     if tracks:
         handles.append(Line2D([], [], color="darkorange", lw=1.2, ls=":", label="ground track of that pass"))
     return ax.legend(
@@ -737,26 +752,14 @@ def plot_link_rates(ax: Axes, summary: RunSummary, links: Sequence[BuiltLink], *
     stops where that key falls to zero (marked: no key beyond); links without key are drawn on the
     bottom edge as red triangles, not at a made-up rate.
     """
-    fibre = [(s, link) for s, link in zip(summary.links, links, strict=True) if link.fibre is not None]
-    if not fibre:
+    curves = [(s, link.rate_curve) for s, link in zip(summary.links, links, strict=True) if link.rate_curve]
+    if not curves:
         ax.set_axis_off()
         return ax
-    engine = fibre[0][1].fibre
-    assert engine is not None
-    block_s = engine.block_pulses / engine.system.source.rep_rate_hz
-    lengths = np.array([link.fibre.distance_km for _, link in fibre if link.fibre is not None])
+    first = curves[0][1]
+    lengths = np.array([engine.length_km for _, engine in curves])
     grid = np.linspace(0.0, float(lengths.max()) * 1.6, points)
-    from qinternet.qkd.finite_key import expected_counts
-
-    curve = np.array(
-        [
-            engine.bounds(
-                expected_counts(engine.system, float(d), block_pulses=float(engine.block_pulses))
-            ).key_length_bits
-            / block_s
-            for d in grid
-        ]
-    )
+    curve = first.rate_bps_at(grid)
     positive = curve > 0
     last = int(np.flatnonzero(positive)[-1]) if positive.any() else -1
     ax.plot(grid[: last + 1], curve[: last + 1], color="0.3", lw=1, label="analytic (first link's settings)")
@@ -767,8 +770,8 @@ def plot_link_rates(ax: Axes, summary: RunSummary, links: Sequence[BuiltLink], *
             cut, 0.97, f"no key beyond ~{cut:.0f} km ", transform=ax.get_xaxis_transform(), ha="right", va="top",
             fontsize=8,
         )  # fmt: skip
-    measured = np.array([s.mean_rate_bps for s, _ in fibre])
-    expected = np.array([link.expected_rate_bps for _, link in fibre])
+    measured = np.array([s.mean_rate_bps for s, _ in curves])
+    expected = np.array([engine.expected_rate_bps for _, engine in curves])
     has = expected > 0
     ax.scatter(
         lengths[has], expected[has], facecolors="none", edgecolors="tab:blue", label="analytic, each link's settings"
@@ -812,7 +815,7 @@ def plot_pass_elevations(ax: Axes, links: Sequence[BuiltLink], ids: Sequence[str
     A run with many passes (more than :data:`MOST_PASSES`) shows instead the highest pass of each day,
     against the day, per downlink; a run without passes says so.
     """
-    satellites = [(link.satellite, link_id) for link, link_id in zip(links, ids, strict=True) if link.satellite]
+    satellites = [(link.pass_schedule, link_id) for link, link_id in zip(links, ids, strict=True) if link.pass_schedule]
     title = "Satellite passes (while the link may transmit)"
     if not any(engine.passes for engine, _ in satellites):
         return _say_no_passes(ax, title)
@@ -1004,11 +1007,11 @@ def write_report(path: Path, result: RunResult) -> None:
         figure, ax = _figure()
         plot_demands(ax, run)
         figures.append((_svg(figure), ""))
-    if any(link.fibre is not None for link in links):
+    if any(link.rate_curve is not None for link in links):
         figure, ax = _figure(right_in=0.4)
         plot_link_rates(ax, summary, links)
         figures.append((_svg(figure), ""))
-    if any(link.satellite is not None for link in links):
+    if any(link.pass_schedule is not None for link in links):
         ids = [spec.id for spec in run.scenario.links]
         figure, ax = _figure(right_in=0.4)
         plot_pass_elevations(ax, links, ids)
@@ -1058,7 +1061,7 @@ def write_report(path: Path, result: RunResult) -> None:
         "<h2>Links</h2>",
         _table(summary.links, link_columns),
     ]
-    if summary.passes or any(link.satellite is not None for link in links):
+    if summary.passes or any(link.pass_schedule is not None for link in links):
         parts += ["<h2>Satellite passes</h2>", _passes_table(summary.passes or ())]
     if summary.published:
         parts += ["<h2>Published figures beside this run</h2>", _published_rows(summary)]

@@ -26,52 +26,139 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import numpy as np
 from numpy.typing import NDArray
+from pydantic import Field
 
-from qinternet.network.satellite import GroundStation, Orbit, Pass, elevation_track, passes, sun_elevation_track
-from qinternet.network.schema import FreeSpaceSpec
-from qinternet.network.simulate import BlockRecord, LinkRunner
+from qinternet.errors import ParameterError
+from qinternet.network.build import link_system
+from qinternet.network.links.base import BlockRecord, BuildContext, LinkEngine, LinkRunner, abort_reason_of
+from qinternet.network.satellite import (
+    GroundStation,
+    Orbit,
+    Pass,
+    elevation_track,
+    passes,
+    raan_for_node_local_time_deg,
+    require_ephemeris_covers,
+    sun_elevation_track,
+    sun_synchronous_inclination_deg,
+)
+from qinternet.network.schema_base import (
+    LinkKind,
+    LinkModel,
+    LinkSpecBase,
+    Model,
+    NodeKind,
+    Probability,
+    ScenarioError,
+    Seconds,
+)
 from qinternet.params import QkdSystem
 from qinternet.params.devices import FibreParams
-from qinternet.physics.freespace import (
-    atmospheric_transmittance,
-    diffraction_limited_divergence_urad,
-    geometric_efficiency,
-    pointing_efficiency,
-)
+from qinternet.physics.freespace import downlink_loss_from_range_db
 from qinternet.physics.sky import SkyParams, SkyReceiver, sky_click_prob_per_gate
 from qinternet.qkd.finite_key import DecoyCounts, FiniteKeyParams, expected_counts, finite_key_length
 from qinternet.sim import Process, ProcessGenerator, seconds_to_ps
 
-__all__ = ["PassRecord", "SatelliteLinkEngine", "downlink_loss_db", "draw_pass_counts", "satellite_runner"]
+if TYPE_CHECKING:
+    from qinternet.network.schema import NodeSpec, Scenario
+
+__all__ = [
+    "FreeSpaceLinkSpec",
+    "FreeSpaceSpec",
+    "PassRecord",
+    "SatelliteLinkEngine",
+    "build_free_space_links",
+    "downlink_loss_db",
+    "draw_pass_counts",
+    "orbit_of",
+    "satellite_engine",
+]
 
 F64 = NDArray[np.float64]
 
 
-def downlink_loss_db(optics: FreeSpaceSpec, range_km: F64, elevation_deg: F64) -> F64:
-    """Channel loss at the given ranges and elevations, dB (receiver detectors excluded).
+class FreeSpaceSpec(Model):
+    """The optics of a satellite-to-ground downlink (:mod:`qinternet.physics.freespace`).
 
-    ``-10 log10(eta_geo(range) T_atm(elevation) <eta_point>) + fixed_loss_db`` with the factors of
-    :mod:`qinternet.physics.freespace` (divergence: the given full angle, or the transmitter's
-    diffraction limit).
+    Attributes:
+        wavelength_nm: signal wavelength.
+        tx_aperture_m, rx_aperture_m: transmitter and receiver telescope diameters.
+        divergence_urad: full-angle beam divergence (default: the transmitter's diffraction limit).
+        zenith_transmittance: atmospheric transmittance looking straight up.
+        pointing_jitter_urad: RMS pointing error per axis.
+        fixed_loss_db: optics, coupling and turbulence margin.
+        min_elevation_deg: no key below this elevation.
+        night_only: the operator's policy of transmitting only while the Sun is more than 12° below the ground
+            station's horizon. It is not the physics: the sky background against the Sun's elevation is modelled
+            either way (:mod:`qinternet.physics.sky`), with the link's ``filter_bandwidth_nm`` and
+            ``detection_window_s`` as the receiver's filter and gate.
+        rx_field_of_view_urad: full angle of the ground receiver's field of view (the sky its detectors see).
+            Default 100 µrad: an assumption for a Micius-like 1 m receiver, not a published value.
+        sky_scattering_exponent: ``n`` of the sky's ``lambda**-n`` scattering: 4 for a clean (Rayleigh) sky,
+            ~1-1.5 for a hazy one, which is brighter in the infrared.
     """
-    geometric = geometric_efficiency(
-        range_km, optics.wavelength_nm, optics.tx_aperture_m, optics.rx_aperture_m, optics.divergence_urad
+
+    wavelength_nm: Annotated[float, Field(gt=200.0, lt=3000.0)] = 850.0
+    tx_aperture_m: Annotated[float, Field(gt=0.0, le=10.0)] = 0.3
+    rx_aperture_m: Annotated[float, Field(gt=0.0, le=10.0)] = 1.0
+    divergence_urad: Annotated[float, Field(gt=0.0, le=1e4)] | None = None
+    zenith_transmittance: Probability = 0.8
+    pointing_jitter_urad: Annotated[float, Field(ge=0.0, le=1e3)] = 0.0
+    fixed_loss_db: Annotated[float, Field(ge=0.0, le=100.0)] = 0.0
+    min_elevation_deg: Annotated[float, Field(ge=0.0, lt=90.0)] = 10.0
+    night_only: bool = True
+    rx_field_of_view_urad: Annotated[float, Field(gt=0.0, le=1e5)] = 100.0
+    sky_scattering_exponent: Annotated[float, Field(ge=0.0, le=4.0)] = 4.0
+
+
+class FreeSpaceLinkSpec(LinkSpecBase):
+    """A decoy-BB84 downlink from a satellite to a ground station (``kind: free-space``).
+
+    Attributes:
+        a, b: the satellite and the ground station (either way round).
+        free_space: the downlink's optics and operating rules.
+        protocol: ``decoy-bb84``.
+        optimise_settings: accepted for files that set it on every link; a free-space link always runs at its
+            devices' settings (a satellite's source is fixed for its passes).
+        filter_bandwidth_nm: width of the receiver's filter, in which sky light is counted.
+        detection_window_s: time a detection gate stays open for one pulse (sky light).
+    """
+
+    kind: LinkKind = LinkKind.FREE_SPACE
+    free_space: FreeSpaceSpec
+    protocol: Literal["decoy-bb84"] = "decoy-bb84"
+    optimise_settings: bool = True
+    filter_bandwidth_nm: Annotated[float, Field(gt=0.0, le=100.0)] = 0.8
+    detection_window_s: Annotated[Seconds, Field(gt=0.0, le=1e-3)] = 1e-9
+
+    def check_ends(self, kinds: Mapping[str, NodeKind]) -> list[tuple[str, str]]:
+        """A satellite and a ground station."""
+        if {kinds[self.a], kinds[self.b]} != {NodeKind.SATELLITE, NodeKind.GROUND_STATION}:
+            return [("", "a free-space link joins a satellite and a ground station")]
+        return []
+
+
+def downlink_loss_db(optics: FreeSpaceSpec, range_km: F64, elevation_deg: F64) -> F64:
+    """Channel loss at the given ranges and elevations, dB (receiver detectors excluded): the budget of
+    :func:`qinternet.physics.freespace.downlink_loss_from_range_db` with the link's optics."""
+    return downlink_loss_from_range_db(
+        range_km,
+        elevation_deg,
+        wavelength_nm=optics.wavelength_nm,
+        tx_aperture_m=optics.tx_aperture_m,
+        rx_aperture_m=optics.rx_aperture_m,
+        divergence_urad=optics.divergence_urad,
+        zenith_transmittance=optics.zenith_transmittance,
+        pointing_jitter_urad=optics.pointing_jitter_urad,
+        fixed_loss_db=optics.fixed_loss_db,
     )
-    divergence = optics.divergence_urad
-    if divergence is None:
-        divergence = diffraction_limited_divergence_urad(optics.wavelength_nm, optics.tx_aperture_m)
-    transmittance = (
-        geometric
-        * atmospheric_transmittance(elevation_deg, optics.zenith_transmittance)
-        * pointing_efficiency(optics.pointing_jitter_urad, divergence)
-    )
-    return np.asarray(-10.0 * np.log10(transmittance) + optics.fixed_loss_db, dtype=np.float64)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -266,8 +353,17 @@ class SatelliteLinkEngine:
             key_bits=key,
             sifted_bits=sifted,
             qber=sum(counts.key_errors) / sifted if sifted > 0 else math.nan,
-            aborted=key == 0,
+            abort_reason=abort_reason_of(key),
         )
+
+    @property
+    def expected_rate_bps(self) -> float:
+        """Key of the passes' expected counts over the run, per second."""
+        return sum(p.key_bits for p in self.passes) / self.duration_s
+
+    def runner(self) -> LinkRunner:
+        """Sleeps until each pass ends, then delivers the pass's key."""
+        return satellite_runner(self)
 
 
 def draw_pass_counts(expected: DecoyCounts, rng: np.random.Generator) -> DecoyCounts:
@@ -302,3 +398,97 @@ def satellite_runner(engine: SatelliteLinkEngine) -> LinkRunner:
             deliver(engine.block(record, proc.rng))
 
     return run
+
+
+def orbit_of(node: NodeSpec, scenario: Scenario, path: str) -> Orbit:
+    """The orbit of the satellite ``node`` (circular elements default to sun-synchronous, epoch the start)."""
+    spec = node.orbit
+    assert spec is not None
+    try:
+        if spec.tle is not None:
+            return Orbit.from_tle(*spec.tle, name=node.id)
+        assert spec.altitude_km is not None
+        epoch = spec.epoch or scenario.time.start
+        if spec.ascending_node_local_time_h is not None:
+            raan = raan_for_node_local_time_deg(epoch, spec.ascending_node_local_time_h)
+        else:
+            raan = spec.raan_deg
+        inclination = spec.inclination_deg
+        if inclination is None:
+            inclination = sun_synchronous_inclination_deg(spec.altitude_km)
+        return Orbit.circular(
+            altitude_km=spec.altitude_km,
+            inclination_deg=inclination,
+            raan_deg=raan,
+            epoch_utc=epoch,
+            mean_anomaly_deg=spec.mean_anomaly_deg,
+            name=node.id,
+        )
+    except ParameterError as exc:
+        raise ScenarioError([(f"{path}.orbit", f"{exc.field}: {exc.reason}")]) from None
+
+
+def satellite_engine(
+    spec: FreeSpaceLinkSpec,
+    path: str,
+    scenario: Scenario,
+    duration_s: float,
+    on_progress: Callable[[float], None] | None = None,
+) -> SatelliteLinkEngine:
+    """The engine of the downlink ``spec``: its passes over ``duration_s`` from the scenario's start
+    (``on_progress``: called with the fraction of the run covered as passes are computed)."""
+    ends = [scenario.node(spec.a), scenario.node(spec.b)]
+    satellite = next(n for n in ends if n.kind is NodeKind.SATELLITE)
+    ground = next(n for n in ends if n.kind is NodeKind.GROUND_STATION)
+    assert ground.lat_deg is not None
+    assert ground.lon_deg is not None
+    node_path = f"nodes[{[n.id for n in scenario.nodes].index(satellite.id)}]"
+    station = GroundStation(
+        name=ground.id, lat_deg=ground.lat_deg, lon_deg=ground.lon_deg, altitude_m=ground.altitude_m
+    )
+    try:
+        require_ephemeris_covers(scenario.time.start, duration_s)
+    except ParameterError as exc:
+        field = "time.start" if exc.field == "start_utc" else "time.duration_s"
+        raise ScenarioError([(field, f"satellite passes cannot be computed: {exc.reason}")]) from None
+    system = link_system(spec, path)
+    orbit = orbit_of(satellite, scenario, node_path)
+    try:
+        return SatelliteLinkEngine(
+            system=system,
+            optics=spec.free_space,
+            filter_bandwidth_nm=spec.filter_bandwidth_nm,
+            detection_window_s=spec.detection_window_s,
+            orbit=orbit,
+            station=station,
+            start_utc=scenario.time.start,
+            duration_s=duration_s,
+            security=FiniteKeyParams(eps_sec=spec.eps_sec, eps_cor=spec.eps_cor),
+            monte_carlo=spec.model is LinkModel.MONTE_CARLO,
+            on_progress=on_progress,
+        )
+    except ValueError as exc:  # the ephemeris's years (1899-2053 for DE421), or a pass the orbit cannot make
+        raise ScenarioError([("time.start", f"satellite passes cannot be computed: {str(exc)[:200]}")]) from None
+
+
+_SATELLITE_WEIGHT_PER_DAY = 2.0
+"""Work of a day of satellite passes, in fibre links' worth (progress bars: about 0.6 s against 0.3 s here)."""
+
+
+def progress_weight(context: BuildContext) -> float:
+    """How much work a downlink is to build, in fibre links' worth (progress bars)."""
+    return context.duration_s / 86400.0 * _SATELLITE_WEIGHT_PER_DAY
+
+
+def build_free_space_links(specs: Mapping[int, LinkSpecBase], context: BuildContext) -> dict[int, LinkEngine]:
+    """The engines of the downlinks (:data:`qinternet.network.links.registry.LINK_KINDS`)."""
+    engines: dict[int, LinkEngine] = {}
+    for index, spec in specs.items():
+        assert isinstance(spec, FreeSpaceLinkSpec)
+
+        def report(fraction: float, index: int = index) -> None:
+            context.on_progress(index, fraction)
+
+        engines[index] = satellite_engine(spec, f"links[{index}]", context.scenario, context.duration_s, report)
+        context.on_progress(index, 1.0)
+    return engines

@@ -1,0 +1,1 @@
+"""Links of every kind behind one contract (:mod:`.base`), found by kind in :mod:`.registry`."""

@@ -1,0 +1,91 @@
+"""Build every link of a scenario through the registry of link kinds."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from qinternet.network.links.base import (
+    MAX_BLOCKS_PER_LINK,
+    BuildContext,
+    LinkEngine,
+    LinkRunner,
+    PassSchedule,
+    RateCurve,
+)
+from qinternet.network.links.registry import LINK_KINDS
+from qinternet.network.schema import Scenario
+from qinternet.network.schema_base import LinkKind, LinkSpecBase, ScenarioError
+
+__all__ = ["BuiltLink", "build_links"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BuiltLink:
+    """A link ready to run.
+
+    Attributes:
+        spec: its section of the scenario.
+        engine: its engine (:class:`~qinternet.network.links.base.LinkEngine`; the report asks it for more by
+            capability, e.g. :class:`~qinternet.network.links.base.RateCurve`).
+    """
+
+    spec: LinkSpecBase
+    engine: LinkEngine
+
+    @property
+    def runner(self) -> LinkRunner:
+        """Its process body."""
+        return self.engine.runner()
+
+    @property
+    def expected_rate_bps(self) -> float:
+        """Secret key per second of the analytic model at the link's settings (satellites: over the run)."""
+        return self.engine.expected_rate_bps
+
+    @property
+    def rate_curve(self) -> RateCurve | None:
+        """The engine, when its analytic rate is a function of its length (fibre links)."""
+        return self.engine if isinstance(self.engine, RateCurve) else None
+
+    @property
+    def pass_schedule(self) -> PassSchedule | None:
+        """The engine, when it makes key in satellite passes (downlinks)."""
+        return self.engine if isinstance(self.engine, PassSchedule) else None
+
+
+def build_links(scenario: Scenario, on_progress: Callable[[float], None] | None = None) -> list[BuiltLink]:
+    """Every link of ``scenario``, in order; ``on_progress`` is called with the fraction of the work done."""
+    for i, spec in enumerate(scenario.links):
+        if spec.kind is not LinkKind.FREE_SPACE and scenario.time.duration_s / spec.block_s > MAX_BLOCKS_PER_LINK:
+            blocks = scenario.time.duration_s / spec.block_s
+            raise ScenarioError([(f"links[{i}].block_s", f"makes {blocks:.3g} blocks in the run; at most 1e7")])
+    weights: list[float] = []
+    done = [0.0] * len(scenario.links)
+    work = [0.0, 0.0]  # done so far, in all
+
+    def report(link: int, fraction: float) -> None:
+        """Link ``link`` is ``fraction`` done (kinds are built in turn, so the sum of what is done is shown)."""
+        if on_progress is not None and weights:
+            now = fraction * weights[link]
+            work[0] += now - done[link]
+            done[link] = now
+            on_progress(min(1.0, work[0] / work[1]))
+
+    context = BuildContext(scenario=scenario, duration_s=scenario.time.duration_s, on_progress=report)
+    entries = {entry.kind: entry for entry in LINK_KINDS}
+    weights.extend(entries[spec.kind].weight(context) for spec in scenario.links)
+    work[1] = sum(weights)
+    engines: dict[int, LinkEngine] = {}
+    for kind, members in itertools.groupby(sorted(enumerate(scenario.links), key=lambda p: _order(p[1])), _kind):
+        engines.update(entries[kind].build(dict(members), context))
+    return [BuiltLink(spec=spec, engine=engines[i]) for i, spec in enumerate(scenario.links)]
+
+
+def _order(spec: LinkSpecBase) -> int:
+    return [entry.kind for entry in LINK_KINDS].index(spec.kind)
+
+
+def _kind(pair: tuple[int, LinkSpecBase]) -> LinkKind:
+    return pair[1].kind

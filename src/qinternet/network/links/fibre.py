@@ -1,0 +1,275 @@
+"""Decoy-BB84 over a fibre between two nodes, block by block, with the finite-key length of every block.
+
+A block is ``block_s`` seconds of pulses at the source's repetition rate. Its counts per intensity
+class and basis are either their expectations (``model: analytic``, :func:`qinternet.qkd.finite_key.
+expected_counts`) or a draw of the Monte-Carlo link (``model: monte-carlo``: one multinomial draw over
+the categories of :func:`qinternet.qkd.montecarlo.compile_link`, exact for the counts when the
+detectors have no dead time); the block's secret key is Lim et al.'s length (PRA 89, 022307 (2014),
+eq. (1), :func:`qinternet.qkd.finite_key.finite_key_length`) with error correction leaking
+``f n_X h(E)``. As an operator would, a link runs at the settings that maximise its finite-key rate for
+its block size (Lim et al., Sec. IV: ``q_x``, the intensities and their probabilities,
+:func:`qinternet.qkd.tuning.tuned_system`), unless the scenario fixes them (``optimise_settings: false``).
+
+Classical channels in the same fibre add Raman-scattered light at the receiver (:mod:`qinternet.physics.raman`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Annotated, Literal
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from pydantic import Field
+
+from qinternet.errors import ParameterError
+from qinternet.network.build import link_system
+from qinternet.network.links.base import (
+    BlockEngine,
+    BlockRecord,
+    LinkBuilder,
+    abort_reason_of,
+    block_pulses,
+    link_by_link,
+)
+from qinternet.network.schema_base import LinkKind, LinkModel, LinkSpecBase, Model, ScenarioError, Seconds
+from qinternet.params import QkdSystem
+from qinternet.physics.raman import (
+    C_BAND_RAMAN_CROSS_SECTION_PER_KM_NM,
+    ClassicalChannel,
+    RamanDirection,
+    raman_click_prob_per_gate,
+    raman_noise_power_w,
+    raman_photon_rate_hz,
+)
+from qinternet.qkd.finite_key import (
+    DecoyCounts,
+    FiniteKeyBounds,
+    FiniteKeyParams,
+    expected_counts,
+    finite_key_length,
+)
+from qinternet.qkd.montecarlo import LinkSampler, compile_link
+from qinternet.qkd.record import Basis
+from qinternet.qkd.tuning import tuned_system
+
+__all__ = [
+    "ClassicalChannelSpec",
+    "FibreLinkEngine",
+    "FibreLinkSpec",
+    "build_fibre_links",
+    "draw_counts",
+    "fibre_engine",
+    "raman_click_prob",
+    "with_raman_noise",
+]
+
+
+class ClassicalChannelSpec(Model):
+    """A classical channel sharing the link's fibre (its Raman scattering adds noise).
+
+    Attributes:
+        launch_power_dbm: optical power launched into the fibre.
+        wavelength_nm: the classical channel's wavelength.
+        direction: ``forward`` (travels with the quantum signal) or ``backward``.
+        raman_cross_section_per_km_nm: effective Raman cross-section at the quantum wavelength
+            (default: the C-band value of :mod:`qinternet.physics.raman`).
+    """
+
+    launch_power_dbm: Annotated[float, Field(ge=-60.0, le=30.0)]
+    wavelength_nm: Annotated[float, Field(gt=200.0, lt=3000.0)] = 1550.0
+    direction: Literal["forward", "backward"] = "forward"
+    raman_cross_section_per_km_nm: Annotated[float, Field(ge=0.0, lt=1e-6)] | None = None
+
+
+class FibreLinkSpec(LinkSpecBase):
+    """A decoy-BB84 link over a fibre (``kind: fibre``, the default).
+
+    Attributes:
+        length_km: fibre length.
+        loss_db_per_km, connector_loss_db: the fibre's attenuation and fixed loss (default: the preset's).
+        protocol: ``decoy-bb84``.
+        optimise_settings: run at the basis and intensity settings that maximise the finite-key rate of a
+            block (as an operator tunes a link), or at the preset's own.
+        classical_channels: classical traffic in the same fibre (its Raman scattering adds background).
+        quantum_wavelength_nm: the quantum signal's wavelength (Raman noise is counted at it).
+        filter_bandwidth_nm: width of the receiver's filter (0.8 nm: a 100 GHz DWDM channel), in which Raman
+            noise is counted.
+        detection_window_s: time a detection gate stays open for one pulse (Raman noise).
+    """
+
+    kind: LinkKind = LinkKind.FIBRE
+    length_km: Annotated[float, Field(gt=0.0, le=1000.0)]
+    loss_db_per_km: Annotated[float, Field(ge=0.0, le=10.0)] | None = None
+    connector_loss_db: Annotated[float, Field(ge=0.0, le=100.0)] | None = None
+    protocol: Literal["decoy-bb84"] = "decoy-bb84"
+    optimise_settings: bool = True
+    classical_channels: tuple[ClassicalChannelSpec, ...] = ()
+    quantum_wavelength_nm: Annotated[float, Field(gt=200.0, lt=3000.0)] = 1550.0
+    filter_bandwidth_nm: Annotated[float, Field(gt=0.0, le=100.0)] = 0.8
+    detection_window_s: Annotated[Seconds, Field(gt=0.0, le=1e-3)] = 1e-9
+
+
+def raman_click_prob(spec: FibreLinkSpec, system: QkdSystem, length_km: float) -> float:
+    """Probability that Raman light from the link's classical channels clicks Bob's receiver in one
+    detection window (:mod:`qinternet.physics.raman`: forward or backward noise power in the filter,
+    photons at the quantum wavelength, times the receiver's efficiency)."""
+    total = 0.0
+    for channel in spec.classical_channels:
+        classical = ClassicalChannel(
+            launch_power_dbm=channel.launch_power_dbm,
+            wavelength_nm=channel.wavelength_nm,
+            direction=RamanDirection(channel.direction),
+            raman_cross_section_per_km_nm=(
+                C_BAND_RAMAN_CROSS_SECTION_PER_KM_NM
+                if channel.raman_cross_section_per_km_nm is None
+                else channel.raman_cross_section_per_km_nm
+            ),
+        )
+        power = raman_noise_power_w(classical, system.fibre, length_km, spec.filter_bandwidth_nm)
+        total += float(raman_photon_rate_hz(power, spec.quantum_wavelength_nm))
+    return float(raman_click_prob_per_gate(total, spec.detection_window_s, system.detector.efficiency))
+
+
+def with_raman_noise(spec: FibreLinkSpec, system: QkdSystem, length_km: float) -> QkdSystem:
+    """``system`` with the Raman clicks added to each of Bob's two detectors' dark counts (the scattered
+    light is unpolarised, so each detector sees half of it)."""
+    if not spec.classical_channels:
+        return system
+    per_detector = raman_click_prob(spec, system, length_km) / 2.0
+    dark = 1.0 - (1.0 - system.detector.dark_count_prob) * (1.0 - per_detector)
+    if dark >= 0.5:  # a detector clicking in most windows from noise alone: no QKD model applies
+        raise ParameterError(
+            "classical_channels", f"Raman noise clicks each detector with probability {dark:.2f} per window"
+        )
+    return dataclasses.replace(system, detector=dataclasses.replace(system.detector, dark_count_prob=dark))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FibreLinkEngine(BlockEngine):
+    """Makes the blocks of one decoy-BB84 link over ``distance_km`` of fibre.
+
+    Attributes:
+        system: the devices, at the settings the link runs.
+        distance_km: fibre length.
+        block_pulses: pulses per block.
+        security: ``eps_sec``, ``eps_cor`` of every block.
+        monte_carlo: draw the counts (True) or take their expectations.
+        block_s: seconds per block.
+    """
+
+    system: QkdSystem
+    distance_km: float
+    block_pulses: int
+    security: FiniteKeyParams
+    monte_carlo: bool
+    block_s: float = 0.0
+    _expected: DecoyCounts = field(init=False, repr=False)
+    _expected_block: BlockRecord = field(init=False, repr=False)
+    _sampler: LinkSampler | None = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.block_s <= 0.0:
+            object.__setattr__(self, "block_s", self.block_pulses / self.system.source.rep_rate_hz)
+        counts = expected_counts(self.system, self.distance_km, block_pulses=float(self.block_pulses))
+        object.__setattr__(self, "_expected", counts)
+        object.__setattr__(self, "_expected_block", self._record(counts, self.block_s, self.block_s))
+        sampler = compile_link(self.system, self.distance_km) if self.monte_carlo else None
+        object.__setattr__(self, "_sampler", sampler)
+
+    @property
+    def expected_counts(self) -> DecoyCounts:
+        """Expected counts of one block."""
+        return self._expected
+
+    @property
+    def length_km(self) -> float:
+        """The fibre's length (:class:`~qinternet.network.links.base.RateCurve`)."""
+        return self.distance_km
+
+    def rate_bps_at(self, length_km: ArrayLike) -> NDArray[np.float64]:
+        """Key per second of a block of expected counts of these devices and settings at other lengths."""
+        lengths = np.atleast_1d(np.asarray(length_km, dtype=np.float64))
+        bits = [
+            self.bounds(expected_counts(self.system, float(d), block_pulses=float(self.block_pulses))).key_length_bits
+            for d in lengths
+        ]
+        return np.asarray(bits, dtype=np.float64) / self.block_s
+
+    def bounds(self, counts: DecoyCounts) -> FiniteKeyBounds:
+        """Lim et al.'s bounds and key length for a block's counts."""
+        return finite_key_length(counts, params=self.security, ec_efficiency=self.system.ec_efficiency)
+
+    def _record(self, counts: DecoyCounts, duration_s: float, end_s: float) -> BlockRecord:
+        bounds = self.bounds(counts)
+        n_x = sum(counts.key_detections)
+        errors = sum(counts.key_errors)
+        key = int(bounds.key_length_bits)
+        return BlockRecord(
+            end_s=end_s,
+            duration_s=duration_s,
+            key_bits=key,
+            sifted_bits=n_x,
+            qber=errors / n_x if n_x > 0 else math.nan,
+            abort_reason=abort_reason_of(key, bounds.abort_reason),
+        )
+
+    def block(self, rng: np.random.Generator, duration_s: float, end_s: float) -> BlockRecord:
+        """The next block: the expected one, or a Monte-Carlo draw of its counts."""
+        if self._sampler is None:
+            return dataclasses.replace(self._expected_block, end_s=end_s, duration_s=duration_s)
+        counts = draw_counts(self._sampler, self.system, self.block_pulses, rng)
+        return self._record(counts, duration_s, end_s)
+
+
+def draw_counts(sampler: LinkSampler, system: QkdSystem, pulses: int, rng: np.random.Generator) -> DecoyCounts:
+    """Counts of ``pulses`` pulses from one multinomial draw over the sampler's categories.
+
+    The categories are (class, Alice's basis, Bob's basis, outcome) with outcome none, right, wrong or
+    double click; a double click is a random bit (squashing), so half of them are errors in expectation
+    and are split binomially here. Dead time is not applied (it couples neighbouring slots).
+    """
+    counts = rng.multinomial(pulses, sampler.flat_probabilities).reshape(sampler.probabilities.shape)
+    right, wrong, double = counts[..., 1], counts[..., 2], counts[..., 3]
+    double_wrong = rng.binomial(double, 0.5)
+    detections = right + wrong + double  # shape (K, 2, 2): class, Alice's basis, Bob's basis
+    errors = wrong + double_wrong
+    z, x = int(Basis.Z), int(Basis.X)
+
+    def per_class(values: NDArray[np.int64], basis: int) -> tuple[float, ...]:
+        return tuple(float(v) for v in values[:, basis, basis])
+
+    return DecoyCounts(
+        intensities=system.source.intensities,
+        intensity_probs=system.source.intensity_probs,
+        key_detections=per_class(detections, z),
+        key_errors=per_class(errors, z),
+        test_detections=per_class(detections, x),
+        test_errors=per_class(errors, x),
+    )
+
+
+def fibre_engine(spec: FibreLinkSpec, path: str) -> FibreLinkEngine:
+    """The block engine of the decoy-BB84 fibre link ``spec`` (at ``path`` in the file)."""
+    try:
+        system = with_raman_noise(spec, link_system(spec, path), spec.length_km)
+    except ParameterError as exc:
+        raise ScenarioError([(f"{path}.{exc.field}", exc.reason)]) from None
+    pulses = block_pulses(system.source.rep_rate_hz, spec.block_s, path)
+    security = FiniteKeyParams(eps_sec=spec.eps_sec, eps_cor=spec.eps_cor)
+    if spec.optimise_settings:
+        system = tuned_system(system, spec.length_km, float(pulses), security)
+    return FibreLinkEngine(
+        system=system,
+        distance_km=spec.length_km,
+        block_pulses=pulses,
+        security=security,
+        monte_carlo=spec.model is LinkModel.MONTE_CARLO,
+        block_s=spec.block_s,
+    )
+
+
+build_fibre_links: LinkBuilder = link_by_link(fibre_engine)
+"""The engines of the fibre links, each on its own (:data:`qinternet.network.links.registry.LINK_KINDS`)."""

@@ -1,0 +1,216 @@
+"""Measurement-device-independent QKD between two users through an untrusted relay, block by block.
+
+Alice and Bob each send decoy-state weak coherent pulses over an arm of fibre (``length_a_km``,
+``length_b_km``) to a Bell-state measurement at the relay (a node of kind ``untrusted-relay``); the relay
+announces which pulse pairs it heralded and as which Bell state, and nothing else it learns helps an
+eavesdropper: it never holds key, so routing never counts it as a trusted hop (Lo, Curty, Qi, PRL 108,
+130503 (2012)). A block is ``block_s`` seconds of pulse pairs at the sources' rate; its counts are either their
+expectations (``model: analytic``, :func:`qinternet.qkd.mdi_finite.expected_counts`) or one multinomial draw
+of the measurement station (``model: monte-carlo``, :func:`qinternet.qkd.mdi_montecarlo.sample_counts`:
+two-photon interference of finite visibility, the detectors' efficiency and dark counts); the block's key is
+the finite-key length of :func:`qinternet.qkd.mdi_finite.finite_key_length` (four-intensity decoy bounds with
+Chernoff intervals, after Curty et al., Nat. Commun. 5, 3732 (2014)). With ``optimise_settings`` the signal
+intensity of both sources is the one that maximises the finite-key rate of a block over the link's arms.
+
+The devices come from an MDI preset (``yin2016``); another family's preset keeps its fibre, detectors and error
+correction and takes the MDI family's default sources (:func:`qinternet.params.presets.devices_for`).
+``devices`` changes fields of the MDI system: ``{alice: {...}, bob: {...}, bsm: {...}, ec_efficiency: ...}``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Annotated, Literal
+
+import numpy as np
+from pydantic import Field
+
+from qinternet.errors import ParameterError
+from qinternet.network.links.base import (
+    BlockEngine,
+    BlockRecord,
+    LinkBuilder,
+    abort_reason_of,
+    block_pulses,
+    link_by_link,
+)
+from qinternet.network.schema_base import Identifier, LinkKind, LinkModel, LinkSpecBase, NodeKind, ScenarioError
+from qinternet.params import PRESETS
+from qinternet.params.devices import FibreParams
+from qinternet.params.fieldpath import apply_changes
+from qinternet.params.mdi import MdiDeviceSet, MdiSourceParams, MdiSystem
+from qinternet.params.presets import devices_for
+from qinternet.physics.fibre import fibre_transmittance
+from qinternet.qkd.mdi import intensities_with_signal, optimise_signal_intensity
+from qinternet.qkd.mdi_finite import MdiCounts, MdiFiniteKeyParams, expected_counts, finite_key_length
+from qinternet.qkd.mdi_montecarlo import MdiSampler, compile_mdi, sample_counts
+
+__all__ = ["MdiLinkEngine", "MdiLinkSpec", "build_mdi_links", "mdi_engine", "tuned_mdi_system"]
+
+
+class RelayedLinkSpec(LinkSpecBase):
+    """A link whose two users send to an untrusted relay between them (MDI, twin-field).
+
+    Attributes:
+        a, b: the two users that share the key (any nodes that may hold key: users, trusted relays, ground
+            stations).
+        relay: the node of kind ``untrusted-relay`` where the signals meet; it joins only these two.
+        length_a_km, length_b_km: fibre from ``a`` and from ``b`` to the relay.
+        loss_db_per_km: the arms' attenuation (default: the preset's fibre).
+        optimise_settings: run at the source settings that maximise the finite-key rate of a block.
+    """
+
+    NODE_FIELDS = ("a", "b", "relay")
+
+    relay: Identifier
+    length_a_km: Annotated[float, Field(ge=0.0, le=1000.0)]
+    length_b_km: Annotated[float, Field(ge=0.0, le=1000.0)]
+    loss_db_per_km: Annotated[float, Field(ge=0.0, le=10.0)] | None = None
+    optimise_settings: bool = True
+
+    @property
+    def via(self) -> str | None:
+        """The relay."""
+        return self.relay
+
+    def check_ends(self, kinds: Mapping[str, NodeKind]) -> list[tuple[str, str]]:
+        """Two ends that may hold key, and an untrusted relay between them."""
+        problems = super().check_ends(kinds)
+        if kinds[self.relay] is not NodeKind.UNTRUSTED_RELAY:
+            problems.append(("relay", f"node {self.relay!r} is a {kinds[self.relay].value}, not an untrusted-relay"))
+        return problems
+
+
+class MdiLinkSpec(RelayedLinkSpec):
+    """An MDI-QKD link (``kind: mdi``) through an untrusted relay.
+
+    Attributes:
+        protocol: ``mdi-bb84``.
+        preset: the devices (default ``yin2016``).
+    """
+
+    kind: LinkKind = LinkKind.MDI
+    protocol: Literal["mdi-bb84"] = "mdi-bb84"
+    preset: str = "yin2016"
+
+
+def _system(spec: MdiLinkSpec, path: str) -> tuple[MdiSystem, float]:
+    """The link's MDI system with its changes, and its arms' attenuation (dB/km)."""
+    if spec.preset not in PRESETS:
+        raise ScenarioError([(f"{path}.preset", f"unknown preset {spec.preset!r}; known: {', '.join(PRESETS)}")])
+    devices, _ = devices_for(MdiDeviceSet, spec.preset)
+    assert isinstance(devices, MdiDeviceSet)
+    loss = devices.runs[0].fibre.loss_db_per_km if spec.loss_db_per_km is None else spec.loss_db_per_km
+    try:
+        system = apply_changes(devices.system, spec.devices, f"{path}.devices")
+    except ParameterError as exc:
+        where = exc.field if exc.field.startswith(path) else f"{path}.devices.{exc.field}"
+        raise ScenarioError([(where, exc.reason)]) from None
+    assert isinstance(system, MdiSystem)
+    return system, loss
+
+
+@functools.lru_cache(maxsize=256)
+def tuned_mdi_system(
+    system: MdiSystem, eta_a: float, eta_b: float, pulse_pairs: float, params: MdiFiniteKeyParams
+) -> MdiSystem:
+    """``system`` with both sources' signal intensity at the value that maximises the finite-key rate of a
+    block of ``pulse_pairs`` over arms ``eta_a``, ``eta_b`` (:func:`qinternet.qkd.mdi.optimise_signal_intensity`);
+    the system itself when no signal gives key or the best one would not be a valid source."""
+    from qinternet.qkd.mdi_finite import finite_key_rate
+
+    best, rate = optimise_signal_intensity(
+        lambda s: (
+            finite_key_rate(
+                system, eta_a, eta_b, block_pulse_pairs=pulse_pairs, params=params, signal_intensity=s
+            ).key_rate_per_pulse_pair
+        )
+    )
+    if not (rate > 0.0 and math.isfinite(best)):
+        return system
+
+    def with_signal(source: MdiSourceParams) -> MdiSourceParams:
+        return dataclasses.replace(source, intensities=tuple(float(v) for v in intensities_with_signal(source, best)))
+
+    try:
+        return dataclasses.replace(system, alice=with_signal(system.alice), bob=with_signal(system.bob))
+    except ParameterError:  # e.g. the best signal fell on a decoy's intensity
+        return system
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MdiLinkEngine(BlockEngine):
+    """Makes the blocks of one MDI-QKD link.
+
+    Attributes:
+        system: sources, relay and ``f``, at the settings the link runs.
+        eta_a, eta_b: the arms' transmittances (fibre only).
+        block_pulse_pairs: pulse pairs per block.
+        security: ``eps_sec``, ``eps_cor`` of every block.
+        monte_carlo: draw the counts (True) or take their expectations.
+        block_s: seconds per block.
+    """
+
+    system: MdiSystem
+    eta_a: float
+    eta_b: float
+    block_pulse_pairs: int
+    security: MdiFiniteKeyParams
+    monte_carlo: bool
+    block_s: float
+    _expected_block: BlockRecord = field(init=False, repr=False)
+    _sampler: MdiSampler | None = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        counts = expected_counts(self.system, self.eta_a, self.eta_b, float(self.block_pulse_pairs))
+        object.__setattr__(self, "_expected_block", self._record(counts, self.block_s, self.block_s))
+        sampler = compile_mdi(self.system, self.eta_a, self.eta_b) if self.monte_carlo else None
+        object.__setattr__(self, "_sampler", sampler)
+
+    def _record(self, counts: MdiCounts, duration_s: float, end_s: float) -> BlockRecord:
+        key = finite_key_length(counts, self.system, self.security)
+        bits = int(key.key_length_bits)
+        sifted = float(key.z_heralded)
+        return BlockRecord(
+            end_s=end_s,
+            duration_s=duration_s,
+            key_bits=bits,
+            sifted_bits=sifted,
+            qber=float(key.z_error_rate) if sifted > 0 else math.nan,
+            abort_reason=abort_reason_of(bits),
+        )
+
+    def block(self, rng: np.random.Generator, duration_s: float, end_s: float) -> BlockRecord:
+        """The next block: the expected one, or the station's counts drawn."""
+        if self._sampler is None:
+            return dataclasses.replace(self._expected_block, end_s=end_s, duration_s=duration_s)
+        return self._record(sample_counts(self._sampler, self.block_pulse_pairs, rng), duration_s, end_s)
+
+
+def mdi_engine(spec: MdiLinkSpec, path: str) -> MdiLinkEngine:
+    """The engine of the MDI link ``spec`` (at ``path`` in the file)."""
+    system, loss = _system(spec, path)
+    fibre = FibreParams(loss_db_per_km=loss)
+    eta_a = float(fibre_transmittance(fibre, spec.length_a_km))
+    eta_b = float(fibre_transmittance(fibre, spec.length_b_km))
+    pairs = block_pulses(system.rep_rate_hz, spec.block_s, path)
+    security = MdiFiniteKeyParams(eps_sec=spec.eps_sec, eps_cor=spec.eps_cor)
+    if spec.optimise_settings:
+        system = tuned_mdi_system(system, eta_a, eta_b, float(pairs), security)
+    return MdiLinkEngine(
+        system=system,
+        eta_a=eta_a,
+        eta_b=eta_b,
+        block_pulse_pairs=pairs,
+        security=security,
+        monte_carlo=spec.model is LinkModel.MONTE_CARLO,
+        block_s=spec.block_s,
+    )
+
+
+build_mdi_links: LinkBuilder = link_by_link(mdi_engine)
+"""The engines of the mdi links, each on its own (:data:`qinternet.network.links.registry.LINK_KINDS`)."""

@@ -1,0 +1,230 @@
+"""Twin-field QKD (sending-or-not-sending) between two users through an untrusted relay, block by block.
+
+Alice and Bob send phase-randomised weak coherent states (or nothing) over their arms to an interference
+station at the relay (a node of kind ``untrusted-relay``), which announces which of its two detectors clicked;
+single-photon interference makes the key rate fall as the square root of the whole channel's transmittance,
+so that beyond a few hundred kilometres it beats the repeaterless bound (Lucamarini et al., Nature 557, 400
+(2018); sending-or-not-sending: Wang, Yu, Hu, PRA 98, 062323 (2018)). The relay never holds key.
+
+A block is ``block_s`` seconds of time windows at the sources' rate, and its key is the finite-size SNS length
+of :func:`qinternet.qkd.tf_finite.sns_finite_rate` (after Jiang et al., PR Applied 12, 024061 (2019)) at the
+source settings that maximise it for the block (``optimise_settings``) or at the source's own; its sifted
+events and error rate are the Z windows' (:func:`qinternet.qkd.tf_finite.sns_z_counts`). Only the analytic
+model exists for this kind (every block is the expected one).
+
+The relative phase of the two arms must be tracked: ``phase_reference`` gives the drift rate of that phase
+and the age of the estimate (default: a feedback round trip through the longer arm); the residual error adds
+to the station's phase noise, and a link whose tracking leaves no key at any setting is refused
+(:func:`qinternet.qkd.tf_phase.check_phase_reference`).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass, field
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from qinternet.errors import ParameterError
+from qinternet.network.links.base import (
+    BlockEngine,
+    BlockRecord,
+    LinkBuilder,
+    abort_reason_of,
+    block_pulses,
+    link_by_link,
+)
+from qinternet.network.links.mdi import RelayedLinkSpec
+from qinternet.network.schema_base import LinkKind, LinkModel, Model, ScenarioError
+from qinternet.params import PRESETS
+from qinternet.params.devices import FibreParams
+from qinternet.params.fieldpath import apply_changes
+from qinternet.params.presets import devices_for
+from qinternet.params.twinfield import (
+    InterferenceStationParams,
+    PhaseReferenceParams,
+    SnsSourceParams,
+    TwinFieldDeviceSet,
+)
+from qinternet.physics.fibre import fibre_transmittance
+from qinternet.qkd.relayed import sns_source
+from qinternet.qkd.tf_finite import SnsFiniteParams, SnsSettings, optimise_sns_finite, sns_finite_rate, sns_z_counts
+from qinternet.qkd.tf_phase import check_phase_reference, round_trip_delay_s, with_phase_reference
+
+__all__ = [
+    "PhaseReferenceSpec",
+    "TwinFieldLinkEngine",
+    "TwinFieldLinkSpec",
+    "build_twin_field_links",
+    "twin_field_engine",
+]
+
+
+class PhaseReferenceSpec(Model):
+    """How a twin-field link tracks the relative phase of its arms.
+
+    Attributes:
+        drift_rate_rad_per_s: rms rate of the relative phase drift of the two arms and lasers, rad/s.
+        tracking_delay_s: age of the phase estimate when it is used, s (default: the round trip of a feedback
+            loop through the longer arm, :func:`qinternet.qkd.tf_phase.round_trip_delay_s`).
+    """
+
+    drift_rate_rad_per_s: Annotated[float, Field(ge=0.0, le=1e9)]
+    tracking_delay_s: Annotated[float, Field(ge=0.0, le=1e3)] | None = None
+
+
+class TwinFieldLinkSpec(RelayedLinkSpec):
+    """A twin-field QKD link (``kind: twin-field``) through an untrusted relay.
+
+    Attributes:
+        protocol: ``tf-sns`` (sending-or-not-sending).
+        preset: the devices (default ``liu2023``).
+        phase_reference: the phase tracking (default: none modelled beyond the station's own phase noise).
+    """
+
+    kind: LinkKind = LinkKind.TWIN_FIELD
+    protocol: Literal["tf-sns"] = "tf-sns"
+    preset: str = "liu2023"
+    phase_reference: PhaseReferenceSpec | None = None
+
+
+def _devices(spec: TwinFieldLinkSpec, path: str) -> TwinFieldDeviceSet:
+    if spec.preset not in PRESETS:
+        raise ScenarioError([(f"{path}.preset", f"unknown preset {spec.preset!r}; known: {', '.join(PRESETS)}")])
+    devices, _ = devices_for(TwinFieldDeviceSet, spec.preset)
+    try:
+        changed = apply_changes(devices, spec.devices, f"{path}.devices")
+    except ParameterError as exc:
+        where = exc.field if exc.field.startswith(path) else f"{path}.devices.{exc.field}"
+        raise ScenarioError([(where, exc.reason)]) from None
+    assert isinstance(changed, TwinFieldDeviceSet)
+    return changed
+
+
+def _tracked_station(
+    spec: TwinFieldLinkSpec, path: str, devices: TwinFieldDeviceSet, source: SnsSourceParams, eta: tuple[float, float]
+) -> InterferenceStationParams:
+    """The station with the phase-tracking residual; refused when the tracking leaves no key at any setting."""
+    if spec.phase_reference is None:
+        return devices.station
+    delay = spec.phase_reference.tracking_delay_s
+    if delay is None:
+        delay = round_trip_delay_s(max(spec.length_a_km, spec.length_b_km))
+    where = f"{path}.phase_reference"
+    try:
+        reference = PhaseReferenceParams(
+            drift_rate_rad_per_s=spec.phase_reference.drift_rate_rad_per_s, tracking_delay_s=delay
+        )
+        return check_phase_reference(
+            eta[0], eta[1], source, devices.station, reference, ec_efficiency=devices.ec_efficiency
+        )
+    except ParameterError as exc:
+        if exc.field == "eta_a":  # no key even with perfect tracking: the link is too long, not badly tracked
+            return with_phase_reference(devices.station, reference)
+        name = exc.field.removeprefix("phase_reference.")
+        reason = (
+            exc.reason
+            if spec.phase_reference.tracking_delay_s is not None
+            else (f"{exc.reason} (the default delay is a round trip through the longer arm: {delay:.3g} s)")
+        )
+        raise ScenarioError([(f"{where}.{name}", reason)]) from None
+
+
+@functools.lru_cache(maxsize=128)
+def _optimised(
+    eta_a: float, eta_b: float, station: InterferenceStationParams, ec_efficiency: float, params: SnsFiniteParams
+) -> tuple[SnsSettings, float]:
+    point = optimise_sns_finite(eta_a, eta_b, station, ec_efficiency=ec_efficiency, params=params)
+    return point.settings, point.key_rate_per_pulse
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TwinFieldLinkEngine(BlockEngine):
+    """Makes the blocks of one SNS twin-field link (every block the expected one).
+
+    Attributes:
+        eta_a, eta_b: the arms' transmittances (fibre only).
+        settings: the source settings the link runs at.
+        station: the interference station, with the phase-tracking residual.
+        ec_efficiency: ``f``.
+        block_pulses: time windows per block.
+        block_s: seconds per block.
+        key_rate_per_pulse: the finite-size key per window (derived).
+    """
+
+    eta_a: float
+    eta_b: float
+    settings: SnsSettings
+    station: InterferenceStationParams
+    ec_efficiency: float
+    block_pulses: int
+    block_s: float
+    params: SnsFiniteParams
+    key_rate_per_pulse: float = field(init=False)
+    _expected_block: BlockRecord = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        rate = float(
+            sns_finite_rate(
+                self.eta_a,
+                self.eta_b,
+                self.settings,
+                self.station,
+                ec_efficiency=self.ec_efficiency,
+                params=self.params,
+            )
+        )
+        object.__setattr__(self, "key_rate_per_pulse", rate)
+        events, error_rate = sns_z_counts(
+            self.eta_a, self.eta_b, self.settings, self.station, block_pulses=float(self.block_pulses)
+        )
+        key = math.floor(rate * self.block_pulses)
+        record = BlockRecord(
+            end_s=self.block_s,
+            duration_s=self.block_s,
+            key_bits=key,
+            sifted_bits=float(events),
+            qber=float(error_rate) if float(events) > 0 else math.nan,
+            abort_reason=abort_reason_of(key),
+        )
+        object.__setattr__(self, "_expected_block", record)
+
+
+def twin_field_engine(spec: TwinFieldLinkSpec, path: str) -> TwinFieldLinkEngine:
+    """The engine of the twin-field link ``spec`` (at ``path`` in the file)."""
+    if spec.model is LinkModel.MONTE_CARLO:
+        raise ScenarioError(
+            [(f"{path}.model", "twin-field links have the analytic model only (no Monte-Carlo of the station yet)")]
+        )
+    devices = _devices(spec, path)
+    source = sns_source(devices.source)
+    loss = devices.fibre_loss_db_per_km if spec.loss_db_per_km is None else spec.loss_db_per_km
+    fibre = FibreParams(loss_db_per_km=loss)
+    eta = (float(fibre_transmittance(fibre, spec.length_a_km)), float(fibre_transmittance(fibre, spec.length_b_km)))
+    station = _tracked_station(spec, path, devices, source, eta)
+    pulses = block_pulses(source.rep_rate_hz, spec.block_s, path)
+    try:
+        params = SnsFiniteParams(block_pulses=float(pulses), eps_cor=spec.eps_cor)
+    except ParameterError as exc:
+        raise ScenarioError([(f"{path}.block_s", exc.reason)]) from None
+    settings = SnsSettings.of(source)
+    if spec.optimise_settings:
+        best, rate = _optimised(eta[0], eta[1], station, devices.ec_efficiency, params)
+        if rate > 0.0:
+            settings = best
+    return TwinFieldLinkEngine(
+        eta_a=eta[0],
+        eta_b=eta[1],
+        settings=settings,
+        station=station,
+        ec_efficiency=devices.ec_efficiency,
+        block_pulses=pulses,
+        block_s=spec.block_s,
+        params=params,
+    )
+
+
+build_twin_field_links: LinkBuilder = link_by_link(twin_field_engine)
+"""The engines of the twin-field links, each on its own (:data:`qinternet.network.links.registry.LINK_KINDS`)."""
