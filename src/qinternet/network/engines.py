@@ -31,13 +31,13 @@ from qinternet.network.satellite_links import SatelliteLinkEngine, satellite_run
 from qinternet.network.schema import LinkKind, LinkModel, LinkSpec, NodeKind, NodeSpec, Scenario, ScenarioError
 from qinternet.network.simulate import LinkRunner
 from qinternet.params import QkdSystem
+from qinternet.physics.detectors import dark_count_with_background
 from qinternet.physics.raman import (
     C_BAND_RAMAN_CROSS_SECTION_PER_KM_NM,
     ClassicalChannel,
     RamanDirection,
-    raman_click_prob_per_gate,
-    raman_noise_power_w,
-    raman_photon_rate_hz,
+    RamanReceiver,
+    raman_background_prob,
 )
 from qinternet.qkd.finite_key import FiniteKeyParams
 
@@ -47,10 +47,9 @@ __all__ = ["BuiltLink", "build_links", "entanglement_engine", "fibre_engine", "r
 def raman_click_prob(spec: LinkSpec, system: QkdSystem, length_km: float) -> float:
     """Probability that Raman light from the link's classical channels clicks Bob's receiver in one
     detection window (:mod:`qinternet.physics.raman`: forward or backward noise power in the filter,
-    photons at the quantum wavelength, times the receiver's efficiency)."""
-    total = 0.0
-    for channel in spec.classical_channels:
-        classical = ClassicalChannel(
+    photons at the quantum wavelength, times the receiver's efficiency: :func:`.raman_background_prob`)."""
+    classical = [
+        ClassicalChannel(
             launch_power_dbm=channel.launch_power_dbm,
             wavelength_nm=channel.wavelength_nm,
             direction=RamanDirection(channel.direction),
@@ -60,9 +59,15 @@ def raman_click_prob(spec: LinkSpec, system: QkdSystem, length_km: float) -> flo
                 else channel.raman_cross_section_per_km_nm
             ),
         )
-        power = raman_noise_power_w(classical, system.fibre, length_km, spec.filter_bandwidth_nm)
-        total += float(raman_photon_rate_hz(power, spec.quantum_wavelength_nm))
-    return float(raman_click_prob_per_gate(total, spec.detection_window_s, system.detector.efficiency))
+        for channel in spec.classical_channels
+    ]
+    receiver = RamanReceiver(
+        quantum_wavelength_nm=spec.quantum_wavelength_nm,
+        filter_bandwidth_nm=spec.filter_bandwidth_nm,
+        detection_window_s=spec.detection_window_s,
+        detection_efficiency=system.detector.efficiency,
+    )
+    return raman_background_prob(classical, system.fibre.loss_db_per_km, length_km, receiver)
 
 
 def with_raman_noise(spec: LinkSpec, system: QkdSystem, length_km: float) -> QkdSystem:
@@ -70,8 +75,7 @@ def with_raman_noise(spec: LinkSpec, system: QkdSystem, length_km: float) -> Qkd
     light is unpolarised, so each detector sees half of it)."""
     if not spec.classical_channels:
         return system
-    per_detector = raman_click_prob(spec, system, length_km) / 2.0
-    dark = 1.0 - (1.0 - system.detector.dark_count_prob) * (1.0 - per_detector)
+    dark = float(dark_count_with_background(system.detector.dark_count_prob, raman_click_prob(spec, system, length_km)))
     if dark >= 0.5:  # a detector clicking in most windows from noise alone: no QKD model applies
         raise ParameterError(
             "classical_channels", f"Raman noise clicks each detector with probability {dark:.2f} per window"

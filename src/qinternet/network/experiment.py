@@ -25,6 +25,7 @@ from qinternet.network.links import tuned_system
 from qinternet.params.devices import QkdSystem
 from qinternet.params.presets import get_preset
 from qinternet.params.serialise import dump_json, to_jsonable
+from qinternet.physics.channels import fibre_channel
 from qinternet.postprocessing.pipeline import PipelineParams, PipelineResult, postprocess
 from qinternet.qkd.attacks import parse_attack
 from qinternet.qkd.estimate import LinkEstimate, estimate_from_counts, expected_estimate
@@ -95,7 +96,7 @@ class LinkExperiment:
             "rep_rate_hz": rep_rate,
             "simulated_s": self.simulated_s,
             "key_rate_bps": self.estimate.key_rate_per_pulse * rep_rate,
-            "expected": expected_estimate(self.system, self.distance_km).to_dict(),
+            "expected": expected_estimate(self.system, fibre_channel(self.system.fibre, self.distance_km)).to_dict(),
             "parameters": {"preset": self.preset, **to_jsonable(self.system)},
         }
         if saved is not None:
@@ -168,7 +169,8 @@ def run_link_experiment(
     keep = keep_record or pipeline is not None
     if pipeline is not None and tune:
         devices = tuned_system(devices, distance_km, float(pulses), pipeline.security)
-    sampler = compile_link(devices, distance_km, None if attack is None else parse_attack(attack))
+    channel = fibre_channel(devices.fibre, distance_km)
+    sampler = compile_link(devices, channel, None if attack is None else parse_attack(attack))
     _check_workload(sampler, pulses, block_pulses, keep=keep)
     kept: list[DetectionRecord] = []
 

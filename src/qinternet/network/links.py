@@ -24,6 +24,7 @@ from numpy.typing import NDArray
 
 from qinternet.network.simulate import BlockRecord, LinkRunner
 from qinternet.params import QkdSystem
+from qinternet.physics.channels import fibre_channel
 from qinternet.qkd.finite_key import (
     DecoyCounts,
     FiniteKeyBounds,
@@ -46,7 +47,9 @@ def tuned_system(system: QkdSystem, distance_km: float, block_pulses: float, sec
     Keeps the system's own settings when no setting gives a key (the link is then too long anyway).
     Cached: links of a scenario often share devices and lengths, and the optimisation takes ~0.3 s.
     """
-    point = finite_key_rate(system, distance_km, block_pulses=block_pulses, params=security)
+    point = finite_key_rate(
+        system, fibre_channel(system.fibre, distance_km), block_pulses=block_pulses, params=security
+    )
     if point.key_rate_per_pulse <= 0.0:
         return system
     mu1, mu2, mu3 = point.intensities
@@ -98,10 +101,11 @@ class FibreLinkEngine:
     _sampler: LinkSampler | None = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        counts = expected_counts(self.system, self.distance_km, block_pulses=float(self.block_pulses))
+        channel = fibre_channel(self.system.fibre, self.distance_km)
+        counts = expected_counts(self.system, channel, block_pulses=float(self.block_pulses))
         object.__setattr__(self, "_expected", counts)
         object.__setattr__(self, "_expected_outcome", self._outcome(counts))
-        sampler = compile_link(self.system, self.distance_km) if self.monte_carlo else None
+        sampler = compile_link(self.system, channel) if self.monte_carlo else None
         object.__setattr__(self, "_sampler", sampler)
 
     @property

@@ -746,12 +746,15 @@ def plot_link_rates(ax: Axes, summary: RunSummary, links: Sequence[BuiltLink], *
     block_s = engine.block_pulses / engine.system.source.rep_rate_hz
     lengths = np.array([link.fibre.distance_km for _, link in fibre if link.fibre is not None])
     grid = np.linspace(0.0, float(lengths.max()) * 1.6, points)
+    from qinternet.physics.channels import fibre_channel
     from qinternet.qkd.finite_key import expected_counts
 
     curve = np.array(
         [
             engine.bounds(
-                expected_counts(engine.system, float(d), block_pulses=float(engine.block_pulses))
+                expected_counts(
+                    engine.system, fibre_channel(engine.system.fibre, float(d)), block_pulses=float(engine.block_pulses)
+                )
             ).key_length_bits
             / block_s
             for d in grid
