@@ -9,13 +9,27 @@ from typing import Any
 import numpy as np
 import pytest
 
-from qinternet.network.engines import build_links, entanglement_engine, fibre_engine, raman_click_prob
+from qinternet.network.engines import (
+    build_links,
+    entanglement_engine,
+    fibre_engine,
+    raman_click_prob,
+    with_raman_noise,
+)
 from qinternet.network.entangled import EntanglementLinkEngine
 from qinternet.network.schema import LinkSpec, load_scenario
 from qinternet.network.simulate import simulate
 from qinternet.params import get_preset
-from qinternet.physics.raman import C_BAND_RAMAN_CROSS_SECTION_PER_KM_NM
-from qinternet.qkd.keyrate import Protocol, key_rate
+from qinternet.physics.channels import RamanNoise, fibre_channel
+from qinternet.physics.raman import (
+    C_BAND_RAMAN_CROSS_SECTION_PER_KM_NM,
+    ClassicalChannel,
+    RamanDirection,
+    RamanReceiver,
+)
+from qinternet.qkd.bbm92 import fibre_arm, party_transmittance
+from qinternet.qkd.finite_key import expected_counts
+from qinternet.qkd.keyrate import Protocol, fibre_link_channel, key_rate
 
 H_J_S, C_M_S = 6.62607015e-34, 299_792_458.0
 
@@ -33,6 +47,30 @@ def test_raman_clicks_follow_the_forward_closed_form() -> None:
     photons = power_w * 1550e-9 / (H_J_S * C_M_S) * 1e-9
     expected = 1 - math.exp(-system.detector.efficiency * photons)
     assert raman_click_prob(link, system, 25.0) == pytest.approx(expected, rel=1e-9)
+
+
+def test_raman_clicks_are_the_background_of_the_fibre_channel_and_fold_alike() -> None:
+    """The scenario's classical channels give the fibre channel's background bit for bit, and folding it into
+    the detectors (``with_raman_noise``) gives the counts the protocol computes from the channel itself."""
+    link = fibre_link(
+        classical_channels=[{"launch_power_dbm": 0.0}, {"launch_power_dbm": -3.0, "direction": "backward"}],
+        filter_bandwidth_nm=0.1,
+    )
+    system = get_preset("lim2014").system
+    raman = RamanNoise(
+        classical_channels=(
+            ClassicalChannel(launch_power_dbm=0.0, direction=RamanDirection.FORWARD),
+            ClassicalChannel(launch_power_dbm=-3.0, direction=RamanDirection.BACKWARD),
+        ),
+        receiver=RamanReceiver(
+            filter_bandwidth_nm=0.1, detection_window_s=1e-9, detection_efficiency=system.detector.efficiency
+        ),
+    )
+    noisy = fibre_channel(system.fibre, 25.0, raman=raman)
+    assert raman_click_prob(link, system, 25.0) == noisy.background > 0.0
+    folded = with_raman_noise(link, system, 25.0)
+    quiet = fibre_channel(system.fibre, 25.0)
+    assert expected_counts(folded, quiet, block_pulses=1e10) == expected_counts(system, noisy, block_pulses=1e10)
 
 
 def test_classical_traffic_raises_the_qber_and_costs_key() -> None:
@@ -73,7 +111,7 @@ def test_a_source_in_the_middle_gives_the_bbm92_key_rate() -> None:
     """Equal arms of L/2: the optimised rate per pulse is qinternet keyrate's BBM92 at L (grid of 1.5 %)."""
     engine = pair(20.0, 20.0)
     system = dataclasses.replace(get_preset("gys2004").system, spdc=engine.system.spdc)
-    reference = key_rate(Protocol.BBM92, system, 40.0).key_rate_per_pulse
+    reference = key_rate(Protocol.BBM92, system, fibre_link_channel(system, 40.0)).key_rate_per_pulse
     assert engine.expected_key_bits / engine.block_pulses == pytest.approx(reference, rel=2e-3)
 
 
@@ -153,10 +191,11 @@ def test_shared_detectors_see_the_other_pairs_photons() -> None:
     ]
     engines = [pair(a.length_a_km, a.length_b_km) for a in arms]
     backgrounds = shared_detector_backgrounds(arms, engines)
-    from qinternet.qkd.bbm92 import fibre_arm_transmittance
 
     def photon(engine: EntanglementLinkEngine, length: float) -> float:
-        return 1 - math.exp(-engine.mean_pair_number * float(fibre_arm_transmittance(engine.system, length)))
+        return 1 - math.exp(
+            -engine.mean_pair_number * float(party_transmittance(engine.system, fibre_arm(engine.system, length)))
+        )
 
     # Pair u-v: at u the u-w pair's photons, at v the v-w pair's photons; half on each detector.
     assert backgrounds[0][0] == pytest.approx(photon(engines[1], 5.0) / 2)
