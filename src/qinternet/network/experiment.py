@@ -22,6 +22,7 @@ import numpy as np
 
 from qinternet.errors import ParameterError
 from qinternet.network.links import tuned_system
+from qinternet.params.checks import require_non_negative
 from qinternet.params.devices import QkdSystem
 from qinternet.params.presets import get_preset
 from qinternet.params.serialise import dump_json, to_jsonable
@@ -167,6 +168,7 @@ def run_link_experiment(
     if isinstance(pulses, bool) or not isinstance(pulses, int) or pulses < 1:
         raise ParameterError("pulses", f"must be a whole number >= 1, got {pulses!r}")
     keep = keep_record or pipeline is not None
+    require_non_negative("distance_km", distance_km)
     if pipeline is not None and tune:
         devices = tuned_system(devices, distance_km, float(pulses), pipeline.security)
     channel = fibre_channel(devices.fibre, distance_km)

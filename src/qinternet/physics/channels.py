@@ -249,7 +249,7 @@ def downlink_channel(
     return FreeSpaceChannel.from_loss_db(downlink_loss_db(params, elevation_deg), background)
 
 
-@dataclass(frozen=True, slots=True, eq=False)
+@dataclass(frozen=True, slots=True)
 class Concatenated:
     """Channels one after the other, from the transmitter (first) to the receiver (last).
 
@@ -289,7 +289,7 @@ class Concatenated:
         return _plain(total)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class TwoArm:
     """Two channels from the users to a station in the middle (a Bell-state measurement, an interference
     station, or an entangled-pair source).
