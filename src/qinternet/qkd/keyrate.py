@@ -490,8 +490,8 @@ def fibre_link_channel(devices: QkdSystem | MdiDeviceSet | TwinFieldDeviceSet, d
     (:func:`qinternet.qkd.relayed.fibre_arms`).
 
     >>> from qinternet.params import get_preset
-    >>> fibre_link_channel(get_preset("gys2004").system, 50.0).transmittance
-    0.1
+    >>> round(fibre_link_channel(get_preset("gys2004").system, 50.0).loss_db, 9)  # 0.21 dB/km
+    10.5
     """
     if isinstance(devices, QkdSystem):
         return fibre_channel(devices.fibre, distance_km)
