@@ -17,6 +17,7 @@ import numpy as np
 
 from naive_link import simulate_naive_link
 from qinternet.params.devices import QkdSystem
+from qinternet.physics.channels import fibre_channel
 from qinternet.qkd.estimate import expected_estimate
 from qinternet.qkd.montecarlo import LinkSampler, compile_link, simulate_link
 from qinternet.qkd.record import LinkCounts
@@ -171,7 +172,7 @@ def qinternet_counts(sampler: LinkSampler, pulses: int, seed: int) -> LinkCounts
 
 def time_qinternet(system: QkdSystem, distance_km: float, pulses: int, repeats: int, seed: int) -> Throughput:
     """Time qinternet's Monte-Carlo link (compiled once, outside the timing)."""
-    sampler = compile_link(system, distance_km)
+    sampler = compile_link(system, fibre_channel(system.fibre, distance_km))
     walls, counts = _repeat(lambda s: qinternet_counts(sampler, pulses, s), repeats, seed)
     return _throughput("qinternet", distance_km, pulses, walls, counts)
 
@@ -221,7 +222,7 @@ def check_gains(system: QkdSystem, fast: Throughput, naive: Throughput) -> GainC
         distance_km=fast.distance_km,
         qinternet=(a.gain, a.gain_sigma),
         naive=(b.gain, b.gain_sigma),
-        expected=expected_estimate(system, fast.distance_km).classes[0].gain,
+        expected=expected_estimate(system, fibre_channel(system.fibre, fast.distance_km)).classes[0].gain,
         z=(b.gain - a.gain) / math.hypot(a.gain_sigma, b.gain_sigma),
     )
 

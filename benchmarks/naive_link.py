@@ -17,6 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from qinternet.params.devices import QkdSystem
+from qinternet.physics.channels import fibre_channel
 from qinternet.qkd.observables import link_transmittance
 from qinternet.qkd.record import DetectionRecord, LinkCounts
 
@@ -105,7 +106,7 @@ def simulate_naive_link(
 ) -> LinkCounts:
     """Counts of ``pulses`` pulses over ``distance_km``, simulated in blocks of ``block_pulses``."""
     _require_supported(system)
-    eta = float(link_transmittance(system, distance_km))
+    eta = float(link_transmittance(system, fibre_channel(system.fibre, distance_km)))
     total: LinkCounts | None = None
     for start in range(0, pulses, block_pulses):
         counts = LinkCounts.from_record(naive_block(system, eta, min(block_pulses, pulses - start), rng))

@@ -20,6 +20,7 @@ from numpy.typing import NDArray
 
 import qinternet.postprocessing.pipeline as pipeline_module
 from qinternet.params import get_preset
+from qinternet.physics.channels import fibre_channel
 from qinternet.postprocessing.cascade import cascade_frames
 from qinternet.postprocessing.gf2_64 import polynomial_hash
 from qinternet.postprocessing.pipeline import PipelineParams, postprocess
@@ -469,7 +470,7 @@ class PipelineTiming:
 def _pipeline_record(preset: str, distance_km: float, sifted_bits: int, seed: int) -> tuple[DetectionRecord, float]:
     """A Monte-Carlo record with about ``sifted_bits`` sifted bits, and the wall time it took."""
     system = get_preset(preset).system
-    sampler = compile_link(system, distance_km)
+    sampler = compile_link(system, fibre_channel(system.fibre, distance_km))
     # Detection probability with matching bases, any outcome but "no click".
     matched = sum(float(sampler.probabilities[:, b, b, 1:].sum()) for b in range(2))
     pulses = math.ceil(sifted_bits / matched)

@@ -2,8 +2,9 @@
 
 The names most users need are re-exported here::
 
-    from qinternet import get_preset, key_rate, Protocol
-    point = key_rate(Protocol.DECOY_BB84, get_preset("gys2004").system, 50.0)
+    from qinternet import Protocol, fibre_channel, get_preset, key_rate
+    system = get_preset("gys2004").system
+    point = key_rate(Protocol.DECOY_BB84, system, fibre_channel(system.fibre, 50.0))
 
 They are imported when first used (PEP 562), so that ``import qinternet`` and the command line start
 quickly and change no global state.
@@ -22,8 +23,9 @@ if TYPE_CHECKING:
     from qinternet.network.experiment import LinkExperiment, run_link_experiment
     from qinternet.network.run import RunResult, run_scenario
     from qinternet.params import PRESETS, QkdSystem, get_preset
+    from qinternet.physics.channels import fibre_channel
     from qinternet.qkd.estimate import LinkEstimate, estimate_from_counts, expected_estimate
-    from qinternet.qkd.keyrate import KeyRatePoint, Protocol, key_rate
+    from qinternet.qkd.keyrate import KeyRatePoint, Protocol, fibre_link_channel, key_rate
     from qinternet.qkd.montecarlo import compile_link, count_link, simulate_link
     from qinternet.qkd.record import DetectionRecord, LinkCounts
     from qinternet.report.files import save_run
@@ -37,12 +39,14 @@ _LAZY: dict[str, str] = {
     "PRESETS": "qinternet.params",
     "QkdSystem": "qinternet.params",
     "get_preset": "qinternet.params",
+    "fibre_channel": "qinternet.physics.channels",
     "LinkEstimate": "qinternet.qkd.estimate",
     "estimate_from_counts": "qinternet.qkd.estimate",
     "expected_estimate": "qinternet.qkd.estimate",
     "KeyRatePoint": "qinternet.qkd.keyrate",
     "Protocol": "qinternet.qkd.keyrate",
     "key_rate": "qinternet.qkd.keyrate",
+    "fibre_link_channel": "qinternet.qkd.keyrate",
     "compile_link": "qinternet.qkd.montecarlo",
     "count_link": "qinternet.qkd.montecarlo",
     "simulate_link": "qinternet.qkd.montecarlo",
@@ -90,6 +94,8 @@ __all__ = [
     "count_link",
     "estimate_from_counts",
     "expected_estimate",
+    "fibre_channel",
+    "fibre_link_channel",
     "get_preset",
     "key_rate",
     "prepare_kmes",

@@ -15,8 +15,16 @@ from qinternet.network.links.fibre import fibre_engine, raman_click_prob
 from qinternet.network.schema import EntanglementLinkSpec, FibreLinkSpec, load_scenario
 from qinternet.network.simulate import simulate
 from qinternet.params import get_preset
-from qinternet.physics.raman import C_BAND_RAMAN_CROSS_SECTION_PER_KM_NM
-from qinternet.qkd.keyrate import Protocol, key_rate
+from qinternet.physics.channels import RamanNoise, fibre_channel
+from qinternet.physics.raman import (
+    C_BAND_RAMAN_CROSS_SECTION_PER_KM_NM,
+    ClassicalChannel,
+    RamanDirection,
+    RamanReceiver,
+)
+from qinternet.qkd.bbm92 import fibre_arm, party_transmittance
+from qinternet.qkd.finite_key import expected_counts
+from qinternet.qkd.keyrate import Protocol, fibre_link_channel, key_rate
 
 H_J_S, C_M_S = 6.62607015e-34, 299_792_458.0
 
@@ -34,6 +42,35 @@ def test_raman_clicks_follow_the_forward_closed_form() -> None:
     photons = power_w * 1550e-9 / (H_J_S * C_M_S) * 1e-9
     expected = 1 - math.exp(-system.detector.efficiency * photons)
     assert raman_click_prob(link, system, 25.0) == pytest.approx(expected, rel=1e-9)
+
+
+def test_raman_clicks_are_the_background_of_the_fibre_channel_and_fold_alike() -> None:
+    """The scenario's classical channels give the fibre channel's background bit for bit, and the engine's counts
+    over that channel are those of the detectors with the background folded into their dark counts (half each,
+    as the network did before channels carried it), so the numbers of Raman links are unchanged."""
+    link = fibre_link(
+        classical_channels=[{"launch_power_dbm": 0.0}, {"launch_power_dbm": -3.0, "direction": "backward"}],
+        filter_bandwidth_nm=0.1,
+        optimise_settings=False,
+    )
+    system = get_preset("lim2014").system
+    raman = RamanNoise(
+        classical_channels=(
+            ClassicalChannel(launch_power_dbm=0.0, direction=RamanDirection.FORWARD),
+            ClassicalChannel(launch_power_dbm=-3.0, direction=RamanDirection.BACKWARD),
+        ),
+        receiver=RamanReceiver(
+            filter_bandwidth_nm=0.1, detection_window_s=1e-9, detection_efficiency=system.detector.efficiency
+        ),
+    )
+    noisy = fibre_channel(system.fibre, 25.0, raman=raman)
+    assert raman_click_prob(link, system, 25.0) == noisy.background > 0.0
+    dark = 1.0 - (1.0 - system.detector.dark_count_prob) * (1.0 - noisy.background / 2.0)
+    folded = dataclasses.replace(system, detector=dataclasses.replace(system.detector, dark_count_prob=dark))
+    quiet = fibre_channel(system.fibre, 25.0)
+    engine = fibre_engine(link, "links[0]")
+    assert engine.channel == noisy
+    assert engine.expected_counts == expected_counts(folded, quiet, block_pulses=float(engine.block_pulses))
 
 
 def test_classical_traffic_raises_the_qber_and_costs_key() -> None:
@@ -74,7 +111,7 @@ def test_a_source_in_the_middle_gives_the_bbm92_key_rate() -> None:
     """Equal arms of L/2: the optimised rate per pulse is qinternet keyrate's BBM92 at L (grid of 1.5 %)."""
     engine = pair(20.0, 20.0)
     system = dataclasses.replace(get_preset("gys2004").system, spdc=engine.system.spdc)
-    reference = key_rate(Protocol.BBM92, system, 40.0).key_rate_per_pulse
+    reference = key_rate(Protocol.BBM92, system, fibre_link_channel(system, 40.0)).key_rate_per_pulse
     assert engine.expected_key_bits / engine.block_pulses == pytest.approx(reference, rel=2e-3)
 
 
@@ -154,10 +191,11 @@ def test_shared_detectors_see_the_other_pairs_photons() -> None:
     ]
     engines = [pair(a.length_a_km, a.length_b_km) for a in arms]
     backgrounds = shared_detector_backgrounds(arms, engines)
-    from qinternet.qkd.bbm92 import fibre_arm_transmittance
 
     def photon(engine: EntanglementLinkEngine, length: float) -> float:
-        return 1 - math.exp(-engine.mean_pair_number * float(fibre_arm_transmittance(engine.system, length)))
+        return 1 - math.exp(
+            -engine.mean_pair_number * float(party_transmittance(engine.system, fibre_arm(engine.system, length)))
+        )
 
     # Pair u-v: at u the u-w pair's photons, at v the v-w pair's photons; half on each detector.
     assert backgrounds[0][0] == pytest.approx(photon(engines[1], 5.0) / 2)

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from qinternet.errors import ParameterError
 from qinternet.params import QkdSystem
+from qinternet.physics.channels import fibre_channel
 from qinternet.postprocessing.ldpc import ldpc_plan
 from qinternet.postprocessing.pipeline import ErrorCorrection, PipelineAbort, PipelineParams, postprocess
 from qinternet.qkd.attacks import InterceptResend
@@ -21,7 +22,7 @@ from qinternet.qkd.record import DetectionRecord
 
 
 def record_of(system: QkdSystem, distance: float, pulses: int, seed: int, attack: object = None) -> DetectionRecord:
-    sampler = compile_link(system, distance, attack)  # type: ignore[arg-type]
+    sampler = compile_link(system, fibre_channel(system.fibre, distance), attack)  # type: ignore[arg-type]
     return DetectionRecord.concatenate(list(simulate_link(sampler, pulses, np.random.default_rng(seed))))
 
 
@@ -49,7 +50,7 @@ def test_a_round_gives_identical_keys_and_honest_accounting(lim_round: tuple[Qkd
     assert result.bounds is not None
     assert result.bounds.ec_leak_bits == result.ec_leak_bits
     # Never more secret key than the repeaterless bound allows for the pulses sent.
-    eta = float(link_transmittance(system, 20.0)) / system.detector.efficiency
+    eta = float(link_transmittance(system, fibre_channel(system.fibre, 20.0))) / system.detector.efficiency
     assert result.final_key_bits <= record.pulses * float(plob_bound(eta))
     # Key material stays out of reprs and dicts.
     assert "alice_key" not in result.to_dict()
@@ -189,7 +190,7 @@ def test_round_properties(distance: float, pulses: int, seed: int) -> None:
     assert result.final_key_bits >= 0
     assert result.pa_output_bits >= 0
     np.testing.assert_array_equal(result.alice_key, result.bob_key)
-    eta = float(link_transmittance(system, distance)) / system.detector.efficiency
+    eta = float(link_transmittance(system, fibre_channel(system.fibre, distance))) / system.detector.efficiency
     assert result.final_key_bits <= pulses * float(plob_bound(eta))
     assert result.aborted == (result.final_key_bits == 0)
 

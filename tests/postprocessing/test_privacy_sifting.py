@@ -8,6 +8,7 @@ from scipy.linalg import toeplitz
 
 from qinternet.errors import ParameterError
 from qinternet.params import QkdSystem
+from qinternet.physics.channels import fibre_channel
 from qinternet.postprocessing import sift, toeplitz_hash, toeplitz_seed_bits
 from qinternet.qkd.montecarlo import compile_link, sample_block
 from qinternet.qkd.observables import observed_coherent
@@ -65,7 +66,7 @@ def test_bad_seed_or_length_is_refused() -> None:
 
 
 def test_sifting_keeps_matching_bases_only(gys: QkdSystem) -> None:
-    record = sample_block(compile_link(gys, 25.0), 10**8, np.random.default_rng(7))
+    record = sample_block(compile_link(gys, fibre_channel(gys.fibre, 25.0)), 10**8, np.random.default_rng(7))
     sifted = sift(record)
     same = record.alice_basis == record.bob_basis
     assert len(sifted) == int(same.sum())
@@ -76,13 +77,13 @@ def test_sifting_keeps_matching_bases_only(gys: QkdSystem) -> None:
     assert set(np.unique(z.basis)) == {int(Basis.Z)}
     # The error rate of the signal class in the sifted key is the model's QBER E_mu (binomial, 5 sigma).
     signal = sifted.where(sifted.intensity_class == 0)
-    expected = float(observed_coherent(gys, 25.0, 0.48).error_rate)
+    expected = float(observed_coherent(gys, fibre_channel(gys.fibre, 25.0), 0.48).error_rate)
     qber = signal.error_count() / len(signal)
     assert qber == pytest.approx(expected, abs=5 * np.sqrt(expected * (1 - expected) / len(signal)))
 
 
 def test_sifting_an_empty_record_is_refused(gys: QkdSystem) -> None:
-    quiet = sample_block(compile_link(gys, 0.0), 1, np.random.default_rng(8))
+    quiet = sample_block(compile_link(gys, fibre_channel(gys.fibre, 0.0)), 1, np.random.default_rng(8))
     empty = quiet.select(np.zeros(len(quiet), dtype=bool))
     with pytest.raises(ParameterError, match="record"):
         sift(empty)

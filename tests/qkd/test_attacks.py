@@ -12,6 +12,7 @@ import pytest
 
 from qinternet.errors import ParameterError
 from qinternet.params import QkdSystem
+from qinternet.physics.channels import fibre_channel
 from qinternet.qkd.attacks import BeamSplitting, InterceptResend, PhotonNumberSplitting, parse_attack
 from qinternet.qkd.estimate import estimate_from_counts, expected_estimate
 from qinternet.qkd.montecarlo import compile_link, count_link
@@ -21,15 +22,17 @@ Z = 5.0
 
 
 def run(system: QkdSystem, distance: float, attack: object, pulses: int, seed: int):  # type: ignore[no-untyped-def]
-    counts = count_link(compile_link(system, distance, attack), pulses, np.random.default_rng(seed))  # type: ignore[arg-type]
+    counts = count_link(
+        compile_link(system, fibre_channel(system.fibre, distance), attack), pulses, np.random.default_rng(seed)
+    )  # type: ignore[arg-type]
     return counts, estimate_from_counts(system, counts)
 
 
 def test_intercept_resend_raises_the_qber_by_a_quarter_of_the_fraction(gys: QkdSystem) -> None:
     p, mu, distance = 0.5, 0.48, 25.0
     counts, estimate = run(gys, distance, InterceptResend(fraction=p), 10**9, 1)
-    honest = observed_coherent(gys, distance, mu)
-    resent = observed_coherent(gys, distance, mu / (1 - np.exp(-mu)), click_prob=honest.gain)
+    honest = observed_coherent(gys, fibre_channel(gys.fibre, distance), mu)
+    resent = observed_coherent(gys, fibre_channel(gys.fibre, distance), mu / (1 - np.exp(-mu)), click_prob=honest.gain)
     y0 = gys.detector.background_yield
     seen = 1 - np.exp(-mu)
     # Closed form: untouched pulses; Eve's brighter resent pulses (right basis: Bob sees e_d; wrong basis:
@@ -58,7 +61,7 @@ def test_full_intercept_resend_never_leaves_a_key(gys: QkdSystem, distance: floa
 def test_pns_goes_unnoticed_without_decoys_and_is_exposed_with_them(gys: QkdSystem) -> None:
     distance = 50.0
     counts, estimate = run(gys, distance, PhotonNumberSplitting(), 10**10, 6)
-    honest = expected_estimate(gys, distance)
+    honest = expected_estimate(gys, fibre_channel(gys.fibre, distance))
     n = counts.matched(counts.sent)
     signal, want = estimate.classes[0], honest.classes[0]
     # Without decoys (signal class alone) the gain and QBER look normal...
@@ -73,10 +76,12 @@ def test_pns_goes_unnoticed_without_decoys_and_is_exposed_with_them(gys: QkdSyst
 
 def test_pns_blocks_single_photons_when_the_loss_allows(gys: QkdSystem) -> None:
     attack = PhotonNumberSplitting()
-    f1, fm = attack.forwarding(gys, 50.0)
+    f1, fm = attack.forwarding(gys, fibre_channel(gys.fibre, 50.0))
     assert f1 == 0.0
     assert 0.0 < fm < 1.0
-    f1_near, fm_near = attack.forwarding(gys, 0.0)  # no loss to hide behind: singles must pass
+    f1_near, fm_near = attack.forwarding(
+        gys, fibre_channel(gys.fibre, 0.0)
+    )  # no loss to hide behind: singles must pass
     assert fm_near == 1.0
     assert f1_near > 0.0
 
@@ -84,16 +89,21 @@ def test_pns_blocks_single_photons_when_the_loss_allows(gys: QkdSystem) -> None:
 def test_beam_splitting_leaves_no_trace_and_the_decoy_key_stays_secure(gys: QkdSystem) -> None:
     distance = 40.0
     np.testing.assert_array_equal(
-        compile_link(gys, distance, BeamSplitting()).probabilities, compile_link(gys, distance).probabilities
+        compile_link(gys, fibre_channel(gys.fibre, distance), BeamSplitting()).probabilities,
+        compile_link(gys, fibre_channel(gys.fibre, distance)).probabilities,
     )
     # Bob's clicks on pulses of which Eve holds no photon: Q_mu exp(-mu (1 - t)) (independent outputs of
     # a beam splitter). The decoy key never exceeds what those events could carry.
     mu = gys.source.signal_intensity
-    expected = expected_estimate(gys, distance)
-    unknown_to_eve = expected.classes[0].gain * (1 - BeamSplitting().eve_holds_photon(gys, distance, mu))
+    expected = expected_estimate(gys, fibre_channel(gys.fibre, distance))
+    unknown_to_eve = expected.classes[0].gain * (
+        1 - BeamSplitting().eve_holds_photon(gys, fibre_channel(gys.fibre, distance), mu)
+    )
     assert 0 < expected.key_rate_per_pulse <= gys.source.intensity_probs[0] * gys.sifting_factor * unknown_to_eve
-    t = float(link_transmittance(gys, distance)) / gys.detector.efficiency
-    assert BeamSplitting().eve_holds_photon(gys, distance, mu) == pytest.approx(1 - np.exp(-mu * (1 - t)))
+    t = float(link_transmittance(gys, fibre_channel(gys.fibre, distance))) / gys.detector.efficiency
+    assert BeamSplitting().eve_holds_photon(gys, fibre_channel(gys.fibre, distance), mu) == pytest.approx(
+        1 - np.exp(-mu * (1 - t))
+    )
 
 
 def test_attack_names_and_parameters(gys: QkdSystem) -> None:
@@ -106,6 +116,6 @@ def test_attack_names_and_parameters(gys: QkdSystem) -> None:
             parse_attack(bad)
         assert caught.value.field in {"--attack", "attack.fraction"}
     no_decoy = dataclasses.replace(gys)
-    assert compile_link(no_decoy, 10.0, InterceptResend(fraction=0.0)).probabilities == pytest.approx(
-        compile_link(no_decoy, 10.0).probabilities
-    )
+    assert compile_link(
+        no_decoy, fibre_channel(no_decoy.fibre, 10.0), InterceptResend(fraction=0.0)
+    ).probabilities == pytest.approx(compile_link(no_decoy, fibre_channel(no_decoy.fibre, 10.0)).probabilities)

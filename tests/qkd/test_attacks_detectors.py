@@ -17,6 +17,7 @@ import pytest
 
 from qinternet.errors import ParameterError
 from qinternet.params import QkdSystem
+from qinternet.physics.channels import fibre_channel
 from qinternet.qkd.attack_trajectories import Eavesdropped
 from qinternet.qkd.attacks import ATTACKS, DetectorBlinding, Honest, TimeShift, parse_attack
 from qinternet.qkd.estimate import LinkEstimate, estimate_from_counts, expected_estimate
@@ -29,7 +30,9 @@ Z = 5.0
 def run(
     system: QkdSystem, distance: float, attack: DetectorBlinding | TimeShift, pulses: int, seed: int
 ) -> tuple[LinkCounts, LinkEstimate]:
-    counts = count_link(compile_link(system, distance, attack), pulses, np.random.default_rng(seed))
+    counts = count_link(
+        compile_link(system, fibre_channel(system.fibre, distance), attack), pulses, np.random.default_rng(seed)
+    )
     return counts, estimate_from_counts(system, counts)
 
 
@@ -44,7 +47,7 @@ def within(measured: float, expected: float, trials: float) -> bool:
 def test_blinding_passes_every_check_while_eve_knows_every_sifted_bit(lim: QkdSystem) -> None:
     distance = 50.0
     counts, estimate = run(lim, distance, DetectorBlinding(), 10**9, 11)
-    honest = expected_estimate(lim, distance)
+    honest = expected_estimate(lim, fibre_channel(lim.fibre, distance))
     n = counts.matched(counts.sent)
     signal, want = estimate.classes[0], honest.classes[0]
     # Eve forwards just enough to reproduce the honest signal gain and flips just enough for its QBER.
@@ -56,7 +59,7 @@ def test_blinding_passes_every_check_while_eve_knows_every_sifted_bit(lim: QkdSy
     assert estimate.key_rate_per_pulse > 0.0
     assert estimate.single_photon_yield_lower > honest.single_photon_yield_lower
     # Yet Eve's guess (the bit of her trigger pulse) is Bob's bit for every event: her information is total.
-    seen = DetectorBlinding().eavesdrop(lim, distance, 2 * 10**7, np.random.default_rng(12))
+    seen = DetectorBlinding().eavesdrop(lim, fibre_channel(lim.fibre, distance), 2 * 10**7, np.random.default_rng(12))
     right, total = seen.eve_correct(seen.sifted)
     assert total > 10_000
     assert right == total
@@ -74,12 +77,14 @@ def test_blinding_signature_no_dark_counts_or_double_clicks(gys: QkdSystem) -> N
     pulses = 10**9
     counts, estimate = run(gys, distance, DetectorBlinding(), pulses, 13)
     vacuum = gys.source.intensities.index(0.0)
-    honest_counts = count_link(compile_link(gys, distance, Honest()), pulses, np.random.default_rng(13))
+    honest_counts = count_link(
+        compile_link(gys, fibre_channel(gys.fibre, distance), Honest()), pulses, np.random.default_rng(13)
+    )
     expected_vacuum = counts.matched(counts.sent)[vacuum] * gys.detector.background_yield
     assert expected_vacuum > 50  # so that an honest link shows zero with probability below exp(-50)
     assert honest_counts.matched(honest_counts.detected)[vacuum] > 0
     assert counts.matched(counts.detected)[vacuum] == 0
-    honest_doubles = pulses * compile_link(gys, distance).probabilities[..., 3].sum()
+    honest_doubles = pulses * compile_link(gys, fibre_channel(gys.fibre, distance)).probabilities[..., 3].sum()
     assert honest_doubles > 50
     assert honest_counts.double_clicks.sum() > 0
     assert counts.double_clicks.sum() == 0
@@ -92,9 +97,9 @@ def test_blinding_gains_follow_eves_ideal_detector(gys: QkdSystem) -> None:
     """Q_k = f (1 - exp(-mu_k)) / 2 for every class: the weak decoy's gain rises above eta nu."""
     distance = 25.0
     counts, estimate = run(gys, distance, DetectorBlinding(), 10**9, 14)
-    f = DetectorBlinding().forwarding(gys, distance)
+    f = DetectorBlinding().forwarding(gys, fibre_channel(gys.fibre, distance))
     n = counts.matched(counts.sent)
-    honest = expected_estimate(gys, distance)
+    honest = expected_estimate(gys, fibre_channel(gys.fibre, distance))
     for k, intensity in enumerate(gys.source.intensities):
         q = 0.5 * f * -np.expm1(-intensity)
         assert within(estimate.classes[k].gain, q, n[k])
@@ -104,13 +109,15 @@ def test_blinding_gains_follow_eves_ideal_detector(gys: QkdSystem) -> None:
 
 def test_blinding_forwarding_and_validation(gys: QkdSystem) -> None:
     mu = gys.source.signal_intensity
-    f = DetectorBlinding().forwarding(gys, 50.0)
+    f = DetectorBlinding().forwarding(gys, fibre_channel(gys.fibre, 50.0))
     assert 0.0 < f < 1.0
-    assert 0.5 * f * -np.expm1(-mu) == pytest.approx(expected_estimate(gys, 50.0).classes[0].gain, rel=1e-12)
-    assert DetectorBlinding(forward_fraction=0.3).forwarding(gys, 50.0) == 0.3
+    assert 0.5 * f * -np.expm1(-mu) == pytest.approx(
+        expected_estimate(gys, fibre_channel(gys.fibre, 50.0)).classes[0].gain, rel=1e-12
+    )
+    assert DetectorBlinding(forward_fraction=0.3).forwarding(gys, fibre_channel(gys.fibre, 50.0)) == 0.3
     # No loss to hide behind and a perfect detector: Eve cannot reach the honest gain and forwards everything.
     bright = dataclasses.replace(gys, detector=dataclasses.replace(gys.detector, efficiency=1.0))
-    assert DetectorBlinding().forwarding(bright, 0.0) == 1.0
+    assert DetectorBlinding().forwarding(bright, fibre_channel(bright.fibre, 0.0)) == 1.0
     for bad in (-0.1, 1.5, float("nan"), float("inf")):
         with pytest.raises(ParameterError) as caught:
             DetectorBlinding(forward_fraction=bad)
@@ -127,11 +134,11 @@ def test_time_shift_biases_bobs_bits_towards_eves_guess(lim: QkdSystem) -> None:
     """P(Bob's bit = favoured bit | click) against the closed form, on sifted signal events."""
     distance, r = 25.0, 0.25
     attack = TimeShift(mismatch=r)
-    seen = attack.eavesdrop(lim, distance, 2 * 10**7, np.random.default_rng(21))
+    seen = attack.eavesdrop(lim, fibre_channel(lim.fibre, distance), 2 * 10**7, np.random.default_rng(21))
     record = seen.record
     signal = seen.sifted & (record.intensity_class == 0)
     right, total = seen.eve_correct(signal)
-    p = attack.eve_guess_prob(lim, distance, lim.source.signal_intensity, bases_agree=True)
+    p = attack.eve_guess_prob(lim, fibre_channel(lim.fibre, distance), lim.source.signal_intensity, bases_agree=True)
     assert total > 20_000
     assert within(right / total, p, total)
     # To first order in m = g eta mu and without background the closed form is 1 / (1 + r) (0.8 here); the
@@ -146,14 +153,16 @@ def test_time_shift_biases_bobs_bits_towards_eves_guess(lim: QkdSystem) -> None:
 def test_time_shift_guess_prob_tends_to_one_over_one_plus_r(gys: QkdSystem, r: float) -> None:
     attack = TimeShift(mismatch=r)
     for bases_agree in (True, False):
-        p = attack.eve_guess_prob(gys, 50.0, gys.source.signal_intensity, bases_agree=bases_agree)
+        p = attack.eve_guess_prob(
+            gys, fibre_channel(gys.fibre, 50.0), gys.source.signal_intensity, bases_agree=bases_agree
+        )
         assert p == pytest.approx(1.0 / (1.0 + r), abs=0.01)
 
 
 def test_time_shift_keeps_gain_and_qber_honest(lim: QkdSystem) -> None:
     distance = 25.0
     counts, estimate = run(lim, distance, TimeShift(mismatch=0.25), 10**9, 22)
-    honest = expected_estimate(lim, distance)
+    honest = expected_estimate(lim, fibre_channel(lim.fibre, distance))
     n = counts.matched(counts.sent)
     signal, want = estimate.classes[0], honest.classes[0]
     # Eve's loss compensation restores the gain to first order in eta mu (~0.016 here: within 1 %).
@@ -161,9 +170,9 @@ def test_time_shift_keeps_gain_and_qber_honest(lim: QkdSystem) -> None:
     # The error rate moves by second-order terms only.
     assert signal.qber == pytest.approx(want.qber, abs=Z * np.sqrt(want.qber / (n[0] * want.gain)) + 1e-3)
     assert estimate.key_rate_per_pulse > 0.0
-    assert compile_link(lim, distance, TimeShift(mismatch=1.0)).probabilities == pytest.approx(
-        compile_link(lim, distance).probabilities, rel=1e-9
-    )
+    assert compile_link(
+        lim, fibre_channel(lim.fibre, distance), TimeShift(mismatch=1.0)
+    ).probabilities == pytest.approx(compile_link(lim, fibre_channel(lim.fibre, distance)).probabilities, rel=1e-9)
 
 
 # --- Both: the pulse-by-pulse simulation agrees with the closed forms the Monte-Carlo samples --------------
@@ -176,9 +185,11 @@ def test_pulse_by_pulse_simulation_matches_the_channel(
     lim: QkdSystem, attack: DetectorBlinding | TimeShift, seed: int
 ) -> None:
     distance = 25.0
-    seen: Eavesdropped = attack.eavesdrop(lim, distance, 2 * 10**7, np.random.default_rng(seed))
+    seen: Eavesdropped = attack.eavesdrop(
+        lim, fibre_channel(lim.fibre, distance), 2 * 10**7, np.random.default_rng(seed)
+    )
     counts = LinkCounts.from_record(seen.record)
-    sampler = compile_link(lim, distance, attack)
+    sampler = compile_link(lim, fibre_channel(lim.fibre, distance), attack)
     # P(click | class, bases) and P(error | click, class, bases) from the compiled probabilities.
     p = sampler.probabilities
     category = p.sum(axis=-1)

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from qinternet.errors import ParameterError
 from qinternet.params import QkdSystem
+from qinternet.physics.channels import fibre_channel
 from qinternet.qkd.montecarlo import apply_dead_time, compile_link, sample_block, simulate_link
 from qinternet.qkd.record import DetectionRecord, LinkCounts
 from qinternet.qkd.record_io import load_record, save_record
@@ -63,7 +64,7 @@ def test_dead_time_in_the_simulated_link(gys: QkdSystem) -> None:
         gys,
         detector=dataclasses.replace(gys.detector, dead_time_s=1e-6, efficiency=1.0, dark_count_prob=0.01),
     )
-    sampler = compile_link(busy, 0.0)
+    sampler = compile_link(busy, fibre_channel(busy.fibre, 0.0))
     assert sampler.dead_time_slots == 2
     blocks = list(simulate_link(sampler, 10**6, np.random.default_rng(3), block_pulses=300_000))
     whole = DetectionRecord.concatenate(blocks)
@@ -74,7 +75,7 @@ def test_dead_time_in_the_simulated_link(gys: QkdSystem) -> None:
 
 @pytest.mark.parametrize("suffix", [".npz", ".parquet"])
 def test_records_round_trip(gys: QkdSystem, tmp_path: Path, suffix: str) -> None:
-    record = sample_block(compile_link(gys, 50.0), 10**7, np.random.default_rng(5))
+    record = sample_block(compile_link(gys, fibre_channel(gys.fibre, 50.0)), 10**7, np.random.default_rng(5))
     path = tmp_path / f"record{suffix}"
     save_record(record, path)
     loaded = load_record(path)
@@ -87,6 +88,6 @@ def test_records_round_trip(gys: QkdSystem, tmp_path: Path, suffix: str) -> None
 
 
 def test_unknown_record_format_is_refused(gys: QkdSystem, tmp_path: Path) -> None:
-    record = sample_block(compile_link(gys, 50.0), 1000, np.random.default_rng(5))
+    record = sample_block(compile_link(gys, fibre_channel(gys.fibre, 50.0)), 1000, np.random.default_rng(5))
     with pytest.raises(ParameterError, match=r"\.npz or \.parquet"):
         save_record(record, tmp_path / "record.txt")

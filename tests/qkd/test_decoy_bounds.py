@@ -13,12 +13,13 @@ from scipy.stats import binom
 
 from qinternet.errors import ParameterError
 from qinternet.params import QkdSystem, get_preset
+from qinternet.physics.channels import fibre_channel
 from qinternet.qkd.decoy import DecoyBounds, binomial_interval, finite_size_decoy_bounds, two_decoy_bounds
 from qinternet.qkd.observables import observed_coherent, observed_fock
 
 
 def _bounds(system: QkdSystem, distance: float, mu: float, nu1: float, nu2: float):  # type: ignore[no-untyped-def]
-    seen = observed_coherent(system, distance, np.array([mu, nu1, nu2]))
+    seen = observed_coherent(system, fibre_channel(system.fibre, distance), np.array([mu, nu1, nu2]))
     return two_decoy_bounds(mu, nu1, nu2, tuple(seen.gain), tuple(seen.error_weight[1:]))
 
 
@@ -33,14 +34,14 @@ def test_bounds_are_valid(distance: float, mu: float, ratio: float, nu2: float) 
     gys = get_preset("gys2004").system
     nu1 = max(mu * ratio, nu2 * 2 + 1e-3)
     bounds = _bounds(gys, distance, mu, nu1, nu2)
-    one = observed_fock(gys, distance, 1)
+    one = observed_fock(gys, fibre_channel(gys.fibre, distance), 1)
     assert float(bounds.single_photon_yield_lower) <= float(one.gain) * (1 + 1e-9)
     assert float(bounds.single_photon_error_upper) >= float(one.error_rate) * (1 - 1e-6)
     assert float(bounds.background_yield_lower) <= gys.detector.background_yield * (1 + 1e-9)
 
 
 def test_bounds_become_tight_as_the_weak_decoy_vanishes(gys: QkdSystem) -> None:
-    one = observed_fock(gys, 50.0, 1)
+    one = observed_fock(gys, fibre_channel(gys.fibre, 50.0), 1)
     gaps = [
         1 - float(_bounds(gys, 50.0, 0.48, nu, 0.0).single_photon_yield_lower) / float(one.gain)
         for nu in (0.2, 0.05, 0.01, 0.001)
@@ -51,8 +52,8 @@ def test_bounds_become_tight_as_the_weak_decoy_vanishes(gys: QkdSystem) -> None:
 
 def test_vacuum_decoy_reduces_to_ma_2005_eqs_34_and_37(gys: QkdSystem) -> None:
     mu, nu = 0.48, 0.05
-    q_mu, q_nu, q_0 = observed_coherent(gys, 30.0, np.array([mu, nu, 0.0])).gain
-    eq_nu = float(observed_coherent(gys, 30.0, nu).error_weight)
+    q_mu, q_nu, q_0 = observed_coherent(gys, fibre_channel(gys.fibre, 30.0), np.array([mu, nu, 0.0])).gain
+    eq_nu = float(observed_coherent(gys, fibre_channel(gys.fibre, 30.0), nu).error_weight)
     y1 = (
         mu / (mu * nu - nu**2) * (q_nu * np.exp(nu) - q_mu * np.exp(mu) * nu**2 / mu**2 - (mu**2 - nu**2) / mu**2 * q_0)
     )
@@ -121,7 +122,7 @@ def test_finite_size_bounds_are_the_worst_case_over_the_confidence_box(corner: l
 def test_finite_size_bounds_loosen_with_fewer_counts_and_reach_the_asymptotic_ones() -> None:
     # Expected rates of gys2004 at 50 km, as counts of ever more pulses.
     gys = get_preset("gys2004").system
-    seen = observed_coherent(gys, 50.0, np.array([0.48, 0.05, 0.0]))
+    seen = observed_coherent(gys, fibre_channel(gys.fibre, 50.0), np.array([0.48, 0.05, 0.0]))
     asymptotic = two_decoy_bounds(0.48, 0.05, 0.0, tuple(seen.gain), tuple(seen.error_weight[1:]))
     y1_inf, e1_inf = float(asymptotic.single_photon_yield_lower), float(asymptotic.single_photon_error_upper)
     gaps = []

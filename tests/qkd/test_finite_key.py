@@ -48,6 +48,7 @@ from hypothesis import strategies as st
 
 from qinternet.errors import ParameterError
 from qinternet.params import QkdSystem
+from qinternet.physics.channels import FreeSpaceChannel, fibre_channel
 from qinternet.physics.fibre import fibre_transmittance
 from qinternet.qkd import finite_key
 from qinternet.qkd.bounds import plob_bound
@@ -86,7 +87,11 @@ FIG1_FLOOR = 1e-7  # lower edge of the plot
 
 def lim_rate(system: QkdSystem, distance_km: float, block_size: float) -> float:
     point = finite_key_rate_at_block_size(
-        system, distance_km, block_size=block_size, params=LIM2014_PARAMS, after_pulses=SAME_CLASS
+        system,
+        fibre_channel(system.fibre, distance_km),
+        block_size=block_size,
+        params=LIM2014_PARAMS,
+        after_pulses=SAME_CLASS,
     )
     return point.key_rate_per_pulse
 
@@ -145,9 +150,9 @@ def test_bad_counts_are_refused(change: dict[str, object], field: str) -> None:
 
 def test_rate_model_refuses_bad_blocks(lim: QkdSystem) -> None:
     with pytest.raises(ParameterError, match="block_pulses"):
-        finite_key_rate(lim, 10.0, block_pulses=0.0)
-    with pytest.raises(ParameterError, match="distance_km"):
-        finite_key_rate(lim, -1.0, block_pulses=1e10)
+        finite_key_rate(lim, fibre_channel(lim.fibre, 10.0), block_pulses=0.0)
+    with pytest.raises(ParameterError, match="series of samples"):  # a rate of one block over one channel state
+        finite_key_rate(lim, FreeSpaceChannel(transmittance=np.array([0.1, 0.2])), block_pulses=1e10)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -257,8 +262,8 @@ def test_large_blocks_approach_the_asymptotic_decoy_rate(lim: QkdSystem, after_p
     distance = 50.0
     mu = np.asarray(lim.source.intensities)
     p = np.asarray(lim.source.intensity_probs)
-    click = None if after_pulses is SAME_CLASS else mean_raw_click_prob(lim, distance)
-    seen = observed_coherent(lim, distance, mu, click_prob=click)
+    click = None if after_pulses is SAME_CLASS else mean_raw_click_prob(lim, fibre_channel(lim.fibre, distance))
+    seen = observed_coherent(lim, fibre_channel(lim.fibre, distance), mu, click_prob=click)
     bounds = two_decoy_bounds(mu[0], mu[1], mu[2], tuple(seen.gain), tuple(seen.error_weight[1:]))
     gain = float(p @ seen.gain)
     qber = float(p @ seen.error_weight) / gain
@@ -271,7 +276,12 @@ def test_large_blocks_approach_the_asymptotic_decoy_rate(lim: QkdSystem, after_p
     gaps = []
     for pulses in (1e14, 1e16, 1e18):
         point = finite_key_rate(
-            lim, distance, block_pulses=pulses, params=PARAMS, after_pulses=after_pulses, optimise=False
+            lim,
+            fibre_channel(lim.fibre, distance),
+            block_pulses=pulses,
+            params=PARAMS,
+            after_pulses=after_pulses,
+            optimise=False,
         )
         gaps.append(1 - point.key_rate_per_pulse / asymptotic)
     assert all(gap > 0 for gap in gaps)  # finite blocks never beat the asymptote
@@ -283,29 +293,32 @@ def test_large_blocks_approach_the_asymptotic_decoy_rate(lim: QkdSystem, after_p
 
 def test_rate_grows_with_the_block_and_stays_below_plob(lim: QkdSystem) -> None:
     distance = 50.0
-    rates = [finite_key_rate(lim, distance, block_pulses=n).key_rate_per_pulse for n in (1e9, 1e10, 1e11, 1e12, 1e13)]
+    rates = [
+        finite_key_rate(lim, fibre_channel(lim.fibre, distance), block_pulses=n).key_rate_per_pulse
+        for n in (1e9, 1e10, 1e11, 1e12, 1e13)
+    ]
     assert all(a < b for a, b in itertools.pairwise(rates))
     assert rates[-1] < float(plob_bound(fibre_transmittance(lim.fibre, distance)))
 
 
 def test_expected_counts_follow_the_basis_and_intensity_probabilities(lim: QkdSystem) -> None:
-    block = expected_counts(lim, 30.0, block_pulses=1e10)
+    block = expected_counts(lim, fibre_channel(lim.fibre, 30.0), block_pulses=1e10)
     q = lim.basis_prob
     ratio = np.asarray(block.test_detections) / np.asarray(block.key_detections)
     assert ratio == pytest.approx((1 - q) ** 2 / q**2)
-    point = finite_key_rate(lim, 30.0, block_pulses=1e10, optimise=False)
+    point = finite_key_rate(lim, fibre_channel(lim.fibre, 30.0), block_pulses=1e10, optimise=False)
     assert point.bounds == finite_key_length(block, params=LIM2014_PARAMS, ec_efficiency=lim.ec_efficiency)
 
 
 def test_no_key_beyond_the_reach(lim: QkdSystem) -> None:
-    point = finite_key_rate(lim, 250.0, block_pulses=1e12)
+    point = finite_key_rate(lim, fibre_channel(lim.fibre, 250.0), block_pulses=1e12)
     assert point.key_rate_per_pulse == 0.0
     assert point.bounds.aborted
     assert point.to_dict()["bounds"]["key_length_bits"] == 0
 
 
 def test_optimum_respects_lim_constraints(lim: QkdSystem) -> None:
-    point = finite_key_rate_at_block_size(lim, 80.0, block_size=1e7)
+    point = finite_key_rate_at_block_size(lim, fibre_channel(lim.fibre, 80.0), block_size=1e7)
     mu1, mu2, mu3 = point.intensities
     assert mu3 == min(lim.source.decoy_intensities)
     assert mu1 > mu2 + mu3
@@ -362,9 +375,16 @@ def test_optimiser_finds_the_key_of_small_blocks_near_their_reach(lim: QkdSystem
         lim, basis_prob=0.25, source=dataclasses.replace(lim.source, intensity_probs=(0.037, 0.525, 0.438))
     )
     at_grid = finite_key_rate_at_block_size(
-        grid_best, 120.0, block_size=1e4, params=LIM2014_PARAMS, after_pulses=SAME_CLASS, optimise=False
+        grid_best,
+        fibre_channel(grid_best.fibre, 120.0),
+        block_size=1e4,
+        params=LIM2014_PARAMS,
+        after_pulses=SAME_CLASS,
+        optimise=False,
     )
     assert at_grid.key_rate_per_pulse > 0.0
-    optimum = finite_key_rate_at_block_size(lim, 120.0, block_size=1e4, params=LIM2014_PARAMS, after_pulses=SAME_CLASS)
+    optimum = finite_key_rate_at_block_size(
+        lim, fibre_channel(lim.fibre, 120.0), block_size=1e4, params=LIM2014_PARAMS, after_pulses=SAME_CLASS
+    )
     assert optimum.key_rate_per_pulse >= at_grid.key_rate_per_pulse
     assert optimum.key_basis_prob < 0.27  # outside the random search's former range

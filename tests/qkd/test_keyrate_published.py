@@ -23,9 +23,10 @@ from scipy import optimize
 from qinternet.params import QkdSystem
 from qinternet.params.mdi import MdiDeviceSet
 from qinternet.params.presets import devices_for
+from qinternet.physics.channels import fibre_channel
 from qinternet.qkd.decoy import two_decoy_bounds
 from qinternet.qkd.entropy import binary_entropy
-from qinternet.qkd.keyrate import FAMILY, KeyRateOptions, Protocol, key_rate
+from qinternet.qkd.keyrate import FAMILY, KeyRateOptions, Protocol, fibre_link_channel, key_rate
 from qinternet.qkd.observables import observed_coherent, observed_fock
 
 
@@ -33,7 +34,7 @@ def cut_off_km(system: QkdSystem, protocol: Protocol, intensity: float | None = 
     """The largest distance with a positive key rate, by bisection to 1e-3 km."""
 
     def rate(distance: float) -> float:
-        return key_rate(protocol, system, distance, intensity=intensity).key_rate_per_pulse
+        return key_rate(protocol, system, fibre_link_channel(system, distance), intensity=intensity).key_rate_per_pulse
 
     lo, hi = 0.0, 400.0
     assert rate(lo) > 0
@@ -61,15 +62,15 @@ def test_optimal_mu_solves_ma_2005_eq_12(gys: QkdSystem) -> None:
     mu_eq12 = optimize.brentq(lambda m: (1 - m) * np.exp(-m) - target, 1e-3, 1.0)
     assert mu_eq12 == pytest.approx(0.48, abs=0.005)  # the number Ma et al. print
     # At short distance (dark counts negligible) the numerical optimum agrees with eq. (12).
-    point = key_rate(Protocol.DECOY_BB84, gys, 10.0)
+    point = key_rate(Protocol.DECOY_BB84, gys, fibre_link_channel(gys, 10.0))
     assert point.signal_intensity == pytest.approx(mu_eq12, abs=0.01)
 
 
 def test_vacuum_weak_bounds_deviate_as_in_ma_2005_fig_1(gys: QkdSystem) -> None:
     mu, nu, distance = 0.48, 0.12, 40.0
-    seen = observed_coherent(gys, distance, np.array([mu, nu, 0.0]))
+    seen = observed_coherent(gys, fibre_channel(gys.fibre, distance), np.array([mu, nu, 0.0]))
     bounds = two_decoy_bounds(mu, nu, 0.0, tuple(seen.gain), tuple(seen.error_weight[1:]))
-    one = observed_fock(gys, distance, 1)
+    one = observed_fock(gys, fibre_channel(gys.fibre, distance), 1)
     y1_gap = 1.0 - float(bounds.single_photon_yield_lower) / float(one.gain)
     e1_gap = float(bounds.single_photon_error_upper) / float(one.error_rate) - 1.0
     assert y1_gap == pytest.approx(0.035, abs=0.001)
@@ -110,14 +111,14 @@ def ma_2005_gllp(system: QkdSystem, distance: float, mu: float) -> float:
 
 @pytest.mark.parametrize("distance", [0.0, 25.0, 50.0, 100.0, 130.0])
 def test_infinite_decoy_rate_matches_the_printed_formulas(gys: QkdSystem, distance: float) -> None:
-    ours = key_rate(Protocol.DECOY_BB84, gys, distance, intensity=0.48).key_rate_per_pulse
+    ours = key_rate(Protocol.DECOY_BB84, gys, fibre_link_channel(gys, distance), intensity=0.48).key_rate_per_pulse
     # The exact and first-order observables differ by O(Y0 eta mu), a relative 1e-4 of the rate.
     assert ours == pytest.approx(ma_2005_infinite_decoy(gys, distance, 0.48), rel=2e-3)
 
 
 @pytest.mark.parametrize(("distance", "mu"), [(5.0, 0.02), (20.0, 0.01), (35.0, 0.004)])
 def test_gllp_rate_matches_the_printed_formulas(gys: QkdSystem, distance: float, mu: float) -> None:
-    ours = key_rate(Protocol.BB84_GLLP, gys, distance, intensity=mu).key_rate_per_pulse
+    ours = key_rate(Protocol.BB84_GLLP, gys, fibre_link_channel(gys, distance), intensity=mu).key_rate_per_pulse
     assert ours == pytest.approx(ma_2005_gllp(gys, distance, mu), rel=5e-3)
 
 
@@ -125,25 +126,33 @@ def test_rate_ordering_is_physical(gys: QkdSystem) -> None:
     for distance in (0.0, 30.0, 80.0, 130.0):
         options = KeyRateOptions(block_pulses=1e12)
         own = [p for p in Protocol if FAMILY[p] is QkdSystem]  # the relayed ones run on their own devices
-        rates = {p: key_rate(p, gys, distance, options=options).key_rate_per_pulse for p in own}
+        rates = {
+            p: key_rate(p, gys, fibre_link_channel(gys, distance), options=options).key_rate_per_pulse for p in own
+        }
         assert rates[Protocol.DECOY_BB84] >= rates[Protocol.DECOY_BB84_VACUUM_WEAK] >= 0
         assert rates[Protocol.DECOY_BB84] >= rates[Protocol.BB84_GLLP]
-        finite = key_rate(Protocol.DECOY_BB84_FINITE, gys, distance, options=options)
+        finite = key_rate(Protocol.DECOY_BB84_FINITE, gys, fibre_link_channel(gys, distance), options=options)
         if finite.finite_key is not None and finite.key_rate_per_pulse > 0:
             # Asymptotic decoy BB84 with the same (biased) basis choice beats any finite block.
             same_basis = dataclasses.replace(gys, basis_prob=finite.finite_key.key_basis_prob)
-            assert key_rate(Protocol.DECOY_BB84, same_basis, distance).key_rate_per_pulse >= finite.key_rate_per_pulse
+            assert (
+                key_rate(Protocol.DECOY_BB84, same_basis, fibre_link_channel(same_basis, distance)).key_rate_per_pulse
+                >= finite.key_rate_per_pulse
+            )
         assert rates[Protocol.BB84_SINGLE_PHOTON] >= rates[Protocol.DECOY_BB84]
         for protocol in (Protocol.DECOY_BB84, Protocol.BBM92, Protocol.BB84_SINGLE_PHOTON):
             assert rates[protocol] <= rates[Protocol.PLOB] <= rates[Protocol.TGW]
         # MDI-QKD on the same fibre and detectors: its rate falls as eta, so it stays below the bound too.
         mdi, _ = devices_for(MdiDeviceSet, "gys2004")
-        assert key_rate(Protocol.MDI_BB84, mdi, distance).key_rate_per_pulse <= rates[Protocol.PLOB]
+        assert (
+            key_rate(Protocol.MDI_BB84, mdi, fibre_link_channel(mdi, distance)).key_rate_per_pulse
+            <= rates[Protocol.PLOB]
+        )
 
 
 def test_rates_fall_with_distance_and_efficiency(gys: QkdSystem) -> None:
     distances = np.arange(0.0, 140.0, 10.0)
-    rates = [key_rate(Protocol.DECOY_BB84, gys, d).key_rate_per_pulse for d in distances]
+    rates = [key_rate(Protocol.DECOY_BB84, gys, fibre_link_channel(gys, d)).key_rate_per_pulse for d in distances]
     assert all(a > b for a, b in itertools.pairwise(rates))
     worse = dataclasses.replace(gys, detector=dataclasses.replace(gys.detector, efficiency=0.02))
-    assert key_rate(Protocol.DECOY_BB84, worse, 50.0).key_rate_per_pulse < rates[5]
+    assert key_rate(Protocol.DECOY_BB84, worse, fibre_link_channel(worse, 50.0)).key_rate_per_pulse < rates[5]

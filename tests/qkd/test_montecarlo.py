@@ -18,13 +18,14 @@ import pytest
 
 from qinternet.params import QkdSystem
 from qinternet.physics import coherent_clicks
+from qinternet.physics.channels import fibre_channel
 from qinternet.qkd.estimate import (
     LinkEstimate,
     estimate_from_counts,
     estimate_from_observables,
     expected_estimate,
 )
-from qinternet.qkd.keyrate import Protocol, key_rate
+from qinternet.qkd.keyrate import Protocol, fibre_link_channel, key_rate
 from qinternet.qkd.montecarlo import block_pulses_for, compile_link, count_link, sample_block, simulate_link
 from qinternet.qkd.observables import link_transmittance, observed_fock
 from qinternet.qkd.record import LinkCounts
@@ -33,7 +34,7 @@ Z = 5.0
 
 
 def simulate_counts(system: QkdSystem, distance: float, pulses: int, seed: int) -> LinkCounts:
-    return count_link(compile_link(system, distance), pulses, np.random.default_rng(seed))
+    return count_link(compile_link(system, fibre_channel(system.fibre, distance)), pulses, np.random.default_rng(seed))
 
 
 def delta_sigma(
@@ -68,7 +69,7 @@ def delta_sigma(
 def test_monte_carlo_agrees_with_the_analytic_model(gys: QkdSystem, distance: float, pulses: int, seed: int) -> None:
     counts = simulate_counts(gys, distance, pulses, seed)
     observed = estimate_from_counts(gys, counts)
-    expected = expected_estimate(gys, distance)
+    expected = expected_estimate(gys, fibre_channel(gys.fibre, distance))
     sent = counts.matched(counts.sent)
     for got, want, n in zip(observed.classes, expected.classes, sent, strict=True):
         assert got.gain == pytest.approx(want.gain, abs=Z * np.sqrt(want.gain * (1 - want.gain) / n))
@@ -84,8 +85,8 @@ def test_monte_carlo_agrees_with_the_analytic_model(gys: QkdSystem, distance: fl
 def test_expected_estimate_is_the_vacuum_weak_model_times_the_signal_fraction(gys: QkdSystem) -> None:
     # Two code paths: the link estimator and the analytic vacuum + weak key-rate model.
     for distance in (10.0, 60.0, 120.0):
-        analytic = key_rate(Protocol.DECOY_BB84_VACUUM_WEAK, gys, distance, intensity=0.48)
-        assert expected_estimate(gys, distance).key_rate_per_pulse == pytest.approx(
+        analytic = key_rate(Protocol.DECOY_BB84_VACUUM_WEAK, gys, fibre_link_channel(gys, distance), intensity=0.48)
+        assert expected_estimate(gys, fibre_channel(gys.fibre, distance)).key_rate_per_pulse == pytest.approx(
             0.8 * analytic.key_rate_per_pulse, rel=1e-9
         )
 
@@ -93,7 +94,7 @@ def test_expected_estimate_is_the_vacuum_weak_model_times_the_signal_fraction(gy
 def test_double_clicks_and_mismatched_bases_have_the_right_statistics(gys: QkdSystem) -> None:
     noisy = dataclasses.replace(gys, detector=dataclasses.replace(gys.detector, dark_count_prob=1e-3))
     counts = simulate_counts(noisy, 20.0, 10**8, 4)
-    eta = float(link_transmittance(noisy, 20.0))
+    eta = float(link_transmittance(noisy, fibre_channel(noisy.fibre, 20.0)))
     signal = coherent_clicks(eta * 0.48, noisy.misalignment_error, 1e-3)
     n = int(counts.matched(counts.sent)[0])
     p_both = float(signal.both)
@@ -111,18 +112,18 @@ def test_after_pulses_appear_as_background_in_the_vacuum_decoy(lim: QkdSystem) -
     observed = estimate_from_counts(lim, counts)
     n = counts.matched(counts.sent)
     p_mean = float(np.dot(lim.source.intensity_probs, [c.gain for c in observed.classes]))
-    eta = float(link_transmittance(lim, 30.0))
+    eta = float(link_transmittance(lim, fibre_channel(lim.fibre, 30.0)))
     weakest = 2 * 6e-7 + 0.04 * p_mean + eta * 2e-4
     got = observed.classes[2]
     assert got.gain == pytest.approx(weakest, abs=Z * np.sqrt(weakest / n[2]) + 0.04 * p_mean * 0.01)
     assert got.gain > 1.5 * (2 * 6e-7 + eta * 2e-4)  # after-pulses dominate the background here
-    expected = expected_estimate(lim, 30.0)
+    expected = expected_estimate(lim, fibre_channel(lim.fibre, 30.0))
     for g, w, k in zip(observed.classes, expected.classes, n, strict=True):
         assert g.gain == pytest.approx(w.gain, abs=Z * np.sqrt(w.gain / k))
 
 
 def test_record_is_well_formed_and_reproducible(gys: QkdSystem) -> None:
-    sampler = compile_link(gys, 50.0)
+    sampler = compile_link(gys, fibre_channel(gys.fibre, 50.0))
     first = sample_block(sampler, 10**8, np.random.default_rng(11))
     again = sample_block(sampler, 10**8, np.random.default_rng(11))
     other = sample_block(sampler, 10**8, np.random.default_rng(12))
@@ -144,7 +145,7 @@ def test_record_is_well_formed_and_reproducible(gys: QkdSystem) -> None:
 
 def test_slots_are_a_uniform_subset(gys: QkdSystem) -> None:
     # Chi-square over 20 equal bins of the block: each bin's count is binomial around D/20.
-    record = sample_block(compile_link(gys, 10.0), 10**7, np.random.default_rng(13))
+    record = sample_block(compile_link(gys, fibre_channel(gys.fibre, 10.0)), 10**7, np.random.default_rng(13))
     counts, _ = np.histogram(record.slot, bins=20, range=(0, 10**7))
     expected = len(record) / 20
     assert np.all(np.abs(counts - expected) <= Z * np.sqrt(expected))
@@ -153,13 +154,20 @@ def test_slots_are_a_uniform_subset(gys: QkdSystem) -> None:
 def test_cost_grows_with_detections_not_pulses(gys: QkdSystem) -> None:
     # 1e13 pulses in one block: an O(pulses) array would need terabytes; here a few thousand events.
     quiet = dataclasses.replace(gys, detector=dataclasses.replace(gys.detector, dark_count_prob=1e-12))
-    record = sample_block(compile_link(quiet, 300.0), 10**13, np.random.default_rng(14))
+    record = sample_block(compile_link(quiet, fibre_channel(quiet.fibre, 300.0)), 10**13, np.random.default_rng(14))
     assert 0 < len(record) < 10**6
     assert record.pulses == 10**13
 
 
 def test_blocks_concatenate_into_one_timeline(gys: QkdSystem) -> None:
-    blocks = list(simulate_link(compile_link(gys, 50.0), 3 * 10**6 + 17, np.random.default_rng(15), block_pulses=10**6))
+    blocks = list(
+        simulate_link(
+            compile_link(gys, fibre_channel(gys.fibre, 50.0)),
+            3 * 10**6 + 17,
+            np.random.default_rng(15),
+            block_pulses=10**6,
+        )
+    )
     assert [b.pulses for b in blocks] == [10**6, 10**6, 10**6, 17]
     whole = type(blocks[0]).concatenate(blocks)
     assert whole.pulses == 3 * 10**6 + 17
@@ -174,8 +182,8 @@ def test_dead_time_matches_the_non_paralysable_model(gys: QkdSystem) -> None:
     blind = dataclasses.replace(gys, detector=dataclasses.replace(gys.detector, dead_time_s=15e-6))
     counts = simulate_counts(blind, 10.0, 10**8, 6)
     observed = estimate_from_counts(blind, counts)
-    expected = expected_estimate(blind, 10.0)
-    free = expected_estimate(gys, 10.0)
+    expected = expected_estimate(blind, fibre_channel(blind.fibre, 10.0))
+    free = expected_estimate(gys, fibre_channel(gys.fibre, 10.0))
     assert expected.classes[0].gain < 0.8 * free.classes[0].gain
     for got, want, n in zip(observed.classes, expected.classes, counts.matched(counts.sent), strict=True):
         assert got.gain == pytest.approx(want.gain, abs=Z * np.sqrt(want.gain * (1 - want.gain) / n))
@@ -183,8 +191,8 @@ def test_dead_time_matches_the_non_paralysable_model(gys: QkdSystem) -> None:
 
 def test_dead_time_scales_the_analytic_key_rate(gys: QkdSystem) -> None:
     blind = dataclasses.replace(gys, detector=dataclasses.replace(gys.detector, dead_time_s=15e-6))
-    free = key_rate(Protocol.DECOY_BB84, gys, 10.0, intensity=0.48)
-    dead = key_rate(Protocol.DECOY_BB84, blind, 10.0, intensity=0.48)
+    free = key_rate(Protocol.DECOY_BB84, gys, fibre_link_channel(gys, 10.0), intensity=0.48)
+    dead = key_rate(Protocol.DECOY_BB84, blind, fibre_link_channel(blind, 10.0), intensity=0.48)
     assert free.gain is not None
     live = 1.0 / (1.0 + free.gain * 30)
     assert dead.key_rate_per_pulse == pytest.approx(free.key_rate_per_pulse * live, rel=1e-12)
@@ -199,17 +207,17 @@ def test_nearly_every_pulse_detected_is_fast_and_exact(gys: QkdSystem) -> None:
         source=dataclasses.replace(gys.source, signal_intensity=50.0, decoy_intensities=(40.0, 5.0)),
         detector=dataclasses.replace(gys.detector, efficiency=1.0),
     )
-    record = sample_block(compile_link(bright, 0.0), 10**6, np.random.default_rng(16))
+    record = sample_block(compile_link(bright, fibre_channel(bright.fibre, 0.0)), 10**6, np.random.default_rng(16))
     assert len(record) > 0.99 * 10**6
     assert np.all(np.diff(record.slot) > 0)
     assert record.slot[-1] < 10**6
 
 
 def test_default_blocks_bound_the_events_per_block(gys: QkdSystem) -> None:
-    sampler = compile_link(gys, 0.0)
+    sampler = compile_link(gys, fibre_channel(gys.fibre, 0.0))
     size = block_pulses_for(sampler)
     assert size * sampler.detection_probability == pytest.approx(2**24, rel=1e-6)
-    quiet = block_pulses_for(compile_link(gys, 300.0))
+    quiet = block_pulses_for(compile_link(gys, fibre_channel(gys.fibre, 300.0)))
     assert quiet == 2**30
 
 
@@ -233,7 +241,7 @@ def test_bounds_from_a_handful_of_background_counts_are_not_claimed(gys: QkdSyst
 def test_the_issue_case_passes_the_old_checks_but_not_the_counts(gys: QkdSystem) -> None:
     counts = simulate_counts(gys, 10_000.0, 10**9, 7)
     estimate = estimate_from_counts(gys, counts)
-    expected = expected_estimate(gys, 10_000.0)
+    expected = expected_estimate(gys, fibre_channel(gys.fibre, 10_000.0))
     # Every class has detections and the asymptotic bounds are consistent: the old criterion said sufficient.
     assert np.all(counts.matched(counts.detected) > 0)
     assert estimate.single_photon_yield_lower > 4 * expected.single_photon_yield_lower
@@ -270,8 +278,8 @@ def test_finite_size_bounds_bracket_the_expected_values(gys: QkdSystem, seed: in
     # values (Ma et al. 2005, eqs. (7), (9)). A correct implementation fails here with probability < 5e-10.
     distance = 80.0
     estimate = estimate_from_counts(gys, simulate_counts(gys, distance, 10**9, seed))
-    expected = expected_estimate(gys, distance)
-    one = observed_fock(gys, distance, 1)
+    expected = expected_estimate(gys, fibre_channel(gys.fibre, distance))
+    one = observed_fock(gys, fibre_channel(gys.fibre, distance), 1)
     y1, e1 = estimate.finite_size_single_photon_yield_lower, estimate.finite_size_single_photon_error_upper
     assert y1 is not None
     assert e1 is not None

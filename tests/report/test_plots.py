@@ -5,19 +5,19 @@ from __future__ import annotations
 from matplotlib.figure import Figure
 
 from qinternet.params import QkdSystem
-from qinternet.qkd.keyrate import Protocol, key_rate
+from qinternet.qkd.keyrate import Protocol, fibre_link_channel, key_rate
 from qinternet.report.plots import plot_key_rate
 
 
 def test_one_distance_draws_a_marker(gys: QkdSystem) -> None:
-    ax = plot_key_rate(Figure().add_subplot(), [key_rate(Protocol.DECOY_BB84, gys, 50.0)])
+    ax = plot_key_rate(Figure().add_subplot(), [key_rate(Protocol.DECOY_BB84, gys, fibre_link_channel(gys, 50.0))])
     (line,) = ax.get_lines()
     assert line.get_marker() not in ("None", "", None)
     assert len(line.get_xdata()) == 1
 
 
 def test_no_key_at_any_distance_says_so(gys: QkdSystem) -> None:
-    points = [key_rate(Protocol.DECOY_BB84, gys, d) for d in (300.0, 350.0)]
+    points = [key_rate(Protocol.DECOY_BB84, gys, fibre_link_channel(gys, d)) for d in (300.0, 350.0)]
     assert all(p.key_rate_per_pulse == 0 for p in points)
     ax = plot_key_rate(Figure().add_subplot(), points)
     assert not ax.get_lines()
@@ -26,7 +26,11 @@ def test_no_key_at_any_distance_says_so(gys: QkdSystem) -> None:
 
 
 def test_a_protocol_without_key_is_named_beside_one_with_key(gys: QkdSystem) -> None:
-    points = [key_rate(p, gys, d) for p in (Protocol.DECOY_BB84, Protocol.BB84_GLLP) for d in (60.0, 80.0)]
+    points = [
+        key_rate(p, gys, fibre_link_channel(gys, d))
+        for p in (Protocol.DECOY_BB84, Protocol.BB84_GLLP)
+        for d in (60.0, 80.0)
+    ]
     ax = plot_key_rate(Figure().add_subplot(), points)
     assert len(ax.get_lines()) == 1
     assert any("no key from BB84, no decoys (GLLP)" in t.get_text() for t in ax.texts)

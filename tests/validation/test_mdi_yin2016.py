@@ -50,7 +50,7 @@ from qinternet.params.devices import DetectorParams, PairStatistics, QkdSystem, 
 from qinternet.params.mdi import YIN2016, BsmLayout
 from qinternet.physics.fibre import fibre_transmittance
 from qinternet.qkd.bounds import plob_bound
-from qinternet.qkd.keyrate import Protocol, key_rate
+from qinternet.qkd.keyrate import Protocol, fibre_link_channel, key_rate
 from qinternet.qkd.mdi import key_rate_decoy, key_rate_infinite_decoys, optimise_signal_intensity, symmetric_arms
 from qinternet.qkd.mdi_finite import finite_key_rate
 from qinternet.qkd.mdi_joint import JointConstraintParams, optimise_four_intensity
@@ -176,8 +176,12 @@ def test_bb84_with_an_ideal_single_photon_source_and_these_detectors_stops_befor
         misalignment_error=SYSTEM.bsm.misalignment_error,
         ec_efficiency=SYSTEM.ec_efficiency,
     )
-    assert key_rate(Protocol.BB84_SINGLE_PHOTON, bb84, run.length_km).key_rate_per_pulse == 0.0
-    assert key_rate(Protocol.BB84_SINGLE_PHOTON, bb84, 200.0).key_rate_per_pulse > 0.0  # the model itself works
+    assert (
+        key_rate(Protocol.BB84_SINGLE_PHOTON, bb84, fibre_link_channel(bb84, run.length_km)).key_rate_per_pulse == 0.0
+    )
+    assert (
+        key_rate(Protocol.BB84_SINGLE_PHOTON, bb84, fibre_link_channel(bb84, 200.0)).key_rate_per_pulse > 0.0
+    )  # the model itself works
     eta_a, eta_b = symmetric_arms(run.fibre, run.length_km)
     assert float(key_rate_decoy(SYSTEM, eta_a, eta_b).key_rate_per_pulse_pair) > 0.0
 

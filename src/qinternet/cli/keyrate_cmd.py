@@ -22,7 +22,15 @@ from qinternet.params.devicesets import DeviceSet
 from qinternet.params.presets import devices_for
 from qinternet.params.serialise import to_jsonable
 from qinternet.qkd.finite_key import AfterPulseAttribution, FiniteKeyParams
-from qinternet.qkd.keyrate import FAMILY, KeyRateOptions, KeyRatePoint, Protocol, key_rate, parse_protocol
+from qinternet.qkd.keyrate import (
+    FAMILY,
+    KeyRateOptions,
+    KeyRatePoint,
+    Protocol,
+    fibre_link_channel,
+    key_rate,
+    parse_protocol,
+)
 
 __all__ = ["keyrate"]
 
@@ -111,7 +119,7 @@ def keyrate(
         points = []
         for p, d in jobs:
             chosen, label = devices[p]
-            point = key_rate(p, chosen, d, options=_options(p, base, overrides))
+            point = key_rate(p, chosen, fibre_link_channel(chosen, d), options=_options(p, base, overrides))
             points.append(dataclasses.replace(point, device_set=label))
             progress.advance(task)
     parameters = {p: {"preset": preset, **to_jsonable(chosen)} for p, (chosen, _) in devices.items()}
@@ -167,7 +175,7 @@ def _print_table(points: list[KeyRatePoint], preset: str) -> None:
     for pt in points:
         table.add_row(
             pt.protocol.value,
-            f"{pt.distance_km:g}",
+            f"{pt.fibre_distance_km:g}",
             fmt(pt.key_rate_per_pulse, ".4e"),
             fmt(pt.signal_intensity, ".4f"),
             fmt(pt.qber, ".4f"),
@@ -191,12 +199,12 @@ def _cut_off_points(
     """
     extra: list[KeyRatePoint] = []
     for protocol in dict.fromkeys(p.protocol for p in points):
-        curve = sorted((p for p in points if p.protocol is protocol), key=lambda p: p.distance_km)
+        curve = sorted((p for p in points if p.protocol is protocol), key=lambda p: p.fibre_distance_km)
         for before, after in itertools.pairwise(curve):
             if before.key_rate_per_pulse > 0 and after.key_rate_per_pulse == 0:
-                for d in np.linspace(before.distance_km, after.distance_km, _CUT_OFF_SAMPLES + 2)[1:-1]:
+                for d in np.linspace(before.fibre_distance_km, after.fibre_distance_km, _CUT_OFF_SAMPLES + 2)[1:-1]:
                     chosen, label = devices[protocol]
-                    point = key_rate(protocol, chosen, float(d), options=options[protocol])
+                    point = key_rate(protocol, chosen, fibre_link_channel(chosen, float(d)), options=options[protocol])
                     extra.append(dataclasses.replace(point, device_set=label))
     return extra
 

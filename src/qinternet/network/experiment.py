@@ -21,9 +21,11 @@ from typing import Any
 import numpy as np
 
 from qinternet.errors import ParameterError
+from qinternet.params.checks import require_non_negative
 from qinternet.params.devices import QkdSystem
 from qinternet.params.presets import get_preset
 from qinternet.params.serialise import dump_json, to_jsonable
+from qinternet.physics.channels import fibre_channel
 from qinternet.postprocessing.pipeline import PipelineParams, PipelineResult, postprocess
 from qinternet.qkd.attacks import parse_attack
 from qinternet.qkd.estimate import LinkEstimate, estimate_from_counts, expected_estimate
@@ -95,7 +97,7 @@ class LinkExperiment:
             "rep_rate_hz": rep_rate,
             "simulated_s": self.simulated_s,
             "key_rate_bps": self.estimate.key_rate_per_pulse * rep_rate,
-            "expected": expected_estimate(self.system, self.distance_km).to_dict(),
+            "expected": expected_estimate(self.system, fibre_channel(self.system.fibre, self.distance_km)).to_dict(),
             "parameters": {"preset": self.preset, **to_jsonable(self.system)},
         }
         if saved is not None:
@@ -166,9 +168,11 @@ def run_link_experiment(
     if isinstance(pulses, bool) or not isinstance(pulses, int) or pulses < 1:
         raise ParameterError("pulses", f"must be a whole number >= 1, got {pulses!r}")
     keep = keep_record or pipeline is not None
+    require_non_negative("distance_km", distance_km)
     if pipeline is not None and tune:
-        devices = tuned_system(devices, distance_km, float(pulses), pipeline.security)
-    sampler = compile_link(devices, distance_km, None if attack is None else parse_attack(attack))
+        devices = tuned_system(devices, fibre_channel(devices.fibre, distance_km), float(pulses), pipeline.security)
+    channel = fibre_channel(devices.fibre, distance_km)
+    sampler = compile_link(devices, channel, None if attack is None else parse_attack(attack))
     _check_workload(sampler, pulses, block_pulses, keep=keep)
     kept: list[DetectionRecord] = []
 

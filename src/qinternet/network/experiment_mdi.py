@@ -23,11 +23,9 @@ from typing import Any
 
 import numpy as np
 
-from qinternet.params.devices import FibreParams
 from qinternet.params.devicesets import DeviceSet
 from qinternet.params.mdi import MdiDeviceSet
 from qinternet.params.presets import devices_for
-from qinternet.physics.fibre import fibre_transmittance
 from qinternet.qkd.mdi import MdiRates
 from qinternet.qkd.mdi_finite import (
     MdiCounts,
@@ -38,6 +36,7 @@ from qinternet.qkd.mdi_finite import (
     finite_key_length,
 )
 from qinternet.qkd.mdi_montecarlo import compile_mdi, sample_counts
+from qinternet.qkd.relayed import arm_transmittances, fibre_arms
 
 __all__ = ["MdiLinkExperiment", "run_mdi_link_experiment"]
 
@@ -137,8 +136,7 @@ def run_mdi_link_experiment(
         chosen = devices
     assert isinstance(chosen, MdiDeviceSet)
     params = MdiFiniteKeyParams(eps_sec=eps_sec, eps_cor=eps_cor)
-    fibre = FibreParams(loss_db_per_km=chosen.runs[0].fibre.loss_db_per_km)
-    eta = float(fibre_transmittance(fibre, distance_km / 2.0))
+    eta, _ = arm_transmittances(fibre_arms(chosen, distance_km))
     system = chosen.system
     count = int(pulses)
     start = time.perf_counter()

@@ -1,9 +1,20 @@
-"""Pure physical models of the devices of a link: fibre, sources and threshold detectors."""
+"""Pure physical models of the devices of a link: channels (fibre, free space), sources and threshold detectors."""
 
+from qinternet.physics.channels import (
+    Channel,
+    Concatenated,
+    FibreChannel,
+    FreeSpaceChannel,
+    RamanNoise,
+    TwoArm,
+    downlink_channel,
+    fibre_channel,
+)
 from qinternet.physics.detectors import (
     ClickProbabilities,
     background_prob,
     coherent_clicks,
+    dark_count_with_background,
     fock_clicks,
     threshold_clicks,
 )
@@ -17,9 +28,18 @@ from qinternet.physics.sources import (
 )
 
 __all__ = [
+    "Channel",
     "ClickProbabilities",
+    "Concatenated",
+    "FibreChannel",
+    "FreeSpaceChannel",
+    "RamanNoise",
+    "TwoArm",
     "background_prob",
     "coherent_clicks",
+    "dark_count_with_background",
+    "downlink_channel",
+    "fibre_channel",
     "fibre_transmittance",
     "fock_clicks",
     "fock_vacuum",

@@ -25,6 +25,7 @@ __all__ = [
     "ClickProbabilities",
     "background_prob",
     "coherent_clicks",
+    "dark_count_with_background",
     "error_rate",
     "fock_clicks",
     "mixture",
@@ -153,7 +154,7 @@ def fock_clicks(
     )
 
 
-def background_prob(dark_count_prob: float, after_pulse_prob: float, click_prob: ArrayLike) -> FloatArray:
+def background_prob(dark_count_prob: ArrayLike, after_pulse_prob: float, click_prob: ArrayLike) -> FloatArray:
     """Per-detector background probability per gate: dark counts and after-pulses together.
 
     An after-pulse follows a click with probability ``p_ap`` and falls in a later gate, whose pulse has
@@ -167,6 +168,25 @@ def background_prob(dark_count_prob: float, after_pulse_prob: float, click_prob:
     single-photon signal.
     """
     return np.asarray(
-        1.0 - (1.0 - dark_count_prob) * (1.0 - 0.5 * after_pulse_prob * np.asarray(click_prob, dtype=np.float64)),
+        1.0
+        - (1.0 - np.asarray(dark_count_prob, dtype=np.float64))
+        * (1.0 - 0.5 * after_pulse_prob * np.asarray(click_prob, dtype=np.float64)),
         dtype=np.float64,
     )
+
+
+def dark_count_with_background(dark_count_prob: ArrayLike, background: ArrayLike) -> FloatArray:
+    """Per-detector click probability per window without signal: dark counts and half a channel's background.
+
+    ``background`` is the probability that light not sent by the source (Raman scattering of classical
+    channels, sky light) clicks the receiver's pair of detectors in a window
+    (:attr:`qinternet.physics.channels.Channel.background`). It is unpolarised, so each detector takes half
+    of it, independently of its dark counts: ``p_d' = 1 - (1 - p_d)(1 - b / 2)``, the same first-order
+    split as the after-pulses of :func:`background_prob` (the exact split of a Poissonian background,
+    ``1 - sqrt(1 - b)`` each, differs by ``O(b**2)``).
+
+    >>> round(float(dark_count_with_background(0.0, 0.02)), 12)
+    0.01
+    """
+    dark = np.asarray(dark_count_prob, dtype=np.float64)
+    return np.asarray(1.0 - (1.0 - dark) * (1.0 - np.asarray(background, dtype=np.float64) / 2.0), dtype=np.float64)

@@ -19,13 +19,16 @@ NJP 17, 043027 (2015), arXiv:1412.1403 (again as cited by third-party code, not 
 
 The noise power counts photons in the quantum channel's band; :func:`raman_photon_rate_hz` converts it at
 the quantum wavelength, and :func:`raman_click_prob_per_gate` turns the rate into a per-gate background
-probability, which adds to a detector's dark-count probability.
+probability, which adds to a detector's dark-count probability. :func:`raman_background_prob` does the three
+steps for every classical channel of a fibre and a :class:`RamanReceiver` (the background of a
+:class:`qinternet.physics.channels.FibreChannel`).
 """
 
 from __future__ import annotations
 
 import enum
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,6 +42,8 @@ __all__ = [
     "C_BAND_RAMAN_CROSS_SECTION_PER_KM_NM",
     "ClassicalChannel",
     "RamanDirection",
+    "RamanReceiver",
+    "raman_background_prob",
     "raman_click_prob_per_gate",
     "raman_noise_power_w",
     "raman_photon_rate_hz",
@@ -187,3 +192,52 @@ def raman_click_prob_per_gate(photon_rate_hz: ArrayLike, gate_s: float, detectio
     if not np.all(np.isfinite(rate)) or np.any(rate < 0.0):
         raise ParameterError("photon_rate_hz", "must be finite and >= 0")
     return np.asarray(-np.expm1(-detection_efficiency * rate * gate_s), dtype=np.float64)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RamanReceiver:
+    """The quantum receiver as Raman light sees it: the band it lets in, its window and its efficiency.
+
+    Attributes:
+        quantum_wavelength_nm: wavelength of the quantum channel, nm (the energy of a noise photon).
+        filter_bandwidth_nm: bandwidth ``Δλ`` of the receiver's filter, nm (0.8 nm: a 100 GHz DWDM channel).
+        detection_window_s: time a gate or coincidence window stays open for one pulse, s.
+        detection_efficiency: efficiency from the receiver's input to a click (receiver optics times the
+            detectors' efficiency), in (0, 1].
+    """
+
+    quantum_wavelength_nm: float = 1550.0
+    filter_bandwidth_nm: float
+    detection_window_s: float
+    detection_efficiency: float
+
+    def __post_init__(self) -> None:
+        require_positive("raman_receiver.quantum_wavelength_nm", self.quantum_wavelength_nm)
+        require_positive("raman_receiver.filter_bandwidth_nm", self.filter_bandwidth_nm)
+        require_positive("raman_receiver.detection_window_s", self.detection_window_s)
+        require_open_unit("raman_receiver.detection_efficiency", self.detection_efficiency)
+
+
+def raman_background_prob(
+    classical_channels: Sequence[ClassicalChannel], loss_db_per_km: float, length_km: float, receiver: RamanReceiver
+) -> float:
+    """Probability that Raman light of ``classical_channels`` clicks the receiver (either detector) in one window.
+
+    For each classical channel, the forward or backward noise power in the receiver's filter after
+    ``length_km`` of fibre of ``loss_db_per_km`` (:func:`raman_noise_power_w`, Eraerds et al., NJP 12, 063027
+    (2010), eq. (2) and its backward companion) as photons per second at the quantum wavelength
+    (:func:`raman_photon_rate_hz`); the rates add, and ``1 - exp(-eta N tau)`` of the sum is the click
+    probability per window (:func:`raman_click_prob_per_gate`). 0 without classical channels.
+
+    >>> receiver = RamanReceiver(filter_bandwidth_nm=0.1, detection_window_s=1e-9, detection_efficiency=0.1)
+    >>> forward = ClassicalChannel(launch_power_dbm=0.0, direction=RamanDirection.FORWARD)
+    >>> round(raman_background_prob([forward], 0.2, 25.0, receiver) * 1e3, 3)
+    1.849
+    """
+    require_non_negative("channel.length_km", length_km)
+    fibre = FibreParams(loss_db_per_km=loss_db_per_km)
+    total = 0.0
+    for channel in classical_channels:
+        power = raman_noise_power_w(channel, fibre, length_km, receiver.filter_bandwidth_nm)
+        total += float(raman_photon_rate_hz(power, receiver.quantum_wavelength_nm))
+    return float(raman_click_prob_per_gate(total, receiver.detection_window_s, receiver.detection_efficiency))

@@ -42,6 +42,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from qinternet.errors import ParameterError
 from qinternet.params.devices import QkdSystem
+from qinternet.physics.channels import Channel
 from qinternet.physics.detectors import ClickProbabilities
 from qinternet.qkd.attack_trajectories import Choices, Eavesdropped, draw_choices, simulate_pulses
 from qinternet.qkd.observables import mean_raw_click_prob, observed_coherent
@@ -67,19 +68,19 @@ class DetectorBlinding:
         if f is not None and not (math.isfinite(f) and 0.0 <= f <= 1.0):
             raise ParameterError("attack.forward_fraction", f"must be in [0, 1], got {f}")
 
-    def forwarding(self, system: QkdSystem, distance_km: float) -> float:
+    def forwarding(self, system: QkdSystem, channel: Channel) -> float:
         """``f``: given, or ``2 Q_mu / (1 - exp(-mu))`` for the honest signal gain ``Q_mu`` (at most 1)."""
         if self.forward_fraction is not None:
             return self.forward_fraction
         mu = system.source.signal_intensity
-        honest = observed_coherent(system, distance_km, mu, click_prob=mean_raw_click_prob(system, distance_km))
+        honest = observed_coherent(system, channel, mu, click_prob=mean_raw_click_prob(system, channel))
         return min(1.0, 2.0 * float(honest.gain) / -math.expm1(-mu))
 
     @staticmethod
-    def flip_prob(system: QkdSystem, distance_km: float) -> float:
+    def flip_prob(system: QkdSystem, channel: Channel) -> float:
         """Probability that Eve flips the bit of a trigger pulse: the honest signal QBER ``E_mu``."""
         mu = system.source.signal_intensity
-        honest = observed_coherent(system, distance_km, mu, click_prob=mean_raw_click_prob(system, distance_km))
+        honest = observed_coherent(system, channel, mu, click_prob=mean_raw_click_prob(system, channel))
         return float(honest.error_rate)
 
     @staticmethod
@@ -91,7 +92,7 @@ class DetectorBlinding:
         return 0.5 * (1.0 / (1.0 - e_d) + 2.0)
 
     def clicks(
-        self, system: QkdSystem, distance_km: float, mu: FloatArray, error: FloatArray, dark: ArrayLike
+        self, system: QkdSystem, channel: Channel, mu: FloatArray, error: FloatArray, dark: ArrayLike
     ) -> ClickProbabilities:
         """Bob clicks with probability ``f (1 - exp(-mu)) / 2`` in every basis pair, never twice, never dark.
 
@@ -99,21 +100,21 @@ class DetectorBlinding:
         and 1/2 where they differ (Eve's basis, which is Bob's, is then not Alice's). ``dark`` is ignored:
         blinded detectors have neither dark counts nor after-pulses.
         """
-        click = 0.5 * self.forwarding(system, distance_km) * -np.expm1(-np.asarray(mu, dtype=np.float64))
-        wrong = np.where(np.asarray(error) < 0.5, self.flip_prob(system, distance_km), 0.5)
+        click = 0.5 * self.forwarding(system, channel) * -np.expm1(-np.asarray(mu, dtype=np.float64))
+        wrong = np.where(np.asarray(error) < 0.5, self.flip_prob(system, channel), 0.5)
         click, wrong = np.broadcast_arrays(click, wrong)
         return ClickProbabilities(
             none=1.0 - click, only_correct=click * (1.0 - wrong), only_wrong=click * wrong, both=np.zeros(click.shape)
         )
 
-    def eavesdrop(self, system: QkdSystem, distance_km: float, pulses: int, rng: np.random.Generator) -> Eavesdropped:
+    def eavesdrop(self, system: QkdSystem, channel: Channel, pulses: int, rng: np.random.Generator) -> Eavesdropped:
         """Simulate the attack pulse by pulse (steps 2-4 of the model) and return Eve's view of each click.
 
         Bob's detectors are simulated as threshold photodiodes receiving the powers of step 3, so that
         which detector clicks, and whether both do, follows from the optics rather than being assumed.
         """
-        f = self.forwarding(system, distance_km)
-        flip = self.flip_prob(system, distance_km)
+        f = self.forwarding(system, channel)
+        flip = self.flip_prob(system, channel)
         power = self.trigger_power(system)
         e_d = system.misalignment_error
         intensities = np.asarray(system.source.intensities, dtype=np.float64)

@@ -11,8 +11,8 @@ probability 1/2 each, to one of two instants ``t_0`` and ``t_1``; at ``t_j`` det
 nominal efficiency ``eta_B`` and the other detector ``r eta_B``, with the *mismatch* ``r`` in [0, 1]
 (``r = 1``: no mismatch; ``r = 0``: only detector ``j`` can fire). She does not measure the pulse, so
 she disturbs nothing. Since shifting costs Bob detections (a fraction ``(1 - r) / 2`` to first order),
-Eve also replaces the fibre by a less lossy one, multiplying its transmittance by
-``g = min(2 / (1 + r), 1 / T_fibre)``, so that Bob's gain stays the honest one where the loss allows.
+Eve also replaces the channel by a less lossy one, multiplying its transmittance by
+``g = min(2 / (1 + r), 1 / T_channel)``, so that Bob's gain stays the honest one where the loss allows.
 Background clicks (dark counts, after-pulses) are unaffected by the shift.
 
 Signature: when Bob announces which slots gave a detection, Eve guesses that the bit is ``j`` for a pulse
@@ -39,8 +39,8 @@ from numpy.typing import ArrayLike, NDArray
 
 from qinternet.errors import ParameterError
 from qinternet.params.devices import QkdSystem
+from qinternet.physics.channels import Channel
 from qinternet.physics.detectors import ClickProbabilities, mixture, threshold_clicks
-from qinternet.physics.fibre import fibre_transmittance
 from qinternet.qkd.attack_trajectories import (
     Choices,
     Eavesdropped,
@@ -78,16 +78,16 @@ class TimeShift:
         if not (math.isfinite(r) and 0.0 <= r <= 1.0):
             raise ParameterError("attack.mismatch", f"must be in [0, 1], got {r}")
 
-    def compensation(self, system: QkdSystem, distance_km: float) -> float:
-        """``g = min(2 / (1 + r), 1 / T_fibre)``: how much Eve raises the fibre's transmittance."""
-        fibre = float(fibre_transmittance(system.fibre, distance_km))
-        return min(2.0 / (1.0 + self.mismatch), 1.0 / fibre)
+    def compensation(self, system: QkdSystem, channel: Channel) -> float:
+        """``g = min(2 / (1 + r), 1 / T_channel)``: how much Eve raises the channel's transmittance."""
+        transmittance = float(channel.transmittance)
+        return min(2.0 / (1.0 + self.mismatch), 1.0 / transmittance)
 
     def _cases(
-        self, system: QkdSystem, distance_km: float, mu: ArrayLike, error: ArrayLike, dark: ArrayLike
+        self, system: QkdSystem, channel: Channel, mu: ArrayLike, error: ArrayLike, dark: ArrayLike
     ) -> tuple[ClickProbabilities, ClickProbabilities]:
         """Outcomes when Alice's bit is the favoured one (``x = j``) and when it is not."""
-        m = self.compensation(system, distance_km) * link_transmittance(system, distance_km) * np.asarray(mu)
+        m = self.compensation(system, channel) * link_transmittance(system, channel) * np.asarray(mu)
         e = np.asarray(error, dtype=np.float64)
         r = self.mismatch
         favoured = _independent_clicks(m * (1.0 - e), m * e * r, dark)
@@ -95,24 +95,24 @@ class TimeShift:
         return favoured, disfavoured
 
     def clicks(
-        self, system: QkdSystem, distance_km: float, mu: FloatArray, error: FloatArray, dark: ArrayLike
+        self, system: QkdSystem, channel: Channel, mu: FloatArray, error: FloatArray, dark: ArrayLike
     ) -> ClickProbabilities:
         """Equal mixture of the two cases: Alice's bit is the one Eve's shift favours, or it is not."""
-        favoured, disfavoured = self._cases(system, distance_km, mu, error, dark)
+        favoured, disfavoured = self._cases(system, channel, mu, error, dark)
         return mixture([(0.5, favoured), (0.5, disfavoured)])
 
-    def eve_guess_prob(self, system: QkdSystem, distance_km: float, intensity: float, *, bases_agree: bool) -> float:
+    def eve_guess_prob(self, system: QkdSystem, channel: Channel, intensity: float, *, bases_agree: bool) -> float:
         """``P``: probability that Bob's bit is the one favoured by Eve's shift, given a click (closed form).
 
         Uses the background of the attacked link (:func:`attacked_background_prob`), as the Monte-Carlo does.
         """
         error = system.misalignment_error if bases_agree else 0.5
-        dark = attacked_background_prob(system, distance_km, self)
-        fav, dis = self._cases(system, distance_km, intensity, error, dark)
+        dark = attacked_background_prob(system, channel, self)
+        fav, dis = self._cases(system, channel, intensity, error, dark)
         hit = fav.only_correct + 0.5 * fav.both + dis.only_wrong + 0.5 * dis.both
         return float(hit / (fav.gain + dis.gain))
 
-    def eavesdrop(self, system: QkdSystem, distance_km: float, pulses: int, rng: np.random.Generator) -> Eavesdropped:
+    def eavesdrop(self, system: QkdSystem, channel: Channel, pulses: int, rng: np.random.Generator) -> Eavesdropped:
         """Simulate the attack pulse by pulse: photons at each detector, thinned by its efficiency at ``t_j``.
 
         A photon reaches the detector of Alice's bit with probability ``1 - e`` and is detected with that
@@ -121,8 +121,8 @@ class TimeShift:
         """
         intensities = np.asarray(system.source.intensities, dtype=np.float64)
         # Photons reaching Bob's detectors in units of the favoured detector's efficiency.
-        at_bob = self.compensation(system, distance_km) * link_transmittance(system, distance_km)
-        dark = attacked_background_prob(system, distance_km, self)
+        at_bob = self.compensation(system, channel) * link_transmittance(system, channel)
+        dark = attacked_background_prob(system, channel, self)
         e_d, r = system.misalignment_error, self.mismatch
 
         def sample(

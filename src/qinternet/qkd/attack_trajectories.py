@@ -18,11 +18,13 @@ from numpy.typing import NDArray
 
 from qinternet.errors import ParameterError
 from qinternet.params.devices import QkdSystem
+from qinternet.physics.channels import Channel
 from qinternet.physics.detectors import background_prob
+from qinternet.qkd.observables import receiver_dark_count_prob
 from qinternet.qkd.record import DetectionRecord
 
 if TYPE_CHECKING:
-    from qinternet.qkd.attacks import Channel
+    from qinternet.qkd.attacks import Intervention
 
 __all__ = [
     "MAX_REFERENCE_PULSES",
@@ -126,17 +128,19 @@ def simulate_pulses(system: QkdSystem, pulses: int, sample: ChunkSampler, rng: n
     return Eavesdropped(record=DetectionRecord.concatenate(blocks), eve_bit=np.concatenate(guesses))
 
 
-def attacked_background_prob(system: QkdSystem, distance_km: float, channel: Channel) -> float:
-    """Per-detector background (dark counts and after-pulses) under ``channel``, as the link Monte-Carlo uses.
+def attacked_background_prob(system: QkdSystem, channel: Channel, intervention: Intervention) -> float:
+    """Per-detector background (dark counts, the channel's background, after-pulses) under ``intervention``
+    on ``channel``, as the link Monte-Carlo uses.
 
     After-pulses follow the mean click probability of the whole pulse train
     (:func:`qinternet.physics.background_prob`), which the attack changes.
     """
     detector = system.detector
+    dark = receiver_dark_count_prob(system, channel)
     mu = np.asarray(system.source.intensities, dtype=np.float64)[:, None, None]
     basis = np.array([system.basis_prob, 1.0 - system.basis_prob])
     error = np.where(np.eye(2, dtype=bool), system.misalignment_error, 0.5)[None, :, :]
     weight = np.asarray(system.source.intensity_probs)[:, None, None] * basis[:, None] * basis[None, :]
-    raw = channel.clicks(system, distance_km, mu, error, detector.dark_count_prob)
+    raw = intervention.clicks(system, channel, mu, error, dark)
     mean_click = float(np.sum(weight * np.broadcast_to(raw.gain, weight.shape)))
-    return float(background_prob(detector.dark_count_prob, detector.after_pulse_prob, mean_click))
+    return float(background_prob(dark, detector.after_pulse_prob, mean_click))

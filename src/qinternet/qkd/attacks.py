@@ -1,6 +1,7 @@
 """Eavesdropping attacks on a weak-coherent-pulse BB84 link, as changes of what reaches Bob.
 
-Each attack (and the honest channel) gives the click probabilities of Bob's detectors for every
+Each attack (and the honest link) is an :class:`Intervention` on the link's channel
+(:mod:`qinternet.physics.channels`): it gives the click probabilities of Bob's detectors for every
 (intensity, Alice's basis, Bob's basis); the Monte-Carlo samples them exactly like the honest link, so
 an attack costs nothing extra per pulse. Eve's apparatus is ideal (lossless channel, perfect detectors,
 quantum memory) unless said otherwise.
@@ -23,19 +24,20 @@ from numpy.typing import ArrayLike, NDArray
 
 from qinternet.errors import ParameterError
 from qinternet.params.devices import QkdSystem
+from qinternet.physics.channels import Channel
 from qinternet.physics.detectors import ClickProbabilities, coherent_clicks, fock_clicks, mixture
 from qinternet.physics.sources import poisson_pmf
 from qinternet.qkd.attack_blinding import DetectorBlinding
 from qinternet.qkd.attack_timeshift import TimeShift
-from qinternet.qkd.observables import link_transmittance
+from qinternet.qkd.observables import link_transmittance, receiver_dark_count_prob
 
 __all__ = [
     "ATTACKS",
     "BeamSplitting",
-    "Channel",
     "DetectorBlinding",
     "Honest",
     "InterceptResend",
+    "Intervention",
     "PhotonNumberSplitting",
     "TimeShift",
     "parse_attack",
@@ -47,27 +49,29 @@ _MAX_PHOTONS = 40
 """Photon numbers summed over for Fock-state attacks (Poisson tails beyond are below 1e-30 at mu <= 1)."""
 
 
-class Channel(Protocol):
-    """What reaches Bob: click probabilities for intensities ``mu`` and error probabilities ``error``.
+class Intervention(Protocol):
+    """What reaches Bob over the link's ``channel``: click probabilities for intensities ``mu`` and error
+    probabilities ``error``, with the channel left alone (:class:`Honest`) or attacked.
 
     ``mu`` has shape (K, 1, 1) and ``error`` (1, 2, 2) (``e_d`` where the bases agree, 1/2 otherwise);
-    the result broadcasts to (K, 2, 2). ``dark`` is the per-detector background probability.
+    the result broadcasts to (K, 2, 2). ``dark`` is the per-detector background probability (dark counts,
+    the channel's background, after-pulses).
     """
 
     def clicks(
-        self, system: QkdSystem, distance_km: float, mu: FloatArray, error: FloatArray, dark: ArrayLike
+        self, system: QkdSystem, channel: Channel, mu: FloatArray, error: FloatArray, dark: ArrayLike
     ) -> ClickProbabilities: ...
 
 
 @dataclass(frozen=True, slots=True)
 class Honest:
-    """No eavesdropper: coherent pulses through the lossy fibre."""
+    """No eavesdropper: coherent pulses through the lossy channel."""
 
     def clicks(
-        self, system: QkdSystem, distance_km: float, mu: FloatArray, error: FloatArray, dark: ArrayLike
+        self, system: QkdSystem, channel: Channel, mu: FloatArray, error: FloatArray, dark: ArrayLike
     ) -> ClickProbabilities:
         """Coherent states of mean ``eta mu`` at Bob."""
-        return coherent_clicks(link_transmittance(system, distance_km) * mu, error, dark)
+        return coherent_clicks(link_transmittance(system, channel) * mu, error, dark)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,10 +100,10 @@ class InterceptResend:
         return mu / -math.expm1(-mu)
 
     def clicks(
-        self, system: QkdSystem, distance_km: float, mu: FloatArray, error: FloatArray, dark: ArrayLike
+        self, system: QkdSystem, channel: Channel, mu: FloatArray, error: FloatArray, dark: ArrayLike
     ) -> ClickProbabilities:
         """Mixture of the honest pulse, Eve's resent pulse (right or random bit) and vacuum."""
-        eta = link_transmittance(system, distance_km)
+        eta = link_transmittance(system, channel)
         seen = -np.expm1(-mu)
         resent = eta * self.resend_intensity(system)
         p = self.fraction
@@ -125,15 +129,14 @@ class PhotonNumberSplitting:
     the single-photon yield collapses (Hwang, PRL 91, 057901 (2003); Lo, Ma, Chen, PRL 94, 230504 (2005)).
     """
 
-    def forwarding(self, system: QkdSystem, distance_km: float) -> tuple[float, float]:
+    def forwarding(self, system: QkdSystem, channel: Channel) -> tuple[float, float]:
         """``(f1, fm)``: fractions of single- and multi-photon pulses that Eve forwards."""
         mu = system.source.signal_intensity
-        target = float(
-            coherent_clicks(link_transmittance(system, distance_km) * mu, 0.5, system.detector.dark_count_prob).gain
-        )
+        dark = receiver_dark_count_prob(system, channel)
+        target = float(coherent_clicks(link_transmittance(system, channel) * mu, 0.5, dark).gain)
         n = np.arange(_MAX_PHOTONS + 1)
         p = poisson_pmf(n, mu)
-        y = fock_clicks(n, system.detector.efficiency, 0.5, system.detector.dark_count_prob).gain  # lossless to Bob
+        y = fock_clicks(n, system.detector.efficiency, 0.5, dark).gain  # lossless to Bob
         y0 = float(y[0])
         multi = float(np.sum(p[2:] * (y[1:-1] - y0)))
         single = float(p[1] * (y[1] - y0))
@@ -142,10 +145,10 @@ class PhotonNumberSplitting:
         return min(1.0, (target - y0 - multi) / single), 1.0
 
     def clicks(
-        self, system: QkdSystem, distance_km: float, mu: FloatArray, error: FloatArray, dark: ArrayLike
+        self, system: QkdSystem, channel: Channel, mu: FloatArray, error: FloatArray, dark: ArrayLike
     ) -> ClickProbabilities:
         """Fock states of ``n - 1`` photons (multi-photon pulses) or 1 photon, losslessly to Bob's detectors."""
-        f1, fm = self.forwarding(system, distance_km)
+        f1, fm = self.forwarding(system, channel)
         eta_bob = system.detector.efficiency
         parts: list[tuple[ArrayLike, ClickProbabilities]] = []
         blocked = np.zeros_like(mu)
@@ -161,33 +164,33 @@ class PhotonNumberSplitting:
 
 @dataclass(frozen=True, slots=True)
 class BeamSplitting:
-    """Eve replaces the fibre by a lossless one and a beam splitter that keeps the light the fibre loses.
+    """Eve replaces the channel by a lossless one and a beam splitter that keeps the light the channel loses.
 
     Bob's statistics are exactly the honest ones, so nothing reveals the attack; Eve holds a photon of a
-    pulse that Bob detects with probability ``1 - exp(-mu (1 - t))`` (``t`` the fibre's transmittance),
+    pulse that Bob detects with probability ``1 - exp(-mu (1 - t))`` (``t`` the channel's transmittance),
     independently of Bob's click (the two outputs of a beam splitter fed with a coherent state are
     independent coherent states). Security rests on the decoy analysis counting only single-photon
     events (Lo, Ma, Chen 2005).
     """
 
     def clicks(
-        self, system: QkdSystem, distance_km: float, mu: FloatArray, error: FloatArray, dark: ArrayLike
+        self, system: QkdSystem, channel: Channel, mu: FloatArray, error: FloatArray, dark: ArrayLike
     ) -> ClickProbabilities:
         """The honest statistics."""
-        return Honest().clicks(system, distance_km, mu, error, dark)
+        return Honest().clicks(system, channel, mu, error, dark)
 
-    def eve_holds_photon(self, system: QkdSystem, distance_km: float, mu: float) -> float:
+    def eve_holds_photon(self, system: QkdSystem, channel: Channel, mu: float) -> float:
         """Probability that Eve holds a photon of a pulse of intensity ``mu``, whether or not Bob clicks."""
-        fibre = float(link_transmittance(system, distance_km)) / system.detector.efficiency
+        fibre = float(link_transmittance(system, channel)) / system.detector.efficiency
         return 1.0 - math.exp(-mu * (1.0 - fibre))
 
 
 def _number(
-    name: str, key: str, build: Callable[[float], Channel], default: Callable[[], Channel] | None
-) -> Callable[[str], Channel]:
+    name: str, key: str, build: Callable[[float], Intervention], default: Callable[[], Intervention] | None
+) -> Callable[[str], Intervention]:
     """Parser of ``NAME[:[KEY=]VALUE]``; the attack's own validation errors are reported as ``--attack``'s."""
 
-    def parse(params: str) -> Channel:
+    def parse(params: str) -> Intervention:
         text = params.removeprefix(f"{key}=").strip()
         if not text and default is not None:
             return default()
@@ -203,8 +206,8 @@ def _number(
     return parse
 
 
-def _no_params(name: str, build: Callable[[], Channel]) -> Callable[[str], Channel]:
-    def parse(params: str) -> Channel:
+def _no_params(name: str, build: Callable[[], Intervention]) -> Callable[[str], Intervention]:
+    def parse(params: str) -> Intervention:
         if params:
             raise ParameterError("--attack", f"{name} takes no parameters, got {params!r}")
         return build()
@@ -212,7 +215,7 @@ def _no_params(name: str, build: Callable[[], Channel]) -> Callable[[str], Chann
     return parse
 
 
-ATTACKS: dict[str, Callable[[str], Channel]] = {
+ATTACKS: dict[str, Callable[[str], Intervention]] = {
     "intercept-resend": _number(
         "intercept-resend", "fraction", lambda f: InterceptResend(fraction=f), lambda: InterceptResend(fraction=1.0)
     ),
@@ -224,7 +227,7 @@ ATTACKS: dict[str, Callable[[str], Channel]] = {
 """Attack names accepted by ``--attack NAME[:PARAMS]``, and their parsers."""
 
 
-def parse_attack(text: str) -> Channel:
+def parse_attack(text: str) -> Intervention:
     """``"intercept-resend:0.5"`` -> :class:`InterceptResend` (see :data:`ATTACKS`)."""
     name, colon, params = text.strip().partition(":")
     parser = ATTACKS.get(name)

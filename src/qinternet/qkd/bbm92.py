@@ -1,9 +1,11 @@
 """BBM92 with a polarisation-entangled SPDC source in the middle of the link.
 
-The source sits at distance ``L/2`` from each party; each party has a pair of threshold detectors with
-dark-count probability ``p_d`` and efficiency ``eta_det``. In either basis the state is two independent
-polarisation modes (H and V), each carrying a number of photon pairs that is thermal (mean
-``lambda = mu/2``) or Poisson (mean ``mu/2``). Misalignment sends each of Bob's photons to the wrong
+The source sits in the middle of the channel between the parties (:func:`bbm92_observables`: each arm
+passes the square root of the channel's transmittance) or at the station of a
+:class:`~qinternet.physics.channels.TwoArm` (:func:`bbm92_observables_arms`); each party has a pair of
+threshold detectors with dark-count probability ``p_d`` and efficiency ``eta_det``. In either basis the
+state is two independent polarisation modes (H and V), each carrying a number of photon pairs that is
+thermal (mean ``lambda = mu/2``) or Poisson (mean ``mu/2``). Misalignment sends each of Bob's photons to the wrong
 detector with probability ``e_d``. Double clicks get a random bit (squashing model).
 
 The click pattern of the four detectors follows exactly by inclusion-exclusion: a set ``S`` of detectors
@@ -21,19 +23,22 @@ import itertools
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from qinternet.errors import ParameterError
 from qinternet.params.devices import PairStatistics, QkdSystem
-from qinternet.physics.fibre import fibre_transmittance
+from qinternet.physics.channels import Channel, FibreChannel, TwoArm, is_scalar
 from qinternet.physics.sources import poisson_vacuum, thermal_vacuum
 from qinternet.qkd.entropy import binary_entropy
-from qinternet.qkd.observables import Observed
+from qinternet.qkd.observables import Observed, receiver_dark_count_prob
 
 __all__ = [
     "arm_transmittance",
     "bbm92_key_fraction",
     "bbm92_observables",
     "bbm92_observables_arms",
-    "fibre_arm_transmittance",
+    "fibre_arm",
+    "fibre_arms",
     "ma_fung_lo_observables",
+    "party_transmittance",
 ]
 
 FloatArray = NDArray[np.float64]
@@ -43,17 +48,29 @@ _A_H, _A_V, _B_H, _B_V = range(4)
 _ALL = frozenset(range(4))
 
 
-def arm_transmittance(system: QkdSystem, distance_km: ArrayLike) -> FloatArray:
-    """Transmittance of one arm (half the fibre, half the insertion loss, one party's detectors)."""
-    return np.sqrt(fibre_transmittance(system.fibre, distance_km)) * system.detector.efficiency
+def arm_transmittance(system: QkdSystem, channel: Channel) -> FloatArray:
+    """Transmittance of one arm of a source in the middle of ``channel`` with one party's detectors:
+    ``sqrt(eta_ch) eta_det`` (for a fibre: half the length and half the insertion loss)."""
+    return np.sqrt(np.asarray(channel.transmittance, dtype=np.float64)) * system.detector.efficiency
 
 
-def fibre_arm_transmittance(system: QkdSystem, length_km: ArrayLike) -> FloatArray:
-    """Transmittance of an arm of ``length_km`` of the system's fibre with half its insertion loss and one
-    party's detectors (two arms of ``L/2`` give :func:`arm_transmittance` of ``L``)."""
+def party_transmittance(system: QkdSystem, arm: Channel) -> FloatArray:
+    """Transmittance of ``arm`` (source to one party) with that party's detectors: ``eta_arm eta_det``."""
+    return np.asarray(np.asarray(arm.transmittance, dtype=np.float64) * system.detector.efficiency, dtype=np.float64)
+
+
+def fibre_arm(system: QkdSystem, length_km: float) -> FibreChannel:
+    """An arm of ``length_km`` of the system's fibre with half its insertion loss (the other half is the other
+    arm's): two arms of ``L/2`` pass what the whole fibre of ``L`` does."""
     fibre = system.fibre
-    loss_db = fibre.loss_db_per_km * np.asarray(length_km, dtype=np.float64) + fibre.insertion_loss_db / 2.0
-    return np.asarray(10.0 ** (-loss_db / 10.0) * system.detector.efficiency, dtype=np.float64)
+    return FibreChannel(
+        length_km=length_km, loss_db_per_km=fibre.loss_db_per_km, insertion_loss_db=fibre.insertion_loss_db / 2.0
+    )
+
+
+def fibre_arms(system: QkdSystem, length_a_km: float, length_b_km: float) -> TwoArm:
+    """A source ``length_a_km`` of the system's fibre from Alice and ``length_b_km`` from Bob (:func:`fibre_arm`)."""
+    return TwoArm(arm_a=fibre_arm(system, length_a_km), arm_b=fibre_arm(system, length_b_km))
 
 
 def _photon_reach(
@@ -75,33 +92,47 @@ def _bit_probs(clicked: frozenset[int], h: int, v: int) -> tuple[float, float]:
     return (1.0, 0.0) if h in clicked else (0.0, 1.0)
 
 
-def bbm92_observables(system: QkdSystem, distance_km: ArrayLike, mean_pair_number: ArrayLike) -> Observed:
-    """Coincidence gain ``Q`` and error weight ``E Q`` for matching bases (see the module docstring)."""
-    eta = arm_transmittance(system, distance_km)
+def bbm92_observables(system: QkdSystem, channel: Channel, mean_pair_number: ArrayLike) -> Observed:
+    """Coincidence gain ``Q`` and error weight ``E Q`` for matching bases (see the module docstring).
+
+    The source sits in the middle of ``channel``, the channel between the parties: each arm passes
+    ``sqrt(eta_ch)`` (:func:`arm_transmittance`). A :class:`~qinternet.physics.channels.TwoArm` is taken arm
+    by arm (:func:`bbm92_observables_arms`). The transmittance may be an array, broadcast with
+    ``mean_pair_number``.
+
+    Raises:
+        ParameterError: when ``channel`` (not a two-arm one) has a background: which party it reaches is
+            not known.
+    """
+    if isinstance(channel, TwoArm):
+        return bbm92_observables_arms(system, channel, mean_pair_number)
+    if not (is_scalar(channel.background) and float(channel.background) == 0.0):
+        raise ParameterError("channel.background", "BBM92 needs each party's background: give a TwoArm channel")
+    eta = arm_transmittance(system, channel)
     return _observables(system, eta, eta, mean_pair_number)
 
 
 def bbm92_observables_arms(
     system: QkdSystem,
-    length_a_km: ArrayLike,
-    length_b_km: ArrayLike,
+    arms: TwoArm,
     mean_pair_number: ArrayLike,
     *,
     background_a: float = 0.0,
     background_b: float = 0.0,
 ) -> Observed:
-    """As :func:`bbm92_observables` for a source ``length_a_km`` from Alice and ``length_b_km`` from Bob
-    (each arm with half the insertion loss), e.g. one user pair of a multi-user entanglement network.
+    """As :func:`bbm92_observables` for a source at the station of ``arms`` (``arm_a`` to Alice, ``arm_b`` to
+    Bob), e.g. one user pair of a multi-user entanglement network (:func:`fibre_arms`).
 
-    ``background_a`` and ``background_b`` are extra click probabilities per detector and window at each
-    party (light uncorrelated with this pair, e.g. other pairs' photons on shared detectors); they add to
-    the dark counts as independent causes: ``p = 1 - (1 - p_dark)(1 - background)``.
+    Each arm's background reaches its party's detectors (:func:`~qinternet.qkd.observables.
+    receiver_dark_count_prob`). ``background_a`` and ``background_b`` are extra click probabilities per
+    detector and window at each party (light uncorrelated with this pair, e.g. other pairs' photons on
+    shared detectors); they add to the dark counts as independent causes: ``p = 1 - (1 - p_dark)(1 -
+    background)``.
     """
-    eta_a = fibre_arm_transmittance(system, length_a_km)
-    eta_b = fibre_arm_transmittance(system, length_b_km)
-    dark = system.detector.dark_count_prob
-    dark_a = 1.0 - (1.0 - dark) * (1.0 - background_a)
-    dark_b = 1.0 - (1.0 - dark) * (1.0 - background_b)
+    eta_a = party_transmittance(system, arms.arm_a)
+    eta_b = party_transmittance(system, arms.arm_b)
+    dark_a = 1.0 - (1.0 - receiver_dark_count_prob(system, arms.arm_a)) * (1.0 - background_a)
+    dark_b = 1.0 - (1.0 - receiver_dark_count_prob(system, arms.arm_b)) * (1.0 - background_b)
     return _observables(system, eta_a, eta_b, mean_pair_number, darks=(dark_a, dark_b))
 
 
@@ -111,7 +142,7 @@ def _observables(
     eta_b: FloatArray,
     mean_pair_number: ArrayLike,
     *,
-    darks: tuple[float, float] | None = None,
+    darks: tuple[float | FloatArray, float | FloatArray] | None = None,
 ) -> Observed:
     mu = np.asarray(mean_pair_number, dtype=np.float64)
     per_mode = mu / 2.0

@@ -16,6 +16,7 @@ from numpy.typing import NDArray
 
 from qinternet.errors import ParameterError
 from qinternet.params.devices import QkdSystem
+from qinternet.physics.channels import Channel, require_scalar
 from qinternet.physics.detectors import error_rate
 from qinternet.qkd.decoy import DecoyBounds, finite_size_decoy_bounds, two_decoy_bounds
 from qinternet.qkd.entropy import binary_entropy
@@ -240,11 +241,12 @@ def estimate_from_counts(
     return estimate_from_observables(system, gains, gains * qbers, classes, enough_events=enough, finite_size=finite)
 
 
-def expected_estimate(system: QkdSystem, distance_km: float) -> LinkEstimate:
-    """What :func:`estimate_from_counts` gives in expectation (infinitely many pulses)."""
+def expected_estimate(system: QkdSystem, channel: Channel) -> LinkEstimate:
+    """What :func:`estimate_from_counts` gives in expectation (infinitely many pulses) over ``channel``."""
+    require_scalar(channel, "expected_estimate")
     intensities = np.asarray(system.source.intensities)
-    mean_click = mean_raw_click_prob(system, distance_km)
-    seen = observed_coherent(system, distance_km, intensities, click_prob=mean_click)
+    mean_click = mean_raw_click_prob(system, channel)
+    seen = observed_coherent(system, channel, intensities, click_prob=mean_click)
     # Every pulse, whatever its class or bases, finds the detectors live with the same probability.
     live = live_fraction(system, np.dot(system.source.intensity_probs, seen.gain))
     seen = Observed(gain=seen.gain * live, error_weight=seen.error_weight * live)

@@ -51,6 +51,7 @@ from scipy import optimize
 from qinternet.errors import ParameterError
 from qinternet.params.checks import require_epsilon, require_finite, require_non_negative, require_positive
 from qinternet.params.devices import QkdSystem
+from qinternet.physics.channels import Channel, fibre_length_km, is_scalar, require_scalar
 from qinternet.qkd.entropy import binary_entropy
 from qinternet.qkd.observables import live_fraction, observed_coherent, raw_click_prob
 from qinternet.qkd.record import Basis, LinkCounts
@@ -477,10 +478,11 @@ def _bounds_record(core: _Core) -> FiniteKeyBounds:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class FiniteKeyRatePoint:
-    """The finite-key rate at one distance, with the settings that achieve it.
+    """The finite-key rate over one channel, with the settings that achieve it.
 
     Attributes:
-        distance_km: fibre length, km.
+        distance_km: fibre length of the channel, km; None for a channel that is not all fibre
+            (:func:`qinternet.physics.channels.fibre_length_km`).
         block_pulses: ``N``, pulses sent for the block.
         block_size: ``n_X``, expected detections in the key basis.
         key_rate_per_pulse: ``R = l / N`` (>= 0).
@@ -491,7 +493,7 @@ class FiniteKeyRatePoint:
         bounds: the bounds and key length on the expected counts.
     """
 
-    distance_km: float
+    distance_km: float | None
     block_pulses: float
     block_size: float
     key_rate_per_pulse: float
@@ -519,18 +521,20 @@ class _Settings:
 
 
 def _per_pulse(
-    system: QkdSystem, distance_km: float, s: _Settings, after_pulses: AfterPulseAttribution
+    system: QkdSystem, channel: Channel, s: _Settings, after_pulses: AfterPulseAttribution
 ) -> tuple[FloatArray, FloatArray]:
     """Per pulse sent and per intensity: ``p_k Q_k`` and ``p_k E_k Q_k`` when the bases agree.
 
     ``Q_k`` and ``E_k Q_k`` are those of :func:`~qinternet.qkd.observables.observed_coherent` (dead time
-    included); the callers multiply by ``q_x^2`` (key basis) or ``(1 - q_x)^2`` (test basis).
+    included); the callers multiply by ``q_x^2`` (key basis) or ``(1 - q_x)^2`` (test basis). The channel's
+    quantities broadcast with the leading axis of the settings (one channel state per candidate, or one
+    candidate per channel sample, see :class:`_Column`).
     """
     if after_pulses is AfterPulseAttribution.SAME_CLASS:
-        seen = observed_coherent(system, distance_km, s.mu)
+        seen = observed_coherent(system, channel, s.mu)
     else:
-        mean_click = np.sum(s.p * raw_click_prob(system, distance_km, s.mu), axis=-1)
-        seen = observed_coherent(system, distance_km, s.mu, click_prob=mean_click[..., None])
+        mean_click = np.sum(s.p * raw_click_prob(system, channel, s.mu), axis=-1)
+        seen = observed_coherent(system, channel, s.mu, click_prob=mean_click[..., None])
     live = live_fraction(system, np.sum(s.p * seen.gain, axis=-1))[..., None]
     return s.p * seen.gain * live, s.p * seen.error_weight * live
 
@@ -551,7 +555,7 @@ class _Block:
 
 def _rate(
     system: QkdSystem,
-    distance_km: float,
+    channel: Channel,
     s: _Settings,
     block: _Block,
     *,
@@ -567,7 +571,7 @@ def _rate(
     still has one: for ``n_X = 1e4`` it ended at 112 km while eqs. (1)-(5) leave a key beyond 120 km.
     ``-inf`` where eq. (3) leaves no single photons.
     """
-    gain, errors = _per_pulse(system, distance_km, s, after_pulses)
+    gain, errors = _per_pulse(system, channel, s, after_pulses)
     pulses = block.pulses_for(s.q**2 * np.sum(gain, axis=-1))
     key_scale = (pulses * s.q**2)[..., None]
     test_scale = (pulses * (1.0 - s.q) ** 2)[..., None]
@@ -653,17 +657,17 @@ def _fixed_settings(system: QkdSystem) -> _Settings:
 
 def _rate_point(
     system: QkdSystem,
-    distance_km: float,
+    channel: Channel,
     block: _Block,
     *,
     params: FiniteKeyParams,
     after_pulses: AfterPulseAttribution,
     optimise: bool,
 ) -> FiniteKeyRatePoint:
-    require_non_negative("distance_km", distance_km)
+    require_scalar(channel, "the finite-key rate")
 
     def evaluate(s: _Settings) -> tuple[FloatArray, FloatArray, _Core]:
-        return _rate(system, distance_km, s, block, params=params, after_pulses=after_pulses)
+        return _rate(system, channel, s, block, params=params, after_pulses=after_pulses)
 
     if optimise:
         mu3 = _weakest_decoy(system)
@@ -676,7 +680,7 @@ def _rate_point(
     bounds = _bounds_record(_Core(*(np.asarray(getattr(core, f.name))[0] for f in fields(_Core))))
     n_pulses = float(pulses[0])
     return FiniteKeyRatePoint(
-        distance_km=distance_km,
+        distance_km=fibre_length_km(channel),
         block_pulses=n_pulses,
         block_size=bounds.key_detections,
         key_rate_per_pulse=bounds.key_length_bits / n_pulses,
@@ -692,16 +696,38 @@ def _triple(values: FloatArray) -> tuple[float, float, float]:
     return (float(values[0]), float(values[1]), float(values[2]))
 
 
+@dataclass(frozen=True, slots=True)
+class _Column:
+    """A channel of ``T`` samples with its quantities as columns, shape ``(T, 1)``, to broadcast against
+    per-intensity arrays of shape ``(1, K)`` (the samples take the place of the optimiser's candidates)."""
+
+    transmittance: FloatArray
+    background: FloatArray
+
+    @staticmethod
+    def of(channel: Channel) -> _Column:
+        samples = np.shape(channel.transmittance) or np.shape(channel.background)
+        return _Column(
+            transmittance=np.broadcast_to(np.asarray(channel.transmittance, dtype=np.float64), samples)[:, None],
+            background=np.broadcast_to(np.asarray(channel.background, dtype=np.float64), samples)[:, None],
+        )
+
+
 def expected_counts(
     system: QkdSystem,
-    distance_km: float,
+    channel: Channel,
     *,
     block_pulses: float,
     after_pulses: AfterPulseAttribution = AfterPulseAttribution.CAUSAL,
 ) -> DecoyCounts:
-    """Expected counts of ``block_pulses`` pulses with the system's basis and intensity settings.
+    """Expected counts of ``block_pulses`` pulses over ``channel`` with the system's basis and intensity settings.
 
     ``n_X,k = N q_x^2 p_k Q_k`` and ``m_X,k = N q_x^2 p_k E_k Q_k``; the test basis has ``(1 - q_x)^2``.
+
+    A channel of ``T`` time samples (transmittance or background an array of shape ``(T,)``, e.g. the
+    seconds of a satellite pass) sends ``block_pulses`` pulses at each sample, and the counts are the sums
+    over the samples: the counts of a whole pass in one call. Dead time and after-pulses act within each
+    sample.
     """
     require_positive("block_pulses", block_pulses)
     source = system.source
@@ -710,10 +736,13 @@ def expected_counts(
         mu=np.asarray(source.intensities, dtype=np.float64)[None, :],
         p=np.asarray(source.intensity_probs, dtype=np.float64)[None, :],
     )
-    gain, errors = _per_pulse(system, distance_km, s, after_pulses)
+    sampled = not (is_scalar(channel.transmittance) and is_scalar(channel.background))
+    gain, errors = _per_pulse(system, _Column.of(channel) if sampled else channel, s, after_pulses)
     key, test = block_pulses * system.basis_prob**2, block_pulses * (1.0 - system.basis_prob) ** 2
 
     def scaled(values: FloatArray, factor: float) -> tuple[float, ...]:
+        if sampled:  # the samples' counts, each as a scalar channel's, summed over the samples
+            return tuple(float(v) for v in np.sum(factor * values, axis=0))
         return tuple(float(v) for v in factor * values[0])
 
     return DecoyCounts(
@@ -728,7 +757,7 @@ def expected_counts(
 
 def finite_key_rate(
     system: QkdSystem,
-    distance_km: float,
+    channel: Channel,
     *,
     block_pulses: float,
     params: FiniteKeyParams = LIM2014_PARAMS,
@@ -743,8 +772,8 @@ def finite_key_rate(
     settings (signal and two decoys) are used.
 
     Args:
-        system: devices, channel and (with ``optimise=False``) the basis and intensity settings.
-        distance_km: fibre length, km.
+        system: devices and (with ``optimise=False``) the basis and intensity settings.
+        channel: the channel from Alice to Bob (one transmittance; its background adds to the dark counts).
         block_pulses: ``N``, pulses Alice sends for the block.
         params: security parameters; by default those of Lim et al.'s Fig. 1 (``eps_sec = 1e-15 l``,
             ``eps_cor = 1e-15``).
@@ -753,14 +782,16 @@ def finite_key_rate(
         optimise: maximise over the settings (``True``) or keep the system's.
 
     >>> from qinternet.params import get_preset
-    >>> point = finite_key_rate(get_preset("lim2014").system, 50.0, block_pulses=1e11)
+    >>> from qinternet.physics.channels import fibre_channel
+    >>> system = get_preset("lim2014").system
+    >>> point = finite_key_rate(system, fibre_channel(system.fibre, 50.0), block_pulses=1e11)
     >>> 1e-4 < point.key_rate_per_pulse < 1e-2
     True
     """
     require_positive("block_pulses", block_pulses)
     return _rate_point(
         system,
-        distance_km,
+        channel,
         _Block(pulses=block_pulses),
         params=params,
         after_pulses=after_pulses,
@@ -770,7 +801,7 @@ def finite_key_rate(
 
 def finite_key_rate_at_block_size(
     system: QkdSystem,
-    distance_km: float,
+    channel: Channel,
     *,
     block_size: float,
     params: FiniteKeyParams = LIM2014_PARAMS,
@@ -785,7 +816,7 @@ def finite_key_rate_at_block_size(
     require_positive("block_size", block_size)
     return _rate_point(
         system,
-        distance_km,
+        channel,
         _Block(size=block_size),
         params=params,
         after_pulses=after_pulses,

@@ -1,7 +1,11 @@
 """Asymptotic key rates per pulse of point-to-point QKD protocols, with intensities optimised.
 
-Every protocol is a function ``(system, distance_km) -> KeyRatePoint``; :data:`PROTOCOLS` maps the
-:class:`Protocol` enum to them. Rates are secret bits per pulse sent (per channel use for the bounds).
+Every protocol is a function ``(devices, channel, options) -> KeyRatePoint``; :data:`PROTOCOLS` maps the
+:class:`Protocol` enum to them. The channel (:mod:`qinternet.physics.channels`) is the path between the users:
+one channel for prepare-and-measure protocols (and BBM92, whose source sits in its middle), a
+:class:`~qinternet.physics.channels.TwoArm` for the protocols through a relay (MDI, twin-field);
+:func:`fibre_link_channel` builds the fibre of a given length for a device set. Rates are secret bits per pulse
+sent (per channel use for the bounds).
 """
 
 from __future__ import annotations
@@ -17,12 +21,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from qinternet.errors import ParameterError
-from qinternet.params.checks import require_non_negative, require_positive
+from qinternet.params.checks import require_positive
 from qinternet.params.devices import QkdSystem
 from qinternet.params.devicesets import family_name
 from qinternet.params.mdi import MdiDeviceSet
 from qinternet.params.twinfield import TwinFieldDeviceSet
-from qinternet.physics.fibre import fibre_transmittance
+from qinternet.physics.channels import Channel, TwoArm, fibre_channel, fibre_length_km, require_scalar
 from qinternet.qkd import relayed
 from qinternet.qkd.bbm92 import bbm92_observables
 from qinternet.qkd.bounds import plob_bound, tgw_bound
@@ -46,6 +50,7 @@ __all__ = [
     "decoy_bb84_finite",
     "decoy_bb84_rate",
     "decoy_bb84_vacuum_weak",
+    "fibre_link_channel",
     "key_rate",
     "parse_protocol",
     "plob",
@@ -87,11 +92,12 @@ def parse_protocol(name: str, field: str = "protocol") -> Protocol:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class KeyRatePoint:
-    """The key rate of one protocol at one distance, with the quantities behind it.
+    """The key rate of one protocol over one channel, with the quantities behind it.
 
     Attributes:
         protocol: the model.
-        distance_km: fibre length, km.
+        distance_km: fibre length between the users, km (through the relay for MDI and twin-field); None for
+            a channel that is not all fibre (:func:`qinternet.physics.channels.fibre_length_km`).
         key_rate_per_pulse: secret bits per pulse sent (>= 0; per channel use for the bounds).
         signal_intensity: the optimised mean photon number (or mean pair number for BBM92); None
             where the protocol has none.
@@ -99,7 +105,7 @@ class KeyRatePoint:
         gain: probability of a detection (coincidence for BBM92) per pulse (None for the bounds).
         single_photon_yield: ``Y1`` (or its lower bound) where the protocol uses it.
         single_photon_error: ``e1`` (or its upper bound) where the protocol uses it.
-        channel_transmittance: transmittance of the fibre, excluding detectors.
+        channel_transmittance: transmittance of the channel between the users (both arms), excluding detectors.
         finite_key: for finite-key protocols, the block, the optimised settings and Lim et al.'s bounds.
         device_set: which devices the rate is of: the preset's name, or for a protocol of another family
             its family's default set with the preset's fibre and detectors
@@ -107,7 +113,7 @@ class KeyRatePoint:
     """
 
     protocol: Protocol
-    distance_km: float
+    distance_km: float | None
     key_rate_per_pulse: float
     signal_intensity: float | None = None
     qber: float | None = None
@@ -117,6 +123,17 @@ class KeyRatePoint:
     channel_transmittance: float
     finite_key: FiniteKeyRatePoint | None = None
     device_set: str | None = None
+
+    @property
+    def fibre_distance_km(self) -> float:
+        """``distance_km`` where a point must have one (drawn or swept against distance).
+
+        Raises:
+            ParameterError: for a point over a channel that is not all fibre.
+        """
+        if self.distance_km is None:
+            raise ParameterError("channel", f"{self.protocol.value}: the channel has no fibre length to show")
+        return self.distance_km
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (the protocol by its CLI name)."""
@@ -156,15 +173,15 @@ def _secure(rate: FloatArray) -> FloatArray:
     return np.where(np.isfinite(rate) & (rate > 0.0), rate, 0.0)
 
 
-def decoy_bb84_rate(system: QkdSystem, distance_km: float, mu: FloatArray) -> FloatArray:
+def decoy_bb84_rate(system: QkdSystem, channel: Channel, mu: FloatArray) -> FloatArray:
     """GLLP key rate with perfectly known ``Y1, e1`` (infinite decoys), vectorised over ``mu``.
 
     ``R = q {-Q_mu f H2(E_mu) + Q1 [1 - H2(e1)]}`` with ``Q1 = Y1 mu exp(-mu)``: Lo, Ma, Chen, PRL 94,
     230504 (2005), eq. (11) (arXiv v4 numbering); Ma, Qi, Zhao, Lo, PRA 72, 012326 (2005), eq. (1) with
     eqs. (7)-(11).
     """
-    signal = observed_coherent(system, distance_km, mu)
-    one = observed_fock(system, distance_km, 1, click_prob=raw_click_prob(system, distance_km, mu))
+    signal = observed_coherent(system, channel, mu)
+    one = observed_fock(system, channel, 1, click_prob=raw_click_prob(system, channel, mu))
     q1 = one.gain * mu * np.exp(-mu)
     rate = system.sifting_factor * (
         q1 * (1.0 - binary_entropy(one.error_rate))
@@ -173,21 +190,21 @@ def decoy_bb84_rate(system: QkdSystem, distance_km: float, mu: FloatArray) -> Fl
     return _secure(rate * live_fraction(system, signal.gain))
 
 
-def decoy_bb84(system: QkdSystem, distance_km: float, options: KeyRateOptions = _DEFAULTS) -> KeyRatePoint:
+def decoy_bb84(system: QkdSystem, channel: Channel, options: KeyRateOptions = _DEFAULTS) -> KeyRatePoint:
     """Decoy-state BB84, asymptotic, infinite decoys (Lo, Ma, Chen 2005), ``mu`` optimised per distance.
 
     The optimum reproduces Ma et al. (2005), eq. (12), ``(1 - mu) e^-mu = f H2(e_d) / (1 - H2(e_d))``
     (mu ~ 0.48 for the GYS parameters) where dark counts are negligible.
     """
-    mu, rate = _choose(lambda m: decoy_bb84_rate(system, distance_km, m), _MU_RANGE, options.intensity)
-    y1, e1 = _single_photon(system, distance_km, mu if math.isfinite(mu) else None)
-    return _wcp_point(Protocol.DECOY_BB84, system, distance_km, mu, rate, y1, e1)
+    mu, rate = _choose(lambda m: decoy_bb84_rate(system, channel, m), _MU_RANGE, options.intensity)
+    y1, e1 = _single_photon(system, channel, mu if math.isfinite(mu) else None)
+    return _wcp_point(Protocol.DECOY_BB84, system, channel, mu, rate, y1, e1)
 
 
-def _single_photon(system: QkdSystem, distance_km: float, mu: float | None = None) -> tuple[float, float]:
+def _single_photon(system: QkdSystem, channel: Channel, mu: float | None = None) -> tuple[float, float]:
     """``Y1, e1``; with ``mu``, after-pulses are driven by signal pulses of that intensity."""
-    clicks = None if mu is None else raw_click_prob(system, distance_km, mu)
-    one = observed_fock(system, distance_km, 1, click_prob=clicks)
+    clicks = None if mu is None else raw_click_prob(system, channel, mu)
+    one = observed_fock(system, channel, 1, click_prob=clicks)
     return float(one.gain), float(one.error_rate)
 
 
@@ -198,14 +215,12 @@ def _weak_decoy(system: QkdSystem) -> float:
     return max(decoys)
 
 
-def _vacuum_weak_rate(
-    system: QkdSystem, distance_km: float, mu: FloatArray
-) -> tuple[FloatArray, FloatArray, FloatArray]:
+def _vacuum_weak_rate(system: QkdSystem, channel: Channel, mu: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
     nu = _weak_decoy(system)
-    clicks = raw_click_prob(system, distance_km, mu)  # signal pulses drive the after-pulses
-    signal = observed_coherent(system, distance_km, mu, click_prob=clicks)
-    weak = observed_coherent(system, distance_km, nu, click_prob=clicks)
-    vacuum = observed_coherent(system, distance_km, 0.0, click_prob=clicks)
+    clicks = raw_click_prob(system, channel, mu)  # signal pulses drive the after-pulses
+    signal = observed_coherent(system, channel, mu, click_prob=clicks)
+    weak = observed_coherent(system, channel, nu, click_prob=clicks)
+    vacuum = observed_coherent(system, channel, 0.0, click_prob=clicks)
     bounds = two_decoy_bounds(
         mu, nu, 0.0, (signal.gain, weak.gain, vacuum.gain), (weak.error_weight, vacuum.error_weight)
     )
@@ -218,24 +233,24 @@ def _vacuum_weak_rate(
     return _secure(np.where(valid, rate * live_fraction(system, signal.gain), 0.0)), y1, e1
 
 
-def decoy_bb84_vacuum_weak(system: QkdSystem, distance_km: float, options: KeyRateOptions = _DEFAULTS) -> KeyRatePoint:
+def decoy_bb84_vacuum_weak(system: QkdSystem, channel: Channel, options: KeyRateOptions = _DEFAULTS) -> KeyRatePoint:
     """Vacuum + weak decoy BB84 (Ma, Qi, Zhao, Lo, PRA 72, 012326 (2005), Sec. V, eqs. (34), (37)).
 
     The weak decoy intensity ``nu`` is the source's largest non-zero decoy; ``mu`` is optimised.
     """
     nu = _weak_decoy(system)
     mu, rate = _choose(
-        lambda m: _vacuum_weak_rate(system, distance_km, m)[0], (nu * (1 + 1e-6), _MU_RANGE[1]), options.intensity
+        lambda m: _vacuum_weak_rate(system, channel, m)[0], (nu * (1 + 1e-6), _MU_RANGE[1]), options.intensity
     )
     y1 = e1 = None
     if math.isfinite(mu):
-        _, y1_arr, e1_arr = _vacuum_weak_rate(system, distance_km, np.array([mu]))
+        _, y1_arr, e1_arr = _vacuum_weak_rate(system, channel, np.array([mu]))
         y1, e1 = float(y1_arr[0]), float(e1_arr[0])
-    return _wcp_point(Protocol.DECOY_BB84_VACUUM_WEAK, system, distance_km, mu, rate, y1, e1)
+    return _wcp_point(Protocol.DECOY_BB84_VACUUM_WEAK, system, channel, mu, rate, y1, e1)
 
 
-def _gllp_rate(system: QkdSystem, distance_km: float, mu: FloatArray) -> FloatArray:
-    signal = observed_coherent(system, distance_km, mu)
+def _gllp_rate(system: QkdSystem, channel: Channel, mu: FloatArray) -> FloatArray:
+    signal = observed_coherent(system, channel, mu)
     multi = 1.0 - (1.0 + mu) * np.exp(-mu)
     with np.errstate(divide="ignore", invalid="ignore"):
         delta = multi / signal.gain
@@ -252,47 +267,47 @@ def _gllp_rate(system: QkdSystem, distance_km: float, mu: FloatArray) -> FloatAr
     return _secure(np.where((delta < 1.0) & (corrected < 0.5), rate * live, 0.0))
 
 
-def bb84_gllp(system: QkdSystem, distance_km: float, options: KeyRateOptions = _DEFAULTS) -> KeyRatePoint:
+def bb84_gllp(system: QkdSystem, channel: Channel, options: KeyRateOptions = _DEFAULTS) -> KeyRatePoint:
     """BB84 with weak coherent pulses and no decoys (GLLP worst case), ``mu`` optimised.
 
     Gottesman, Lo, Lütkenhaus, Preskill, QIC 4, 325 (2004): all multi-photon pulses are assumed tagged,
     ``Delta = (1 - (1 + mu) e^-mu) / Q_mu`` and
     ``R = q Q_mu {(1 - Delta)[1 - H2(E_mu/(1 - Delta))] - f H2(E_mu)}``.
     """
-    mu, rate = _choose(lambda m: _gllp_rate(system, distance_km, m), _MU_RANGE, options.intensity)
-    return _wcp_point(Protocol.BB84_GLLP, system, distance_km, mu, rate, None, None)
+    mu, rate = _choose(lambda m: _gllp_rate(system, channel, m), _MU_RANGE, options.intensity)
+    return _wcp_point(Protocol.BB84_GLLP, system, channel, mu, rate, None, None)
 
 
-def bb84_single_photon(system: QkdSystem, distance_km: float, options: KeyRateOptions = _DEFAULTS) -> KeyRatePoint:
+def bb84_single_photon(system: QkdSystem, channel: Channel, options: KeyRateOptions = _DEFAULTS) -> KeyRatePoint:
     """BB84 with an ideal single-photon source (Shor, Preskill, PRL 85, 441 (2000)).
 
     ``R = q Y1 [1 - H2(e1) - f H2(e1)]`` with ``Y1, e1`` of one photon through the link.
     """
-    y1, e1 = _single_photon(system, distance_km)
+    y1, e1 = _single_photon(system, channel)
     y1 *= float(live_fraction(system, y1))
     rate = float(
         _secure(np.array(system.sifting_factor * y1 * (1.0 - (1.0 + system.ec_efficiency) * float(binary_entropy(e1)))))
     )
     return KeyRatePoint(
         protocol=Protocol.BB84_SINGLE_PHOTON,
-        distance_km=distance_km,
+        distance_km=fibre_length_km(channel),
         key_rate_per_pulse=rate,
         qber=e1,
         gain=y1,
         single_photon_yield=y1,
         single_photon_error=e1,
-        channel_transmittance=_channel(system, distance_km),
+        channel_transmittance=_transmittance(channel),
     )
 
 
-def _bbm92_rate(system: QkdSystem, distance_km: float, pairs: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
-    seen = bbm92_observables(system, distance_km, pairs)
+def _bbm92_rate(system: QkdSystem, channel: Channel, pairs: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+    seen = bbm92_observables(system, channel, pairs)
     e = seen.error_rate
     rate = system.sifting_factor * seen.gain * (1.0 - (1.0 + system.ec_efficiency) * binary_entropy(e))
     return _secure(rate), seen.gain, e
 
 
-def bbm92(system: QkdSystem, distance_km: float, options: KeyRateOptions = _DEFAULTS) -> KeyRatePoint:
+def bbm92(system: QkdSystem, channel: Channel, options: KeyRateOptions = _DEFAULTS) -> KeyRatePoint:
     """BBM92 with an SPDC source in the middle, mean pair number optimised.
 
     Ma, Fung, Lo, PRA 76, 012307 (2007), eq. (11): ``R = q Q {1 - f H2(E) - H2(E)}``, with the
@@ -305,54 +320,57 @@ def bbm92(system: QkdSystem, distance_km: float, options: KeyRateOptions = _DEFA
     ):
         if value > 0:
             raise ParameterError(f"detector.{field}", "the BBM92 model does not include it yet; set it to 0")
-    pairs, rate = _choose(lambda m: _bbm92_rate(system, distance_km, m)[0], _PAIR_RANGE, options.intensity)
+    pairs, rate = _choose(lambda m: _bbm92_rate(system, channel, m)[0], _PAIR_RANGE, options.intensity)
     qber = gain = None
     if math.isfinite(pairs):
-        _, g, e = _bbm92_rate(system, distance_km, np.array([pairs]))
+        _, g, e = _bbm92_rate(system, channel, np.array([pairs]))
         gain, qber = float(g[0]), float(e[0])
     return KeyRatePoint(
         protocol=Protocol.BBM92,
-        distance_km=distance_km,
+        distance_km=fibre_length_km(channel),
         key_rate_per_pulse=rate,
         signal_intensity=pairs if math.isfinite(pairs) else None,
         qber=qber,
         gain=gain,
-        channel_transmittance=_channel(system, distance_km),
+        channel_transmittance=_transmittance(channel),
     )
 
 
-def plob(system: QkdSystem, distance_km: float, options: KeyRateOptions = _DEFAULTS) -> KeyRatePoint:
+def plob(system: QkdSystem, channel: Channel, options: KeyRateOptions = _DEFAULTS) -> KeyRatePoint:
     """The PLOB repeaterless bound of the fibre (see :func:`qinternet.qkd.bounds.plob_bound`)."""
-    eta = _channel(system, distance_km)
+    eta = _transmittance(channel)
     return KeyRatePoint(
         protocol=Protocol.PLOB,
-        distance_km=distance_km,
+        distance_km=fibre_length_km(channel),
         key_rate_per_pulse=float(plob_bound(eta)),
         channel_transmittance=eta,
     )
 
 
-def tgw(system: QkdSystem, distance_km: float, options: KeyRateOptions = _DEFAULTS) -> KeyRatePoint:
+def tgw(system: QkdSystem, channel: Channel, options: KeyRateOptions = _DEFAULTS) -> KeyRatePoint:
     """The TGW bound of the fibre (see :func:`qinternet.qkd.bounds.tgw_bound`)."""
-    eta = _channel(system, distance_km)
+    eta = _transmittance(channel)
     return KeyRatePoint(
         protocol=Protocol.TGW,
-        distance_km=distance_km,
+        distance_km=fibre_length_km(channel),
         key_rate_per_pulse=float(tgw_bound(eta)),
         channel_transmittance=eta,
     )
 
 
 def _relayed(
-    protocol: Protocol, rate: Callable[[Any, float], RelayedPoint]
-) -> Callable[[Any, float, KeyRateOptions], KeyRatePoint]:
-    """A relayed protocol (:mod:`qinternet.qkd.relayed`) as a model of :data:`PROTOCOLS`."""
+    protocol: Protocol, rate: Callable[[Any, TwoArm], RelayedPoint]
+) -> Callable[[Any, Channel, KeyRateOptions], KeyRatePoint]:
+    """A relayed protocol (:mod:`qinternet.qkd.relayed`) as a model of :data:`PROTOCOLS`: its channel is a
+    :class:`~qinternet.physics.channels.TwoArm` to the relay."""
 
-    def model(devices: Any, distance_km: float, options: KeyRateOptions = _DEFAULTS) -> KeyRatePoint:
-        point = rate(devices, distance_km)
+    def model(devices: Any, channel: Channel, options: KeyRateOptions = _DEFAULTS) -> KeyRatePoint:
+        if not isinstance(channel, TwoArm):
+            raise ParameterError("channel", f"{protocol.value} needs a two-arm channel to its relay (TwoArm)")
+        point = rate(devices, channel)
         return KeyRatePoint(
             protocol=protocol,
-            distance_km=distance_km,
+            distance_km=fibre_length_km(channel),
             key_rate_per_pulse=point.key_rate_per_pulse,
             signal_intensity=point.signal_intensity,
             qber=point.qber,
@@ -366,14 +384,14 @@ def _relayed(
     return model
 
 
-def _channel(system: QkdSystem, distance_km: float) -> float:
-    return float(fibre_transmittance(system.fibre, distance_km))
+def _transmittance(channel: Channel) -> float:
+    return float(channel.transmittance)
 
 
 def _wcp_point(
     protocol: Protocol,
     system: QkdSystem,
-    distance_km: float,
+    channel: Channel,
     mu: float,
     rate: float,
     y1: float | None,
@@ -382,24 +400,24 @@ def _wcp_point(
     """A point of a weak-coherent-pulse protocol; gain and ``Y1`` reported with the dead time applied."""
     qber = gain = None
     if math.isfinite(mu):
-        signal = observed_coherent(system, distance_km, mu)
+        signal = observed_coherent(system, channel, mu)
         live = float(live_fraction(system, signal.gain))
         gain, qber = float(signal.gain) * live, float(signal.error_rate)
         y1 = None if y1 is None else y1 * live
     return KeyRatePoint(
         protocol=protocol,
-        distance_km=distance_km,
+        distance_km=fibre_length_km(channel),
         key_rate_per_pulse=rate,
         signal_intensity=mu if math.isfinite(mu) else None,
         qber=qber,
         gain=gain,
         single_photon_yield=y1,
         single_photon_error=e1,
-        channel_transmittance=_channel(system, distance_km),
+        channel_transmittance=_transmittance(channel),
     )
 
 
-def decoy_bb84_finite(system: QkdSystem, distance_km: float, options: KeyRateOptions = _DEFAULTS) -> KeyRatePoint:
+def decoy_bb84_finite(system: QkdSystem, channel: Channel, options: KeyRateOptions = _DEFAULTS) -> KeyRatePoint:
     """Decoy-state BB84 with finite-key security: Lim, Curty, Walenta, Xu, Zbinden, PRA 89, 022307 (2014).
 
     Key rate ``l / N`` of a block of ``N = options.block_pulses`` pulses, with the key-basis probability,
@@ -412,7 +430,7 @@ def decoy_bb84_finite(system: QkdSystem, distance_km: float, options: KeyRateOpt
         raise ParameterError("intensity", "the finite-key protocol optimises every intensity; do not fix one")
     point = finite_key_rate(
         system,
-        distance_km,
+        channel,
         block_pulses=options.block_pulses,
         params=options.security,
         after_pulses=options.after_pulses,
@@ -421,17 +439,17 @@ def decoy_bb84_finite(system: QkdSystem, distance_km: float, options: KeyRateOpt
     has_key = point.key_rate_per_pulse > 0
     return KeyRatePoint(
         protocol=Protocol.DECOY_BB84_FINITE,
-        distance_km=distance_km,
+        distance_km=fibre_length_km(channel),
         key_rate_per_pulse=point.key_rate_per_pulse,
         signal_intensity=point.intensities[0] if has_key else None,
         qber=bounds.observed_qber if has_key else None,
         gain=None,
-        channel_transmittance=_channel(system, distance_km),
+        channel_transmittance=_transmittance(channel),
         finite_key=point,
     )
 
 
-PROTOCOLS: dict[Protocol, Callable[[Any, float, KeyRateOptions], KeyRatePoint]] = {
+PROTOCOLS: dict[Protocol, Callable[[Any, Channel, KeyRateOptions], KeyRatePoint]] = {
     Protocol.DECOY_BB84: decoy_bb84,
     Protocol.DECOY_BB84_VACUUM_WEAK: decoy_bb84_vacuum_weak,
     Protocol.DECOY_BB84_FINITE: decoy_bb84_finite,
@@ -445,7 +463,7 @@ PROTOCOLS: dict[Protocol, Callable[[Any, float, KeyRateOptions], KeyRatePoint]] 
     Protocol.TF_SNS_AOPP: _relayed(Protocol.TF_SNS_AOPP, relayed.tf_sns_aopp),
     Protocol.TF_PM: _relayed(Protocol.TF_PM, relayed.tf_pm),
 }
-"""Every protocol's model: ``(devices, distance_km, options) -> KeyRatePoint``, the devices of its family."""
+"""Every protocol's model: ``(devices, channel, options) -> KeyRatePoint``, the devices of its family."""
 
 FAMILY: dict[Protocol, type] = {
     **dict.fromkeys(Protocol, QkdSystem),
@@ -458,26 +476,55 @@ FAMILY: dict[Protocol, type] = {
 fibre, so any preset's (converted to a prepare-and-measure set) serves them."""
 
 
+_RELAYED = frozenset({Protocol.MDI_BB84, Protocol.TF_SNS, Protocol.TF_SNS_AOPP, Protocol.TF_PM})
+_ANY_CHANNEL = frozenset({Protocol.BBM92, Protocol.PLOB, Protocol.TGW})
+"""Protocols that take a two-arm channel as well as a single one (BBM92's source at the station; the bounds
+of the end-to-end transmittance)."""
+
+
+def fibre_link_channel(devices: QkdSystem | MdiDeviceSet | TwinFieldDeviceSet, distance_km: float) -> Channel:
+    """``distance_km`` of the devices' fibre between the users, as their protocols take it.
+
+    Prepare-and-measure sets: one fibre channel of the system's fibre (attenuation and insertion loss).
+    MDI and twin-field sets: the relay halfway, two arms of half the length
+    (:func:`qinternet.qkd.relayed.fibre_arms`).
+
+    >>> from qinternet.params import get_preset
+    >>> round(fibre_link_channel(get_preset("gys2004").system, 50.0).loss_db, 9)  # 0.21 dB/km
+    10.5
+    """
+    if isinstance(devices, QkdSystem):
+        return fibre_channel(devices.fibre, distance_km)
+    return relayed.fibre_arms(devices, distance_km)
+
+
 def key_rate(
     protocol: Protocol,
     system: QkdSystem | MdiDeviceSet | TwinFieldDeviceSet,
-    distance_km: float,
+    channel: Channel,
     *,
     intensity: float | None = None,
     options: KeyRateOptions | None = None,
 ) -> KeyRatePoint:
-    """The key rate of ``protocol`` over ``distance_km`` of fibre with ``system``'s devices.
+    """The key rate of ``protocol`` over ``channel`` with ``system``'s devices.
 
     Args:
         protocol: the model.
-        system: devices and channel, of the protocol's family (:data:`FAMILY`; for another preset's devices
-            see :func:`qinternet.params.presets.devices_for`).
-        distance_km: fibre length, km (>= 0): between the users (through the relay, for MDI and twin-field).
+        system: devices, of the protocol's family (:data:`FAMILY`; for another preset's devices see
+            :func:`qinternet.params.presets.devices_for`).
+        channel: the path between the users, one transmittance (:func:`fibre_link_channel` for a fibre of
+            a given length): a :class:`~qinternet.physics.channels.TwoArm` to the relay for MDI and
+            twin-field, a single channel for prepare-and-measure protocols; BBM92 and the bounds take
+            either.
         intensity: shorthand for ``options.intensity``: a fixed mean photon number (mean pair number for
             BBM92) instead of the optimum; ignored by protocols without one.
         options: further choices (block size and security of finite-key protocols).
     """
-    require_non_negative("distance_km", distance_km)
+    require_scalar(channel, "key_rate")
+    if protocol in _RELAYED and not isinstance(channel, TwoArm):
+        raise ParameterError("channel", f"{protocol.value} needs a two-arm channel to its relay (TwoArm)")
+    if protocol not in _RELAYED | _ANY_CHANNEL and isinstance(channel, TwoArm):
+        raise ParameterError("channel", f"{protocol.value} sends from one user to the other: give one channel")
     if not isinstance(system, FAMILY[protocol]):
         raise ParameterError(
             "preset",
@@ -490,7 +537,7 @@ def key_rate(
         require_positive("intensity", chosen.intensity)
     if chosen.block_pulses is not None:
         require_positive("block_pulses", chosen.block_pulses)
-    return PROTOCOLS[protocol](system, distance_km, chosen)
+    return PROTOCOLS[protocol](system, channel, chosen)
 
 
 def _choose(

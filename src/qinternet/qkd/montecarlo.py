@@ -20,11 +20,11 @@ import numpy as np
 from numpy.typing import NDArray
 
 from qinternet.errors import ParameterError
-from qinternet.params.checks import require_non_negative
 from qinternet.params.devices import QkdSystem
+from qinternet.physics.channels import Channel, require_scalar
 from qinternet.physics.detectors import background_prob
-from qinternet.qkd.attacks import Channel, Honest
-from qinternet.qkd.observables import dead_time_slots
+from qinternet.qkd.attacks import Honest, Intervention
+from qinternet.qkd.observables import dead_time_slots, receiver_dark_count_prob
 from qinternet.qkd.record import DetectionRecord, LinkCounts
 
 __all__ = [
@@ -92,24 +92,27 @@ class LinkSampler:
         return float(1.0 - self.probabilities[..., _NONE].sum())
 
 
-def compile_link(system: QkdSystem, distance_km: float, channel: Channel | None = None) -> LinkSampler:
-    """Outcome probabilities of every category of pulse for ``system`` over ``distance_km``.
+def compile_link(system: QkdSystem, channel: Channel, intervention: Intervention | None = None) -> LinkSampler:
+    """Outcome probabilities of every category of pulse for ``system`` over ``channel``.
 
-    ``channel`` is what reaches Bob (default :class:`~qinternet.qkd.attacks.Honest`; an attack from
-    :mod:`qinternet.qkd.attacks` otherwise).
+    ``channel`` is the path from Alice to Bob (:mod:`qinternet.physics.channels`; one transmittance, not a
+    series of samples); its background adds to the dark counts of Bob's detectors. ``intervention`` is what
+    happens on it (default :class:`~qinternet.qkd.attacks.Honest`; an attack from :mod:`qinternet.qkd.attacks`
+    otherwise).
     """
-    require_non_negative("distance_km", distance_km)
-    channel = Honest() if channel is None else channel
+    require_scalar(channel, "compile_link")
+    intervention = Honest() if intervention is None else intervention
     source, detector = system.source, system.detector
     mu = np.asarray(source.intensities, dtype=np.float64)[:, None, None]
     basis = np.array([system.basis_prob, 1.0 - system.basis_prob])
     error = np.where(np.eye(2, dtype=bool), system.misalignment_error, 0.5)[None, :, :]  # (1, Alice's, Bob's)
     weight = np.asarray(source.intensity_probs)[:, None, None] * basis[:, None] * basis[None, :]
     # After-pulses are a background driven by the mean click probability of the whole pulse train.
-    raw = channel.clicks(system, distance_km, mu, error, detector.dark_count_prob)
+    dark = receiver_dark_count_prob(system, channel)
+    raw = intervention.clicks(system, channel, mu, error, dark)
     mean_click = float(np.sum(weight * np.broadcast_to(raw.gain, weight.shape)))
-    background = background_prob(detector.dark_count_prob, detector.after_pulse_prob, mean_click)
-    clicks = channel.clicks(system, distance_km, mu, error, background)
+    background = background_prob(dark, detector.after_pulse_prob, mean_click)
+    clicks = intervention.clicks(system, channel, mu, error, background)
     outcome = np.stack(np.broadcast_arrays(clicks.none, clicks.only_correct, clicks.only_wrong, clicks.both), axis=-1)
     return LinkSampler(
         probabilities=weight[..., None] * outcome,

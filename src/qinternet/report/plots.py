@@ -45,8 +45,8 @@ def plot_key_rate(ax: Axes, points: Sequence[KeyRatePoint], *, title: str | None
     sets = {p.device_set for p in points if p.protocol not in _BOUNDS}
     empty = []
     for protocol in protocols:
-        curve = sorted((p for p in points if p.protocol is protocol), key=lambda p: p.distance_km)
-        distance = np.array([p.distance_km for p in curve])
+        curve = sorted((p for p in points if p.protocol is protocol), key=lambda p: p.fibre_distance_km)
+        distance = np.array([p.fibre_distance_km for p in curve])
         rate = np.array([p.key_rate_per_pulse for p in curve])
         shown = np.isfinite(rate) & (rate > 0)
         label = PROTOCOL_LABELS[protocol]
@@ -64,7 +64,7 @@ def plot_key_rate(ax: Axes, points: Sequence[KeyRatePoint], *, title: str | None
             marker="o" if shown.sum() < _FEW_POINTS else None,
         )
     if empty and points:
-        distances = sorted({p.distance_km for p in points})
+        distances = sorted({p.fibre_distance_km for p in points})
         where = f"{distances[0]:g} km" if len(distances) == 1 else f"{distances[0]:g}-{distances[-1]:g} km"
         note = "no key" if len(empty) == len(protocols) else "no key from " + ", ".join(empty)
         ax.text(
@@ -72,7 +72,7 @@ def plot_key_rate(ax: Axes, points: Sequence[KeyRatePoint], *, title: str | None
             ha="center", va="center" if len(empty) == len(protocols) else "bottom", color="0.3",
         )  # fmt: skip
     if protocols and len(empty) == len(protocols):
-        low, high = min(p.distance_km for p in points), max(p.distance_km for p in points)
+        low, high = min(p.fibre_distance_km for p in points), max(p.fibre_distance_km for p in points)
         pad = max(1.0, 0.05 * (high - low))
         ax.set_xlim(low - pad, high + pad)
         ax.set_xlabel("Fibre length (km)")

@@ -37,7 +37,13 @@ from qinternet.network.links.base import (
 )
 from qinternet.network.schema_base import Identifier, LinkKind, LinkModel, LinkSpecBase, NodeKind
 from qinternet.params import QkdSystem
-from qinternet.qkd.bbm92 import bbm92_key_fraction, bbm92_observables_arms, fibre_arm_transmittance
+from qinternet.qkd.bbm92 import (
+    bbm92_key_fraction,
+    bbm92_observables_arms,
+    fibre_arm,
+    fibre_arms,
+    party_transmittance,
+)
 
 __all__ = [
     "EntanglementLinkEngine",
@@ -130,8 +136,7 @@ class EntanglementLinkEngine:
         grid = _PAIR_GRID if self.pump is None else np.array([self.pump])
         seen = bbm92_observables_arms(
             self.system,
-            self.length_a_km,
-            self.length_b_km,
+            fibre_arms(self.system, self.length_a_km, self.length_b_km),
             grid,
             background_a=self.background_a,
             background_b=self.background_b,
@@ -205,7 +210,7 @@ def shared_detector_backgrounds(
     arriving: dict[str, list[tuple[int, float]]] = {}
     for index, (pair, engine) in enumerate(zip(pairs, engines, strict=True)):
         for user, length in ((pair.user_a, pair.length_a_km), (pair.user_b, pair.length_b_km)):
-            eta = float(fibre_arm_transmittance(engine.system, length))
+            eta = float(party_transmittance(engine.system, fibre_arm(engine.system, length)))
             arriving.setdefault(user, []).append((index, 1.0 - math.exp(-engine.mean_pair_number * eta)))
     result = []
     for index, pair in enumerate(pairs):

@@ -10,7 +10,9 @@ eq. (1), :func:`qinternet.qkd.finite_key.finite_key_length`) with error correcti
 its block size (Lim et al., Sec. IV: ``q_x``, the intensities and their probabilities,
 :func:`qinternet.qkd.tuning.tuned_system`), unless the scenario fixes them (``optimise_settings: false``).
 
-Classical channels in the same fibre add Raman-scattered light at the receiver (:mod:`qinternet.physics.raman`).
+The link's channel is its fibre (:class:`qinternet.physics.channels.FibreChannel`); classical channels in the same
+fibre give it a background of Raman-scattered light at the receiver (:mod:`qinternet.physics.raman`), which the
+protocol splits between Bob's two detectors.
 """
 
 from __future__ import annotations
@@ -36,13 +38,13 @@ from qinternet.network.links.base import (
 )
 from qinternet.network.schema_base import LinkKind, LinkModel, LinkSpecBase, Model, ScenarioError, Seconds
 from qinternet.params import QkdSystem
+from qinternet.physics.channels import FibreChannel, RamanNoise, fibre_channel
+from qinternet.physics.detectors import dark_count_with_background
 from qinternet.physics.raman import (
     C_BAND_RAMAN_CROSS_SECTION_PER_KM_NM,
     ClassicalChannel,
     RamanDirection,
-    raman_click_prob_per_gate,
-    raman_noise_power_w,
-    raman_photon_rate_hz,
+    RamanReceiver,
 )
 from qinternet.qkd.finite_key import (
     DecoyCounts,
@@ -62,8 +64,9 @@ __all__ = [
     "build_fibre_links",
     "draw_counts",
     "fibre_engine",
+    "link_channel",
     "raman_click_prob",
-    "with_raman_noise",
+    "raman_noise",
 ]
 
 
@@ -112,13 +115,13 @@ class FibreLinkSpec(LinkSpecBase):
     detection_window_s: Annotated[Seconds, Field(gt=0.0, le=1e-3)] = 1e-9
 
 
-def raman_click_prob(spec: FibreLinkSpec, system: QkdSystem, length_km: float) -> float:
-    """Probability that Raman light from the link's classical channels clicks Bob's receiver in one
-    detection window (:mod:`qinternet.physics.raman`: forward or backward noise power in the filter,
-    photons at the quantum wavelength, times the receiver's efficiency)."""
-    total = 0.0
-    for channel in spec.classical_channels:
-        classical = ClassicalChannel(
+def raman_noise(spec: FibreLinkSpec, system: QkdSystem) -> RamanNoise | None:
+    """The Raman noise of the link's classical channels at Bob's receiver (its filter, detection window and
+    efficiency), or None without classical channels."""
+    if not spec.classical_channels:
+        return None
+    classical = tuple(
+        ClassicalChannel(
             launch_power_dbm=channel.launch_power_dbm,
             wavelength_nm=channel.wavelength_nm,
             direction=RamanDirection(channel.direction),
@@ -128,32 +131,36 @@ def raman_click_prob(spec: FibreLinkSpec, system: QkdSystem, length_km: float) -
                 else channel.raman_cross_section_per_km_nm
             ),
         )
-        power = raman_noise_power_w(classical, system.fibre, length_km, spec.filter_bandwidth_nm)
-        total += float(raman_photon_rate_hz(power, spec.quantum_wavelength_nm))
-    return float(raman_click_prob_per_gate(total, spec.detection_window_s, system.detector.efficiency))
+        for channel in spec.classical_channels
+    )
+    receiver = RamanReceiver(
+        quantum_wavelength_nm=spec.quantum_wavelength_nm,
+        filter_bandwidth_nm=spec.filter_bandwidth_nm,
+        detection_window_s=spec.detection_window_s,
+        detection_efficiency=system.detector.efficiency,
+    )
+    return RamanNoise(classical_channels=classical, receiver=receiver)
 
 
-def with_raman_noise(spec: FibreLinkSpec, system: QkdSystem, length_km: float) -> QkdSystem:
-    """``system`` with the Raman clicks added to each of Bob's two detectors' dark counts (the scattered
-    light is unpolarised, so each detector sees half of it)."""
-    if not spec.classical_channels:
-        return system
-    per_detector = raman_click_prob(spec, system, length_km) / 2.0
-    dark = 1.0 - (1.0 - system.detector.dark_count_prob) * (1.0 - per_detector)
-    if dark >= 0.5:  # a detector clicking in most windows from noise alone: no QKD model applies
-        raise ParameterError(
-            "classical_channels", f"Raman noise clicks each detector with probability {dark:.2f} per window"
-        )
-    return dataclasses.replace(system, detector=dataclasses.replace(system.detector, dark_count_prob=dark))
+def link_channel(spec: FibreLinkSpec, system: QkdSystem) -> FibreChannel:
+    """The link's fibre as a channel: the devices' fibre over ``length_km``, with the Raman background of its
+    classical channels (:class:`qinternet.physics.channels.FibreChannel`)."""
+    return fibre_channel(system.fibre, spec.length_km, raman=raman_noise(spec, system))
+
+
+def raman_click_prob(spec: FibreLinkSpec, system: QkdSystem, length_km: float) -> float:
+    """Probability that Raman light from the link's classical channels clicks Bob's receiver in one detection
+    window over ``length_km`` (:func:`qinternet.physics.raman.raman_background_prob`)."""
+    return fibre_channel(system.fibre, length_km, raman=raman_noise(spec, system)).background
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class FibreLinkEngine(BlockEngine):
-    """Makes the blocks of one decoy-BB84 link over ``distance_km`` of fibre.
+    """Makes the blocks of one decoy-BB84 link over a fibre channel.
 
     Attributes:
         system: the devices, at the settings the link runs.
-        distance_km: fibre length.
+        channel: the fibre, with the Raman background of classical traffic in it.
         block_pulses: pulses per block.
         security: ``eps_sec``, ``eps_cor`` of every block.
         monte_carlo: draw the counts (True) or take their expectations.
@@ -161,7 +168,7 @@ class FibreLinkEngine(BlockEngine):
     """
 
     system: QkdSystem
-    distance_km: float
+    channel: FibreChannel
     block_pulses: int
     security: FiniteKeyParams
     monte_carlo: bool
@@ -173,10 +180,10 @@ class FibreLinkEngine(BlockEngine):
     def __post_init__(self) -> None:
         if self.block_s <= 0.0:
             object.__setattr__(self, "block_s", self.block_pulses / self.system.source.rep_rate_hz)
-        counts = expected_counts(self.system, self.distance_km, block_pulses=float(self.block_pulses))
+        counts = expected_counts(self.system, self.channel, block_pulses=float(self.block_pulses))
         object.__setattr__(self, "_expected", counts)
         object.__setattr__(self, "_expected_block", self._record(counts, self.block_s, self.block_s))
-        sampler = compile_link(self.system, self.distance_km) if self.monte_carlo else None
+        sampler = compile_link(self.system, self.channel) if self.monte_carlo else None
         object.__setattr__(self, "_sampler", sampler)
 
     @property
@@ -187,13 +194,22 @@ class FibreLinkEngine(BlockEngine):
     @property
     def length_km(self) -> float:
         """The fibre's length (:class:`~qinternet.network.links.base.RateCurve`)."""
-        return self.distance_km
+        return self.channel.length_km
+
+    @property
+    def distance_km(self) -> float:
+        """The fibre's length."""
+        return self.channel.length_km
 
     def rate_bps_at(self, length_km: ArrayLike) -> NDArray[np.float64]:
-        """Key per second of a block of expected counts of these devices and settings at other lengths."""
+        """Key per second of a block of expected counts of these devices and settings at other lengths (with the
+        same classical traffic, if any)."""
         lengths = np.atleast_1d(np.asarray(length_km, dtype=np.float64))
+        pulses = float(self.block_pulses)
         bits = [
-            self.bounds(expected_counts(self.system, float(d), block_pulses=float(self.block_pulses))).key_length_bits
+            self.bounds(
+                expected_counts(self.system, dataclasses.replace(self.channel, length_km=float(d)), block_pulses=pulses)
+            ).key_length_bits
             for d in lengths
         ]
         return np.asarray(bits, dtype=np.float64) / self.block_s
@@ -253,17 +269,23 @@ def draw_counts(sampler: LinkSampler, system: QkdSystem, pulses: int, rng: np.ra
 
 def fibre_engine(spec: FibreLinkSpec, path: str) -> FibreLinkEngine:
     """The block engine of the decoy-BB84 fibre link ``spec`` (at ``path`` in the file)."""
+    system = link_system(spec, path)
     try:
-        system = with_raman_noise(spec, link_system(spec, path), spec.length_km)
+        channel = link_channel(spec, system)
     except ParameterError as exc:
         raise ScenarioError([(f"{path}.{exc.field}", exc.reason)]) from None
+    dark = float(dark_count_with_background(system.detector.dark_count_prob, channel.background))
+    if dark >= 0.5:  # a detector clicking in most windows from noise alone: no QKD model applies
+        raise ScenarioError(
+            [(f"{path}.classical_channels", f"Raman noise clicks each detector with probability {dark:.2f} per window")]
+        )
     pulses = block_pulses(system.source.rep_rate_hz, spec.block_s, path)
     security = FiniteKeyParams(eps_sec=spec.eps_sec, eps_cor=spec.eps_cor)
     if spec.optimise_settings:
-        system = tuned_system(system, spec.length_km, float(pulses), security)
+        system = tuned_system(system, channel, float(pulses), security)
     return FibreLinkEngine(
         system=system,
-        distance_km=spec.length_km,
+        channel=channel,
         block_pulses=pulses,
         security=security,
         monte_carlo=spec.model is LinkModel.MONTE_CARLO,

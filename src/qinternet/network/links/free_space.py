@@ -5,8 +5,8 @@ link says so) come from :func:`qinternet.network.satellite.passes` (SGP4 via sky
 the satellite's elevation and range are sampled every ``sample_s`` seconds; each sample's channel loss is
 the Gaussian-beam collection of the receiver at that range, the atmosphere at that elevation
 (Kasten-Young air mass) and the pointing jitter (:mod:`qinternet.physics.freespace`), plus the link's
-fixed loss. The expected counts of every sample (:func:`qinternet.qkd.finite_key.expected_counts` with the
-loss as the channel's insertion loss and no fibre) add up to the pass's counts, and the pass's secret key is
+fixed loss. The expected counts of every sample (:func:`qinternet.qkd.finite_key.expected_counts` over a
+free-space channel of that loss) add up to the pass's counts, and the pass's secret key is
 Lim et al.'s finite-key length of those counts (PRA 89, 022307 (2014), eq. (1)) — one block per pass, as
 Micius distilled its key pass by pass (Liao et al., Nature 549, 43 (2017)). The key enters the pool when
 the pass ends.
@@ -60,7 +60,7 @@ from qinternet.network.schema_base import (
     Seconds,
 )
 from qinternet.params import QkdSystem
-from qinternet.params.devices import FibreParams
+from qinternet.physics.channels import FreeSpaceChannel
 from qinternet.physics.freespace import downlink_loss_from_range_db
 from qinternet.physics.sky import SkyParams, SkyReceiver, sky_click_prob_per_gate
 from qinternet.qkd.finite_key import DecoyCounts, FiniteKeyParams, expected_counts, finite_key_length
@@ -324,12 +324,8 @@ class SatelliteLinkEngine:
         return _sum_counts(
             [
                 expected_counts(
-                    dataclasses.replace(
-                        self.system,
-                        fibre=FibreParams(loss_db_per_km=0.0, insertion_loss_db=float(db)),
-                        detector=dataclasses.replace(detector, dark_count_prob=float(p)),
-                    ),
-                    0.0,
+                    dataclasses.replace(self.system, detector=dataclasses.replace(detector, dark_count_prob=float(p))),
+                    FreeSpaceChannel.from_loss_db(float(db)),
                     block_pulses=pulses,
                 )
                 for db, p in zip(loss_db, dark, strict=True)

@@ -40,14 +40,14 @@ from qinternet.network.links.base import (
 )
 from qinternet.network.schema_base import Identifier, LinkKind, LinkModel, LinkSpecBase, NodeKind, ScenarioError
 from qinternet.params import PRESETS
-from qinternet.params.devices import FibreParams
 from qinternet.params.fieldpath import apply_changes
 from qinternet.params.mdi import MdiDeviceSet, MdiSourceParams, MdiSystem
 from qinternet.params.presets import devices_for
-from qinternet.physics.fibre import fibre_transmittance
+from qinternet.physics.channels import FibreChannel, TwoArm
 from qinternet.qkd.mdi import intensities_with_signal, optimise_signal_intensity
 from qinternet.qkd.mdi_finite import MdiCounts, MdiFiniteKeyParams, expected_counts, finite_key_length
 from qinternet.qkd.mdi_montecarlo import MdiSampler, compile_mdi, sample_counts
+from qinternet.qkd.relayed import arm_transmittances
 
 __all__ = ["MdiLinkEngine", "MdiLinkSpec", "build_mdi_links", "mdi_engine", "tuned_mdi_system"]
 
@@ -77,6 +77,14 @@ class RelayedLinkSpec(LinkSpecBase):
         """The relay."""
         return self.relay
 
+    def arms(self, loss_db_per_km: float) -> TwoArm:
+        """The two arms to the relay, of ``loss_db_per_km`` fibre (the link's own attenuation when it has one)."""
+        loss = loss_db_per_km if self.loss_db_per_km is None else self.loss_db_per_km
+        return TwoArm(
+            arm_a=FibreChannel(length_km=self.length_a_km, loss_db_per_km=loss),
+            arm_b=FibreChannel(length_km=self.length_b_km, loss_db_per_km=loss),
+        )
+
     def check_ends(self, kinds: Mapping[str, NodeKind]) -> list[tuple[str, str]]:
         """Two ends that may hold key, and an untrusted relay between them."""
         problems = super().check_ends(kinds)
@@ -99,12 +107,12 @@ class MdiLinkSpec(RelayedLinkSpec):
 
 
 def _system(spec: MdiLinkSpec, path: str) -> tuple[MdiSystem, float]:
-    """The link's MDI system with its changes, and its arms' attenuation (dB/km)."""
+    """The link's MDI system with its changes, and the preset's fibre attenuation (dB/km)."""
     if spec.preset not in PRESETS:
         raise ScenarioError([(f"{path}.preset", f"unknown preset {spec.preset!r}; known: {', '.join(PRESETS)}")])
     devices, _ = devices_for(MdiDeviceSet, spec.preset)
     assert isinstance(devices, MdiDeviceSet)
-    loss = devices.runs[0].fibre.loss_db_per_km if spec.loss_db_per_km is None else spec.loss_db_per_km
+    loss = devices.runs[0].fibre.loss_db_per_km
     try:
         system = apply_changes(devices.system, spec.devices, f"{path}.devices")
     except ParameterError as exc:
@@ -194,9 +202,7 @@ class MdiLinkEngine(BlockEngine):
 def mdi_engine(spec: MdiLinkSpec, path: str) -> MdiLinkEngine:
     """The engine of the MDI link ``spec`` (at ``path`` in the file)."""
     system, loss = _system(spec, path)
-    fibre = FibreParams(loss_db_per_km=loss)
-    eta_a = float(fibre_transmittance(fibre, spec.length_a_km))
-    eta_b = float(fibre_transmittance(fibre, spec.length_b_km))
+    eta_a, eta_b = arm_transmittances(spec.arms(loss))
     pairs = block_pulses(system.rep_rate_hz, spec.block_s, path)
     security = MdiFiniteKeyParams(eps_sec=spec.eps_sec, eps_cor=spec.eps_cor)
     if spec.optimise_settings:

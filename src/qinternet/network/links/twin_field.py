@@ -39,7 +39,6 @@ from qinternet.network.links.base import (
 from qinternet.network.links.mdi import RelayedLinkSpec
 from qinternet.network.schema_base import LinkKind, LinkModel, Model, ScenarioError
 from qinternet.params import PRESETS
-from qinternet.params.devices import FibreParams
 from qinternet.params.fieldpath import apply_changes
 from qinternet.params.presets import devices_for
 from qinternet.params.twinfield import (
@@ -48,8 +47,7 @@ from qinternet.params.twinfield import (
     SnsSourceParams,
     TwinFieldDeviceSet,
 )
-from qinternet.physics.fibre import fibre_transmittance
-from qinternet.qkd.relayed import sns_source
+from qinternet.qkd.relayed import arm_transmittances, sns_source
 from qinternet.qkd.tf_finite import SnsFiniteParams, SnsSettings, optimise_sns_finite, sns_finite_rate, sns_z_counts
 from qinternet.qkd.tf_phase import check_phase_reference, round_trip_delay_s, with_phase_reference
 
@@ -200,9 +198,7 @@ def twin_field_engine(spec: TwinFieldLinkSpec, path: str) -> TwinFieldLinkEngine
         )
     devices = _devices(spec, path)
     source = sns_source(devices.source)
-    loss = devices.fibre_loss_db_per_km if spec.loss_db_per_km is None else spec.loss_db_per_km
-    fibre = FibreParams(loss_db_per_km=loss)
-    eta = (float(fibre_transmittance(fibre, spec.length_a_km)), float(fibre_transmittance(fibre, spec.length_b_km)))
+    eta = arm_transmittances(spec.arms(devices.fibre_loss_db_per_km))
     station = _tracked_station(spec, path, devices, source, eta)
     pulses = block_pulses(source.rep_rate_hz, spec.block_s, path)
     try:
