@@ -60,6 +60,7 @@ from qinternet.network.schema_base import (
     Seconds,
 )
 from qinternet.params import QkdSystem
+from qinternet.params.units import db_to_transmittance
 from qinternet.physics.channels import FreeSpaceChannel
 from qinternet.physics.freespace import downlink_loss_from_range_db
 from qinternet.physics.sky import SkyParams, SkyReceiver, sky_click_prob_per_gate
@@ -192,8 +193,10 @@ _SUN_STEP_S = 60.0
 """The Sun's elevation is computed about once a minute of a pass (each time costs skyfield a nutation series) and
 interpolated linearly in between: the Sun moves 0.25 deg a minute, and the curvature of its path leaves the
 interpolation within ~1e-4 deg (``omega**2 h**2 / 8``), or 0.15 deg where it passes near the zenith."""
-_BLINDED = float(np.nextafter(0.5, 0.0))
-"""The largest dark-count probability a detector may have (:class:`qinternet.params.DetectorParams`: < 1/2)."""
+_BLINDED = 0.5 * (1.0 - 1e-9)
+"""The dark-count probability a detector blinded by sky light is held at: just below the 1/2 that
+:class:`qinternet.params.DetectorParams` and the protocols take, with room for the rounding of the background
+that gives it (its clicks are noise, QBER ~1/2, all the same)."""
 
 
 def _sum_counts(parts: list[DecoyCounts]) -> DecoyCounts:
@@ -317,20 +320,15 @@ class SatelliteLinkEngine:
         """
         pulses = self.system.source.rep_rate_hz * sample_s
         sky = np.zeros_like(loss_db) if sky_click_prob is None else np.asarray(sky_click_prob, dtype=np.float64)
-        detector = self.system.detector
+        base = self.system.detector.dark_count_prob
         lit = sky > 0.0  # (at night the detectors stay exactly as they are)
-        dark = np.where(lit, 1.0 - (1.0 - detector.dark_count_prob) * np.sqrt(1.0 - sky), detector.dark_count_prob)
+        dark = np.where(lit, 1.0 - (1.0 - base) * np.sqrt(1.0 - sky), base)
         dark = np.minimum(dark, _BLINDED)
-        return _sum_counts(
-            [
-                expected_counts(
-                    dataclasses.replace(self.system, detector=dataclasses.replace(detector, dark_count_prob=float(p))),
-                    FreeSpaceChannel.from_loss_db(float(db)),
-                    block_pulses=pulses,
-                )
-                for db, p in zip(loss_db, dark, strict=True)
-            ]
-        )
+        # The channel's background is split half to each detector by the protocol
+        # (physics.detectors.dark_count_with_background): give it the background that does so to these dark counts.
+        background = np.where(lit, 2.0 * (1.0 - (1.0 - dark) / (1.0 - base)), 0.0)
+        channel = FreeSpaceChannel(transmittance=db_to_transmittance(loss_db), background=background)
+        return expected_counts(self.system, channel, block_pulses=pulses)
 
     def key_bits(self, counts: DecoyCounts) -> int:
         """Finite-key length of a pass's counts."""
