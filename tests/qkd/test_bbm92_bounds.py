@@ -150,3 +150,14 @@ def test_background_at_one_party_matches_ma_fung_lo_with_unequal_y0(gys: QkdSyst
     theirs = ma_fung_lo_observables(eta_a, eta_b, y0_a, y0_b, gys.misalignment_error, 0.05)
     assert float(ours.gain) == pytest.approx(float(theirs.gain), rel=1e-9)
     assert float(ours.error_rate) > float(bbm92_observables_arms(gys, fibre_arms(gys, 10.0, 20.0), 0.1).error_rate)
+
+
+def test_the_symmetric_error_fraction_vanishes_at_the_shor_preskill_threshold() -> None:
+    """With ideal error correction (f = 1) ``1 - 2 H2(e)`` is 0 at e = 11.0028 % (Shor, Preskill, PRL 85, 441 (2000):
+    "about 11 %"); the BBM92 engine's fraction floors it at 0 above."""
+    from qinternet.qkd.bbm92 import bbm92_key_fraction
+    from qinternet.qkd.entropy import symmetric_error_key_fraction
+
+    assert float(symmetric_error_key_fraction(0.110028, 1.0)) == pytest.approx(0.0, abs=1e-5)
+    assert float(symmetric_error_key_fraction(0.10, 1.0)) > 0 > float(symmetric_error_key_fraction(0.12, 1.0))
+    assert float(bbm92_key_fraction(0.12, 1.0)) == 0.0

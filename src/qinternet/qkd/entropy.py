@@ -1,4 +1,4 @@
-"""Binary Shannon entropy."""
+"""Binary Shannon entropy, and the secret fraction it gives with symmetric bit and phase errors."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import special
 
-__all__ = ["binary_entropy"]
+__all__ = ["binary_entropy", "symmetric_error_key_fraction"]
 
 
 def binary_entropy(p: ArrayLike) -> NDArray[np.float64]:
@@ -17,3 +17,14 @@ def binary_entropy(p: ArrayLike) -> NDArray[np.float64]:
     """
     x = np.clip(np.asarray(p, dtype=np.float64), 0.0, 1.0)
     return np.asarray(-(special.xlogy(x, x) + special.xlogy(1.0 - x, 1.0 - x)) / np.log(2.0), dtype=np.float64)
+
+
+def symmetric_error_key_fraction(error_rate: ArrayLike, ec_efficiency: float) -> NDArray[np.float64]:
+    """``1 - f H2(e) - H2(e)``: secret bits per sifted bit when the phase-error rate equals the bit-error rate ``e``
+    and error correction leaks ``f H2(e)`` (Shor, Preskill, PRL 85, 441 (2000); BBM92 in Ma, Fung, Lo, PRA 76,
+    012307 (2007), eq. (11)). Negative where no key is left (callers floor it at 0).
+
+    >>> round(float(symmetric_error_key_fraction(0.0, 1.16)), 12)
+    1.0
+    """
+    return np.asarray(1.0 - (1.0 + ec_efficiency) * binary_entropy(error_rate), dtype=np.float64)

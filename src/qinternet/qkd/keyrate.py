@@ -31,7 +31,7 @@ from qinternet.qkd import relayed
 from qinternet.qkd.bbm92 import bbm92_observables
 from qinternet.qkd.bounds import plob_bound, tgw_bound
 from qinternet.qkd.decoy import two_decoy_bounds
-from qinternet.qkd.entropy import binary_entropy
+from qinternet.qkd.entropy import binary_entropy, symmetric_error_key_fraction
 from qinternet.qkd.finite_key import AfterPulseAttribution, FiniteKeyParams, FiniteKeyRatePoint, finite_key_rate
 from qinternet.qkd.observables import live_fraction, observed_coherent, observed_fock, raw_click_prob
 from qinternet.qkd.optimise import maximise_scalar
@@ -285,9 +285,7 @@ def bb84_single_photon(system: QkdSystem, channel: Channel, options: KeyRateOpti
     """
     y1, e1 = _single_photon(system, channel)
     y1 *= float(live_fraction(system, y1))
-    rate = float(
-        _secure(np.array(system.sifting_factor * y1 * (1.0 - (1.0 + system.ec_efficiency) * float(binary_entropy(e1)))))
-    )
+    rate = float(_secure(system.sifting_factor * y1 * symmetric_error_key_fraction(e1, system.ec_efficiency)))
     return KeyRatePoint(
         protocol=Protocol.BB84_SINGLE_PHOTON,
         distance_km=fibre_length_km(channel),
@@ -303,7 +301,7 @@ def bb84_single_photon(system: QkdSystem, channel: Channel, options: KeyRateOpti
 def _bbm92_rate(system: QkdSystem, channel: Channel, pairs: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
     seen = bbm92_observables(system, channel, pairs)
     e = seen.error_rate
-    rate = system.sifting_factor * seen.gain * (1.0 - (1.0 + system.ec_efficiency) * binary_entropy(e))
+    rate = system.sifting_factor * seen.gain * symmetric_error_key_fraction(e, system.ec_efficiency)
     return _secure(rate), seen.gain, e
 
 

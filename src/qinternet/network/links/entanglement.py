@@ -8,7 +8,8 @@ gain ``Q`` and error ``E`` per pump pulse or coincidence window, exact for thres
 Ma, Fung, Lo, PRA 76, 012307 (2007), eq. (9) for thermal pairs). The block's key is their eq. (11),
 ``q Q N [1 - f h(E) - h(E)]`` for ``N`` pulses with sifting ``q`` — the asymptotic rate: a finite-key
 bound for BBM92 is not modelled yet, so blocks should hold many coincidences. The mean pair number is
-the one that maximises that rate for the pair's arms (an operator sets the pump power per channel).
+the one that maximises that rate for the pair's arms (an operator sets the pump power per channel:
+:func:`qinternet.qkd.bbm92.best_pair_number`).
 
 ``model: monte-carlo`` draws the matched-basis coincidences binomially and their errors binomially, and
 the block's key uses the observed error rate.
@@ -38,8 +39,9 @@ from qinternet.network.links.base import (
 from qinternet.network.schema_base import Identifier, LinkKind, LinkModel, LinkSpecBase, NodeKind
 from qinternet.params import QkdSystem
 from qinternet.qkd.bbm92 import (
+    PAIR_GRID,
     bbm92_key_fraction,
-    bbm92_observables_arms,
+    best_pair_number,
     fibre_arm,
     fibre_arms,
     party_transmittance,
@@ -54,9 +56,6 @@ __all__ = [
     "entanglement_engines",
     "shared_detector_backgrounds",
 ]
-
-_PAIR_GRID = np.geomspace(1e-4, 1.0, 241)
-"""Mean pair numbers searched for the optimum (a 1.5 % grid: the rate is flat near its maximum)."""
 
 
 class EntanglementLinkSpec(LinkSpecBase):
@@ -133,19 +132,16 @@ class EntanglementLinkEngine:
     def __post_init__(self) -> None:
         if self.block_s <= 0.0:
             object.__setattr__(self, "block_s", self.block_pulses / self.system.spdc.rep_rate_hz)
-        grid = _PAIR_GRID if self.pump is None else np.array([self.pump])
-        seen = bbm92_observables_arms(
+        mu, gain, error_rate = best_pair_number(
             self.system,
             fibre_arms(self.system, self.length_a_km, self.length_b_km),
-            grid,
+            PAIR_GRID if self.pump is None else self.pump,
             background_a=self.background_a,
             background_b=self.background_b,
         )
-        rates = seen.gain * _key_fraction(self.system, seen.error_rate)
-        best = int(np.argmax(rates))
-        object.__setattr__(self, "mean_pair_number", float(grid[best]))
-        object.__setattr__(self, "gain", float(seen.gain[best]))
-        object.__setattr__(self, "error_rate", float(seen.error_rate[best]))
+        object.__setattr__(self, "mean_pair_number", mu)
+        object.__setattr__(self, "gain", gain)
+        object.__setattr__(self, "error_rate", error_rate)
 
     @property
     def expected_key_bits(self) -> float:
