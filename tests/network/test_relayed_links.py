@@ -203,3 +203,14 @@ def test_a_copy_keeps_the_kinds() -> None:
     data = pair_scenario(**MDI)
     again = load_scenario(copy.deepcopy(load_scenario(data).model_dump(mode="json")))
     assert type(again.links[0]).__name__ == "MdiLinkSpec"
+
+
+def test_the_kmes_of_an_mdi_pair_leave_the_relay_out() -> None:
+    """``qinternet serve`` runs a KME per node that holds key: the two users, joined by the MDI link; none at the
+    untrusted relay, and it relays nothing."""
+    from qinternet.kms.feeder import kme_id, topology_of
+
+    topology = topology_of(load_scenario(pair_scenario(**MDI)))
+    assert kme_id("charlie") not in topology.kmes
+    assert topology.links == ((kme_id("alice"), kme_id("bob")),)
+    assert topology.relays == frozenset()
