@@ -214,3 +214,18 @@ def test_the_kmes_of_an_mdi_pair_leave_the_relay_out() -> None:
     assert kme_id("charlie") not in topology.kmes
     assert topology.links == ((kme_id("alice"), kme_id("bob")),)
     assert topology.relays == frozenset()
+
+
+def test_the_documented_example_gives_key_to_both_pairs() -> None:
+    """docs/examples/untrusted-relays.yaml (the README's example of untrusted relays) runs, and both demands get
+    key over their own relayed link."""
+    from qinternet import run_scenario
+
+    example = Path(__file__).resolve().parents[2] / "docs" / "examples" / "untrusted-relays.yaml"
+    result = run_scenario(str(example), duration="12h")
+    summary = json.loads(result.to_json())
+    kinds = {link["id"]: link["kind"] for link in summary["links"]}
+    assert kinds == {"alice-bob": "mdi", "dana-erik": "twin-field"}
+    for demand in summary["demands"]:
+        assert demand["delivered_bits"] > 0
+        assert len(demand["paths"]) == 1
