@@ -12,8 +12,9 @@ layer needs, and arranged so that the per-event path is a handful of C calls:
   after everything already due then (if that bucket is a lone process, it starts a new bucket of the
   same time, which runs next: the same order). The network's processes share a few periods (every
   link block, every network step), so most events cost a list append and one step of a list
-  iteration instead of a heap push and pop. An event alone at its time costs a push and a pop of an ``int``
-  (cheaper to compare than SimPy's ``(time, priority, seq, event)``) plus a dict insert and pop.
+  iteration instead of a heap push and pop. An event alone at its time costs a push and a pop of an
+  ``int`` (cheaper to compare than SimPy's ``(time, priority, seq, event)``) plus a dict insert, look-up
+  and delete, and no list.
 * **An entry is** a :class:`Process` to resume with ``None`` (after a timeout: no object per step), a
   tuple ``(process, value_to_send)`` (after an event), or a list ``[callback, args, time_ps]`` (a
   scheduled callback, which is also its :data:`EventHandle`). A process step is written inline in
@@ -876,13 +877,14 @@ class Kernel:
     def _loop(self) -> None:
         """Run buckets until none is left: the body of :meth:`run`, written for speed.
 
-        When its time comes, a bucket is taken out of ``_buckets`` (its time is off ``_times`` too). A
-        lone bucket's process is stepped: an entry due now that comes up meanwhile starts a new bucket
-        of now, which runs next, as it would have run after the process had it been appended to its
-        bucket. A list is put back until it is done, so that entries due now are appended to it and run
-        in this pass (the event-driven steps of memories wake one another at the same time: an append
-        is cheaper than a bucket of its own). If an entry raises, the entries after it are kept for the
-        next :meth:`run` (the one that raised has been consumed).
+        A lone bucket is taken out of ``_buckets`` and its process stepped: an entry due now that comes
+        up meanwhile starts a new bucket of now, which runs next, as it would have run after the process
+        had it been appended to its bucket. A list bucket stays in ``_buckets`` until it is done, so that
+        entries due now are appended to it and run in this pass (the event-driven steps of memories wake
+        one another at the same time: an append is cheaper than a bucket of its own, and keeping the list
+        costs no dict operation more than taking it out would). The time being run is off ``_times``. If
+        an entry raises, the entries after it are kept for the next :meth:`run` (the one that raised has
+        been consumed).
 
         ``last`` is the bucket, ``last_wait`` ps from now, that a process of this list bucket last
         joined (at first the bucket itself, 0 ps from now): processes that woke together with a common
@@ -894,13 +896,14 @@ class Kernel:
         is never in the past, so joining one needs no sign test).
         """
         times, buckets = self._times, self._buckets
-        get, take, push, pop = buckets.get, buckets.pop, heappush, heappop
+        get, push, pop = buckets.get, heappush, heappop
         process_class, timeout_class, int_class, list_class = Process, Timeout, int, list
         while times:
             now_ps = pop(times)
             self.now_ps = now_ps
-            bucket: Any = take(now_ps)  # Any: a list or a lone Process, told apart by exact class
+            bucket: Any = buckets[now_ps]  # Any: a list or a lone Process, told apart by exact class
             if bucket.__class__ is process_class:  # a lone process after a timeout: no list, no iteration
+                del buckets[now_ps]
                 send = bucket._send  # an attribute, then a call: `bucket._send(None)` is not specialised
                 try:
                     waited: Any = send(None)  # Any: narrowed below by exact class, for speed
@@ -929,7 +932,6 @@ class Kernel:
                 else:
                     buckets[due_ps] = [later, bucket]
                 continue
-            buckets[now_ps] = bucket  # a list stays in the dict while it runs: entries due now join it
             last_wait, last = 0, bucket
             try:
                 for entry in bucket:
