@@ -10,7 +10,9 @@ process or one scheduled callback; start-up and shutdown are not counted):
   scenario (``beijing-shanghai``-sized): 35 fibre links that each deliver a block every 600 s, one
   network process that serves the demands every 60 s, and 4 satellite downlinks that sleep until the
   (absolute, irregular) end of each pass, once per 500 km orbit (5,677 s). Links and the network step
-  share their times, as in the real simulation, so most events are due together with others.
+  share their times, as in the real simulation, so most events are due together with others. Each
+  process yields its own ``int`` object for its period, block after block, as each link of the real
+  network does with its own ``block_ps`` (equal values, distinct objects: see :func:`_own_int`).
 
 Each workload runs in three forms, the same for both simulators:
 
@@ -139,8 +141,22 @@ def _network_plans(events: int, seed: int) -> list[_Plan]:
     steps = events - LINKS * blocks - sum(len(plan.waits_ps) for plan in satellites)
     if steps < 1:
         raise ValueError(f"events={events} is too few for the network-like workload")
-    links = [_Plan(waits_ps=[LINK_BLOCK_PS] * blocks) for _ in range(LINKS)]
-    return [*links, _Plan(waits_ps=[NETWORK_STEP_PS] * steps), *satellites]
+    links = [_Plan(waits_ps=[_own_int(LINK_BLOCK_PS)] * blocks) for _ in range(LINKS)]
+    return [*links, _Plan(waits_ps=[_own_int(NETWORK_STEP_PS)] * steps), *satellites]
+
+
+def _own_int(value: int) -> int:
+    """A new ``int`` object equal to ``value``, for one process's period.
+
+    Each link of the network computes its own ``block_ps`` and yields that object block after block.
+    The kernel joins a process to the bucket that the previous process of the same instant joined by an
+    identity test when both yield the very same ``int`` object, and by an ``int`` comparison otherwise;
+    if all 35 links shared one object here, the benchmark would time the cheaper test only.
+    """
+    copy = int(str(value))
+    if copy is value:  # CPython caches only small ints; a period in ps is far above them
+        raise ValueError(f"{value} is a cached int: cannot give each process its own object")
+    return copy
 
 
 def _events_per_time(plans: list[_Plan]) -> float:

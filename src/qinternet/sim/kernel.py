@@ -3,19 +3,29 @@
 The model is SimPy's (Müller & Vignaux, *SimPy* 4, ``simpy/core.py``) cut down to what the network
 layer needs, and arranged so that the per-event path is a handful of C calls:
 
-* **Entries are kept in buckets, one per due time**: a dict ``time_ps -> list of entries`` and a heap of
-  the distinct times. Entries due at the same picosecond run first-in, first-out because they are
-  appended in scheduling order; an entry scheduled for the time being run (``delay 0``, an event's
-  waiters) is appended to the bucket being run, so it runs after everything already due then. The
-  network's processes share a few periods (every link block, every network step), so most events
-  cost a list append and one step of a list iteration instead of a heap push and pop. An event alone
-  at its time costs a push and a pop of an ``int`` (cheaper to compare than SimPy's ``(time, priority,
-  seq, event)``) plus a dict insert and delete: about what a heap of ``(time, seq, ...)`` entries costs.
+* **Entries are kept in buckets, one per due time**: a dict ``time_ps -> bucket`` and a heap of the
+  distinct times. A bucket is a list of entries, or, while a single process sleeps until that time,
+  that :class:`Process` itself (a *lone* bucket: no list for an event alone at its time; the first
+  entry that joins it turns it into the list ``[process, entry]``). Entries due at the same picosecond
+  run first-in, first-out because they are appended in scheduling order; an entry scheduled for the
+  time being run (``delay 0``, an event's waiters) is appended to the bucket being run, so it runs
+  after everything already due then (if that bucket is a lone process, it starts a new bucket of the
+  same time, which runs next: the same order). The network's processes share a few periods (every
+  link block, every network step), so most events cost a list append and one step of a list
+  iteration instead of a heap push and pop. An event alone at its time costs a push and a pop of an
+  ``int`` (cheaper to compare than SimPy's ``(time, priority, seq, event)``) plus a dict insert, look-up
+  and delete, and no list.
 * **An entry is** a :class:`Process` to resume with ``None`` (after a timeout: no object per step), a
   tuple ``(process, value_to_send)`` (after an event), or a list ``[callback, args, time_ps]`` (a
   scheduled callback, which is also its :data:`EventHandle`). A process step is written inline in
-  :meth:`Kernel.run` (``generator.send(value)`` and one append for a timeout): no event object, no
-  callback list, no Python-level call per step.
+  :meth:`Kernel.run` (``generator.send(value)`` and one append or dict insert for a timeout): no event
+  object, no callback list, no Python-level call per step. A lone bucket is run without a list: its
+  process is taken out of the dict, stepped, and put in the bucket of its next time (as that time's
+  lone bucket if it has none yet).
+* **Processes that wake together and wait alike join one bucket without a look-up.** While a list
+  bucket runs, the loop remembers the delay ``d`` of the bucket that a process of it last joined;
+  the next process that yields ``d`` (the same ``int`` object, or an equal one) is appended to that
+  bucket with an identity or an ``int`` comparison: no addition, no dict look-up.
 * **Cancelling is lazy.** :meth:`Kernel.cancel` swaps the callback of the handle for a no-op in place
   (a list, not a tuple, so that this is possible); the loop does the same to every callback it runs,
   so a handle whose callback is the no-op is over, and the step needs no "was it cancelled?" test.
@@ -193,7 +203,9 @@ class Event:
             return
         kernel = self.kernel
         now_ps = kernel.now_ps
-        due_now = kernel._buckets.get(now_ps) or kernel._bucket(now_ps)  # while running: the bucket being run
+        due_now = kernel._buckets.get(now_ps)  # while running: the bucket being run, if a list
+        if due_now.__class__ is not list:  # none (a lone process is being run); never a lone process in practice
+            due_now = kernel._bucket(now_ps)
         for waiter in waiters:
             # A process's entry carries the value to send; a condition's, the event; a callback's, its arguments.
             if type(waiter) is Process:
@@ -617,7 +629,8 @@ class Kernel:
         self._pause_gc = pause_gc
         self.now_ps = 0
         self._times: list[int] = []  # heap of the distinct times that have a bucket
-        self._buckets: dict[int, list[_Entry]] = {}  # time_ps -> entries due then, in scheduling order
+        # time_ps -> entries due then, in scheduling order: a list, or a lone Process (see the module docstring)
+        self._buckets: dict[int, list[_Entry] | Process] = {}
         self._names: dict[int, str] = {}  # name key -> name, to refuse duplicates (and key collisions)
         self._running = False
 
@@ -644,8 +657,10 @@ class Kernel:
         if bucket is None:
             buckets[time_ps] = [entry]
             heappush(self._times, time_ps)
-        else:
+        elif bucket.__class__ is list:
             bucket.append(entry)
+        else:  # a lone process
+            buckets[time_ps] = [bucket, entry]
         return entry
 
     def schedule_at(self, time_ps: int, callback: Callable[..., object], *args: Any) -> EventHandle:
@@ -704,12 +719,15 @@ class Kernel:
         event = Event(self)
         time_ps = self.now_ps + delay_ps
         entry = [event.succeed, (value,), time_ps]
-        bucket = self._buckets.get(time_ps)
+        buckets = self._buckets
+        bucket = buckets.get(time_ps)
         if bucket is None:
-            self._buckets[time_ps] = [entry]
+            buckets[time_ps] = [entry]
             heappush(self._times, time_ps)
-        else:
+        elif bucket.__class__ is list:
             bucket.append(entry)
+        else:  # a lone process
+            buckets[time_ps] = [bucket, entry]
         return event
 
     def any_of(self, events: Iterable[Event]) -> Condition:
@@ -752,21 +770,28 @@ class Kernel:
         return time_ps
 
     def _bucket(self, time_ps: int) -> list[_Entry]:
-        """The bucket of ``time_ps``, created if there is none (the bucket being run, if ``time_ps`` is now)."""
-        bucket = self._buckets.get(time_ps)
+        """The bucket of ``time_ps`` as a list: created if there is none, a lone process made the list of itself."""
+        buckets = self._buckets
+        bucket = buckets.get(time_ps)
         if bucket is None:
-            bucket = self._buckets[time_ps] = []
+            bucket = buckets[time_ps] = []
             heappush(self._times, time_ps)
+        elif bucket.__class__ is not list:
+            bucket = buckets[time_ps] = [bucket]
         return bucket
 
     def _push(self, time_ps: int, entry: _Entry) -> None:
-        """Append ``entry`` to the bucket of ``time_ps`` (the bucket being run, if ``time_ps`` is now)."""
-        bucket = self._buckets.get(time_ps)
+        """Append ``entry`` to the bucket of ``time_ps`` (the bucket being run if ``time_ps`` is now and it is
+        a list)."""
+        buckets = self._buckets
+        bucket = buckets.get(time_ps)
         if bucket is None:
-            self._buckets[time_ps] = [entry]
+            buckets[time_ps] = [entry]
             heappush(self._times, time_ps)
-        else:
+        elif bucket.__class__ is list:
             bucket.append(entry)
+        else:  # a lone process
+            buckets[time_ps] = [bucket, entry]
 
     # -- processes and randomness ---------------------------------------------------------------------
 
@@ -807,7 +832,12 @@ class Kernel:
     # -- running --------------------------------------------------------------------------------------
 
     def peek_ps(self) -> int | None:
-        """The time of the next bucket (cancelled entries included), or None if nothing is scheduled."""
+        """The time of the next bucket (cancelled entries included), or None if nothing is scheduled.
+
+        Meant for between runs: called from a process or a callback, it leaves out the bucket being run,
+        and whether it counts entries scheduled for the current time meanwhile depends on that bucket (a
+        lone process's are a bucket of their own, a list's are appended to it).
+        """
         return self._times[0] if self._times else None
 
     def run(self, until_ps: int | None = None) -> None:
@@ -828,9 +858,7 @@ class Kernel:
             if until_ps < self.now_ps:
                 raise ParameterError("until_ps", f"{until_ps} is before now_ps = {self.now_ps}")
             sentinel = [_stop_run, (), until_ps]
-            self._push(until_ps, sentinel)
-            bucket = self._buckets[until_ps]
-            bucket.insert(0, bucket.pop())  # before every entry due then
+            self._bucket(until_ps).insert(0, sentinel)  # before every entry due then
         self._running = True
         collecting = gc.isenabled()
         if self._pause_gc:
@@ -849,23 +877,62 @@ class Kernel:
     def _loop(self) -> None:
         """Run buckets until none is left: the body of :meth:`run`, written for speed.
 
-        The bucket being run stays in ``_buckets`` until it is done, so that entries due now are appended
-        to it and run in this pass; its time is off ``_times`` meanwhile. If an entry raises, the entries
-        after it are kept for the next :meth:`run` (the one that raised has been consumed).
+        A lone bucket is taken out of ``_buckets`` and its process stepped: an entry due now that comes
+        up meanwhile starts a new bucket of now, which runs next, as it would have run after the process
+        had it been appended to its bucket. A list bucket stays in ``_buckets`` until it is done, so that
+        entries due now are appended to it and run in this pass (the event-driven steps of memories wake
+        one another at the same time: an append is cheaper than a bucket of its own, and keeping the list
+        costs no dict operation more than taking it out would). The time being run is off ``_times``. If
+        an entry raises, the entries after it are kept for the next :meth:`run` (the one that raised has
+        been consumed).
 
-        ``last`` is the bucket (of ``last_ps``) that a process of this bucket last joined: processes
-        that woke together with a common period sleep until the same time, so after the first of them
-        the others join it with an ``int`` comparison instead of a dict look-up. It is reset for every
-        bucket, so it never outlives its bucket (buckets are only deleted when they have run).
+        ``last`` is the bucket, ``last_wait`` ps from now, that a process of this list bucket last
+        joined (at first the bucket itself, 0 ps from now): processes that woke together with a common
+        period sleep until the same time, so after the first of them the others join it with an
+        identity (the same ``int`` object, e.g. a link's ``block_ps``) or an ``int`` comparison instead
+        of an addition and a dict look-up. It is reset for every bucket, so it never outlives its bucket
+        (a list bucket is never replaced, and is only deleted when it has run). ``last_wait`` is never
+        negative: a negative ``int`` is refused where a new bucket would be made (a bucket that exists
+        is never in the past, so joining one needs no sign test).
         """
         times, buckets = self._times, self._buckets
         get, push, pop = buckets.get, heappush, heappop
-        process_class, timeout_class = Process, Timeout
+        process_class, timeout_class, int_class, list_class = Process, Timeout, int, list
         while times:
             now_ps = pop(times)
             self.now_ps = now_ps
-            bucket = buckets[now_ps]
-            last_ps, last = now_ps, bucket
+            bucket: Any = buckets[now_ps]  # Any: a list or a lone Process, told apart by exact class
+            if bucket.__class__ is process_class:  # a lone process after a timeout: no list, no iteration
+                del buckets[now_ps]
+                send = bucket._send  # an attribute, then a call: `bucket._send(None)` is not specialised
+                try:
+                    waited: Any = send(None)  # Any: narrowed below by exact class, for speed
+                except StopIteration as stop:
+                    bucket._finish(stop.value)
+                    continue
+                except BaseException as error:
+                    bucket._crash(error)
+                    raise
+                cls = waited.__class__
+                if cls is timeout_class:
+                    waited = waited.delay_ps
+                elif cls is not int_class:
+                    bucket._wait_for(waited)
+                    continue
+                due_ps = now_ps + waited
+                later: Any = get(due_ps)
+                if later is None:
+                    if waited < 0:
+                        bucket._wait_for(waited)  # throws the error into the process
+                        continue
+                    buckets[due_ps] = bucket
+                    push(times, due_ps)
+                elif later.__class__ is list_class:
+                    later.append(bucket)
+                else:
+                    buckets[due_ps] = [later, bucket]
+                continue
+            last_wait, last = 0, bucket
             try:
                 for entry in bucket:
                     cls = entry.__class__
@@ -879,32 +946,45 @@ class Kernel:
                         callback(*args)
                         continue
                     # A process step, inline: the hot path of every simulation, so no method call.
+                    send = target._send
                     try:
-                        waited: Any = target._send(arg)  # Any: narrowed below by exact class, for speed
+                        waited = send(arg)
                     except StopIteration as stop:
                         target._finish(stop.value)
                         continue
                     except BaseException as error:
                         target._crash(error)
                         raise
-                    cls = waited.__class__
-                    if cls is timeout_class:
-                        due_ps = now_ps + waited.delay_ps
-                    elif cls is int and waited >= 0:
-                        due_ps = now_ps + waited
-                    else:
-                        target._wait_for(waited)
-                        continue
-                    if due_ps == last_ps:
+                    if waited is last_wait:
                         last.append(target)
                         continue
+                    cls = waited.__class__
+                    if cls is timeout_class:
+                        waited = waited.delay_ps
+                        if waited is last_wait:
+                            last.append(target)
+                            continue
+                    elif cls is not int_class:
+                        target._wait_for(waited)
+                        continue
+                    if waited == last_wait:
+                        last.append(target)
+                        last_wait = waited
+                        continue
+                    due_ps = now_ps + waited
                     later = get(due_ps)
                     if later is None:
-                        buckets[due_ps] = [target]
+                        if waited < 0:
+                            target._wait_for(waited)  # throws the error into the process
+                            continue
+                        buckets[due_ps] = target  # a lone bucket, until another entry joins it
                         push(times, due_ps)
-                    else:
+                        continue
+                    if later.__class__ is list_class:
                         later.append(target)
-                        last_ps, last = due_ps, later
+                    else:
+                        later = buckets[due_ps] = [later, target]
+                    last_wait, last = waited, later
             except BaseException:
                 self._keep_after(bucket, entry)
                 raise
@@ -927,7 +1007,7 @@ class Kernel:
 
     def _drop_front(self, time_ps: int) -> None:
         """Remove the first entry of the bucket of ``time_ps`` (an unreached sentinel), and the bucket if empty."""
-        bucket = self._buckets[time_ps]
+        bucket = self._bucket(time_ps)  # a list already: the sentinel is in it, and a list bucket stays one
         del bucket[0]
         if not bucket:
             del self._buckets[time_ps]
