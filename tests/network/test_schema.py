@@ -552,3 +552,19 @@ def test_texts_are_bounded_and_the_limit_is_named() -> None:
     assert errors_of(scenario(links=links)) == [
         ("links[0].devices", "holds a text of 20,000 characters; at most 10,000")
     ]
+
+
+def test_the_json_schema_tells_the_link_kinds_apart_and_takes_durations() -> None:
+    """Editors validating against ``qinternet scenario schema`` see which ``kind`` selects which link model, and
+    that a duration may be written ``24h`` as well as in seconds."""
+    schema = scenario_json_schema()
+    kinds = {
+        name: model["properties"]["kind"]["const"]
+        for name, model in schema["$defs"].items()
+        if name.endswith("LinkSpec")
+    }
+    assert kinds == {entry.spec.__name__: entry.kind.value for entry in LINK_KINDS}
+    duration = schema["$defs"]["TimeSpec"]["properties"]["duration_s"]
+    pattern = next(branch["pattern"] for branch in duration["anyOf"] if branch.get("type") == "string")
+    assert re.match(pattern, "24h")
+    assert not re.match(pattern, "soon")

@@ -14,8 +14,19 @@ from collections.abc import Mapping
 from types import UnionType
 from typing import Annotated, Any, ClassVar, Self, Union, get_args, get_origin
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator, model_validator
-from pydantic_core import PydanticCustomError
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    GetJsonSchemaHandler,
+    ValidationInfo,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, PydanticCustomError
 
 from qinternet.errors import QinternetError
 from qinternet.messages import shown_value
@@ -78,8 +89,15 @@ def _duration(value: object) -> float:
         raise PydanticCustomError("duration", str(exc)) from None
 
 
-Seconds = Annotated[float, BeforeValidator(_duration)]
-"""A duration: a number of seconds or a string with a unit (ps, ns, us, ms, s, min, h, d)."""
+Seconds = Annotated[
+    float,
+    BeforeValidator(_duration),
+    WithJsonSchema(
+        {"anyOf": [{"type": "number"}, {"type": "string", "pattern": _DURATION.pattern}]},
+    ),
+]
+"""A duration: a number of seconds or a string with a unit (ps, ns, us, ms, s, min, h, d); the JSON Schema
+says both (the bounds of a field apply to its seconds)."""
 Identifier = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")]
 Probability = Annotated[float, Field(gt=0.0, le=1.0)]
 
@@ -201,6 +219,16 @@ class LinkSpecBase(Model):
         if self.a == self.b:
             raise PydanticCustomError("link", "joins node {node} to itself", {"node": self.a})
         return self
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        """The JSON Schema of the kind: its ``kind`` is the one value that selects it (editors can then tell the
+        kinds of ``links[]`` apart)."""
+        schema = handler.resolve_ref_schema(handler(core_schema))
+        default = cls.model_fields["kind"].default
+        if isinstance(default, LinkKind):
+            schema.setdefault("properties", {})["kind"] = {"const": default.value, "default": default.value}
+        return schema
 
     @property
     def via(self) -> str | None:
