@@ -130,6 +130,14 @@ def _tracked_station(
         raise ScenarioError([(f"{where}.{name}", reason)]) from None
 
 
+_CHERNOFF_SHARE = 1.0 / 20.0
+"""Each Chernoff bound of the finite-size SNS analysis fails with ``eps_sec / 20``: it takes at most nine of them
+(:mod:`qinternet.qkd.tf_finite`), so together they fail with less than ``0.45 eps_sec``."""
+_PA_SHARE = 1.0 / 4.0
+"""``eps_PA`` and the smoothing ``eps_hat`` are ``eps_sec / 4`` each: with the bounds, the secrecy of a block is
+below the link's ``eps_sec`` (its ``eps_cor`` is the correctness)."""
+
+
 @functools.lru_cache(maxsize=128)
 def _optimised(
     eta_a: float, eta_b: float, station: InterferenceStationParams, ec_efficiency: float, params: SnsFiniteParams
@@ -202,7 +210,13 @@ def twin_field_engine(spec: TwinFieldLinkSpec, path: str) -> TwinFieldLinkEngine
     station = _tracked_station(spec, path, devices, source, eta)
     pulses = block_pulses(source.rep_rate_hz, spec.block_s, path)
     try:
-        params = SnsFiniteParams(block_pulses=float(pulses), eps_cor=spec.eps_cor)
+        params = SnsFiniteParams(
+            block_pulses=float(pulses),
+            chernoff_failure=spec.eps_sec * _CHERNOFF_SHARE,
+            eps_cor=spec.eps_cor,
+            eps_pa=spec.eps_sec * _PA_SHARE,
+            eps_hat=spec.eps_sec * _PA_SHARE,
+        )
     except ParameterError as exc:
         raise ScenarioError([(f"{path}.block_s", exc.reason)]) from None
     settings = SnsSettings.of(source)
