@@ -16,6 +16,7 @@ from qinternet.network.links.build import build_links
 from qinternet.network.links.mdi import MdiLinkEngine
 from qinternet.network.links.twin_field import TwinFieldLinkEngine
 from qinternet.network.schema import ScenarioError, load_scenario
+from qinternet.params import get_preset
 from qinternet.params.mdi import YIN2016
 from qinternet.params.twinfield import LIU2023
 from qinternet.qkd.bounds import plob_bound
@@ -156,7 +157,7 @@ def _broken(change: str) -> dict[str, Any]:
         ("relay serves two links", "nodes[1]", "an untrusted-relay joins exactly two users"),
         ("relay serves none", "nodes[3]", "'idle' is the relay of no link"),
         ("trusted relay that is not", "nodes[1]", "never holds key, so it cannot be trusted"),
-        ("demand at the relay", "demands[0].b", "is a untrusted-relay; a demand joins users"),
+        ("demand at the relay", "demands[0].b", "is an untrusted-relay; a demand joins users"),
         ("fibre to the relay", "links[1]", "an untrusted-relay is the relay of an mdi or twin-field link"),
         ("relay of the wrong kind", "links[0].relay", "is a trusted-relay, not an untrusted-relay"),
         ("unknown kind", "links[0].kind", "must be one of fibre, free-space, entanglement, mdi, twin-field"),
@@ -229,3 +230,63 @@ def test_the_documented_example_gives_key_to_both_pairs() -> None:
     for demand in summary["demands"]:
         assert demand["delivered_bits"] > 0
         assert len(demand["paths"]) == 1
+
+
+def test_unequal_arms_are_balanced_when_that_gives_more_key() -> None:
+    """With both sources at one setting, very unequal arms spoil the interference at the relay; the link then
+    attenuates the shorter arm to the longer's (as operators do), so 150 + 250 km gives the key of 250 + 250 km
+    instead of none."""
+    uneven = build_links(load_scenario(pair_scenario(**{**TF, "length_a_km": 150, "length_b_km": 250})))[0].engine
+    even = build_links(load_scenario(pair_scenario(**{**TF, "length_a_km": 250, "length_b_km": 250})))[0].engine
+    assert isinstance(uneven, TwinFieldLinkEngine)
+    assert uneven.eta_a == uneven.eta_b == even.eta_b
+    assert uneven.expected_rate_bps == even.expected_rate_bps > 0
+    near = build_links(load_scenario(pair_scenario(**{**MDI, "length_a_km": 45, "length_b_km": 55})))[0].engine
+    assert isinstance(near, MdiLinkEngine)
+    assert near.eta_a > near.eta_b  # nearly equal arms: kept as built, which gives more
+
+
+@pytest.mark.parametrize(
+    ("link", "devices", "field", "reason"),
+    [
+        (
+            MDI,
+            {"bsm": {"detector": {"efficiency": 2}}},
+            "links[0].devices.bsm.detector.efficiency",
+            "must be in (0, 1]",
+        ),
+        (MDI, {"bob": {"rep_rate_hz": 0}}, "links[0].devices.bob.rep_rate_hz", "must be > 0"),
+        (MDI, {"alice": {"phase_randomised": 3}}, "links[0].devices.alice.phase_randomised", "must be true or false"),
+        (MDI, {"bsm": {"layout": "six-detectors"}}, "links[0].devices.bsm.layout", "must be one of"),
+        (TF, {"station": {"detector": {"efficiency": 2}}}, "links[0].devices.station.detector.efficiency", "(0, 1]"),
+        (TF, {"fibre_loss_db_per_km": -1}, "links[0].devices.fibre_loss_db_per_km", "must be >= 0"),
+        (TF, {"notes": 5}, "links[0].devices.notes", "is not a field"),
+    ],
+)
+def test_device_changes_of_relayed_links_are_named_by_their_path(
+    link: dict[str, Any], devices: dict[str, Any], field: str, reason: str
+) -> None:
+    with pytest.raises(ScenarioError) as info:
+        build_links(load_scenario(pair_scenario(**{**link, "devices": devices})))
+    [(path, why)] = info.value.errors
+    assert path == field
+    assert reason in why
+
+
+def test_lists_and_enums_of_relayed_devices_can_be_changed() -> None:
+    """Tuples and enums are read by the field's type: a source's intensities, the relay's detector layout."""
+    changed = {"alice": {"intensities": [0.5, 0.2, 0.05, 0.0]}, "bsm": {"layout": "four-detectors"}}
+    engine = build_links(load_scenario(pair_scenario(**{**MDI, "devices": changed, "optimise_settings": False})))[0]
+    assert isinstance(engine.engine, MdiLinkEngine)
+    assert engine.engine.system.alice.intensities == (0.5, 0.2, 0.05, 0.0)
+    assert engine.engine.system.bsm.layout.value == "four-detectors"
+
+
+def test_a_preset_of_another_family_gives_its_detectors_without_after_pulses() -> None:
+    """``preset: lim2014`` on an MDI link: Yin et al.'s sources with lim2014's fibre and detectors, whose after-pulses
+    and dead time the relay's model leaves out (as the keyrate command's label says)."""
+    engine = build_links(load_scenario(pair_scenario(**{**MDI, "preset": "lim2014"})))[0].engine
+    assert isinstance(engine, MdiLinkEngine)
+    lim = get_preset("lim2014").system
+    assert engine.system.bsm.detector.efficiency == lim.detector.efficiency
+    assert engine.system.bsm.detector.after_pulse_prob == 0.0

@@ -336,7 +336,8 @@ def test_a_demand_ends_at_users_not_at_infrastructure(node: dict[str, Any], kind
     demands = [{"id": "d1", "a": "alice", "b": node["id"], "rate_bps": 5}]
     assert (
         "demands[0].b",
-        f"node {node['id']!r} is a {kind}; a demand joins users (or ground stations)",
+        f"node {node['id']!r} is {'an' if kind.startswith(('e', 'u')) else 'a'} {kind}; "
+        "a demand joins users (or ground stations)",
     ) in errors_of(scenario(nodes=nodes, demands=demands))
 
 

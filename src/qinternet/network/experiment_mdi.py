@@ -17,12 +17,15 @@ for the expected counts.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from qinternet.errors import ParameterError
+from qinternet.params.checks import require_non_negative
 from qinternet.params.devicesets import DeviceSet
 from qinternet.params.mdi import MdiDeviceSet
 from qinternet.params.presets import devices_for
@@ -131,10 +134,16 @@ def run_mdi_link_experiment(
         devices: an MDI device set to use instead of the preset's.
         eps_sec, eps_cor: the finite-key security parameters.
     """
+    if isinstance(pulses, bool) or not isinstance(pulses, int | float) or not math.isfinite(pulses):
+        raise ParameterError("pulses", f"must be a whole number in [1, 2**62], got {pulses!r}")
+    if pulses != int(pulses):
+        raise ParameterError("pulses", f"must be a whole number, got {pulses!r}")
+    require_non_negative("distance_km", distance_km)
     chosen, label = devices_for(MdiDeviceSet, preset)
     if devices is not None:
         chosen = devices
-    assert isinstance(chosen, MdiDeviceSet)
+    if not isinstance(chosen, MdiDeviceSet):
+        raise ParameterError("devices", f"must be an MDI device set, got {type(chosen).__name__}")
     params = MdiFiniteKeyParams(eps_sec=eps_sec, eps_cor=eps_cor)
     eta, _ = arm_transmittances(fibre_arms(chosen, distance_km))
     system = chosen.system

@@ -44,6 +44,7 @@ from qinternet.network.schema_base import (
     NodeKind,
     ScenarioError,
     Seconds,
+    article,
     parse_duration_s,
 )
 
@@ -331,7 +332,7 @@ def _cross_check(scenario: Scenario) -> list[tuple[str, str]]:
                 errors.append(
                     (
                         f"demands[{i}].{end}",
-                        f"node {node!r} is a {kinds[node].value}; a demand joins users (or ground stations)",
+                        f"node {node!r} is {article(kinds[node].value)}; a demand joins users (or ground stations)",
                     )
                 )
         if demand.a in kinds and demand.b in kinds and not _relayable(graph, components, demand.a, demand.b):
@@ -424,7 +425,7 @@ def _from_validation_error(exc: ValidationError) -> ScenarioError:
             loc = (*loc, "kind")
         reason = validation_reason(dict(error))
         if kind is not None and error["type"] == "extra_forbidden" and len(loc) == 3:
-            reason = f"is not a field of a{'n' if kind[0] in 'aeiou' else ''} {kind} link"
+            reason = f"is not a field of {article(kind)} link"
         if loc[-1:] == ("[key]",):  # a key of a mapping failed: the path names the mapping
             reason = f"keys {reason}"
         entry = (_path(loc[:-1] if error["type"] == "invalid_key" else loc), reason)

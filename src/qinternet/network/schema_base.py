@@ -43,6 +43,7 @@ __all__ = [
     "Probability",
     "ScenarioError",
     "Seconds",
+    "article",
     "parse_duration_s",
 ]
 
@@ -164,6 +165,12 @@ class LinkModel(enum.Enum):
 
     ANALYTIC = "analytic"
     MONTE_CARLO = "monte-carlo"
+
+
+def article(word: str) -> str:
+    """``word`` after "a" or "an", as it is read aloud (``an mdi``, ``a user``, ``an untrusted-relay``)."""
+    spoken_vowel = word[:1] in ("a", "e", "i", "o") or word.startswith("un") or word == "mdi"
+    return f"{'an' if spoken_vowel else 'a'} {word}"
 
 
 class LinkSpecBase(Model):

@@ -12,40 +12,74 @@ errors and the scenario files' paths cannot drift apart.
 from __future__ import annotations
 
 import dataclasses
+import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from qinternet.errors import ParameterError
-from qinternet.params.devices import PairStatistics
 
 __all__ = ["DEVICE_FIELDS", "DeviceField", "apply_changes", "nested", "set_fields"]
 
-_TUPLES = frozenset({"decoy_intensities", "intensity_probs"})
-"""Fields that hold a tuple of numbers."""
-_ENUMS: dict[str, type[PairStatistics]] = {"statistics": PairStatistics}
-"""Fields that hold an enum, by name."""
+_SHOWN_CHARS = 50
+"""Longest value an error repeats."""
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= _SHOWN_CHARS else f"{text[: _SHOWN_CHARS - 3]}..."
 
 
 def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def _value(name: str, value: Any, path: str) -> Any:
-    if name in _TUPLES:
+def _value(current: Any, whole: bool, value: Any, path: str) -> Any:
+    """``value`` for a field whose present value is ``current``, of the same kind (a tuple of numbers, an enum, a
+    flag, or a number: a whole one when ``whole``, the field being declared ``int``)."""
+    if isinstance(current, tuple):
         if not isinstance(value, list | tuple) or not all(_is_number(v) for v in value):
-            raise ParameterError(path, f"must be a list of numbers, got {value!r}")
+            raise ParameterError(path, f"must be a list of numbers, got {_shown(value)}")
         return tuple(float(v) for v in value)
-    if name in _ENUMS:
-        enum = _ENUMS[name]
+    if isinstance(current, enum.Enum):
+        kind = type(current)
         try:
-            return enum(value)
+            return kind(value)
         except ValueError:
-            known = ", ".join(str(member.value) for member in enum)
-            raise ParameterError(path, f"must be one of {known}, got {value!r}") from None
+            known = ", ".join(str(member.value) for member in kind)
+            raise ParameterError(path, f"must be one of {known}, got {_shown(value)}") from None
+    if isinstance(current, bool):
+        if not isinstance(value, bool):
+            raise ParameterError(path, f"must be true or false, got {_shown(value)}")
+        return value
     if not _is_number(value):
-        raise ParameterError(path, f"must be a number, got {value!r}")
+        raise ParameterError(path, f"must be a number, got {_shown(value)}")
+    if whole:
+        if float(value) != int(value):
+            raise ParameterError(path, f"must be a whole number, got {_shown(value)}")
+        return int(value)
     return float(value)
+
+
+def _settable(obj: Any) -> set[str]:
+    """The fields of ``obj`` a change may set: not its texts (a device set's name, citation and notes)."""
+    return {f.name for f in dataclasses.fields(obj) if not isinstance(getattr(obj, f.name), str)}
+
+
+def _named(obj: Any, path: str, exc: ParameterError) -> ParameterError:
+    """``exc`` from building ``obj`` at ``path``, naming the field by the path the change was written at.
+
+    The dataclasses name their fields by their usual role (``detector.efficiency``, ``bob.rep_rate_hz``): a name
+    that starts with one of ``obj``'s fields is below ``path``; otherwise its last part is ``obj``'s own field
+    (``fibre_loss_db_per_km`` for ``fibre.loss_db_per_km``)."""
+    if not path:
+        return exc
+    fields = [f.name for f in dataclasses.fields(obj)]
+    if exc.field.split(".")[0].split("[")[0] in fields:
+        return ParameterError(f"{path}.{exc.field}", exc.reason)
+    tail = exc.field.rsplit(".", 1)[-1]
+    own = next((name for name in fields if name == tail or name.endswith("_" + tail)), tail)
+    return ParameterError(f"{path}.{own}", exc.reason)
 
 
 def apply_changes(obj: Any, changes: Mapping[str, Any], path: str = "") -> Any:
@@ -56,8 +90,9 @@ def apply_changes(obj: Any, changes: Mapping[str, Any], path: str = "") -> Any:
             of the wrong type, or one the dataclass refuses.
     """
     if not isinstance(changes, Mapping):
-        raise ParameterError(path or "devices", f"must be a mapping of field names to values, got {changes!r}")
-    fields = {f.name for f in dataclasses.fields(obj)}
+        raise ParameterError(path or "devices", f"must be a mapping of field names to values, got {_shown(changes)}")
+    fields = _settable(obj)
+    declared = {f.name: f.type for f in dataclasses.fields(obj)}
     values: dict[str, Any] = {}
     for name, value in changes.items():
         where = f"{path}.{name}" if path else str(name)
@@ -67,8 +102,11 @@ def apply_changes(obj: Any, changes: Mapping[str, Any], path: str = "") -> Any:
         if dataclasses.is_dataclass(current) and not isinstance(current, type):
             values[name] = apply_changes(current, value, where)
         else:
-            values[name] = _value(name, value, where)
-    return dataclasses.replace(obj, **values)
+            values[name] = _value(current, declared[name] in ("int", int), value, where)
+    try:
+        return dataclasses.replace(obj, **values)
+    except ParameterError as exc:
+        raise _named(obj, path, exc) from None
 
 
 def nested(dotted: Mapping[str, Any]) -> dict[str, Any]:

@@ -9,7 +9,7 @@ family's default with the preset's fibre and detectors.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from qinternet.errors import ParameterError
 from qinternet.params.devices import (
@@ -175,11 +175,17 @@ def devices_for(family: type, preset_name: str) -> tuple[DeviceSet, str]:
     The preset's own devices when they are of that family (label: the preset's name); otherwise the
     family's default set (:data:`FAMILY_DEFAULTS`) with the preset's fibre, detectors, misalignment and
     error correction (:class:`~qinternet.params.devicesets.SharedRoles`), labelled e.g.
-    ``"gys2004 sources, liu2023 fibre and detectors"``.
+    ``"gys2004 sources, liu2023 fibre and detectors"``. The relays' models (MDI, twin-field) have no after-pulses
+    or dead time: detectors that have them (``lim2014``'s) are taken without, and the label says so.
     """
     preset = get_preset(preset_name)
     if isinstance(preset.devices, family):
         return preset.devices, preset.name
     default = get_preset(FAMILY_DEFAULTS[family])
-    devices = with_shared_roles(default.devices, shared_roles(preset.devices))
-    return devices, f"{default.name} sources, {preset.name} fibre and detectors"
+    roles = shared_roles(preset.devices)
+    label = f"{default.name} sources, {preset.name} fibre and detectors"
+    detector = roles.detector
+    if family is not QkdSystem and (detector.after_pulse_prob > 0.0 or detector.dead_time_s > 0.0):
+        roles = replace(roles, detector=replace(detector, after_pulse_prob=0.0, dead_time_s=0.0))
+        label += " (without after-pulses and dead time: not modelled at a relay)"
+    return with_shared_roles(default.devices, roles), label

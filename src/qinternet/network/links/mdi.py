@@ -22,9 +22,9 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
 import numpy as np
 from pydantic import Field
@@ -34,11 +34,20 @@ from qinternet.network.links.base import (
     BlockEngine,
     BlockRecord,
     LinkBuilder,
+    LinkEngine,
     abort_reason_of,
     block_pulses,
     link_by_link,
 )
-from qinternet.network.schema_base import Identifier, LinkKind, LinkModel, LinkSpecBase, NodeKind, ScenarioError
+from qinternet.network.schema_base import (
+    Identifier,
+    LinkKind,
+    LinkModel,
+    LinkSpecBase,
+    NodeKind,
+    ScenarioError,
+    article,
+)
 from qinternet.params import PRESETS
 from qinternet.params.fieldpath import apply_changes
 from qinternet.params.mdi import MdiDeviceSet, MdiSourceParams, MdiSystem
@@ -49,7 +58,9 @@ from qinternet.qkd.mdi_finite import MdiCounts, MdiFiniteKeyParams, expected_cou
 from qinternet.qkd.mdi_montecarlo import MdiSampler, compile_mdi, sample_counts
 from qinternet.qkd.relayed import arm_transmittances
 
-__all__ = ["MdiLinkEngine", "MdiLinkSpec", "build_mdi_links", "mdi_engine", "tuned_mdi_system"]
+__all__ = ["MdiLinkEngine", "MdiLinkSpec", "balanced", "build_mdi_links", "mdi_engine", "tuned_mdi_system"]
+
+E = TypeVar("E", bound=LinkEngine)
 
 
 class RelayedLinkSpec(LinkSpecBase):
@@ -88,8 +99,14 @@ class RelayedLinkSpec(LinkSpecBase):
     def check_ends(self, kinds: Mapping[str, NodeKind]) -> list[tuple[str, str]]:
         """Two ends that may hold key, and an untrusted relay between them."""
         problems = super().check_ends(kinds)
+        for end in ("a", "b"):
+            kind = kinds[getattr(self, end)]
+            if kind is NodeKind.ENTANGLEMENT_SOURCE:
+                problems.append((end, f"node {getattr(self, end)!r} is {article(kind.value)}, which holds no key"))
         if kinds[self.relay] is not NodeKind.UNTRUSTED_RELAY:
-            problems.append(("relay", f"node {self.relay!r} is a {kinds[self.relay].value}, not an untrusted-relay"))
+            problems.append(
+                ("relay", f"node {self.relay!r} is {article(kinds[self.relay].value)}, not an untrusted-relay")
+            )
         return problems
 
 
@@ -120,6 +137,23 @@ def _system(spec: MdiLinkSpec, path: str) -> tuple[MdiSystem, float]:
         raise ScenarioError([(where, exc.reason)]) from None
     assert isinstance(system, MdiSystem)
     return system, loss
+
+
+def balanced(engine: Callable[[float, float], E], eta_a: float, eta_b: float) -> E:
+    """The engine of arms ``eta_a``, ``eta_b``, or of both arms at the lower transmittance when that gives more key.
+
+    The relayed protocols here run both users' sources at the same settings, which suit equal arms: with very
+    unequal arms the interference at the relay (MDI: the two-photon visibility of unequal intensities; twin-field:
+    the single-photon one) degrades and the key may vanish although the same link with the shorter arm made as
+    lossy as the longer would give key. Operators balance the arms with an attenuator (e.g. Yin et al., PRL 117,
+    190501 (2016); asymmetric settings instead: Hu et al., PRA 100, 062337 (2019)); so does the link, when it helps.
+    """
+    as_built = engine(eta_a, eta_b)
+    low = min(eta_a, eta_b)
+    if eta_a == eta_b:
+        return as_built
+    attenuated = engine(low, low)
+    return attenuated if attenuated.expected_rate_bps > as_built.expected_rate_bps else as_built
 
 
 @functools.lru_cache(maxsize=256)
@@ -156,7 +190,7 @@ class MdiLinkEngine(BlockEngine):
 
     Attributes:
         system: sources, relay and ``f``, at the settings the link runs.
-        eta_a, eta_b: the arms' transmittances (fibre only).
+        eta_a, eta_b: the arms' transmittances as the link runs them (fibre only; :func:`balanced`).
         block_pulse_pairs: pulse pairs per block.
         security: ``eps_sec``, ``eps_cor`` of every block.
         monte_carlo: draw the counts (True) or take their expectations.
@@ -201,21 +235,25 @@ class MdiLinkEngine(BlockEngine):
 
 def mdi_engine(spec: MdiLinkSpec, path: str) -> MdiLinkEngine:
     """The engine of the MDI link ``spec`` (at ``path`` in the file)."""
-    system, loss = _system(spec, path)
-    eta_a, eta_b = arm_transmittances(spec.arms(loss))
-    pairs = block_pulses(system.rep_rate_hz, spec.block_s, path)
+    devices, loss = _system(spec, path)
+    pairs = block_pulses(devices.rep_rate_hz, spec.block_s, path)
     security = MdiFiniteKeyParams(eps_sec=spec.eps_sec, eps_cor=spec.eps_cor)
-    if spec.optimise_settings:
-        system = tuned_mdi_system(system, eta_a, eta_b, float(pairs), security)
-    return MdiLinkEngine(
-        system=system,
-        eta_a=eta_a,
-        eta_b=eta_b,
-        block_pulse_pairs=pairs,
-        security=security,
-        monte_carlo=spec.model is LinkModel.MONTE_CARLO,
-        block_s=spec.block_s,
-    )
+
+    def engine(eta_a: float, eta_b: float) -> MdiLinkEngine:
+        system = devices
+        if spec.optimise_settings:
+            system = tuned_mdi_system(system, eta_a, eta_b, float(pairs), security)
+        return MdiLinkEngine(
+            system=system,
+            eta_a=eta_a,
+            eta_b=eta_b,
+            block_pulse_pairs=pairs,
+            security=security,
+            monte_carlo=spec.model is LinkModel.MONTE_CARLO,
+            block_s=spec.block_s,
+        )
+
+    return balanced(engine, *arm_transmittances(spec.arms(loss)))
 
 
 build_mdi_links: LinkBuilder = link_by_link(mdi_engine)

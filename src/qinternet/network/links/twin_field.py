@@ -36,8 +36,8 @@ from qinternet.network.links.base import (
     block_pulses,
     link_by_link,
 )
-from qinternet.network.links.mdi import RelayedLinkSpec
-from qinternet.network.schema_base import LinkKind, LinkModel, Model, ScenarioError
+from qinternet.network.links.mdi import RelayedLinkSpec, balanced
+from qinternet.network.schema_base import LinkKind, LinkModel, Model, ScenarioError, Seconds
 from qinternet.params import PRESETS
 from qinternet.params.fieldpath import apply_changes
 from qinternet.params.presets import devices_for
@@ -70,7 +70,7 @@ class PhaseReferenceSpec(Model):
     """
 
     drift_rate_rad_per_s: Annotated[float, Field(ge=0.0, le=1e9)]
-    tracking_delay_s: Annotated[float, Field(ge=0.0, le=1e3)] | None = None
+    tracking_delay_s: Annotated[Seconds, Field(ge=0.0, le=1e3)] | None = None
 
 
 class TwinFieldLinkSpec(RelayedLinkSpec):
@@ -151,7 +151,8 @@ class TwinFieldLinkEngine(BlockEngine):
     """Makes the blocks of one SNS twin-field link (every block the expected one).
 
     Attributes:
-        eta_a, eta_b: the arms' transmittances (fibre only).
+        eta_a, eta_b: the arms' transmittances as the link runs them (fibre only;
+            :func:`~qinternet.network.links.mdi.balanced`).
         settings: the source settings the link runs at.
         station: the interference station, with the phase-tracking residual.
         ec_efficiency: ``f``.
@@ -219,21 +220,25 @@ def twin_field_engine(spec: TwinFieldLinkSpec, path: str) -> TwinFieldLinkEngine
         )
     except ParameterError as exc:
         raise ScenarioError([(f"{path}.block_s", exc.reason)]) from None
-    settings = SnsSettings.of(source)
-    if spec.optimise_settings:
-        best, rate = _optimised(eta[0], eta[1], station, devices.ec_efficiency, params)
-        if rate > 0.0:
-            settings = best
-    return TwinFieldLinkEngine(
-        eta_a=eta[0],
-        eta_b=eta[1],
-        settings=settings,
-        station=station,
-        ec_efficiency=devices.ec_efficiency,
-        block_pulses=pulses,
-        block_s=spec.block_s,
-        params=params,
-    )
+
+    def engine(eta_a: float, eta_b: float) -> TwinFieldLinkEngine:
+        settings = SnsSettings.of(source)
+        if spec.optimise_settings:
+            best, rate = _optimised(eta_a, eta_b, station, devices.ec_efficiency, params)
+            if rate > 0.0:
+                settings = best
+        return TwinFieldLinkEngine(
+            eta_a=eta_a,
+            eta_b=eta_b,
+            settings=settings,
+            station=station,
+            ec_efficiency=devices.ec_efficiency,
+            block_pulses=pulses,
+            block_s=spec.block_s,
+            params=params,
+        )
+
+    return balanced(engine, *eta)
 
 
 build_twin_field_links: LinkBuilder = link_by_link(twin_field_engine)
