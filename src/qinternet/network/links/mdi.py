@@ -145,8 +145,9 @@ def balanced(engine: Callable[[float, float], E], eta_a: float, eta_b: float) ->
     The relayed protocols here run both users' sources at the same settings, which suit equal arms: with very
     unequal arms the interference at the relay (MDI: the two-photon visibility of unequal intensities; twin-field:
     the single-photon one) degrades and the key may vanish although the same link with the shorter arm made as
-    lossy as the longer would give key. Operators balance the arms with an attenuator (e.g. Yin et al., PRL 117,
-    190501 (2016); asymmetric settings instead: Hu et al., PRA 100, 062337 (2019)); so does the link, when it helps.
+    lossy as the longer would give key. Balancing the arms with extra loss is the usual remedy (Wang, Xu, Lo, PRX 9,
+    041012 (2019), who propose asymmetric source settings instead; for SNS: Hu et al., PRA 100, 062337 (2019)); the
+    link does so when it helps.
     """
     as_built = engine(eta_a, eta_b)
     low = min(eta_a, eta_b)
