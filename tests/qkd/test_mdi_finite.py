@@ -137,3 +137,24 @@ def test_docstring_examples() -> None:
 
     for module in (mdi, mdi_finite, mdi_montecarlo, params_mdi):
         assert doctest.testmod(module).failed == 0
+
+
+@pytest.mark.parametrize(("total_km", "pulse_pairs"), [(100.0, 4.5e10), (150.0, 1.6e12), (200.0, 1.6e12)])
+def test_the_composable_joint_key_lies_between_the_two_analyses(total_km: float, pulse_pairs: float) -> None:
+    """The joint-constraint bounds in the composable key length (qkd.mdi_composable) give no more than the joint
+    analysis without hashing terms, and no less than the separately-bounded (Curty-style) analysis, on the same
+    counts: its decoy bounds are the tighter ones, its subtractions the composable ones."""
+    from qinternet.params.mdi import YIN2016
+    from qinternet.qkd.mdi_composable import ESTIMATES, composable_key_length
+    from qinternet.qkd.mdi_joint import JointConstraintParams, four_intensity_key, optimise_four_intensity
+
+    eta = 10 ** (-YIN2016.runs[0].fibre.loss_db_per_km * total_km / 20)
+    params = MdiFiniteKeyParams()
+    joint_params = JointConstraintParams(eps_estimate=params.eps_sec / (4 * ESTIMATES))
+    system, _ = optimise_four_intensity(YIN2016.system, eta, eta, block_pulse_pairs=pulse_pairs, params=joint_params)
+    counts = expected_counts(system, eta, eta, pulse_pairs)
+    composable = float(composable_key_length(counts, system, params).key_length_bits)
+    joint = float(four_intensity_key(counts, system, joint_params).key_bits)
+    separate = float(finite_key_length(counts, system, params).key_length_bits)
+    assert separate <= composable <= joint
+    assert composable > 0

@@ -83,6 +83,7 @@ __all__ = [
     "expected_counts_for",
     "finite_key_length",
     "finite_key_rate",
+    "single_photon_events",
     "source_weights",
 ]
 
@@ -445,12 +446,13 @@ def _decoy_bounds_at_the_edges(
     return y11, np.asarray(np.maximum(phase_numerator, 0.0) / (na * nb))
 
 
-def _single_photon_events(
+def single_photon_events(
     obs: DecoyPairCounts, single_share: FloatArray, y11: FloatArray, ey11: FloatArray, eps: float
 ) -> tuple[FloatArray, FloatArray]:
     """``(s_11^L, phi_11^U)``: single-photon pairs among the sifted key, and the bound on their phase-error rate.
 
-    ``single_share = s_a s_b e^{-s_a - s_b}`` is the probability that a signal pair holds one photon each.
+    ``single_share = s_a s_b e^{-s_a - s_b}`` is the probability that a signal pair holds one photon each;
+    ``y11`` and ``ey11`` are ``Y_11^L`` and ``(e Y)_11^U`` per pulse pair (expected values).
     """
     beta = math.log(1.0 / eps)
     expected_single = obs.z_sent * single_share * y11
@@ -483,7 +485,7 @@ def finite_key_length(
     na, nb, ma, mb, sa, sb = _intensity_pairs(system, mu_a, mu_b)
     y11, ey11 = _decoy_bounds_at_the_edges(obs, (na, nb, ma, mb), params.eps_pe)
     e11 = np.clip(error_rate(ey11, y11), 0.0, 0.5)
-    single, phi = _single_photon_events(obs, sa * sb * np.exp(-sa - sb), y11, ey11, params.eps_pe)
+    single, phi = single_photon_events(obs, sa * sb * np.exp(-sa - sb), y11, ey11, params.eps_pe)
     e_z = error_rate(obs.z_errors, obs.z_heralded)
     leak = system.ec_efficiency * obs.z_heralded * binary_entropy(e_z)
     length = (

@@ -8,9 +8,11 @@ eavesdropper: it never holds key, so routing never counts it as a trusted hop (L
 expectations (``model: analytic``, :func:`qinternet.qkd.mdi_finite.expected_counts`) or one multinomial draw
 of the measurement station (``model: monte-carlo``, :func:`qinternet.qkd.mdi_montecarlo.sample_counts`:
 two-photon interference of finite visibility, the detectors' efficiency and dark counts); the block's key is
-the finite-key length of :func:`qinternet.qkd.mdi_finite.finite_key_length` (four-intensity decoy bounds with
-Chernoff intervals, after Curty et al., Nat. Commun. 5, 3732 (2014)). With ``optimise_settings`` the signal
-intensity of both sources is the one that maximises the finite-key rate of a block over the link's arms.
+the composable length of :func:`qinternet.qkd.mdi_composable.composable_key_length`: the four-intensity decoy
+bounds with joint constraints (Zhou, Yu, Wang, PRA 93, 042324 (2016), the analysis of Yin et al.'s 404 km record)
+in the key-length formula of Curty et al., Nat. Commun. 5, 3732 (2014), with its error-verification and
+privacy-amplification terms. With ``optimise_settings`` both sources run at the four-intensity settings that
+maximise a block's key over the link's arms (:func:`qinternet.qkd.mdi_joint.optimise_four_intensity`).
 
 The devices come from an MDI preset (``yin2016``); another family's preset keeps its fibre, detectors and error
 correction and takes the MDI family's default sources (:func:`qinternet.params.presets.devices_for`).
@@ -50,11 +52,12 @@ from qinternet.network.schema_base import (
 )
 from qinternet.params import PRESETS
 from qinternet.params.fieldpath import apply_changes
-from qinternet.params.mdi import MdiDeviceSet, MdiSourceParams, MdiSystem
+from qinternet.params.mdi import MdiDeviceSet, MdiSystem
 from qinternet.params.presets import devices_for
 from qinternet.physics.channels import FibreChannel, TwoArm
-from qinternet.qkd.mdi import intensities_with_signal, optimise_signal_intensity
-from qinternet.qkd.mdi_finite import MdiCounts, MdiFiniteKeyParams, expected_counts, finite_key_length
+from qinternet.qkd.mdi_composable import ESTIMATES, composable_key_length
+from qinternet.qkd.mdi_finite import MdiCounts, MdiFiniteKeyParams, expected_counts
+from qinternet.qkd.mdi_joint import JointConstraintParams, optimise_four_intensity
 from qinternet.qkd.mdi_montecarlo import MdiSampler, compile_mdi, sample_counts
 from qinternet.qkd.relayed import arm_transmittances
 
@@ -161,28 +164,13 @@ def balanced(engine: Callable[[float, float], E], eta_a: float, eta_b: float) ->
 def tuned_mdi_system(
     system: MdiSystem, eta_a: float, eta_b: float, pulse_pairs: float, params: MdiFiniteKeyParams
 ) -> MdiSystem:
-    """``system`` with both sources' signal intensity at the value that maximises the finite-key rate of a
-    block of ``pulse_pairs`` over arms ``eta_a``, ``eta_b`` (:func:`qinternet.qkd.mdi.optimise_signal_intensity`);
-    the system itself when no signal gives key or the best one would not be a valid source."""
-    from qinternet.qkd.mdi_finite import finite_key_rate
-
-    best, rate = optimise_signal_intensity(
-        lambda s: (
-            finite_key_rate(
-                system, eta_a, eta_b, block_pulse_pairs=pulse_pairs, params=params, signal_intensity=s
-            ).key_rate_per_pulse_pair
-        )
-    )
-    if not (rate > 0.0 and math.isfinite(best)):
-        return system
-
-    def with_signal(source: MdiSourceParams) -> MdiSourceParams:
-        return dataclasses.replace(source, intensities=tuple(float(v) for v in intensities_with_signal(source, best)))
-
-    try:
-        return dataclasses.replace(system, alice=with_signal(system.alice), bob=with_signal(system.bob))
-    except ParameterError:  # e.g. the best signal fell on a decoy's intensity
-        return system
+    """``system`` with both sources at the four-intensity settings (signal, decoys and their probabilities) that
+    maximise the joint-constraint key of a block of ``pulse_pairs`` over arms ``eta_a``, ``eta_b``
+    (:func:`qinternet.qkd.mdi_joint.optimise_four_intensity`, each estimate failing with the composable analysis's
+    ``eps_PE``); the system itself when no setting gives key."""
+    joint = JointConstraintParams(eps_estimate=params.eps_sec / (4.0 * ESTIMATES))
+    tuned, _ = optimise_four_intensity(system, eta_a, eta_b, block_pulse_pairs=pulse_pairs, params=joint)
+    return tuned
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -215,7 +203,7 @@ class MdiLinkEngine(BlockEngine):
         object.__setattr__(self, "_sampler", sampler)
 
     def _record(self, counts: MdiCounts, duration_s: float, end_s: float) -> BlockRecord:
-        key = finite_key_length(counts, self.system, self.security)
+        key = composable_key_length(counts, self.system, self.security)
         bits = int(key.key_length_bits)
         sifted = float(key.z_heralded)
         return BlockRecord(
