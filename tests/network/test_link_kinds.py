@@ -110,7 +110,7 @@ def pair(length_a: float, length_b: float, model: str = "analytic", block_s: flo
 def test_a_source_in_the_middle_gives_the_bbm92_key_rate() -> None:
     """Equal arms of L/2: the optimised rate per pulse is qinternet keyrate's BBM92 at L (grid of 1.5 %)."""
     engine = pair(20.0, 20.0)
-    system = dataclasses.replace(get_preset("gys2004").system, spdc=engine.system.spdc)
+    system = dataclasses.replace(get_preset("gys2004").system, spdc=engine.system.pair_source)
     reference = key_rate(Protocol.BBM92, system, fibre_link_channel(system, 40.0)).key_rate_per_pulse
     assert engine.expected_key_bits / engine.block_pulses == pytest.approx(reference, rel=2e-3)
 

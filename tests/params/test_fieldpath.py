@@ -87,3 +87,21 @@ def test_a_bad_change_names_its_path(changes: dict[str, object], field: str) -> 
     with pytest.raises(ParameterError) as caught:
         apply_changes(get_preset("lim2014").system, changes, "devices")
     assert caught.value.field == field
+
+
+def test_prepare_and_measure_presets_carry_no_pair_source_and_lend_bbm92_the_default() -> None:
+    """Devices by role: gys2004, lim2014 and micius2017 are prepare-and-measure set-ups, so they carry no SPDC
+    source; BBM92 runs on the default pair source at their repetition rate, and a change to ``spdc`` starts
+    from it."""
+    from qinternet.params import get_preset
+    from qinternet.params.devices import DEFAULT_MEAN_PAIR_NUMBER, PairStatistics
+
+    for name in ("gys2004", "lim2014", "micius2017"):
+        system = get_preset(name).system
+        assert system.spdc is None
+        assert system.pair_source.rep_rate_hz == system.source.rep_rate_hz
+        assert system.pair_source.mean_pair_number == DEFAULT_MEAN_PAIR_NUMBER
+        assert system.pair_source.statistics is PairStatistics.THERMAL
+    changed = apply_changes(get_preset("gys2004").system, {"spdc": {"rep_rate_hz": 1e8}})
+    assert changed.spdc is not None
+    assert (changed.spdc.rep_rate_hz, changed.spdc.mean_pair_number) == (1e8, DEFAULT_MEAN_PAIR_NUMBER)

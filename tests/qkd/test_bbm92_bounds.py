@@ -78,7 +78,7 @@ def test_bbm92_error_agrees_with_ma_fung_lo_to_first_order_in_lambda(gys: QkdSys
 @pytest.mark.parametrize("statistics", list(PairStatistics))
 def test_bbm92_gain_equals_the_pair_number_sum(gys: QkdSystem, statistics: PairStatistics) -> None:
     # Independent check (Ma, Fung, Lo 2007, eq. (7)): Q = sum_n P(n) Y_n^A Y_n^B.
-    system = dataclasses.replace(gys, spdc=dataclasses.replace(gys.spdc, statistics=statistics))
+    system = dataclasses.replace(gys, spdc=dataclasses.replace(gys.pair_source, statistics=statistics))
     distance, pairs = 40.0, 0.3
     eta = float(arm_transmittance(system, fibre_channel(system.fibre, distance)))
     y0 = system.detector.background_yield

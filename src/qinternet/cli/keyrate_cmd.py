@@ -151,6 +151,8 @@ def _devices(
     for protocol in protocols:
         devices, label = devices_for(FAMILY[protocol], preset)
         if isinstance(devices, QkdSystem):
+            if protocol is Protocol.BBM92 and devices.spdc is None:
+                devices = dataclasses.replace(devices, spdc=devices.pair_source)  # shown with the parameters
             devices = opt.apply_system_overrides(devices, source_free)
         else:
             devices = opt.apply_shared_overrides(devices, overrides)

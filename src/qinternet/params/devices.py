@@ -191,6 +191,10 @@ class SpdcSourceParams:
         require_at_most("spdc.rep_rate_hz", self.rep_rate_hz, MAX_REP_RATE_HZ, "faster than any QKD source")
 
 
+DEFAULT_MEAN_PAIR_NUMBER = 0.1
+"""Mean pair number per pulse of the default pair source (qinternet's choice; BBM92 optimises its pump anyway)."""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class QkdSystem:
     """Everything that defines a point-to-point QKD system, apart from its length.
@@ -199,7 +203,8 @@ class QkdSystem:
         fibre: the channel's attenuation and insertion loss.
         detector: Bob's detectors (for BBM92: each party's detectors).
         source: the weak-coherent-pulse source of prepare-and-measure protocols.
-        spdc: the pair source of entanglement-based protocols.
+        spdc: the pair source of entanglement-based protocols (BBM92), or None for a prepare-and-measure set-up,
+            which then lends BBM92 the default pair source (:attr:`pair_source`).
         misalignment_error: probability ``e_d`` that a photon reaches the wrong detector, in [0, 0.5].
         ec_efficiency: error-correction inefficiency ``f >= 1`` (leak = f n H2(E)).
         basis_prob: probability that each party chooses the Z basis; the sifting factor is
@@ -209,7 +214,7 @@ class QkdSystem:
     fibre: FibreParams
     detector: DetectorParams
     source: WcpSourceParams
-    spdc: SpdcSourceParams
+    spdc: SpdcSourceParams | None = None
     misalignment_error: float
     ec_efficiency: float
     basis_prob: float = 0.5
@@ -228,6 +233,25 @@ class QkdSystem:
         require_finite("basis_prob", self.basis_prob)
         if not 0.0 < self.basis_prob < 1.0:
             raise ParameterError("basis_prob", f"must be in (0, 1), got {self.basis_prob}")
+
+    @property
+    def pair_source(self) -> SpdcSourceParams:
+        """The pair source BBM92 runs on: ``spdc``, or the default pair source at the WCP source's repetition rate
+        (:data:`DEFAULT_MEAN_PAIR_NUMBER`, thermal statistics: a single-mode SPDC source, Ma, Fung, Lo, PRA 76,
+        012307 (2007), Sec. III)."""
+        if self.spdc is not None:
+            return self.spdc
+        return SpdcSourceParams(
+            mean_pair_number=DEFAULT_MEAN_PAIR_NUMBER,
+            statistics=PairStatistics.THERMAL,
+            rep_rate_hz=self.source.rep_rate_hz,
+        )
+
+    def default_role(self, name: str) -> SpdcSourceParams:
+        """The device a role left empty stands for (changes to ``spdc`` start from :attr:`pair_source`)."""
+        if name != "spdc":
+            raise ParameterError(name, "has no default")
+        return self.pair_source
 
     @property
     def sifting_factor(self) -> float:

@@ -99,6 +99,8 @@ def apply_changes(obj: Any, changes: Mapping[str, Any], path: str = "") -> Any:
         if name not in fields:
             raise ParameterError(where, f"is not a field; known: {', '.join(sorted(fields))}")
         current = getattr(obj, name)
+        if current is None and isinstance(value, Mapping) and hasattr(obj, "default_role"):
+            current = obj.default_role(name)  # an empty role (a prepare-and-measure set's pair source)
         if dataclasses.is_dataclass(current) and not isinstance(current, type):
             values[name] = apply_changes(current, value, where)
         else:

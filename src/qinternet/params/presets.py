@@ -15,9 +15,7 @@ from qinternet.errors import ParameterError
 from qinternet.params.devices import (
     DetectorParams,
     FibreParams,
-    PairStatistics,
     QkdSystem,
-    SpdcSourceParams,
     WcpSourceParams,
     dark_count_prob_from_background_yield,
 )
@@ -80,7 +78,6 @@ _GYS2004 = Preset(
             intensity_probs=(0.8, 0.1, 0.1),
             rep_rate_hz=2e6,
         ),
-        spdc=SpdcSourceParams(mean_pair_number=0.1, statistics=PairStatistics.THERMAL, rep_rate_hz=2e6),
         misalignment_error=0.033,
         ec_efficiency=1.22,
         basis_prob=0.5,
@@ -105,7 +102,6 @@ _LIM2014 = Preset(
             intensity_probs=(0.7, 0.2, 0.1),
             rep_rate_hz=1e9,
         ),
-        spdc=SpdcSourceParams(mean_pair_number=0.1, statistics=PairStatistics.THERMAL, rep_rate_hz=1e9),
         misalignment_error=0.005,
         ec_efficiency=1.16,
         basis_prob=0.5,
@@ -132,7 +128,6 @@ _MICIUS2017 = Preset(
             intensity_probs=(0.5, 0.25, 0.25),
             rep_rate_hz=1e8,
         ),
-        spdc=SpdcSourceParams(mean_pair_number=0.1, statistics=PairStatistics.THERMAL, rep_rate_hz=1e8),
         misalignment_error=0.01,
         ec_efficiency=1.16,
         basis_prob=0.5,

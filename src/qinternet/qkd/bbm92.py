@@ -148,7 +148,7 @@ def _observables(
 ) -> Observed:
     mu = np.asarray(mean_pair_number, dtype=np.float64)
     per_mode = mu / 2.0
-    vacuum = thermal_vacuum if system.spdc.statistics is PairStatistics.THERMAL else poisson_vacuum
+    vacuum = thermal_vacuum if system.pair_source.statistics is PairStatistics.THERMAL else poisson_vacuum
     dark_a, dark_b = (system.detector.dark_count_prob,) * 2 if darks is None else darks
     keep_a, keep_b = 1.0 - dark_a, 1.0 - dark_b
     e_d = system.misalignment_error

@@ -131,7 +131,7 @@ class EntanglementLinkEngine:
 
     def __post_init__(self) -> None:
         if self.block_s <= 0.0:
-            object.__setattr__(self, "block_s", self.block_pulses / self.system.spdc.rep_rate_hz)
+            object.__setattr__(self, "block_s", self.block_pulses / self.system.pair_source.rep_rate_hz)
         mu, gain, error_rate = best_pair_number(
             self.system,
             fibre_arms(self.system, self.length_a_km, self.length_b_km),
@@ -222,7 +222,7 @@ def shared_detector_backgrounds(
 def entanglement_engine(spec: EntanglementLinkSpec, path: str) -> EntanglementLinkEngine:
     """The block engine of the BBM92 user pair ``spec`` (at ``path`` in the file), alone at its source."""
     system = link_system(spec, path)
-    pulses = block_pulses(system.spdc.rep_rate_hz, spec.block_s, path)
+    pulses = block_pulses(system.pair_source.rep_rate_hz, spec.block_s, path)
     return EntanglementLinkEngine(
         system=system,
         length_a_km=spec.length_a_km,
@@ -272,7 +272,7 @@ def entanglement_engines(specs: Mapping[int, LinkSpecBase]) -> dict[int, Entangl
             ]
             final = max(trials, key=lambda pairs: sum(e.expected_key_bits for e in pairs))
         else:
-            pumps = [e.system.spdc.mean_pair_number for e in alone]
+            pumps = [e.system.pair_source.mean_pair_number for e in alone]
             final = _with_backgrounds(arms, [dataclasses.replace(e, pump=p) for e, p in zip(alone, pumps, strict=True)])
         engines.update(zip((i for i, _ in members), final, strict=True))
     return engines
