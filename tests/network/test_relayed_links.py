@@ -289,3 +289,20 @@ def test_a_preset_of_another_family_gives_its_detectors_without_after_pulses() -
     lim = get_preset("lim2014").system
     assert engine.system.bsm.detector.efficiency == lim.detector.efficiency
     assert engine.system.bsm.detector.after_pulse_prob == 0.0
+
+
+def test_a_twin_field_link_with_aopp_runs_at_the_aopp_finite_size_optimum() -> None:
+    """``protocol: tf-sns-aopp``: the block's key per window is the optimised finite-size AOPP rate of its arms
+    (qkd.tf_aopp_finite), and at 600 km, where pairing pays, it is above plain SNS's (Xu et al., PRA 101, 042330
+    (2020): AOPP lowers the bit-error rate that limits SNS far out)."""
+    from qinternet.qkd.tf_aopp_finite import optimise_aopp_finite
+
+    aopp = build_links(load_scenario(pair_scenario(**{**TF, "protocol": "tf-sns-aopp"})))[0].engine
+    sns = build_links(load_scenario(pair_scenario(**TF)))[0].engine
+    assert isinstance(aopp, TwinFieldLinkEngine)
+    assert isinstance(sns, TwinFieldLinkEngine)
+    best = optimise_aopp_finite(
+        aopp.eta_a, aopp.eta_b, aopp.station, ec_efficiency=aopp.ec_efficiency, params=aopp.params
+    )
+    assert aopp.key_rate_per_pulse == pytest.approx(best.key_rate_per_pulse, rel=1e-12)
+    assert aopp.key_rate_per_pulse > sns.key_rate_per_pulse > 0

@@ -33,6 +33,7 @@ from qinternet.qkd.twinfield import optimise_sns
 
 __all__ = [
     "RelayedPoint",
+    "aopp_source",
     "arm_transmittances",
     "fibre_arms",
     "mdi_bb84",
@@ -128,7 +129,7 @@ def sns_source(source: SnsSourceParams | Sns3SourceParams) -> SnsSourceParams:
     )
 
 
-def _aopp_source(source: SnsSourceParams | Sns3SourceParams) -> Sns3SourceParams:
+def aopp_source(source: SnsSourceParams | Sns3SourceParams) -> Sns3SourceParams:
     """A 3-intensity SNS source (AOPP's): the set's own, or its 4-intensity one's weak decoy."""
     if isinstance(source, Sns3SourceParams):
         return source
@@ -161,7 +162,7 @@ def tf_sns(devices: TwinFieldDeviceSet, arms: TwoArm) -> RelayedPoint:
 def tf_sns_aopp(devices: TwinFieldDeviceSet, arms: TwoArm) -> RelayedPoint:
     """SNS with actively-odd-parity pairing over ``arms`` (``mu_z`` and ``epsilon`` optimised)."""
     eta_a, eta_b = arm_transmittances(arms)
-    source = _aopp_source(devices.source)
+    source = aopp_source(devices.source)
     point = optimise_aopp(eta_a, eta_b, source, devices.station, ec_efficiency=devices.ec_efficiency)
     has_key = point.key_rate_per_pulse > 0
     return RelayedPoint(

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -52,6 +52,7 @@ __all__ = [
     "SnsFiniteParams",
     "SnsFinitePoint",
     "SnsSettings",
+    "ZWindowSettings",
     "expectation_bounds",
     "optimise_sns_finite",
     "realised_bounds",
@@ -358,10 +359,23 @@ def optimise_sns_finite(
     )
 
 
+class ZWindowSettings(Protocol):
+    """What the Z windows of an SNS source depend on (:class:`SnsSettings`, and AOPP's 3-intensity settings)."""
+
+    @property
+    def signal_intensity(self) -> FloatArray: ...
+
+    @property
+    def sending_prob(self) -> FloatArray: ...
+
+    @property
+    def z_window_prob(self) -> FloatArray: ...
+
+
 def sns_z_counts(
     eta_a: ArrayLike,
     eta_b: ArrayLike,
-    settings: SnsSettings,
+    settings: ZWindowSettings,
     station: InterferenceStationParams,
     *,
     block_pulses: float,

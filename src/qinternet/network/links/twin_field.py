@@ -7,15 +7,18 @@ so that beyond a few hundred kilometres it beats the repeaterless bound (Lucamar
 (2018); sending-or-not-sending: Wang, Yu, Hu, PRA 98, 062323 (2018)). The relay never holds key.
 
 A block is ``block_s`` seconds of time windows at the sources' rate, and its key is the finite-size SNS length
-of :func:`qinternet.qkd.tf_finite.sns_finite_rate` (after Jiang et al., PR Applied 12, 024061 (2019)) at the
-source settings that maximise it for the block (``optimise_settings``) or at the source's own; its sifted
-events and error rate are the Z windows' (:func:`qinternet.qkd.tf_finite.sns_z_counts`). Only the analytic
-model exists for this kind (every block is the expected one).
+of :func:`qinternet.qkd.tf_finite.sns_finite_rate` (after Jiang et al., PR Applied 12, 024061 (2019)), or with
+``protocol: tf-sns-aopp`` that of SNS with actively-odd-parity pairing
+(:func:`qinternet.qkd.tf_aopp_finite.aopp_finite_rate`; Xu et al., PRA 101, 042330 (2020), the protocol of Liu et
+al.'s 1,002 km record), at the source settings that maximise it for the block (``optimise_settings``) or at the
+source's own; its sifted events and error rate are the Z windows' before any pairing
+(:func:`qinternet.qkd.tf_finite.sns_z_counts`). Only the analytic model exists for this kind (every block is the
+expected one).
 
 The relative phase of the two arms must be tracked: ``phase_reference`` gives the drift rate of that phase
 and the age of the estimate (default: a feedback round trip through the longer arm); the residual error adds
 to the station's phase noise, and a link whose tracking leaves no key at any setting is refused
-(:func:`qinternet.qkd.tf_phase.check_phase_reference`).
+(:func:`qinternet.qkd.tf_phase.check_phase_reference`, which uses the asymptotic SNS model for both protocols).
 """
 
 from __future__ import annotations
@@ -47,7 +50,8 @@ from qinternet.params.twinfield import (
     SnsSourceParams,
     TwinFieldDeviceSet,
 )
-from qinternet.qkd.relayed import arm_transmittances, sns_source
+from qinternet.qkd.relayed import aopp_source, arm_transmittances, sns_source
+from qinternet.qkd.tf_aopp_finite import AoppSettings, aopp_finite_rate, optimise_aopp_finite
 from qinternet.qkd.tf_finite import SnsFiniteParams, SnsSettings, optimise_sns_finite, sns_finite_rate, sns_z_counts
 from qinternet.qkd.tf_phase import check_phase_reference, round_trip_delay_s, with_phase_reference
 
@@ -77,13 +81,14 @@ class TwinFieldLinkSpec(RelayedLinkSpec):
     """A twin-field QKD link (``kind: twin-field``) through an untrusted relay.
 
     Attributes:
-        protocol: ``tf-sns`` (sending-or-not-sending).
+        protocol: ``tf-sns`` (sending-or-not-sending) or ``tf-sns-aopp`` (3-intensity SNS with actively-odd-parity
+            pairing, the protocol of Liu et al.'s 1,002 km record).
         preset: the devices (default ``liu2023``).
         phase_reference: the phase tracking (default: none modelled beyond the station's own phase noise).
     """
 
     kind: LinkKind = LinkKind.TWIN_FIELD
-    protocol: Literal["tf-sns"] = "tf-sns"
+    protocol: Literal["tf-sns", "tf-sns-aopp"] = "tf-sns"
     preset: str = "liu2023"
     phase_reference: PhaseReferenceSpec | None = None
 
@@ -138,22 +143,53 @@ _PA_SHARE = 1.0 / 4.0
 below the link's ``eps_sec`` (its ``eps_cor`` is the correctness)."""
 
 
+Settings = SnsSettings | AoppSettings
+"""The source settings of a twin-field link: SNS's four intensities, or AOPP's three."""
+
+
 @functools.lru_cache(maxsize=128)
 def _optimised(
-    eta_a: float, eta_b: float, station: InterferenceStationParams, ec_efficiency: float, params: SnsFiniteParams
-) -> tuple[SnsSettings, float]:
+    eta_a: float,
+    eta_b: float,
+    station: InterferenceStationParams,
+    ec_efficiency: float,
+    params: SnsFiniteParams,
+    aopp: bool,
+) -> tuple[Settings, float]:
+    if aopp:
+        paired = optimise_aopp_finite(eta_a, eta_b, station, ec_efficiency=ec_efficiency, params=params)
+        return paired.settings, paired.key_rate_per_pulse
     point = optimise_sns_finite(eta_a, eta_b, station, ec_efficiency=ec_efficiency, params=params)
     return point.settings, point.key_rate_per_pulse
 
 
+def finite_rate(
+    eta_a: float,
+    eta_b: float,
+    settings: Settings,
+    station: InterferenceStationParams,
+    *,
+    ec_efficiency: float,
+    params: SnsFiniteParams,
+) -> float:
+    """Finite-size key per window of SNS (:func:`qinternet.qkd.tf_finite.sns_finite_rate`) or of SNS with AOPP
+    (:func:`qinternet.qkd.tf_aopp_finite.aopp_finite_rate`), by the kind of ``settings``."""
+    if isinstance(settings, AoppSettings):
+        rate = aopp_finite_rate(eta_a, eta_b, settings, station, ec_efficiency=ec_efficiency, params=params)
+    else:
+        rate = sns_finite_rate(eta_a, eta_b, settings, station, ec_efficiency=ec_efficiency, params=params)
+    return float(rate)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TwinFieldLinkEngine(BlockEngine):
-    """Makes the blocks of one SNS twin-field link (every block the expected one).
+    """Makes the blocks of one SNS (or SNS-AOPP) twin-field link (every block the expected one; its sifted events
+    are the Z windows' effective events before any pairing).
 
     Attributes:
         eta_a, eta_b: the arms' transmittances as the link runs them (fibre only;
             :func:`~qinternet.network.links.mdi.balanced`).
-        settings: the source settings the link runs at.
+        settings: the source settings the link runs at (SNS's, or AOPP's for ``tf-sns-aopp``).
         station: the interference station, with the phase-tracking residual.
         ec_efficiency: ``f``.
         block_pulses: time windows per block.
@@ -163,7 +199,7 @@ class TwinFieldLinkEngine(BlockEngine):
 
     eta_a: float
     eta_b: float
-    settings: SnsSettings
+    settings: Settings
     station: InterferenceStationParams
     ec_efficiency: float
     block_pulses: int
@@ -173,15 +209,8 @@ class TwinFieldLinkEngine(BlockEngine):
     _expected_block: BlockRecord = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        rate = float(
-            sns_finite_rate(
-                self.eta_a,
-                self.eta_b,
-                self.settings,
-                self.station,
-                ec_efficiency=self.ec_efficiency,
-                params=self.params,
-            )
+        rate = finite_rate(
+            self.eta_a, self.eta_b, self.settings, self.station, ec_efficiency=self.ec_efficiency, params=self.params
         )
         object.__setattr__(self, "key_rate_per_pulse", rate)
         events, error_rate = sns_z_counts(
@@ -207,6 +236,7 @@ def twin_field_engine(spec: TwinFieldLinkSpec, path: str) -> TwinFieldLinkEngine
         )
     devices = _devices(spec, path)
     source = sns_source(devices.source)
+    aopp = spec.protocol == "tf-sns-aopp"
     eta = arm_transmittances(spec.arms(devices.fibre_loss_db_per_km))
     station = _tracked_station(spec, path, devices, source, eta)
     pulses = block_pulses(source.rep_rate_hz, spec.block_s, path)
@@ -222,9 +252,9 @@ def twin_field_engine(spec: TwinFieldLinkSpec, path: str) -> TwinFieldLinkEngine
         raise ScenarioError([(f"{path}.block_s", exc.reason)]) from None
 
     def engine(eta_a: float, eta_b: float) -> TwinFieldLinkEngine:
-        settings = SnsSettings.of(source)
+        settings: Settings = AoppSettings.of(aopp_source(devices.source)) if aopp else SnsSettings.of(source)
         if spec.optimise_settings:
-            best, rate = _optimised(eta_a, eta_b, station, devices.ec_efficiency, params)
+            best, rate = _optimised(eta_a, eta_b, station, devices.ec_efficiency, params, aopp)
             if rate > 0.0:
                 settings = best
         return TwinFieldLinkEngine(
