@@ -27,15 +27,7 @@ import math
 import numpy as np
 
 from qinternet.params.mdi import MdiSystem
-from qinternet.physics.detectors import error_rate
-from qinternet.qkd.entropy import binary_entropy
-from qinternet.qkd.mdi_finite import (
-    MdiCounts,
-    MdiFiniteKey,
-    MdiFiniteKeyParams,
-    decoy_pair_counts,
-    single_photon_events,
-)
+from qinternet.qkd.mdi_finite import MdiCounts, MdiFiniteKey, MdiFiniteKeyParams, decoy_pair_counts, key_of_bounds
 from qinternet.qkd.mdi_joint import JOINT_ESTIMATES, JointConstraintParams, four_intensity_key
 
 __all__ = ["ESTIMATES", "composable_key_length"]
@@ -54,36 +46,19 @@ def composable_key_length(counts: MdiCounts, system: MdiSystem, params: MdiFinit
         params: ``eps_sec`` and ``eps_cor``.
     """
     eps_pe = params.eps_sec / (4.0 * ESTIMATES)
-    eps_pa = params.eps_sec / 2.0
     joint = four_intensity_key(counts, system, JointConstraintParams(eps_estimate=eps_pe))
-    obs = decoy_pair_counts(counts, system)
     sa = system.alice.intensities[system.alice.signal_index]
     sb = system.bob.intensities[system.bob.signal_index]
     y11 = np.asarray(joint.y11_lower)
-    ey11 = np.asarray(joint.e11_upper) * y11
-    single, phi = single_photon_events(obs, np.asarray(sa * sb * math.exp(-sa - sb)), y11, ey11, eps_pe)
-    e_z = error_rate(obs.z_errors, obs.z_heralded)
-    leak = system.ec_efficiency * obs.z_heralded * binary_entropy(e_z)
-    length = (
-        single * (1.0 - binary_entropy(phi))
-        - leak
-        - math.log2(2.0 / params.eps_cor)
-        - 2.0 * math.log2(1.0 / (2.0 * eps_pa))
-    )
-    length = np.where((single > 0.0) & (phi < 0.5) & (length >= 1.0), np.floor(length), 0.0)
-    n = counts.pulse_pairs
-    fields = np.broadcast_arrays(n, obs.z_heralded, e_z, y11, joint.e11_upper, single, phi, leak, length, length / n)
-    return MdiFiniteKey(
-        block_pulse_pairs=fields[0],
-        z_heralded=fields[1],
-        z_error_rate=fields[2],
-        y11_lower=fields[3],
-        e11_upper=fields[4],
-        single_photon_events_lower=fields[5],
-        phase_error_upper=fields[6],
-        ec_leak_bits=fields[7],
-        key_length_bits=fields[8],
-        key_rate_per_pulse_pair=fields[9],
-        eps_sec=params.eps_sec,
-        eps_cor=params.eps_cor,
+    e11 = np.asarray(joint.e11_upper)
+    return key_of_bounds(
+        counts,
+        decoy_pair_counts(counts, system),
+        system,
+        params,
+        y11=y11,
+        ey11=e11 * y11,
+        e11=e11,
+        single_share=sa * sb * math.exp(-sa - sb),
+        eps_pe=eps_pe,
     )

@@ -83,6 +83,7 @@ __all__ = [
     "expected_counts_for",
     "finite_key_length",
     "finite_key_rate",
+    "key_of_bounds",
     "single_photon_events",
     "source_weights",
 ]
@@ -485,7 +486,32 @@ def finite_key_length(
     na, nb, ma, mb, sa, sb = _intensity_pairs(system, mu_a, mu_b)
     y11, ey11 = _decoy_bounds_at_the_edges(obs, (na, nb, ma, mb), params.eps_pe)
     e11 = np.clip(error_rate(ey11, y11), 0.0, 0.5)
-    single, phi = single_photon_events(obs, sa * sb * np.exp(-sa - sb), y11, ey11, params.eps_pe)
+    single_share = sa * sb * np.exp(-sa - sb)
+    return key_of_bounds(counts, obs, system, params, y11=y11, ey11=ey11, e11=e11, single_share=single_share)
+
+
+def key_of_bounds(
+    counts: MdiCounts,
+    obs: DecoyPairCounts,
+    system: MdiSystem,
+    params: MdiFiniteKeyParams,
+    *,
+    y11: FloatArray,
+    ey11: FloatArray,
+    e11: FloatArray,
+    single_share: ArrayLike,
+    eps_pe: float | None = None,
+) -> MdiFiniteKey:
+    """The key length of the module docstring from decoy bounds ``Y_11^L``, ``(e Y)_11^U`` and the ``e_11^U``
+    reported with them (expected values, however they were obtained): the occurred single-photon pairs and their
+    phase errors (:func:`single_photon_events`, each bound failing with ``eps_pe``, default ``params.eps_pe``), the
+    leak of error correction and the verification and privacy-amplification terms.
+
+    Args:
+        single_share: ``s_a s_b e^{-s_a - s_b}``, the probability that a signal pair holds one photon each.
+    """
+    eps = params.eps_pe if eps_pe is None else eps_pe
+    single, phi = single_photon_events(obs, np.asarray(single_share, dtype=np.float64), y11, ey11, eps)
     e_z = error_rate(obs.z_errors, obs.z_heralded)
     leak = system.ec_efficiency * obs.z_heralded * binary_entropy(e_z)
     length = (
