@@ -126,6 +126,7 @@ BASES: dict[str, Base] = {
     "decrypt": lambda tmp: [str(_sealed(tmp)), *_tls(tmp, "sae-b"), "--out", str(tmp / "p.txt")],
     "keygen-mlkem": lambda tmp: [str(tmp / "mlkem")],
     "presets": lambda tmp: [],
+    "purify": lambda tmp: ["--protocol", "dejmps", "--fidelity", "0.7", "--rounds", "2"],
     "scenario validate": lambda tmp: [str(_scenario_file(tmp))],
     "scenario schema": lambda tmp: ["--out", str(tmp / "schema.json")],
     "scenarios list": lambda tmp: [],

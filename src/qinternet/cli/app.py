@@ -74,6 +74,11 @@ COMMANDS: dict[str, LazyCommand] = {
         "keygen_mlkem",
         "Make an ML-KEM-768 key pair for hybrid files: give the public key to senders, keep the private one.",
     ),
+    "purify": LazyCommand(
+        "qinternet.cli.purify_cmd",
+        "purify",
+        "Fidelity and success probability of entanglement purification rounds (BBPSSW, DEJMPS).",
+    ),
     "presets": LazyCommand(
         "qinternet.cli.presets_cmd", "presets", "List the named presets with the publications they reproduce."
     ),

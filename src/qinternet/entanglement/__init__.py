@@ -1,0 +1,1 @@
+"""Entanglement between quantum memories: heralded generation, swapping, purification, cut-offs, repeater chains."""
