@@ -24,3 +24,14 @@ def transmittance_to_db(transmittance: ArrayLike) -> NDArray[np.float64]:
     20.0
     """
     return -10.0 * np.log10(np.asarray(transmittance, dtype=np.float64))
+
+
+SPEED_OF_LIGHT_KM_PER_S = 299_792.458
+"""Speed of light in vacuum, km/s (exact, SI)."""
+FIBRE_GROUP_INDEX = 1.4682
+"""Group index of standard single-mode fibre at 1550 nm (Corning SMF-28 datasheet): light covers a km in ~4.9 us."""
+
+
+def fibre_delay_s(length_km: ArrayLike) -> NDArray[np.float64]:
+    """Time light (or a classical message) takes through ``length_km`` of fibre: ``L n / c``."""
+    return np.asarray(np.asarray(length_km, dtype=np.float64) * FIBRE_GROUP_INDEX / SPEED_OF_LIGHT_KM_PER_S)

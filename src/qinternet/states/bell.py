@@ -33,6 +33,7 @@ __all__ = [
     "depolarise",
     "fidelity",
     "fidelity_of_werner",
+    "from_walsh",
     "pauli_channel",
     "perfect_pair",
     "qber",
@@ -41,13 +42,13 @@ __all__ = [
     "shannon_entropy",
     "swap",
     "twirl",
+    "walsh",
     "werner",
     "werner_of_fidelity",
 ]
 
 PHI_PLUS, PSI_PLUS, PHI_MINUS, PSI_MINUS = 0, 1, 2, 3
 BELL_LABELS = ("Phi+", "Psi+", "Phi-", "Psi-")
-_XOR = np.bitwise_xor.outer(np.arange(4), np.arange(4))
 _SUM_TOLERANCE = 1e-9
 
 
@@ -100,15 +101,29 @@ def fidelity(p: ArrayLike) -> NDArray[np.float64]:
 def compose(p: ArrayLike, q: ArrayLike) -> NDArray[np.float64]:
     """XOR convolution: the distribution of the product of two independent Pauli errors with laws ``p`` and ``q``.
 
-    ``r[k] = sum_{i ^ j = k} p[i] q[j]``; shapes broadcast over leading axes.
+    ``r[k] = sum_{i ^ j = k} p[i] q[j]``, computed as the inverse :func:`walsh` transform of the product of the
+    transforms (the convolution theorem of the group Z2 x Z2); shapes broadcast over leading axes.
+    """
+    return from_walsh(walsh(p) * walsh(q))
+
+
+def walsh(p: ArrayLike) -> NDArray[np.float64]:
+    """Walsh-Hadamard transform over the index: ``chi[s] = sum_k (-1)^popcount(s & k) p[k]``, shape ``(..., 4)``.
+
+    It turns XOR convolution into a product: the transform of a Pauli error law holds the channel's eigenvalues on
+    Bell-diagonal states (``chi[0] = 1``; ``chi[1:]`` behave like Werner parameters that multiply under swapping).
     """
     pa = np.asarray(p, dtype=np.float64)
-    qa = np.asarray(q, dtype=np.float64)
-    joint = pa[..., :, None] * qa[..., None, :]
-    out = np.zeros(np.broadcast_shapes(pa.shape, qa.shape))
-    for k in range(4):
-        out[..., k] = np.sum(joint * (k == _XOR), axis=(-2, -1))
-    return out
+    a = pa[..., 0] + pa[..., 1]
+    b = pa[..., 2] + pa[..., 3]
+    c = pa[..., 0] - pa[..., 1]
+    d = pa[..., 2] - pa[..., 3]
+    return np.stack([a + b, c + d, a - b, c - d], axis=-1)
+
+
+def from_walsh(chi: ArrayLike) -> NDArray[np.float64]:
+    """Inverse of :func:`walsh` (the transform is its own inverse up to a factor 4)."""
+    return np.asarray(walsh(chi) / 4.0, dtype=np.float64)
 
 
 def swap(p: ArrayLike, q: ArrayLike) -> NDArray[np.float64]:
