@@ -14,6 +14,7 @@ import pytest
 
 from qinternet.errors import ParameterError
 from qinternet.params.repeater_presets import REPEATER_PRESETS, HardwarePreset, repeater_preset
+from qinternet.params.serialise import dump_json
 from qinternet.params.units import db_to_transmittance
 from qinternet.physics.heralding import HeraldedLink, attempt_period_s, elementary_link
 
@@ -93,3 +94,9 @@ def test_every_preset_heralds_an_entangled_link_over_its_fibre(name: str) -> Non
     link, rate = _link(preset, length)
     assert rate > 0.0
     assert 0.5 < float(link.fidelity) <= 1.0
+
+
+@pytest.mark.parametrize("name", sorted(REPEATER_PRESETS))
+def test_presets_serialise_to_strict_json(name: str) -> None:
+    text = dump_json(REPEATER_PRESETS[name])
+    assert f'"name": "{name}"' in text

@@ -9,8 +9,24 @@ import numpy as np
 import pytest
 
 from qinternet.errors import ParameterError
-from qinternet.params.devices import PairStatistics
-from qinternet.physics.heralding import attempt_period_s, double_click, midpoint_source, single_click
+from qinternet.params.devices import DetectorParams, PairStatistics
+from qinternet.params.hardware import (
+    ConversionParams,
+    EmitterKind,
+    EmitterParams,
+    HeraldingScheme,
+    HeraldingStationParams,
+    MemoryParams,
+    NodeHardware,
+)
+from qinternet.physics.heralding import (
+    arm_efficiency,
+    attempt_period_s,
+    double_click,
+    elementary_link,
+    midpoint_source,
+    single_click,
+)
 
 
 def test_barrett_kok_success_is_eta_squared_over_two() -> None:
@@ -116,3 +132,59 @@ def test_no_herald_gives_zero_rate_and_the_mixed_state() -> None:
     assert float(link.success_prob) == 0.0
     np.testing.assert_allclose(link.state, 0.25)
     assert math.isclose(float(link.rate_hz(1e-6)), 0.0)
+
+
+# --- from parameter objects -------------------------------------------------------------------------------
+
+STATION = HeraldingStationParams(detector=DetectorParams(efficiency=0.8, dark_count_prob=0.0), detection_window_s=1e-8)
+
+
+def _node(**emitter_changes: object) -> NodeHardware:
+    values: dict[str, object] = {
+        "kind": EmitterKind.NV,
+        "attempt_duration_s": 5.5e-6,
+        "zero_phonon_fraction": 0.03,
+        "collection_efficiency": 0.1,
+        "wavelength_nm": 637.0,
+    }
+    values.update(emitter_changes)
+    conversion = values.pop("conversion", None)
+    return NodeHardware(memory=MemoryParams(), emitter=EmitterParams(**values), conversion=conversion)  # type: ignore[arg-type]
+
+
+def test_elementary_link_assembles_the_arm_efficiency() -> None:
+    node = _node()
+    assert float(arm_efficiency(node, STATION, 0.5)) == pytest.approx(0.03 * 0.1 * 0.5 * 0.8)
+    link = elementary_link(HeraldingScheme.SINGLE_CLICK, node, node, STATION, 0.5, 0.5, bright_state_population=0.1)
+    direct = single_click(alpha_a=0.1, eta_a=0.03 * 0.1 * 0.5 * 0.8)
+    np.testing.assert_allclose(link.success_prob, direct.success_prob, rtol=1e-12)
+    np.testing.assert_allclose(link.state, direct.state, rtol=1e-12)
+
+
+def test_spin_photon_infidelity_depolarises_the_heralded_pair() -> None:
+    # Each node's spin-photon fidelity F_sp acts as a Werner factor (4 F_sp - 1)/3: Barrett-Kok with V = 1
+    # then gives F = (1 + 3 w_a w_b)/4.
+    node = _node(spin_photon_fidelity=0.97)
+    link = elementary_link(HeraldingScheme.DOUBLE_CLICK, node, node, STATION, 1.0, 1.0)
+    w = (4 * 0.97 - 1) / 3
+    assert float(link.fidelity) == pytest.approx((1 + 3 * w * w) / 4)
+
+
+def test_converter_noise_acts_as_extra_dark_counts() -> None:
+    quiet = _node(conversion=ConversionParams(efficiency=0.5, output_wavelength_nm=1588.0))
+    noisy = _node(conversion=ConversionParams(efficiency=0.5, noise_rate_hz=1e4, output_wavelength_nm=1588.0))
+    a = elementary_link(HeraldingScheme.SINGLE_CLICK, quiet, quiet, STATION, 0.1, 0.1, bright_state_population=0.1)
+    b = elementary_link(HeraldingScheme.SINGLE_CLICK, noisy, noisy, STATION, 0.1, 0.1, bright_state_population=0.1)
+    assert float(b.success_prob) > float(a.success_prob)
+    assert float(b.fidelity) < float(a.fidelity)
+
+
+def test_dlcz_single_click_uses_the_excitation_probability_as_alpha() -> None:
+    node = _node(
+        kind=EmitterKind.RB_ENSEMBLE_DLCZ, zero_phonon_fraction=1.0, collection_efficiency=0.5, excitation_prob=0.02
+    )
+    link = elementary_link(HeraldingScheme.SINGLE_CLICK, node, node, STATION, 0.3, 0.3)
+    direct = single_click(alpha_a=0.02, eta_a=0.5 * 0.3 * 0.8)
+    np.testing.assert_allclose(link.state, direct.state, rtol=1e-12)
+    with pytest.raises(ParameterError):
+        elementary_link(HeraldingScheme.SINGLE_CLICK, node, node, STATION, 0.3, 0.3, bright_state_population=0.1)
