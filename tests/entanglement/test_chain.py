@@ -123,5 +123,5 @@ def test_bad_models_name_the_field() -> None:
         ChainModel(links=0, link=_link(0.5))
     with pytest.raises(ParameterError, match="cutoff"):
         ChainModel(links=2, link=_link(0.5), cutoff_s=-1.0)
-    with pytest.raises(ParameterError, match="link.success_prob"):
+    with pytest.raises(ParameterError, match=r"link\.success_prob"):
         _link(1.5)

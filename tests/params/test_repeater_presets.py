@@ -39,7 +39,15 @@ def _link(preset: HardwarePreset, fibre_length_km: float) -> tuple[HeraldedLink,
 
 
 def test_the_issue_presets_exist() -> None:
-    assert set(REPEATER_PRESETS) == {"delft-nv", "harvard-siv-2024", "ustc-rb", "oxford-ion-2025", "near-term", "ideal"}
+    assert set(REPEATER_PRESETS) == {
+        "delft-nv",
+        "delft-nv-2021",
+        "harvard-siv-2024",
+        "ustc-rb",
+        "oxford-ion-2025",
+        "near-term",
+        "ideal",
+    }
     for name, preset in REPEATER_PRESETS.items():
         assert repeater_preset(name) is preset
         assert preset.name == name
@@ -75,9 +83,10 @@ def test_single_link_reproduces_the_published_figure(name: str) -> None:
 
 def test_presets_without_a_published_figure_are_the_known_gaps() -> None:
     # Recorded so that adding (or losing) a figure is a deliberate change: the SiV and Rb figures still need to
-    # be read from Knaut et al. 2024 and Yu et al. 2020 / Liu et al. 2024; near-term and ideal have none.
+    # be read from Knaut et al. 2024 and Yu et al. 2020 / Liu et al. 2024, the converted NV link from Stolk et al.
+    # 2024; near-term and ideal have none.
     missing = {n for n, p in REPEATER_PRESETS.items() if p.published is None}
-    assert missing == {"harvard-siv-2024", "ustc-rb", "near-term", "ideal"}
+    assert missing == {"delft-nv", "harvard-siv-2024", "ustc-rb", "near-term", "ideal"}
 
 
 def test_ideal_preset_is_limited_by_fibre_loss_only() -> None:

@@ -7,7 +7,7 @@ import pytest
 
 from qinternet.errors import ParameterError
 from qinternet.physics.bsm import LINEAR_OPTICS_BELL_FRACTION, gate_swap, gate_swap_pauli_channel, linear_optics_bsm
-from qinternet.physics.pauli import compose_pauli, depolarising_channel
+from qinternet.states import bell
 
 
 def test_linear_optics_bsm_succeeds_at_most_half() -> None:
@@ -34,10 +34,8 @@ def test_gate_swap_of_two_werner_pairs_multiplies_werner_parameters() -> None:
     # of parameter p and perfect readout gives a Werner pair with w = p w1 w2.
     w1, w2, fg = 0.9, 0.8, 0.97
     p = (4 * fg - 1) / 3
-    swapped = compose_pauli(
-        compose_pauli(depolarising_channel(w1), depolarising_channel(w2)), gate_swap_pauli_channel(fg, 1.0)
-    )
-    np.testing.assert_allclose(swapped, depolarising_channel(p * w1 * w2), atol=1e-14)
+    swapped = bell.compose(bell.compose(bell.werner(w1), bell.werner(w2)), gate_swap_pauli_channel(fg, 1.0))
+    np.testing.assert_allclose(swapped, bell.werner(p * w1 * w2), atol=1e-14)
 
 
 def test_gate_swap_fidelity_of_a_perfect_pair_is_the_average_gate_fidelity() -> None:

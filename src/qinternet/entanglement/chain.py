@@ -42,6 +42,8 @@ from qinternet.params.checks import require_non_negative, require_positive, requ
 from qinternet.states import bell
 
 __all__ = [
+    "MAX_LINK_DRAWS",
+    "REGENERATIONS_PER_LINK",
     "ChainModel",
     "Deliveries",
     "DeliveryMode",
@@ -49,6 +51,11 @@ __all__ = [
     "PurifyStep",
     "sample_chain",
 ]
+
+MAX_LINK_DRAWS = 2 * 10**8
+"""Most elementary-link generations one call may draw (a cut-off that pairs almost never meet would loop on)."""
+REGENERATIONS_PER_LINK = 1000
+"""Regenerations per elementary link and round after which a cut-off counts as (almost) never met."""
 
 Decay = Callable[[NDArray[np.float64]], NDArray[np.float64]]
 """``decay(seconds)``: the Pauli error law ``[I, X, Z, Y]`` of one qubit stored ``seconds``, shape ``(n,)`` to
@@ -119,6 +126,10 @@ class ChainModel:
         delivery_delay_s: time for the last swap's outcome to reach an end node.
         mode: create-and-keep or measure-directly.
         purify: purification of elementary links, or None.
+        sequential: nodes have one communication qubit, so a node cannot attempt its two links at once: at each
+            swap the right span starts when the left one is done (its half moved to memory), and a cut-off starts
+            both again. A valid schedule for any chain, and the one the three-node network of Pompili et al.,
+            Science 372, 259 (2021) ran; for long chains it is conservative (odd and even links could alternate).
     """
 
     links: int
@@ -131,6 +142,7 @@ class ChainModel:
     delivery_delay_s: float = 0.0
     mode: DeliveryMode = DeliveryMode.CREATE_AND_KEEP
     purify: PurifyStep | None = None
+    sequential: bool = False
 
     def __post_init__(self) -> None:
         if self.links < 1:
@@ -190,6 +202,8 @@ class _Sampler:
         self.rng = rng
         self.last_link = model.links - 1
         self.fresh = bell.walsh(model.link.state)
+        self.draws = 0
+        self.budget = 0
         self.swap_error = bell.walsh(model.swap_error)
 
     def stored_qubits(self, span: _Span) -> int:
@@ -205,15 +219,23 @@ class _Sampler:
     def sample(self, span: _Span, n: int) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64]]:
         """Times (from the start of generation), Walsh states and attempts of ``n`` independent outputs of ``span``."""
         if span.kind == "leaf":
+            self.draws += n
+            if self.draws > self.budget:
+                raise ParameterError(
+                    "cutoff",
+                    f"links almost never meet within the cut-off of {self.model.cutoff_s:g} s (more than "
+                    f"{REGENERATIONS_PER_LINK} regenerations per link and pair); lengthen it or shorten the links",
+                )
             attempts = self.rng.geometric(self.model.link.success_prob, size=n).astype(np.int64)
-            return attempts * self.model.link.attempt_period_s, np.tile(self.fresh, (n, 1)), attempts
-        assert span.left is not None and span.right is not None
+            times = np.asarray(attempts * self.model.link.attempt_period_s, dtype=np.float64)
+            return times, np.tile(self.fresh, (n, 1)), attempts
+        assert span.left is not None
+        assert span.right is not None
         out_t = np.empty(n)
         out_s = np.empty((n, 4))
         out_a = np.zeros(n, dtype=np.int64)
         pending = np.arange(n)
-        tl, sl, al = self.sample(span.left, n)
-        tr, sr, ar = self.sample(span.right, n)
+        tl, sl, al, tr, sr, ar = self.children(span, n, 0.0)
         while True:
             tl, sl, al, tr, sr, ar = self.apply_cutoff(span, tl, sl, al, tr, sr, ar)
             early_left = (tl <= tr)[:, None]
@@ -241,10 +263,30 @@ class _Sampler:
                 return out_t, out_s, out_a
             restart = done_at[fail]
             pending = pending[fail]
-            k = pending.size
-            tl, sl, al = self.sample(span.left, k)
-            tr, sr, ar = self.sample(span.right, k)
-            tl, tr = tl + restart, tr + restart
+            tl, sl, al, tr, sr, ar = self.children(span, pending.size, restart)
+
+    def children(
+        self, span: _Span, n: int, start: float | NDArray[np.float64]
+    ) -> tuple[
+        NDArray[np.float64],
+        NDArray[np.float64],
+        NDArray[np.int64],
+        NDArray[np.float64],
+        NDArray[np.float64],
+        NDArray[np.int64],
+    ]:
+        """Both children of ``span`` generated from ``start``: at once, or one after the other (sequential)."""
+        assert span.left is not None
+        assert span.right is not None
+        tl, sl, al = self.sample(span.left, n)
+        tr, sr, ar = self.sample(span.right, n)
+        tl = tl + start
+        tr = tr + (tl if self.sequential(span) else start)
+        return tl, sl, al, tr, sr, ar
+
+    def sequential(self, span: _Span) -> bool:
+        """Whether the right child of ``span`` waits for the left one (swaps of single-communication-qubit nodes)."""
+        return self.model.sequential and span.kind == "swap"
 
     def apply_cutoff(
         self,
@@ -268,6 +310,12 @@ class _Sampler:
         if cutoff is None:
             return tl, sl, al, tr, sr, ar
         tl, sl, al, tr, sr, ar = tl.copy(), sl.copy(), al.copy(), tr.copy(), sr.copy(), ar.copy()
+        if self.sequential(span):  # the node's only communication qubit is busy: start both again, in order
+            while (idx := np.flatnonzero(tr - tl > cutoff)).size:
+                t_l, s_l, a_l, t_r, s_r, a_r = self.children(span, idx.size, tl[idx] + cutoff)
+                al[idx] += a_l + ar[idx]
+                tl[idx], sl[idx], tr[idx], sr[idx], ar[idx] = t_l, s_l, t_r, s_r, a_r
+            return tl, sl, al, tr, sr, ar
         while True:
             left_expires = tr - tl > cutoff
             right_expires = tl - tr > cutoff
@@ -300,6 +348,8 @@ def sample_chain(model: ChainModel, rounds: int, rng: np.random.Generator) -> De
     if rounds < 1:
         raise ParameterError("pairs", f"must be at least 1, got {rounds}")
     sampler = _Sampler(model, rng)
+    budget = REGENERATIONS_PER_LINK * rounds * model.links * (2**model.purify.rounds if model.purify else 1)
+    sampler.budget = min(budget, MAX_LINK_DRAWS)
     root = _tree(0, model.links - 1, model.purify)
     times, chi, attempts = sampler.sample(root, rounds)
     if model.delivery_delay_s > 0.0 and model.mode is DeliveryMode.CREATE_AND_KEEP:

@@ -2,7 +2,7 @@
 
 Both return the success probability and the Pauli channel (order I, X, Z, Y, shape ``(..., 4)``) that the swap
 applies to the swapped pair: compose it with the XOR-convolution of the two input pairs
-(:func:`qinternet.physics.pauli.compose_pauli`) to get the output state.
+(:func:`qinternet.states.bell.compose`) to get the output state.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from qinternet.errors import ParameterError
-from qinternet.physics.pauli import FloatArray, compose_pauli, depolarising_channel, pauli_channel
+from qinternet.physics.channels import FloatArray
+from qinternet.states import bell
 
 __all__ = [
     "LINEAR_OPTICS_BELL_FRACTION",
@@ -89,7 +90,7 @@ def linear_optics_bsm(
     v = _prob("visibility", visibility)
     true = LINEAR_OPTICS_BELL_FRACTION * e1 * e2
     false = (e1 * (1.0 - e2) + (1.0 - e1) * e2) * 2.0 * pd
-    weights = pauli_channel(true * (1.0 + v) / 2.0, 0.0, true * (1.0 - v) / 2.0, 0.0) + 0.25 * false[..., None]
+    weights = bell.stack(true * (1.0 + v) / 2.0, 0.0, true * (1.0 - v) / 2.0, 0.0) + 0.25 * false[..., None]
     total = weights.sum(axis=-1)
     t = total[..., None]
     pauli = np.where(t > 0.0, weights / np.where(t > 0.0, t, 1.0), 0.25)
@@ -123,8 +124,8 @@ def gate_swap_pauli_channel(two_qubit_gate_fidelity: ArrayLike, measurement_fide
         raise ParameterError("node.two_qubit_gate_fidelity", "must be >= 1/4 (a fully depolarising gate)")
     fm = _prob("node.measurement_fidelity", measurement_fidelity)
     p = (4.0 * fg - 1.0) / 3.0
-    readout = pauli_channel(fm**2, fm * (1.0 - fm), (1.0 - fm) * fm, (1.0 - fm) ** 2)
-    return compose_pauli(readout, depolarising_channel(p))
+    readout = bell.stack(fm**2, fm * (1.0 - fm), (1.0 - fm) * fm, (1.0 - fm) ** 2)
+    return bell.compose(readout, bell.werner(p))
 
 
 def gate_swap(two_qubit_gate_fidelity: ArrayLike, measurement_fidelity: ArrayLike) -> SwapOutcome:

@@ -15,7 +15,7 @@ from numpy.typing import ArrayLike
 
 from qinternet.errors import ParameterError
 from qinternet.params.hardware import ConversionParams
-from qinternet.physics.pauli import FloatArray
+from qinternet.physics.channels import FloatArray
 
 __all__ = ["conversion_noise_per_gate", "effective_dark_count_prob", "noise_click_prob"]
 

@@ -25,7 +25,7 @@ from numpy.typing import ArrayLike
 
 from qinternet.errors import ParameterError
 from qinternet.params.hardware import EmitterKind, EmitterParams
-from qinternet.physics.pauli import FloatArray
+from qinternet.physics.channels import FloatArray
 
 __all__ = ["dlcz_multi_excitation_prob", "fibre_photon_prob", "photon_prob_per_attempt"]
 

@@ -30,15 +30,15 @@ from numpy.typing import ArrayLike
 from qinternet.errors import ParameterError
 from qinternet.params.devices import PairStatistics
 from qinternet.params.hardware import HeraldingScheme, HeraldingStationParams, NodeHardware
+from qinternet.params.units import FIBRE_GROUP_INDEX, fibre_delay_s
+from qinternet.physics.channels import FloatArray
 from qinternet.physics.conversion import conversion_noise_per_gate, effective_dark_count_prob, noise_click_prob
 from qinternet.physics.emitters import fibre_photon_prob, photon_prob_per_attempt
-from qinternet.physics.pauli import FloatArray, compose_pauli, depolarising_channel, pauli_channel
-from qinternet.physics.raman import SPEED_OF_LIGHT_M_S
 from qinternet.physics.sources import pair_number_pmf
+from qinternet.states import bell
 
 __all__ = [
     "MAX_MEAN_PAIRS",
-    "SMF28_GROUP_INDEX",
     "HeraldedLink",
     "arm_efficiency",
     "attempt_period_s",
@@ -52,9 +52,6 @@ MAX_MEAN_PAIRS = 2.0
 """Mean pairs per mode of a midpoint source: heralded sources run far below one; the pair-number sum of
 :func:`midpoint_source` (``_MAX_PAIRS`` terms) is exact to machine precision up to this mean."""
 _MAX_PAIRS = 80
-
-SMF28_GROUP_INDEX = 1.4682
-"""Group index of standard single-mode fibre at 1550 nm (Corning SMF-28 datasheet): light covers a km in ~4.9 us."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,7 +165,7 @@ def single_click(
     p11 = a * b * (1.0 - (1.0 - ea) * (1.0 - eb))
     mixed = (p10 + p01) / 2.0
     cross = coherence * np.sqrt(p10 * p01)
-    photon = pauli_channel(mixed + cross, p11 / 2.0, mixed - cross, p11 / 2.0) * (1.0 - pd)[..., None]
+    photon = bell.stack(mixed + cross, p11 / 2.0, mixed - cross, p11 / 2.0) * (1.0 - pd)[..., None]
 
     dark_herald = 2.0 * pd * (1.0 - pd)
     # No photon clicked: |00>, |10>, |01>, |11> with the photons of the bright ones lost; no coherence.
@@ -178,7 +175,7 @@ def single_click(
     w_11 = a * b * (1.0 - ea) * (1.0 - eb)
     anti = (w_10 + w_01) / 2.0
     same = (w_00 + w_11) / 2.0
-    dark = pauli_channel(anti, same, anti, same) * dark_herald[..., None]
+    dark = bell.stack(anti, same, anti, same) * dark_herald[..., None]
 
     weights = photon + dark
     total = weights.sum(axis=-1)
@@ -223,7 +220,7 @@ def double_click(
     true = ea * eb / 2.0
     dark_xy = 0.5 * (1.0 - (1.0 - ea) * (1.0 - eb)) * 2.0 * pd
     dark_z = 0.5 * (ea * (1.0 - eb) + (1.0 - ea) * eb) * 2.0 * pd
-    weights = pauli_channel(
+    weights = bell.stack(
         true * (1.0 + v) / 2.0 + dark_z / 2.0,
         dark_xy / 2.0,
         true * (1.0 - v) / 2.0 + dark_z / 2.0,
@@ -278,7 +275,7 @@ def midpoint_source(
     per_mode = np.sum(pmf * herald_n, axis=-1)
     single = pmf[..., 1] * herald_n[..., 1]
     w_single = (4.0 * f_src - 1.0) / 3.0
-    weights = depolarising_channel(w_single) * single[..., None] + 0.25 * (per_mode - single)[..., None]
+    weights = bell.werner(w_single) * single[..., None] + 0.25 * (per_mode - single)[..., None]
     state = _normalise(weights, per_mode)
     with np.errstate(divide="ignore"):
         success = -np.expm1(modes * np.log1p(-np.minimum(per_mode, 1.0)))
@@ -323,7 +320,7 @@ def _spin_photon_channel(node_a: NodeHardware, node_b: NodeHardware) -> FloatArr
     """Each node's spin-photon infidelity as a depolarising channel on the pair (a model choice: the error of
     state preparation and excitation is taken as white noise, Werner parameter ``(4F - 1)/3`` per node)."""
     w = np.prod([(4.0 * n.emitter.spin_photon_fidelity - 1.0) / 3.0 for n in (node_a, node_b)])
-    return depolarising_channel(w)
+    return bell.werner(w)
 
 
 def elementary_link(
@@ -404,12 +401,12 @@ def elementary_link(
     else:  # pragma: no cover - the enum has three members
         raise ParameterError("scheme", f"unknown heralding scheme {scheme!r}")
     return HeraldedLink(
-        success_prob=link.success_prob, state=compose_pauli(link.state, _spin_photon_channel(node_a, node_b))
+        success_prob=link.success_prob, state=bell.compose(link.state, _spin_photon_channel(node_a, node_b))
     )
 
 
 def attempt_period_s(
-    attempt_duration_s: float, arm_length_km: ArrayLike, group_index: float = SMF28_GROUP_INDEX
+    attempt_duration_s: float, arm_length_km: ArrayLike, group_index: float = FIBRE_GROUP_INDEX
 ) -> FloatArray:
     """Time between attempts when a node waits for the herald: local attempt plus the photon's trip to the
     station and the herald's trip back, ``t_attempt + 2 L_arm n / c``.
@@ -422,4 +419,6 @@ def attempt_period_s(
     length = np.asarray(arm_length_km, dtype=np.float64)
     if np.any(~(length >= 0.0)):
         raise ParameterError("arm_length_km", "must be >= 0")
-    return np.asarray(attempt_duration_s + 2.0 * length * 1e3 * group_index / SPEED_OF_LIGHT_M_S, dtype=np.float64)
+    return np.asarray(
+        attempt_duration_s + 2.0 * fibre_delay_s(length) * group_index / FIBRE_GROUP_INDEX, dtype=np.float64
+    )

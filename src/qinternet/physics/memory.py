@@ -22,17 +22,15 @@ from numpy.typing import ArrayLike, NDArray
 
 from qinternet.errors import ParameterError
 from qinternet.params.hardware import Dephasing, MemoryParams
-from qinternet.physics.pauli import FloatArray, compose_pauli, pauli_channel
+from qinternet.physics.channels import FloatArray
+from qinternet.states import bell, density
 
 __all__ = [
     "ComplexArray",
-    "amplitude_damping_kraus",
-    "apply_kraus_to_second_qubit",
     "memory_coherence",
     "memory_decay_density_matrix",
     "memory_kraus",
     "memory_pauli_channel",
-    "phase_damping_kraus",
     "storage_efficiency",
     "stored_half_decay",
 ]
@@ -91,16 +89,16 @@ def memory_pauli_channel(memory: MemoryParams, t_s: ArrayLike) -> FloatArray:
     p_xy = gamma / 4.0
     p_z = np.maximum((1.0 - c) / 2.0 - p_xy, 0.0)  # >= 0 analytically; clip rounding at t ~ 0
     p_i = 1.0 - 2.0 * p_xy - p_z
-    return pauli_channel(p_i, p_xy, p_z, p_xy)
+    return bell.stack(p_i, p_xy, p_z, p_xy)
 
 
-def stored_half_decay(bell: ArrayLike, memory: MemoryParams, t_s: ArrayLike) -> FloatArray:
+def stored_half_decay(state: ArrayLike, memory: MemoryParams, t_s: ArrayLike) -> FloatArray:
     """Bell-diagonal state ``(..., 4)`` after one of its halves waited ``t_s`` seconds in ``memory``.
 
     The Pauli channel of :func:`memory_pauli_channel` composed with the state (XOR convolution on the index,
-    :func:`qinternet.physics.pauli.compose_pauli`). For both halves stored, apply it twice (once per node).
+    :func:`qinternet.states.bell.compose`). For both halves stored, apply it twice (once per node).
     """
-    return compose_pauli(bell, memory_pauli_channel(memory, t_s))
+    return bell.compose(state, memory_pauli_channel(memory, t_s))
 
 
 def storage_efficiency(memory: MemoryParams, t_s: ArrayLike) -> FloatArray:
@@ -129,40 +127,6 @@ def storage_efficiency(memory: MemoryParams, t_s: ArrayLike) -> FloatArray:
 # ---------------------------------------------------------------------------------------------------------
 
 
-def amplitude_damping_kraus(gamma: float) -> ComplexArray:
-    """Kraus operators ``E0 = [[1, 0], [0, sqrt(1-gamma)]]``, ``E1 = [[0, sqrt(gamma)], [0, 0]]``.
-
-    Nielsen & Chuang, Sec. 8.3.5, eq. (8.108); ``|1>`` decays to ``|0>`` with probability ``gamma``.
-
-    Returns:
-        complex array ``(2, 2, 2)``: ``[k]`` is the k-th Kraus operator.
-    """
-    if not 0.0 <= gamma <= 1.0:
-        raise ParameterError("gamma", f"must be in [0, 1], got {gamma}")
-    return np.array(
-        [[[1.0, 0.0], [0.0, np.sqrt(1.0 - gamma)]], [[0.0, np.sqrt(gamma)], [0.0, 0.0]]],
-        dtype=np.complex128,
-    )
-
-
-def phase_damping_kraus(coherence_factor: float) -> ComplexArray:
-    """Dephasing that multiplies the off-diagonal elements by ``coherence_factor`` (in [0, 1]).
-
-    Written as a phase flip, ``sqrt((1+d)/2) I`` and ``sqrt((1-d)/2) Z`` with ``d = coherence_factor``,
-    which is the phase-damping channel of Nielsen & Chuang, Sec. 8.3.6 (eq. (8.127) and the equivalence
-    with the phase flip shown there).
-
-    Returns:
-        complex array ``(2, 2, 2)``.
-    """
-    d = coherence_factor
-    if not 0.0 <= d <= 1.0:
-        raise ParameterError("coherence_factor", f"must be in [0, 1], got {d}")
-    eye = np.eye(2, dtype=np.complex128)
-    z = np.diag([1.0, -1.0]).astype(np.complex128)
-    return np.array([np.sqrt((1.0 + d) / 2.0) * eye, np.sqrt((1.0 - d) / 2.0) * z])
-
-
 def memory_kraus(memory: MemoryParams, t_s: float) -> ComplexArray:
     """Kraus operators ``(4, 2, 2)`` of a qubit stored for ``t_s`` seconds: amplitude damping, then dephasing.
 
@@ -175,29 +139,11 @@ def memory_kraus(memory: MemoryParams, t_s: float) -> ComplexArray:
     c = float(memory_coherence(memory, t))
     remaining = np.sqrt(1.0 - gamma)
     d = 1.0 if remaining == 0.0 else min(c / remaining, 1.0)
-    ad = amplitude_damping_kraus(gamma)
-    pd = phase_damping_kraus(d)
+    ad = density.amplitude_damping_kraus(gamma)
+    pd = density.phase_damping_kraus((1.0 - d) / 2.0)
     return np.array([p @ a for p in pd for a in ad])
-
-
-def apply_kraus_to_second_qubit(rho: ArrayLike, kraus: ComplexArray) -> ComplexArray:
-    """``sum_k (I x K_k) rho (I x K_k)^dagger`` for a two-qubit ``rho`` (basis ``|00>, |01>, |10>, |11>``).
-
-    Args:
-        rho: complex array ``(..., 4, 4)``.
-        kraus: complex array ``(k, 2, 2)``.
-
-    Returns:
-        complex array ``(..., 4, 4)``.
-    """
-    r = np.asarray(rho, dtype=np.complex128)
-    ops = np.array([np.kron(np.eye(2), k) for k in kraus])
-    out = np.zeros(r.shape, dtype=np.complex128)
-    for op in ops:
-        out += op @ r @ op.conj().T
-    return out
 
 
 def memory_decay_density_matrix(rho: ArrayLike, memory: MemoryParams, t_s: float) -> ComplexArray:
     """Two-qubit density matrix ``(..., 4, 4)`` after its second qubit waited ``t_s`` seconds in ``memory``."""
-    return apply_kraus_to_second_qubit(rho, memory_kraus(memory, t_s))
+    return density.apply_kraus(rho, list(memory_kraus(memory, t_s)), [1])

@@ -22,6 +22,7 @@ import math
 from qinternet.errors import ParameterError
 from qinternet.params.checks import require_non_negative, require_positive
 from qinternet.params.twinfield import InterferenceStationParams, PhaseReferenceParams, SnsSourceParams
+from qinternet.params.units import FIBRE_GROUP_INDEX, SPEED_OF_LIGHT_KM_PER_S
 from qinternet.qkd.twinfield import optimise_sns
 
 __all__ = [
@@ -33,10 +34,8 @@ __all__ = [
     "with_phase_reference",
 ]
 
-SPEED_OF_LIGHT_KM_PER_S = 299_792.458
-"""km/s, exact (SI definition of the metre)."""
-SMF28_GROUP_INDEX = 1.4682
-"""Group index of standard single-mode fibre at 1550 nm (Corning SMF-28 product information sheet)."""
+SMF28_GROUP_INDEX = FIBRE_GROUP_INDEX
+"""Group index of standard single-mode fibre at 1550 nm (:data:`qinternet.params.units.FIBRE_GROUP_INDEX`)."""
 _PHASE_TOLERANCE_RAD = 1e-3
 """Resolution of the bisection on the tolerable phase noise, rad."""
 

@@ -40,6 +40,7 @@ __all__ = [
     "secret_fraction_bb84",
     "secret_fraction_six_state",
     "shannon_entropy",
+    "stack",
     "swap",
     "twirl",
     "walsh",
@@ -66,6 +67,13 @@ def as_bell_diagonal(p: ArrayLike, field: str = "state") -> NDArray[np.float64]:
     if np.any(np.abs(arr.sum(axis=-1) - 1.0) > _SUM_TOLERANCE):
         raise ParameterError(field, "coefficients must sum to 1")
     return np.clip(arr, 0.0, 1.0)
+
+
+def stack(i: ArrayLike, x: ArrayLike, z: ArrayLike, y: ArrayLike) -> NDArray[np.float64]:
+    """Four coefficients (broadcast together) as one array ``(..., 4)`` in the order ``I, X, Z, Y`` =
+    ``Phi+, Psi+, Phi-, Psi-`` (a state, or the error law of a Pauli channel)."""
+    parts = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (i, x, z, y)))
+    return np.stack(parts, axis=-1)
 
 
 def perfect_pair() -> NDArray[np.float64]:

@@ -1,0 +1,314 @@
+"""A repeater chain of identical nodes: the library function behind ``qinternet repeater``.
+
+>>> from qinternet.network.repeater import RepeaterSettings, run_repeater_chain
+>>> result = run_repeater_chain(RepeaterSettings(preset="delft-nv", nodes=3, length_km=2.0, pairs=1000, seed=1))
+>>> 0.5 < result.mean_fidelity < 1.0
+True
+
+:func:`compile_chain` turns a hardware preset and a length into the chain sampler's model
+(:mod:`qinternet.entanglement.chain`): each elementary link of ``length_km / (nodes - 1)`` is heralded at a
+station in its middle (or filled by a source there), each attempt lasts the emitter's attempt time plus the
+photon's flight to the station and the herald's flight back (single-mode memories wait for the answer), both
+halves decohere in their memories during that flight, a node with one communication qubit makes its two links
+one after the other, swaps are the nodes' gates (solid-state and ion nodes) or
+a linear-optics Bell measurement on the retrieved photons (atomic ensembles), and the last swap's outcome takes
+half the chain's fibre to reach an end node.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from qinternet.entanglement.chain import (
+    ChainModel,
+    Deliveries,
+    DeliveryMode,
+    ElementaryLink,
+    PurifyStep,
+    sample_chain,
+)
+from qinternet.entanglement.purification import PurificationProtocol
+from qinternet.errors import ParameterError
+from qinternet.params.checks import require_finite, require_non_negative
+from qinternet.params.hardware import EmitterKind
+from qinternet.params.repeater_presets import HardwarePreset, repeater_preset
+from qinternet.params.units import fibre_delay_s
+from qinternet.physics.bsm import gate_swap, linear_optics_bsm
+from qinternet.physics.channels import FibreChannel
+from qinternet.physics.heralding import attempt_period_s, elementary_link
+from qinternet.physics.memory import memory_pauli_channel
+from qinternet.qkd.bounds import plob_bound
+from qinternet.sim.rng import check_seed
+from qinternet.states import bell
+
+__all__ = [
+    "MAX_NODES",
+    "MAX_PAIRS",
+    "RepeaterResult",
+    "RepeaterSettings",
+    "WaitingTimes",
+    "compile_chain",
+    "run_repeater_chain",
+    "summarise",
+]
+
+MAX_NODES = 100_000
+"""Most nodes one chain may have."""
+MAX_PAIRS = 10**8
+"""Most end-to-end pairs one run may draw (memory: ~100 bytes per pair)."""
+_Z95 = 1.959963984540054
+"""Two-sided 95% quantile of the standard normal distribution."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RepeaterSettings:
+    """What to simulate.
+
+    Attributes:
+        preset: hardware preset name (``qinternet.params.repeater_presets``).
+        nodes: nodes of the chain including both ends, at least 2.
+        length_km: fibre from end to end; the ``nodes - 1`` elementary links share it equally.
+        cutoff_s: how long a link may wait in memory for its partner before it is discarded; None for none.
+        purify: purification of elementary links before swapping, or None.
+        purify_rounds: rounds of recurrence purification.
+        mode: create-and-keep (pairs for applications) or measure-directly (QKD).
+        pairs: end-to-end pairs to draw.
+        seed: random seed.
+    """
+
+    preset: str
+    nodes: int
+    length_km: float
+    cutoff_s: float | None = None
+    purify: PurificationProtocol | None = None
+    purify_rounds: int = 1
+    mode: DeliveryMode = DeliveryMode.CREATE_AND_KEEP
+    pairs: int = 10_000
+    seed: int = 1
+
+    def __post_init__(self) -> None:
+        if not 2 <= self.nodes <= MAX_NODES:
+            raise ParameterError("nodes", f"must be in 2..{MAX_NODES}, got {self.nodes}")
+        require_finite("length_km", self.length_km)
+        require_non_negative("length_km", self.length_km)
+        if self.cutoff_s is not None:
+            require_finite("cutoff", self.cutoff_s)
+            require_non_negative("cutoff", self.cutoff_s)
+        if not 1 <= self.pairs <= MAX_PAIRS:
+            raise ParameterError("pairs", f"must be in 1..{MAX_PAIRS:g}, got {self.pairs}")
+        if self.purify_rounds < 1:
+            raise ParameterError("purify_rounds", f"must be at least 1, got {self.purify_rounds}")
+        check_seed(self.seed)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WaitingTimes:
+    """Time between consecutive end-to-end deliveries, s."""
+
+    mean: float
+    p50: float
+    p99: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RepeaterResult:
+    """What a repeater chain delivers.
+
+    Attributes:
+        settings: what was simulated.
+        engine: ``monte-carlo`` or ``analytic``.
+        pairs: end-to-end pairs drawn (0 for the analytic engine, which draws none).
+        pairs_per_s: delivered pairs per second of simulated time.
+        mean_fidelity: mean fidelity of the delivered pairs with ``|Phi+>``.
+        fidelity_ci95: 95% confidence interval of the mean fidelity (normal approximation).
+        waiting_time_s: time between deliveries.
+        mean_state: mean Bell-diagonal coefficients ``[Phi+, Psi+, Phi-, Psi-]`` of the delivered pairs.
+        secret_fraction: asymptotic BB84 secret bits per pair measured (Shor-Preskill, from the mean state).
+        secret_key_rate_bps: ``pairs_per_s * secret_fraction``.
+        chsh: CHSH value of the mean state with the settings that suit ``|Phi+>``.
+        plob_bps: the repeaterless bound (Pirandola et al. 2017) for the same fibre, at the emitters' attempt
+            rate times their memory modes (channel uses per second of a direct link with the same clock).
+        link_success_prob, link_attempt_period_s, link_fidelity: one elementary link.
+        wall_s: wall time, s.
+    """
+
+    settings: RepeaterSettings
+    engine: str
+    pairs: int
+    pairs_per_s: float
+    mean_fidelity: float
+    fidelity_ci95: tuple[float, float]
+    waiting_time_s: WaitingTimes
+    mean_state: tuple[float, float, float, float]
+    secret_fraction: float
+    secret_key_rate_bps: float
+    chsh: float
+    plob_bps: float
+    link_success_prob: float
+    link_attempt_period_s: float
+    link_fidelity: float
+    wall_s: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON of ``qinternet repeater --json``."""
+        s = self.settings
+        return {
+            "preset": s.preset,
+            "nodes": s.nodes,
+            "length_km": s.length_km,
+            "cutoff_s": s.cutoff_s,
+            "purify": None if s.purify is None else s.purify.value,
+            "purify_rounds": s.purify_rounds if s.purify is not None else 0,
+            "mode": s.mode.value,
+            "seed": s.seed,
+            "engine": self.engine,
+            "pairs": self.pairs,
+            "pairs_per_s": self.pairs_per_s,
+            "mean_fidelity": self.mean_fidelity,
+            "fidelity_ci95": list(self.fidelity_ci95),
+            "waiting_time_s": {"mean": self.waiting_time_s.mean, "p50": self.waiting_time_s.p50,
+                               "p99": self.waiting_time_s.p99},
+            "mean_state": dict(zip(bell.BELL_LABELS, self.mean_state, strict=True)),
+            "secret_fraction": self.secret_fraction,
+            "secret_key_rate_bps": self.secret_key_rate_bps,
+            "chsh": self.chsh,
+            "plob_bps": self.plob_bps,
+            "elementary_link": {
+                "length_km": s.length_km / (s.nodes - 1),
+                "success_prob": self.link_success_prob,
+                "attempt_period_s": self.link_attempt_period_s,
+                "fidelity": self.link_fidelity,
+            },
+            "wall_s": self.wall_s,
+        }  # fmt: skip
+
+
+def compile_chain(
+    preset: HardwarePreset,
+    *,
+    nodes: int,
+    length_km: float,
+    cutoff_s: float | None = None,
+    purify: PurifyStep | None = None,
+    mode: DeliveryMode = DeliveryMode.CREATE_AND_KEEP,
+) -> ChainModel:
+    """The chain sampler's model of ``nodes`` identical nodes of ``preset`` over ``length_km`` of fibre.
+
+    Raises:
+        ParameterError: ``nodes`` below 2, a negative length or cut-off, or a link that never heralds.
+    """
+    if nodes < 2:
+        raise ParameterError("nodes", f"must be at least 2, got {nodes}")
+    links = nodes - 1
+    arm_km = length_km / links / 2.0
+    arm = FibreChannel(length_km=arm_km, loss_db_per_km=preset.loss_db_per_km).transmittance
+    node = preset.node
+    heralded = elementary_link(
+        preset.scheme,
+        node,
+        node,
+        preset.station,
+        arm,
+        arm,
+        bright_state_population=preset.bright_state_population,
+        mean_pairs=preset.mean_pairs,
+        pair_statistics=preset.pair_statistics,
+        source_fidelity=preset.source_fidelity,
+    )
+    success = float(heralded.success_prob)
+    if not success > 0.0:
+        raise ParameterError("length_km", f"an elementary link of {2 * arm_km:g} km never heralds with {preset.name}")
+    flight_s = np.array([2.0 * float(fibre_delay_s(arm_km))])
+    state = bell.compose(bell.compose(heralded.state, memory_pauli_channel(node.memory, flight_s)[0]),
+                         memory_pauli_channel(node.memory, flight_s)[0])  # fmt: skip
+    if node.emitter.kind is EmitterKind.RB_ENSEMBLE_DLCZ:  # photons retrieved from both ensembles, linear optics
+        eta = node.memory.read_efficiency * preset.station.detector.efficiency
+        swap = linear_optics_bsm(
+            eta_1=eta, dark_count_prob=preset.station.detector.dark_count_prob, visibility=preset.station.visibility
+        )
+    else:
+        swap = gate_swap(node.two_qubit_gate_fidelity, node.measurement_fidelity)
+    swap_law = np.asarray(swap.pauli, dtype=np.float64)
+    swap_law = swap_law / swap_law.sum()
+
+    def decay(seconds: NDArray[np.float64]) -> NDArray[np.float64]:
+        return memory_pauli_channel(node.memory, seconds)
+
+    return ChainModel(
+        links=links,
+        link=ElementaryLink(
+            success_prob=success,
+            attempt_period_s=float(attempt_period_s(node.emitter.attempt_duration_s, arm_km)),
+            state=(float(state[0]), float(state[1]), float(state[2]), float(state[3])),
+        ),
+        swap_success_prob=float(swap.success_prob),
+        swap_error=(float(swap_law[0]), float(swap_law[1]), float(swap_law[2]), float(swap_law[3])),
+        decay=decay,
+        cutoff_s=cutoff_s,
+        delivery_delay_s=float(fibre_delay_s(length_km / 2.0)) if links > 1 else 0.0,
+        mode=mode,
+        purify=purify,
+        sequential=node.communication_qubits < 2,
+    )
+
+
+def _quantile(values: NDArray[np.float64], q: float) -> float:
+    return float(np.quantile(values, q)) if values.size else math.nan
+
+
+def summarise(
+    settings: RepeaterSettings, model: ChainModel, deliveries: Deliveries, *, engine: str, wall_s: float
+) -> RepeaterResult:
+    """Rates, fidelity statistics and key of the drawn deliveries."""
+    preset = repeater_preset(settings.preset)
+    rounds = deliveries.round_s
+    fidelities = deliveries.states[:, 0]
+    mean_f = float(fidelities.mean())
+    se = float(fidelities.std(ddof=1) / math.sqrt(fidelities.size)) if fidelities.size > 1 else 0.0
+    mean_state = deliveries.states.mean(axis=0)
+    pairs_per_s = 1.0 / float(rounds.mean())
+    fraction = float(bell.secret_fraction_bb84(mean_state))
+    total = FibreChannel(length_km=settings.length_km, loss_db_per_km=preset.loss_db_per_km).transmittance
+    uses_per_s = preset.node.memory.modes / preset.node.emitter.attempt_duration_s
+    return RepeaterResult(
+        settings=settings,
+        engine=engine,
+        pairs=int(rounds.size),
+        pairs_per_s=pairs_per_s,
+        mean_fidelity=mean_f,
+        fidelity_ci95=(mean_f - _Z95 * se, mean_f + _Z95 * se),
+        waiting_time_s=WaitingTimes(mean=float(rounds.mean()), p50=_quantile(rounds, 0.5), p99=_quantile(rounds, 0.99)),
+        mean_state=(float(mean_state[0]), float(mean_state[1]), float(mean_state[2]), float(mean_state[3])),
+        secret_fraction=fraction,
+        secret_key_rate_bps=pairs_per_s * fraction,
+        chsh=float(bell.chsh_standard(mean_state)),
+        plob_bps=float(plob_bound(total)) * uses_per_s,
+        link_success_prob=model.link.success_prob,
+        link_attempt_period_s=model.link.attempt_period_s,
+        link_fidelity=model.link.state[0],
+        wall_s=wall_s,
+    )
+
+
+def run_repeater_chain(settings: RepeaterSettings) -> RepeaterResult:
+    """Draw ``settings.pairs`` end-to-end pairs of the chain with the Monte-Carlo engine and summarise them."""
+    preset = repeater_preset(settings.preset)
+    step = None if settings.purify is None else PurifyStep(protocol=settings.purify, rounds=settings.purify_rounds)
+    model = compile_chain(
+        preset,
+        nodes=settings.nodes,
+        length_km=settings.length_km,
+        cutoff_s=settings.cutoff_s,
+        purify=step,
+        mode=settings.mode,
+    )
+    started = time.perf_counter()
+    deliveries = sample_chain(model, settings.pairs, np.random.default_rng(check_seed(settings.seed)))
+    wall_s = time.perf_counter() - started
+    return summarise(settings, model, deliveries, engine="monte-carlo", wall_s=wall_s)
