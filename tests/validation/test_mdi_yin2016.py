@@ -152,7 +152,7 @@ def test_the_published_lengths_need_more_pulses_than_assumed(kind: str, enough: 
 def test_the_published_404_km_rate_is_reached_only_with_a_block_of_months(fibre: str, fluctuation: Fluctuation) -> None:
     # The published 3.2e-4 bit/s at 404 km, with the assumed devices and the analysis Yin et al. name (four
     # intensities, joint constraints, 1e-10 per estimate): the rate rises steeply with the block near the cut-off,
-    # so it pins the block the model needs - 2e15 to 5e15 pulse pairs (10 to 24 months at 75 MHz) with the
+    # so it pins the block the model needs - 2e15 to 5e15 pulse pairs (10 to 25 months at 75 MHz) with the
     # preset's 0.169 dB/km, 5e14 to 2e15 (2.5 to 10 months) with 0.16 dB/km - whichever way the fluctuations
     # are counted (Chernoff bounds, or the Gaussian "standard error analysis"). Either is far above the preset's
     # assumed 1e14; the paper's block size and fibre loss would settle which (module docstring).
