@@ -136,3 +136,29 @@ def test_bad_coefficients_are_named(coeffs: list[float], reason: str) -> None:
     with pytest.raises(ParameterError, match=reason) as info:
         bell.as_bell_diagonal(coeffs, "link.state")
     assert info.value.field == "link.state"
+
+
+def _teleport(state: np.ndarray, pair: np.ndarray) -> float:
+    """Teleport ``state`` (a ket) through the Bell-diagonal ``pair``: Bell measurement of (input, Alice's half),
+    Pauli correction on Bob's half, fidelity with the input."""
+    register = dm.tensor(dm.ket_density(state), dm.density_of_bell_diagonal(pair))
+    probs, outs = dm.bell_measure(register, (0, 1))
+    return sum(
+        prob * dm.fidelity_with_ket(dm.apply_unitary(rho, dm.PAULIS[k], [0]), state)
+        for k, (prob, rho) in enumerate(zip(probs, outs, strict=True))
+    )
+
+
+def test_teleportation_fidelity_of_a_werner_resource_is_two_f_plus_one_over_three() -> None:
+    # the six eigenstates of X, Y, Z form a 2-design: their average fidelity is the average over all inputs
+    inputs = [
+        np.array(v, dtype=complex) / np.linalg.norm(v) for v in ([1, 0], [0, 1], [1, 1], [1, -1], [1, 1j], [1, -1j])
+    ]
+    for f in (0.5, 0.8, 0.95):
+        pair = bell.werner(bell.werner_of_fidelity(f))
+        average = np.mean([_teleport(psi, pair) for psi in inputs])
+        assert average == pytest.approx((2 * f + 1) / 3)
+        assert bell.teleportation_fidelity(pair) == pytest.approx(average)
+    rng = np.random.default_rng(4)  # any Bell-diagonal resource: the average depends on F alone
+    pair = rng.dirichlet(np.ones(4))
+    assert bell.teleportation_fidelity(pair) == pytest.approx(np.mean([_teleport(psi, pair) for psi in inputs]))

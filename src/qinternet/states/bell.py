@@ -42,6 +42,7 @@ __all__ = [
     "shannon_entropy",
     "stack",
     "swap",
+    "teleportation_fidelity",
     "twirl",
     "walsh",
     "werner",
@@ -209,6 +210,14 @@ def qber(p: ArrayLike) -> NDArray[np.float64]:
     e_x = pa[..., PHI_MINUS] + pa[..., PSI_MINUS]
     e_z = pa[..., PSI_PLUS] + pa[..., PSI_MINUS]
     return np.stack([e_x, e_z], axis=-1)
+
+
+def teleportation_fidelity(p: ArrayLike) -> NDArray[np.float64]:
+    """Average fidelity (over input states) of teleporting a qubit through the pair with an ideal Bell measurement
+    and the Pauli correction: ``(2 F + 1) / 3`` with ``F`` the pair's fidelity (Horodecki, Horodecki, Horodecki,
+    PRA 60, 1888 (1999), eq. (17)); above the classical 2/3 iff ``F > 1/2``. Teleporting through a Bell-diagonal
+    pair applies its error law to the qubit as a Pauli channel."""
+    return np.asarray((2.0 * fidelity(p) + 1.0) / 3.0, dtype=np.float64)
 
 
 def shannon_entropy(p: ArrayLike) -> NDArray[np.float64]:
