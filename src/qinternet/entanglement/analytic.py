@@ -30,8 +30,9 @@ arXiv:2005.04946 (LCE). Level k is computed from level k-1 on the times t = 0 ..
   below), less than the mass the truncation leaves out. That mass, ``1 - sum(p)`` over 0 .. N-1, is checked
   against the tolerance, and N grows until it is below.
 
-The sums over the window of the cut-off, ``sum_{d=1..tau} x(t-d) a**d``, are a first-order recursive filter
-(O(N)). A level costs five real FFTs of 2N points.
+The sums over the window of the cut-off, ``sum_{d=1..tau} x(t-d) a**d``, are differences of cumulative sums
+without decoherence and short direct or FFT convolutions with it. A level costs five to eight real FFTs of
+about 2N points.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import fft, signal
+from scipy import fft
 
 from qinternet.errors import ParameterError
 
@@ -65,6 +66,10 @@ MAX_TRUNCATION = 2**22
 """Longest waiting-time grid, attempts (arrays of 4 M float64 values; a few seconds per nesting level)."""
 
 _SMALLEST_TRUNCATION = 2**10
+_NEGLIGIBLE_DECAY = math.log(1e18)
+"""A decay weight below exp(-this) (1e-18) of the first one is left out of the window sums."""
+_DIRECT_KERNEL = 64
+"""Kernels up to this length are convolved directly (faster than FFTs)."""
 
 FloatArray = NDArray[np.float64]
 
@@ -77,15 +82,25 @@ class TruncationError(ParameterError):
 def _window(x: FloatArray, cutoff: int | None, decay: float) -> FloatArray:
     """``sum_{d=1..min(cutoff, t)} x(t - d) decay**d`` for every t (all earlier times without a cut-off).
 
-    The unbounded sum obeys ``D(t) = decay (D(t-1) + x(t-1))`` (a first-order recursive filter, O(N)); the
-    window of the cut-off is ``D(t) - decay**cutoff D(t - cutoff)``.
+    Without decay, a difference of cumulative sums (O(N)); with it, a convolution with ``decay**d`` for the
+    ``d`` where ``decay**d`` is above 1e-18 of the first term (direct for short kernels, else by FFT).
     """
-    full = np.asarray(signal.lfilter([0.0, decay], [1.0, -decay], x), dtype=np.float64)
-    if cutoff is None or cutoff >= len(x):
-        return full
-    windowed = full.copy()
-    windowed[cutoff:] -= decay**cutoff * full[: len(x) - cutoff]
-    return windowed
+    n = len(x)
+    if decay == 1.0:
+        before = np.concatenate([[0.0], np.cumsum(x)[:-1]])  # sum_{s < t} x(s)
+        if cutoff is None or cutoff >= n:
+            return before
+        windowed = before.copy()
+        windowed[cutoff:] -= before[: n - cutoff]  # sum_{t - cutoff <= s < t} x(s)
+        return windowed
+    width = n - 1 if cutoff is None else min(cutoff, n - 1)
+    width = min(width, math.ceil(_NEGLIGIBLE_DECAY / -math.log(decay)))
+    kernel = np.zeros(width + 1)
+    kernel[1:] = decay ** np.arange(1, width + 1, dtype=np.float64)
+    if width <= _DIRECT_KERNEL:
+        return np.asarray(np.convolve(x, kernel)[:n], dtype=np.float64)
+    size = fft.next_fast_len(n + width, real=True)
+    return np.asarray(fft.irfft(fft.rfft(x, size) * fft.rfft(kernel, size), size)[:n], dtype=np.float64)
 
 
 def _next_level(
