@@ -127,3 +127,15 @@ def test_a_chain_that_needs_too_many_elementary_links_stops_naming_pairs() -> No
     with pytest.raises(ParameterError) as caught:
         sample_links(CASES[0], pairs=1000, rng=np.random.default_rng(1), max_elementary=10_000)
     assert caught.value.field == "pairs"
+
+
+def test_a_cutoff_longer_than_any_wait_changes_no_sample() -> None:
+    """The largest cut-off the CLI accepts (2**63 - 1) must not overflow the 64-bit attempt counts."""
+    base = AbstractChainParams(p_gen=0.3, p_swap=0.5, segments=4, w0=0.99, coherence_attempts=40.0)
+    long = AbstractChainParams(
+        p_gen=0.3, p_swap=0.5, segments=4, w0=0.99, coherence_attempts=40.0, cutoff_attempts=2**63 - 1
+    )
+    a = sample_links(base, pairs=3000, rng=np.random.default_rng(4))
+    b = sample_links(long, pairs=3000, rng=np.random.default_rng(4))
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_array_equal(a[1], b[1])

@@ -13,16 +13,17 @@ Trans. Quantum Eng. 2 (2021), arXiv:2005.04946 (LCE below):
   regenerated from scratch (BCE);
 * the link that is ready first waits ``dt = |t_A - t_B|`` attempts for its partner, and its Werner parameter
   decays by ``exp(-dt / coherence_attempts)`` meanwhile; a successful swap gives the product of the two Werner
-  parameters (BCE's Werner-parameter update of a swap after a wait):
+  parameters (BCE's Werner-parameter update of a swap after a wait; the swap unit of LCE, Table 1):
   ``w_out = w_A * w_B * exp(-|t_A - t_B| / coherence_attempts)``;
-* memory cut-off (LCE's cut-off on the storage time, as their public implementation applies it): once the
-  earlier link has waited more than ``cutoff_attempts`` attempts, i.e. when ``|t_A - t_B| > cutoff_attempts``,
-  it is discarded at ``min(t_A, t_B) + cutoff_attempts`` and the pair of input links is prepared again from
-  scratch (both links; at the lowest level this is the same as regenerating only the discarded one, the
-  generation being memoryless). The same cut-off applies at every nesting level.
+* memory cut-off (the memory-time cut-off unit of LCE, Table 1, as the authors' public implementation applies
+  it): once the earlier link has waited more than ``cutoff_attempts`` attempts, i.e. when
+  ``|t_A - t_B| > cutoff_attempts``, it is discarded at ``min(t_A, t_B) + cutoff_attempts`` and the pair of
+  input links is prepared again from scratch (both links; at the lowest level this is the same as
+  regenerating only the discarded one, the generation being memoryless). The same cut-off applies at every
+  nesting level.
 
-Section and equation numbers of the two papers are not quoted: no readable copy of their text was at hand
-when this was written; the conventions above are those of issue 13, which follow the papers.
+Equation numbers of the two papers are not quoted: no readable copy of their text was at hand when this was
+written; the conventions above are those of issue 13 and of the authors' public implementation of LCE.
 
 Output: the waiting time ``T_n`` until the first end-to-end link and the Werner parameter of that link.
 The secret-key rate follows BCE/LCE: the asymptotic BB84 secret fraction of the average delivered state,

@@ -13,9 +13,9 @@ arXiv:2005.04946 (LCE). Level k is computed from level k-1 on the times t = 0 ..
   - passes the cut-off and ends at ``max(T_A, T_B) = t`` with probability
     ``s(t) = 2 p(t) sum_{d=1..tau} p(t-d) + p(t)**2``, carrying Werner weight
     ``sigma(t) = 2 omega(t) sum_{d=1..tau} omega(t-d) a**d + omega(t)**2`` (the swap's product rule with the
-    decay of the waiting link, BCE);
+    decay of the waiting link: BCE; the swap unit of LCE, Table 1);
   - is cut off at ``min(T_A, T_B) + tau = t`` with probability ``c(t) = 2 p(t - tau) P(T > t)``
-    (LCE: the earlier link has waited longer than ``tau``).
+    (the memory-time cut-off unit of LCE, Table 1: the earlier link has waited longer than ``tau``).
 
 * Rounds repeat until one passes the cut-off and its swap succeeds (probability ``p_swap``); every failure
   restarts both links (BCE, LCE). With ``f = c + (1 - p_swap) s`` the duration of a failed
