@@ -45,6 +45,7 @@ ACCEPTED: dict[tuple[str, str, str], str] = {
         for option in ("--server-name", "--kme", "--sae")
         for value in ("nan", "1e400")
     },
+    ("repeater", "--coherence-attempts", "1e308"): "a memory that outlives any run: the same as no decoherence",
     **{
         (command, argument, "-1"): "read as an option: 'No such option: -1'"
         for command, argument in (("run", "SCENARIO"), ("serve", "SCENARIO"), ("scenarios show", "NAME"))
@@ -127,6 +128,7 @@ BASES: dict[str, Base] = {
     "keygen-mlkem": lambda tmp: [str(tmp / "mlkem")],
     "presets": lambda tmp: [],
     "purify": lambda tmp: ["--protocol", "dejmps", "--fidelity", "0.7", "--rounds", "2"],
+    "repeater": lambda tmp: ["--p-gen", "0.1", "--p-swap", "0.5", "--segments", "4", "--cutoff-attempts", "5"],
     "scenario validate": lambda tmp: [str(_scenario_file(tmp))],
     "scenario schema": lambda tmp: ["--out", str(tmp / "schema.json")],
     "scenarios list": lambda tmp: [],

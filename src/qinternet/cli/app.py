@@ -49,6 +49,11 @@ COMMANDS: dict[str, LazyCommand] = {
         "link",
         "Simulate pulses through the link (cost grows with detections) and estimate Y1, e1 and the key rate.",
     ),
+    "repeater": LazyCommand(
+        "qinternet.cli.repeater_cmd",
+        "repeater",
+        "Waiting time and fidelity of end-to-end entanglement over a repeater chain.",
+    ),
     "run": LazyCommand(
         "qinternet.cli.network_cmd",
         "run",
