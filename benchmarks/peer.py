@@ -242,8 +242,9 @@ def run_repeater_peers(
     """SeQUeNCe's chain for each of ``nodes`` at 50 km spacing, and its wall time against simulated time.
 
     The growth series runs ``growth_nodes`` routers for each of ``growth_sim_times_s`` (a run of the
-    first series with the same size and time is reused); SeQUeNCe's cost per simulated second rises with
-    the length of the run, so pairs per wall-second are printed for each.
+    first series with the same size and time is reused): SeQUeNCe's cost per simulated second can rise with
+    the length of a run (its heap of cancelled expiry events grows for one coherence time), so each run's
+    pairs per wall- and CPU-second are kept.
 
     Returns:
         ``{"chains": [record, ...], "growth": [record, ...], "errors": [...]}``: the peer's JSON records
