@@ -1,8 +1,9 @@
 """The SeQUeNCe peer: finding or building its Python 3.12 venv, and running its benchmarks.
 
 SeQUeNCe 1.x needs Python >= 3.12 (qinternet supports 3.11), so the peer runs in its own interpreter:
-``benchmarks/peers/sequence_bb84.py`` (BB84) and ``benchmarks/peers/sequence_cascade.py`` (Cascade on
-frames passed in an ``.npz`` file) are started with that interpreter and print one JSON object each.
+``benchmarks/peers/sequence_bb84.py`` (BB84), ``benchmarks/peers/sequence_cascade.py`` (Cascade on
+frames passed in an ``.npz`` file) and ``benchmarks/peers/sequence_repeater.py`` (a repeater chain) are
+started with that interpreter and print one JSON object each.
 """
 
 from __future__ import annotations
@@ -24,19 +25,24 @@ __all__ = [
     "CASCADE_PEER_SCRIPT",
     "PEER_ENV_VAR",
     "PEER_SCRIPT",
+    "REPEATER_PEER_SCRIPT",
     "SEQUENCE_REQUIREMENT",
     "CascadePeerRun",
     "PeerRun",
+    "RepeaterPeerRun",
     "find_peer_python",
     "peer_version",
     "run_cascade_peer",
     "run_peer",
+    "run_repeater_peer",
+    "run_repeater_peers",
     "setup_peer",
 ]
 
 REPO = Path(__file__).resolve().parent.parent
 PEER_SCRIPT = REPO / "benchmarks" / "peers" / "sequence_bb84.py"
 CASCADE_PEER_SCRIPT = REPO / "benchmarks" / "peers" / "sequence_cascade.py"
+REPEATER_PEER_SCRIPT = REPO / "benchmarks" / "peers" / "sequence_repeater.py"
 BENCH_VENV = REPO / ".bench-venv" / "sequence"
 PEER_ENV_VAR = "QINTERNET_SEQUENCE_PYTHON"
 SEQUENCE_REQUIREMENT = "sequence==1.3.1"
@@ -165,3 +171,102 @@ def run_cascade_peer(
         command = [str(python), str(CASCADE_PEER_SCRIPT), "--frames", str(frames), "--qber", str(qber)]
         record, error = _run_json([*command, "--seed", str(seed)])
     return CascadePeerRun(record=record, error=error)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RepeaterPeerRun:
+    """One run of SeQUeNCe's repeater chain (``peers/sequence_repeater.py``): its JSON record, or why there is none.
+
+    Attributes:
+        nodes: routers in the chain.
+        sim_time_s: simulated time of the end-to-end request, s.
+        record: the peer's JSON object (None if the run failed): ``pairs``, ``pairs_per_wall_s``,
+            ``pairs_per_sim_s``, ``mean_fidelity``, ``wall_s``, ``parameters``, ...
+        error: the tail of the peer's stderr when it failed.
+    """
+
+    nodes: int
+    sim_time_s: float
+    record: dict[str, Any] | None
+    error: str | None = None
+
+
+def run_repeater_peer(
+    python: Path,
+    nodes: int,
+    sim_time_s: float,
+    seed: int,
+    spacing_km: float = 50.0,
+    params: dict[str, float | int] | None = None,
+) -> RepeaterPeerRun:
+    """Run SeQUeNCe's repeater chain once: ``nodes`` routers ``spacing_km`` apart for ``sim_time_s``.
+
+    Args:
+        python: the interpreter of the SeQUeNCe venv (:func:`find_peer_python`).
+        nodes: routers in the chain (>= 2).
+        sim_time_s: simulated time of the end-to-end request, s.
+        seed: seed of the nodes' generators (the run is repeatable for a seed).
+        spacing_km: router-to-router fibre length, km.
+        params: overrides of the peer's ``DEFAULTS`` (memory, detector, fibre, swap and request parameters,
+            by the keys the record's ``parameters`` shows); None keeps its defaults.
+    """
+    command = [
+        str(python),
+        str(REPEATER_PEER_SCRIPT),
+        "--nodes",
+        str(nodes),
+        "--spacing-km",
+        str(spacing_km),
+        "--sim-time-s",
+        str(sim_time_s),
+        "--seed",
+        str(seed),
+    ]
+    if params:
+        command += ["--params-json", json.dumps(params)]
+    record, error = _run_json(command)
+    return RepeaterPeerRun(nodes=nodes, sim_time_s=sim_time_s, record=record, error=error)
+
+
+def run_repeater_peers(
+    python: Path,
+    seed: int,
+    *,
+    nodes: tuple[int, ...] = (3, 5),
+    sim_time_s: float = 1.0,
+    growth_nodes: int = 3,
+    growth_sim_times_s: tuple[float, ...] = (1.0, 2.0, 4.0),
+    params: dict[str, float | int] | None = None,
+    log: Callable[[str], object] = lambda _line: None,
+) -> dict[str, Any]:
+    """SeQUeNCe's chain for each of ``nodes`` at 50 km spacing, and its wall time against simulated time.
+
+    The growth series runs ``growth_nodes`` routers for each of ``growth_sim_times_s`` (a run of the
+    first series with the same size and time is reused): SeQUeNCe's cost per simulated second can rise with
+    the length of a run (its heap of cancelled expiry events grows for one coherence time), so each run's
+    pairs per wall- and CPU-second are kept.
+
+    Returns:
+        ``{"chains": [record, ...], "growth": [record, ...], "errors": [...]}``: the peer's JSON records
+        (see :class:`RepeaterPeerRun`), failed runs listed in ``errors`` with their stderr tail.
+    """
+    done: dict[tuple[int, float], RepeaterPeerRun] = {}
+
+    def one(n: int, t: float) -> RepeaterPeerRun:
+        if (n, t) not in done:
+            log(f"SeQUeNCe repeater chain: {n} nodes, {t:g} simulated s")
+            done[n, t] = run_repeater_peer(python, n, t, seed, params=params)
+        return done[n, t]
+
+    chains = [one(n, sim_time_s) for n in nodes]
+    growth = [one(growth_nodes, t) for t in growth_sim_times_s]
+    errors = [
+        {"nodes": run.nodes, "sim_time_s": run.sim_time_s, "error": run.error}
+        for run in done.values()
+        if run.record is None
+    ]
+    return {
+        "chains": [run.record for run in chains if run.record is not None],
+        "growth": [run.record for run in growth if run.record is not None],
+        "errors": errors,
+    }
