@@ -15,7 +15,7 @@ import math
 import numpy as np
 import pytest
 
-from qinternet.entanglement import AbstractChainParams, abstract_mc, run_abstract_chain
+from qinternet.entanglement import AbstractChainParams, run_abstract_chain
 from qinternet.entanglement.abstract_mc import sample_chain, sample_links
 from qinternet.entanglement.analytic import waiting_time_and_werner
 from qinternet.errors import ParameterError
@@ -82,15 +82,6 @@ def test_both_engines_answer_alike_through_the_one_entry_point() -> None:
     assert abs(cdf[sampled.p50_waiting_attempts] - 0.5) <= _dkw(40_000) + 0.01
     assert abs(cdf[sampled.p99_waiting_attempts] - 0.99) <= _dkw(40_000) + 0.01
     assert sampled.secret_key_rate_per_attempt == pytest.approx(exact.secret_key_rate_per_attempt, rel=0.05)
-
-
-def test_runs_unfinished_at_the_end_of_a_batch_carry_on_into_the_next(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Batches of 3 rounds: most runs span several batches. Dropping their first attempts (or the runs) would
-    shorten the waiting times far beyond the DKW band."""
-    monkeypatch.setattr(abstract_mc, "_MAX_ROUNDS", 3)
-    params = AbstractChainParams(p_gen=0.3, p_swap=0.4, segments=4, w0=0.99, cutoff_attempts=2)
-    times, _ = sample_links(params, pairs=1500, rng=np.random.default_rng(5))
-    _assert_same_distribution(times, waiting_time_and_werner(params).waiting_time_pmf)
 
 
 def test_without_decoherence_every_sampled_link_has_w0_to_the_number_of_segments() -> None:

@@ -9,7 +9,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from qinternet.entanglement.chain import ChainModel, DeliveryMode, ElementaryLink, PurifyStep, sample_chain
+from qinternet.entanglement.chain import (
+    ChainModel,
+    DeliveryMode,
+    ElementaryLink,
+    PurifyStep,
+    decay_of_law,
+    sample_chain,
+)
 from qinternet.entanglement.purification import PurificationProtocol, purify_rounds
 from qinternet.errors import ParameterError
 from qinternet.states import bell
@@ -33,7 +40,7 @@ def _depolarising(coherence_s: float):  # type: ignore[no-untyped-def]
         keep = np.exp(-np.asarray(seconds) / (2.0 * coherence_s))
         return bell.depolarise(bell.perfect_pair(), keep)
 
-    return law
+    return decay_of_law(law)
 
 
 def test_one_link_waits_a_geometric_number_of_attempts() -> None:

@@ -11,8 +11,10 @@ sub-links produced independently by disjoint memories and is either
   on failure both copies are regenerated).
 
 The sub-link ready first waits in its memories for the other; its qubits decohere while they wait (a Pauli channel
-of the storage time, :attr:`ChainModel.decay`), and with a **cut-off** it is discarded once it has waited longer
-than ``cutoff_s`` and regenerated from then on (Li, Coopmans, Elkouss, IEEE TQE 2, 4101115 (2021), Sec. III).
+of the storage time, :attr:`ChainModel.decay`), and with a **cut-off** it is discarded once it has waited
+``cutoff_s`` and both sub-links are made again from then on (Li, Coopmans, Elkouss, IEEE TQE 2, 4101115 (2021):
+the round fails, as in their implementation; for elementary links the partner's regeneration changes nothing,
+attempts being memoryless).
 Swaps need no classical round trip before the next level (corrections are tracked as a Pauli frame); the last
 swap's outcome reaches an end node ``delivery_delay_s`` later, while the end qubits keep decohering
 (create-and-keep) or have already been measured (measure-directly, QKD).
@@ -29,6 +31,7 @@ delivered. Every array is over ``n`` independent rounds at once; cost is linear 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -49,17 +52,23 @@ __all__ = [
     "DeliveryMode",
     "ElementaryLink",
     "PurifyStep",
+    "decay_of_law",
     "sample_chain",
 ]
 
+MAX_ROUNDS_PER_BATCH = 2**18
+"""Most rounds of one tree node drawn at once. Rounds are drawn in batches of about as many as the outputs still
+missing need, laid end to end and cut into runs at their successes; a run a batch leaves unfinished carries on
+into the next batch, so every output is a complete run of independent rounds whatever the batch sizes."""
 MAX_LINK_DRAWS = 2 * 10**8
 """Most elementary-link generations one call may draw (a cut-off that pairs almost never meet would loop on)."""
 REGENERATIONS_PER_LINK = 1000
 """Regenerations per elementary link and round after which a cut-off counts as (almost) never met."""
 
 Decay = Callable[[NDArray[np.float64]], NDArray[np.float64]]
-"""``decay(seconds)``: the Pauli error law ``[I, X, Z, Y]`` of one qubit stored ``seconds``, shape ``(n,)`` to
-``(n, 4)`` (a twirled memory channel)."""
+"""``decay(seconds)``: what storing one qubit ``seconds`` (shape ``(n,)``) does to a Bell-diagonal pair, as the
+Walsh transform of the memory's Pauli error law (its eigenvalues on Bell-diagonal states), shape ``(4, n)``, row 0
+being 1; :func:`decay_of_law` makes one from a function that gives the law itself."""
 
 
 class DeliveryMode(StrEnum):
@@ -108,7 +117,17 @@ class PurifyStep:
 
 
 def _no_decay(seconds: NDArray[np.float64]) -> NDArray[np.float64]:
-    return np.tile(bell.perfect_pair(), (np.size(seconds), 1))
+    return np.ones((4, np.size(seconds)))
+
+
+def decay_of_law(law: Callable[[NDArray[np.float64]], NDArray[np.float64]]) -> Decay:
+    """A :data:`Decay` from ``law(seconds)``, the Pauli error law ``[I, X, Z, Y]`` of one stored qubit, shape
+    ``(n, 4)`` (e.g. :func:`qinternet.physics.memory.memory_pauli_channel` of a memory)."""
+
+    def decay(seconds: NDArray[np.float64]) -> NDArray[np.float64]:
+        return _walsh_rows(np.ascontiguousarray(law(seconds).T))
+
+    return decay
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -193,6 +212,20 @@ class Deliveries:
     attempts: NDArray[np.int64]
 
 
+def _walsh_rows(rows: NDArray[np.float64]) -> NDArray[np.float64]:
+    """:func:`qinternet.states.bell.walsh` of coefficients laid out as rows, shape ``(4, n)``."""
+    a = rows[0] + rows[1]
+    b = rows[2] + rows[3]
+    c = rows[0] - rows[1]
+    d = rows[2] - rows[3]
+    out = np.empty((4, *a.shape))
+    np.add(a, b, out=out[0])
+    np.add(c, d, out=out[1])
+    np.subtract(a, b, out=out[2])
+    np.subtract(c, d, out=out[3])
+    return out
+
+
 class _Sampler:
     """Draws outputs of tree nodes; states are carried as Walsh transforms (:func:`qinternet.states.bell.walsh`),
     in which swapping and memory decay are products."""
@@ -204,7 +237,18 @@ class _Sampler:
         self.fresh = bell.walsh(model.link.state)
         self.draws = 0
         self.budget = 0
+        self.pass_rate: dict[_Span, float] = {}
         self.swap_error = bell.walsh(model.swap_error)
+
+    def too_much_work(self) -> ParameterError:
+        """The error when a call would draw more elementary links than its budget."""
+        if self.model.cutoff_s is not None:
+            return ParameterError(
+                "cutoff",
+                f"links almost never meet within the cut-off of {self.model.cutoff_s:g} s (more than "
+                f"{self.budget:.3g} elementary links for the pairs asked); lengthen it or shorten the links",
+            )
+        return ParameterError("pairs", f"needs more than {self.budget:.3g} elementary links; ask for fewer pairs")
 
     def stored_qubits(self, span: _Span) -> int:
         """How many ends of a waiting span are held in memory (chain ends are measured at once in measure-directly)."""
@@ -212,58 +256,89 @@ class _Sampler:
             return 2
         return int(span.first != 0) + int(span.last != self.last_link)
 
-    def decay(self, seconds: NDArray[np.float64], qubits: int) -> NDArray[np.float64]:
-        """Walsh factors of ``qubits`` qubits each stored ``seconds``."""
-        return np.asarray(bell.walsh(self.model.decay(seconds)) ** qubits, dtype=np.float64)
+    def decay(self, seconds: NDArray[np.float64], qubits: int) -> NDArray[np.float64] | float:
+        """Walsh factors of ``qubits`` qubits each stored ``seconds`` (1 when memories are perfect)."""
+        if self.model.decay is _no_decay or qubits == 0:
+            return 1.0
+        factors = self.model.decay(seconds)
+        return factors if qubits == 1 else factors**qubits
 
     def sample(self, span: _Span, n: int) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64]]:
-        """Times (from the start of generation), Walsh states and attempts of ``n`` independent outputs of ``span``."""
+        """Times (from the start of generation), Walsh states (shape ``(4, n)``: a row per component, so that
+        every operation runs on contiguous rows) and attempts of ``n`` independent outputs of ``span``."""
         if span.kind == "leaf":
             self.draws += n
             if self.draws > self.budget:
-                raise ParameterError(
-                    "cutoff",
-                    f"links almost never meet within the cut-off of {self.model.cutoff_s:g} s (more than "
-                    f"{REGENERATIONS_PER_LINK} regenerations per link and pair); lengthen it or shorten the links",
-                )
+                raise self.too_much_work()
             attempts = self.rng.geometric(self.model.link.success_prob, size=n).astype(np.int64)
             times = np.asarray(attempts * self.model.link.attempt_period_s, dtype=np.float64)
-            return times, np.tile(self.fresh, (n, 1)), attempts
+            return times, np.repeat(self.fresh[:, None], n, axis=1), attempts
+        out_t = np.empty(n)
+        out_s = np.empty((4, n))
+        out_a = np.empty(n, dtype=np.int64)
+        filled = 0
+        carried_s, carried_attempts = 0.0, 0  # the run that the last batch left unfinished
+        while filled < n:
+            missing = n - filled
+            # start from the most a round can succeed (overdrawing compounds over the levels), then learn
+            rate = self.pass_rate.get(span, self.model.swap_success_prob if span.kind == "swap" else 1.0)
+            count = min(MAX_ROUNDS_PER_BATCH, missing if rate >= 1.0 else math.ceil(1.1 * missing / rate) + 16)
+            duration, ok, joined, spent = self.rounds(span, count)
+            self.pass_rate[span] = max(float(ok.mean()), 1.0 / count)
+            # the rounds follow each other; each output is a run of rounds ending at its first success
+            ends = np.cumsum(duration) + carried_s
+            used = np.cumsum(spent) + carried_attempts
+            wins = np.flatnonzero(ok)[:missing]
+            k = wins.size
+            out_t[filled : filled + k] = np.diff(ends[wins], prepend=0.0)
+            out_a[filled : filled + k] = np.diff(used[wins], prepend=0)
+            out_s[:, filled : filled + k] = joined[:, wins]
+            filled += k
+            carried_s = float(ends[-1] - (ends[wins[-1]] if k else 0.0))
+            carried_attempts = int(used[-1] - (used[wins[-1]] if k else 0))
+        return out_t, out_s, out_a
+
+    def rounds(
+        self, span: _Span, count: int
+    ) -> tuple[NDArray[np.float64], NDArray[np.bool_], NDArray[np.float64], NDArray[np.int64]]:
+        """``count`` independent rounds of an inner node: how long each lasts, whether it succeeds, the Walsh state
+        it makes (meaningful where it succeeds) and the attempts it costs.
+
+        A round makes both children; if the one ready first would wait longer than the cut-off, the round fails
+        when it has waited the cut-off (Li, Coopmans, Elkouss: both are made again, as in their implementation;
+        the same as :mod:`.analytic`); otherwise the earlier one decoheres while it waits and the swap (or the
+        purification) succeeds with its probability, ending the round.
+        """
         assert span.left is not None
         assert span.right is not None
-        out_t = np.empty(n)
-        out_s = np.empty((n, 4))
-        out_a = np.zeros(n, dtype=np.int64)
-        pending = np.arange(n)
-        tl, sl, al, tr, sr, ar = self.children(span, n, 0.0)
-        while True:
-            tl, sl, al, tr, sr, ar = self.apply_cutoff(span, tl, sl, al, tr, sr, ar)
-            early_left = (tl <= tr)[:, None]
-            factor_l = self.decay(np.abs(tr - tl), self.stored_qubits(span.left))
-            factor_r = self.decay(np.abs(tr - tl), self.stored_qubits(span.right))
-            waited = np.where(early_left, sl * factor_l, sl) * np.where(early_left, sr, sr * factor_r)
-            done_at = np.maximum(tl, tr) + (self.model.swap_duration_s if span.kind == "swap" else 0.0)
-            if span.kind == "swap":
-                joined = waited * self.swap_error
-                ok = self.rng.random(pending.size) < self.model.swap_success_prob
+        tl, sl, al, tr, sr, ar = self.children(span, count, 0.0)
+        gap = np.abs(tr - tl)
+        early_left = tl <= tr
+        held_l, held_r = self.stored_qubits(span.left), self.stored_qubits(span.right)
+        done_at = np.maximum(tl, tr) + (self.model.swap_duration_s if span.kind == "swap" else 0.0)
+        if span.kind == "swap":  # a swap multiplies Walsh components: only the waiting link's decay matters
+            if held_l == held_r:
+                waited = self.decay(gap, held_l)
             else:
-                purify_step = self.model.purify
-                assert purify_step is not None
-                pl = bell.from_walsh(np.where(early_left, sl * factor_l, sl))
-                pr = bell.from_walsh(np.where(early_left, sr, sr * factor_r))
-                success, kept = purify(np.clip(pl, 0.0, 1.0), np.clip(pr, 0.0, 1.0), purify_step.protocol)
-                joined = bell.walsh(kept)
-                ok = self.rng.random(pending.size) < success
-            spent = al + ar
-            out_a[pending] += spent
-            out_t[pending[ok]] = done_at[ok]
-            out_s[pending[ok]] = joined[ok]
-            fail = ~ok
-            if not fail.any():
-                return out_t, out_s, out_a
-            restart = done_at[fail]
-            pending = pending[fail]
-            tl, sl, al, tr, sr, ar = self.children(span, pending.size, restart)
+                waited = np.where(early_left, self.decay(gap, held_l), self.decay(gap, held_r))
+            joined = sl * sr * waited * self.swap_error[:, None]
+            ok = self.rng.random(count) < self.model.swap_success_prob
+        else:
+            purify_step = self.model.purify
+            assert purify_step is not None
+            sl = np.where(early_left, sl * self.decay(gap, held_l), sl)
+            sr = np.where(early_left, sr, sr * self.decay(gap, held_r))
+            pl = np.clip(bell.from_walsh(sl.T), 0.0, 1.0)
+            pr = np.clip(bell.from_walsh(sr.T), 0.0, 1.0)
+            success, kept = purify(pl, pr, purify_step.protocol)
+            joined = _walsh_rows(kept.T)
+            ok = self.rng.random(count) < success
+        duration = done_at
+        if self.model.cutoff_s is not None:
+            cut = gap > self.model.cutoff_s
+            ok &= ~cut
+            duration = np.where(cut, np.minimum(tl, tr) + self.model.cutoff_s, done_at)
+        return duration, ok, joined, al + ar
 
     def children(
         self, span: _Span, n: int, start: float | NDArray[np.float64]
@@ -288,59 +363,19 @@ class _Sampler:
         """Whether the right child of ``span`` waits for the left one (swaps of single-communication-qubit nodes)."""
         return self.model.sequential and span.kind == "swap"
 
-    def apply_cutoff(
-        self,
-        span: _Span,
-        tl: NDArray[np.float64],
-        sl: NDArray[np.float64],
-        al: NDArray[np.int64],
-        tr: NDArray[np.float64],
-        sr: NDArray[np.float64],
-        ar: NDArray[np.int64],
-    ) -> tuple[
-        NDArray[np.float64],
-        NDArray[np.float64],
-        NDArray[np.int64],
-        NDArray[np.float64],
-        NDArray[np.float64],
-        NDArray[np.int64],
-    ]:
-        """Discard and regenerate each sub-link that would wait longer than the cut-off for its partner."""
-        cutoff = self.model.cutoff_s
-        if cutoff is None:
-            return tl, sl, al, tr, sr, ar
-        tl, sl, al, tr, sr, ar = tl.copy(), sl.copy(), al.copy(), tr.copy(), sr.copy(), ar.copy()
-        if self.sequential(span):  # the node's only communication qubit is busy: start both again, in order
-            while (idx := np.flatnonzero(tr - tl > cutoff)).size:
-                t_l, s_l, a_l, t_r, s_r, a_r = self.children(span, idx.size, tl[idx] + cutoff)
-                al[idx] += a_l + ar[idx]
-                tl[idx], sl[idx], tr[idx], sr[idx], ar[idx] = t_l, s_l, t_r, s_r, a_r
-            return tl, sl, al, tr, sr, ar
-        while True:
-            left_expires = tr - tl > cutoff
-            right_expires = tl - tr > cutoff
-            if not (left_expires.any() or right_expires.any()):
-                return tl, sl, al, tr, sr, ar
-            for expires, times, states, attempts, child in (
-                (left_expires, tl, sl, al, span.left),
-                (right_expires, tr, sr, ar, span.right),
-            ):
-                idx = np.flatnonzero(expires)
-                if idx.size:
-                    assert child is not None
-                    t_new, s_new, a_new = self.sample(child, idx.size)
-                    times[idx] = times[idx] + cutoff + t_new
-                    states[idx] = s_new
-                    attempts[idx] += a_new
 
-
-def sample_chain(model: ChainModel, rounds: int, rng: np.random.Generator) -> Deliveries:
+def sample_chain(
+    model: ChainModel, rounds: int, rng: np.random.Generator, *, max_link_draws: int | None = None
+) -> Deliveries:
     """Draw ``rounds`` independent end-to-end deliveries of the chain.
 
     Args:
         model: the compiled chain.
         rounds: number of deliveries, at least 1.
         rng: the random stream.
+        max_link_draws: most elementary links to draw (default: :data:`REGENERATIONS_PER_LINK` per link and
+            round, at most :data:`MAX_LINK_DRAWS`); beyond, a :class:`ParameterError` naming ``cutoff`` (with a
+            cut-off) or ``pairs``.
 
     Returns:
         Round times (including the final message to an end node), delivered states and attempts made.
@@ -349,10 +384,10 @@ def sample_chain(model: ChainModel, rounds: int, rng: np.random.Generator) -> De
         raise ParameterError("pairs", f"must be at least 1, got {rounds}")
     sampler = _Sampler(model, rng)
     budget = REGENERATIONS_PER_LINK * rounds * model.links * (2**model.purify.rounds if model.purify else 1)
-    sampler.budget = min(budget, MAX_LINK_DRAWS)
+    sampler.budget = min(budget, MAX_LINK_DRAWS) if max_link_draws is None else max_link_draws
     root = _tree(0, model.links - 1, model.purify)
     times, chi, attempts = sampler.sample(root, rounds)
     if model.delivery_delay_s > 0.0 and model.mode is DeliveryMode.CREATE_AND_KEEP:
         chi = chi * sampler.decay(np.full(rounds, model.delivery_delay_s), 2)
-    states = np.clip(bell.from_walsh(chi), 0.0, 1.0)
+    states = np.clip(bell.from_walsh(chi.T), 0.0, 1.0)
     return Deliveries(round_s=times + model.delivery_delay_s, states=states, attempts=attempts)

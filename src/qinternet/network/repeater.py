@@ -31,6 +31,7 @@ from qinternet.entanglement.chain import (
     DeliveryMode,
     ElementaryLink,
     PurifyStep,
+    decay_of_law,
     sample_chain,
 )
 from qinternet.entanglement.purification import PurificationProtocol
@@ -237,7 +238,7 @@ def compile_chain(
     swap_law = np.asarray(swap.pauli, dtype=np.float64)
     swap_law = swap_law / swap_law.sum()
 
-    def decay(seconds: NDArray[np.float64]) -> NDArray[np.float64]:
+    def law(seconds: NDArray[np.float64]) -> NDArray[np.float64]:
         return memory_pauli_channel(node.memory, seconds)
 
     return ChainModel(
@@ -249,7 +250,7 @@ def compile_chain(
         ),
         swap_success_prob=float(swap.success_prob),
         swap_error=(float(swap_law[0]), float(swap_law[1]), float(swap_law[2]), float(swap_law[3])),
-        decay=decay,
+        decay=decay_of_law(law),
         cutoff_s=cutoff_s,
         delivery_delay_s=float(fibre_delay_s(length_km / 2.0)) if links > 1 else 0.0,
         mode=mode,

@@ -88,8 +88,11 @@ def werner(w: ArrayLike) -> NDArray[np.float64]:
     >>> werner(1.0).tolist()
     [1.0, 0.0, 0.0, 0.0]
     """
-    wa = np.asarray(w, dtype=np.float64)[..., None]
-    return np.asarray(wa * perfect_pair() + (1.0 - wa) / 4.0, dtype=np.float64)
+    wa = np.asarray(w, dtype=np.float64)
+    out = np.empty((*wa.shape, 4))
+    out[..., 1:] = ((1.0 - wa) / 4.0)[..., None]
+    out[..., 0] = (1.0 + 3.0 * wa) / 4.0
+    return out
 
 
 def werner_of_fidelity(f: ArrayLike) -> NDArray[np.float64]:
@@ -127,7 +130,12 @@ def walsh(p: ArrayLike) -> NDArray[np.float64]:
     b = pa[..., 2] + pa[..., 3]
     c = pa[..., 0] - pa[..., 1]
     d = pa[..., 2] - pa[..., 3]
-    return np.stack([a + b, c + d, a - b, c - d], axis=-1)
+    out = np.empty(pa.shape)
+    np.add(a, b, out=out[..., 0])
+    np.add(c, d, out=out[..., 1])
+    np.subtract(a, b, out=out[..., 2])
+    np.subtract(c, d, out=out[..., 3])
+    return out
 
 
 def from_walsh(chi: ArrayLike) -> NDArray[np.float64]:
