@@ -128,7 +128,7 @@ BASES: dict[str, Base] = {
     "keygen-mlkem": lambda tmp: [str(tmp / "mlkem")],
     "presets": lambda tmp: [],
     "purify": lambda tmp: ["--protocol", "dejmps", "--fidelity", "0.7", "--rounds", "2"],
-    "repeater": lambda tmp: ["--p-gen", "0.1", "--p-swap", "0.5", "--segments", "4", "--cutoff-attempts", "5"],
+    "repeater": lambda tmp: ["--preset", "ideal", "--nodes", "3", "--length-km", "10", "--pairs", "100"],
     "scenario validate": lambda tmp: [str(_scenario_file(tmp))],
     "scenario schema": lambda tmp: ["--out", str(tmp / "schema.json")],
     "scenarios list": lambda tmp: [],

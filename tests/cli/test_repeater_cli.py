@@ -70,7 +70,7 @@ def test_the_monte_carlo_engine_agrees_and_repeats_itself(cli) -> None:  # type:
 
 
 def test_a_chain_too_long_for_the_analytic_engine_is_sampled_unless_analytic_was_asked(cli) -> None:  # type: ignore[no-untyped-def]
-    argv = ["repeater", "--p-gen", "1e-8", "--segments", "1", "--pairs", "2000", "--json"]
+    argv = ["repeater", "--model", "abstract", "--p-gen", "1e-8", "--segments", "1", "--pairs", "2000", "--json"]
     code, out, err = cli(*argv)
     assert code == 0, err
     data = json.loads(out)
@@ -108,7 +108,7 @@ def test_the_table_shows_the_answer(cli) -> None:  # type: ignore[no-untyped-def
         ("--pairs", "0"),
         ("--pairs", "2.5"),
         ("--engine", "exact"),
-        ("--model", "physical"),
+        ("--model", "quantum"),
     ],
 )
 def test_bad_input_is_one_line_naming_the_option(cli, option: str, value: str) -> None:  # type: ignore[no-untyped-def]
@@ -126,13 +126,15 @@ def test_bad_input_is_one_line_naming_the_option(cli, option: str, value: str) -
 
 
 def test_the_abstract_model_needs_p_gen(cli) -> None:  # type: ignore[no-untyped-def]
-    code, _, err = cli("repeater", "--segments", "2")
+    code, _, err = cli("repeater", "--model", "abstract", "--segments", "2")
     assert code == 2
     assert err.strip().startswith("qinternet: error: --p-gen: ")
 
 
 def test_no_decoherence_and_no_cutoff_by_default(cli) -> None:  # type: ignore[no-untyped-def]
-    data = json.loads(cli("repeater", "--p-gen", "0.5", "--segments", "2", "--w0", "0.9", "--json")[1])
+    data = json.loads(
+        cli("repeater", "--model", "abstract", "--p-gen", "0.5", "--segments", "2", "--w0", "0.9", "--json")[1]
+    )
     assert data["coherence_attempts"] is None
     assert data["cutoff_attempts"] is None
     assert data["mean_werner"] == pytest.approx(0.81, rel=1e-12)

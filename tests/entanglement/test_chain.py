@@ -132,3 +132,27 @@ def test_bad_models_name_the_field() -> None:
         ChainModel(links=2, link=_link(0.5), cutoff_s=-1.0)
     with pytest.raises(ParameterError, match=r"link\.success_prob"):
         _link(1.5)
+
+
+@pytest.mark.parametrize("sequential", [False, True])
+@pytest.mark.parametrize("purify", [False, True])
+def test_rounds_over_elementary_links_drawn_at_once_follow_the_same_law(
+    monkeypatch: pytest.MonkeyPatch, sequential: bool, purify: bool
+) -> None:
+    # under a cut-off the rounds of a node over two elementary links are drawn in O(1) each (the failures before a
+    # passing round folded in); making and rejecting every round must give the same law
+    model = ChainModel(
+        links=2,
+        link=_link(0.05, 0.97, period_s=1e-3),
+        swap_success_prob=0.8,
+        decay=_depolarising(0.5),
+        cutoff_s=0.02,
+        sequential=sequential,
+        purify=PurifyStep(protocol=PurificationProtocol.DEJMPS) if purify else None,
+    )
+    fast = sample_chain(model, 40_000, np.random.default_rng(12))
+    monkeypatch.setattr("qinternet.entanglement.chain._Sampler.fast_leaves", False)
+    slow = sample_chain(model, 40_000, np.random.default_rng(13))
+    for a, b in ((fast.round_s, slow.round_s), (fast.states[:, 0], slow.states[:, 0])):
+        se = np.hypot(a.std(ddof=1), b.std(ddof=1)) / np.sqrt(a.size)
+        assert abs(a.mean() - b.mean()) < 5 * se + 1e-12

@@ -6,6 +6,7 @@ below 1e-6 per check).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -14,7 +15,7 @@ import pytest
 from qinternet.entanglement.chain import DeliveryMode
 from qinternet.entanglement.purification import PurificationProtocol
 from qinternet.errors import ParameterError
-from qinternet.network.repeater import RepeaterSettings, compile_chain, run_repeater_chain
+from qinternet.network.repeater import ChainEngine, RepeaterSettings, compile_chain, run_repeater_chain
 from qinternet.params.repeater_presets import repeater_preset
 from qinternet.params.units import fibre_delay_s
 
@@ -125,6 +126,62 @@ def test_bad_settings_name_the_field(kwargs: dict[str, object], field: str) -> N
     assert info.value.field == field
 
 
-def test_a_cut_off_links_never_meet_is_refused_not_run_forever() -> None:
-    with pytest.raises(ParameterError, match="cut-off"):
-        run_repeater_chain(RepeaterSettings(preset="delft-nv", nodes=3, length_km=200.0, cutoff_s=1e-3, pairs=100))
+def test_a_cut_off_no_link_can_meet_is_refused() -> None:
+    # one communication qubit: the second link starts after the first, and no link arrives within 1 us
+    with pytest.raises(ParameterError, match="cut-off") as info:
+        run_repeater_chain(RepeaterSettings(preset="near-term", nodes=3, length_km=100.0, cutoff_s=1e-6, pairs=100))
+    assert info.value.field == "cutoff"
+
+
+def test_when_pairs_cost_too_much_work_fewer_are_drawn_and_the_json_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("qinternet.network.repeater.MAX_LINK_DRAWS", 3_000_000)  # a pair costs ~1.5e5 draws
+    settings = RepeaterSettings(preset="near-term", nodes=5, length_km=200.0, cutoff_s=0.002, pairs=5_000, seed=2)
+    result = run_repeater_chain(settings)
+    assert 10 <= result.pairs < 5_000
+    assert result.pairs_requested == 5_000
+    assert "drew" in result.to_dict()["note"]
+    everything = run_repeater_chain(dataclasses.replace(settings, pairs=10))  # as many as the pilot: no note
+    assert "note" not in everything.to_dict()
+
+
+@pytest.mark.parametrize(
+    ("preset", "nodes", "length_km", "cutoff_s"),
+    [
+        ("near-term", 3, 100.0, None),
+        ("near-term", 5, 200.0, 0.05),
+        ("oxford-ion-2025", 3, 0.01, 0.5),
+        ("delft-nv", 2, 10.0, None),
+    ],
+)
+def test_the_two_engines_agree_on_hardware_chains(
+    preset: str, nodes: int, length_km: float, cutoff_s: float | None
+) -> None:
+    # Monte-Carlo means within 5 standard errors of the exact values (the exact engine: Walsh components through
+    # the recursion of Brand, Coopmans, Elkouss 2020)
+    settings = RepeaterSettings(
+        preset=preset, nodes=nodes, length_km=length_km, cutoff_s=cutoff_s, pairs=20_000, seed=8
+    )
+    exact = run_repeater_chain(settings, ChainEngine.ANALYTIC)
+    drawn = run_repeater_chain(settings, ChainEngine.MONTE_CARLO)
+    assert exact.engine == "analytic"
+    assert drawn.engine == "monte-carlo"
+    se_t = drawn.waiting_time_s.mean / math.sqrt(settings.pairs)  # the round time's sd is about its mean
+    assert abs(drawn.waiting_time_s.mean - exact.waiting_time_s.mean) < 5 * se_t
+    half = (drawn.fidelity_ci95[1] - drawn.fidelity_ci95[0]) / 2 / 1.96
+    assert abs(drawn.mean_fidelity - exact.mean_fidelity) < 5 * half + 1e-9
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "reason"),
+    [
+        ({"nodes": 4}, "power of 2"),
+        ({"purify": PurificationProtocol.DEJMPS}, "purification"),
+        ({"mode": DeliveryMode.MEASURE_DIRECTLY}, "create-and-keep"),
+        ({"preset": "ustc-rb", "nodes": 3}, "exponential dephasing"),
+    ],
+)
+def test_what_the_exact_engine_does_not_cover_is_named(kwargs: dict[str, object], reason: str) -> None:
+    settings: dict[str, object] = {"preset": "near-term", "nodes": 3, "length_km": 50.0} | kwargs
+    with pytest.raises(ParameterError, match=reason) as info:
+        run_repeater_chain(RepeaterSettings(**settings), ChainEngine.ANALYTIC)  # type: ignore[arg-type]
+    assert info.value.field == "engine"

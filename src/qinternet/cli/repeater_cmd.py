@@ -1,6 +1,9 @@
 """``qinternet repeater``: waiting time and fidelity of end-to-end entanglement over a repeater chain.
 
-``--model abstract`` is the chain of Brand, Coopmans, Elkouss (IEEE JSAC 38, 619 (2020)) in units of
+``--model physical`` (the default) is a chain of identical nodes of a hardware preset over fibre
+(:mod:`qinternet.network.repeater`): rates in pairs per second, fidelity, the secret key it gives and the
+repeaterless bound beside it, at one length or over a sweep of lengths with a figure. ``--model abstract`` is the
+chain of Brand, Coopmans, Elkouss (IEEE JSAC 38, 619 (2020)) in units of
 generation attempts, with the memory cut-off of Li, Coopmans, Elkouss (IEEE Trans. Quantum Eng. 2 (2021));
 see :mod:`qinternet.entanglement.abstract`. Each model reads its own options in its own function
 (:data:`_MODELS`), so that another model adds one member to :class:`Model`, its options and one function.
@@ -8,15 +11,19 @@ see :mod:`qinternet.entanglement.abstract`. Each model reads its own options in 
 
 from __future__ import annotations
 
+import contextlib
 import enum
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import typer
 
 from qinternet.cli import options as opt
-from qinternet.cli.output import dump_json
+from qinternet.cli.output import check_output_path, dump_json, writing
+from qinternet.entanglement.chain import DeliveryMode
+from qinternet.entanglement.purification import PurificationProtocol
 from qinternet.errors import ParameterError
 
 __all__ = ["Engine", "Model", "repeater"]
@@ -25,6 +32,7 @@ __all__ = ["Engine", "Model", "repeater"]
 class Model(enum.StrEnum):
     """The repeater models ``--model`` chooses."""
 
+    PHYSICAL = "physical"
     ABSTRACT = "abstract"
 
 
@@ -45,9 +53,20 @@ class _Given:
     w0: float
     coherence_attempts: float | None
     cutoff_attempts: int | None
-    pairs: float
+    pairs: float | None
     seed: int
     engine: Engine | None
+    preset: str
+    nodes: int
+    length_km: float | None
+    distance_km: str | None
+    cutoff: str | None
+    purify: PurificationProtocol | None
+    purify_rounds: int
+    mode: DeliveryMode
+    plot: Path | None
+    given_abstract: tuple[str, ...]
+    given_physical: tuple[str, ...]
 
 
 _ABSTRACT_FIELDS = ("p_gen", "p_swap", "segments", "w0", "coherence_attempts", "cutoff_attempts", "pairs", "engine")
@@ -68,7 +87,9 @@ def _abstract(given: _Given) -> dict[str, Any]:
 
     if given.p_gen is None:
         raise ParameterError("--p-gen", "the abstract model needs the elementary-link success probability")
-    pairs = opt.parse_count(given.pairs, "--pairs")
+    if given.given_physical:
+        raise ParameterError(given.given_physical[0], "is an option of --model physical, not of --model abstract")
+    pairs = opt.parse_count(ABSTRACT_PAIRS if given.pairs is None else given.pairs, "--pairs")
     try:
         params = AbstractChainParams(
             p_gen=given.p_gen,
@@ -98,14 +119,189 @@ def _abstract(given: _Given) -> dict[str, Any]:
     return data
 
 
-_MODELS: dict[Model, Callable[[_Given], dict[str, Any]]] = {Model.ABSTRACT: _abstract}
+ABSTRACT_PAIRS = 1e5
+"""End-to-end links the abstract model samples unless --pairs says otherwise."""
+PHYSICAL_PAIRS = 1e4
+"""End-to-end pairs the physical model draws per length unless --pairs says otherwise."""
+
+
+def _physical(given: _Given) -> dict[str, Any] | list[dict[str, Any]]:
+    """Run the hardware chain at one length (a JSON object) or over a sweep of lengths (a list, and a figure)."""
+    from qinternet.cli.network_cmd import parse_duration_option
+    from qinternet.network.repeater import ChainEngine, RepeaterSettings
+
+    if given.given_abstract:
+        raise ParameterError(given.given_abstract[0], "is an option of --model abstract, not of --model physical")
+    if given.length_km is not None and given.distance_km is not None:
+        raise ParameterError("--distance-km", "give --length-km or --distance-km, not both")
+    if given.plot is not None:
+        check_output_path(given.plot, "--plot", (".png", ".svg", ".pdf"))
+    lengths = (
+        [given.length_km if given.length_km is not None else DEFAULT_LENGTH_KM]
+        if given.distance_km is None
+        else opt.parse_distances(given.distance_km)
+    )
+    sweep = given.distance_km is not None and opt.is_sweep(given.distance_km)
+    if given.plot is not None and not sweep:
+        raise ParameterError("--plot", "draws a sweep: give --distance-km START:STOP:STEP")
+    protocol = given.purify
+    cutoff = None if given.cutoff is None else parse_duration_option(given.cutoff, "--cutoff", allow_zero=True)
+    engine = ChainEngine.MONTE_CARLO if given.engine is None else ChainEngine(given.engine.value)
+    pairs = opt.parse_count(PHYSICAL_PAIRS if given.pairs is None else given.pairs, "--pairs")
+
+    def settings(length_km: float, preset: str = given.preset) -> RepeaterSettings:
+        return RepeaterSettings(
+            preset=preset,
+            nodes=given.nodes,
+            length_km=length_km,
+            cutoff_s=cutoff,
+            purify=protocol,
+            purify_rounds=given.purify_rounds,
+            mode=given.mode,
+            pairs=pairs,
+            seed=given.seed,
+        )
+
+    try:
+        if not sweep:
+            one: dict[str, Any] = _run_one(settings(lengths[0]), engine).to_dict()
+            return one
+        return _sweep(settings, lengths, engine, given.plot)
+    except ParameterError as error:
+        raise ParameterError(_PHYSICAL_FIELDS.get(error.field, error.field), error.reason) from None
+
+
+DEFAULT_LENGTH_KM = 100.0
+"""End-to-end fibre of the physical chain unless --length-km says otherwise."""
+
+
+def _run_one(settings: Any, engine: Any) -> Any:
+    from qinternet.network.repeater import run_repeater_chain
+
+    return run_repeater_chain(settings, engine)
+
+
+_PHYSICAL_FIELDS = {
+    "nodes": "--nodes",
+    "length_km": "--length-km",
+    "cutoff": "--cutoff",
+    "pairs": "--pairs",
+    "preset": "--preset",
+    "engine": "--engine",
+    "purify_rounds": "--purify-rounds",
+    "seed": "--seed",
+}
+"""Fields of the physical model whose errors name a CLI option."""
+
+
+def _sweep(settings: Callable[..., Any], lengths: list[float], engine: Any, plot: Path | None) -> list[dict[str, Any]]:
+    """Every length of the sweep: a record each (a length where no pair arrives says why, with null rates), and
+    the figure with the same chain on perfect memories and the repeaterless bound."""
+    import dataclasses
+
+    from qinternet.cli.output import progress_bar
+    from qinternet.network.repeater import run_repeater_chain
+    from qinternet.params.hardware import MemoryParams
+    from qinternet.params.repeater_presets import repeater_preset
+
+    first = settings(lengths[0])
+    hardware = repeater_preset(first.preset)
+    perfect = dataclasses.replace(
+        hardware, node=dataclasses.replace(hardware.node, memory=MemoryParams(modes=hardware.node.memory.modes))
+    )
+    rows: list[dict[str, Any]] = []
+    curves: dict[str, list[Any]] = {f"{first.preset}, {first.nodes} nodes": [], "same, perfect memories": []}
+    with progress_bar() as progress:
+        task = progress.add_task("repeater chain", total=len(lengths))
+        for length in lengths:
+            try:
+                result = run_repeater_chain(settings(length), engine)
+                rows.append(result.to_dict())
+                curves[f"{first.preset}, {first.nodes} nodes"].append(result)
+            except ParameterError as error:
+                if error.field not in ("length_km", "cutoff", "pairs", "engine"):
+                    raise
+                rows.append(
+                    {"length_km": length, "pairs_per_s": None, "secret_key_rate_bps": None, "error": str(error)}
+                )
+            if plot is not None:
+                with contextlib.suppress(ParameterError):  # no pair there even with perfect memories
+                    ideal = run_repeater_chain(settings(length), engine, hardware=perfect)
+                    curves["same, perfect memories"].append(ideal)
+            progress.advance(task)
+    if plot is not None:
+        _save_plot(curves, plot, first.preset)
+    return rows
+
+
+def _save_plot(curves: dict[str, list[Any]], path: Path, preset: str) -> None:
+    from matplotlib.figure import Figure
+
+    from qinternet.outputs import replacing
+    from qinternet.report.repeater import plot_repeater_key_rates
+
+    fig = Figure(figsize=(6.4, 4.6), layout="constrained")  # no pyplot: the backend stays the caller's
+    plot_repeater_key_rates(
+        fig.add_subplot(), curves, title=f"Repeater chain against the repeaterless bound ({preset})"
+    )
+    with replacing(path, "--plot") as temporary, writing(path, "--plot"):
+        fig.savefig(temporary, dpi=150, format=path.suffix.lower().lstrip("."))
+
+
+_MODELS: dict[Model, Callable[[_Given], Any]] = {Model.PHYSICAL: _physical, Model.ABSTRACT: _abstract}
 """How each model runs: its options in, its JSON record out."""
 
 
+_ABSTRACT_OPTIONS = ("p_gen", "p_swap", "segments", "w0", "coherence_attempts", "cutoff_attempts")
+_PHYSICAL_OPTIONS = (
+    "preset", "nodes", "length_km", "distance_km", "cutoff", "purify", "purify_rounds", "mode", "plot",
+)  # fmt: skip
+
+
+def _typed(ctx: typer.Context, names: tuple[str, ...]) -> tuple[str, ...]:
+    """The options among ``names`` given on the command line (not left at their defaults), as ``--options``."""
+    typed = []
+    for name in names:
+        source = ctx.get_parameter_source(name)
+        if source is not None and source.name == "COMMANDLINE":  # Typer vendors click: compare by name
+            typed.append(_option(name))
+    return tuple(typed)
+
+
 def repeater(
-    model: Annotated[Model, typer.Option(help="Repeater model: abstract (units of generation attempts).")] = (
-        Model.ABSTRACT
-    ),
+    ctx: typer.Context,
+    model: Annotated[
+        Model,
+        typer.Option(help="physical: a chain of hardware-preset nodes over fibre; abstract: units of attempts."),
+    ] = Model.PHYSICAL,
+    preset: Annotated[
+        str, typer.Option(help="physical: hardware preset (delft-nv, ustc-rb, harvard-siv-2024, ...).")
+    ] = "near-term",
+    nodes: Annotated[int, typer.Option(help="physical: nodes including both ends (at least 2).")] = 3,
+    length_km: Annotated[
+        float | None,
+        typer.Option(
+            "--length-km",
+            help="physical: fibre from end to end, km; the nodes - 1 links share it equally (default 100).",
+        ),
+    ] = None,
+    distance_km: Annotated[
+        str | None,
+        typer.Option("--distance-km", help="physical: end-to-end lengths START:STOP:STEP (a sweep), or one length."),
+    ] = None,
+    cutoff: Annotated[
+        str | None, typer.Option(help="physical: longest a link waits in memory for its partner, e.g. 50ms.")
+    ] = None,
+    purify: Annotated[
+        PurificationProtocol | None, typer.Option(help="physical: purify elementary links (bbpssw or dejmps).")
+    ] = None,
+    purify_rounds: Annotated[int, typer.Option(help="physical: rounds of purification (recurrence).")] = 1,
+    mode: Annotated[
+        DeliveryMode, typer.Option(help="physical: keep the pairs in memory, or measure them as they arrive (QKD).")
+    ] = DeliveryMode.CREATE_AND_KEEP,
+    plot: Annotated[
+        Path | None, typer.Option(help="physical: draw the sweep's key rate beside the PLOB bound (.png/.svg/.pdf).")
+    ] = None,
     p_gen: Annotated[
         float | None, typer.Option("--p-gen", help="abstract: success probability of one link-generation attempt.")
     ] = None,
@@ -122,18 +318,27 @@ def repeater(
         int | None,
         typer.Option(min=0, help="abstract: longest a link waits for its partner, attempts (default: no cut-off)."),
     ] = None,
-    pairs: Annotated[float, typer.Option(help="End-to-end links to sample (monte-carlo), e.g. 1e5.")] = 1e5,
+    pairs: Annotated[
+        float | None,
+        typer.Option(help="End-to-end pairs to draw (monte-carlo): default 1e4 per length (physical), 1e5 (abstract)."),
+    ] = None,
     seed: Annotated[int, typer.Option(min=0, help="Seed of the random generator (same seed, same numbers).")] = 1,
     engine: Annotated[
         Engine | None,
-        typer.Option(help="analytic (exact) or monte-carlo (default: analytic when the chain allows it)."),
+        typer.Option(
+            help="analytic (exact) or monte-carlo (default: monte-carlo for physical chains; for abstract ones "
+            "analytic when the chain allows it)."
+        ),
     ] = None,
-    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON (a list for a sweep).")] = False,
 ) -> None:
-    """Waiting time and fidelity of end-to-end entanglement over a repeater chain.
+    """Rate, fidelity and key of end-to-end entanglement over a repeater chain.
 
-    With --model abstract (Brand, Coopmans, Elkouss 2020; cut-offs as in Li, Coopmans, Elkouss 2021): time in
-    generation attempts, nested swapping over 2**n segments, both links regenerated when a swap fails.
+    --model physical (default): identical nodes of a hardware preset, heralded elementary links of equal length,
+    nested swapping, memories decohering (T1, T2), cut-offs and purification; secret key (BB84 on the delivered
+    pairs) beside the repeaterless PLOB bound. --model abstract (Brand, Coopmans, Elkouss 2020; cut-offs as in Li,
+    Coopmans, Elkouss 2021): time in generation attempts, nested swapping over 2**n segments, both links
+    regenerated when a swap fails.
     """
     given = _Given(
         p_gen=p_gen,
@@ -145,12 +350,55 @@ def repeater(
         pairs=pairs,
         seed=seed,
         engine=engine,
+        preset=preset,
+        nodes=nodes,
+        length_km=length_km,
+        distance_km=distance_km,
+        cutoff=cutoff,
+        purify=purify,
+        purify_rounds=purify_rounds,
+        mode=mode,
+        plot=plot,
+        given_abstract=_typed(ctx, _ABSTRACT_OPTIONS),
+        given_physical=_typed(ctx, _PHYSICAL_OPTIONS),
     )
     data = _MODELS[model](given)
     if json_out:
         typer.echo(dump_json(data))
         return
-    _print_table(data)
+    if model is Model.ABSTRACT:
+        _print_table(data)
+    else:
+        _print_physical(data if isinstance(data, list) else [data])
+
+
+def _print_physical(rows: list[dict[str, Any]]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    first = next((r for r in rows if "preset" in r), None)
+    title = "Repeater chain" if first is None else (
+        f"Repeater chain: {first['nodes']} nodes of {first['preset']} ({first['engine']} engine, {first['mode']})"
+    )  # fmt: skip
+    table = Table(title=title)
+    for column in ("km", "pairs/s", "mean F (95% CI)", "wait p50 / p99 (s)", "key (bit/s)", "PLOB (bit/s)", "CHSH"):
+        table.add_column(column, justify="right")
+    for r in rows:
+        if r.get("pairs_per_s") is None:
+            table.add_row(f"{r['length_km']:g}", "-", "-", "-", "-", "-", r.get("error", ""))
+            continue
+        lo, hi = r["fidelity_ci95"]
+        wait = r["waiting_time_s"]
+        table.add_row(
+            f"{r['length_km']:g}",
+            f"{r['pairs_per_s']:.4g}",
+            f"{r['mean_fidelity']:.4f} ({lo:.4f}-{hi:.4f})",
+            f"{wait['p50']:.3g} / {wait['p99']:.3g}",
+            f"{r['secret_key_rate_bps']:.4g}",
+            f"{r['plob_bps']:.4g}",
+            f"{r['chsh']:.3f}",
+        )
+    Console().print(table)
 
 
 def _print_table(data: dict[str, Any]) -> None:

@@ -85,6 +85,8 @@ class AbstractChainParams:
         coherence_attempts: memory coherence time in attempts (a waiting link's Werner parameter decays as
             ``exp(-dt / coherence_attempts)``); None: no decoherence.
         cutoff_attempts: longest a link may wait for its partner, in attempts (>= 0); None: no cut-off.
+        sequential: the two halves of every swap are made one after the other (nodes with one communication
+            qubit: the left half first, then the right one while the left waits), not at the same time.
     """
 
     p_gen: float
@@ -93,6 +95,7 @@ class AbstractChainParams:
     w0: float = 1.0
     coherence_attempts: float | None = None
     cutoff_attempts: int | None = None
+    sequential: bool = False
 
     def __post_init__(self) -> None:
         require_open_unit("p_gen", self.p_gen)

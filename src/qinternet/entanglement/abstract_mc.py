@@ -70,6 +70,7 @@ def abstract_model(params: AbstractChainParams) -> ChainModel:
         swap_success_prob=params.p_swap,
         decay=depolarise,
         cutoff_s=None if params.cutoff_attempts is None else float(params.cutoff_attempts),
+        sequential=params.sequential,
     )
 
 

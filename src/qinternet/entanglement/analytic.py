@@ -122,6 +122,31 @@ def _next_level(
     return p_next, omega_next
 
 
+def _next_level_sequential(
+    p: FloatArray, omega: FloatArray, p_swap: float, cutoff: int | None, decay: float
+) -> tuple[FloatArray, FloatArray]:
+    """Level k's ``(p, omega)`` when the halves are made one after the other: a round lasts ``T_A + T_B`` and A
+    waits ``T_B`` (``s(t) = sum_{d <= tau} p(t - d) p(d)``, ``sigma(t) = sum_{d <= tau} omega(t - d) omega(d)
+    a**d``); it is cut off when ``T_B > tau``, at ``T_A + tau`` (``c(t) = p(t - tau) P(T > tau)``). The renewal
+    over failed rounds is the same as :func:`_next_level`'s."""
+    n = len(p)
+    size = fft.next_fast_len(2 * n, real=True)
+    reach = n if cutoff is None else min(cutoff + 1, n)
+    p_window = np.zeros(n)
+    p_window[:reach] = p[:reach]
+    o_window = np.zeros(n)
+    o_window[:reach] = omega[:reach] * decay ** np.arange(reach, dtype=np.float64)
+    passed = fft.irfft(fft.rfft(p, size) * fft.rfft(p_window, size), size)[:n]
+    weight = fft.irfft(fft.rfft(omega, size) * fft.rfft(o_window, size), size)[:n]
+    failed = (1.0 - p_swap) * passed
+    if cutoff is not None and cutoff < n:
+        failed[cutoff:] += p[: n - cutoff] * max(0.0, 1.0 - float(np.sum(p[: cutoff + 1])))
+    renewal = 1.0 / (1.0 - fft.rfft(failed, size))
+    p_next = np.clip(fft.irfft(p_swap * fft.rfft(passed, size) * renewal, size)[:n], 0.0, None)
+    omega_next = np.clip(fft.irfft(p_swap * fft.rfft(weight, size) * renewal, size)[:n], 0.0, p_next)
+    return p_next, omega_next
+
+
 def chain_distribution(params: AbstractChainParams, truncation: int) -> tuple[FloatArray, FloatArray]:
     """``(p, omega)`` of the end-to-end link on the times 0 .. truncation-1 (attempts): ``p[t] = P(T_n = t)`` and
     ``omega[t] = P(T_n = t) E[w | T_n = t]``, exact up to floating-point rounding (no aliasing)."""
@@ -132,8 +157,9 @@ def chain_distribution(params: AbstractChainParams, truncation: int) -> tuple[Fl
     if params.p_gen == 1.0 and truncation > 1:
         p[1] = 1.0
     omega = params.w0 * p
+    level = _next_level_sequential if params.sequential else _next_level
     for _ in range(params.levels):
-        p, omega = _next_level(p, omega, params.p_swap, params.cutoff_attempts, params.decay_per_attempt)
+        p, omega = level(p, omega, params.p_swap, params.cutoff_attempts, params.decay_per_attempt)
     return p, omega
 
 

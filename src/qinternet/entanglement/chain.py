@@ -60,6 +60,8 @@ MAX_ROUNDS_PER_BATCH = 2**18
 """Most rounds of one tree node drawn at once. Rounds are drawn in batches of about as many as the outputs still
 missing need, laid end to end and cut into runs at their successes; a run a batch leaves unfinished carries on
 into the next batch, so every output is a complete run of independent rounds whatever the batch sizes."""
+_LONGEST_WAIT_ATTEMPTS = 2**52
+"""Cut-offs longer than this many attempts are as good as none (and keep attempt counts exact in float64)."""
 MAX_LINK_DRAWS = 2 * 10**8
 """Most elementary-link generations one call may draw (a cut-off that pairs almost never meet would loop on)."""
 REGENERATIONS_PER_LINK = 1000
@@ -205,11 +207,13 @@ class Deliveries:
         round_s: time of each round, from its start to the pair's delivery, shape ``(n,)``.
         states: Bell-diagonal coefficients of each delivered pair, shape ``(n, 4)``.
         attempts: elementary-link attempts each round made (all links together), shape ``(n,)``.
+        link_draws: elementary links (or passing rounds over two of them) the sampler drew: its work.
     """
 
     round_s: NDArray[np.float64]
     states: NDArray[np.float64]
     attempts: NDArray[np.int64]
+    link_draws: int = 0
 
 
 def _walsh_rows(rows: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -230,11 +234,18 @@ class _Sampler:
     """Draws outputs of tree nodes; states are carried as Walsh transforms (:func:`qinternet.states.bell.walsh`),
     in which swapping and memory decay are products."""
 
+    fast_leaves = True
+    """Draw the rounds of nodes over two elementary links under a cut-off in O(1) (:meth:`passing_leaf_rounds`);
+    False makes and rejects every round (the same law, slower: kept to test one against the other)."""
+
     def __init__(self, model: ChainModel, rng: np.random.Generator) -> None:
         self.model = model
         self.rng = rng
         self.last_link = model.links - 1
         self.fresh = bell.walsh(model.link.state)
+        cutoff = model.cutoff_s
+        longest_s = _LONGEST_WAIT_ATTEMPTS * model.link.attempt_period_s
+        self.cutoff_s = None if cutoff is None or cutoff >= longest_s else cutoff  # beyond: as good as none
         self.draws = 0
         self.budget = 0
         self.pass_rate: dict[_Span, float] = {}
@@ -242,10 +253,10 @@ class _Sampler:
 
     def too_much_work(self) -> ParameterError:
         """The error when a call would draw more elementary links than its budget."""
-        if self.model.cutoff_s is not None:
+        if self.cutoff_s is not None:
             return ParameterError(
                 "cutoff",
-                f"links almost never meet within the cut-off of {self.model.cutoff_s:g} s (more than "
+                f"links almost never meet within the cut-off of {self.cutoff_s:g} s (more than "
                 f"{self.budget:.3g} elementary links for the pairs asked); lengthen it or shorten the links",
             )
         return ParameterError("pairs", f"needs more than {self.budget:.3g} elementary links; ask for fewer pairs")
@@ -311,11 +322,45 @@ class _Sampler:
         """
         assert span.left is not None
         assert span.right is not None
+        if self.fast_leaves and self.cutoff_s is not None and span.left.kind == span.right.kind == "leaf":
+            return self.leaf_rounds(span, count)
         tl, sl, al, tr, sr, ar = self.children(span, count, 0.0)
         gap = np.abs(tr - tl)
         early_left = tl <= tr
-        held_l, held_r = self.stored_qubits(span.left), self.stored_qubits(span.right)
         done_at = np.maximum(tl, tr) + (self.model.swap_duration_s if span.kind == "swap" else 0.0)
+        joined, ok = self.join(span, sl, sr, gap, early_left)
+        duration = done_at
+        if self.cutoff_s is not None:
+            cut = gap > self.cutoff_s
+            ok &= ~cut
+            duration = np.where(cut, np.minimum(tl, tr) + self.cutoff_s, done_at)
+        return duration, ok, joined, al + ar
+
+    def leaf_rounds(
+        self, span: _Span, count: int
+    ) -> tuple[NDArray[np.float64], NDArray[np.bool_], NDArray[np.float64], NDArray[np.int64]]:
+        """:meth:`rounds` of a node over two elementary links under a cut-off, through
+        :meth:`passing_leaf_rounds` (every round returned has passed the cut-off)."""
+        duration, _finish, gap, attempts, left_first = self.passing_leaf_rounds(span, count)
+        fresh = np.repeat(self.fresh[:, None], count, axis=1)
+        joined, ok = self.join(span, fresh, fresh, gap, left_first)
+        extra = self.model.swap_duration_s if span.kind == "swap" else 0.0
+        return duration + extra, ok, joined, attempts
+
+    def join(
+        self,
+        span: _Span,
+        sl: NDArray[np.float64],
+        sr: NDArray[np.float64],
+        gap: NDArray[np.float64],
+        early_left: NDArray[np.bool_],
+    ) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
+        """The Walsh state a swap (or purification) of the two sub-links makes after the earlier one waited
+        ``gap``, and whether it succeeds."""
+        assert span.left is not None
+        assert span.right is not None
+        count = gap.size
+        held_l, held_r = self.stored_qubits(span.left), self.stored_qubits(span.right)
         if span.kind == "swap":  # a swap multiplies Walsh components: only the waiting link's decay matters
             if held_l == held_r:
                 waited = self.decay(gap, held_l)
@@ -333,12 +378,7 @@ class _Sampler:
             success, kept = purify(pl, pr, purify_step.protocol)
             joined = _walsh_rows(kept.T)
             ok = self.rng.random(count) < success
-        duration = done_at
-        if self.model.cutoff_s is not None:
-            cut = gap > self.model.cutoff_s
-            ok &= ~cut
-            duration = np.where(cut, np.minimum(tl, tr) + self.model.cutoff_s, done_at)
-        return duration, ok, joined, al + ar
+        return joined, ok
 
     def children(
         self, span: _Span, n: int, start: float | NDArray[np.float64]
@@ -360,8 +400,67 @@ class _Sampler:
         return tl, sl, al, tr, sr, ar
 
     def sequential(self, span: _Span) -> bool:
-        """Whether the right child of ``span`` waits for the left one (swaps of single-communication-qubit nodes)."""
-        return self.model.sequential and span.kind == "swap"
+        """Whether the right child of ``span`` waits for the left one: nodes with one communication qubit make the
+        two links of a swap, or the two copies of a purification, one after the other."""
+        return self.model.sequential and span.kind != "leaf"
+
+    def passing_leaf_rounds(
+        self, span: _Span, count: int
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.int64], NDArray[np.bool_]]:
+        """Rounds of a node over two elementary links, each with the rounds the cut-off failed before it folded in:
+        its duration (all of them), its end time after its own start, the wait of the earlier link, the attempts,
+        and whether the left link was the earlier one - drawn in O(1) per round however rarely rounds pass.
+
+        With attempts of period ``tau`` succeeding with ``p`` and a cut-off of ``c = floor(cutoff / tau)``
+        attempts: made at once, the first link arrives after ``m ~ Geom(1 - (1-p)^2)`` attempts and the other at
+        the same attempt (probability ``p^2 / (1 - (1-p)^2)``) or ``G ~ Geom(p)`` later; made in turn, the left
+        link takes ``m ~ Geom(p)`` and the right ``G ~ Geom(p)`` after it. A round passes when the wait ``G <= c``
+        (probability ``q``), else it lasts ``m + c``. The failures before a pass number ``K ~ Geom(q) - 1`` and
+        last ``K (1 + c) + NegBin(K, p_m)`` in all (sums of geometric times); the passing round's wait is a
+        geometric time truncated to ``1..c`` (by inversion).
+        """
+        period = self.model.link.attempt_period_s
+        assert self.cutoff_s is not None
+        c = math.floor(self.cutoff_s / period + 1e-9)
+        p = self.model.link.success_prob
+        miss = 1.0 - p
+        in_turn = self.sequential(span)
+        p_first = p if in_turn else 1.0 - miss * miss
+        together = 0.0 if in_turn else p * p / p_first  # both arrive at the same attempt
+        within = -math.expm1(c * math.log1p(-p)) if p < 1.0 else 1.0  # P(1 <= G <= c)
+        q = together + (1.0 - together) * within
+        if q <= 0.0:
+            raise self.too_much_work()
+        self.draws += 4 * count
+        if self.draws > self.budget:
+            raise self.too_much_work()
+        rng = self.rng
+        failures = rng.geometric(q, size=count) - 1 if q < 1.0 else np.zeros(count, dtype=np.int64)
+        failed_first = failures + rng.negative_binomial(np.maximum(failures, 1), p_first) * (failures > 0)
+        first = rng.geometric(p_first, size=count)
+        if p < 1.0 and c > 0:
+            u = rng.random(count)
+            wait = np.ceil(np.log1p(-u * within) / math.log1p(-p)).astype(np.int64)
+            wait = np.clip(wait, 1, c)
+        else:
+            wait = np.zeros(count, dtype=np.int64)
+        if together > 0.0:
+            wait = np.where(rng.random(count) < together / q, 0, wait)
+        duration = ((failed_first + first + wait) + failures * float(c)) * period
+        finish = (first + wait) * period
+        if in_turn:  # the left link is made first; attempts: the left's then the right's
+            attempts = failed_first + failures * c + first + wait
+            left_first = np.ones(count, dtype=bool)
+        else:  # both attempt until the first arrives, the other until it arrives or the cut-off
+            attempts = 2 * failed_first + failures * c + 2 * first + wait
+            left_first = rng.random(count) < 0.5
+        return (
+            np.asarray(duration, dtype=np.float64),
+            np.asarray(finish, dtype=np.float64),
+            np.asarray(wait * period, dtype=np.float64),
+            attempts.astype(np.int64),
+            np.asarray(left_first, dtype=np.bool_),
+        )
 
 
 def sample_chain(
@@ -390,4 +489,6 @@ def sample_chain(
     if model.delivery_delay_s > 0.0 and model.mode is DeliveryMode.CREATE_AND_KEEP:
         chi = chi * sampler.decay(np.full(rounds, model.delivery_delay_s), 2)
     states = np.clip(bell.from_walsh(chi.T), 0.0, 1.0)
-    return Deliveries(round_s=times + model.delivery_delay_s, states=states, attempts=attempts)
+    return Deliveries(
+        round_s=times + model.delivery_delay_s, states=states, attempts=attempts, link_draws=sampler.draws
+    )

@@ -20,12 +20,16 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from qinternet.entanglement.abstract import AbstractChainParams
+from qinternet.entanglement.analytic import waiting_time_and_werner
 from qinternet.entanglement.chain import (
+    MAX_LINK_DRAWS,
     ChainModel,
     Deliveries,
     DeliveryMode,
@@ -37,7 +41,7 @@ from qinternet.entanglement.chain import (
 from qinternet.entanglement.purification import PurificationProtocol
 from qinternet.errors import ParameterError
 from qinternet.params.checks import require_finite, require_non_negative
-from qinternet.params.hardware import EmitterKind
+from qinternet.params.hardware import Dephasing, EmitterKind, MemoryParams
 from qinternet.params.repeater_presets import HardwarePreset, repeater_preset
 from qinternet.params.units import fibre_delay_s
 from qinternet.physics.bsm import gate_swap, linear_optics_bsm
@@ -51,9 +55,11 @@ from qinternet.states import bell
 __all__ = [
     "MAX_NODES",
     "MAX_PAIRS",
+    "ChainEngine",
     "RepeaterResult",
     "RepeaterSettings",
     "WaitingTimes",
+    "analytic_chain",
     "compile_chain",
     "run_repeater_chain",
     "summarise",
@@ -108,6 +114,13 @@ class RepeaterSettings:
         check_seed(self.seed)
 
 
+class ChainEngine(StrEnum):
+    """How the chain is computed: by drawing deliveries, or exactly (nested chains of ``2**n`` links)."""
+
+    MONTE_CARLO = "monte-carlo"
+    ANALYTIC = "analytic"
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class WaitingTimes:
     """Time between consecutive end-to-end deliveries, s."""
@@ -124,7 +137,9 @@ class RepeaterResult:
     Attributes:
         settings: what was simulated.
         engine: ``monte-carlo`` or ``analytic``.
-        pairs: end-to-end pairs drawn (0 for the analytic engine, which draws none).
+        pairs: end-to-end pairs drawn (0 for the analytic engine, which draws none); fewer than
+            ``pairs_requested`` when each pair costs so much work (a cut-off links rarely meet) that the rest would
+            not fit :data:`~qinternet.entanglement.chain.MAX_LINK_DRAWS` (the JSON then has a ``note``).
         pairs_per_s: delivered pairs per second of simulated time.
         mean_fidelity: mean fidelity of the delivered pairs with ``|Phi+>``.
         fidelity_ci95: 95% confidence interval of the mean fidelity (normal approximation).
@@ -142,6 +157,7 @@ class RepeaterResult:
     settings: RepeaterSettings
     engine: str
     pairs: int
+    pairs_requested: int
     pairs_per_s: float
     mean_fidelity: float
     fidelity_ci95: tuple[float, float]
@@ -170,6 +186,9 @@ class RepeaterResult:
             "seed": s.seed,
             "engine": self.engine,
             "pairs": self.pairs,
+            **({"note": f"drew {self.pairs:,} of the {self.pairs_requested:,} pairs asked for: each costs so much "
+                        "work that the rest would take too long (statistics from those drawn)"}
+               if 0 < self.pairs < self.pairs_requested else {}),
             "pairs_per_s": self.pairs_per_s,
             "mean_fidelity": self.mean_fidelity,
             "fidelity_ci95": list(self.fidelity_ci95),
@@ -263,28 +282,31 @@ def _quantile(values: NDArray[np.float64], q: float) -> float:
     return float(np.quantile(values, q)) if values.size else math.nan
 
 
-def summarise(
-    settings: RepeaterSettings, model: ChainModel, deliveries: Deliveries, *, engine: str, wall_s: float
+def _result(
+    settings: RepeaterSettings,
+    model: ChainModel,
+    *,
+    engine: str,
+    pairs: int,
+    mean_state: NDArray[np.float64],
+    fidelity_ci95: tuple[float, float],
+    waiting: WaitingTimes,
+    wall_s: float,
 ) -> RepeaterResult:
-    """Rates, fidelity statistics and key of the drawn deliveries."""
     preset = repeater_preset(settings.preset)
-    rounds = deliveries.round_s
-    fidelities = deliveries.states[:, 0]
-    mean_f = float(fidelities.mean())
-    se = float(fidelities.std(ddof=1) / math.sqrt(fidelities.size)) if fidelities.size > 1 else 0.0
-    mean_state = deliveries.states.mean(axis=0)
-    pairs_per_s = 1.0 / float(rounds.mean())
+    pairs_per_s = 1.0 / waiting.mean
     fraction = float(bell.secret_fraction_bb84(mean_state))
     total = FibreChannel(length_km=settings.length_km, loss_db_per_km=preset.loss_db_per_km).transmittance
     uses_per_s = preset.node.memory.modes / preset.node.emitter.attempt_duration_s
     return RepeaterResult(
         settings=settings,
         engine=engine,
-        pairs=int(rounds.size),
+        pairs=pairs,
+        pairs_requested=settings.pairs if engine == ChainEngine.MONTE_CARLO.value else 0,
         pairs_per_s=pairs_per_s,
-        mean_fidelity=mean_f,
-        fidelity_ci95=(mean_f - _Z95 * se, mean_f + _Z95 * se),
-        waiting_time_s=WaitingTimes(mean=float(rounds.mean()), p50=_quantile(rounds, 0.5), p99=_quantile(rounds, 0.99)),
+        mean_fidelity=float(mean_state[0]),
+        fidelity_ci95=fidelity_ci95,
+        waiting_time_s=waiting,
         mean_state=(float(mean_state[0]), float(mean_state[1]), float(mean_state[2]), float(mean_state[3])),
         secret_fraction=fraction,
         secret_key_rate_bps=pairs_per_s * fraction,
@@ -297,19 +319,153 @@ def summarise(
     )
 
 
-def run_repeater_chain(settings: RepeaterSettings) -> RepeaterResult:
-    """Draw ``settings.pairs`` end-to-end pairs of the chain with the Monte-Carlo engine and summarise them."""
-    preset = repeater_preset(settings.preset)
+def summarise(
+    settings: RepeaterSettings, model: ChainModel, deliveries: Deliveries, *, engine: str, wall_s: float
+) -> RepeaterResult:
+    """Rates, fidelity statistics and key of the drawn deliveries."""
+    rounds = deliveries.round_s
+    fidelities = deliveries.states[:, 0]
+    mean_f = float(fidelities.mean())
+    se = float(fidelities.std(ddof=1) / math.sqrt(fidelities.size)) if fidelities.size > 1 else 0.0
+    return _result(
+        settings,
+        model,
+        engine=engine,
+        pairs=int(rounds.size),
+        mean_state=deliveries.states.mean(axis=0),
+        fidelity_ci95=(mean_f - _Z95 * se, mean_f + _Z95 * se),
+        waiting=WaitingTimes(mean=float(rounds.mean()), p50=_quantile(rounds, 0.5), p99=_quantile(rounds, 0.99)),
+        wall_s=wall_s,
+    )
+
+
+def _model_of(settings: RepeaterSettings, hardware: HardwarePreset | None = None) -> ChainModel:
     step = None if settings.purify is None else PurifyStep(protocol=settings.purify, rounds=settings.purify_rounds)
-    model = compile_chain(
-        preset,
+    return compile_chain(
+        hardware or repeater_preset(settings.preset),
         nodes=settings.nodes,
         length_km=settings.length_km,
         cutoff_s=settings.cutoff_s,
         purify=step,
         mode=settings.mode,
     )
+
+
+def run_repeater_chain(
+    settings: RepeaterSettings,
+    engine: ChainEngine = ChainEngine.MONTE_CARLO,
+    *,
+    hardware: HardwarePreset | None = None,
+) -> RepeaterResult:
+    """What the chain delivers: ``settings.pairs`` end-to-end pairs drawn (Monte-Carlo), or the exact answer
+    (analytic, :func:`analytic_chain`). ``hardware`` replaces the named preset's (e.g. the same nodes with
+    better memories); the result keeps the name."""
+    model = _model_of(settings, hardware)
     started = time.perf_counter()
-    deliveries = sample_chain(model, settings.pairs, np.random.default_rng(check_seed(settings.seed)))
+    if engine is ChainEngine.ANALYTIC:
+        return analytic_chain(settings, model, hardware)
+    deliveries = _draw_within_budget(model, settings.pairs, np.random.default_rng(check_seed(settings.seed)))
     wall_s = time.perf_counter() - started
-    return summarise(settings, model, deliveries, engine="monte-carlo", wall_s=wall_s)
+    return summarise(settings, model, deliveries, engine=engine.value, wall_s=wall_s)
+
+
+PILOT_PAIRS = 10
+"""Pairs drawn first to learn what one costs, when the pairs asked for might not fit :data:`MAX_LINK_DRAWS`."""
+
+
+def _draw_within_budget(model: ChainModel, pairs: int, rng: np.random.Generator) -> Deliveries:
+    """``pairs`` deliveries, or as many as :data:`~qinternet.entanglement.chain.MAX_LINK_DRAWS` elementary links
+    allow (a cut-off that links rarely meet makes each pair cost many): a pilot of :data:`PILOT_PAIRS` measures
+    the cost of a pair, the rest are drawn within what is left. Too few pairs to say anything (the pilot does
+    not fit) is an error naming the cut-off."""
+    if pairs <= PILOT_PAIRS:
+        return sample_chain(model, pairs, rng, max_link_draws=MAX_LINK_DRAWS)
+    pilot = sample_chain(model, PILOT_PAIRS, rng, max_link_draws=MAX_LINK_DRAWS)
+    per_pair = max(pilot.link_draws / PILOT_PAIRS, 1.0)
+    affordable = int((MAX_LINK_DRAWS - pilot.link_draws) / (2.0 * per_pair))  # twice: the cost varies
+    more = min(pairs - PILOT_PAIRS, max(affordable, 0))
+    if more == 0:
+        return pilot
+    rest = sample_chain(model, more, rng, max_link_draws=MAX_LINK_DRAWS)
+    return Deliveries(
+        round_s=np.concatenate([pilot.round_s, rest.round_s]),
+        states=np.concatenate([pilot.states, rest.states]),
+        attempts=np.concatenate([pilot.attempts, rest.attempts]),
+        link_draws=pilot.link_draws + rest.link_draws,
+    )
+
+
+def _per_qubit_rates(memory: MemoryParams) -> tuple[float, float, float]:
+    """Decay rates (1/s) of the three non-trivial Walsh components of one stored qubit: ``1/T1`` for the first,
+    ``1/T2`` for the others (:func:`qinternet.physics.memory.memory_pauli_channel`: the component factors are
+    ``exp(-t/T1)``, ``exp(-t/T2)``, ``exp(-t/T2)``)."""
+    if memory.dephasing is not Dephasing.EXPONENTIAL:
+        raise ParameterError("engine", "analytic: only memories with exponential dephasing; use monte-carlo")
+    return 1.0 / memory.t1_s, 1.0 / memory.t2_s, 1.0 / memory.t2_s
+
+
+def analytic_chain(
+    settings: RepeaterSettings, model: ChainModel | None = None, hardware: HardwarePreset | None = None
+) -> RepeaterResult:
+    """The exact waiting-time distribution and mean delivered state of a nested chain of ``2**n`` links.
+
+    Each non-trivial Walsh component of the pair (:func:`qinternet.states.bell.walsh`) multiplies under swapping
+    and decays exponentially in memory, exactly like a Werner parameter; so the exact engine of Brand, Coopmans,
+    Elkouss (:func:`qinternet.entanglement.analytic.waiting_time_and_werner`, time in attempts of the elementary
+    link) gives the mean of each component, with the component's fresh value and coherence time, and the
+    swaps' noise multiplies it once per swap. The mean state is the inverse transform.
+
+    Raises:
+        ParameterError: naming ``engine`` for what it does not cover: nodes - 1 not a power of 2, purification,
+            measure-directly, Gaussian dephasing, or a waiting-time distribution too long to hold.
+    """
+    hardware = hardware or repeater_preset(settings.preset)
+    model = model or _model_of(settings, hardware)
+    started = time.perf_counter()
+    links = model.links
+    if links & (links - 1):
+        raise ParameterError("engine", "analytic: nodes - 1 must be a power of 2 (nested swapping); use monte-carlo")
+    if model.purify is not None:
+        raise ParameterError("engine", "analytic: no purification; use monte-carlo")
+    if model.mode is DeliveryMode.MEASURE_DIRECTLY and links > 1:
+        raise ParameterError("engine", "analytic: create-and-keep only; use monte-carlo")
+    period = model.link.attempt_period_s
+    fresh = bell.walsh(model.link.state)
+    swap = bell.walsh(model.swap_error)
+    cutoff = None if model.cutoff_s is None else math.floor(model.cutoff_s / period)
+    delay = model.delivery_delay_s
+    means = [1.0]
+    exact = None
+    for j, rate in enumerate(_per_qubit_rates(hardware.node.memory), start=1):
+        if not 0.0 <= fresh[j] <= 1.0:
+            raise ParameterError("engine", "analytic: a fresh link with a negative Walsh component; use monte-carlo")
+        exact = waiting_time_and_werner(
+            AbstractChainParams(
+                p_gen=model.link.success_prob,
+                p_swap=model.swap_success_prob,
+                segments=links,
+                w0=float(fresh[j]),
+                coherence_attempts=None if rate == 0.0 else 1.0 / (2.0 * rate * period),
+                cutoff_attempts=cutoff,
+                sequential=model.sequential,
+            )
+        )
+        means.append(exact.mean_werner * float(swap[j]) ** (links - 1) * math.exp(-2.0 * rate * delay))
+    assert exact is not None
+    mean_state = np.clip(bell.from_walsh(np.array(means)), 0.0, 1.0)
+    waiting = WaitingTimes(
+        mean=exact.mean_waiting_attempts * period + delay,
+        p50=exact.p50_waiting_attempts * period + delay,
+        p99=exact.p99_waiting_attempts * period + delay,
+    )
+    f = float(mean_state[0])
+    return _result(
+        settings,
+        model,
+        engine=ChainEngine.ANALYTIC.value,
+        pairs=0,
+        mean_state=mean_state,
+        fidelity_ci95=(f, f),
+        waiting=waiting,
+        wall_s=time.perf_counter() - started,
+    )

@@ -1,0 +1,91 @@
+"""``qinternet repeater`` with hardware presets: the JSON contract, the sweep against PLOB, bad input in one line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+CONTRACT = ("pairs_per_s", "mean_fidelity", "fidelity_ci95", "waiting_time_s", "secret_key_rate_bps", "chsh", "engine")
+
+
+def test_two_rubidium_nodes_fifty_km_apart(cli) -> None:  # type: ignore[no-untyped-def]
+    code, out, err = cli("repeater", "--preset", "ustc-rb", "--nodes", "2", "--length-km", "50", "--json")
+    assert code == 0, err
+    data = json.loads(out)
+    for key in (*CONTRACT, "wall_s"):
+        assert key in data
+    assert set(data["waiting_time_s"]) == {"mean", "p50", "p99"}
+    assert data["engine"] == "monte-carlo"
+    assert data["nodes"] == 2
+    assert 0.5 < data["mean_fidelity"] < 1.0
+    assert data["pairs_per_s"] == pytest.approx(1 / data["waiting_time_s"]["mean"])
+
+
+def test_the_issue_example_runs_and_says_how_few_pairs_it_could_draw(cli) -> None:  # type: ignore[no-untyped-def]
+    argv = ["repeater", "--preset", "delft-nv", "--nodes", "3", "--length-km", "50", "--cutoff", "50ms"]
+    code, out, err = cli(*argv, "--purify", "dejmps", "--pairs", "20", "--seed", "1", "--json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["purify"] == "dejmps"
+    assert data["cutoff_s"] == pytest.approx(0.05)
+    assert data["pairs"] >= 10
+
+
+def test_both_engines_from_the_command_line(cli) -> None:  # type: ignore[no-untyped-def]
+    base = ["repeater", "--preset", "oxford-ion-2025", "--nodes", "3", "--length-km", "0.01", "--json"]
+    exact = json.loads(cli(*base, "--engine", "analytic")[1])
+    drawn = json.loads(cli(*base, "--engine", "monte-carlo", "--pairs", "20000")[1])
+    assert exact["engine"] == "analytic"
+    assert drawn["engine"] == "monte-carlo"
+    assert drawn["mean_fidelity"] == pytest.approx(exact["mean_fidelity"], abs=0.002)
+    assert drawn["pairs_per_s"] == pytest.approx(exact["pairs_per_s"], rel=0.05)  # 20,000 rounds: ~0.7 % s.e.
+
+
+def test_the_sweep_draws_key_against_the_repeaterless_bound(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    plot = tmp_path / "fig.png"
+    argv = ["repeater", "--preset", "ideal", "--nodes", "5", "--mode", "measure-directly", "--pairs", "300"]
+    code, out, err = cli(*argv, "--distance-km", "100:700:200", "--plot", str(plot), "--json")
+    assert code == 0, err
+    rows = json.loads(out)
+    assert [r["length_km"] for r in rows] == [100.0, 300.0, 500.0, 700.0]
+    beats = [r["length_km"] for r in rows if r["secret_key_rate_bps"] > r["plob_bps"]]
+    assert beats, "an ideal 5-node chain should beat PLOB far out"
+    assert all(r["secret_key_rate_bps"] <= r["plob_bps"] for r in rows if r["length_km"] < min(beats))
+    assert plot.stat().st_size > 10_000
+
+
+def test_a_table_without_json(cli) -> None:  # type: ignore[no-untyped-def]
+    code, out, _ = cli("repeater", "--preset", "ideal", "--nodes", "2", "--length-km", "20", "--pairs", "100")
+    assert code == 0
+    assert "pairs/s" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [
+        (["--nodes", "1"], "--nodes"),
+        (["--cutoff", "-1"], "--cutoff"),
+        (["--cutoff", "soon"], "--cutoff"),
+        (["--purify", "hashing"], "--purify"),
+        (["--preset", "delft-nv-2030"], "--preset"),
+        (["--length-km", "-3"], "--length-km"),
+        (["--p-gen", "0.1"], "--p-gen"),
+        (["--plot", "fig.png"], "--plot"),
+        (["--length-km", "5", "--distance-km", "5"], "--distance-km"),
+        (["--mode", "sometimes"], "--mode"),
+    ],
+)
+def test_bad_input_names_the_option(cli, args: list[str], option: str) -> None:  # type: ignore[no-untyped-def]
+    code, out, err = cli("repeater", "--preset", "ideal", "--pairs", "50", *args)
+    assert code == 2, out
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith(f"qinternet: error: {option}"), lines[0]
+
+
+def test_an_option_of_the_other_model_is_named(cli) -> None:  # type: ignore[no-untyped-def]
+    code, _, err = cli("repeater", "--model", "abstract", "--p-gen", "0.1", "--nodes", "3")
+    assert code == 2
+    assert err.strip().startswith("qinternet: error: --nodes: is an option of --model physical")
