@@ -216,7 +216,9 @@ def _two_links_with_cut_off(
     return mean_t, mean_w, mean_d / p_swap, var_discards
 
 
-@pytest.mark.parametrize(("policy", "sequential"), [("nested", False), ("asap", False), ("nested", True)])
+@pytest.mark.parametrize(
+    ("policy", "sequential"), [("nested", False), ("asap", False), ("nested", True), ("asap", True)]
+)
 def test_two_links_with_a_cut_off_follow_the_renewal_closed_form(policy: str, sequential: bool) -> None:
     p, cut, p_swap, coherence = 0.2, 4, 0.6, 10.0
     model = ChainModel(
@@ -252,6 +254,28 @@ def test_asap_cut_off_on_age_bounds_every_wait_and_costs_time() -> None:
     assert run_cut.deliveries.round_s.mean() > run_free.deliveries.round_s.mean()
 
 
+def test_asap_with_one_communication_qubit_alternates_odd_and_even_links() -> None:
+    # four links, one communication qubit per node, certain swaps: links 0 and 2 start the round, link 1 starts
+    # when both 0 and 2 have heralded, link 3 when 2 has: T = max(max(g0, g2) + g1, g2 + g3) for the geometric
+    # durations g; nested doubling makes them one after the other, T = g0 + g1 + g2 + g3
+    p, cut = 0.3, 50
+    k = np.arange(1, cut + 1)
+    law = p * (1 - p) ** (k - 1)
+    g0, g1, g2, g3 = np.meshgrid(k, k, k, k, indexing="ij", sparse=True)
+    prob = law[:, None, None, None] * law[None, :, None, None] * law[None, None, :, None] * law[None, None, None, :]
+    last = np.maximum(np.maximum(g0, g2) + g1, g2 + g3)
+    grid = np.arange(1, 120)
+    exact_cdf = np.array([prob[last <= t].sum() for t in grid])
+    model = ChainModel(links=4, link=_link(p), sequential=True)
+    asap = run_events(model, EVENT_ROUNDS, seed=71, policy="asap").round_s
+    nested = run_events(model, EVENT_ROUNDS, seed=71, policy="nested").round_s
+    empirical = np.searchsorted(np.sort(asap), grid, side="right") / asap.size
+    assert np.abs(empirical - exact_cdf).max() < KS_X / math.sqrt(asap.size) + 1e-6  # + the truncated mass
+    _close(asap, float((prob * last).sum()))
+    _close(nested, 4 / p)
+    assert asap.mean() < nested.mean()
+
+
 def test_runs_are_reproducible_and_seeded() -> None:
     model = MODELS["cut-off-uneven-tree"]
     a, b, other = (run_events(model, 200, seed=s) for s in (7, 7, 8))
@@ -276,8 +300,8 @@ def test_bad_input_names_the_field() -> None:
         run_events(model, 0, seed=1)
     with pytest.raises(ParameterError, match="seed"):
         run_events(model, 10, seed=-1)
-    with pytest.raises(ParameterError, match="policy"):
-        run_events(ChainModel(links=2, link=_link(0.5), sequential=True), 10, seed=1, policy="asap")
+    with pytest.raises(ParameterError, match=r"swap\.duration_s"):
+        run_events(ChainModel(links=2, link=_link(0.5), swap_duration_s=1.0), 10, seed=1, policy="asap")
     step = PurifyStep(protocol=PurificationProtocol.DEJMPS)
     with pytest.raises(ParameterError, match="purify"):
         run_events(ChainModel(links=2, link=_link(0.5), purify=step), 10, seed=1)

@@ -32,8 +32,13 @@ Two swap policies:
   discards both pairs and their spans are regenerated; a stored pair is discarded once its *age*, the time since
   the herald of the oldest elementary link it was made of, exceeds the cut-off (the convention of Iñesta,
   Vardoyan, Scavuzzo, Wehner, npj Quantum Inf. 9, 46 (2023), Sec. 2: a swapped link is as old as the older of
-  its two inputs). With deterministic swaps and no cut-off a round ends when the last elementary link heralds,
-  as in ``nested``; the stored qubits wait less, so the pair is better.
+  its two inputs). With deterministic swaps, no cut-off and parallel nodes a round ends when the last elementary
+  link heralds, as in ``nested``; the stored qubits wait less, so the pair is better. With ``sequential`` nodes (one
+  communication qubit each) a link is attempted only while neither of its nodes attempts the other one: the
+  even links start a round, each odd link starts when both its neighbours have heralded, and a link wanted
+  again waits for its nodes' qubits (an attempt in progress is never given up). On three nodes this gives the
+  round times and states of the sampler's sequential schedule (in distribution: geometric links forget how long
+  they ran); on more it is faster, since links at odd and even places alternate.
 
 Rounds are sequential, as in the sampler: a round starts when the previous pair has been delivered, so the two
 engines can be compared round for round. Differences from the sampler that remain by design: (1) decoherence
@@ -141,8 +146,6 @@ class _Engine:
     def __init__(self, model: ChainModel, seed: int, policy: SwapPolicy, rounds: int) -> None:
         if model.purify is not None:
             raise ParameterError("purify", "the event-driven engine does not simulate purification")
-        if policy == "asap" and model.sequential:
-            raise ParameterError("policy", "asap needs nodes that attempt both links at once (sequential=False)")
         if policy == "asap" and model.swap_duration_s > 0.0:
             raise ParameterError("swap.duration_s", "asap swaps are instantaneous in this engine (must be 0)")
         self.model = model
@@ -171,6 +174,10 @@ class _Engine:
         self.left: list[_Pair | None] = [None] * (model.links + 1)
         self.right: list[_Pair | None] = [None] * (model.links + 1)
         self.node_rng = [self.kernel.rng_for(f"node:{k}") for k in range(model.links + 1)]
+        # asap with one communication qubit per node: since when each node's qubit is free (None: attempting a link),
+        # and since when each elementary link is wanted (None: not wanted)
+        self.free_ps: list[int | None] = [0] * (model.links + 1)
+        self.wanted_ps: list[int | None] = [None] * model.links
         self.done: Event = self.kernel.event()
         self.decay_cache: dict[int, NDArray[np.float64]] = {}
 
@@ -359,13 +366,43 @@ class _Engine:
     def _asap_round(self, start_ps: int) -> Event:
         """Start every elementary link; the event succeeds with the end-to-end pair."""
         self.done = self.kernel.event()
-        for worker in self.links:
-            self.request(worker, start_ps).add_callback(self._arrive)
+        self._regenerate(0, self.model.links - 1, start_ps)
         return self.done
 
     def _regenerate(self, first: int, last: int, start_ps: int) -> None:
-        for worker in self.links[first : last + 1]:
-            self.request(worker, start_ps).add_callback(self._arrive)
+        """Elementary links ``first..last`` are wanted from ``start_ps`` on: asked for at once or, with one
+        communication qubit per node, as soon as both their nodes' qubits are free (:meth:`_dispatch`)."""
+        if not self.model.sequential:
+            for worker in self.links[first : last + 1]:
+                self.request(worker, start_ps).add_callback(self._herald)
+            return
+        for i in range(first, last + 1):
+            self.wanted_ps[i] = start_ps
+        self._dispatch()
+
+    def _dispatch(self) -> None:
+        """Start every wanted link whose two nodes have a free communication qubit, from the left.
+
+        At the start of a round the even links start and the odd ones wait for their neighbours' heralds; an
+        attempt in progress is never given up. A link starts when it was wanted or when the later of its two
+        qubits came free, whichever is later.
+        """
+        free_ps, wanted_ps = self.free_ps, self.wanted_ps
+        for i, want_ps in enumerate(wanted_ps):
+            left_ps, right_ps = free_ps[i], free_ps[i + 1]
+            if want_ps is None or left_ps is None or right_ps is None:
+                continue
+            wanted_ps[i] = free_ps[i] = free_ps[i + 1] = None
+            self.request(self.links[i], max(want_ps, left_ps, right_ps)).add_callback(self._herald)
+
+    def _herald(self, pair: _Pair) -> None:
+        """An elementary link heralded: its halves are in memory (the communication qubits are free again)."""
+        if not self.model.sequential:
+            self._arrive(pair)
+            return
+        self.free_ps[pair.first] = self.free_ps[pair.first + 1] = self.kernel.now_ps
+        self._arrive(pair)
+        self._dispatch()
 
     def _arrive(self, pair: _Pair) -> None:
         """A pair is in the memories of its end nodes: an end-to-end pair is done, else swap if a node can."""
@@ -459,8 +496,7 @@ def simulate_events(model: ChainModel, rounds: int, seed: int, policy: SwapPolic
     """Run ``rounds`` sequential end-to-end rounds of the chain on the discrete-event kernel.
 
     Args:
-        model: the compiled chain (purification is not simulated; ``asap`` needs parallel nodes and instantaneous
-            swaps).
+        model: the compiled chain (purification is not simulated; ``asap`` needs instantaneous swaps).
         rounds: number of deliveries, at least 1.
         seed: the kernel's seed (every link and node draws from its own named stream).
         policy: ``nested`` (the sampler's protocol) or ``asap``.
