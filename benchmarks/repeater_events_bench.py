@@ -3,7 +3,7 @@ sampler (``entanglement.chain.sample_chain``) on the same models, in the same ru
 
 Models: the ``delft-nv`` preset, 3 and 5 nodes 50 km apart (one communication qubit per node, T1/T2 memories,
 gate swaps; the chain of the SeQUeNCe baseline in ``FACTS.md``), with and without a 30 s cut-off (a link takes
-~9 s); and an abstract chain of parallel nodes (p = 0.1 per attempt, swaps succeeding with 0.5, Werner links,
+~37 s); and an abstract chain of parallel nodes (p = 0.1 per attempt, swaps succeeding with 0.5, Werner links,
 a cut-off of 20 attempts). Each figure is the best of ``--repeats`` runs, pinned to one core::
 
     python benchmarks/repeater_events_bench.py [--pairs 5000] [--repeats 3]
