@@ -41,12 +41,16 @@ Two swap policies:
   they ran); on more it is faster, since links at odd and even places alternate.
 
 Rounds are sequential, as in the sampler: a round starts when the previous pair has been delivered, so the two
-engines can be compared round for round. Differences from the sampler that remain by design: (1) decoherence
-is the law of each qubit's whole storage time, where the sampler composes the laws of successive waits (the
-same for the exponential laws of ``decay`` with T1 and exponential T2, not for Gaussian dephasing) and (2) it
-also runs during ``swap_duration_s``, which the sampler leaves out; (3) an aborted sequential sub-link counts
-the attempts it made before the abort, the sampler all the attempts it would have made. Purification is not
-simulated by this engine.
+engines can be compared round for round. ``asap`` may also run **pipelined**: a node makes a link again as soon as
+the memories at both its ends are free (one memory per side of a node), so inner links are made while the chain
+waits for its last ones; the end nodes' memories hold the pair until it is delivered. On three nodes this is the
+same as rounds (both links need an end memory); on longer chains deliveries come faster.
+
+Differences from the sampler that remain by design: (1) decoherence is the law of each qubit's whole storage
+time, where the sampler composes the laws of successive waits (the same for the exponential laws of ``decay``
+with T1 and exponential T2, not for Gaussian dephasing); (2) it also runs during ``swap_duration_s``, which the
+sampler leaves out; (3) an aborted sequential sub-link counts the attempts it made before the abort, the sampler
+all the attempts it would have made. Purification is not simulated by this engine.
 """
 
 from __future__ import annotations
@@ -143,9 +147,11 @@ class _Worker:
 class _Engine:
     """The kernel, the workers and the counters of one run."""
 
-    def __init__(self, model: ChainModel, seed: int, policy: SwapPolicy, rounds: int) -> None:
+    def __init__(self, model: ChainModel, seed: int, policy: SwapPolicy, rounds: int, *, pipelined: bool) -> None:
         if model.purify is not None:
             raise ParameterError("purify", "the event-driven engine does not simulate purification")
+        if pipelined and policy != "asap":
+            raise ParameterError("pipelined", "needs policy asap (nested rounds start from empty memories)")
         if policy == "asap" and model.swap_duration_s > 0.0:
             raise ParameterError("swap.duration_s", "asap swaps are instantaneous in this engine (must be 0)")
         self.model = model
@@ -174,10 +180,12 @@ class _Engine:
         self.left: list[_Pair | None] = [None] * (model.links + 1)
         self.right: list[_Pair | None] = [None] * (model.links + 1)
         self.node_rng = [self.kernel.rng_for(f"node:{k}") for k in range(model.links + 1)]
-        # asap with one communication qubit per node: since when each node's qubit is free (None: attempting a link),
-        # and since when each elementary link is wanted (None: not wanted)
-        self.free_ps: list[int | None] = [0] * (model.links + 1)
+        # asap: since when each elementary link is wanted (None: not wanted), which are being made, and, with one
+        # communication qubit per node, since when each node's qubit is free (None: attempting a link)
         self.wanted_ps: list[int | None] = [None] * model.links
+        self.making = [False] * model.links
+        self.free_ps: list[int | None] = [0] * (model.links + 1)
+        self.pipelined = pipelined
         self.done: Event = self.kernel.event()
         self.decay_cache: dict[int, NDArray[np.float64]] = {}
 
@@ -366,52 +374,59 @@ class _Engine:
     def _asap_round(self, start_ps: int) -> Event:
         """Start every elementary link; the event succeeds with the end-to-end pair."""
         self.done = self.kernel.event()
-        self._regenerate(0, self.model.links - 1, start_ps)
+        self._want(0, self.model.links - 1, start_ps)
         return self.done
 
-    def _regenerate(self, first: int, last: int, start_ps: int) -> None:
-        """Elementary links ``first..last`` are wanted from ``start_ps`` on: asked for at once or, with one
-        communication qubit per node, as soon as both their nodes' qubits are free (:meth:`_dispatch`)."""
-        if not self.model.sequential:
-            for worker in self.links[first : last + 1]:
-                self.request(worker, start_ps).add_callback(self._herald)
-            return
-        for i in range(first, last + 1):
-            self.wanted_ps[i] = start_ps
+    def _want(self, first: int, last: int, start_ps: int) -> None:
+        """Elementary links ``first..last`` (those not being made) are wanted from ``start_ps`` on."""
+        for i in range(max(first, 0), min(last, self.model.links - 1) + 1):
+            if not self.making[i]:
+                self.wanted_ps[i] = start_ps
         self._dispatch()
 
     def _dispatch(self) -> None:
-        """Start every wanted link whose two nodes have a free communication qubit, from the left.
+        """Start every wanted link whose memories are free and, with one communication qubit per node, whose
+        two nodes' qubits are free, from the left.
 
-        At the start of a round the even links start and the odd ones wait for their neighbours' heralds; an
-        attempt in progress is never given up. A link starts when it was wanted or when the later of its two
-        qubits came free, whichever is later.
+        With one communication qubit, the even links start a round and the odd ones wait for their neighbours'
+        heralds; an attempt in progress is never given up. A link starts when it was wanted or when the later of
+        its two qubits came free, whichever is later. Memories are busy only in pipelined runs (in rounds, a link
+        is wanted only when its span has been emptied); a link that finds one busy is no longer wanted, since
+        whatever frees a memory wants the links at its node again, from then on.
         """
-        free_ps, wanted_ps = self.free_ps, self.wanted_ps
+        free_ps, wanted_ps, sequential = self.free_ps, self.wanted_ps, self.model.sequential
         for i, want_ps in enumerate(wanted_ps):
-            left_ps, right_ps = free_ps[i], free_ps[i + 1]
-            if want_ps is None or left_ps is None or right_ps is None:
+            if want_ps is None:
                 continue
-            wanted_ps[i] = free_ps[i] = free_ps[i + 1] = None
-            self.request(self.links[i], max(want_ps, left_ps, right_ps)).add_callback(self._herald)
+            if self.right[i] is not None or self.left[i + 1] is not None:
+                wanted_ps[i] = None
+                continue
+            if sequential:
+                left_ps, right_ps = free_ps[i], free_ps[i + 1]
+                if left_ps is None or right_ps is None:
+                    continue
+                want_ps = max(want_ps, left_ps, right_ps)
+                free_ps[i] = free_ps[i + 1] = None
+            wanted_ps[i] = None
+            self.making[i] = True
+            self.request(self.links[i], want_ps).add_callback(self._herald)
 
     def _herald(self, pair: _Pair) -> None:
         """An elementary link heralded: its halves are in memory (the communication qubits are free again)."""
-        if not self.model.sequential:
-            self._arrive(pair)
-            return
-        self.free_ps[pair.first] = self.free_ps[pair.first + 1] = self.kernel.now_ps
+        self.making[pair.first] = False
+        if self.model.sequential:
+            self.free_ps[pair.first] = self.free_ps[pair.first + 1] = self.kernel.now_ps
         self._arrive(pair)
         self._dispatch()
 
     def _arrive(self, pair: _Pair) -> None:
         """A pair is in the memories of its end nodes: an end-to-end pair is done, else swap if a node can."""
-        if pair.first == 0 and pair.last == self.model.links - 1:
-            self.done.succeed(pair)
-            return
         a, b = pair.first, pair.last + 1
         self.right[a] = pair
         self.left[b] = pair
+        if a == 0 and b == self.model.links:
+            self.done.succeed(pair)
+            return
         if self.cutoff_ps is not None:
             delay_ps = max(pair.born_ps + self.cutoff_ps + 1 - self.kernel.now_ps, 0)
             pair.cutoff = self.kernel.schedule(delay_ps, self._expire, pair)
@@ -426,7 +441,7 @@ class _Engine:
         self.cutoff_discards += 1
         self.right[pair.first] = None
         self.left[pair.last + 1] = None
-        self._regenerate(pair.first, pair.last, pair.born_ps + self.cutoff_ps)
+        self._want(pair.first, pair.last, pair.born_ps + self.cutoff_ps)
 
     def _asap_swap(self, node: int) -> None:
         left, right = self.left[node], self.right[node]
@@ -449,9 +464,20 @@ class _Engine:
             )
             ends_ps = (left.left_ps, right.right_ps)
             self._arrive(_Pair(left.first, right.last, chi, ends_ps, min(left.born_ps, right.born_ps), now_ps))
+            if self.pipelined:  # the node's memories are free: its links may start again
+                self._want(node - 1, node, now_ps)
             return
         self.swap_failures += 1
-        self._regenerate(left.first, right.last, now_ps)
+        self._want(left.first, right.last, now_ps)
+
+    def _delivered(self) -> Event:
+        """The end nodes' memories are free again: the next end-to-end pair comes on this event."""
+        self.right[0] = self.left[self.model.links] = None
+        self.done = self.kernel.event()
+        if self.pipelined:
+            self._want(0, 0, self.kernel.now_ps)
+            self._want(self.model.links - 1, self.model.links - 1, self.kernel.now_ps)
+        return self.done
 
     # -- rounds --------------------------------------------------------------------------------------
 
@@ -473,7 +499,8 @@ class _Engine:
         return factors
 
     def rounds(self, rounds: int, out: tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64]]) -> _Gen:
-        """The rounds one after the other: a pair, the message of its last swap, delivery; then the next."""
+        """The rounds one after the other: a pair, the message of its last swap, delivery; then the next (or,
+        pipelined, the pair the nodes have been making meanwhile)."""
         round_s, chis, attempts = out
         kernel = self.kernel
         for index in range(rounds):
@@ -481,7 +508,11 @@ class _Engine:
             self.attempts = 0
             if self.policy == "nested" or self.model.links == 1:
                 pair = yield self.request(self.root, start_ps)
+            elif self.pipelined and index > 0:
+                pair = yield self._delivered()
             else:
+                if index > 0:
+                    self._delivered()
                 pair = yield self._asap_round(start_ps)
             if self.delay_ps:
                 pair = yield kernel.timer(self.delay_ps, pair)  # the last outcome's message to an end node
@@ -492,14 +523,18 @@ class _Engine:
             attempts[index] = self.attempts
 
 
-def simulate_events(model: ChainModel, rounds: int, seed: int, policy: SwapPolicy = "nested") -> EventRun:
-    """Run ``rounds`` sequential end-to-end rounds of the chain on the discrete-event kernel.
+def simulate_events(
+    model: ChainModel, rounds: int, seed: int, policy: SwapPolicy = "nested", *, pipelined: bool = False
+) -> EventRun:
+    """Run ``rounds`` end-to-end rounds of the chain on the discrete-event kernel.
 
     Args:
         model: the compiled chain (purification is not simulated; ``asap`` needs instantaneous swaps).
         rounds: number of deliveries, at least 1.
         seed: the kernel's seed (every link and node draws from its own named stream).
         policy: ``nested`` (the sampler's protocol) or ``asap``.
+        pipelined: (``asap`` only) nodes start a link again as soon as the memories at both its ends are free,
+            instead of waiting for the delivery; ``round_s`` is then the time from one delivery to the next.
 
     Returns:
         The deliveries and the counts of cut-off discards and failed swaps.
@@ -511,7 +546,7 @@ def simulate_events(model: ChainModel, rounds: int, seed: int, policy: SwapPolic
         raise ParameterError("policy", f"must be one of {', '.join(get_args(SwapPolicy))}, got {policy!r}")
     if rounds < 1:
         raise ParameterError("pairs", f"must be at least 1, got {rounds}")
-    engine = _Engine(model, seed, policy, rounds)
+    engine = _Engine(model, seed, policy, rounds, pipelined=pipelined)
     out = (np.empty(rounds), np.empty((rounds, 4)), np.zeros(rounds, dtype=np.int64))
     engine.kernel.process(lambda proc: engine.rounds(rounds, out), "rounds")
     engine.kernel.run()
@@ -525,6 +560,8 @@ def simulate_events(model: ChainModel, rounds: int, seed: int, policy: SwapPolic
     )
 
 
-def run_events(model: ChainModel, rounds: int, seed: int, policy: SwapPolicy = "nested") -> Deliveries:
-    """End-to-end deliveries of ``rounds`` sequential rounds, event by event (see :func:`simulate_events`)."""
-    return simulate_events(model, rounds, seed, policy).deliveries
+def run_events(
+    model: ChainModel, rounds: int, seed: int, policy: SwapPolicy = "nested", *, pipelined: bool = False
+) -> Deliveries:
+    """End-to-end deliveries of ``rounds`` rounds, event by event (see :func:`simulate_events`)."""
+    return simulate_events(model, rounds, seed, policy, pipelined=pipelined).deliveries
