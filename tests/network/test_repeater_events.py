@@ -376,6 +376,8 @@ def test_bad_input_names_the_field() -> None:
         run_events(model, 10, seed=1, policy="nested", pipelined=True)
     with pytest.raises(ParameterError, match=r"swap\.duration_s"):
         run_events(ChainModel(links=2, link=_link(0.5), swap_duration_s=1.0), 10, seed=1, policy="asap")
+    with pytest.raises(ParameterError, match=r"link\.success_prob"):  # numpy's geometric draw would saturate
+        run_events(ChainModel(links=2, link=_link(1e-300)), 10, seed=1)
     step = PurifyStep(protocol=PurificationProtocol.DEJMPS)
     with pytest.raises(ParameterError, match="purify"):
         run_events(ChainModel(links=2, link=_link(0.5), purify=step), 10, seed=1)

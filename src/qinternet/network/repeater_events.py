@@ -55,7 +55,7 @@ all the attempts it would have made. Purification is not simulated by this engin
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Any, Final, Literal, get_args
 
@@ -79,6 +79,7 @@ ABORT: Final = "abort"
 """Interrupt cause: the span a process works on was given up (sequential nodes after a cut-off)."""
 
 _Gen = Generator[Any, Any, Any]
+_MAX_ATTEMPTS = np.iinfo(np.int64).max
 _DECAY_CACHE = 1 << 16
 """Most storage times whose decay factors one run keeps."""
 
@@ -191,7 +192,7 @@ class _Engine:
 
     # -- workers -------------------------------------------------------------------------------------
 
-    def _start(self, worker: _Worker, name: str, body: Any) -> _Worker:
+    def _start(self, worker: _Worker, name: str, body: Callable[[Process, _Worker], _Gen]) -> _Worker:
         worker.process = self.kernel.process(lambda proc: body(proc, worker), name)
         return worker
 
@@ -240,6 +241,8 @@ class _Engine:
             if self.generations > self.budget:
                 self.refuse_budget()
             attempts = int(rng.geometric(p))
+            if attempts >= _MAX_ATTEMPTS:  # numpy's geometric saturates where 1 / p overflows int64
+                raise ParameterError("link.success_prob", f"{p:g} is too small: the link practically never heralds")
             try:
                 yield start_ps + attempts * period_ps - kernel.now_ps
             except Interrupt:
@@ -537,7 +540,8 @@ def simulate_events(
             instead of waiting for the delivery; ``round_s`` is then the time from one delivery to the next.
 
     Returns:
-        The deliveries and the counts of cut-off discards and failed swaps.
+        The deliveries (``attempts``: those of the links that heralded, or were given up, since the previous
+        delivery) and the counts of cut-off discards and failed swaps.
 
     Raises:
         ParameterError: a bad ``rounds`` or ``policy``, or a model this engine does not simulate.
