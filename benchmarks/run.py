@@ -27,6 +27,9 @@
     "5,000 nodes and 10,000 links in under 5 s".
 12. Start-up of the command line (``startup_bench.py``): ``qinternet --version`` and ``--help`` as new
     processes against a bare ``python -c pass`` and ``import typer``; goal "under 0.5 s".
+13. Repeater chains (``repeater_bench.py``): qinternet's chain sampler against SeQUeNCe's router stack on the
+    same 3- and 5-node chains at 50 km spacing, goal ">= 1,000x SeQUeNCe's end-to-end pairs per CPU-second";
+    a chain of 1,000 nodes, goal "under 60 s"; the cost against nodes and pairs (affine fits).
 
 The process is pinned to one core; results go to Rich tables and to ``benchmarks/results/latest.json``.
 See ``benchmarks/README.md``.
@@ -91,6 +94,9 @@ from postproc import (
 )
 from postproc_report import CascadeBatch
 from qinternet.params import get_preset
+from repeater_bench import FULL_SIZES as REPEATER_FULL
+from repeater_bench import QUICK_SIZES as REPEATER_QUICK
+from repeater_bench import RepeaterSizes, repeater_json, repeater_tables, run_repeater_bench
 from scenario_bench import scenario_table, time_scenario_load
 from sim_kernel import kernel_note, kernel_table, time_kernel_vs_simpy
 from startup_bench import startup_table, time_startup
@@ -129,6 +135,7 @@ class Sizes:
         kms_seconds: load time per KMS run (each database, each worker count, and the baselines).
         kms_workers: concurrent client workers of the KMS runs.
         scenario_nodes: node counts of the generated scenarios loaded (links: twice as many).
+        repeater: sizes of the repeater-chain benchmark.
     """
 
     montecarlo_pulses: int
@@ -148,6 +155,7 @@ class Sizes:
     kms_seconds: float
     kms_workers: tuple[int, ...]
     scenario_nodes: tuple[int, ...]
+    repeater: RepeaterSizes
 
 
 FULL = Sizes(
@@ -168,6 +176,7 @@ FULL = Sizes(
     kms_seconds=5.0,
     kms_workers=(8, 16),
     scenario_nodes=(1000, 5000),
+    repeater=REPEATER_FULL,
 )
 QUICK = Sizes(
     montecarlo_pulses=10**8,
@@ -187,6 +196,7 @@ QUICK = Sizes(
     kms_seconds=1.0,
     kms_workers=(8,),
     scenario_nodes=(250, 500),
+    repeater=REPEATER_QUICK,
 )
 
 
@@ -443,6 +453,7 @@ def main(argv: list[str] | None = None) -> int:
     scenario_load = time_scenario_load(sizes.scenario_nodes, repeats=sizes.repeats)
     console.print("[dim]start-up of the command line[/]")
     startup = time_startup(repeats=sizes.repeats)
+    repeater = run_repeater_bench(console, sizes.repeater, args.seed, peer_python, peer_label)
 
     console.print(report.montecarlo_table(fast_runs))
     console.print(report.goal_table(goal))
@@ -470,6 +481,8 @@ def main(argv: list[str] | None = None) -> int:
     console.print(kms_table(kms))
     console.print(scenario_table(scenario_load))
     console.print(startup_table(startup))
+    for table in repeater_tables(repeater):
+        console.print(table)
 
     results = {
         "generated_utc": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -492,6 +505,7 @@ def main(argv: list[str] | None = None) -> int:
     results["kms"] = kms
     results["scenario_load"] = scenario_load
     results["startup"] = startup
+    results["repeater"] = repeater_json(repeater)
     results["ldpc"] = {
         "goal": {"max_efficiency": LDPC_GOAL_EFFICIENCY, "max_frame_error_rate": LDPC_GOAL_FER},
         "runs": [r.to_dict() for r in ldpc],

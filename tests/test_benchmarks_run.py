@@ -34,3 +34,8 @@ def test_quick_benchmark_runs_and_its_baseline_agrees(tmp_path: Path) -> None:
     assert all(run["ratio_load_over_baseline"] > 0 for run in loads)
     startup = {run["command"]: run["best_wall_s"] for run in data["startup"]["runs"]}
     assert startup["qinternet --help"] < startup["qinternet run --help (loads run)"]  # --help loads no command
+    repeater = data["repeater"]
+    assert [r["nodes"] for r in repeater["qinternet"]] == [3, 5]
+    assert repeater["peer"]["status"].startswith("skipped")
+    assert repeater["long_chain"]["nodes"] == 1000
+    assert repeater["by_nodes"]["fit"]["per_unit_s"] > 0  # longer chains cost more

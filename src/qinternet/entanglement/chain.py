@@ -46,6 +46,7 @@ from qinternet.states import bell
 
 __all__ = [
     "MAX_LINK_DRAWS",
+    "MIN_SUCCESS_PROB",
     "REGENERATIONS_PER_LINK",
     "ChainModel",
     "Deliveries",
@@ -56,6 +57,9 @@ __all__ = [
     "sample_chain",
 ]
 
+MIN_SUCCESS_PROB = 1e-15
+"""Least success probability per attempt of an elementary link (attempt counts are 64-bit integers: 1e15 attempts
+of a microsecond are 30 years)."""
 MAX_ROUNDS_PER_BATCH = 2**18
 """Most rounds of one tree node drawn at once. Rounds are drawn in batches of about as many as the outputs still
 missing need, laid end to end and cut into runs at their successes; a run a batch leaves unfinished carries on
@@ -96,7 +100,11 @@ class ElementaryLink:
 
     def __post_init__(self) -> None:
         require_probability("link.success_prob", self.success_prob)
-        require_positive("link.success_prob", self.success_prob)
+        if self.success_prob < MIN_SUCCESS_PROB:
+            raise ParameterError(
+                "link.success_prob",
+                f"{self.success_prob:.3g} per attempt is below {MIN_SUCCESS_PROB:g}: no pair would arrive in any run",
+            )
         require_positive("link.attempt_period_s", self.attempt_period_s)
         bell.as_bell_diagonal(self.state, "link.state")
 
@@ -206,7 +214,9 @@ class Deliveries:
     Attributes:
         round_s: time of each round, from its start to the pair's delivery, shape ``(n,)``.
         states: Bell-diagonal coefficients of each delivered pair, shape ``(n, 4)``.
-        attempts: elementary-link attempts each round made (all links together), shape ``(n,)``.
+        attempts: elementary-link attempts each round made (all links together), shape ``(n,)``; a sub-link of
+            several links abandoned by a cut-off counts all the attempts drawn for it (an upper bound), an
+            elementary one only those made before it was abandoned.
         link_draws: elementary links (or passing rounds over two of them) the sampler drew: its work.
     """
 
@@ -482,8 +492,15 @@ def sample_chain(
     if rounds < 1:
         raise ParameterError("pairs", f"must be at least 1, got {rounds}")
     sampler = _Sampler(model, rng)
-    budget = REGENERATIONS_PER_LINK * rounds * model.links * (2**model.purify.rounds if model.purify else 1)
-    sampler.budget = min(budget, MAX_LINK_DRAWS) if max_link_draws is None else max_link_draws
+    depth = math.ceil(math.log2(model.links)) if model.links > 1 else 0
+    budget = (
+        REGENERATIONS_PER_LINK
+        * rounds
+        * model.links
+        * (2**model.purify.rounds if model.purify else 1)
+        / model.swap_success_prob**depth  # a failed swap makes both halves again, at every level
+    )
+    sampler.budget = int(min(budget, MAX_LINK_DRAWS)) if max_link_draws is None else max_link_draws
     root = _tree(0, model.links - 1, model.purify)
     times, chi, attempts = sampler.sample(root, rounds)
     if model.delivery_delay_s > 0.0 and model.mode is DeliveryMode.CREATE_AND_KEEP:

@@ -30,6 +30,7 @@ from qinternet.entanglement.abstract import AbstractChainParams
 from qinternet.entanglement.analytic import waiting_time_and_werner
 from qinternet.entanglement.chain import (
     MAX_LINK_DRAWS,
+    MIN_SUCCESS_PROB,
     ChainModel,
     Deliveries,
     DeliveryMode,
@@ -242,8 +243,12 @@ def compile_chain(
         source_fidelity=preset.source_fidelity,
     )
     success = float(heralded.success_prob)
-    if not success > 0.0:
-        raise ParameterError("length_km", f"an elementary link of {2 * arm_km:g} km never heralds with {preset.name}")
+    if not success >= MIN_SUCCESS_PROB:
+        raise ParameterError(
+            "length_km",
+            f"an elementary link of {2 * arm_km:g} km heralds with probability {success:.3g} per attempt with "
+            f"{preset.name}: no pair would arrive in any run; shorten the links (more nodes)",
+        )
     flight_s = np.array([2.0 * float(fibre_delay_s(arm_km))])
     state = bell.compose(bell.compose(heralded.state, memory_pauli_channel(node.memory, flight_s)[0]),
                          memory_pauli_channel(node.memory, flight_s)[0])  # fmt: skip

@@ -315,7 +315,8 @@ class _Engine:
             proc.interrupt(CUT_OFF)
 
     def _both_parallel(self, proc: Process, worker: _Worker, start_ps: int) -> _Gen:
-        """Both sub-links made at once; one that waits longer than the cut-off is discarded and made again."""
+        """Both sub-links made at once; when one waits longer than the cut-off the round fails: it is discarded, the
+        other is given up, and both are made again (the sampler's convention, Li, Coopmans, Elkouss's)."""
         kernel, cutoff_ps = self.kernel, self.cutoff_ps
         assert worker.left is not None
         assert worker.right is not None
@@ -342,9 +343,11 @@ class _Engine:
             except Interrupt as stop:
                 if stop.cause != CUT_OFF:
                     raise
-                self.cutoff_discards += 1
-                got[early] = None
-                events[early] = self.request(children[early], stored.ready_ps + cutoff_ps)
+                self.cutoff_discards += 1  # the round fails: the late one is given up too, both start again
+                self.abort(children[1 - early])
+                restart_ps = stored.ready_ps + cutoff_ps
+                got = [None, None]
+                events = [self.request(worker.left, restart_ps), self.request(worker.right, restart_ps)]
             finally:
                 kernel.cancel(timer)
 
@@ -497,8 +500,8 @@ class _Engine:
         if factors is None:
             if len(self.decay_cache) >= _DECAY_CACHE:
                 self.decay_cache.clear()
-            law = self.model.decay(np.array([stored_ps / PS_PER_S]))
-            factors = self.decay_cache[stored_ps] = np.asarray(bell.walsh(law)[0], dtype=np.float64)
+            walsh = self.model.decay(np.array([stored_ps / PS_PER_S]))  # (4, 1): the Walsh factors
+            factors = self.decay_cache[stored_ps] = np.asarray(walsh[:, 0], dtype=np.float64)
         return factors
 
     def rounds(self, rounds: int, out: tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64]]) -> _Gen:
