@@ -19,8 +19,10 @@ from typing import TYPE_CHECKING, Any
 from qinternet.errors import ParameterError, QinternetError
 
 if TYPE_CHECKING:
+    from qinternet.entanglement.purification import PurificationProtocol, purify_rounds
     from qinternet.kms.prepare import KmsPlan, prepare_kmes
     from qinternet.network.experiment import LinkExperiment, run_link_experiment
+    from qinternet.network.repeater import ChainEngine, RepeaterResult, RepeaterSettings, run_repeater_chain
     from qinternet.network.run import RunResult, run_scenario
     from qinternet.params import PRESETS, QkdSystem, get_preset
     from qinternet.physics.channels import fibre_channel
@@ -59,6 +61,12 @@ _LAZY: dict[str, str] = {
     "run_link_experiment": "qinternet.network.experiment",
     "KmsPlan": "qinternet.kms.prepare",
     "prepare_kmes": "qinternet.kms.prepare",
+    "ChainEngine": "qinternet.network.repeater",
+    "RepeaterResult": "qinternet.network.repeater",
+    "RepeaterSettings": "qinternet.network.repeater",
+    "run_repeater_chain": "qinternet.network.repeater",
+    "PurificationProtocol": "qinternet.entanglement.purification",
+    "purify_rounds": "qinternet.entanglement.purification",
 }
 """Where each re-exported name lives (imported on first use)."""
 
@@ -78,6 +86,7 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "PRESETS",
+    "ChainEngine",
     "DetectionRecord",
     "KeyRatePoint",
     "KmsPlan",
@@ -86,8 +95,11 @@ __all__ = [
     "LinkExperiment",
     "ParameterError",
     "Protocol",
+    "PurificationProtocol",
     "QinternetError",
     "QkdSystem",
+    "RepeaterResult",
+    "RepeaterSettings",
     "RunResult",
     "__version__",
     "compile_link",
@@ -99,7 +111,9 @@ __all__ = [
     "get_preset",
     "key_rate",
     "prepare_kmes",
+    "purify_rounds",
     "run_link_experiment",
+    "run_repeater_chain",
     "run_scenario",
     "save_run",
     "simulate_link",
