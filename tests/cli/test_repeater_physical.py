@@ -89,3 +89,18 @@ def test_an_option_of_the_other_model_is_named(cli) -> None:  # type: ignore[no-
     code, _, err = cli("repeater", "--model", "abstract", "--p-gen", "0.1", "--nodes", "3")
     assert code == 2
     assert err.strip().startswith("qinternet: error: --nodes: is an option of --model physical")
+
+
+def test_swapping_as_soon_as_possible_runs_event_by_event(cli) -> None:  # type: ignore[no-untyped-def]
+    # three nodes: one swap, so asap and nested are the same protocol; round times agree within 5 standard errors
+    # (the round time's standard deviation is about its mean for geometric link times)
+    base = ["repeater", "--preset", "near-term", "--nodes", "3", "--length-km", "50", "--pairs", "4000", "--json"]
+    asap = json.loads(cli(*base, "--swap", "asap")[1])
+    nested = json.loads(cli(*base)[1])
+    assert asap["engine"] == "event-driven-asap"
+    assert nested["engine"] == "monte-carlo"
+    se = nested["waiting_time_s"]["mean"] * (2 / 4000) ** 0.5
+    assert abs(asap["waiting_time_s"]["mean"] - nested["waiting_time_s"]["mean"]) < 5 * se
+    code, _, err = cli(*base, "--swap", "asap", "--engine", "analytic")
+    assert code == 2
+    assert err.startswith("qinternet: error: --engine")

@@ -36,6 +36,13 @@ class Model(enum.StrEnum):
     ABSTRACT = "abstract"
 
 
+class SwapPolicy(enum.StrEnum):
+    """When the nodes of a physical chain swap."""
+
+    NESTED = "nested"
+    ASAP = "asap"
+
+
 class Engine(enum.StrEnum):
     """How the answer is computed: exactly, or by sampling end-to-end links."""
 
@@ -65,6 +72,7 @@ class _Given:
     purify_rounds: int
     mode: DeliveryMode
     plot: Path | None
+    swap: str
     given_abstract: tuple[str, ...]
     given_physical: tuple[str, ...]
 
@@ -146,7 +154,12 @@ def _physical(given: _Given) -> dict[str, Any] | list[dict[str, Any]]:
         raise ParameterError("--plot", "draws a sweep: give --distance-km START:STOP:STEP")
     protocol = given.purify
     cutoff = None if given.cutoff is None else parse_duration_option(given.cutoff, "--cutoff", allow_zero=True)
-    engine = ChainEngine.MONTE_CARLO if given.engine is None else ChainEngine(given.engine.value)
+    if given.swap == "asap" and given.engine is not None:
+        raise ParameterError("--engine", "--swap asap runs on the event-driven engine; leave --engine out")
+    if given.swap == "asap":
+        engine = ChainEngine.EVENTS_ASAP
+    else:
+        engine = ChainEngine.MONTE_CARLO if given.engine is None else ChainEngine(given.engine.value)
     pairs = opt.parse_count(PHYSICAL_PAIRS if given.pairs is None else given.pairs, "--pairs")
 
     def settings(length_km: float, preset: str = given.preset) -> RepeaterSettings:
@@ -190,6 +203,8 @@ _PHYSICAL_FIELDS = {
     "engine": "--engine",
     "purify_rounds": "--purify-rounds",
     "seed": "--seed",
+    "purify": "--purify",
+    "swap.duration_s": "--swap",
 }
 """Fields of the physical model whose errors name a CLI option."""
 
@@ -254,7 +269,7 @@ _MODELS: dict[Model, Callable[[_Given], Any]] = {Model.PHYSICAL: _physical, Mode
 
 _ABSTRACT_OPTIONS = ("p_gen", "p_swap", "segments", "w0", "coherence_attempts", "cutoff_attempts")
 _PHYSICAL_OPTIONS = (
-    "preset", "nodes", "length_km", "distance_km", "cutoff", "purify", "purify_rounds", "mode", "plot",
+    "preset", "nodes", "length_km", "distance_km", "cutoff", "purify", "purify_rounds", "mode", "plot", "swap",
 )  # fmt: skip
 
 
@@ -302,6 +317,12 @@ def repeater(
     plot: Annotated[
         Path | None, typer.Option(help="physical: draw the sweep's key rate beside the PLOB bound (.png/.svg/.pdf).")
     ] = None,
+    swap: Annotated[
+        SwapPolicy,
+        typer.Option(
+            help="physical: nested (doubling; every engine) or asap (as soon as possible; event-driven, slower)."
+        ),
+    ] = SwapPolicy.NESTED,
     p_gen: Annotated[
         float | None, typer.Option("--p-gen", help="abstract: success probability of one link-generation attempt.")
     ] = None,
@@ -359,6 +380,7 @@ def repeater(
         purify_rounds=purify_rounds,
         mode=mode,
         plot=plot,
+        swap=swap.value,
         given_abstract=_typed(ctx, _ABSTRACT_OPTIONS),
         given_physical=_typed(ctx, _PHYSICAL_OPTIONS),
     )

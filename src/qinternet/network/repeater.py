@@ -116,10 +116,12 @@ class RepeaterSettings:
 
 
 class ChainEngine(StrEnum):
-    """How the chain is computed: by drawing deliveries, or exactly (nested chains of ``2**n`` links)."""
+    """How the chain is computed: by drawing deliveries, exactly (nested chains of ``2**n`` links), or event by
+    event with swaps as soon as possible."""
 
     MONTE_CARLO = "monte-carlo"
     ANALYTIC = "analytic"
+    EVENTS_ASAP = "event-driven-asap"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -362,13 +364,19 @@ def run_repeater_chain(
     *,
     hardware: HardwarePreset | None = None,
 ) -> RepeaterResult:
-    """What the chain delivers: ``settings.pairs`` end-to-end pairs drawn (Monte-Carlo), or the exact answer
-    (analytic, :func:`analytic_chain`). ``hardware`` replaces the named preset's (e.g. the same nodes with
-    better memories); the result keeps the name."""
+    """What the chain delivers: ``settings.pairs`` end-to-end pairs drawn (Monte-Carlo), the exact answer
+    (analytic, :func:`analytic_chain`), or pairs simulated event by event on the kernel with swaps as soon as
+    possible (:data:`ChainEngine.EVENTS_ASAP`, :mod:`qinternet.network.repeater_events`). ``hardware`` replaces
+    the named preset's (e.g. the same nodes with better memories); the result keeps the name."""
     model = _model_of(settings, hardware)
     started = time.perf_counter()
     if engine is ChainEngine.ANALYTIC:
         return analytic_chain(settings, model, hardware)
+    if engine is ChainEngine.EVENTS_ASAP:
+        from qinternet.network.repeater_events import run_events
+
+        deliveries = run_events(model, settings.pairs, check_seed(settings.seed), "asap")
+        return summarise(settings, model, deliveries, engine=engine.value, wall_s=time.perf_counter() - started)
     deliveries = _draw_within_budget(model, settings.pairs, np.random.default_rng(check_seed(settings.seed)))
     wall_s = time.perf_counter() - started
     return summarise(settings, model, deliveries, engine=engine.value, wall_s=wall_s)
