@@ -12,17 +12,17 @@ sub-links produced independently by disjoint memories and is either
 
 The sub-link ready first waits in its memories for the other; its qubits decohere while they wait (a Pauli channel
 of the storage time, :attr:`ChainModel.decay`), and with a **cut-off** it is discarded once it has waited
-``cutoff_s`` and both sub-links are made again from then on (Li, Coopmans, Elkouss, IEEE TQE 2, 4101115 (2021):
-the round fails, as in their implementation; for elementary links the partner's regeneration changes nothing,
-attempts being memoryless).
+``cutoff_s`` and both sub-links are made again from then on (Li, Coopmans, Elkouss, IEEE Trans. Quantum Eng. 2
+(2021), arXiv:2005.04946: the round fails, as in their implementation; for elementary links the partner's
+regeneration changes nothing, attempts being memoryless).
 Swaps need no classical round trip before the next level (corrections are tracked as a Pauli frame); the last
 swap's outcome reaches an end node ``delivery_delay_s`` later, while the end qubits keep decohering
 (create-and-keep) or have already been measured (measure-directly, QKD).
 
 Balanced trees over ``2**n`` links are the nested doubling of Briegel, Dür, Cirac, Zoller, PRL 81, 5932 (1998);
-the same recursion serves any number of links (the halves differ by at most one link). With deterministic swaps
-and no cut-off, the delivery time equals that of swap-as-soon-as-possible (the last link to arrive completes the
-chain either way).
+the same recursion serves any number of links (the halves differ by at most one link). With deterministic swaps,
+no cut-off and links made at once, the delivery time equals that of swap-as-soon-as-possible (the last link to
+arrive completes the chain either way); :mod:`qinternet.network.repeater_events` simulates both event by event.
 
 Pauli noise on Bell-diagonal states composes as an XOR convolution whatever the qubit, so the delivered state is
 exact within the model (twirled operations). Deliveries are sequential: a round starts when the previous pair is

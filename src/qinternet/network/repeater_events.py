@@ -25,9 +25,10 @@ Two swap policies:
 - ``nested``: the protocol of :func:`qinternet.entanglement.chain.sample_chain`, with one process per swap of
   the balanced binary tree (Briegel, Dür, Cirac, Zoller, PRL 81, 5932 (1998)): a swap waits until both its
   sub-links are ready, a failed swap regenerates both (Brand, Coopmans, Elkouss, IEEE JSAC 38, 619 (2020),
-  Sec. II), and the sub-link that waits longer than the cut-off for its partner is discarded and regenerated (Li,
-  Coopmans, Elkouss, IEEE TQE 2, 4101115 (2021), Sec. III). With ``sequential`` nodes, a swap's right sub-link
-  starts when the left one is ready, and a cut-off aborts the right sub-link and starts both again.
+  Sec. II), and when a sub-link waits longer than the cut-off for its partner the round fails: it is discarded,
+  the partner given up, and both are made again (Li, Coopmans, Elkouss, IEEE Trans. Quantum Eng. 2 (2021),
+  arXiv:2005.04946, as in their implementation). With ``sequential`` nodes, a swap's right sub-link starts when
+  the left one is ready.
 - ``asap``: swap as soon as possible. Every node swaps the moment it holds a pair on each side; a failed swap
   discards both pairs and their spans are regenerated; a stored pair is discarded once its *age*, the time since
   the herald of the oldest elementary link it was made of, exceeds the cut-off (the convention of Iñesta,
