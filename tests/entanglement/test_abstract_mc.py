@@ -114,10 +114,13 @@ def test_a_bad_number_of_pairs_is_refused(pairs: object) -> None:
     assert caught.value.field == "pairs"
 
 
-def test_a_chain_that_needs_too_many_elementary_links_stops_naming_pairs() -> None:
+def test_a_chain_that_needs_too_many_elementary_links_stops_naming_pairs_or_the_cutoff() -> None:
     with pytest.raises(ParameterError) as caught:
-        sample_links(CASES[0], pairs=1000, rng=np.random.default_rng(1), max_elementary=10_000)
+        sample_links(CASES[1], pairs=1000, rng=np.random.default_rng(1), max_elementary=10_000)
     assert caught.value.field == "pairs"
+    with pytest.raises(ParameterError) as caught:  # with a cut-off, it is what makes the work
+        sample_links(CASES[0], pairs=1000, rng=np.random.default_rng(1), max_elementary=10_000)
+    assert caught.value.field == "cutoff_attempts"
 
 
 def test_a_cutoff_longer_than_any_wait_changes_no_sample() -> None:

@@ -146,7 +146,7 @@ def test_rounds_over_elementary_links_drawn_at_once_follow_the_same_law(
         link=_link(0.05, 0.97, period_s=1e-3),
         swap_success_prob=0.8,
         decay=_depolarising(0.5),
-        cutoff_s=0.02,
+        cutoff_s=0.0205,  # 20.5 periods: the cut-off acts as 20 whole periods in both ways of drawing
         sequential=sequential,
         purify=PurifyStep(protocol=PurificationProtocol.DEJMPS) if purify else None,
     )
@@ -156,3 +156,30 @@ def test_rounds_over_elementary_links_drawn_at_once_follow_the_same_law(
     for a, b in ((fast.round_s, slow.round_s), (fast.states[:, 0], slow.states[:, 0])):
         se = np.hypot(a.std(ddof=1), b.std(ddof=1)) / np.sqrt(a.size)
         assert abs(a.mean() - b.mean()) < 5 * se + 1e-12
+
+
+def test_a_cut_off_acts_in_whole_attempt_periods_as_in_the_exact_engine() -> None:
+    # a sub-link is given up after the last attempt that could still meet it: 2.9 periods act as 2
+    model = ChainModel(links=4, link=_link(0.1), cutoff_s=2.9)
+    assert model.effective_cutoff_s == 2.0
+    whole = ChainModel(links=4, link=_link(0.1), cutoff_s=2.0)
+    a = sample_chain(model, 100_000, np.random.default_rng(14)).round_s
+    b = sample_chain(whole, 100_000, np.random.default_rng(15)).round_s
+    assert abs(a.mean() - b.mean()) < 5 * np.hypot(a.std(ddof=1), b.std(ddof=1)) / np.sqrt(a.size)
+
+
+def test_rounds_that_would_outlast_any_attempt_count_are_refused() -> None:
+    # p = 1e-9 per attempt and no waiting allowed: a pair would take ~1e27 attempts
+    with pytest.raises(ParameterError, match="cut-off"):
+        sample_chain(ChainModel(links=2, link=_link(1e-9), cutoff_s=0.0), 10, np.random.default_rng(16))
+
+
+def test_purification_needs_the_end_qubits_stored() -> None:
+    with pytest.raises(ParameterError, match="purification") as info:
+        ChainModel(
+            links=2,
+            link=_link(0.5),
+            purify=PurifyStep(protocol=PurificationProtocol.DEJMPS),
+            mode=DeliveryMode.MEASURE_DIRECTLY,
+        )
+    assert info.value.field == "mode"

@@ -52,7 +52,7 @@ COMMANDS: dict[str, LazyCommand] = {
     "repeater": LazyCommand(
         "qinternet.cli.repeater_cmd",
         "repeater",
-        "Waiting time and fidelity of end-to-end entanglement over a repeater chain.",
+        "Rate, fidelity and key of end-to-end entanglement over a repeater chain.",
     ),
     "run": LazyCommand(
         "qinternet.cli.network_cmd",
@@ -82,7 +82,7 @@ COMMANDS: dict[str, LazyCommand] = {
     "purify": LazyCommand(
         "qinternet.cli.purify_cmd",
         "purify",
-        "Fidelity and success probability of entanglement purification rounds (BBPSSW, DEJMPS).",
+        "Fidelity and success probability of each purification round, starting from Werner pairs.",
     ),
     "presets": LazyCommand(
         "qinternet.cli.presets_cmd", "presets", "List the named presets with the publications they reproduce."

@@ -184,6 +184,12 @@ def _physical(given: _Given) -> dict[str, Any] | list[dict[str, Any]]:
         raise ParameterError(_PHYSICAL_FIELDS.get(error.field, error.field), error.reason) from None
 
 
+_ROW_KEYS = (
+    "preset", "nodes", "length_km", "engine", "pairs", "pairs_per_s", "mean_fidelity", "fidelity_ci95",
+    "waiting_time_s", "secret_key_rate_bps", "chsh", "plob_bps", "wall_s",
+)  # fmt: skip
+"""The fields of a sweep's row where no pair arrives (null, with ``error`` saying why)."""
+
 DEFAULT_LENGTH_KM = 100.0
 """End-to-end fibre of the physical chain unless --length-km says otherwise."""
 
@@ -205,6 +211,7 @@ _PHYSICAL_FIELDS = {
     "seed": "--seed",
     "purify": "--purify",
     "swap.duration_s": "--swap",
+    "mode": "--mode",
 }
 """Fields of the physical model whose errors name a CLI option."""
 
@@ -236,9 +243,7 @@ def _sweep(settings: Callable[..., Any], lengths: list[float], engine: Any, plot
             except ParameterError as error:
                 if error.field not in ("length_km", "cutoff", "pairs", "engine"):
                     raise
-                rows.append(
-                    {"length_km": length, "pairs_per_s": None, "secret_key_rate_bps": None, "error": str(error)}
-                )
+                rows.append(dict.fromkeys(_ROW_KEYS) | {"length_km": length, "error": str(error)})
             if plot is not None:
                 with contextlib.suppress(ParameterError):  # no pair there even with perfect memories
                     ideal = run_repeater_chain(settings(length), engine, hardware=perfect)

@@ -37,8 +37,8 @@ __all__ = [
 MAX_PAIRS = 10**7
 """Most end-to-end links one call samples (their waiting times and Werner parameters are kept in memory)."""
 
-MAX_ELEMENTARY_LINKS = 4 * 10**9
-"""Most elementary links one call may draw (about a minute of work here); beyond, it stops with an error."""
+MAX_ELEMENTARY_LINKS = 4 * 10**8
+"""Most elementary links one call may draw (up to a minute of work here); beyond, it stops with an error."""
 
 _Z95 = 1.959963984540054
 """Two-sided 95 % quantile of the standard normal distribution."""
@@ -91,7 +91,8 @@ def sample_links(
     except ParameterError as error:
         if error.field != "cutoff":
             raise
-        raise ParameterError("pairs", error.reason) from None
+        reason = f"links almost never meet within the cut-off: more than {max_elementary:.3g} elementary links"
+        raise ParameterError("cutoff_attempts", reason + " for the pairs asked; lengthen it") from None
     times = np.rint(out.round_s).astype(np.int64)
     werner = bell.werner_of_fidelity(out.states[:, 0])
     return times, np.asarray(werner, dtype=np.float64)

@@ -183,6 +183,22 @@ class ChainModel:
         require_non_negative("delivery_delay_s", self.delivery_delay_s)
         if self.cutoff_s is not None:
             require_non_negative("cutoff", self.cutoff_s)
+        if self.purify is not None and self.mode is DeliveryMode.MEASURE_DIRECTLY:
+            raise ParameterError(
+                "mode", "measure-directly measures the end qubits at once, but purification needs them stored"
+            )
+
+    @property
+    def effective_cutoff_s(self) -> float | None:
+        """The cut-off as it acts: a whole number of attempt periods (rounded down; a sub-link is given up after
+        the last attempt that could still have met it in time, the discrete convention of Li, Coopmans, Elkouss),
+        or None when there is none or it exceeds any wait the attempt counts can hold."""
+        if self.cutoff_s is None:
+            return None
+        periods = math.floor(self.cutoff_s / self.link.attempt_period_s * (1.0 + 1e-12))
+        if periods >= _LONGEST_WAIT_ATTEMPTS:
+            return None
+        return periods * self.link.attempt_period_s
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,9 +230,9 @@ class Deliveries:
     Attributes:
         round_s: time of each round, from its start to the pair's delivery, shape ``(n,)``.
         states: Bell-diagonal coefficients of each delivered pair, shape ``(n, 4)``.
-        attempts: elementary-link attempts each round made (all links together), shape ``(n,)``; a sub-link of
-            several links abandoned by a cut-off counts all the attempts drawn for it (an upper bound), an
-            elementary one only those made before it was abandoned.
+        attempts: elementary-link attempts each round made (all links together), shape ``(n,)``. A sub-link given
+            up by a cut-off counts the attempts drawn for it in full (an upper bound), except in rounds over two
+            elementary links, which count only the attempts made.
         link_draws: elementary links (or passing rounds over two of them) the sampler drew: its work.
     """
 
@@ -253,9 +269,7 @@ class _Sampler:
         self.rng = rng
         self.last_link = model.links - 1
         self.fresh = bell.walsh(model.link.state)
-        cutoff = model.cutoff_s
-        longest_s = _LONGEST_WAIT_ATTEMPTS * model.link.attempt_period_s
-        self.cutoff_s = None if cutoff is None or cutoff >= longest_s else cutoff  # beyond: as good as none
+        self.cutoff_s = model.effective_cutoff_s
         self.draws = 0
         self.budget = 0
         self.pass_rate: dict[_Span, float] = {}
@@ -351,7 +365,7 @@ class _Sampler:
     ) -> tuple[NDArray[np.float64], NDArray[np.bool_], NDArray[np.float64], NDArray[np.int64]]:
         """:meth:`rounds` of a node over two elementary links under a cut-off, through
         :meth:`passing_leaf_rounds` (every round returned has passed the cut-off)."""
-        duration, _finish, gap, attempts, left_first = self.passing_leaf_rounds(span, count)
+        duration, gap, attempts, left_first = self.passing_leaf_rounds(span, count)
         fresh = np.repeat(self.fresh[:, None], count, axis=1)
         joined, ok = self.join(span, fresh, fresh, gap, left_first)
         extra = self.model.swap_duration_s if span.kind == "swap" else 0.0
@@ -416,10 +430,10 @@ class _Sampler:
 
     def passing_leaf_rounds(
         self, span: _Span, count: int
-    ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.int64], NDArray[np.bool_]]:
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64], NDArray[np.bool_]]:
         """Rounds of a node over two elementary links, each with the rounds the cut-off failed before it folded in:
-        its duration (all of them), its end time after its own start, the wait of the earlier link, the attempts,
-        and whether the left link was the earlier one - drawn in O(1) per round however rarely rounds pass.
+        its duration (all of them), the wait of the earlier link, the attempts, and whether the left link was the
+        earlier one - drawn in O(1) per round however rarely rounds pass.
 
         With attempts of period ``tau`` succeeding with ``p`` and a cut-off of ``c = floor(cutoff / tau)``
         attempts: made at once, the first link arrives after ``m ~ Geom(1 - (1-p)^2)`` attempts and the other at
@@ -431,7 +445,7 @@ class _Sampler:
         """
         period = self.model.link.attempt_period_s
         assert self.cutoff_s is not None
-        c = math.floor(self.cutoff_s / period + 1e-9)
+        c = round(self.cutoff_s / period)  # a whole number of periods (ChainModel.effective_cutoff_s)
         p = self.model.link.success_prob
         miss = 1.0 - p
         in_turn = self.sequential(span)
@@ -439,8 +453,8 @@ class _Sampler:
         together = 0.0 if in_turn else p * p / p_first  # both arrive at the same attempt
         within = -math.expm1(c * math.log1p(-p)) if p < 1.0 else 1.0  # P(1 <= G <= c)
         q = together + (1.0 - together) * within
-        if q <= 0.0:
-            raise self.too_much_work()
+        if q <= 0.0 or (1.0 - q) / q * (1.0 / p_first + c) > _LONGEST_WAIT_ATTEMPTS:
+            raise self.too_much_work()  # never, or only after more attempts than the counts can hold
         self.draws += 4 * count
         if self.draws > self.budget:
             raise self.too_much_work()
@@ -457,7 +471,6 @@ class _Sampler:
         if together > 0.0:
             wait = np.where(rng.random(count) < together / q, 0, wait)
         duration = ((failed_first + first + wait) + failures * float(c)) * period
-        finish = (first + wait) * period
         if in_turn:  # the left link is made first; attempts: the left's then the right's
             attempts = failed_first + failures * c + first + wait
             left_first = np.ones(count, dtype=bool)
@@ -466,7 +479,6 @@ class _Sampler:
             left_first = rng.random(count) < 0.5
         return (
             np.asarray(duration, dtype=np.float64),
-            np.asarray(finish, dtype=np.float64),
             np.asarray(wait * period, dtype=np.float64),
             attempts.astype(np.int64),
             np.asarray(left_first, dtype=np.bool_),

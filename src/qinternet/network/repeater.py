@@ -68,8 +68,8 @@ __all__ = [
 
 MAX_NODES = 100_000
 """Most nodes one chain may have."""
-MAX_PAIRS = 10**8
-"""Most end-to-end pairs one run may draw (memory: ~100 bytes per pair)."""
+MAX_PAIRS = 10**7
+"""Most end-to-end pairs one run may draw (memory: ~200 bytes per pair at the peak)."""
 _Z95 = 1.959963984540054
 """Two-sided 95% quantile of the standard normal distribution."""
 
@@ -189,8 +189,9 @@ class RepeaterResult:
             "seed": s.seed,
             "engine": self.engine,
             "pairs": self.pairs,
-            **({"note": f"drew {self.pairs:,} of the {self.pairs_requested:,} pairs asked for: each costs so much "
-                        "work that the rest would take too long (statistics from those drawn)"}
+            **({"note": f"drew {self.pairs:,} of the {self.pairs_requested:,} pairs asked for: the rest would take "
+                        f"more than the work budget of {MAX_LINK_DRAWS:.0e} elementary links (statistics from "
+                        "those drawn)"}
                if 0 < self.pairs < self.pairs_requested else {}),
             "pairs_per_s": self.pairs_per_s,
             "mean_fidelity": self.mean_fidelity,

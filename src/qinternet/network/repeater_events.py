@@ -162,7 +162,8 @@ class _Engine:
         self.period_ps = seconds_to_ps(model.link.attempt_period_s, "link.attempt_period_s")
         if self.period_ps < 1:
             raise ParameterError("link.attempt_period_s", "must be at least 1 ps for the event-driven engine")
-        self.cutoff_ps = None if model.cutoff_s is None else seconds_to_ps(model.cutoff_s, "cutoff")
+        cutoff_s = model.effective_cutoff_s  # whole attempt periods, as the sampler and the exact engine
+        self.cutoff_ps = None if cutoff_s is None else seconds_to_ps(cutoff_s, "cutoff")
         self.swap_ps = seconds_to_ps(model.swap_duration_s, "swap.duration_s")
         self.delay_ps = seconds_to_ps(model.delivery_delay_s, "delivery_delay_s")
         self.fresh = bell.walsh(model.link.state)
