@@ -183,3 +183,20 @@ def test_purification_needs_the_end_qubits_stored() -> None:
             mode=DeliveryMode.MEASURE_DIRECTLY,
         )
     assert info.value.field == "mode"
+
+
+def test_pumped_links_follow_the_pumping_recurrence() -> None:
+    # deterministic generation, no decoherence: the k-th pumping round purifies the last output with a fresh pair
+    # (Dür et al. 1999); a failure makes both again, so the pairs a link costs obey A_k = (A_{k-1} + 1) / P_k
+    from qinternet.entanglement.purification import PurificationSchedule
+
+    fresh = bell.werner(bell.werner_of_fidelity(0.85))
+    step = PurifyStep(protocol=PurificationProtocol.DEJMPS, rounds=3, schedule=PurificationSchedule.PUMPING)
+    link = ElementaryLink(success_prob=1.0, attempt_period_s=1.0, state=tuple(fresh))  # type: ignore[arg-type]
+    out = sample_chain(ChainModel(links=1, link=link, purify=step), N, np.random.default_rng(17))
+    rounds = purify_rounds(fresh, PurificationProtocol.DEJMPS, 3, PurificationSchedule.PUMPING)
+    np.testing.assert_allclose(out.states[0], rounds[-1].state, atol=1e-12)
+    expected = 1.0
+    for r in rounds:
+        expected = (expected + 1.0) / r.success_probability
+    _close(out.attempts.astype(float), expected)

@@ -23,7 +23,7 @@ import typer
 from qinternet.cli import options as opt
 from qinternet.cli.output import check_output_path, dump_json, writing
 from qinternet.entanglement.chain import DeliveryMode
-from qinternet.entanglement.purification import PurificationProtocol
+from qinternet.entanglement.purification import PurificationProtocol, PurificationSchedule
 from qinternet.errors import ParameterError
 
 __all__ = ["Engine", "Model", "repeater"]
@@ -70,6 +70,7 @@ class _Given:
     cutoff: str | None
     purify: PurificationProtocol | None
     purify_rounds: int
+    purify_schedule: PurificationSchedule
     mode: DeliveryMode
     plot: Path | None
     swap: str
@@ -170,6 +171,7 @@ def _physical(given: _Given) -> dict[str, Any] | list[dict[str, Any]]:
             cutoff_s=cutoff,
             purify=protocol,
             purify_rounds=given.purify_rounds,
+            purify_schedule=given.purify_schedule,
             mode=given.mode,
             pairs=pairs,
             seed=given.seed,
@@ -274,7 +276,8 @@ _MODELS: dict[Model, Callable[[_Given], Any]] = {Model.PHYSICAL: _physical, Mode
 
 _ABSTRACT_OPTIONS = ("p_gen", "p_swap", "segments", "w0", "coherence_attempts", "cutoff_attempts")
 _PHYSICAL_OPTIONS = (
-    "preset", "nodes", "length_km", "distance_km", "cutoff", "purify", "purify_rounds", "mode", "plot", "swap",
+    "preset", "nodes", "length_km", "distance_km", "cutoff", "purify", "purify_rounds", "purify_schedule", "mode",
+    "plot", "swap",
 )  # fmt: skip
 
 
@@ -315,7 +318,11 @@ def repeater(
     purify: Annotated[
         PurificationProtocol | None, typer.Option(help="physical: purify elementary links (bbpssw or dejmps).")
     ] = None,
-    purify_rounds: Annotated[int, typer.Option(help="physical: rounds of purification (recurrence).")] = 1,
+    purify_rounds: Annotated[int, typer.Option(help="physical: rounds of purification.")] = 1,
+    purify_schedule: Annotated[
+        PurificationSchedule,
+        typer.Option(help="physical: recurrence (two copies of the last output) or pumping (a fresh pair each round)."),
+    ] = PurificationSchedule.RECURRENCE,
     mode: Annotated[
         DeliveryMode, typer.Option(help="physical: keep the pairs in memory, or measure them as they arrive (QKD).")
     ] = DeliveryMode.CREATE_AND_KEEP,
@@ -383,6 +390,7 @@ def repeater(
         cutoff=cutoff,
         purify=purify,
         purify_rounds=purify_rounds,
+        purify_schedule=purify_schedule,
         mode=mode,
         plot=plot,
         swap=swap.value,

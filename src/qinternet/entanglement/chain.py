@@ -39,7 +39,7 @@ from enum import StrEnum
 import numpy as np
 from numpy.typing import NDArray
 
-from qinternet.entanglement.purification import PurificationProtocol, purify
+from qinternet.entanglement.purification import PurificationProtocol, PurificationSchedule, purify
 from qinternet.errors import ParameterError
 from qinternet.params.checks import require_non_negative, require_positive, require_probability
 from qinternet.states import bell
@@ -115,11 +115,15 @@ class PurifyStep:
 
     Attributes:
         protocol: BBPSSW or DEJMPS.
-        rounds: rounds of recurrence (``2**rounds`` elementary pairs per purified link when all succeed).
+        rounds: rounds of purification.
+        schedule: RECURRENCE purifies two copies of the last round's output (``2**rounds`` elementary pairs per
+            purified link when all succeed); PUMPING purifies the kept pair with a fresh elementary pair each round
+            (``rounds + 1`` pairs, two memories per link end; Dür, Briegel, Cirac, Zoller, PRA 59, 169 (1999)).
     """
 
     protocol: PurificationProtocol
     rounds: int = 1
+    schedule: PurificationSchedule = PurificationSchedule.RECURRENCE
 
     def __post_init__(self) -> None:
         if self.rounds < 1:
@@ -214,10 +218,11 @@ class _Span:
 
 def _tree(first: int, last: int, purify_step: PurifyStep | None) -> _Span:
     if first == last:
-        span = _Span(first, last, "leaf")
+        leaf = span = _Span(first, last, "leaf")
         if purify_step is not None:
+            pumping = purify_step.schedule is PurificationSchedule.PUMPING
             for _ in range(purify_step.rounds):
-                span = _Span(first, last, "purify", span, span)
+                span = _Span(first, last, "purify", span, leaf if pumping else span)
         return span
     middle = (first + last) // 2
     return _Span(first, last, "swap", _tree(first, middle, purify_step), _tree(middle + 1, last, purify_step))

@@ -39,7 +39,7 @@ from qinternet.entanglement.chain import (
     decay_of_law,
     sample_chain,
 )
-from qinternet.entanglement.purification import PurificationProtocol
+from qinternet.entanglement.purification import PurificationProtocol, PurificationSchedule
 from qinternet.errors import ParameterError
 from qinternet.params.checks import require_finite, require_non_negative
 from qinternet.params.hardware import Dephasing, EmitterKind, MemoryParams
@@ -84,7 +84,8 @@ class RepeaterSettings:
         length_km: fibre from end to end; the ``nodes - 1`` elementary links share it equally.
         cutoff_s: how long a link may wait in memory for its partner before it is discarded; None for none.
         purify: purification of elementary links before swapping, or None.
-        purify_rounds: rounds of recurrence purification.
+        purify_rounds: rounds of purification.
+        purify_schedule: recurrence (two copies of the last output) or pumping (a fresh pair each round).
         mode: create-and-keep (pairs for applications) or measure-directly (QKD).
         pairs: end-to-end pairs to draw.
         seed: random seed.
@@ -96,6 +97,7 @@ class RepeaterSettings:
     cutoff_s: float | None = None
     purify: PurificationProtocol | None = None
     purify_rounds: int = 1
+    purify_schedule: PurificationSchedule = PurificationSchedule.RECURRENCE
     mode: DeliveryMode = DeliveryMode.CREATE_AND_KEEP
     pairs: int = 10_000
     seed: int = 1
@@ -185,6 +187,7 @@ class RepeaterResult:
             "cutoff_s": s.cutoff_s,
             "purify": None if s.purify is None else s.purify.value,
             "purify_rounds": s.purify_rounds if s.purify is not None else 0,
+            "purify_schedule": s.purify_schedule.value if s.purify is not None else None,
             "mode": s.mode.value,
             "seed": s.seed,
             "engine": self.engine,
@@ -348,7 +351,11 @@ def summarise(
 
 
 def _model_of(settings: RepeaterSettings, hardware: HardwarePreset | None = None) -> ChainModel:
-    step = None if settings.purify is None else PurifyStep(protocol=settings.purify, rounds=settings.purify_rounds)
+    step = (
+        None
+        if settings.purify is None
+        else PurifyStep(protocol=settings.purify, rounds=settings.purify_rounds, schedule=settings.purify_schedule)
+    )
     return compile_chain(
         hardware or repeater_preset(settings.preset),
         nodes=settings.nodes,
