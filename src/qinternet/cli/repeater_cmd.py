@@ -367,11 +367,13 @@ def repeater(
 ) -> None:
     """Rate, fidelity and key of end-to-end entanglement over a repeater chain.
 
-    --model physical (default): identical nodes of a hardware preset, heralded elementary links of equal length,
-    nested swapping, memories decohering (T1, T2), cut-offs and purification; secret key (BB84 on the delivered
-    pairs) beside the repeaterless PLOB bound. --model abstract (Brand, Coopmans, Elkouss 2020; cut-offs as in Li,
-    Coopmans, Elkouss 2021): time in generation attempts, nested swapping over 2**n segments, both links
-    regenerated when a swap fails.
+    --model physical (default): identical nodes of a hardware preset over fibre, links heralded in their middle.
+
+    Memories decohere (T1, T2) while links wait; swaps nested (or asap), cut-offs, purification of the links.
+
+    The secret key (BB84 on the delivered pairs) is printed beside the repeaterless PLOB bound.
+
+    --model abstract: Brand, Coopmans, Elkouss (2020) in units of attempts, cut-offs as in Li et al. (2021).
     """
     given = _Given(
         p_gen=p_gen,
