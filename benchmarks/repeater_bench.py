@@ -36,7 +36,7 @@ from rich.table import Table
 
 from machine import machine_info, pin_to_one_core
 from peer import find_peer_python, peer_version, run_repeater_peers
-from qinternet.entanglement.chain import ChainModel, ElementaryLink, sample_chain
+from qinternet.entanglement.chain import ChainModel, ElementaryLink, depolarising_decay, sample_chain
 from qinternet.states import bell
 
 __all__ = [
@@ -123,16 +123,9 @@ def sequence_equivalent_model(nodes: int, spacing_km: float = SPACING_KM) -> Cha
     success = p["bsm_success_rate"] * (p["memory_efficiency"] * arm * p["detector_efficiency"]) ** 2
     coherence = p["memory_coherence_time_s"]
 
-    def keep(seconds: np.ndarray) -> np.ndarray:  # one memory: depolarising with exp(-4 t / 3T)
-        return np.exp(-4.0 * seconds / (3.0 * coherence))
-
-    def decay(seconds: np.ndarray) -> np.ndarray:
-        factors = np.empty((4, np.size(seconds)))
-        factors[0] = 1.0
-        factors[1:] = keep(np.asarray(seconds))
-        return factors
-
-    w0 = (4 * p["memory_raw_fidelity"] - 1) / 3 * float(keep(np.array(delay_s)) ** 2)  # both halves, herald flight
+    rate = 4.0 / (3.0 * coherence)  # one memory: depolarising with exp(-4 t / 3T)
+    decay = depolarising_decay(rate)
+    w0 = (4 * p["memory_raw_fidelity"] - 1) / 3 * math.exp(-2 * rate * delay_s)  # both halves, herald flight
     fresh = bell.werner(w0)
     swap_w = p["gate_fidelity"] * (4 * p["measurement_fidelity"] ** 2 - 1) / 3
     swap = bell.werner(swap_w)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import NDArray
 
-from qinternet.entanglement.chain import ChainModel, ElementaryLink
+from qinternet.entanglement.chain import ChainModel, ElementaryLink, depolarising_decay
 from qinternet.entanglement.chain import sample_chain as sample_rounds
 from qinternet.errors import ParameterError
 from qinternet.states import bell
@@ -50,14 +50,8 @@ FloatArray = NDArray[np.float64]
 def abstract_model(params: AbstractChainParams) -> ChainModel:
     """The abstract chain as a chain model: one attempt per second, Werner links, depolarising memories."""
     coherence = params.coherence_attempts
-
-    def depolarise(seconds: FloatArray) -> FloatArray:
-        # each of the waiting link's two qubits keeps exp(-t / (2 c)) of every Walsh component: the link keeps
-        # w exp(-t / c) (depolarising multiplies the three non-trivial components alike)
-        factors = np.empty((4, seconds.size))
-        factors[0] = 1.0
-        factors[1:] = 1.0 if coherence is None else np.exp(-seconds / (2.0 * coherence))
-        return factors
+    # each of the waiting link's two qubits keeps exp(-t / (2 c)): the link keeps w exp(-t / c)
+    depolarise = depolarising_decay(None if coherence is None else 1.0 / (2.0 * coherence))
 
     w0 = bell.werner(params.w0)
     return ChainModel(

@@ -54,6 +54,7 @@ __all__ = [
     "ElementaryLink",
     "PurifyStep",
     "decay_of_law",
+    "depolarising_decay",
     "sample_chain",
 ]
 
@@ -134,12 +135,26 @@ def _no_decay(seconds: NDArray[np.float64]) -> NDArray[np.float64]:
     return np.ones((4, np.size(seconds)))
 
 
+def depolarising_decay(rate_per_s: float | None) -> Decay:
+    """A :data:`Decay` of memories that depolarise: every non-trivial Walsh component of a pair shrinks by
+    ``exp(-rate_per_s t)`` per stored qubit (a Werner pair whose two qubits wait ``t`` keeps ``w exp(-2 rate t)``);
+    ``None``: no decoherence."""
+
+    def decay(seconds: NDArray[np.float64]) -> NDArray[np.float64]:
+        factors = np.ones((4, np.size(seconds)))
+        if rate_per_s is not None:
+            factors[1:] = np.exp(-rate_per_s * np.asarray(seconds, dtype=np.float64))
+        return factors
+
+    return decay
+
+
 def decay_of_law(law: Callable[[NDArray[np.float64]], NDArray[np.float64]]) -> Decay:
     """A :data:`Decay` from ``law(seconds)``, the Pauli error law ``[I, X, Z, Y]`` of one stored qubit, shape
     ``(n, 4)`` (e.g. :func:`qinternet.physics.memory.memory_pauli_channel` of a memory)."""
 
     def decay(seconds: NDArray[np.float64]) -> NDArray[np.float64]:
-        return _walsh_rows(np.ascontiguousarray(law(seconds).T))
+        return bell.walsh(np.ascontiguousarray(law(seconds).T), axis=0)
 
     return decay
 
@@ -245,20 +260,6 @@ class Deliveries:
     states: NDArray[np.float64]
     attempts: NDArray[np.int64]
     link_draws: int = 0
-
-
-def _walsh_rows(rows: NDArray[np.float64]) -> NDArray[np.float64]:
-    """:func:`qinternet.states.bell.walsh` of coefficients laid out as rows, shape ``(4, n)``."""
-    a = rows[0] + rows[1]
-    b = rows[2] + rows[3]
-    c = rows[0] - rows[1]
-    d = rows[2] - rows[3]
-    out = np.empty((4, *a.shape))
-    np.add(a, b, out=out[0])
-    np.add(c, d, out=out[1])
-    np.subtract(a, b, out=out[2])
-    np.subtract(c, d, out=out[3])
-    return out
 
 
 class _Sampler:
@@ -405,7 +406,7 @@ class _Sampler:
             pl = np.clip(bell.from_walsh(sl.T), 0.0, 1.0)
             pr = np.clip(bell.from_walsh(sr.T), 0.0, 1.0)
             success, kept = purify(pl, pr, purify_step.protocol)
-            joined = _walsh_rows(kept.T)
+            joined = bell.walsh(kept.T, axis=0)
             ok = self.rng.random(count) < success
         return joined, ok
 

@@ -48,7 +48,7 @@ from qinternet.params.units import fibre_delay_s
 from qinternet.physics.bsm import gate_swap, linear_optics_bsm
 from qinternet.physics.channels import FibreChannel
 from qinternet.physics.heralding import attempt_period_s, elementary_link
-from qinternet.physics.memory import memory_pauli_channel
+from qinternet.physics.memory import memory_pauli_channel, stored_half_decay
 from qinternet.qkd.bounds import plob_bound
 from qinternet.sim.rng import check_seed
 from qinternet.states import bell
@@ -255,9 +255,8 @@ def compile_chain(
             f"an elementary link of {2 * arm_km:g} km heralds with probability {success:.3g} per attempt with "
             f"{preset.name}: no pair would arrive in any run; shorten the links (more nodes)",
         )
-    flight_s = np.array([2.0 * float(fibre_delay_s(arm_km))])
-    state = bell.compose(bell.compose(heralded.state, memory_pauli_channel(node.memory, flight_s)[0]),
-                         memory_pauli_channel(node.memory, flight_s)[0])  # fmt: skip
+    flight_s = 2.0 * float(fibre_delay_s(arm_km))  # both halves wait for the herald
+    state = stored_half_decay(stored_half_decay(heralded.state, node.memory, flight_s), node.memory, flight_s)
     if node.emitter.kind is EmitterKind.RB_ENSEMBLE_DLCZ:  # photons retrieved from both ensembles, linear optics
         eta = node.memory.read_efficiency * preset.station.detector.efficiency
         swap = linear_optics_bsm(

@@ -119,23 +119,24 @@ def compose(p: ArrayLike, q: ArrayLike) -> NDArray[np.float64]:
     return from_walsh(walsh(p) * walsh(q))
 
 
-def walsh(p: ArrayLike) -> NDArray[np.float64]:
-    """Walsh-Hadamard transform over the index: ``chi[s] = sum_k (-1)^popcount(s & k) p[k]``, shape ``(..., 4)``.
+def walsh(p: ArrayLike, axis: int = -1) -> NDArray[np.float64]:
+    """Walsh-Hadamard transform over the index: ``chi[s] = sum_k (-1)^popcount(s & k) p[k]``, along ``axis``
+    (of length 4; the last by default, ``axis=0`` for coefficients laid out as rows ``(4, n)``).
 
     It turns XOR convolution into a product: the transform of a Pauli error law holds the channel's eigenvalues on
     Bell-diagonal states (``chi[0] = 1``; ``chi[1:]`` behave like Werner parameters that multiply under swapping).
     """
-    pa = np.asarray(p, dtype=np.float64)
-    a = pa[..., 0] + pa[..., 1]
-    b = pa[..., 2] + pa[..., 3]
-    c = pa[..., 0] - pa[..., 1]
-    d = pa[..., 2] - pa[..., 3]
-    out = np.empty(pa.shape)
-    np.add(a, b, out=out[..., 0])
-    np.add(c, d, out=out[..., 1])
-    np.subtract(a, b, out=out[..., 2])
-    np.subtract(c, d, out=out[..., 3])
-    return out
+    rows = np.moveaxis(np.asarray(p, dtype=np.float64), axis, 0)
+    a = rows[0] + rows[1]
+    b = rows[2] + rows[3]
+    c = rows[0] - rows[1]
+    d = rows[2] - rows[3]
+    out = np.empty(rows.shape)
+    np.add(a, b, out=out[0, ...])
+    np.add(c, d, out=out[1, ...])
+    np.subtract(a, b, out=out[2, ...])
+    np.subtract(c, d, out=out[3, ...])
+    return np.moveaxis(out, 0, axis)
 
 
 def from_walsh(chi: ArrayLike) -> NDArray[np.float64]:
