@@ -238,6 +238,8 @@ class NodeHardware:
         conversion: frequency converter to the fibre's wavelength, or None.
         two_qubit_gate_fidelity: average gate fidelity of the local two-qubit gate used for a swap, [0, 1]
             (depolarising model, :func:`qinternet.physics.bsm.gate_swap_pauli_channel`).
+        single_qubit_gate_fidelity: average gate fidelity of a local single-qubit gate, [0, 1] (depolarising
+            model; used by the applications' circuits, :mod:`qinternet.params.processor`).
         measurement_fidelity: probability that a single-qubit readout is right, [0, 1].
         communication_qubits: qubits that can emit (entangle over the network) at once, >= 1.
         memory_qubits: qubits that can store a link (including the communication qubits), >= 1.
@@ -247,12 +249,14 @@ class NodeHardware:
     emitter: EmitterParams
     conversion: ConversionParams | None = None
     two_qubit_gate_fidelity: float = 1.0
+    single_qubit_gate_fidelity: float = 1.0
     measurement_fidelity: float = 1.0
     communication_qubits: int = 1
     memory_qubits: int = 1
 
     def __post_init__(self) -> None:
         require_probability("node.two_qubit_gate_fidelity", self.two_qubit_gate_fidelity)
+        require_probability("node.single_qubit_gate_fidelity", self.single_qubit_gate_fidelity)
         require_probability("node.measurement_fidelity", self.measurement_fidelity)
         require_count("node.communication_qubits", self.communication_qubits, MAX_MODES)
         require_count("node.memory_qubits", self.memory_qubits, MAX_MODES)
