@@ -10,8 +10,10 @@ from qinternet.network.scenario_yaml import MAX_ALIAS_NODES, MAX_NESTING, MAX_NU
 from qinternet.network.schema import (
     MAX_FILE_BYTES,
     MAX_TEXT_CHARS,
+    ApplicationSpec,
     DemandSpec,
     NodeSpec,
+    RequestSpec,
     TimeSpec,
     load_scenario,
 )
@@ -28,7 +30,7 @@ def test_the_example_loads() -> None:
 
 def test_every_field_is_documented() -> None:
     text = DOC.read_text()
-    for model in (NodeSpec, *(entry.spec for entry in LINK_KINDS), DemandSpec, TimeSpec):
+    for model in (NodeSpec, *(entry.spec for entry in LINK_KINDS), DemandSpec, TimeSpec, RequestSpec, ApplicationSpec):
         for name in model.model_fields:
             assert f"`{name}`" in text or f"`{name}:" in text or f"{name}`" in text, (model.__name__, name)
 

@@ -178,6 +178,10 @@ class ChainModel:
             swap the right span starts when the left one is done (its half moved to memory), and a cut-off starts
             both again. A valid schedule for any chain, and the one the three-node network of Pompili et al.,
             Science 372, 259 (2021) ran; for long chains it is conservative (odd and even links could alternate).
+        link_list: the elementary links one by one when they differ (a path through a network: other lengths,
+            other hardware), ``links`` of them; empty for a homogeneous chain of ``link``. With it, ``link`` is
+            the slowest of them (the cut-off's period) and a cut-off acts at its exact time, not in whole
+            attempt periods (links of different periods share none); only the chain sampler takes it.
     """
 
     links: int
@@ -191,10 +195,13 @@ class ChainModel:
     mode: DeliveryMode = DeliveryMode.CREATE_AND_KEEP
     purify: PurifyStep | None = None
     sequential: bool = False
+    link_list: tuple[ElementaryLink, ...] = ()
 
     def __post_init__(self) -> None:
         if self.links < 1:
             raise ParameterError("nodes", f"must be at least 2, got {self.links + 1}")
+        if self.link_list and len(self.link_list) != self.links:
+            raise ParameterError("link_list", f"holds {len(self.link_list)} links for a chain of {self.links}")
         require_probability("swap.success_prob", self.swap_success_prob)
         require_positive("swap.success_prob", self.swap_success_prob)
         bell.as_bell_diagonal(self.swap_error, "swap.error")
@@ -214,10 +221,21 @@ class ChainModel:
         or None when there is none or it exceeds any wait the attempt counts can hold."""
         if self.cutoff_s is None:
             return None
+        if self.link_list:
+            return self.cutoff_s
         periods = math.floor(self.cutoff_s / self.link.attempt_period_s * (1.0 + 1e-12))
         if periods >= _LONGEST_WAIT_ATTEMPTS:
             return None
         return periods * self.link.attempt_period_s
+
+    def link_at(self, index: int) -> ElementaryLink:
+        """Elementary link ``index`` (0 at the chain's first node)."""
+        return self.link_list[index] if self.link_list else self.link
+
+    @property
+    def homogeneous(self) -> bool:
+        """Whether every elementary link is ``link``."""
+        return not self.link_list or all(lk == self.link for lk in self.link_list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,6 +293,7 @@ class _Sampler:
         self.rng = rng
         self.last_link = model.links - 1
         self.fresh = bell.walsh(model.link.state)
+        self.fresh_at = [bell.walsh(model.link_at(i).state) for i in range(model.links)]
         self.cutoff_s = model.effective_cutoff_s
         self.draws = 0
         self.budget = 0
@@ -311,9 +330,10 @@ class _Sampler:
             self.draws += n
             if self.draws > self.budget:
                 raise self.too_much_work()
-            attempts = self.rng.geometric(self.model.link.success_prob, size=n).astype(np.int64)
-            times = np.asarray(attempts * self.model.link.attempt_period_s, dtype=np.float64)
-            return times, np.repeat(self.fresh[:, None], n, axis=1), attempts
+            link = self.model.link_at(span.first)
+            attempts = self.rng.geometric(link.success_prob, size=n).astype(np.int64)
+            times = np.asarray(attempts * link.attempt_period_s, dtype=np.float64)
+            return times, np.repeat(self.fresh_at[span.first][:, None], n, axis=1), attempts
         out_t = np.empty(n)
         out_s = np.empty((4, n))
         out_a = np.empty(n, dtype=np.int64)
@@ -352,7 +372,12 @@ class _Sampler:
         """
         assert span.left is not None
         assert span.right is not None
-        if self.fast_leaves and self.cutoff_s is not None and span.left.kind == span.right.kind == "leaf":
+        if (
+            self.fast_leaves
+            and self.cutoff_s is not None
+            and span.left.kind == span.right.kind == "leaf"
+            and self.model.homogeneous
+        ):
             return self.leaf_rounds(span, count)
         tl, sl, al, tr, sr, ar = self.children(span, count, 0.0)
         gap = np.abs(tr - tl)

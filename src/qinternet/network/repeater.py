@@ -32,6 +32,7 @@ from qinternet.entanglement.chain import (
     MAX_LINK_DRAWS,
     MIN_SUCCESS_PROB,
     ChainModel,
+    Decay,
     Deliveries,
     DeliveryMode,
     ElementaryLink,
@@ -45,7 +46,7 @@ from qinternet.params.checks import require_finite, require_non_negative
 from qinternet.params.hardware import Dephasing, EmitterKind, MemoryParams
 from qinternet.params.repeater_presets import HardwarePreset, repeater_preset
 from qinternet.params.units import fibre_delay_s
-from qinternet.physics.bsm import gate_swap, linear_optics_bsm
+from qinternet.physics.bsm import SwapOutcome, gate_swap, linear_optics_bsm
 from qinternet.physics.channels import FibreChannel
 from qinternet.physics.heralding import attempt_period_s, elementary_link
 from qinternet.physics.memory import memory_pauli_channel, stored_half_decay
@@ -216,24 +217,17 @@ class RepeaterResult:
         }  # fmt: skip
 
 
-def compile_chain(
-    preset: HardwarePreset,
-    *,
-    nodes: int,
-    length_km: float,
-    cutoff_s: float | None = None,
-    purify: PurifyStep | None = None,
-    mode: DeliveryMode = DeliveryMode.CREATE_AND_KEEP,
-) -> ChainModel:
-    """The chain sampler's model of ``nodes`` identical nodes of ``preset`` over ``length_km`` of fibre.
+def compile_link(preset: HardwarePreset, length_km: float, *, field: str = "length_km") -> ElementaryLink:
+    """One heralded elementary link of ``preset`` over ``length_km`` of fibre, its station in the middle.
+
+    The heralding physics of :func:`qinternet.physics.heralding.elementary_link` at the two arms' transmittance;
+    the attempt period is the emission plus the herald's round trip (:func:`attempt_period_s`), and both halves
+    decohere in memory while the herald flies back (:func:`qinternet.physics.memory.stored_half_decay`).
 
     Raises:
-        ParameterError: ``nodes`` below 2, a negative length or cut-off, or a link that never heralds.
+        ParameterError: naming ``field``, when the link heralds with less than ``MIN_SUCCESS_PROB`` per attempt.
     """
-    if nodes < 2:
-        raise ParameterError("nodes", f"must be at least 2, got {nodes}")
-    links = nodes - 1
-    arm_km = length_km / links / 2.0
+    arm_km = length_km / 2.0
     arm = FibreChannel(length_km=arm_km, loss_db_per_km=preset.loss_db_per_km).transmittance
     node = preset.node
     heralded = elementary_link(
@@ -251,40 +245,76 @@ def compile_chain(
     success = float(heralded.success_prob)
     if not success >= MIN_SUCCESS_PROB:
         raise ParameterError(
-            "length_km",
-            f"an elementary link of {2 * arm_km:g} km heralds with probability {success:.3g} per attempt with "
+            field,
+            f"an elementary link of {length_km:g} km heralds with probability {success:.3g} per attempt with "
             f"{preset.name}: no pair would arrive in any run; shorten the links (more nodes)",
         )
     flight_s = 2.0 * float(fibre_delay_s(arm_km))  # both halves wait for the herald
     state = stored_half_decay(stored_half_decay(heralded.state, node.memory, flight_s), node.memory, flight_s)
+    return ElementaryLink(
+        success_prob=success,
+        attempt_period_s=float(attempt_period_s(node.emitter.attempt_duration_s, arm_km)),
+        state=(float(state[0]), float(state[1]), float(state[2]), float(state[3])),
+    )
+
+
+def node_swap(preset: HardwarePreset) -> SwapOutcome:
+    """The swap at a node of ``preset``: linear optics on retrieved photons for DLCZ ensembles, else a gate swap."""
+    node = preset.node
     if node.emitter.kind is EmitterKind.RB_ENSEMBLE_DLCZ:  # photons retrieved from both ensembles, linear optics
         eta = node.memory.read_efficiency * preset.station.detector.efficiency
-        swap = linear_optics_bsm(
+        return linear_optics_bsm(
             eta_1=eta, dark_count_prob=preset.station.detector.dark_count_prob, visibility=preset.station.visibility
         )
-    else:
-        swap = gate_swap(node.two_qubit_gate_fidelity, node.measurement_fidelity)
-    swap_law = np.asarray(swap.pauli, dtype=np.float64)
-    swap_law = swap_law / swap_law.sum()
+    return gate_swap(node.two_qubit_gate_fidelity, node.measurement_fidelity)
+
+
+def normalised_law(swap: SwapOutcome) -> tuple[float, float, float, float]:
+    """A swap's Pauli law, normalised, as a tuple ``(I, X, Z, Y)``."""
+    law = np.asarray(swap.pauli, dtype=np.float64)
+    law = law / law.sum()
+    return (float(law[0]), float(law[1]), float(law[2]), float(law[3]))
+
+
+def memory_decay(memory: MemoryParams) -> Decay:
+    """The chain sampler's decay of one qubit stored in ``memory`` (:func:`memory_pauli_channel`)."""
 
     def law(seconds: NDArray[np.float64]) -> NDArray[np.float64]:
-        return memory_pauli_channel(node.memory, seconds)
+        return memory_pauli_channel(memory, seconds)
 
+    return decay_of_law(law)
+
+
+def compile_chain(
+    preset: HardwarePreset,
+    *,
+    nodes: int,
+    length_km: float,
+    cutoff_s: float | None = None,
+    purify: PurifyStep | None = None,
+    mode: DeliveryMode = DeliveryMode.CREATE_AND_KEEP,
+) -> ChainModel:
+    """The chain sampler's model of ``nodes`` identical nodes of ``preset`` over ``length_km`` of fibre.
+
+    Raises:
+        ParameterError: ``nodes`` below 2, a negative length or cut-off, or a link that never heralds.
+    """
+    if nodes < 2:
+        raise ParameterError("nodes", f"must be at least 2, got {nodes}")
+    links = nodes - 1
+    link = compile_link(preset, length_km / links)
+    swap = node_swap(preset)
     return ChainModel(
         links=links,
-        link=ElementaryLink(
-            success_prob=success,
-            attempt_period_s=float(attempt_period_s(node.emitter.attempt_duration_s, arm_km)),
-            state=(float(state[0]), float(state[1]), float(state[2]), float(state[3])),
-        ),
+        link=link,
         swap_success_prob=float(swap.success_prob),
-        swap_error=(float(swap_law[0]), float(swap_law[1]), float(swap_law[2]), float(swap_law[3])),
-        decay=decay_of_law(law),
+        swap_error=normalised_law(swap),
+        decay=memory_decay(preset.node.memory),
         cutoff_s=cutoff_s,
         delivery_delay_s=float(fibre_delay_s(length_km / 2.0)) if links > 1 else 0.0,
         mode=mode,
         purify=purify,
-        sequential=node.communication_qubits < 2,
+        sequential=preset.node.communication_qubits < 2,
     )
 
 

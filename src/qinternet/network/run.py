@@ -25,6 +25,8 @@ from numpy.typing import NDArray
 
 from qinternet.errors import ParameterError
 from qinternet.network.catalogue import resolve_scenario
+from qinternet.network.entanglement_net import EntanglementRun
+from qinternet.network.entanglement_run import run_entanglement
 from qinternet.network.links.build import BuiltLink, build_links
 from qinternet.network.schema import LinkModel, Scenario, ScenarioError, load_scenario, parse_duration_s
 from qinternet.network.simulate import NetworkRun, simulate
@@ -72,6 +74,7 @@ class RunResult:
         network: the raw record: time series arrays, every block of every link, the paths used.
         links: the built links (their engines: passes, settings, expected rates), in the scenario's order.
         wall_s: wall time of building and simulating, s.
+        entanglement: the requests served over memory links (pairs, states, times), or None without requests.
     """
 
     scenario: Scenario
@@ -79,6 +82,7 @@ class RunResult:
     network: NetworkRun
     links: tuple[BuiltLink, ...]
     wall_s: float
+    entanglement: EntanglementRun | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object of ``summary.json``: the summary and ``wall_s``."""
@@ -216,6 +220,11 @@ def run_scenario(
         [link.runner for link in links],
         on_step=None if simulating is None else lambda t: simulating(t / spec.time.duration_s),
     )
+    entanglement = run_entanglement(spec, links, spec.time.duration_s)
     wall_s = time.perf_counter() - started
-    summary = summarise(network, expected_rate_bps=[link.expected_rate_bps for link in links], links=links)
-    return RunResult(scenario=spec, summary=summary, network=network, links=tuple(links), wall_s=wall_s)
+    summary = summarise(
+        network, expected_rate_bps=[link.expected_rate_bps for link in links], links=links, entanglement=entanglement
+    )
+    return RunResult(
+        scenario=spec, summary=summary, network=network, links=tuple(links), wall_s=wall_s, entanglement=entanglement
+    )

@@ -13,6 +13,7 @@ checks are reported with the same paths.
 
 from __future__ import annotations
 
+import enum
 import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -36,6 +37,7 @@ from qinternet.network.scenario_yaml import ScenarioYamlError, parse_yaml
 from qinternet.network.schema_base import (
     MAX_FILE_BYTES,
     MAX_TEXT_CHARS,
+    MEMORY_NODES,
     Identifier,
     LinkKind,
     LinkModel,
@@ -51,6 +53,8 @@ from qinternet.network.schema_base import (
 __all__ = [
     "MAX_FILE_BYTES",
     "MAX_TEXT_CHARS",
+    "AppKind",
+    "ApplicationSpec",
     "ClassicalChannelSpec",
     "DemandSpec",
     "EntanglementLinkSpec",
@@ -65,6 +69,8 @@ __all__ = [
     "NodeKind",
     "NodeSpec",
     "OrbitSpec",
+    "RequestSpec",
+    "RequestUse",
     "Scenario",
     "ScenarioError",
     "TimeSpec",
@@ -116,6 +122,9 @@ class NodeSpec(Model):
         lat_deg, lon_deg: position (required except for satellites).
         altitude_m: height above the ellipsoid (ground stations).
         orbit: the orbit (satellites only).
+        hardware: the memories, emitters and gates of a quantum-node or repeater: a repeater preset
+            (``qinternet repeater --preset``'s names, e.g. ``delft-nv``, ``oxford-ion-2025``).
+        qubits: memory qubits of a quantum-node or repeater (default: the preset's).
         trusted: whether key may be relayed through the node (it then sees the key). Default: yes for
             trusted relays, satellites and ground stations, no for users and entanglement sources; a city
             node of a backbone that is both a user and a relay sets ``trusted: true``.
@@ -128,6 +137,8 @@ class NodeSpec(Model):
     lon_deg: Annotated[float, Field(ge=-180.0, le=180.0)] | None = None
     altitude_m: Annotated[float, Field(ge=-500.0, le=9000.0)] = 0.0
     orbit: OrbitSpec | None = None
+    hardware: str | None = None
+    qubits: Annotated[int, Field(ge=1, le=10_000)] | None = None
     trusted: bool | None = None
 
     @property
@@ -147,6 +158,21 @@ class NodeSpec(Model):
                 raise PydanticCustomError("node", "only a satellite has an orbit")
             if self.lat_deg is None or self.lon_deg is None:
                 raise PydanticCustomError("node", "needs lat_deg and lon_deg")
+        if self.kind in MEMORY_NODES:
+            if self.hardware is None:
+                raise PydanticCustomError(
+                    "node",
+                    "{kind} needs hardware (a repeater preset, e.g. delft-nv)",
+                    {"kind": article(self.kind.value)},
+                )
+        elif self.hardware is not None or self.qubits is not None:
+            raise PydanticCustomError(
+                "node",
+                "only a quantum-node or a repeater has hardware and qubits, not {kind}",
+                {"kind": article(self.kind.value)},
+            )
+        if self.kind is NodeKind.REPEATER and self.trusted:
+            raise PydanticCustomError("node", "a repeater swaps entanglement and never holds key: drop trusted")
         if self.kind is NodeKind.UNTRUSTED_RELAY and self.trusted:
             raise PydanticCustomError(
                 "node", "an untrusted-relay never holds key, so it cannot be trusted: drop trusted or change the kind"
@@ -211,6 +237,91 @@ class DemandSpec(Model):
         return self
 
 
+class RequestUse(enum.Enum):
+    """What a request's pairs are for."""
+
+    KEEP = "keep"
+    """Kept in memory for an application (create-and-keep)."""
+    MEASURE = "measure"
+    """Measured as soon as they exist (measure-directly: Bell tests, entanglement-based QKD)."""
+
+
+class RequestSpec(Model):
+    """Entangled pairs wanted between two quantum nodes (the entanglement network layer serves it).
+
+    Attributes:
+        id: unique name.
+        a, b: the two quantum-nodes.
+        pairs: pairs wanted in total, as soon as possible; or
+        pairs_per_s: pairs wanted per second, all the run.
+        min_fidelity: the least mean fidelity that serves (purification is added to reach it).
+        deadline_s: time from the start by which the pairs count (default: the run's end).
+        use: ``keep`` (stored for an application) or ``measure`` (measured at once).
+        cutoff_s: memory cut-off on the path's nodes (default: none).
+        priority: larger is reserved first.
+    """
+
+    id: Identifier
+    a: Identifier
+    b: Identifier
+    pairs: Annotated[int, Field(ge=1, le=10**12)] | None = None
+    pairs_per_s: Annotated[float, Field(gt=0.0, le=1e9)] | None = None
+    min_fidelity: Annotated[float, Field(ge=0.25, le=1.0)] = 0.5
+    deadline_s: Annotated[Seconds, Field(gt=0.0, le=86400.0 * 366)] | None = None
+    use: RequestUse = RequestUse.KEEP
+    cutoff_s: Annotated[Seconds, Field(gt=0.0, le=86400.0)] | None = None
+    priority: Annotated[int, Field(ge=0, le=1000)] = 1
+
+    @model_validator(mode="after")
+    def _what(self) -> RequestSpec:
+        if (self.pairs is None) == (self.pairs_per_s is None):
+            raise PydanticCustomError("request", "give either pairs or pairs_per_s")
+        if self.a == self.b:
+            raise PydanticCustomError("request", "joins node {node} to itself", {"node": self.a})
+        return self
+
+
+class AppKind(enum.Enum):
+    """The applications a scenario can run on its entanglement (:mod:`qinternet.apps`)."""
+
+    TELEPORTATION = "teleportation"
+    CHSH = "chsh"
+    QKD = "qkd"
+    GATE_TELEPORTATION = "gate-teleportation"
+    DISTRIBUTED_GROVER = "distributed-grover"
+    BLIND = "blind"
+    CLOCK_SYNC = "clock-sync"
+    QPACKET = "qpacket"
+
+
+class ApplicationSpec(Model):
+    """An application run on the pairs of a request (or, for a Bell test, of an entanglement link).
+
+    Attributes:
+        app: which application.
+        request: the request whose pairs it uses.
+        link: an ``entanglement`` link (photon pairs from a source, e.g. a satellite) for ``chsh``.
+        shots: runs of the application (Monte-Carlo statistics and the confidence interval).
+        options: the application's own settings (e.g. ``{nodes: 4}`` for clock-sync).
+    """
+
+    app: AppKind
+    request: Identifier | None = None
+    link: Identifier | None = None
+    shots: Annotated[int, Field(ge=1, le=10_000_000)] = 2000
+    options: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _source(self) -> ApplicationSpec:
+        if (self.request is None) == (self.link is None):
+            raise PydanticCustomError("application", "give either request or link")
+        if self.link is not None and self.app is not AppKind.CHSH:
+            raise PydanticCustomError(
+                "application", "{app} runs on a request's pairs; only chsh takes a link", {"app": self.app.value}
+            )
+        return self
+
+
 class TimeSpec(Model):
     """When and how long to simulate.
 
@@ -269,6 +380,8 @@ class Scenario(Model):
     nodes: Annotated[tuple[NodeSpec, ...], Field(min_length=2)]
     links: Annotated[tuple[LinkSpec, ...], Field(min_length=1)]
     demands: tuple[DemandSpec, ...] = ()
+    requests: tuple[RequestSpec, ...] = ()
+    applications: tuple[ApplicationSpec, ...] = ()
 
     def node(self, node_id: str) -> NodeSpec:
         """The node called ``node_id``."""
@@ -305,6 +418,7 @@ def _cross_check(scenario: Scenario) -> list[tuple[str, str]]:
         ("nodes", [n.id for n in scenario.nodes]),
         ("links", [link.id for link in scenario.links]),
         ("demands", [d.id for d in scenario.demands]),
+        ("requests", [r.id for r in scenario.requests]),
     )
     for section, ids in sections:
         seen: dict[str, int] = {}
@@ -314,7 +428,9 @@ def _cross_check(scenario: Scenario) -> list[tuple[str, str]]:
             seen.setdefault(item_id, i)
     kinds = {n.id: n.kind for n in scenario.nodes}
     for i, link in enumerate(scenario.links):
-        unknown = [end for end in link.NODE_FIELDS if getattr(link, end) not in kinds]
+        unknown = [
+            end for end in link.NODE_FIELDS if getattr(link, end) not in kinds and getattr(link, end) is not None
+        ]
         errors.extend((f"links[{i}].{end}", f"unknown node {getattr(link, end)!r}") for end in unknown)
         if not unknown:
             errors.extend(
@@ -339,6 +455,103 @@ def _cross_check(scenario: Scenario) -> list[tuple[str, str]]:
             errors.append(
                 (f"demands[{i}]", f"no chain of links through trusted nodes joins {demand.a!r} and {demand.b!r}")
             )
+    errors.extend(_quantum_errors(scenario))
+    return errors
+
+
+APP_QUBITS: dict[AppKind, tuple[int, int]] = {
+    AppKind.TELEPORTATION: (2, 1),
+    AppKind.CHSH: (1, 1),
+    AppKind.QKD: (1, 1),
+    AppKind.GATE_TELEPORTATION: (2, 2),
+    AppKind.DISTRIBUTED_GROVER: (2, 2),
+    AppKind.BLIND: (1, 2),
+    AppKind.CLOCK_SYNC: (1, 1),
+    AppKind.QPACKET: (1, 1),
+}
+"""Qubits an application holds at once at node ``a`` and at node ``b`` of its request (data and communication
+qubits: a teleportation holds the state and its half of the pair at the sender)."""
+
+
+def _quantum_errors(scenario: Scenario) -> list[tuple[str, str]]:
+    """Hardware that exists, repeaters that can swap, requests a memory path serves, apps their nodes can run."""
+    from qinternet.network.links.memory import MemoryLinkSpec
+    from qinternet.params.repeater_presets import REPEATER_PRESETS
+
+    errors: list[tuple[str, str]] = []
+    by_id = {n.id: n for n in scenario.nodes}
+    for i, node in enumerate(scenario.nodes):
+        if node.hardware is not None and node.hardware not in REPEATER_PRESETS:
+            errors.append(
+                (f"nodes[{i}].hardware", f"unknown preset {node.hardware!r}; one of {', '.join(REPEATER_PRESETS)}")
+            )
+        elif node.kind is NodeKind.REPEATER and node.qubits is not None and node.qubits < 2:
+            errors.append((f"nodes[{i}].qubits", f"a repeater holds two halves to swap them; got {node.qubits}"))
+    graph: nx.Graph[str] = nx.Graph()
+    for link in scenario.links:
+        if isinstance(link, MemoryLinkSpec):
+            graph.add_edge(link.a, link.b)
+            if link.preset is not None and link.preset not in REPEATER_PRESETS:
+                errors.append(
+                    (f"links[{scenario.links.index(link)}].preset", f"unknown repeater preset {link.preset!r}")
+                )
+    requests = {r.id: r for r in scenario.requests}
+    for i, request in enumerate(scenario.requests):
+        for end in ("a", "b"):
+            node_id = getattr(request, end)
+            end_node = by_id.get(node_id)
+            if end_node is None:
+                errors.append((f"requests[{i}].{end}", f"unknown node {node_id!r}"))
+            elif end_node.kind is not NodeKind.QUANTUM_NODE:
+                errors.append(
+                    (
+                        f"requests[{i}].{end}",
+                        f"node {node_id!r} is {article(end_node.kind.value)}; a request joins quantum-nodes",
+                    )
+                )
+        if request.a in graph and request.b in graph and nx.has_path(graph, request.a, request.b):
+            continue
+        if request.a in by_id and request.b in by_id:
+            errors.append((f"requests[{i}]", f"no quantum path (memory links) joins {request.a!r} and {request.b!r}"))
+    links = {link.id: link for link in scenario.links}
+    for i, app in enumerate(scenario.applications):
+        if app.link is not None:
+            source = links.get(app.link)
+            if source is None:
+                errors.append((f"applications[{i}].link", f"unknown link {app.link!r}"))
+            elif source.kind is not LinkKind.ENTANGLEMENT:
+                errors.append(
+                    (
+                        f"applications[{i}].link",
+                        f"link {app.link!r} is {article(source.kind.value)} link, not an entanglement link",
+                    )
+                )
+            continue
+        assert app.request is not None
+        req = requests.get(app.request)
+        if req is None:
+            errors.append((f"applications[{i}].request", f"unknown request {app.request!r}"))
+            continue
+        if app.app is AppKind.QKD and req.use is not RequestUse.MEASURE:
+            errors.append(
+                (f"applications[{i}].app", f"qkd measures its pairs at once: request {req.id!r} needs use: measure")
+            )
+        if app.app not in (AppKind.QKD, AppKind.CHSH) and req.use is RequestUse.MEASURE:
+            errors.append(
+                (f"applications[{i}].app", f"{app.app.value} needs stored pairs: request {req.id!r} has use: measure")
+            )
+        for end, need in zip(("a", "b"), APP_QUBITS[app.app], strict=True):
+            app_node = by_id.get(getattr(req, end))
+            if app_node is None or app_node.hardware not in REPEATER_PRESETS:
+                continue
+            have = app_node.qubits or REPEATER_PRESETS[app_node.hardware].node.memory_qubits
+            if have < need:
+                errors.append(
+                    (
+                        f"applications[{i}]",
+                        f"{app.app.value} holds {need} qubits at {app_node.id!r}, which has {have} (nodes[].qubits)",
+                    )
+                )
     return errors
 
 

@@ -34,6 +34,7 @@ from qinternet.messages import shown_value
 __all__ = [
     "MAX_FILE_BYTES",
     "MAX_TEXT_CHARS",
+    "MEMORY_NODES",
     "Identifier",
     "LinkKind",
     "LinkModel",
@@ -148,6 +149,16 @@ class NodeKind(enum.Enum):
     ENTANGLEMENT_SOURCE = "entanglement-source"
     UNTRUSTED_RELAY = "untrusted-relay"
     """A measurement station between two users (MDI-QKD, twin-field QKD): it never holds key."""
+    QUANTUM_NODE = "quantum-node"
+    """A quantum processor or memory of a user: it holds entangled pairs and runs applications."""
+    REPEATER = "repeater"
+    """A quantum repeater: memories that swap entanglement between its links (never holds key)."""
+    HERALDING_STATION = "heralding-station"
+    """The middle station of memory links: detectors that herald entanglement (never holds key)."""
+
+
+MEMORY_NODES = (NodeKind.QUANTUM_NODE, NodeKind.REPEATER)
+"""Node kinds that hold quantum memories (and so take a ``hardware`` preset)."""
 
 
 class LinkKind(enum.Enum):
@@ -158,6 +169,7 @@ class LinkKind(enum.Enum):
     ENTANGLEMENT = "entanglement"
     MDI = "mdi"
     TWIN_FIELD = "twin-field"
+    MEMORY = "memory"
 
 
 class LinkModel(enum.Enum):
@@ -252,4 +264,7 @@ class LinkSpecBase(Model):
             return [("kind", "a satellite is reached by a free-space link only")]
         if NodeKind.UNTRUSTED_RELAY in ends:
             return [("", "an untrusted-relay is the relay of an mdi or twin-field link, never an end of a link")]
+        for kind in (NodeKind.REPEATER, NodeKind.HERALDING_STATION):
+            if kind in ends:
+                return [("kind", f"{article(kind.value)} holds no key; it joins memory links only (kind: memory)")]
         return []

@@ -24,7 +24,8 @@ from qinternet.network.schema import NodeKind
 from qinternet.network.simulate import F64, NetworkRun
 
 if TYPE_CHECKING:
-    from qinternet.network.links.build import BuiltLink
+    from qinternet.network.entanglement_net import EntanglementRun
+from qinternet.network.links.build import BuiltLink
 
 __all__ = [
     "DemandSummary",
@@ -206,12 +207,17 @@ class RunSummary:
     published: tuple[PublishedComparison, ...]
     sources: tuple[str, ...]
     passes: tuple[PassSummary, ...] | None = None
+    entanglement: tuple[dict[str, Any], ...] | None = None
+    memory_occupancy: dict[str, float] | None = None
+    applications: tuple[dict[str, Any], ...] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON object of ``summary.json`` (less ``wall_s``), fields in this order."""
+        """The JSON object of ``summary.json`` (less ``wall_s``), fields in this order; ``passes``,
+        ``entanglement``, ``memory_occupancy`` and ``applications`` only where the scenario has them."""
         data = _json(self)
-        if self.passes is None:
-            del data["passes"]
+        for optional in ("passes", "entanglement", "memory_occupancy", "applications"):
+            if getattr(self, optional) is None:
+                del data[optional]
         return data
 
     def link(self, link_id: str) -> LinkSummary:
@@ -317,6 +323,7 @@ def summarise(
     *,
     expected_rate_bps: Sequence[float | None] | None = None,
     links: Sequence[BuiltLink] | None = None,
+    entanglement: EntanglementRun | None = None,
 ) -> RunSummary:
     """The run's summary (``summary.json``: :meth:`RunSummary.to_dict`).
 
@@ -327,6 +334,8 @@ def summarise(
         links: the run's links; when given, the summary also holds what only they know: satellite passes
             (:func:`satellite_passes`), where to draw satellites (:func:`satellite_map_points`), and the
             run's value of each published figure (:func:`qinternet.network.published.compare_published`).
+        entanglement: the requests served over memory links (:mod:`.entanglement_net`), or None: the summary's
+            ``entanglement`` (per request: pairs, fidelity, latency, path) and ``memory_occupancy`` (per node).
     """
     scenario = run.scenario
     duration = float(run.times_s[-1]) if run.times_s.size else 0.0
@@ -353,6 +362,8 @@ def summarise(
         published=(),
         sources=tuple(scenario.sources),
         passes=None if links is None else satellite_passes(run, links),
+        entanglement=None if entanglement is None else tuple(r.to_dict() for r in entanglement.requests),
+        memory_occupancy=None if entanglement is None else dict(entanglement.occupancy),
     )
     return dataclasses.replace(summary, published=compare_published(scenario, run, summary, links))
 

@@ -16,6 +16,7 @@ from qinternet.network.links.entanglement import EntanglementLinkSpec, build_ent
 from qinternet.network.links.fibre import FibreLinkSpec, build_fibre_links
 from qinternet.network.links.free_space import FreeSpaceLinkSpec, build_free_space_links, progress_weight
 from qinternet.network.links.mdi import MdiLinkSpec, build_mdi_links
+from qinternet.network.links.memory import MemoryLinkSpec, build_memory_links
 from qinternet.network.links.twin_field import TwinFieldLinkSpec, build_twin_field_links
 from qinternet.network.schema_base import LinkKind, LinkSpecBase
 
@@ -51,6 +52,7 @@ LINK_KINDS: tuple[LinkKindEntry, ...] = (
     LinkKindEntry(kind=LinkKind.ENTANGLEMENT, spec=EntanglementLinkSpec, build=build_entanglement_links),
     LinkKindEntry(kind=LinkKind.MDI, spec=MdiLinkSpec, build=build_mdi_links),
     LinkKindEntry(kind=LinkKind.TWIN_FIELD, spec=TwinFieldLinkSpec, build=build_twin_field_links),
+    LinkKindEntry(kind=LinkKind.MEMORY, spec=MemoryLinkSpec, build=build_memory_links),
 )
 """The kinds, in the order the scenario schema lists them."""
 

@@ -1,0 +1,602 @@
+"""The entanglement network layer: requests for entangled pairs between nodes, served over memory links.
+
+A scenario's quantum nodes and repeaters hold memories (a hardware preset each, :mod:`qinternet.params.
+repeater_presets`), joined by heralded memory links (``kind: memory``). A request asks for pairs between two nodes
+(a number, or a rate), with a minimum fidelity, a deadline and what to do with them (keep, or measure at once).
+The layer follows the split of the quantum network stack of Pompili et al., npj Quantum Inf. 8, 121 (2022) and of
+Dahlberg et al., SIGCOMM 2019 (a link layer that makes heralded pairs on request; a network layer that picks the
+path, reserves the nodes' qubits for it and swaps along it):
+
+1. **Path selection, fidelity- and rate-aware.** Candidate paths are the ``PATH_CANDIDATES`` shortest simple paths
+   of the memory links by expected time per heralded pair (attempt period / success probability, the link
+   layer's figure of merit), up to ``MAX_PATH_LINKS`` links. Each is compiled into a chain
+   (:class:`~qinternet.entanglement.chain.ChainModel`: its links one by one, nested swapping at its nodes) and
+   estimated by a pilot of ``PILOT_ROUNDS`` deliveries of the chain sampler; the path taken is the one of
+   highest rate among those whose mean fidelity reaches the request's minimum.
+2. **Purification where needed.** When no path reaches the minimum, DEJMPS recurrence rounds on the elementary
+   links (Deutsch et al., PRL 77, 2818 (1996)) are added, one at a time up to ``MAX_PURIFY_ROUNDS``; the first
+   that reaches it is taken. A target purification cannot reach leaves the request unmet with the best
+   fidelity found, in the summary (not an error).
+3. **Reservations.** As QuISP's RuleSets reserve a connection's resources (Matsuo et al., 2019) and as the
+   time-slotted schedule of Pompili et al. 2022, each request holds qubits on its path while it is served: one at
+   each end, two at each repeater. Where the requests through a node want more qubits (or more communication
+   qubits: one per link it attempts) than it has, they share its time in proportion, max-min: a request gets
+   the smallest share of any node on its path (``share``), and its pairs arrive that much more slowly. A node's
+   occupancy is the time-averaged fraction of its qubits so reserved.
+4. **Delivery.** The chain sampler draws the request's rounds one after the other (each round starts when the
+   previous pair is delivered, the chain's nodes then free again); the pairs delivered are those done by the
+   deadline (or the run's end) in the request's share of time, up to the number asked.
+
+Requests are served in priority order for the reservations; the draws of each come from its own random stream
+(``entanglement:<id>``), so a scenario and seed give the same pairs bit for bit.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import networkx as nx
+import numpy as np
+from numpy.typing import NDArray
+
+from qinternet.entanglement.chain import (
+    ChainModel,
+    Deliveries,
+    DeliveryMode,
+    ElementaryLink,
+    PurifyStep,
+    sample_chain,
+)
+from qinternet.entanglement.purification import PurificationProtocol, PurificationSchedule
+from qinternet.errors import ParameterError
+from qinternet.network.repeater import memory_decay, node_swap, normalised_law
+from qinternet.params.repeater_presets import HardwarePreset
+from qinternet.params.units import fibre_delay_s
+from qinternet.sim.rng import stream_seed_sequence
+from qinternet.states import bell
+
+__all__ = [
+    "MAX_PATH_LINKS",
+    "MAX_PURIFY_ROUNDS",
+    "PATH_CANDIDATES",
+    "PILOT_ROUNDS",
+    "EntanglementRun",
+    "MemoryLinkModel",
+    "PathPlan",
+    "QuantumNodeModel",
+    "RequestModel",
+    "RequestResult",
+    "compile_path",
+    "plan_request",
+    "run_requests",
+]
+
+F64 = NDArray[np.float64]
+
+PATH_CANDIDATES = 4
+"""Shortest simple paths (by expected time per pair) that path selection compares."""
+MAX_PATH_LINKS = 64
+"""Longest path (in memory links) a request may take."""
+PILOT_ROUNDS = 400
+"""Deliveries drawn to estimate a candidate's rate and fidelity (the mean fidelity's standard error is then
+below ~0.01 for any spread of fidelities in [0, 1]: sigma <= 0.5, 0.5 / sqrt(400) = 0.025 at worst, ~0.005 for
+the spreads chains give)."""
+MAX_PURIFY_ROUNDS = 3
+"""Most DEJMPS rounds per elementary link that purification tries (each doubles the links a pair costs)."""
+MAX_SAMPLED_PAIRS = 200_000
+"""Most deliveries a request draws; beyond, the count of pairs is extrapolated from the drawn rate (said in the
+result)."""
+TRACE_POINTS = 2_000
+"""Most (time, fidelity) points a request keeps for the report's fidelity-over-time figure."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QuantumNodeModel:
+    """A node that holds memories.
+
+    Attributes:
+        id: the node.
+        preset: its hardware.
+        qubits: memory qubits available to the network (communication qubits included).
+        communication_qubits: qubits that can attempt links at once.
+    """
+
+    id: str
+    preset: HardwarePreset
+    qubits: int
+    communication_qubits: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MemoryLinkModel:
+    """A heralded memory link, compiled.
+
+    Attributes:
+        id, a, b: the link and its ends.
+        length_km: fibre between the ends (the heralding station in the middle).
+        preset: the hardware its heralding uses.
+        link: the compiled elementary link.
+    """
+
+    id: str
+    a: str
+    b: str
+    length_km: float
+    preset: HardwarePreset
+    link: ElementaryLink
+
+    @property
+    def seconds_per_pair(self) -> float:
+        """Expected time per heralded pair: the link layer's cost of the link."""
+        return self.link.attempt_period_s / self.link.success_prob
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RequestModel:
+    """A request for entangled pairs (the scenario's ``requests[]``, validated).
+
+    Attributes:
+        id, a, b: the request and its two end nodes.
+        pairs: pairs wanted in total, or None for a rate.
+        pairs_per_s: pairs wanted per second over the run, or None.
+        min_fidelity: the least mean fidelity that serves.
+        deadline_s: time from the run's start by which the pairs count, or None (the run's end).
+        mode: keep the pairs in memory, or measure them at once.
+        cutoff_s: memory cut-off on the path's nodes, or None.
+        priority: larger is reserved first.
+    """
+
+    id: str
+    a: str
+    b: str
+    pairs: int | None = None
+    pairs_per_s: float | None = None
+    min_fidelity: float = 0.5
+    deadline_s: float | None = None
+    mode: DeliveryMode = DeliveryMode.CREATE_AND_KEEP
+    cutoff_s: float | None = None
+    priority: int = 1
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PathPlan:
+    """The path chosen for a request and what its pilot gave.
+
+    Attributes:
+        nodes: the path's nodes, from ``a`` to ``b``.
+        links: the memory links along it.
+        purify_rounds: DEJMPS rounds per elementary link (0: none).
+        chain: the compiled chain.
+        pilot_rate_hz: pairs per second of the pilot (the request alone on the path).
+        pilot_fidelity: mean fidelity of the pilot's pairs.
+        met: whether the pilot's mean fidelity reaches the request's minimum.
+    """
+
+    nodes: tuple[str, ...]
+    links: tuple[str, ...]
+    purify_rounds: int
+    chain: ChainModel
+    pilot_rate_hz: float
+    pilot_fidelity: float
+    met: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RequestResult:
+    """What a request received.
+
+    Attributes:
+        request: the request.
+        plan: its path, or None when no memory path joins its ends.
+        share: fraction of time its path's nodes were reserved for it.
+        pairs: pairs delivered by the deadline.
+        wanted_pairs: pairs asked for by then.
+        times_s: delivery time of each drawn pair from the run's start (at most ``TRACE_POINTS``, evenly thinned).
+        fidelities: fidelity of those pairs.
+        mean_state: mean Bell-diagonal state of the pairs delivered (what applications consume).
+        fidelity_mean, fidelity_std: of the pairs delivered (NaN without pairs).
+        fidelity_quantiles: 5 %, 50 %, 95 %.
+        latency_s: mean time from a round's start to its pair's delivery, stretched by the share.
+        completion_s: time by which the number asked was delivered (count requests), or None.
+        extrapolated: the pair count was extrapolated beyond ``MAX_SAMPLED_PAIRS`` drawn pairs.
+        unmet: why the request was not met, or None.
+    """
+
+    request: RequestModel
+    plan: PathPlan | None
+    share: float
+    pairs: int
+    wanted_pairs: float
+    times_s: F64
+    fidelities: F64
+    mean_state: F64
+    fidelity_mean: float
+    fidelity_std: float
+    fidelity_quantiles: tuple[float, float, float]
+    latency_s: float
+    completion_s: float | None
+    extrapolated: bool
+    unmet: str | None
+
+    @property
+    def met(self) -> bool:
+        """Whether the request got the pairs it asked for at the fidelity it asked for."""
+        return self.unmet is None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``summary.json`` entry."""
+
+        def num(x: float | None) -> float | None:
+            return None if x is None or not math.isfinite(x) else float(x)
+
+        return {
+            "request": self.request.id,
+            "a": self.request.a,
+            "b": self.request.b,
+            "path": list(self.plan.nodes) if self.plan else None,
+            "purify_rounds": self.plan.purify_rounds if self.plan else None,
+            "share": self.share,
+            "pairs": self.pairs,
+            "wanted_pairs": self.wanted_pairs,
+            "mean_fidelity": num(self.fidelity_mean),
+            "fidelity_std": num(self.fidelity_std),
+            "fidelity_p5_p50_p95": [num(q) for q in self.fidelity_quantiles],
+            "min_fidelity": self.request.min_fidelity,
+            "latency_s": num(self.latency_s),
+            "completion_s": num(self.completion_s),
+            "pairs_extrapolated": self.extrapolated,
+            "met": self.met,
+            "unmet_reason": self.unmet,
+        }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EntanglementRun:
+    """Every request's result and every memory node's occupancy.
+
+    Attributes:
+        requests: per request, in the scenario's order.
+        occupancy: per node, the time-averaged fraction of its qubits reserved.
+    """
+
+    requests: tuple[RequestResult, ...]
+    occupancy: Mapping[str, float] = field(default_factory=dict)
+
+    def result(self, request_id: str) -> RequestResult:
+        """The result of ``request_id``."""
+        return next(r for r in self.requests if r.request.id == request_id)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Paths and chains
+
+
+def memory_graph(links: Sequence[MemoryLinkModel]) -> nx.MultiGraph[str]:
+    """The memory links as a graph (edges keyed by link id, weighted by expected time per pair)."""
+    graph: nx.MultiGraph[str] = nx.MultiGraph()
+    for link in links:
+        graph.add_edge(link.a, link.b, key=link.id, cost=link.seconds_per_pair, model=link)
+    return graph
+
+
+def compile_path(
+    path: Sequence[str],
+    hops: Sequence[MemoryLinkModel],
+    nodes: Mapping[str, QuantumNodeModel],
+    *,
+    purify_rounds: int = 0,
+    mode: DeliveryMode = DeliveryMode.CREATE_AND_KEEP,
+    cutoff_s: float | None = None,
+) -> ChainModel:
+    """The chain of a path: its elementary links one by one, swaps at its inner nodes, memories of its nodes.
+
+    A chain has one swap law and one memory decay (the sampler's model): a path through unlike nodes takes the
+    worst of them (the lowest swap success and swap fidelity, the memory that keeps a pair's fidelity least over
+    one second), so its figures are a lower bound where the nodes differ. The last swap's outcome travels half
+    the path's fibre to an end node.
+    """
+    if len(hops) != len(path) - 1 or not hops:
+        raise ParameterError("path", f"{len(path)} nodes need {len(path) - 1} links, got {len(hops)}")
+    inner = [nodes[n] for n in path[1:-1]] or [nodes[path[0]]]
+    swaps = [node_swap(n.preset) for n in inner]
+    worst_swap = min(swaps, key=lambda s: float(np.asarray(s.success_prob)) * normalised_law(s)[0])
+    on_path = [nodes[n] for n in path]
+    one_second = np.array([1.0])
+    worst_memory = min(
+        (n.preset.node.memory for n in on_path),
+        key=lambda m: float(memory_decay(m)(one_second)[1:].min()),
+    )
+    links = tuple(h.link for h in hops)
+    slowest = max(links, key=lambda lk: lk.attempt_period_s / lk.success_prob)
+    purify = (
+        PurifyStep(protocol=PurificationProtocol.DEJMPS, rounds=purify_rounds, schedule=PurificationSchedule.RECURRENCE)
+        if purify_rounds > 0
+        else None
+    )
+    return ChainModel(
+        links=len(links),
+        link=slowest,
+        link_list=links if len(set(links)) > 1 else (),
+        swap_success_prob=float(np.asarray(worst_swap.success_prob)),
+        swap_error=normalised_law(worst_swap),
+        decay=memory_decay(worst_memory),
+        cutoff_s=cutoff_s,
+        delivery_delay_s=float(fibre_delay_s(sum(h.length_km for h in hops) / 2.0)) if len(links) > 1 else 0.0,
+        mode=mode,
+        purify=purify,
+        sequential=any(n.communication_qubits < 2 for n in on_path),
+    )
+
+
+def _candidate_paths(
+    graph: nx.MultiGraph[str], a: str, b: str
+) -> list[tuple[tuple[str, ...], tuple[MemoryLinkModel, ...]]]:
+    """The cheapest simple paths from ``a`` to ``b`` (each with the cheapest of parallel links per hop)."""
+    simple: nx.Graph[str] = nx.Graph()
+    for u, v, data in graph.edges(data=True):
+        if not simple.has_edge(u, v) or data["cost"] < simple[u][v]["cost"]:
+            simple.add_edge(u, v, cost=data["cost"], model=data["model"])
+    if a not in simple or b not in simple or not nx.has_path(simple, a, b):
+        return []
+    out = []
+    for path in itertools.islice(nx.shortest_simple_paths(simple, a, b, weight="cost"), PATH_CANDIDATES):
+        if len(path) - 1 > MAX_PATH_LINKS:
+            break
+        out.append((tuple(path), tuple(simple[u][v]["model"] for u, v in itertools.pairwise(path))))
+    return out
+
+
+def _pilot(chain: ChainModel, rng: np.random.Generator) -> tuple[float, float]:
+    """Pairs per second and mean fidelity of ``PILOT_ROUNDS`` deliveries (0 and NaN when they never arrive)."""
+    try:
+        got = sample_chain(chain, PILOT_ROUNDS, rng)
+    except ParameterError:
+        return 0.0, math.nan
+    return 1.0 / float(got.round_s.mean()), float(got.states[:, 0].mean())
+
+
+def plan_request(
+    request: RequestModel,
+    links: Sequence[MemoryLinkModel],
+    nodes: Mapping[str, QuantumNodeModel],
+    rng: np.random.Generator,
+) -> PathPlan | None:
+    """The path, purification and chain for ``request`` (module docstring, steps 1 and 2); None without a path.
+
+    When nothing reaches the minimum fidelity the plan has ``met`` False and is the one of highest fidelity.
+    """
+    candidates = _candidate_paths(memory_graph(links), request.a, request.b)
+    if not candidates:
+        return None
+    best: PathPlan | None = None
+    for rounds in range(MAX_PURIFY_ROUNDS + 1):
+        if rounds > 0 and request.mode is DeliveryMode.MEASURE_DIRECTLY:
+            break  # purification needs both halves stored
+        plans = []
+        for path, hops in candidates:
+            chain = compile_path(path, hops, nodes, purify_rounds=rounds, mode=request.mode, cutoff_s=request.cutoff_s)
+            rate, fid = _pilot(chain, rng)
+            plans.append(
+                PathPlan(
+                    nodes=path,
+                    links=tuple(h.id for h in hops),
+                    purify_rounds=rounds,
+                    chain=chain,
+                    pilot_rate_hz=rate,
+                    pilot_fidelity=fid,
+                    met=rate > 0.0 and fid >= request.min_fidelity,
+                )
+            )
+        good = [p for p in plans if p.met]
+        if good:
+            return max(good, key=lambda p: p.pilot_rate_hz)
+        for p in plans:
+            if math.isfinite(p.pilot_fidelity) and (best is None or p.pilot_fidelity > best.pilot_fidelity):
+                best = p
+    if best is None:  # nothing ever arrived: keep the first candidate to say so
+        path, hops = candidates[0]
+        chain = compile_path(path, hops, nodes, mode=request.mode, cutoff_s=request.cutoff_s)
+        best = PathPlan(
+            nodes=path,
+            links=tuple(h.id for h in hops),
+            purify_rounds=0,
+            chain=chain,
+            pilot_rate_hz=0.0,
+            pilot_fidelity=math.nan,
+            met=False,
+        )
+    return best
+
+
+# ---------------------------------------------------------------------------------------------------
+# Reservations
+
+
+def _qubits_wanted(plan: PathPlan) -> dict[str, tuple[int, int]]:
+    """Memory and communication qubits a plan holds at each of its nodes: (1, 1) at the ends, (2, 2) inside."""
+    last = len(plan.nodes) - 1
+    return {n: (1, 1) if i in (0, last) else (2, 2) for i, n in enumerate(plan.nodes)}
+
+
+def reserve(
+    plans: Sequence[PathPlan | None], nodes: Mapping[str, QuantumNodeModel]
+) -> tuple[list[float], dict[str, float]]:
+    """Shares of time of each plan and occupancy of each node (module docstring, step 3).
+
+    Max-min fair: every node's memory qubits, and its communication qubits, are divided in proportion to what
+    the plans through it want, and a plan gets the smallest share of its nodes (so no node is overbooked). A
+    plan wants at most the node's communication qubits (a node with one makes its two links in turn: the chain
+    models that, :attr:`ChainModel.sequential`).
+    """
+    memory_load: dict[str, float] = {}
+    comm_load: dict[str, float] = {}
+    for plan in plans:
+        if plan is None:
+            continue
+        for n, (mem, comm) in _qubits_wanted(plan).items():
+            memory_load[n] = memory_load.get(n, 0.0) + mem
+            comm_load[n] = comm_load.get(n, 0.0) + min(comm, nodes[n].communication_qubits)
+    node_share = {
+        n: min(1.0, nodes[n].qubits / memory_load[n], nodes[n].communication_qubits / comm_load[n]) for n in memory_load
+    }
+    shares = [0.0 if p is None else min(node_share[n] for n in p.nodes) for p in plans]
+    occupancy = dict.fromkeys(nodes, 0.0)
+    for plan, share in zip(plans, shares, strict=True):
+        if plan is None:
+            continue
+        for n, (mem, _) in _qubits_wanted(plan).items():
+            occupancy[n] += share * mem / nodes[n].qubits
+    return shares, occupancy
+
+
+# ---------------------------------------------------------------------------------------------------
+# Delivery
+
+
+def _wanted(request: RequestModel, horizon_s: float) -> float:
+    if request.pairs is not None:
+        return float(request.pairs)
+    assert request.pairs_per_s is not None
+    return request.pairs_per_s * horizon_s
+
+
+def _deliver(
+    request: RequestModel, plan: PathPlan, share: float, horizon_s: float, rng: np.random.Generator
+) -> RequestResult:
+    """Draw the request's rounds one after the other within its share of ``horizon_s``."""
+    wanted = _wanted(request, horizon_s)
+    if plan.pilot_rate_hz <= 0.0 or share <= 0.0:
+        return _empty(request, plan, share, wanted, "no pair arrives on the path within the run")
+    busy_s = share * horizon_s  # the time the path is the request's
+    expected = busy_s * plan.pilot_rate_hz
+    target = min(wanted, expected * 1.3 + 20.0)
+    draws = max(1, min(math.ceil(target), MAX_SAMPLED_PAIRS))
+    parts: list[Deliveries] = []
+    done = 0
+    elapsed = 0.0
+    while done < draws and elapsed < busy_s:
+        batch = min(draws - done, 50_000)
+        try:
+            got = sample_chain(plan.chain, batch, rng)
+        except ParameterError as exc:
+            return _empty(request, plan, share, wanted, f"the chain cannot deliver: {exc.reason}")
+        parts.append(got)
+        done += batch
+        elapsed += float(got.round_s.sum())
+    round_s = np.concatenate([p.round_s for p in parts])
+    states = np.concatenate([p.states for p in parts])
+    ends = np.cumsum(round_s) / share  # wall-clock: the path is the request's a fraction ``share`` of the time
+    extrapolated = bool(done >= MAX_SAMPLED_PAIRS and ends[-1] < horizon_s and wanted > done)
+    inside = int(np.searchsorted(ends, horizon_s, side="right"))
+    limit = int(min(wanted, inside)) if not extrapolated else inside
+    pairs = limit
+    if extrapolated:
+        pairs = int(min(wanted, math.floor(horizon_s / float(ends[-1] / done))))
+    kept_states = states[:limit]
+    fids = kept_states[:, 0]
+    step = max(1, math.ceil(limit / TRACE_POINTS))
+    completion = float(ends[int(wanted) - 1]) if request.pairs is not None and inside >= wanted else None
+    unmet = None
+    if pairs < math.floor(wanted + 1e-9):
+        unmet = f"{pairs} of {wanted:g} pairs delivered in time"
+    if not plan.met:
+        best = "none arrived" if not math.isfinite(plan.pilot_fidelity) else f"best {plan.pilot_fidelity:.3f}"
+        unmet = (
+            f"fidelity {request.min_fidelity:g} is above what the paths reach with up to {MAX_PURIFY_ROUNDS} "
+            f"purification rounds ({best})"
+        )
+    if limit == 0:
+        return _empty(request, plan, share, wanted, unmet or "no pair delivered in time")
+    if unmet is None and float(fids.mean()) < request.min_fidelity:
+        unmet = f"mean fidelity {float(fids.mean()):.4f} of the pairs delivered is below {request.min_fidelity:g}"
+    return RequestResult(
+        request=request,
+        plan=plan,
+        share=share,
+        pairs=pairs,
+        wanted_pairs=wanted,
+        times_s=ends[:limit:step].copy(),
+        fidelities=fids[::step].copy(),
+        mean_state=kept_states.mean(axis=0),
+        fidelity_mean=float(fids.mean()),
+        fidelity_std=float(fids.std()),
+        fidelity_quantiles=(
+            float(np.quantile(fids, 0.05)),
+            float(np.quantile(fids, 0.5)),
+            float(np.quantile(fids, 0.95)),
+        ),
+        latency_s=float(round_s[:limit].mean()) / share,
+        completion_s=completion,
+        extrapolated=extrapolated,
+        unmet=unmet,
+    )
+
+
+def _empty(request: RequestModel, plan: PathPlan | None, share: float, wanted: float, why: str) -> RequestResult:
+    nan = math.nan
+    return RequestResult(
+        request=request,
+        plan=plan,
+        share=share,
+        pairs=0,
+        wanted_pairs=wanted,
+        times_s=np.zeros(0),
+        fidelities=np.zeros(0),
+        mean_state=np.full(4, 0.25),
+        fidelity_mean=nan,
+        fidelity_std=nan,
+        fidelity_quantiles=(nan, nan, nan),
+        latency_s=nan,
+        completion_s=None,
+        extrapolated=False,
+        unmet=why,
+    )
+
+
+def run_requests(
+    requests: Sequence[RequestModel],
+    links: Sequence[MemoryLinkModel],
+    nodes: Mapping[str, QuantumNodeModel],
+    *,
+    duration_s: float,
+    seed: int,
+) -> EntanglementRun:
+    """Serve ``requests`` over the memory network for ``duration_s`` (module docstring).
+
+    Args:
+        requests: the requests, in the scenario's order.
+        links: the memory links.
+        nodes: the memory nodes by id.
+        duration_s: the run's length (a request's deadline, if earlier, ends it).
+        seed: the scenario's seed; each request draws from the stream ``entanglement:<id>``.
+    """
+    rngs = [np.random.default_rng(stream_seed_sequence(seed, f"entanglement:{r.id}")) for r in requests]
+    plans = [plan_request(r, links, nodes, rng) for r, rng in zip(requests, rngs, strict=True)]
+    order = sorted(range(len(requests)), key=lambda i: -requests[i].priority)
+    shares, occupancy = reserve([plans[i] for i in order], nodes)
+    share_of = {i: shares[k] for k, i in enumerate(order)}
+    results = []
+    for i, (request, plan, rng) in enumerate(zip(requests, plans, rngs, strict=True)):
+        horizon = duration_s if request.deadline_s is None else min(duration_s, request.deadline_s)
+        if plan is None:
+            results.append(
+                _empty(
+                    request,
+                    None,
+                    0.0,
+                    _wanted(request, horizon),
+                    f"no memory path joins {request.a!r} and {request.b!r}",
+                )
+            )
+            continue
+        results.append(_deliver(request, plan, share_of[i], horizon, rng))
+    return EntanglementRun(requests=tuple(results), occupancy=occupancy)
+
+
+def mean_fidelity(states: F64) -> float:
+    """Mean fidelity of Bell-diagonal states ``(n, 4)`` (NaN when empty)."""
+    return float(bell.fidelity(states).mean()) if len(states) else math.nan
