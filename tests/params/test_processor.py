@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -59,3 +61,11 @@ def test_processor_of_a_preset_takes_its_gates_and_memory() -> None:
     assert proc.t2_s == preset.node.memory.t2_s
     assert proc.qubits == preset.node.memory_qubits
     assert processor_of(preset.node, qubits=5).qubits == 5
+
+
+def test_default_processor_has_no_dephasing_and_bad_t2_is_refused() -> None:
+    # t2_s = math.inf is the documented default ("none"); it must construct, while 0, negatives and NaN are refused
+    assert ProcessorParams().t2_s == math.inf
+    for bad in (0.0, -1.0, math.nan):
+        with pytest.raises(ParameterError, match=r"processor\.t2_s"):
+            ProcessorParams(t2_s=bad)

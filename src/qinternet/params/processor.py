@@ -15,7 +15,7 @@ import math
 from dataclasses import dataclass
 
 from qinternet.errors import ParameterError
-from qinternet.params.checks import require_positive, require_probability
+from qinternet.params.checks import require_probability
 from qinternet.params.hardware import NodeHardware
 
 __all__ = ["MAX_PROCESSOR_QUBITS", "ProcessorParams", "depolarising_probability", "processor_of"]
@@ -67,7 +67,8 @@ class ProcessorParams:
         require_probability("processor.measurement_fidelity", self.measurement_fidelity)
         if self.measurement_fidelity < 0.5:
             raise ParameterError("processor.measurement_fidelity", "must be >= 1/2 (a coin flip)")
-        require_positive("processor.t2_s", self.t2_s)
+        if not self.t2_s > 0.0:  # math.inf (no dephasing) is allowed; NaN and <= 0 are not
+            raise ParameterError("processor.t2_s", f"must be > 0 (math.inf: no dephasing), got {self.t2_s}")
 
     @property
     def single_qubit_depolarising(self) -> float:
