@@ -59,3 +59,11 @@ def test_processor_of_a_preset_takes_its_gates_and_memory() -> None:
     assert proc.t2_s == preset.node.memory.t2_s
     assert proc.qubits == preset.node.memory_qubits
     assert processor_of(preset.node, qubits=5).qubits == 5
+
+
+def test_the_default_processor_has_no_dephasing() -> None:
+    # t2_s = inf is the documented default ("none"); a finite-only check refused it
+    proc = ProcessorParams()
+    assert proc.t2_s == float("inf")
+    with pytest.raises(ParameterError, match=r"processor\.t2_s"):
+        ProcessorParams(t2_s=0.0)
