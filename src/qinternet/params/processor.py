@@ -15,8 +15,8 @@ import math
 from dataclasses import dataclass
 
 from qinternet.errors import ParameterError
-from qinternet.params.checks import require_positive, require_probability
-from qinternet.params.hardware import NodeHardware
+from qinternet.params.checks import require_probability
+from qinternet.params.hardware import NodeHardware, require_time_or_inf
 
 __all__ = ["MAX_PROCESSOR_QUBITS", "ProcessorParams", "depolarising_probability", "processor_of"]
 
@@ -67,7 +67,7 @@ class ProcessorParams:
         require_probability("processor.measurement_fidelity", self.measurement_fidelity)
         if self.measurement_fidelity < 0.5:
             raise ParameterError("processor.measurement_fidelity", "must be >= 1/2 (a coin flip)")
-        require_positive("processor.t2_s", self.t2_s)
+        require_time_or_inf("processor.t2_s", self.t2_s)  # inf: no dephasing (the default)
 
     @property
     def single_qubit_depolarising(self) -> float:
