@@ -19,11 +19,12 @@ from typing import TYPE_CHECKING, Any
 from qinternet.errors import ParameterError, QinternetError
 
 if TYPE_CHECKING:
+    from qinternet.apps.network_apps import run_scenario
     from qinternet.entanglement.purification import PurificationProtocol, purify_rounds
     from qinternet.kms.prepare import KmsPlan, prepare_kmes
     from qinternet.network.experiment import LinkExperiment, run_link_experiment
     from qinternet.network.repeater import ChainEngine, RepeaterResult, RepeaterSettings, run_repeater_chain
-    from qinternet.network.run import RunResult, run_scenario
+    from qinternet.network.run import RunResult
     from qinternet.params import PRESETS, QkdSystem, get_preset
     from qinternet.physics.channels import fibre_channel
     from qinternet.qkd.estimate import LinkEstimate, estimate_from_counts, expected_estimate
@@ -55,7 +56,7 @@ _LAZY: dict[str, str] = {
     "DetectionRecord": "qinternet.qkd.record",
     "LinkCounts": "qinternet.qkd.record",
     "RunResult": "qinternet.network.run",
-    "run_scenario": "qinternet.network.run",
+    "run_scenario": "qinternet.apps.network_apps",
     "save_run": "qinternet.report.files",
     "LinkExperiment": "qinternet.network.experiment",
     "run_link_experiment": "qinternet.network.experiment",

@@ -13,11 +13,12 @@ from rich.console import Console
 from rich.progress import TaskID
 from rich.table import Table
 
+from qinternet.apps.network_apps import run_scenario
 from qinternet.cli.output import QuietOption, dump_json, progress_bar
 from qinternet.errors import ParameterError
 from qinternet.network.catalogue import builtin_names, builtin_text, resolve_scenario
 from qinternet.network.links.build import build_links
-from qinternet.network.run import RunStage, run_scenario
+from qinternet.network.run import RunStage
 from qinternet.network.schema import (
     LinkModel,
     Scenario,

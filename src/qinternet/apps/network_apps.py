@@ -1,0 +1,232 @@
+"""A scenario's applications, run on the entanglement its network delivered (``summary.json``'s ``applications``).
+
+:func:`run_scenario` is :func:`qinternet.network.run.run_scenario` plus the scenario's ``applications[]``: each
+runs on the pairs of its request (their mean Bell-diagonal state and their number, from the entanglement network
+layer) with the processors of the request's end nodes (:func:`qinternet.params.processor.processor_of` of their
+hardware), or, for a Bell test on an ``entanglement`` link, on the photon pairs of that link (their error rate).
+Each application draws from its own random stream (``application:<index>``). An application whose request got
+no pair reports ``value: null`` with the reason.
+
+The applications themselves are pure functions of :mod:`qinternet.apps` (one module each); this module only
+reads their inputs out of a run. It lives in the applications layer because it calls them, and the network layer
+below may not.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from qinternet.apps.bell_test import chsh_test, pair_of_qber
+from qinternet.apps.clock_sync import clock_sync
+from qinternet.apps.distributed import TwoQubitGate, distributed_grover, gate_teleportation
+from qinternet.apps.entangled_qkd import entanglement_qkd
+from qinternet.apps.outcome import AppOutcome
+from qinternet.apps.qpacket import PacketChannel, PacketHeader, header_error_rad_of_snr, send_packets
+from qinternet.apps.teleportation import teleport
+from qinternet.errors import ParameterError
+from qinternet.network.entanglement_net import RequestResult
+from qinternet.network.links.memory import preset_of
+from qinternet.network.run import RunResult, RunStage
+from qinternet.network.run import run_scenario as run_network
+from qinternet.network.schema import AppKind, ApplicationSpec, LinkModel, Scenario, ScenarioError
+from qinternet.params.processor import ProcessorParams, processor_of
+from qinternet.params.units import fibre_delay_s
+from qinternet.sim.rng import stream_seed_sequence
+
+__all__ = ["MAX_APP_PAIRS", "run_applications", "run_scenario"]
+
+MAX_APP_PAIRS = 10_000_000
+"""Most pairs a Bell test or a clock synchronisation draws outcomes for (beyond, the statistics are already
+far below any systematic error of the model)."""
+FIBRE_LOSS_DB_PER_KM = 0.2
+"""Loss of the packets' fibre path (standard single-mode fibre at 1550 nm), for ``qpacket``."""
+
+
+def run_scenario(
+    scenario: str | Path | Scenario,
+    *,
+    duration: str | float | None = None,
+    step: str | float | None = None,
+    seed: int | None = None,
+    model: LinkModel | str | None = None,
+    on_progress: Callable[[RunStage, float], None] | None = None,
+) -> RunResult:
+    """Run a scenario (:func:`qinternet.network.run.run_scenario`, same arguments) and its applications.
+
+    Raises:
+        ScenarioError: the scenario has errors, or an application's ``options`` do (named by their path).
+        ParameterError: a run option is out of range.
+    """
+    result = run_network(scenario, duration=duration, step=step, seed=seed, model=model, on_progress=on_progress)
+    if not result.scenario.applications:
+        return result
+    outcomes = run_applications(result)
+    summary = dataclasses.replace(result.summary, applications=tuple(outcomes))
+    return dataclasses.replace(result, summary=summary)
+
+
+def run_applications(result: RunResult) -> list[dict[str, Any]]:
+    """The ``summary.json`` entries of the scenario's applications, in order (module docstring)."""
+    scenario = result.scenario
+    out = []
+    for index, app in enumerate(scenario.applications):
+        rng = np.random.default_rng(stream_seed_sequence(scenario.seed, f"application:{index}"))
+        path = f"applications[{index}]"
+        try:
+            out.append(_run_one(result, app, rng, path))
+        except ParameterError as exc:
+            field = exc.field if exc.field.startswith(path) else f"{path}.options.{exc.field}"
+            raise ScenarioError([(field, exc.reason)]) from None
+    return out
+
+
+def _processor(scenario: Scenario, node_id: str) -> ProcessorParams:
+    index = next(i for i, n in enumerate(scenario.nodes) if n.id == node_id)
+    node = scenario.nodes[index]
+    assert node.hardware is not None
+    return processor_of(preset_of(node.hardware, f"nodes[{index}].hardware").node, qubits=node.qubits)
+
+
+def _option(options: Mapping[str, Any], name: str, default: float, path: str) -> float:
+    value = options.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ScenarioError([(f"{path}.options.{name}", f"must be a number, got {value!r}")])
+    return float(value)
+
+
+def _check_options(options: Mapping[str, Any], known: tuple[str, ...], path: str) -> None:
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        allowed = ", ".join(known) if known else "none"
+        raise ScenarioError([(f"{path}.options.{unknown[0]}", f"is not an option of this application ({allowed})")])
+
+
+_OPTIONS: dict[AppKind, tuple[str, ...]] = {
+    AppKind.TELEPORTATION: (),
+    AppKind.CHSH: (),
+    AppKind.QKD: (),
+    AppKind.GATE_TELEPORTATION: ("gate",),
+    AppKind.DISTRIBUTED_GROVER: ("marked",),
+    AppKind.CLOCK_SYNC: ("true_offset_ps", "frequency_hz"),
+    AppKind.QPACKET: ("drift_rad", "depolarising_prob", "header_snr", "corrected"),
+}
+
+
+def _no_pairs(app: ApplicationSpec, nodes: tuple[str, str], metric: str, why: str) -> dict[str, Any]:
+    return {"app": app.app.value, "nodes": list(nodes), "metric": metric, "value": None, "ci95": None, "unmet": why}
+
+
+_METRICS = {
+    AppKind.TELEPORTATION: "average_fidelity",
+    AppKind.CHSH: "chsh_s",
+    AppKind.QKD: "secret_key_rate_bps",
+    AppKind.GATE_TELEPORTATION: "cz_fidelity",
+    AppKind.DISTRIBUTED_GROVER: "grover_success_probability",
+    AppKind.CLOCK_SYNC: "clock_offset_ps",
+    AppKind.QPACKET: "payload_fidelity",
+}
+
+
+def _run_one(result: RunResult, app: ApplicationSpec, rng: np.random.Generator, path: str) -> dict[str, Any]:
+    scenario = result.scenario
+    _check_options(app.options, _OPTIONS.get(app.app, ()), path)
+    if app.link is not None:
+        return _chsh_on_link(result, app, rng)
+    assert result.entanglement is not None
+    assert app.request is not None
+    got: RequestResult = result.entanglement.result(app.request)
+    nodes = (got.request.a, got.request.b)
+    if got.pairs == 0:
+        return _no_pairs(app, nodes, _METRICS[app.app], got.unmet or "no pair delivered")
+    state = got.mean_state
+    proc_a, proc_b = _processor(scenario, nodes[0]), _processor(scenario, nodes[1])
+    length_km = _path_km(scenario, got)
+    wait_s = float(fibre_delay_s(length_km))  # the classical message from one end to the other
+    outcome: AppOutcome
+    if app.app is AppKind.TELEPORTATION:
+        outcome = teleport(state, proc_a, proc_b, rng, app.shots, classical_latency_s=wait_s, nodes=nodes)
+    elif app.app is AppKind.CHSH:
+        outcome = chsh_test(
+            state, rng, min(got.pairs, MAX_APP_PAIRS), processor_a=proc_a, processor_b=proc_b, nodes=nodes
+        )
+    elif app.app is AppKind.QKD:
+        outcome = entanglement_qkd(state, got.pairs, _horizon(scenario, got), nodes=nodes)
+    elif app.app is AppKind.GATE_TELEPORTATION:
+        gate = str(app.options.get("gate", "cz")).lower()
+        if gate not in ("cz", "cnot"):
+            raise ScenarioError([(f"{path}.options.gate", f"must be cz or cnot, got {gate!r}")])
+        outcome = gate_teleportation(
+            state,
+            proc_a,
+            proc_b,
+            gate=TwoQubitGate.CZ if gate == "cz" else TwoQubitGate.CNOT,
+            shots=app.shots,
+            rng=rng,
+            nodes=nodes,
+            wait_s=wait_s,
+        )
+    elif app.app is AppKind.DISTRIBUTED_GROVER:
+        marked = app.options.get("marked")
+        if marked is not None and marked not in (0, 1, 2, 3):
+            raise ScenarioError([(f"{path}.options.marked", f"must be 0, 1, 2 or 3, got {marked!r}")])
+        outcome = distributed_grover(
+            state, proc_a, proc_b, marked=marked, shots=app.shots, rng=rng, nodes=nodes, wait_s=wait_s
+        )
+    elif app.app is AppKind.CLOCK_SYNC:
+        outcome = clock_sync(
+            state,
+            true_offset_ps=_option(app.options, "true_offset_ps", 100.0, path),
+            frequency_hz=_option(app.options, "frequency_hz", 1e9, path),
+            pairs=min(got.pairs, MAX_APP_PAIRS),
+            rng=rng,
+            processor_a=proc_a,
+            processor_b=proc_b,
+            storage_s=wait_s,
+            nodes=nodes,
+        )
+    elif app.app is AppKind.QPACKET:
+        assert got.plan is not None
+        header = PacketHeader(source=nodes[0], destination=nodes[1], hops=got.plan.nodes)
+        channel = PacketChannel(
+            drift_rad=_option(app.options, "drift_rad", 0.5, path),
+            depolarising_prob=_option(app.options, "depolarising_prob", 0.0, path),
+            transmittance=10.0 ** (-FIBRE_LOSS_DB_PER_KM * length_km / 10.0),
+            header_error_rad=header_error_rad_of_snr(_option(app.options, "header_snr", 1e4, path)),
+        )
+        outcome = send_packets(header, channel, rng, app.shots, corrected=bool(app.options.get("corrected", True)))
+    else:  # pragma: no cover - the schema lists every kind above
+        raise ScenarioError([(f"{path}.app", f"{app.app.value} cannot run in a scenario yet")])
+    return outcome.to_dict()
+
+
+def _path_km(scenario: Scenario, got: RequestResult) -> float:
+    if got.plan is None:
+        return 0.0
+    lengths = {link.id: float(getattr(link, "length_km", 0.0)) for link in scenario.links}
+    return sum(lengths[link] for link in got.plan.links)
+
+
+def _horizon(scenario: Scenario, got: RequestResult) -> float:
+    deadline = got.request.deadline_s
+    return scenario.time.duration_s if deadline is None else min(scenario.time.duration_s, deadline)
+
+
+def _chsh_on_link(result: RunResult, app: ApplicationSpec, rng: np.random.Generator) -> dict[str, Any]:
+    """A Bell test on the photon pairs of an entanglement link: their mean error rate (both bases alike) and the
+    coincidences it sifted (twice the sifted pairs: half the settings pairs match)."""
+    index = next(i for i, link in enumerate(result.scenario.links) if link.id == app.link)
+    link = result.scenario.links[index]
+    blocks = [b for b in result.network.blocks[index] if b.sifted_bits > 0 and not math.isnan(b.qber)]
+    sifted = sum(b.sifted_bits for b in blocks)
+    nodes = (link.a, link.b)
+    if sifted <= 0:
+        return _no_pairs(app, nodes, "chsh_s", "the link detected no pair in the run")
+    qber = sum(b.qber * b.sifted_bits for b in blocks) / sifted
+    pairs = int(min(2 * sifted, MAX_APP_PAIRS))
+    return chsh_test(pair_of_qber(qber), rng, pairs, nodes=nodes).to_dict()
