@@ -154,6 +154,10 @@ def _print_summary(console: Console, summary: RunSummary) -> None:
 
     hours = summary.duration_s / 3600
     span = f"{hours / 24:g} days" if hours > 72 else f"{hours:g} h"
+    if summary.entanglement is not None:
+        _print_entanglement(console, summary)
+    if not summary.demands and not any(link.kind != "memory" for link in summary.links):
+        return  # an entanglement network without QKD: no key tables
     rows = [
         [
             d.id,
@@ -238,3 +242,39 @@ def show(name: Annotated[str, typer.Argument(help="A built-in scenario.")]) -> N
     with naming("NAME"):
         text = builtin_text(name)
     typer.echo(text, nl=False)
+
+
+def _print_entanglement(console: Console, summary: RunSummary) -> None:
+    """The requests for entanglement and the applications, as tables."""
+
+    def num(value: float | None, fmt: str) -> str:
+        return "-" if value is None else format(value, fmt)
+
+    rows = [
+        [
+            str(r["request"]),
+            f"{r['a']} - {r['b']}",
+            f"{r['pairs']:,}",
+            num(r["mean_fidelity"], ".4f"),
+            num(r["latency_s"], ".3g"),
+            str(r["purify_rounds"] if r["purify_rounds"] is not None else "-"),
+            "yes" if r["met"] else "no",
+        ]
+        for r in summary.entanglement or ()
+    ]
+    headers = ["request", "nodes", "pairs", "fidelity", "latency s", "purify", "met"]
+    _print_table(console, f"{summary.scenario}: entanglement requests", headers, rows, {0}, {0, 1})
+    for r in summary.entanglement or ():
+        if r["unmet_reason"]:
+            console.print(f"  {r['request']}: {r['unmet_reason']}")
+    if summary.applications:
+        rows = [
+            [
+                str(a["app"]),
+                str(a["metric"]),
+                num(a["value"], ".4g"),
+                "-" if a["ci95"] is None else f"{a['ci95'][0]:.3g} to {a['ci95'][1]:.3g}",
+            ]
+            for a in summary.applications
+        ]
+        _print_table(console, "Applications", ["app", "metric", "value", "95 % interval"], rows, {0, 1}, {0, 1})
