@@ -519,11 +519,11 @@ def _quantum_errors(scenario: Scenario) -> list[tuple[str, str]]:
             source = links.get(app.link)
             if source is None:
                 errors.append((f"applications[{i}].link", f"unknown link {app.link!r}"))
-            elif source.kind is not LinkKind.ENTANGLEMENT:
+            elif source.kind not in (LinkKind.ENTANGLEMENT, LinkKind.DUAL_DOWNLINK):
                 errors.append(
                     (
                         f"applications[{i}].link",
-                        f"link {app.link!r} is {article(source.kind.value)} link, not an entanglement link",
+                        f"link {app.link!r} is {article(source.kind.value)} link, not a link of photon pairs",
                     )
                 )
             continue

@@ -170,6 +170,7 @@ class LinkKind(enum.Enum):
     MDI = "mdi"
     TWIN_FIELD = "twin-field"
     MEMORY = "memory"
+    DUAL_DOWNLINK = "dual-downlink"
 
 
 class LinkModel(enum.Enum):

@@ -1,0 +1,306 @@
+"""Photon pairs from a satellite, one photon down to each of two ground stations at once (``kind: dual-downlink``).
+
+The satellite-based entanglement distribution of Yin et al., Science 356, 1140 (2017) (Micius to Delingha and
+Lijiang, 1,203 km apart) and the entanglement-based QKD of Yin et al., Nature 582, 501 (2020) (Delingha and
+Nanshan, 1,120 km): an SPDC source on the satellite, a transmitter per downlink, and a BBM92 receiver at each
+station. Pairs count only while both stations see the satellite above their minimum elevation (and, with
+``night_only``, in their night). Over such a joint pass the link samples both downlinks every ``sample_s``: each
+downlink's loss is the free-space budget of :func:`qinternet.network.links.free_space.downlink_loss_db`
+(diffraction from the transmitter, the receiving aperture, pointing, the atmosphere against elevation, fixed
+losses), and the coincidences and their errors per sample are the BBM92 observables of the two arms
+(:func:`qinternet.qkd.bbm92.bbm92_observables_arms`: threshold detectors, thermal or Poisson pairs, dark counts,
+misalignment ``e_d``). A joint pass is one block: its sifted coincidences ``q Q N`` and key
+``q Q N [1 - f h(E) - h(E)]`` (Ma, Fung, Lo, PRA 76, 012307 (2007), eq. (11); asymptotic, as the fibre
+``entanglement`` links of :mod:`.entanglement`). Sky light is not counted: the link runs in the stations' night
+(``night_only: true``, the experiments' practice); a day-time dual downlink is refused.
+
+With ``model: monte-carlo`` the pass's coincidences are drawn (Poisson) and their errors (binomial).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Annotated, Literal
+
+import numpy as np
+from numpy.typing import NDArray
+from pydantic import Field, model_validator
+from pydantic_core import PydanticCustomError
+
+from qinternet.network.build import link_system
+from qinternet.network.links.base import BlockRecord, BuildContext, LinkEngine, LinkRunner, abort_reason_of
+from qinternet.network.links.free_space import FreeSpaceSpec, downlink_loss_db, orbit_of
+from qinternet.network.satellite import (
+    GroundStation,
+    Orbit,
+    elevation_track,
+    passes,
+    require_ephemeris_covers,
+    sun_elevation_track,
+)
+from qinternet.network.schema_base import (
+    Identifier,
+    LinkKind,
+    LinkModel,
+    LinkSpecBase,
+    NodeKind,
+    ScenarioError,
+    Seconds,
+    article,
+)
+from qinternet.params import QkdSystem
+from qinternet.params.units import db_to_transmittance
+from qinternet.physics.channels import FreeSpaceChannel, TwoArm
+from qinternet.qkd.bbm92 import bbm92_key_fraction, bbm92_observables_arms
+from qinternet.sim import Process, ProcessGenerator, seconds_to_ps
+
+__all__ = ["DualDownlinkEngine", "DualDownlinkSpec", "JointPass", "build_dual_downlinks"]
+
+F64 = NDArray[np.float64]
+
+NIGHT_SUN_ELEVATION_DEG = -12.0
+"""The Sun below this at a station is night (the threshold of :func:`qinternet.network.satellite.passes`)."""
+
+
+class DualDownlinkSpec(LinkSpecBase):
+    """Entangled photon pairs from a satellite to two ground stations (``kind: dual-downlink``).
+
+    Attributes:
+        a, b: the two ground stations that share the pairs (and the key).
+        source: the satellite carrying the pair source.
+        free_space: the optics of the downlink to ``a`` (and to ``b`` unless ``free_space_b`` is given).
+        free_space_b: the optics of the downlink to ``b``, if they differ.
+        protocol: ``bbm92``.
+        preset: the pair source and the stations' receivers (default ``micius2017-entanglement``).
+        sample_s: sampling step of the joint passes.
+    """
+
+    NODE_FIELDS = ("a", "b", "source")
+
+    kind: LinkKind = LinkKind.DUAL_DOWNLINK
+    source: Identifier
+    free_space: FreeSpaceSpec
+    free_space_b: FreeSpaceSpec | None = None
+    protocol: Literal["bbm92"] = "bbm92"
+    preset: str = "micius2017-entanglement"
+    sample_s: Annotated[Seconds, Field(gt=0.0, le=600.0)] = 10.0
+
+    def check_ends(self, kinds: Mapping[str, NodeKind]) -> list[tuple[str, str]]:
+        """Two ground stations and a satellite."""
+        problems = []
+        for end in ("a", "b"):
+            kind = kinds[getattr(self, end)]
+            if kind is not NodeKind.GROUND_STATION:
+                node = getattr(self, end)
+                problems.append(
+                    (end, f"node {node!r} is {article(kind.value)}; a dual-downlink ends at ground stations")
+                )
+        if kinds[self.source] is not NodeKind.SATELLITE:
+            problems.append(("source", f"node {self.source!r} is {article(kinds[self.source].value)}, not a satellite"))
+        return problems
+
+    @property
+    def optics_b(self) -> FreeSpaceSpec:
+        """The optics of the downlink to ``b``."""
+        return self.free_space_b or self.free_space
+
+    @model_validator(mode="after")
+    def _night(self) -> DualDownlinkSpec:
+        """A dual downlink runs at night (its sky background is not modelled)."""
+        if not (self.free_space.night_only and self.optics_b.night_only):
+            raise PydanticCustomError("link", "a dual-downlink runs at night only: set free_space.night_only: true")
+        return self
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JointPass:
+    """A time both stations see the satellite, as the link saw it.
+
+    Attributes:
+        start_s, end_s: seconds from the scenario's start (of the samples used).
+        times_s: the samples' mid-times.
+        loss_a_db, loss_b_db: each downlink's loss at each sample (detectors excluded).
+        range_a_km, range_b_km: each downlink's slant range at each sample.
+        sifted: expected sifted coincidences of the pass.
+        errors: expected erroneous sifted coincidences.
+        key_bits: asymptotic key of the expected counts.
+    """
+
+    start_s: float
+    end_s: float
+    times_s: F64 = field(repr=False)
+    loss_a_db: F64 = field(repr=False)
+    loss_b_db: F64 = field(repr=False)
+    range_a_km: F64 = field(repr=False)
+    range_b_km: F64 = field(repr=False)
+    sifted: float
+    errors: float
+    key_bits: int
+
+    @property
+    def qber(self) -> float:
+        """Error rate of the sifted coincidences (NaN without any)."""
+        return self.errors / self.sifted if self.sifted > 0 else math.nan
+
+
+def _station(node_id: str, lat: float | None, lon: float | None, altitude_m: float) -> GroundStation:
+    assert lat is not None
+    assert lon is not None
+    return GroundStation(name=node_id, lat_deg=lat, lon_deg=lon, altitude_m=altitude_m)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DualDownlinkEngine:
+    """The joint passes of a dual downlink over the run and the key each gives.
+
+    Attributes:
+        system: the pair source (``spdc``), the receivers' detectors, ``e_d`` and ``f``.
+        optics_a, optics_b: each downlink's optics.
+        orbit: the satellite; station_a, station_b: the ground stations.
+        start_utc, duration_s: the run.
+        sample_s: sampling step.
+        monte_carlo: draw the counts (True) or take their expectations.
+        passes: the joint passes (derived).
+    """
+
+    system: QkdSystem
+    optics_a: FreeSpaceSpec
+    optics_b: FreeSpaceSpec
+    orbit: Orbit
+    station_a: GroundStation
+    station_b: GroundStation
+    start_utc: datetime
+    duration_s: float
+    sample_s: float
+    monte_carlo: bool
+    passes: tuple[JointPass, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        found = passes(
+            self.orbit,
+            self.station_a,
+            self.start_utc,
+            self.duration_s,
+            min_elevation_deg=self.optics_a.min_elevation_deg,
+            night_only=True,
+        )
+        records = [r for p in found if (r := self._joint(p.start_utc, p.end_utc)) is not None]
+        object.__setattr__(self, "passes", tuple(records))
+
+    def _joint(self, start_utc: datetime, end_utc: datetime) -> JointPass | None:
+        start = (start_utc - self.start_utc).total_seconds()
+        end = (end_utc - self.start_utc).total_seconds()
+        samples = math.floor((end - start) / self.sample_s)
+        if samples < 1:
+            return None
+        times = np.asarray(start + self.sample_s * (np.arange(samples) + 0.5), dtype=np.float64)
+        elev_a, range_a = elevation_track(self.orbit, self.station_a, times, epoch_utc=self.start_utc)
+        elev_b, range_b = elevation_track(self.orbit, self.station_b, times, epoch_utc=self.start_utc)
+        sun_b = sun_elevation_track(self.station_b, times, epoch_utc=self.start_utc)
+        both = (elev_b >= self.optics_b.min_elevation_deg) & (sun_b < NIGHT_SUN_ELEVATION_DEG)
+        if not both.any():
+            return None
+        times, elev_a, range_a, elev_b, range_b = (x[both] for x in (times, elev_a, range_a, elev_b, range_b))
+        loss_a = downlink_loss_db(self.optics_a, range_a, elev_a)
+        loss_b = downlink_loss_db(self.optics_b, range_b, elev_b)
+        sifted, errors = self.counts(loss_a, loss_b)
+        return JointPass(
+            start_s=float(times[0] - self.sample_s / 2),
+            end_s=float(times[-1] + self.sample_s / 2),
+            times_s=times,
+            loss_a_db=loss_a,
+            loss_b_db=loss_b,
+            range_a_km=range_a,
+            range_b_km=range_b,
+            sifted=sifted,
+            errors=errors,
+            key_bits=self.key_bits(sifted, errors),
+        )
+
+    def counts(self, loss_a_db: F64, loss_b_db: F64) -> tuple[float, float]:
+        """Expected sifted coincidences and errors over samples of ``sample_s`` at the given downlink losses."""
+        arms = TwoArm(
+            arm_a=FreeSpaceChannel(transmittance=db_to_transmittance(loss_a_db)),
+            arm_b=FreeSpaceChannel(transmittance=db_to_transmittance(loss_b_db)),
+        )
+        source = self.system.pair_source
+        observed = bbm92_observables_arms(self.system, arms, source.mean_pair_number)
+        windows = source.rep_rate_hz * self.sample_s * self.system.sifting_factor
+        return float(np.sum(observed.gain) * windows), float(np.sum(observed.error_weight) * windows)
+
+    def key_bits(self, sifted: float, errors: float) -> int:
+        """Asymptotic BBM92 key of ``sifted`` coincidences with ``errors`` errors (module docstring)."""
+        if sifted <= 0:
+            return 0
+        fraction = float(bbm92_key_fraction(errors / sifted, self.system.ec_efficiency))
+        return max(0, math.floor(sifted * fraction))
+
+    def block(self, record: JointPass, rng: np.random.Generator) -> BlockRecord:
+        """The block of a joint pass (drawn with ``monte_carlo``)."""
+        sifted, errors = record.sifted, record.errors
+        if self.monte_carlo:
+            drawn = float(rng.poisson(sifted))
+            errors = float(rng.binomial(int(drawn), min(1.0, errors / sifted))) if sifted > 0 else 0.0
+            sifted = drawn
+        key = self.key_bits(sifted, errors)
+        return BlockRecord(
+            end_s=record.end_s,
+            duration_s=record.end_s - record.start_s,
+            key_bits=key,
+            sifted_bits=sifted,
+            qber=errors / sifted if sifted > 0 else math.nan,
+            abort_reason=abort_reason_of(key),
+        )
+
+    @property
+    def expected_rate_bps(self) -> float:
+        """Expected key over the run, per second."""
+        return sum(p.key_bits for p in self.passes) / self.duration_s
+
+    def runner(self) -> LinkRunner:
+        """Sleeps until each joint pass ends, then delivers its block."""
+
+        def run(proc: Process, deliver: Callable[[BlockRecord], None]) -> ProcessGenerator:
+            for record in self.passes:
+                due = seconds_to_ps(record.end_s)
+                if due > proc.kernel.now_ps:
+                    yield proc.kernel.timeout_at(due)
+                deliver(self.block(record, proc.rng))
+
+        return run
+
+
+def build_dual_downlinks(specs: Mapping[int, LinkSpecBase], context: BuildContext) -> dict[int, LinkEngine]:
+    """The engines of a scenario's dual downlinks."""
+    scenario = context.scenario
+    engines: dict[int, LinkEngine] = {}
+    for index, spec in specs.items():
+        assert isinstance(spec, DualDownlinkSpec)
+        path = f"links[{index}]"
+        try:
+            require_ephemeris_covers(scenario.time.start, context.duration_s)
+        except Exception as exc:
+            raise ScenarioError([("time.start", f"satellite passes cannot be computed: {exc}")]) from None
+        system = link_system(spec, path)
+        if system.spdc is None:
+            raise ScenarioError([(f"{path}.preset", f"{spec.preset!r} has no pair source (spdc)")])
+        satellite = scenario.node(spec.source)
+        node_path = f"nodes[{[n.id for n in scenario.nodes].index(satellite.id)}]"
+        a, b = scenario.node(spec.a), scenario.node(spec.b)
+        engines[index] = DualDownlinkEngine(
+            system=system,
+            optics_a=spec.free_space,
+            optics_b=spec.optics_b,
+            orbit=orbit_of(satellite, scenario, node_path),
+            station_a=_station(a.id, a.lat_deg, a.lon_deg, a.altitude_m),
+            station_b=_station(b.id, b.lat_deg, b.lon_deg, b.altitude_m),
+            start_utc=scenario.time.start,
+            duration_s=context.duration_s,
+            sample_s=spec.sample_s,
+            monte_carlo=spec.model is LinkModel.MONTE_CARLO,
+        )
+        context.on_progress(index, 1.0)
+    return engines
