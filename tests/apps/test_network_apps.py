@@ -108,3 +108,19 @@ def test_entanglement_qkd_rate_is_the_shor_preskill_rate_of_the_sifted_pairs() -
     assert got.ci95[0] < got.value < got.ci95[1]
     # a state past the BB84 threshold (11 %) gives no key
     assert entanglement_qkd(bell.werner(bell.werner_of_fidelity(0.8)), 1000, 1.0, nodes=("a", "b")).value == 0.0
+
+
+def test_a_blind_computation_runs_on_a_request_and_needs_a_big_enough_server() -> None:
+    data = _with({"applications": [{"app": "blind", "request": "bell-pairs", "shots": 300, "options": {"marked": 2}}]})
+    with pytest.raises(ScenarioError, match=r"applications\[0\]: blind holds 4 qubits at 'module-b', which has 2"):
+        load_scenario(data)
+    data["nodes"][1]["qubits"] = 4
+    summary = json.loads(run_scenario(load_scenario(data), duration="20s").to_json())
+    (app,) = summary["applications"]
+    assert app["metric"] == "blind_correct_fraction"
+    assert app["details"]["expected_output"] == 2
+    # the trap failure rate sampled agrees with the closed form of the pair and the server's noise: 4 binomial sigma
+    # of the per-trap rate over the test rounds' traps (8 traps per round, 300 rounds at least)
+    exact = app["details"]["trap_failure_probability_exact"]
+    sigma = (exact * (1 - exact) / (8 * 300)) ** 0.5
+    assert abs(app["details"]["trap_failure_rate"] - exact) < 4 * sigma

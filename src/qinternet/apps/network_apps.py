@@ -23,6 +23,14 @@ from typing import Any
 import numpy as np
 
 from qinternet.apps.bell_test import chsh_test, pair_of_qber
+from qinternet.apps.blind import (
+    Computation,
+    bell_pair_computation,
+    blind_computation,
+    cnot_computation,
+    deutsch_computation,
+    grover_computation,
+)
 from qinternet.apps.clock_sync import clock_sync
 from qinternet.apps.distributed import TwoQubitGate, distributed_grover, gate_teleportation
 from qinternet.apps.entangled_qkd import entanglement_qkd
@@ -115,6 +123,7 @@ _OPTIONS: dict[AppKind, tuple[str, ...]] = {
     AppKind.DISTRIBUTED_GROVER: ("marked",),
     AppKind.CLOCK_SYNC: ("true_offset_ps", "frequency_hz"),
     AppKind.QPACKET: ("drift_rad", "depolarising_prob", "header_snr", "corrected"),
+    AppKind.BLIND: ("computation", "marked", "test_rounds"),
 }
 
 
@@ -130,6 +139,7 @@ _METRICS = {
     AppKind.DISTRIBUTED_GROVER: "grover_success_probability",
     AppKind.CLOCK_SYNC: "clock_offset_ps",
     AppKind.QPACKET: "payload_fidelity",
+    AppKind.BLIND: "blind_correct_fraction",
 }
 
 
@@ -200,9 +210,42 @@ def _run_one(result: RunResult, app: ApplicationSpec, rng: np.random.Generator, 
             header_error_rad=header_error_rad_of_snr(_option(app.options, "header_snr", 1e4, path)),
         )
         outcome = send_packets(header, channel, rng, app.shots, corrected=bool(app.options.get("corrected", True)))
+    elif app.app is AppKind.BLIND:
+        test_rounds = int(_option(app.options, "test_rounds", 1, path))
+        if not 0 <= test_rounds <= 100:
+            raise ScenarioError([(f"{path}.options.test_rounds", f"must be in 0..100, got {test_rounds}")])
+        outcome = blind_computation(
+            _computation(app.options, path),
+            rng,
+            pair=state,
+            processor=proc_b,
+            runs=app.shots,
+            test_rounds=test_rounds,
+            nodes=nodes,
+        )
     else:  # pragma: no cover - the schema lists every kind above
         raise ScenarioError([(f"{path}.app", f"{app.app.value} cannot run in a scenario yet")])
     return outcome.to_dict()
+
+
+def _computation(options: Mapping[str, Any], path: str) -> Computation:
+    """The blind computation an application's options name (default: Grover's search for item 3)."""
+    name = str(options.get("computation", "grover"))
+    if name == "grover":
+        marked = options.get("marked", 3)
+        if marked not in (0, 1, 2, 3):
+            raise ScenarioError([(f"{path}.options.marked", f"must be 0, 1, 2 or 3, got {marked!r}")])
+        return grover_computation(int(marked))
+    makers: dict[str, Callable[[], Computation]] = {
+        "cnot": lambda: cnot_computation(1, 0),
+        "bell-pair": bell_pair_computation,
+        "deutsch-balanced": lambda: deutsch_computation(True),
+        "deutsch-constant": lambda: deutsch_computation(False),
+    }
+    if name not in makers:
+        known = ", ".join(["grover", *makers])
+        raise ScenarioError([(f"{path}.options.computation", f"must be one of {known}, got {name!r}")])
+    return makers[name]()
 
 
 def _path_km(scenario: Scenario, got: RequestResult) -> float:

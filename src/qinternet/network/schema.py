@@ -465,12 +465,13 @@ APP_QUBITS: dict[AppKind, tuple[int, int]] = {
     AppKind.QKD: (1, 1),
     AppKind.GATE_TELEPORTATION: (2, 2),
     AppKind.DISTRIBUTED_GROVER: (2, 2),
-    AppKind.BLIND: (1, 2),
+    AppKind.BLIND: (1, 4),
     AppKind.CLOCK_SYNC: (1, 1),
     AppKind.QPACKET: (1, 1),
 }
 """Qubits an application holds at once at node ``a`` and at node ``b`` of its request (data and communication
-qubits: a teleportation holds the state and its half of the pair at the sender)."""
+qubits: a teleportation holds the state and its half of the pair at the sender; a blind computation's server, node
+``b``, holds two columns of its two-row brickwork)."""
 
 
 def _quantum_errors(scenario: Scenario) -> list[tuple[str, str]]:
