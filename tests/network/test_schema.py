@@ -337,7 +337,7 @@ def test_a_demand_ends_at_users_not_at_infrastructure(node: dict[str, Any], kind
     assert (
         "demands[0].b",
         f"node {node['id']!r} is {'an' if kind.startswith(('e', 'u')) else 'a'} {kind}; "
-        "a demand joins users (or ground stations)",
+        "a demand ends at a user, a ground station or a quantum-node",
     ) in errors_of(scenario(nodes=nodes, demands=demands))
 
 

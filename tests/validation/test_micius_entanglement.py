@@ -23,7 +23,7 @@ import pytest
 
 from qinternet.apps.network_apps import run_scenario
 from qinternet.network.catalogue import resolve_scenario
-from qinternet.network.links.dual_downlink import DualDownlinkSpec
+from qinternet.network.links.dual_downlink import DualDownlinkLinkSpec
 from qinternet.network.links.free_space import downlink_loss_db
 
 EARTH_RADIUS_KM = 6371.0
@@ -60,7 +60,7 @@ def test_the_stations_are_1203_km_apart() -> None:
 def test_a_downlink_loses_what_micius_measured(range_km: float, published_db: float) -> None:
     scenario, _ = resolve_scenario("micius-entanglement-1200km")
     (link,) = scenario.links
-    assert isinstance(link, DualDownlinkSpec)
+    assert isinstance(link, DualDownlinkLinkSpec)
     loss = float(downlink_loss_db(link.free_space, np.array([range_km]), np.array([_elevation_deg(range_km)]))[0])
     # the published figures are whole dB, read off a curve that varies through the pass: 1.5 dB
     assert loss == pytest.approx(published_db, abs=1.5)

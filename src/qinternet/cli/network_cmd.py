@@ -156,7 +156,8 @@ def _print_summary(console: Console, summary: RunSummary) -> None:
     span = f"{hours / 24:g} days" if hours > 72 else f"{hours:g} h"
     if summary.entanglement is not None:
         _print_entanglement(console, summary)
-    if not summary.demands and not any(link.kind != "memory" for link in summary.links):
+    key_links = [link for link in summary.links if link.kind != "memory"]  # memory links make no key by themselves
+    if not summary.demands and not key_links:
         return  # an entanglement network without QKD: no key tables
     rows = [
         [
@@ -182,7 +183,7 @@ def _print_summary(console: Console, summary: RunSummary) -> None:
             units.percent(link.uptime, decimals=0),
             units.bits(link.pool_bits_final),
         ]
-        for link in sorted(summary.links, key=lambda link: link.mean_rate_bps)[:5]
+        for link in sorted(key_links, key=lambda link: link.mean_rate_bps)[:5]
     ]
     headers = ["link", "kind", "rate", "analytic", "QBER", "uptime", "pool"]
     _print_table(

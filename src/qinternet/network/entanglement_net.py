@@ -204,6 +204,9 @@ class RequestResult:
         completion_s: time by which the number asked was delivered (count requests), or None.
         extrapolated: the pair count was extrapolated beyond ``MAX_SAMPLED_PAIRS`` drawn pairs.
         unmet: why the request was not met, or None.
+        delivered_s: delivery time of every pair drawn and delivered in time (not thinned; what entanglement-based
+            QKD makes its key blocks of).
+        delivered_states: their Bell-diagonal states, shape ``(len(delivered_s), 4)``.
     """
 
     request: RequestModel
@@ -221,6 +224,8 @@ class RequestResult:
     completion_s: float | None
     extrapolated: bool
     unmet: str | None
+    delivered_s: F64 = field(default_factory=lambda: np.zeros(0), repr=False)
+    delivered_states: F64 = field(default_factory=lambda: np.zeros((0, 4)), repr=False)
 
     @property
     def met(self) -> bool:
@@ -533,6 +538,8 @@ def _deliver(
         completion_s=completion,
         extrapolated=extrapolated,
         unmet=unmet,
+        delivered_s=ends[:limit].copy(),
+        delivered_states=kept_states.copy(),
     )
 
 

@@ -6,9 +6,8 @@ hardware preset and qubits, each memory link compiled at its length) and serves 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from qinternet.entanglement.chain import DeliveryMode
+from qinternet.errors import ParameterError
 from qinternet.network.entanglement_net import (
     EntanglementRun,
     MemoryLinkModel,
@@ -16,18 +15,15 @@ from qinternet.network.entanglement_net import (
     RequestModel,
     run_requests,
 )
-from qinternet.network.links.build import BuiltLink
-from qinternet.network.links.memory import MemoryLinkEngine, preset_of
+from qinternet.network.links.memory import MemoryLinkSpec, memory_link_preset, preset_of
 from qinternet.network.repeater import compile_link
 from qinternet.network.schema import RequestSpec, RequestUse, Scenario
-from qinternet.network.schema_base import MEMORY_NODES
+from qinternet.network.schema_base import MEMORY_NODES, ScenarioError
 
 __all__ = ["memory_models", "request_model", "run_entanglement"]
 
 
-def memory_models(
-    scenario: Scenario, links: Sequence[BuiltLink]
-) -> tuple[dict[str, QuantumNodeModel], list[MemoryLinkModel]]:
+def memory_models(scenario: Scenario) -> tuple[dict[str, QuantumNodeModel], list[MemoryLinkModel]]:
     """The memory nodes (by id) and compiled memory links of a scenario."""
     nodes = {}
     for i, node in enumerate(scenario.nodes):
@@ -41,19 +37,16 @@ def memory_models(
                 communication_qubits=min(preset.node.communication_qubits, qubits),
             )
     models = []
-    for i, built in enumerate(links):
-        engine = built.engine
-        if isinstance(engine, MemoryLinkEngine):
-            spec = engine.spec
+    for i, spec in enumerate(scenario.links):
+        if isinstance(spec, MemoryLinkSpec):
+            path = f"links[{i}]"
+            preset = memory_link_preset(spec, path, scenario)
+            try:
+                link = compile_link(preset, spec.length_km, field=f"{path}.length_km")
+            except ParameterError as exc:
+                raise ScenarioError([(exc.field, exc.reason)]) from None
             models.append(
-                MemoryLinkModel(
-                    id=spec.id,
-                    a=spec.a,
-                    b=spec.b,
-                    length_km=spec.length_km,
-                    preset=engine.preset,
-                    link=compile_link(engine.preset, spec.length_km, field=f"links[{i}].length_km"),
-                )
+                MemoryLinkModel(id=spec.id, a=spec.a, b=spec.b, length_km=spec.length_km, preset=preset, link=link)
             )
     return nodes, models
 
@@ -74,11 +67,11 @@ def request_model(spec: RequestSpec) -> RequestModel:
     )
 
 
-def run_entanglement(scenario: Scenario, links: Sequence[BuiltLink], duration_s: float) -> EntanglementRun | None:
+def run_entanglement(scenario: Scenario, duration_s: float) -> EntanglementRun | None:
     """Serve the scenario's requests over its memory links for ``duration_s``; None when it has no request."""
     if not scenario.requests:
         return None
-    nodes, memory_links = memory_models(scenario, links)
+    nodes, memory_links = memory_models(scenario)
     return run_requests(
         [request_model(r) for r in scenario.requests],
         memory_links,

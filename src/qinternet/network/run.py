@@ -28,6 +28,7 @@ from qinternet.network.catalogue import resolve_scenario
 from qinternet.network.entanglement_net import EntanglementRun
 from qinternet.network.entanglement_run import run_entanglement
 from qinternet.network.links.build import BuiltLink, build_links
+from qinternet.network.links.entanglement_qkd import entanglement_of
 from qinternet.network.schema import LinkModel, Scenario, ScenarioError, load_scenario, parse_duration_s
 from qinternet.network.simulate import NetworkRun, simulate
 from qinternet.network.summary import RunSummary, summarise
@@ -220,7 +221,7 @@ def run_scenario(
         [link.runner for link in links],
         on_step=None if simulating is None else lambda t: simulating(t / spec.time.duration_s),
     )
-    entanglement = run_entanglement(spec, links, spec.time.duration_s)
+    entanglement = entanglement_of(links) or run_entanglement(spec, spec.time.duration_s)
     wall_s = time.perf_counter() - started
     summary = summarise(
         network, expected_rate_bps=[link.expected_rate_bps for link in links], links=links, entanglement=entanglement

@@ -448,7 +448,7 @@ def _cross_check(scenario: Scenario) -> list[tuple[str, str]]:
                 errors.append(
                     (
                         f"demands[{i}].{end}",
-                        f"node {node!r} is {article(kinds[node].value)}; a demand joins users (or ground stations)",
+                        f"node {node!r} is {article(kinds[node].value)}; a demand ends at {_DEMAND_END_NAMES}",
                     )
                 )
         if demand.a in kinds and demand.b in kinds and not _relayable(graph, components, demand.a, demand.b):
@@ -497,6 +497,16 @@ def _quantum_errors(scenario: Scenario) -> list[tuple[str, str]]:
                     (f"links[{scenario.links.index(link)}].preset", f"unknown repeater preset {link.preset!r}")
                 )
     requests = {r.id: r for r in scenario.requests}
+    for j, key_link in enumerate(scenario.links):
+        if key_link.kind is LinkKind.ENTANGLEMENT_QKD:
+            wanted = requests.get(getattr(key_link, "request", ""))
+            if wanted is None:
+                errors.append((f"links[{j}].request", f"unknown request {getattr(key_link, 'request', '')!r}"))
+            elif wanted.use is not RequestUse.MEASURE:
+                errors.append((f"links[{j}].request", f"request {wanted.id!r} keeps its pairs: give it use: measure"))
+            elif {wanted.a, wanted.b} != {key_link.a, key_link.b}:
+                why = f"request {wanted.id!r} joins {wanted.a!r} and {wanted.b!r}, not the link's ends"
+                errors.append((f"links[{j}].request", why))
     for i, request in enumerate(scenario.requests):
         for end in ("a", "b"):
             node_id = getattr(request, end)
@@ -580,8 +590,10 @@ def _untrusted_relay_errors(scenario: Scenario) -> list[tuple[str, str]]:
     return errors
 
 
-_DEMAND_ENDS = (NodeKind.USER, NodeKind.GROUND_STATION)
-"""Where a demand may end: users, and ground stations (``qinternet serve micius`` runs their applications)."""
+_DEMAND_ENDS = (NodeKind.USER, NodeKind.GROUND_STATION, NodeKind.QUANTUM_NODE)
+"""Where a demand may end: users, ground stations (``qinternet serve micius`` runs their applications) and
+quantum-nodes (users with quantum processors: key from entanglement-qkd links)."""
+_DEMAND_END_NAMES = "a user, a ground station or a quantum-node"
 
 
 def _relay_components(scenario: Scenario, graph: nx.MultiGraph[str]) -> dict[str, int]:

@@ -171,6 +171,7 @@ class LinkKind(enum.Enum):
     TWIN_FIELD = "twin-field"
     MEMORY = "memory"
     DUAL_DOWNLINK = "dual-downlink"
+    ENTANGLEMENT_QKD = "entanglement-qkd"
 
 
 class LinkModel(enum.Enum):

@@ -57,7 +57,7 @@ from qinternet.physics.channels import FreeSpaceChannel, TwoArm
 from qinternet.qkd.bbm92 import bbm92_key_fraction, bbm92_observables_arms
 from qinternet.sim import Process, ProcessGenerator, seconds_to_ps
 
-__all__ = ["DualDownlinkEngine", "DualDownlinkSpec", "JointPass", "build_dual_downlinks"]
+__all__ = ["DualDownlinkEngine", "DualDownlinkLinkSpec", "JointPass", "build_dual_downlinks"]
 
 F64 = NDArray[np.float64]
 
@@ -65,7 +65,7 @@ NIGHT_SUN_ELEVATION_DEG = -12.0
 """The Sun below this at a station is night (the threshold of :func:`qinternet.network.satellite.passes`)."""
 
 
-class DualDownlinkSpec(LinkSpecBase):
+class DualDownlinkLinkSpec(LinkSpecBase):
     """Entangled photon pairs from a satellite to two ground stations (``kind: dual-downlink``).
 
     Attributes:
@@ -108,7 +108,7 @@ class DualDownlinkSpec(LinkSpecBase):
         return self.free_space_b or self.free_space
 
     @model_validator(mode="after")
-    def _night(self) -> DualDownlinkSpec:
+    def _night(self) -> DualDownlinkLinkSpec:
         """A dual downlink runs at night (its sky background is not modelled)."""
         if not (self.free_space.night_only and self.optics_b.night_only):
             raise PydanticCustomError("link", "a dual-downlink runs at night only: set free_space.night_only: true")
@@ -278,7 +278,7 @@ def build_dual_downlinks(specs: Mapping[int, LinkSpecBase], context: BuildContex
     scenario = context.scenario
     engines: dict[int, LinkEngine] = {}
     for index, spec in specs.items():
-        assert isinstance(spec, DualDownlinkSpec)
+        assert isinstance(spec, DualDownlinkLinkSpec)
         path = f"links[{index}]"
         try:
             require_ephemeris_covers(scenario.time.start, context.duration_s)

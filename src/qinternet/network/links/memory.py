@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import Field
 
@@ -32,7 +32,10 @@ from qinternet.network.schema_base import (
 from qinternet.params.repeater_presets import HardwarePreset, repeater_preset
 from qinternet.sim import Process, ProcessGenerator
 
-__all__ = ["MemoryLinkEngine", "MemoryLinkSpec", "build_memory_links", "preset_of"]
+if TYPE_CHECKING:
+    from qinternet.network.schema import Scenario
+
+__all__ = ["MemoryLinkEngine", "MemoryLinkSpec", "build_memory_links", "memory_link_preset", "preset_of"]
 
 
 class MemoryLinkSpec(LinkSpecBase):
@@ -103,16 +106,21 @@ class MemoryLinkEngine:
         return run
 
 
+def memory_link_preset(spec: MemoryLinkSpec, path: str, scenario: Scenario) -> HardwarePreset:
+    """The hardware of a memory link: its own ``preset``, else its node ``a``'s ``hardware``."""
+    name = spec.preset or scenario.node(spec.a).hardware
+    if name is None:
+        raise ScenarioError([(f"{path}.preset", f"node {spec.a!r} names no hardware; give the link a preset")])
+    return preset_of(name, f"{path}.preset" if spec.preset else f"nodes[{spec.a}].hardware")
+
+
 def build_memory_links(specs: Mapping[int, LinkSpecBase], context: BuildContext) -> dict[int, LinkEngine]:
     """The engines of a scenario's memory links (each link's preset: its own, or its node ``a``'s hardware)."""
     engines: dict[int, LinkEngine] = {}
     for index, spec in specs.items():
         assert isinstance(spec, MemoryLinkSpec)
         path = f"links[{index}]"
-        name = spec.preset or context.scenario.node(spec.a).hardware
-        if name is None:
-            raise ScenarioError([(f"{path}.preset", f"node {spec.a!r} names no hardware; give the link a preset")])
-        preset = preset_of(name, f"{path}.preset" if spec.preset else f"nodes[{spec.a}].hardware")
+        preset = memory_link_preset(spec, path, context.scenario)
         try:
             compile_link(preset, spec.length_km, field=f"{path}.length_km")
         except ParameterError as exc:

@@ -12,8 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from qinternet.network.links.base import BuildContext, LinkBuilder
-from qinternet.network.links.dual_downlink import DualDownlinkSpec, build_dual_downlinks
+from qinternet.network.links.dual_downlink import DualDownlinkLinkSpec, build_dual_downlinks
 from qinternet.network.links.entanglement import EntanglementLinkSpec, build_entanglement_links
+from qinternet.network.links.entanglement_qkd import EntanglementQkdLinkSpec, build_entanglement_qkd_links
 from qinternet.network.links.fibre import FibreLinkSpec, build_fibre_links
 from qinternet.network.links.free_space import FreeSpaceLinkSpec, build_free_space_links, progress_weight
 from qinternet.network.links.mdi import MdiLinkSpec, build_mdi_links
@@ -55,8 +56,9 @@ LINK_KINDS: tuple[LinkKindEntry, ...] = (
     LinkKindEntry(kind=LinkKind.TWIN_FIELD, spec=TwinFieldLinkSpec, build=build_twin_field_links),
     LinkKindEntry(kind=LinkKind.MEMORY, spec=MemoryLinkSpec, build=build_memory_links),
     LinkKindEntry(
-        kind=LinkKind.DUAL_DOWNLINK, spec=DualDownlinkSpec, build=build_dual_downlinks, weight=progress_weight
+        kind=LinkKind.DUAL_DOWNLINK, spec=DualDownlinkLinkSpec, build=build_dual_downlinks, weight=progress_weight
     ),
+    LinkKindEntry(kind=LinkKind.ENTANGLEMENT_QKD, spec=EntanglementQkdLinkSpec, build=build_entanglement_qkd_links),
 )
 """The kinds, in the order the scenario schema lists them."""
 
