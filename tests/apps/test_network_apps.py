@@ -124,3 +124,79 @@ def test_a_blind_computation_runs_on_a_request_and_needs_a_big_enough_server() -
     exact = app["details"]["trap_failure_probability_exact"]
     sigma = (exact * (1 - exact) / (8 * 300)) ** 0.5
     assert abs(app["details"]["trap_failure_rate"] - exact) < 4 * sigma
+
+
+def test_every_application_runs_from_one_scenario() -> None:
+    data = _with(
+        {
+            "requests": [
+                {"id": "kept", "a": "module-a", "b": "module-b", "pairs": 400, "min_fidelity": 0.9},
+                {"id": "measured", "a": "module-a", "b": "module-b", "pairs": 400, "use": "measure"},
+            ],
+            "applications": [
+                {"app": "teleportation", "request": "kept", "shots": 200},
+                {"app": "chsh", "request": "measured"},
+                {"app": "qkd", "request": "measured"},
+                {"app": "gate-teleportation", "request": "kept", "shots": 200, "options": {"gate": "cnot"}},
+                {"app": "distributed-grover", "request": "kept", "shots": 200, "options": {"marked": 1}},
+                {"app": "clock-sync", "request": "kept", "options": {"true_offset_ps": 50, "frequency_hz": 1e9}},
+                {"app": "qpacket", "request": "kept", "shots": 500},
+            ],
+        }
+    )
+    summary = json.loads(run_scenario(load_scenario(data), duration="60s").to_json())
+    metrics = [a["metric"] for a in summary["applications"]]
+    assert metrics == [
+        "average_fidelity",
+        "chsh_s",
+        "secret_key_rate_bps",
+        "cnot_fidelity",
+        "grover_success_probability",
+        "clock_offset_ps",
+        "payload_fidelity",
+    ]
+    for app in summary["applications"]:
+        lo, hi = app["ci95"]
+        assert lo <= app["value"] <= hi, app["app"]
+    clock = summary["applications"][5]
+    assert clock["ci95"][0] < 50 < clock["ci95"][1] or abs(clock["value"] - 50) < 4 * (
+        clock["ci95"][1] - clock["ci95"][0]
+    )
+    chsh = summary["applications"][1]
+    assert chsh["value"] > 2.0  # an Oxford pair (F ~0.94) violates the bound
+
+
+def test_entanglement_qkd_key_feeds_a_pool_and_a_demand() -> None:
+    data = _with(
+        {
+            "requests": [{"id": "measured", "a": "module-a", "b": "module-b", "pairs_per_s": 50, "use": "measure"}],
+            "applications": [{"app": "qkd", "request": "measured"}],
+        }
+    )
+    data["links"].append(
+        {
+            "id": "key",
+            "kind": "entanglement-qkd",
+            "a": "module-a",
+            "b": "module-b",
+            "request": "measured",
+            "block_s": 10,
+        }
+    )
+    data["demands"] = [{"id": "app-key", "a": "module-a", "b": "module-b", "rate_bps": 1}]
+    summary = json.loads(run_scenario(load_scenario(data), duration="60s").to_json())
+    key = next(link for link in summary["links"] if link["id"] == "key")
+    (qkd,) = summary["applications"]
+    (row,) = summary["entanglement"]
+    # the link's key over the run is the application's rate times the run, up to the rounding of each block to
+    # whole bits and the error-correction inefficiency the link charges (f = 1.16 on h(e_z); the app takes f = 1)
+    assert 0 < key["secret_bits"] <= qkd["value"] * 60 + 6
+    assert key["secret_bits"] > 0.5 * qkd["value"] * 60
+    assert row["pairs"] > 0
+    (demand,) = summary["demands"]
+    assert demand["delivered_bits"] > 0
+    # a request that keeps its pairs cannot make key
+    data["requests"][0]["use"] = "keep"
+    data["applications"] = []
+    with pytest.raises(ScenarioError, match=r"links\[1\]\.request: request 'measured' keeps its pairs"):
+        load_scenario(data)

@@ -147,6 +147,8 @@ def _run_one(result: RunResult, app: ApplicationSpec, rng: np.random.Generator, 
     scenario = result.scenario
     _check_options(app.options, _OPTIONS.get(app.app, ()), path)
     if app.link is not None:
+        if app.app is AppKind.QPACKET:
+            return _qpacket_on_link(result, app, rng, path)
         return _chsh_on_link(result, app, rng)
     assert result.entanglement is not None
     assert app.request is not None
@@ -202,14 +204,7 @@ def _run_one(result: RunResult, app: ApplicationSpec, rng: np.random.Generator, 
         )
     elif app.app is AppKind.QPACKET:
         assert got.plan is not None
-        header = PacketHeader(source=nodes[0], destination=nodes[1], hops=got.plan.nodes)
-        channel = PacketChannel(
-            drift_rad=_option(app.options, "drift_rad", 0.5, path),
-            depolarising_prob=_option(app.options, "depolarising_prob", 0.0, path),
-            transmittance=10.0 ** (-FIBRE_LOSS_DB_PER_KM * length_km / 10.0),
-            header_error_rad=header_error_rad_of_snr(_option(app.options, "header_snr", 1e4, path)),
-        )
-        outcome = send_packets(header, channel, rng, app.shots, corrected=bool(app.options.get("corrected", True)))
+        outcome = _packets(app, got.plan.nodes, length_km, rng, path)
     elif app.app is AppKind.BLIND:
         test_rounds = int(_option(app.options, "test_rounds", 1, path))
         if not 0 <= test_rounds <= 100:
@@ -226,6 +221,27 @@ def _run_one(result: RunResult, app: ApplicationSpec, rng: np.random.Generator, 
     else:  # pragma: no cover - the schema lists every kind above
         raise ScenarioError([(f"{path}.app", f"{app.app.value} cannot run in a scenario yet")])
     return outcome.to_dict()
+
+
+def _packets(
+    app: ApplicationSpec, hops: tuple[str, ...], length_km: float, rng: np.random.Generator, path: str
+) -> AppOutcome:
+    """Hybrid packets along ``hops`` over ``length_km`` of fibre (:mod:`qinternet.apps.qpacket`)."""
+    header = PacketHeader(source=hops[0], destination=hops[-1], hops=hops)
+    channel = PacketChannel(
+        drift_rad=_option(app.options, "drift_rad", 0.5, path),
+        depolarising_prob=_option(app.options, "depolarising_prob", 0.0, path),
+        transmittance=10.0 ** (-FIBRE_LOSS_DB_PER_KM * length_km / 10.0),
+        header_error_rad=header_error_rad_of_snr(_option(app.options, "header_snr", 1e4, path)),
+    )
+    return send_packets(header, channel, rng, app.shots, corrected=bool(app.options.get("corrected", True)))
+
+
+def _qpacket_on_link(result: RunResult, app: ApplicationSpec, rng: np.random.Generator, path: str) -> dict[str, Any]:
+    """Hybrid packets over a fibre link: its two ends and its length."""
+    link = next(link for link in result.scenario.links if link.id == app.link)
+    length_km = float(getattr(link, "length_km", 0.0))
+    return _packets(app, (link.a, link.b), length_km, rng, path).to_dict()
 
 
 def _computation(options: Mapping[str, Any], path: str) -> Computation:

@@ -154,7 +154,7 @@ def _print_summary(console: Console, summary: RunSummary) -> None:
 
     hours = summary.duration_s / 3600
     span = f"{hours / 24:g} days" if hours > 72 else f"{hours:g} h"
-    if summary.entanglement is not None:
+    if summary.entanglement is not None or summary.applications:
         _print_entanglement(console, summary)
     key_links = [link for link in summary.links if link.kind != "memory"]  # memory links make no key by themselves
     if not summary.demands and not key_links:
@@ -264,7 +264,8 @@ def _print_entanglement(console: Console, summary: RunSummary) -> None:
         for r in summary.entanglement or ()
     ]
     headers = ["request", "nodes", "pairs", "fidelity", "latency s", "purify", "met"]
-    _print_table(console, f"{summary.scenario}: entanglement requests", headers, rows, {0}, {0, 1})
+    if rows:
+        _print_table(console, f"{summary.scenario}: entanglement requests", headers, rows, {0}, {0, 1})
     for r in summary.entanglement or ():
         if r["unmet_reason"]:
             console.print(f"  {r['request']}: {r['unmet_reason']}")

@@ -300,7 +300,8 @@ class ApplicationSpec(Model):
     Attributes:
         app: which application.
         request: the request whose pairs it uses.
-        link: an ``entanglement`` link (photon pairs from a source, e.g. a satellite) for ``chsh``.
+        link: for ``chsh``, an ``entanglement`` or ``dual-downlink`` link (photon pairs from a source, e.g. a
+            satellite); for ``qpacket``, a ``fibre`` link (the packets' path).
         shots: runs of the application (Monte-Carlo statistics and the confidence interval).
         options: the application's own settings (e.g. ``{nodes: 4}`` for clock-sync).
     """
@@ -315,9 +316,11 @@ class ApplicationSpec(Model):
     def _source(self) -> ApplicationSpec:
         if (self.request is None) == (self.link is None):
             raise PydanticCustomError("application", "give either request or link")
-        if self.link is not None and self.app is not AppKind.CHSH:
+        if self.link is not None and self.app not in (AppKind.CHSH, AppKind.QPACKET):
             raise PydanticCustomError(
-                "application", "{app} runs on a request's pairs; only chsh takes a link", {"app": self.app.value}
+                "application",
+                "{app} runs on a request's pairs; only chsh and qpacket take a link",
+                {"app": self.app.value},
             )
         return self
 
@@ -530,7 +533,9 @@ def _quantum_errors(scenario: Scenario) -> list[tuple[str, str]]:
             source = links.get(app.link)
             if source is None:
                 errors.append((f"applications[{i}].link", f"unknown link {app.link!r}"))
-            elif source.kind not in (LinkKind.ENTANGLEMENT, LinkKind.DUAL_DOWNLINK):
+            elif app.app is AppKind.QPACKET and source.kind is not LinkKind.FIBRE:
+                errors.append((f"applications[{i}].link", f"link {app.link!r} is not a fibre link (the packets' path)"))
+            elif app.app is AppKind.CHSH and source.kind not in (LinkKind.ENTANGLEMENT, LinkKind.DUAL_DOWNLINK):
                 errors.append(
                     (
                         f"applications[{i}].link",
