@@ -29,6 +29,8 @@ def summary() -> dict[str, Any]:
     return {
         "scenario": "chicago-ieqnet",
         "duration_s": 86400.0,
+        "entanglement": None,  # a QKD network: no requests, no applications (RunSummary holds None)
+        "applications": None,
         "demands": [
             demand("fermilab-northwestern", "fermilab", "northwestern", 0.682),
             demand("argonne-northwestern", "argonne", "northwestern", 1.0),

@@ -32,6 +32,13 @@ DURATION_S = {
     "chicago-ieqnet": 3600.0,
     "micius": 4 * 86400.0,  # passes with key over both stations
     "space-ground-4600km": 2 * 86400.0,  # both downlinks give key on the second night
+    "oxford-dqc-2025": 60.0,
+    "delft-hague-2024": 3600.0,
+    "boston-siv-2024": 600.0,
+    "hefei-memories-2024": 1800.0,
+    "micius-entanglement-1200km": 30 * 86400.0,  # ~1,000 pairs over the joint passes
+    "repeater-backbone": 600.0,
+    "penn-qchip-2025": 600.0,
 }
 WINDOW = (1400, 3000)
 VIRIDIS_ENDS = ((0.267, 0.005, 0.329), (0.993, 0.906, 0.144))

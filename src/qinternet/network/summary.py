@@ -19,7 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from qinternet.network.published import PublishedComparison, compare_published
-from qinternet.network.satellite import earth_satellite
+from qinternet.network.satellite import Orbit, earth_satellite
 from qinternet.network.schema import NodeKind
 from qinternet.network.simulate import F64, NetworkRun
 
@@ -410,10 +410,19 @@ def satellite_map_points(run: NetworkRun, links: Sequence[BuiltLink]) -> dict[st
     (the pass it is drawn at) and ``track`` (``[lat_deg, lon_deg]`` pairs: the ground track during that
     pass, longitudes unwrapped so that a track across the antimeridian stays one line).
     """
-    from skyfield.api import wgs84
+
+    from qinternet.network.links.dual_downlink import DualDownlinkEngine
 
     found: dict[str, tuple[tuple[float, float], Any, Any, str]] = {}
+    joint: dict[str, tuple[float, DualDownlinkEngine, float | None, str]] = {}
     for i, (spec, link) in enumerate(zip(run.scenario.links, links, strict=True)):
+        if isinstance(link.engine, DualDownlinkEngine):  # a pair source: drawn where both stations saw it best
+            source = getattr(spec, "source", "")
+            joint.setdefault(source, (-1.0, link.engine, None, spec.id))
+            for jp, block in zip(link.engine.passes, run.blocks[i], strict=False):
+                if float(block.key_bits) + jp.sifted * 1e-9 > joint[source][0]:
+                    peak = float(jp.times_s[int(np.argmin(jp.range_a_km + jp.range_b_km))])
+                    joint[source] = (float(block.key_bits) + jp.sifted * 1e-9, link.engine, peak, spec.id)
         engine = link.pass_schedule
         if engine is None:
             continue
@@ -424,6 +433,12 @@ def satellite_map_points(run: NetworkRun, links: Sequence[BuiltLink]) -> dict[st
             if rank > found[node][0] and record.times_s.size:
                 found[node] = (rank, engine, record, spec.id)
     points: dict[str, SatelliteMapPoint] = {}
+    for node, (_, pair_engine, peak_s, link_id) in joint.items():
+        if node in found:
+            continue
+        when = 0.0 if peak_s is None else peak_s
+        why = "at the run's start (no joint pass)" if peak_s is None else f"closest to both stations ({link_id})"
+        points[node] = _sub_satellite_point(run, pair_engine.orbit, None, when, why)
     for node, (_, engine, record, link_id) in found.items():
         if record is None:
             times = np.array([0.0])
@@ -434,24 +449,35 @@ def satellite_map_points(run: NetworkRun, links: Sequence[BuiltLink]) -> dict[st
             times = np.unique(np.append(record.times_s[::step], record.times_s[-1]))
             peak = float(record.times_s[int(np.argmax(record.elevation_deg))])
             why = f"culmination of its best pass ({link_id}, {record.max_elevation_deg:.0f} deg)"
-        satellite = earth_satellite(engine.orbit)
-        origin = run.scenario.time.start
-        seconds = origin.second + origin.microsecond * 1e-6 + np.append(times, peak)
-        t = satellite.epoch.ts.utc(origin.year, origin.month, origin.day, origin.hour, origin.minute, seconds)
-        lat, lon = wgs84.latlon_of(satellite.at(t))
-        lon_deg = np.degrees(np.unwrap(lon.radians))
-        lon_deg += (lon_deg[-1] + 180.0) % 360.0 - 180.0 - lon_deg[-1]  # the point in [-180, 180), the track with it
-        lat_deg = lat.degrees
-        points[node] = SatelliteMapPoint(
-            lat_deg=float(lat_deg[-1]),
-            lon_deg=float(lon_deg[-1]),
-            utc=(origin + timedelta(seconds=peak)).isoformat(),
-            why=why,
-            track=()
-            if record is None
-            else tuple((float(a), float(b)) for a, b in zip(lat_deg[:-1], lon_deg[:-1], strict=True)),
-        )
+        points[node] = _sub_satellite_point(run, engine.orbit, None if record is None else times, peak, why)
     return points
+
+
+def _sub_satellite_point(
+    run: NetworkRun, orbit: Orbit, track_s: F64 | None, peak_s: float, why: str
+) -> SatelliteMapPoint:
+    """The satellite's sub-satellite point at ``peak_s`` (seconds from the start) and its ground track at
+    ``track_s`` (none when None), longitudes unwrapped along the track."""
+    from skyfield.api import wgs84
+
+    times = np.array([0.0]) if track_s is None else track_s
+    satellite = earth_satellite(orbit)
+    origin = run.scenario.time.start
+    seconds = origin.second + origin.microsecond * 1e-6 + np.append(times, peak_s)
+    t = satellite.epoch.ts.utc(origin.year, origin.month, origin.day, origin.hour, origin.minute, seconds)
+    lat, lon = wgs84.latlon_of(satellite.at(t))
+    lon_deg = np.degrees(np.unwrap(lon.radians))
+    lon_deg += (lon_deg[-1] + 180.0) % 360.0 - 180.0 - lon_deg[-1]  # the point in [-180, 180), the track with it
+    lat_deg = lat.degrees
+    return SatelliteMapPoint(
+        lat_deg=float(lat_deg[-1]),
+        lon_deg=float(lon_deg[-1]),
+        utc=(origin + timedelta(seconds=peak_s)).isoformat(),
+        why=why,
+        track=()
+        if track_s is None
+        else tuple((float(a), float(b)) for a, b in zip(lat_deg[:-1], lon_deg[:-1], strict=True)),
+    )
 
 
 def _long_format(
