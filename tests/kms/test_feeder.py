@@ -36,3 +36,26 @@ def test_a_block_that_ends_at_the_warm_up_s_end_is_stored_by_it(tmp_path: Path) 
     assert len(blocks) == 10  # the blocks ending at 60, 120, ..., 600 s
     assert feeder.advance(600.0) == 0  # and nothing twice
     store.close()
+
+
+def test_key_made_by_repeaters_reaches_the_kmes(tmp_path: Path) -> None:
+    """An entanglement-qkd link through a repeater feeds its two quantum-nodes' KMEs, as any link does."""
+    (tmp_path / "net.yaml").write_text(
+        "name: rep\nseed: 5\ntime: {duration_s: 600s, step_s: 60s}\nnodes:\n"
+        "  - {id: alice, kind: quantum-node, lat_deg: 46.2, lon_deg: 6.1, hardware: ideal}\n"
+        "  - {id: mid, kind: repeater, lat_deg: 46.5, lon_deg: 6.7, hardware: ideal}\n"
+        "  - {id: bob, kind: quantum-node, lat_deg: 46.9, lon_deg: 7.4, hardware: ideal}\n"
+        "links:\n"
+        "  - {id: am, kind: memory, a: alice, b: mid, length_km: 20}\n"
+        "  - {id: mb, kind: memory, a: mid, b: bob, length_km: 20}\n"
+        "  - {id: key, kind: entanglement-qkd, a: alice, b: bob, request: pairs, block_s: 60}\n"
+        "requests:\n  - {id: pairs, a: alice, b: bob, pairs_per_s: 1000, use: measure}\n"
+    )
+    scenario = resolve_scenario(str(tmp_path / "net.yaml"))[0]
+    topology = topology_of(scenario)
+    assert set(topology.sae_kme) == {"sae-alice", "sae-bob"}  # quantum-nodes host applications; repeaters do not
+    store = KeyStore(f"sqlite:///{tmp_path / 'kms.db'}")
+    feeder = NetworkFeeder(scenario, store, capacity_bytes=10**9)
+    assert feeder.advance(600.0) > 0
+    assert store.pool_bytes("kme-alice", "kme-bob") > 0
+    store.close()

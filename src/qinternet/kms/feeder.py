@@ -35,15 +35,15 @@ def kme_id(node: str) -> str:
 
 
 def sae_id(node: str) -> str:
-    """The SAE of a user node or ground station."""
+    """The SAE of a user node, ground station or quantum-node."""
     return f"sae-{node}"
 
 
-_SAE_KINDS = (NodeKind.USER, NodeKind.GROUND_STATION)
+_SAE_KINDS = (NodeKind.USER, NodeKind.GROUND_STATION, NodeKind.QUANTUM_NODE)
 
 
 def topology_of(scenario: Scenario) -> KmsTopology:
-    """KMEs, their links, the trusted ones, and one SAE per user node and ground station."""
+    """KMEs, their links, the trusted ones, and one SAE per user node, ground station and quantum-node."""
     users = [n.id for n in scenario.nodes if n.kind in _SAE_KINDS]
     return KmsTopology(
         sae_kme={sae_id(node): kme_id(node) for node in users},
