@@ -100,12 +100,21 @@ _NODE_STYLES = {
     "entanglement-source": _Style("D", "tab:purple", 70.0, "entanglement source", True),
     "trusted-relay": _Style("s", "0.35", 22.0, "trusted relay", False),
     "untrusted-relay": _Style("P", "tab:brown", 80.0, "untrusted relay (measurement station)", True),
+    "quantum-node": _Style("h", "teal", 90.0, "quantum node (processor, memory)", True),
+    "repeater": _Style("p", "tab:olive", 90.0, "quantum repeater", True),
+    "heralding-station": _Style("d", "tab:pink", 60.0, "heralding station", True),
 }
 _OTHER_NODE = _Style("X", "black", 60.0, "other node", True)
 
 _LINK_STYLES = {"fibre": "-", "free-space": "--", "entanglement": "-", "mdi": "-", "twin-field": "-"}
 
 _NO_KEY = "tab:red"
+
+_MEMORY = "memory"
+"""The kind of link that carries entangled pairs between memories: it makes no key, so it is drawn in
+:data:`_MEMORY_COLOUR` on the map and left out of the key figures and tables."""
+
+_MEMORY_COLOUR = "tab:purple"
 
 _LABEL_CHARS = 24
 """Longer node names are wrapped onto two lines on the map."""
@@ -270,6 +279,8 @@ def _draw_network(
         rate = link.mean_rate_bps
         colour = _CMAP(norm(rate)) if norm is not None and rate > 0 else _NO_KEY
         style = _LINK_STYLES.get(link.kind, "-") if rate > 0 else ":"
+        if link.kind == _MEMORY:
+            colour, style = _MEMORY_COLOUR, "-."
         width = {"free-space": 2.0, "fibre": 4.0}.get(link.kind, 2.4 if many else 3.5)
         ax.plot([a[0], b[0]], [a[1], b[1]], color=colour, ls=style, lw=width, zorder=2, solid_capstyle="round")
     for source, user in sorted(arms):
@@ -481,10 +492,12 @@ def _legend_of_kinds(ax: Axes, summary: RunSummary, arms: bool, tracks: bool) ->
         "entanglement": "entanglement link (pair)",
         "mdi": "MDI-QKD link (pair)",
         "twin-field": "twin-field QKD link (pair)",
+        _MEMORY: "memory link (entangled pairs, no key)",
     }
     for kind in link_kinds:
-        handles.append(Line2D([], [], color="0.3", ls=_LINK_STYLES.get(kind, "-"), lw=2, label=names.get(kind, kind)))
-    if any(link.mean_rate_bps <= 0 for link in summary.links):
+        colour, dashes = (_MEMORY_COLOUR, "-.") if kind == _MEMORY else ("0.3", _LINK_STYLES.get(kind, "-"))
+        handles.append(Line2D([], [], color=colour, ls=dashes, lw=2, label=names.get(kind, kind)))
+    if any(link.mean_rate_bps <= 0 and link.kind != _MEMORY for link in summary.links):
         handles.append(Line2D([], [], color=_NO_KEY, ls=":", lw=2, label="no key in the run"))
     if arms:
         relayed = any(kind in ("mdi", "twin-field") for kind in link_kinds)
@@ -685,14 +698,17 @@ _MARKERS = ("o", "s", "^", "v", "D", "P", "X", "*", "<", ">")
 
 
 def plot_pools(ax: Axes, run: NetworkRun, *, most: int = 8) -> Axes:
-    """Key pool levels over time: the ``most`` links whose pools held least on average.
+    """Key pool levels over time: the ``most`` links whose pools held least on average (memory links, which
+    make no key, left out).
 
     Lines that would hide one another stay visible: pools equal at every instant are drawn once and named
     together in the legend; the others differ in line style and in markers placed at staggered instants.
     Pools of very different sizes share a logarithmic axis.
     """
     t, _ = _time_axis(ax, run.times_s)
-    order = [int(i) for i in np.argsort(run.pool_bits.mean(axis=0), kind="stable")[:most]]
+    keyless = {i for i, spec in enumerate(run.scenario.links) if spec.kind.value == _MEMORY}
+    ranked = np.argsort(run.pool_bits.mean(axis=0), kind="stable")
+    order = [int(i) for i in ranked if int(i) not in keyless][:most]
     groups: list[list[int]] = []
     for i in order:
         same = next((g for g in groups if np.array_equal(run.pool_bits[:, g[0]], run.pool_bits[:, i])), None)
@@ -989,7 +1005,14 @@ def _figure(axes_size: tuple[float, float] = (6.4, 3.4), right_in: float = 2.6) 
 
 
 def write_report(path: Path, result: RunResult) -> None:
-    """Write the self-contained HTML report of a run (figures inline as SVG, no external files)."""
+    """Write the self-contained HTML report of a run (figures inline as SVG, no external files).
+
+    A run with entanglement requests or applications gets the section of
+    :func:`qinternet.report.entanglement.entanglement_section`; memory links (no key) are left out of the key
+    figures and the links table.
+    """
+    from qinternet.report.entanglement import entanglement_section, seconds  # they use this module's helpers
+
     run, links = result.network, result.links
     summary = result.summary
     figures: list[tuple[str, str]] = [
@@ -1000,9 +1023,13 @@ def write_report(path: Path, result: RunResult) -> None:
             "so that distances read true.",
         )
     ]
-    figure, ax = _figure()
-    plot_pools(ax, run)
-    figures.append((_svg(figure), "Pools that hold the same key at every instant are drawn once and named together."))
+    key_links = [row for row in summary.links if row.kind != _MEMORY]
+    if key_links:
+        figure, ax = _figure()
+        plot_pools(ax, run)
+        figures.append(
+            (_svg(figure), "Pools that hold the same key at every instant are drawn once and named together.")
+        )
     if run.scenario.demands:
         figure, ax = _figure()
         plot_demands(ax, run)
@@ -1045,22 +1072,28 @@ def write_report(path: Path, result: RunResult) -> None:
     ]
     hours = summary.duration_s / 3600
     span = f"{hours / 24:g} days" if hours > 72 else f"{hours:g} h"
+    if hours < 1:  # not "0.0166667 h"
+        span = seconds(summary.duration_s)
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'>",
         f"<title>qinternet: {html.escape(scenario.name)}</title><style>{_STYLE}</style></head><body>",
         f"<h1>{html.escape(scenario.name)}</h1><p>{html.escape(scenario.description)}</p>",
         f"<p class='dim'>Simulated {span} from {html.escape(summary.start_utc)}, seed {summary.seed}"
         + f", in {result.wall_s:.1f} s of wall time.</p>",
-        "<h2>Demands</h2>",
-        _table(summary.demands, demand_columns),
+    ]
+    entanglement = entanglement_section(result)
+    if summary.demands or not entanglement:  # an entanglement-only run has no key demands to list
+        parts += ["<h2>Demands</h2>", _table(summary.demands, demand_columns)]
+    parts += [
         "<h2>Figures</h2>",
         *(
             f"<figure>{svg}" + (f"<figcaption>{html.escape(caption)}</figcaption>" if caption else "") + "</figure>"
             for svg, caption in figures
         ),
-        "<h2>Links</h2>",
-        _table(summary.links, link_columns),
+        *entanglement,
     ]
+    if key_links or not entanglement:
+        parts += ["<h2>Links</h2>", _table(key_links, link_columns)]
     if summary.passes or any(link.pass_schedule is not None for link in links):
         parts += ["<h2>Satellite passes</h2>", _passes_table(summary.passes or ())]
     if summary.published:
