@@ -19,8 +19,8 @@ import numpy as np
 import pytest
 from matplotlib.image import imread
 
+from qinternet.apps.network_apps import run_scenario
 from qinternet.network.catalogue import builtin_names, resolve_scenario
-from qinternet.network.run import run_scenario
 from qinternet.network.schema import load_scenario
 from qinternet.network.summary import RunSummary
 from qinternet.report.network import network_map_figure, write_report
@@ -42,6 +42,8 @@ DURATION_S = {
 }
 WINDOW = (1400, 3000)
 VIRIDIS_ENDS = ((0.267, 0.005, 0.329), (0.993, 0.906, 0.144))
+TAB_BLUE = (0.122, 0.467, 0.706)
+"""matplotlib's first colour: the first request's pairs in the Entanglement section's fidelity figure."""
 
 
 def test_every_built_in_scenario_is_covered() -> None:
@@ -77,7 +79,7 @@ def test_the_map_is_readable(report: tuple[str, Path, RunSummary]) -> None:
 
 
 def test_the_report_renders_in_a_browser(report: tuple[str, Path, RunSummary], chromium: str, tmp_path: Path) -> None:
-    name, path, _ = report
+    name, path, summary = report
     shot = tmp_path / f"{name}.png"
     command = [
         chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -90,9 +92,14 @@ def test_the_report_renders_in_a_browser(report: tuple[str, Path, RunSummary], c
     pixels = imread(shot)[..., :3]
     assert pixels.shape[:2] == (WINDOW[1], WINDOW[0])
     inked = np.any(pixels < 0.9, axis=2).mean()
-    assert inked > 0.03, f"the page is nearly blank ({inked:.1%} of pixels inked)"
-    for end in VIRIDIS_ENDS:  # the map's colour bar was drawn: the inline SVG rendered
-        assert np.any(np.all(np.abs(pixels - np.array(end)) < 0.03, axis=2)), f"no pixel of colour {end}"
+    # a blank or broken page inks well under 1 % (the title alone); the shortest built-in report (one dual-downlink,
+    # no demand: micius-entanglement-1200km) inks 2.9 % of this tall window
+    assert inked > 0.015, f"the page is nearly blank ({inked:.1%} of pixels inked)"
+    key_links = [link for link in summary.links if link.kind != "memory"]
+    # the map's colour bar (of key rates) was drawn, or, in a network of memory links only, the first request's
+    # fidelity points: either way an inline SVG rendered
+    for colour in VIRIDIS_ENDS if key_links else (TAB_BLUE,):
+        assert np.any(np.all(np.abs(pixels - np.array(colour)) < 0.03, axis=2)), f"no pixel of colour {colour}"
     if keep := os.environ.get("QINTERNET_SCREENSHOTS"):
         Path(keep).mkdir(parents=True, exist_ok=True)
         shutil.copy(shot, Path(keep) / shot.name)
