@@ -156,7 +156,7 @@ def _broken(change: str) -> dict[str, Any]:
         ("relay serves two links", "nodes[1]", "an untrusted-relay joins exactly two users"),
         ("relay serves none", "nodes[3]", "'idle' is the relay of no link"),
         ("trusted relay that is not", "nodes[1]", "never holds key, so it cannot be trusted"),
-        ("demand at the relay", "demands[0].b", "is an untrusted-relay; a demand joins users"),
+        ("demand at the relay", "demands[0].b", "is an untrusted-relay; a demand ends at a user"),
         ("fibre to the relay", "links[1]", "an untrusted-relay is the relay of an mdi or twin-field link"),
         ("relay of the wrong kind", "links[0].relay", "is a trusted-relay, not an untrusted-relay"),
         ("unknown kind", "links[0].kind", "must be one of fibre, free-space, entanglement, mdi, twin-field"),
