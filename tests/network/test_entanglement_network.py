@@ -104,6 +104,28 @@ def test_purification_is_added_only_when_the_fidelity_needs_it() -> None:
     assert purified.pilot_rate_hz < bare.pilot_rate_hz  # purification costs pairs
 
 
+def test_a_cutoff_is_chosen_where_waiting_costs_the_fidelity() -> None:
+    # NV nodes (T2 0.4 s) with links that take seconds per pair: a pair waiting for its partner decoheres; a cut-off
+    # short against T2 keeps the fidelity at a price in rate, before any purification is needed
+    links, nodes = _line({"a-m": 10.0, "m-b": 10.0}, "delft-nv")
+    rng = np.random.default_rng(1)
+    never = plan_request(RequestModel(id="r", a="a", b="b", pairs=10, cutoff_s=1e9), links, nodes, rng)
+    assert never is not None
+    target = never.pilot_fidelity + 0.05
+    plan = plan_request(RequestModel(id="r", a="a", b="b", pairs=10, min_fidelity=target), links, nodes, rng)
+    assert plan is not None
+    assert plan.met
+    assert plan.chain.cutoff_s is not None
+    assert plan.chain.cutoff_s < 0.4  # short against the memories' T2
+    assert plan.purify_rounds == 0
+    assert plan.pilot_fidelity >= target
+    assert plan.pilot_rate_hz < never.pilot_rate_hz  # the cut-off discards pairs
+    # a cut-off the request sets is the only one tried
+    fixed = plan_request(RequestModel(id="r", a="a", b="b", pairs=10, cutoff_s=1e9), links, nodes, rng)
+    assert fixed is not None
+    assert fixed.chain.cutoff_s == 1e9
+
+
 def test_a_fidelity_no_purification_reaches_is_reported_unmet() -> None:
     links, nodes = _line({"a-b": 5.0})
     request = RequestModel(id="r", a="a", b="b", pairs=5, min_fidelity=1.0)

@@ -13,10 +13,11 @@ path, reserves the nodes' qubits for it and swaps along it):
    (:class:`~qinternet.entanglement.chain.ChainModel`: its links one by one, nested swapping at its nodes) and
    estimated by a pilot of ``PILOT_ROUNDS`` deliveries of the chain sampler; the path taken is the one of
    highest rate among those whose mean fidelity reaches the request's minimum.
-2. **Purification where needed.** When no path reaches the minimum, DEJMPS recurrence rounds on the elementary
-   links (Deutsch et al., PRL 77, 2818 (1996)) are added, one at a time up to ``MAX_PURIFY_ROUNDS``; the first
-   that reaches it is taken. A target purification cannot reach leaves the request unmet with the best
-   fidelity found, in the summary (not an error).
+2. **Cut-offs and purification where needed.** When no path reaches the minimum, memory cut-offs are tried
+   (:data:`AUTO_CUTOFF_PAIRS`, :data:`AUTO_CUTOFF_T2`, unless the request sets one), then DEJMPS recurrence
+   rounds on the elementary links (Deutsch et al., PRL 77, 2818 (1996)) are added, one at a time up to
+   ``MAX_PURIFY_ROUNDS``; the first that reaches it is taken. A target purification cannot reach leaves the
+   request unmet with the best fidelity found, in the summary (not an error).
 3. **Reservations.** As QuISP's RuleSets reserve a connection's resources (Matsuo et al., 2019) and as the
    time-slotted schedule of Pompili et al. 2022, each request holds qubits on its path while it is served: one at
    each end, two at each repeater. Where the requests through a node want more qubits (or more communication
@@ -87,6 +88,13 @@ below ~0.01 for any spread of fidelities in [0, 1]: sigma <= 0.5, 0.5 / sqrt(400
 the spreads chains give)."""
 MAX_PURIFY_ROUNDS = 3
 """Most DEJMPS rounds per elementary link that purification tries (each doubles the links a pair costs)."""
+AUTO_CUTOFF_PAIRS = (3.0, 1.0)
+"""Cut-offs tried when a request names none, in units of the slowest link's expected time per pair: a pair that
+waited three (or one) times as long as a link takes to make is discarded. The memory cut-offs of Li, Coopmans,
+Elkouss (2021) trade rate for fidelity this way; the planner keeps the fastest that reaches the fidelity."""
+AUTO_CUTOFF_T2 = (0.1, 0.01)
+"""Cut-offs tried as well, in units of the path's shortest memory T2: where links are slow against the memories,
+a cut-off must be short against T2 to keep fidelity (at a price in rate that the pilot measures)."""
 MAX_SAMPLED_PAIRS = 200_000
 """Most deliveries a request draws; beyond, the count of pairs is extrapolated from the drawn rate (said in the
 result)."""
@@ -244,6 +252,7 @@ class RequestResult:
             "b": self.request.b,
             "path": list(self.plan.nodes) if self.plan else None,
             "purify_rounds": self.plan.purify_rounds if self.plan else None,
+            "cutoff_s": self.plan.chain.cutoff_s if self.plan else None,
             "share": self.share,
             "pairs": self.pairs,
             "wanted_pairs": self.wanted_pairs,
@@ -364,13 +373,29 @@ def _pilot(chain: ChainModel, rng: np.random.Generator) -> tuple[float, float]:
     return 1.0 / float(got.round_s.mean()), float(got.states[:, 0].mean())
 
 
+def _cutoffs(request: RequestModel, hops: Sequence[MemoryLinkModel]) -> list[float | None]:
+    """The cut-offs a plan tries: the request's own; else none, ``AUTO_CUTOFF_PAIRS`` times the slowest link's
+    expected time per pair and ``AUTO_CUTOFF_T2`` times the shortest T2 of the links' memories (a path of one link
+    waits for nothing: none)."""
+    if request.cutoff_s is not None:
+        return [request.cutoff_s]
+    if len(hops) < 2:
+        return [None]
+    slowest = max(h.seconds_per_pair for h in hops)
+    t2 = min(h.preset.node.memory.t2_s for h in hops)
+    coherence = [k * t2 for k in AUTO_CUTOFF_T2] if math.isfinite(t2) else []
+    return [None, *(k * slowest for k in AUTO_CUTOFF_PAIRS), *coherence]
+
+
 def plan_request(
     request: RequestModel,
     links: Sequence[MemoryLinkModel],
     nodes: Mapping[str, QuantumNodeModel],
     rng: np.random.Generator,
 ) -> PathPlan | None:
-    """The path, purification and chain for ``request`` (module docstring, steps 1 and 2); None without a path.
+    """The path, cut-off, purification and chain for ``request`` (module docstring, steps 1 and 2); None without
+    a path. Without purification first, each candidate path with no cut-off and with the cut-offs of
+    :data:`AUTO_CUTOFF_PAIRS` (unless the request sets its own), then with one more DEJMPS round at a time.
 
     When nothing reaches the minimum fidelity the plan has ``met`` False and is the one of highest fidelity.
     """
@@ -383,19 +408,20 @@ def plan_request(
             break  # purification needs both halves stored
         plans = []
         for path, hops in candidates:
-            chain = compile_path(path, hops, nodes, purify_rounds=rounds, mode=request.mode, cutoff_s=request.cutoff_s)
-            rate, fid = _pilot(chain, rng)
-            plans.append(
-                PathPlan(
-                    nodes=path,
-                    links=tuple(h.id for h in hops),
-                    purify_rounds=rounds,
-                    chain=chain,
-                    pilot_rate_hz=rate,
-                    pilot_fidelity=fid,
-                    met=rate > 0.0 and fid >= request.min_fidelity,
+            for cutoff in _cutoffs(request, hops):
+                chain = compile_path(path, hops, nodes, purify_rounds=rounds, mode=request.mode, cutoff_s=cutoff)
+                rate, fid = _pilot(chain, rng)
+                plans.append(
+                    PathPlan(
+                        nodes=path,
+                        links=tuple(h.id for h in hops),
+                        purify_rounds=rounds,
+                        chain=chain,
+                        pilot_rate_hz=rate,
+                        pilot_fidelity=fid,
+                        met=rate > 0.0 and fid >= request.min_fidelity,
+                    )
                 )
-            )
         good = [p for p in plans if p.met]
         if good:
             return max(good, key=lambda p: p.pilot_rate_hz)
