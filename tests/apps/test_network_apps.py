@@ -200,3 +200,16 @@ def test_entanglement_qkd_key_feeds_a_pool_and_a_demand() -> None:
     data["applications"] = []
     with pytest.raises(ScenarioError, match=r"links\[1\]\.request: request 'measured' keeps its pairs"):
         load_scenario(data)
+
+
+def test_too_few_pairs_for_an_application_is_reported_not_raised() -> None:
+    data = _with(
+        {
+            "requests": [{"id": "few", "a": "module-a", "b": "module-b", "pairs": 1, "use": "measure"}],
+            "applications": [{"app": "chsh", "request": "few"}],
+        }
+    )
+    summary = json.loads(run_scenario(load_scenario(data), duration="20s").to_json())
+    (app,) = summary["applications"]
+    assert app["value"] is None
+    assert "needs 40 pairs; the request got 1" in app["unmet"]

@@ -43,7 +43,7 @@ def test_key_made_by_repeaters_reaches_the_kmes(tmp_path: Path) -> None:
     (tmp_path / "net.yaml").write_text(
         "name: rep\nseed: 5\ntime: {duration_s: 600s, step_s: 60s}\nnodes:\n"
         "  - {id: alice, kind: quantum-node, lat_deg: 46.2, lon_deg: 6.1, hardware: ideal}\n"
-        "  - {id: mid, kind: repeater, lat_deg: 46.5, lon_deg: 6.7, hardware: ideal}\n"
+        "  - {id: mid, kind: repeater, lat_deg: 46.5, lon_deg: 6.7, hardware: ideal, qubits: 2}\n"
         "  - {id: bob, kind: quantum-node, lat_deg: 46.9, lon_deg: 7.4, hardware: ideal}\n"
         "links:\n"
         "  - {id: am, kind: memory, a: alice, b: mid, length_km: 20}\n"

@@ -312,3 +312,88 @@ def test_memory_nodes_need_known_hardware() -> None:
     data["nodes"][5]["hardware"] = "near-term"
     with pytest.raises(ScenarioError, match=r"nodes\[5\]: only a quantum-node or a repeater has hardware"):
         load_scenario(data)
+
+
+def _pair_network(hardware: str = "ideal", qubits: int = 2, extra_nodes: str = "") -> dict[str, Any]:
+    import yaml
+
+    text = f"""
+name: pairs
+time: {{duration_s: 600, step_s: 60}}
+nodes:
+  - {{id: a, kind: quantum-node, lat_deg: 46.2, lon_deg: 6.1, hardware: {hardware}, qubits: {qubits}}}
+  - {{id: b, kind: quantum-node, lat_deg: 46.3, lon_deg: 6.2, hardware: {hardware}, qubits: {qubits}}}
+{extra_nodes}
+links:
+  - {{id: ab, kind: memory, a: a, b: b, length_km: 1}}
+"""
+    data: dict[str, Any] = yaml.safe_load(text)
+    return data
+
+
+def test_entanglement_key_counts_only_the_pairs_the_request_got() -> None:
+    from qinternet.network.links.build import build_links
+    from qinternet.network.links.entanglement_qkd import EntanglementQkdEngine
+
+    data = _pair_network()
+    # more pairs than the layer draws (2e5): the rest arrive at the drawn rate, but no more than asked
+    data["requests"] = [{"id": "r", "a": "a", "b": "b", "pairs": 300_000, "use": "measure"}]
+    data["links"].append({"id": "key", "kind": "entanglement-qkd", "a": "a", "b": "b", "request": "r", "block_s": 60})
+    built = build_links(load_scenario(data))
+    engine = built[1].engine
+    assert isinstance(engine, EntanglementQkdEngine)
+    assert engine.got.extrapolated
+    assert engine.pairs.sum() == pytest.approx(engine.got.pairs, rel=1e-9)
+    assert engine.got.pairs == 300_000
+
+
+def test_a_rate_request_is_served_over_the_run_and_the_last_block_is_kept() -> None:
+    from qinternet.network.links.build import build_links
+    from qinternet.network.links.entanglement_qkd import EntanglementQkdEngine
+
+    data = _pair_network()
+    data["time"]["duration_s"] = 150
+    data["requests"] = [{"id": "r", "a": "a", "b": "b", "pairs_per_s": 20, "use": "measure"}]
+    data["links"].append({"id": "key", "kind": "entanglement-qkd", "a": "a", "b": "b", "request": "r", "block_s": 60})
+    engine = build_links(load_scenario(data))[1].engine
+    assert isinstance(engine, EntanglementQkdEngine)
+    # pair k no earlier than k / rate: 60 s blocks hold 1,200 pairs, the last 30 s block 600
+    np.testing.assert_allclose(engine.edges_s, [0.0, 60.0, 120.0, 150.0])
+    np.testing.assert_allclose(engine.pairs, [1200, 1200, 600], atol=1)
+
+
+def test_swaps_need_two_qubits_and_purification_two_copies() -> None:
+    nodes = "  - {id: m, kind: quantum-node, lat_deg: 46.25, lon_deg: 6.15, hardware: ideal, qubits: 1}"
+    data = _pair_network(extra_nodes=nodes)
+    data["links"] = [
+        {"id": "am", "kind": "memory", "a": "a", "b": "m", "length_km": 1},
+        {"id": "mb", "kind": "memory", "a": "m", "b": "b", "length_km": 1},
+    ]
+    data["requests"] = [{"id": "r", "a": "a", "b": "b", "pairs": 10}]
+    row = run_scenario(load_scenario(data)).to_dict()["entanglement"][0]
+    assert row["pairs"] == 0
+    assert "qubits a swap needs" in row["unmet_reason"]
+    # a repeater whose preset gives it one qubit is refused at once
+    data["nodes"][2]["kind"] = "repeater"
+    data["nodes"][2].pop("qubits")
+    with pytest.raises(ScenarioError, match=r"nodes\[2\]\.qubits: a repeater holds two halves to swap them; got 1"):
+        load_scenario(data)
+    # nodes with one qubit cannot purify: a fidelity only purification reaches stays unmet
+    single = _pair_network(hardware="near-term", qubits=1)
+    single["requests"] = [{"id": "r", "a": "a", "b": "b", "pairs": 10, "min_fidelity": 0.999}]
+    row = run_scenario(load_scenario(single)).to_dict()["entanglement"][0]
+    assert row["purify_rounds"] == 0
+    assert not row["met"]
+
+
+def test_a_higher_priority_is_reserved_first() -> None:
+    data = _pair_network(qubits=1)
+    data["requests"] = [
+        {"id": "low", "a": "a", "b": "b", "pairs": 100, "priority": 1},
+        {"id": "high", "a": "a", "b": "b", "pairs": 100, "priority": 10},
+    ]
+    rows = {r["request"]: r for r in run_scenario(load_scenario(data)).to_dict()["entanglement"]}
+    assert rows["high"]["share"] == 1.0
+    assert rows["high"]["met"]
+    assert rows["low"]["share"] == 0.0
+    assert not rows["low"]["met"]

@@ -52,6 +52,11 @@ __all__ = ["MAX_APP_PAIRS", "run_applications", "run_scenario"]
 MAX_APP_PAIRS = 10_000_000
 """Most pairs a Bell test or a clock synchronisation draws outcomes for (beyond, the statistics are already
 far below any systematic error of the model)."""
+MIN_CHSH_PAIRS = 40
+"""Fewest pairs a Bell test runs on: four setting pairs drawn at random, each wanting a few trials (with 40 the
+chance that a setting pair draws none is 4 x 0.75**40 ~ 4e-5); fewer is reported as too few, not run."""
+MIN_CLOCK_PAIRS = 2
+"""Fewest pairs the clock synchronisation estimates from (its two readout settings)."""
 FIBRE_LOSS_DB_PER_KM = 0.2
 """Loss of the packets' fibre path (standard single-mode fibre at 1550 nm), for ``qpacket``."""
 
@@ -164,9 +169,10 @@ def _run_one(result: RunResult, app: ApplicationSpec, rng: np.random.Generator, 
     if app.app is AppKind.TELEPORTATION:
         outcome = teleport(state, proc_a, proc_b, rng, app.shots, classical_latency_s=wait_s, nodes=nodes)
     elif app.app is AppKind.CHSH:
-        outcome = chsh_test(
-            state, rng, min(got.pairs, MAX_APP_PAIRS), processor_a=proc_a, processor_b=proc_b, nodes=nodes
-        )
+        count = min(got.pairs, MAX_APP_PAIRS)
+        if count < MIN_CHSH_PAIRS:
+            return _no_pairs(app, nodes, "chsh_s", f"a Bell test needs {MIN_CHSH_PAIRS} pairs; the request got {count}")
+        outcome = chsh_test(state, rng, count, processor_a=proc_a, processor_b=proc_b, nodes=nodes)
     elif app.app is AppKind.QKD:
         outcome = entanglement_qkd(state, got.pairs, _horizon(scenario, got), nodes=nodes)
     elif app.app is AppKind.GATE_TELEPORTATION:
@@ -191,6 +197,9 @@ def _run_one(result: RunResult, app: ApplicationSpec, rng: np.random.Generator, 
             state, proc_a, proc_b, marked=marked, shots=app.shots, rng=rng, nodes=nodes, wait_s=wait_s
         )
     elif app.app is AppKind.CLOCK_SYNC:
+        if got.pairs < MIN_CLOCK_PAIRS:
+            why = f"clock synchronisation needs {MIN_CLOCK_PAIRS} pairs; the request got {got.pairs}"
+            return _no_pairs(app, nodes, "clock_offset_ps", why)
         outcome = clock_sync(
             state,
             true_offset_ps=_option(app.options, "true_offset_ps", 100.0, path),
@@ -288,4 +297,6 @@ def _chsh_on_link(result: RunResult, app: ApplicationSpec, rng: np.random.Genera
         return _no_pairs(app, nodes, "chsh_s", "the link detected no pair in the run")
     qber = sum(b.qber * b.sifted_bits for b in blocks) / sifted
     pairs = int(min(2 * sifted, MAX_APP_PAIRS))
+    if pairs < MIN_CHSH_PAIRS:
+        return _no_pairs(app, nodes, "chsh_s", f"a Bell test needs {MIN_CHSH_PAIRS} pairs; the link detected {pairs}")
     return chsh_test(pair_of_qber(qber), rng, pairs, nodes=nodes).to_dict()

@@ -399,7 +399,11 @@ def plan_request(
 
     When nothing reaches the minimum fidelity the plan has ``met`` False and is the one of highest fidelity.
     """
-    candidates = _candidate_paths(memory_graph(links), request.a, request.b)
+    candidates = [
+        (path, hops)
+        for path, hops in _candidate_paths(memory_graph(links), request.a, request.b)
+        if _fits(path, nodes, purify=False)
+    ]
     if not candidates:
         return None
     best: PathPlan | None = None
@@ -408,6 +412,8 @@ def plan_request(
             break  # purification needs both halves stored
         plans = []
         for path, hops in candidates:
+            if rounds > 0 and not _fits(path, nodes, purify=True):
+                continue  # too few qubits to hold two copies of a link
             for cutoff in _cutoffs(request, hops):
                 chain = compile_path(path, hops, nodes, purify_rounds=rounds, mode=request.mode, cutoff_s=cutoff)
                 rate, fid = _pilot(chain, rng)
@@ -448,33 +454,68 @@ def plan_request(
 
 
 def _qubits_wanted(plan: PathPlan) -> dict[str, tuple[int, int]]:
-    """Memory and communication qubits a plan holds at each of its nodes: (1, 1) at the ends, (2, 2) inside."""
+    """Memory and communication qubits a plan holds at each of its nodes: (1, 1) at the ends, (2, 2) inside; with
+    purification, two copies of a link's half at once (:func:`qubits_needed`)."""
     last = len(plan.nodes) - 1
-    return {n: (1, 1) if i in (0, last) else (2, 2) for i, n in enumerate(plan.nodes)}
+    purify = plan.purify_rounds > 0
+    return {
+        n: (qubits_needed(inner=0 < i < last, purify=purify), 1 if i in (0, last) else 2)
+        for i, n in enumerate(plan.nodes)
+    }
+
+
+def qubits_needed(*, inner: bool, purify: bool) -> int:
+    """Memory qubits a node of a path holds at once: one half at an end, two at a node that swaps; purification
+    keeps a second copy of each link's half while it purifies (recurrence: two pairs per link end)."""
+    halves = 2 if inner else 1
+    return 2 * halves if purify else halves
+
+
+def _fits(path: Sequence[str], nodes: Mapping[str, QuantumNodeModel], *, purify: bool) -> bool:
+    """Whether every node of ``path`` has the memory qubits the path needs of it."""
+    last = len(path) - 1
+    return all(nodes[n].qubits >= qubits_needed(inner=0 < i < last, purify=purify) for i, n in enumerate(path))
 
 
 def reserve(
-    plans: Sequence[PathPlan | None], nodes: Mapping[str, QuantumNodeModel]
+    plans: Sequence[PathPlan | None],
+    nodes: Mapping[str, QuantumNodeModel],
+    priorities: Sequence[int] | None = None,
 ) -> tuple[list[float], dict[str, float]]:
     """Shares of time of each plan and occupancy of each node (module docstring, step 3).
 
-    Max-min fair: every node's memory qubits, and its communication qubits, are divided in proportion to what
-    the plans through it want, and a plan gets the smallest share of its nodes (so no node is overbooked). A
-    plan wants at most the node's communication qubits (a node with one makes its two links in turn: the chain
-    models that, :attr:`ChainModel.sequential`).
+    By priority, higher first: the plans of one priority divide what the higher ones left of every node's memory
+    qubits, and of its communication qubits, in proportion to what they want (max-min fair), and a plan gets the
+    smallest share of its nodes, so no node is overbooked. A plan wants at most the node's communication qubits
+    (a node with one makes its two links in turn: the chain models that, :attr:`ChainModel.sequential`).
     """
-    memory_load: dict[str, float] = {}
-    comm_load: dict[str, float] = {}
-    for plan in plans:
-        if plan is None:
-            continue
-        for n, (mem, comm) in _qubits_wanted(plan).items():
-            memory_load[n] = memory_load.get(n, 0.0) + mem
-            comm_load[n] = comm_load.get(n, 0.0) + min(comm, nodes[n].communication_qubits)
-    node_share = {
-        n: min(1.0, nodes[n].qubits / memory_load[n], nodes[n].communication_qubits / comm_load[n]) for n in memory_load
-    }
-    shares = [0.0 if p is None else min(node_share[n] for n in p.nodes) for p in plans]
+    levels = [1] * len(plans) if priorities is None else list(priorities)
+    memory_left = {n: float(m.qubits) for n, m in nodes.items()}
+    comm_left = {n: float(m.communication_qubits) for n, m in nodes.items()}
+    shares = [0.0] * len(plans)
+    for level in sorted(set(levels), reverse=True):
+        members = [i for i, plan in enumerate(plans) if plan is not None and levels[i] == level]
+        memory_load: dict[str, float] = {}
+        comm_load: dict[str, float] = {}
+        wants: dict[int, dict[str, tuple[float, float]]] = {}
+        for i in members:
+            plan = plans[i]
+            assert plan is not None
+            wants[i] = {
+                n: (float(mem), float(min(comm, nodes[n].communication_qubits)))
+                for n, (mem, comm) in _qubits_wanted(plan).items()
+            }
+            for n, (mem, comm) in wants[i].items():
+                memory_load[n] = memory_load.get(n, 0.0) + mem
+                comm_load[n] = comm_load.get(n, 0.0) + comm
+        node_share = {
+            n: max(0.0, min(1.0, memory_left[n] / memory_load[n], comm_left[n] / comm_load[n])) for n in memory_load
+        }
+        for i in members:
+            shares[i] = min(node_share[n] for n in wants[i])
+            for n, (mem, comm) in wants[i].items():
+                memory_left[n] -= shares[i] * mem
+                comm_left[n] -= shares[i] * comm
     occupancy = dict.fromkeys(nodes, 0.0)
     for plan, share in zip(plans, shares, strict=True):
         if plan is None:
@@ -503,14 +544,13 @@ def _deliver(
     if plan.pilot_rate_hz <= 0.0 or share <= 0.0:
         return _empty(request, plan, share, wanted, "no pair arrives on the path within the run")
     busy_s = share * horizon_s  # the time the path is the request's
-    expected = busy_s * plan.pilot_rate_hz
-    target = min(wanted, expected * 1.3 + 20.0)
-    draws = max(1, min(math.ceil(target), MAX_SAMPLED_PAIRS))
+    most = max(1, min(math.ceil(wanted), MAX_SAMPLED_PAIRS))
     parts: list[Deliveries] = []
     done = 0
     elapsed = 0.0
-    while done < draws and elapsed < busy_s:
-        batch = min(draws - done, 50_000)
+    while done < most and elapsed < busy_s:  # until the count is reached or the time is up
+        left_s = busy_s - elapsed
+        batch = max(1, min(most - done, 50_000, math.ceil(left_s * plan.pilot_rate_hz * 1.3) + 20))
         try:
             got = sample_chain(plan.chain, batch, rng)
         except ParameterError as exc:
@@ -521,6 +561,8 @@ def _deliver(
     round_s = np.concatenate([p.round_s for p in parts])
     states = np.concatenate([p.states for p in parts])
     ends = np.cumsum(round_s) / share  # wall-clock: the path is the request's a fraction ``share`` of the time
+    if request.pairs_per_s is not None:  # a rate is served as asked: pair k no earlier than k / rate
+        ends = np.maximum(ends, np.arange(1, len(ends) + 1) / request.pairs_per_s)
     extrapolated = bool(done >= MAX_SAMPLED_PAIRS and ends[-1] < horizon_s and wanted > done)
     inside = int(np.searchsorted(ends, horizon_s, side="right"))
     limit = int(min(wanted, inside)) if not extrapolated else inside
@@ -609,9 +651,8 @@ def run_requests(
     """
     rngs = [np.random.default_rng(stream_seed_sequence(seed, f"entanglement:{r.id}")) for r in requests]
     plans = [plan_request(r, links, nodes, rng) for r, rng in zip(requests, rngs, strict=True)]
-    order = sorted(range(len(requests)), key=lambda i: -requests[i].priority)
-    shares, occupancy = reserve([plans[i] for i in order], nodes)
-    share_of = {i: shares[k] for k, i in enumerate(order)}
+    shares, occupancy = reserve(plans, nodes, [r.priority for r in requests])
+    share_of = dict(enumerate(shares))
     results = []
     for i, (request, plan, rng) in enumerate(zip(requests, plans, rngs, strict=True)):
         horizon = duration_s if request.deadline_s is None else min(duration_s, request.deadline_s)
@@ -622,7 +663,7 @@ def run_requests(
                     None,
                     0.0,
                     _wanted(request, horizon),
-                    f"no memory path joins {request.a!r} and {request.b!r}",
+                    f"no memory path joins {request.a!r} and {request.b!r} through nodes with the qubits a swap needs",
                 )
             )
             continue

@@ -489,8 +489,11 @@ def _quantum_errors(scenario: Scenario) -> list[tuple[str, str]]:
             errors.append(
                 (f"nodes[{i}].hardware", f"unknown preset {node.hardware!r}; one of {', '.join(REPEATER_PRESETS)}")
             )
-        elif node.kind is NodeKind.REPEATER and node.qubits is not None and node.qubits < 2:
-            errors.append((f"nodes[{i}].qubits", f"a repeater holds two halves to swap them; got {node.qubits}"))
+        elif node.kind is NodeKind.REPEATER and node.hardware is not None:
+            have = node.qubits or REPEATER_PRESETS[node.hardware].node.memory_qubits
+            if have < 2:
+                given = "" if node.qubits is not None else f" (the {node.hardware} preset's; set qubits)"
+                errors.append((f"nodes[{i}].qubits", f"a repeater holds two halves to swap them; got {have}{given}"))
     graph: nx.Graph[str] = nx.Graph()
     for link in scenario.links:
         if isinstance(link, MemoryLinkSpec):

@@ -11,7 +11,8 @@ out like any link's: key made by repeaters.
 
 ``model: monte-carlo`` draws the sifting, the split between the bases and the errors (binomial) per block;
 ``analytic`` takes their expectations. Where the request's pairs were more than the layer draws (its count
-extrapolated), a block past the last drawn pair takes the mean rate and state of the drawn ones.
+extrapolated), the pairs not drawn arrive at the drawn ones' rate and mean state after the last drawn pair, as
+many as the request got (its deadline and count respected).
 """
 
 from __future__ import annotations
@@ -88,6 +89,7 @@ class EntanglementQkdEngine:
         block_s, duration_s: block length and the run's length.
         ec_efficiency: ``f``.
         monte_carlo: draw sifting and errors (True) or take their expectations.
+        edges_s: the blocks' boundaries, from 0 to the run's end (the last block may be shorter) (derived).
         pairs, e_z, e_x: per block, pairs delivered and their mean error rates (derived).
     """
 
@@ -97,13 +99,17 @@ class EntanglementQkdEngine:
     duration_s: float
     ec_efficiency: float
     monte_carlo: bool
+    edges_s: F64 = field(init=False, repr=False)
     pairs: F64 = field(init=False, repr=False)
     e_z: F64 = field(init=False, repr=False)
     e_x: F64 = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        blocks = max(1, math.floor(self.duration_s / self.block_s + 1e-9))
-        edges = self.block_s * np.arange(blocks + 1, dtype=np.float64)
+        full = math.floor(self.duration_s / self.block_s + 1e-9)
+        edges = self.block_s * np.arange(full + 1, dtype=np.float64)
+        if edges[-1] < self.duration_s * (1.0 - 1e-12):  # a last, shorter block up to the run's end
+            edges = np.append(edges, self.duration_s)
+        blocks = len(edges) - 1
         times, states = self.got.delivered_s, self.got.delivered_states
         index = np.clip(np.searchsorted(edges, times, side="left") - 1, 0, blocks - 1)
         pairs = np.bincount(index, minlength=blocks).astype(np.float64)
@@ -112,12 +118,17 @@ class EntanglementQkdEngine:
         sum_z = np.bincount(index, weights=errors[:, 1], minlength=blocks)
         mean_x = float(errors[:, 0].mean()) if len(states) else 0.5
         mean_z = float(errors[:, 1].mean()) if len(states) else 0.5
-        e_x = np.where(pairs > 0, sum_x / np.maximum(pairs, 1.0), mean_x)
-        e_z = np.where(pairs > 0, sum_z / np.maximum(pairs, 1.0), mean_z)
-        if self.got.extrapolated and len(times):  # past the last drawn pair: the drawn pairs' rate
+        extra = self.got.pairs - len(times)
+        if self.got.extrapolated and len(times) and extra > 0:  # the pairs not drawn: at the drawn rate, after them
             rate = len(times) / float(times[-1])
-            beyond = edges[:-1] >= times[-1]
-            pairs = np.where(beyond, rate * self.block_s, pairs)
+            start, stop = float(times[-1]), float(times[-1]) + extra / rate
+            overlap = np.clip(np.minimum(edges[1:], stop) - np.maximum(edges[:-1], start), 0.0, None)
+            pairs = pairs + rate * overlap
+            sum_x = sum_x + rate * overlap * mean_x
+            sum_z = sum_z + rate * overlap * mean_z
+        e_x = np.where(pairs > 0, sum_x / np.maximum(pairs, 1e-300), mean_x)
+        e_z = np.where(pairs > 0, sum_z / np.maximum(pairs, 1e-300), mean_z)
+        object.__setattr__(self, "edges_s", edges)
         object.__setattr__(self, "pairs", pairs)
         object.__setattr__(self, "e_z", e_z)
         object.__setattr__(self, "e_x", e_x)
@@ -135,8 +146,8 @@ class EntanglementQkdEngine:
             sifted = n * SIFTING
         key = key_of(sifted, e_z, e_x, self.ec_efficiency)
         return BlockRecord(
-            end_s=(index + 1) * self.block_s,
-            duration_s=self.block_s,
+            end_s=float(self.edges_s[index + 1]),
+            duration_s=float(self.edges_s[index + 1] - self.edges_s[index]),
             key_bits=key,
             sifted_bits=sifted,
             qber=e_z if sifted > 0 else math.nan,
@@ -153,11 +164,11 @@ class EntanglementQkdEngine:
         return total / self.duration_s
 
     def runner(self) -> LinkRunner:
-        """A block at the end of every ``block_s``."""
+        """A block at the end of every ``block_s`` (and at the run's end)."""
 
         def run(proc: Process, deliver: Callable[[BlockRecord], None]) -> ProcessGenerator:
             for index in range(len(self.pairs)):
-                due = seconds_to_ps((index + 1) * self.block_s)
+                due = seconds_to_ps(float(self.edges_s[index + 1]))
                 if due > proc.kernel.now_ps:
                     yield proc.kernel.timeout_at(due)
                 deliver(self.block(index, proc.rng))
