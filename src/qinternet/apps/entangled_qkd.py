@@ -2,7 +2,7 @@
 
 Both ends measure each pair at once in Z or X, chosen at random (BBM92: Bennett, Brassard, Mermin, PRL 68, 557
 (1992)); half the pairs match bases (sifting 1/2). The asymptotic key per sifted bit is the Shor-Preskill rate
-``1 - h(e_z) - h(e_x)`` (Shor, Preskill, PRL 85, 441 (2000); :func:`qinternet.states.bell.secret_fraction_bb84`)
+``1 - h(e_z) - h(e_x)`` (Shor, Preskill, PRL 85, 441 (2000); :func:`qinternet.qkd.entropy.key_fraction`)
 of the pairs' mean Bell-diagonal state, ideal error correction; finite-key effects are not included (a note in
 the outcome says so). The 95 % interval carries the statistics of the finite sample: the error rates are
 estimated from the sifted pairs of each basis (about a quarter of the pairs each), a normal interval on each,
@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 from numpy.typing import ArrayLike
 
 from qinternet.apps.outcome import AppOutcome
 from qinternet.errors import ParameterError
+from qinternet.qkd.entropy import key_fraction
 from qinternet.states import bell
 
 __all__ = ["SIFTING", "entanglement_qkd"]
@@ -28,8 +28,7 @@ _Z95 = 1.959963984540054
 
 
 def _rate(e_x: float, e_z: float) -> float:
-    p = np.array([1.0 - e_x - e_z, e_z, e_x, 0.0])  # a state with these error rates (only its QBERs matter)
-    return float(bell.secret_fraction_bb84(np.clip(p, 0.0, 1.0)))
+    return max(0.0, float(key_fraction(e_z, e_x, 1.0)))
 
 
 def entanglement_qkd(mean_state: ArrayLike, pairs: int, duration_s: float, *, nodes: tuple[str, str]) -> AppOutcome:

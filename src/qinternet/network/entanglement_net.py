@@ -58,7 +58,6 @@ from qinternet.network.repeater import memory_decay, node_swap, normalised_law
 from qinternet.params.repeater_presets import HardwarePreset
 from qinternet.params.units import fibre_delay_s
 from qinternet.sim.rng import stream_seed_sequence
-from qinternet.states import bell
 
 __all__ = [
     "MAX_PATH_LINKS",
@@ -203,8 +202,6 @@ class RequestResult:
         share: fraction of time its path's nodes were reserved for it.
         pairs: pairs delivered by the deadline.
         wanted_pairs: pairs asked for by then.
-        times_s: delivery time of each drawn pair from the run's start (at most ``TRACE_POINTS``, evenly thinned).
-        fidelities: fidelity of those pairs.
         mean_state: mean Bell-diagonal state of the pairs delivered (what applications consume).
         fidelity_mean, fidelity_std: of the pairs delivered (NaN without pairs).
         fidelity_quantiles: 5 %, 50 %, 95 %.
@@ -222,8 +219,6 @@ class RequestResult:
     share: float
     pairs: int
     wanted_pairs: float
-    times_s: F64
-    fidelities: F64
     mean_state: F64
     fidelity_mean: float
     fidelity_std: float
@@ -234,6 +229,21 @@ class RequestResult:
     unmet: str | None
     delivered_s: F64 = field(default_factory=lambda: np.zeros(0), repr=False)
     delivered_states: F64 = field(default_factory=lambda: np.zeros((0, 4)), repr=False)
+
+    @property
+    def times_s(self) -> F64:
+        """Delivery times of the pairs from the run's start, at most ``TRACE_POINTS`` evenly thinned (the report's
+        trace)."""
+        return self.delivered_s[:: self._trace_step]
+
+    @property
+    def fidelities(self) -> F64:
+        """Fidelity of the pairs of :attr:`times_s`."""
+        return self.delivered_states[:: self._trace_step, 0]
+
+    @property
+    def _trace_step(self) -> int:
+        return max(1, math.ceil(len(self.delivered_s) / TRACE_POINTS))
 
     @property
     def met(self) -> bool:
@@ -571,7 +581,6 @@ def _deliver(
         pairs = int(min(wanted, math.floor(horizon_s / float(ends[-1] / done))))
     kept_states = states[:limit]
     fids = kept_states[:, 0]
-    step = max(1, math.ceil(limit / TRACE_POINTS))
     completion = float(ends[int(wanted) - 1]) if request.pairs is not None and inside >= wanted else None
     unmet = None
     if pairs < math.floor(wanted + 1e-9):
@@ -592,8 +601,6 @@ def _deliver(
         share=share,
         pairs=pairs,
         wanted_pairs=wanted,
-        times_s=ends[:limit:step].copy(),
-        fidelities=fids[::step].copy(),
         mean_state=kept_states.mean(axis=0),
         fidelity_mean=float(fids.mean()),
         fidelity_std=float(fids.std()),
@@ -619,8 +626,6 @@ def _empty(request: RequestModel, plan: PathPlan | None, share: float, wanted: f
         share=share,
         pairs=0,
         wanted_pairs=wanted,
-        times_s=np.zeros(0),
-        fidelities=np.zeros(0),
         mean_state=np.full(4, 0.25),
         fidelity_mean=nan,
         fidelity_std=nan,
@@ -669,8 +674,3 @@ def run_requests(
             continue
         results.append(_deliver(request, plan, share_of[i], horizon, rng))
     return EntanglementRun(requests=tuple(results), occupancy=occupancy)
-
-
-def mean_fidelity(states: F64) -> float:
-    """Mean fidelity of Bell-diagonal states ``(n, 4)`` (NaN when empty)."""
-    return float(bell.fidelity(states).mean()) if len(states) else math.nan

@@ -28,6 +28,7 @@ from pydantic import Field
 
 from qinternet.network.links.base import BlockRecord, BuildContext, LinkEngine, LinkRunner, abort_reason_of
 from qinternet.network.schema_base import Identifier, LinkKind, LinkModel, LinkSpecBase, NodeKind, article
+from qinternet.qkd.entropy import key_fraction
 from qinternet.sim import Process, ProcessGenerator, seconds_to_ps
 from qinternet.states import bell
 
@@ -67,16 +68,11 @@ class EntanglementQkdLinkSpec(LinkSpecBase):
         return problems
 
 
-def _binary_entropy(e: float) -> float:
-    return 0.0 if e <= 0.0 or e >= 1.0 else -e * math.log2(e) - (1.0 - e) * math.log2(1.0 - e)
-
-
 def key_of(sifted: float, e_z: float, e_x: float, ec_efficiency: float) -> int:
     """Asymptotic key of ``sifted`` bits with error rates ``e_z`` (key basis) and ``e_x`` (phase errors)."""
     if sifted <= 0 or e_z >= 0.5 or e_x >= 0.5:
         return 0
-    fraction = 1.0 - ec_efficiency * _binary_entropy(e_z) - _binary_entropy(e_x)
-    return max(0, math.floor(sifted * fraction))
+    return max(0, math.floor(sifted * float(key_fraction(e_z, e_x, ec_efficiency))))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
