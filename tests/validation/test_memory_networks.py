@@ -27,6 +27,7 @@ from qinternet.network.catalogue import resolve_scenario
 from qinternet.network.repeater import compile_link
 from qinternet.params.processor import processor_of
 from qinternet.params.repeater_presets import repeater_preset
+from tests.validation.geometry import great_circle_km
 
 
 def _summary(name: str) -> dict[str, Any]:
@@ -48,23 +49,8 @@ def test_hefei_has_three_memory_nodes_at_most_12_5_km_apart() -> None:
     scenario, _ = resolve_scenario("hefei-memories-2024")
     nodes = [n for n in scenario.nodes if n.kind.value == "quantum-node"]
     assert len(nodes) == 3
-    gaps = [
-        _great_circle_km(a.lat_deg, a.lon_deg, b.lat_deg, b.lon_deg)
-        for i, a in enumerate(nodes)
-        for b in nodes[i + 1 :]
-    ]
+    gaps = [great_circle_km(scenario, a.id, b.id) for i, a in enumerate(nodes) for b in nodes[i + 1 :]]
     assert max(gaps) <= 12.5 + 0.05
-
-
-def _great_circle_km(lat1: float | None, lon1: float | None, lat2: float | None, lon2: float | None) -> float:
-    """Haversine distance on a sphere of the Earth's mean radius, 6371 km."""
-    assert lat1 is not None
-    assert lon1 is not None
-    assert lat2 is not None
-    assert lon2 is not None
-    p1, p2, dl = math.radians(lat1), math.radians(lat2), math.radians(lon2 - lon1)
-    h = math.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * 6371.0 * math.asin(math.sqrt(h))
 
 
 @pytest.mark.parametrize(

@@ -19,8 +19,6 @@ Checked:
 
 from __future__ import annotations
 
-import math
-
 import networkx as nx
 import pytest
 
@@ -28,8 +26,8 @@ from qinternet.network.catalogue import resolve_scenario
 from qinternet.network.links.build import BuiltLink, build_links
 from qinternet.network.schema import LinkKind, NodeKind, Scenario, load_scenario
 from qinternet.network.simulate import NetworkRun, simulate
+from tests.validation.geometry import great_circle_km
 
-EARTH_RADIUS_KM = 6371.0
 PUBLISHED_SPAN_KM = 4600.0
 PUBLISHED_GROUND_CONNECTION_KM = 280.0
 PUBLISHED_PASS_RATE_BPS = 47.8e3
@@ -47,14 +45,6 @@ def two_days(network: Scenario) -> tuple[Scenario, list[BuiltLink], NetworkRun]:
     scenario = load_scenario(data)
     links = build_links(scenario)
     return scenario, links, simulate(scenario, [link.runner for link in links])
-
-
-def great_circle_km(scenario: Scenario, a: str, b: str) -> float:
-    degrees = [getattr(scenario.node(n), f) for n in (a, b) for f in ("lat_deg", "lon_deg")]
-    assert None not in degrees
-    lat1, lon1, lat2, lon2 = map(math.radians, degrees)
-    h = math.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * math.asin(math.sqrt(h))
 
 
 def fibre_km(scenario: Scenario, a: str, b: str) -> tuple[float, list[str]]:
