@@ -48,7 +48,13 @@ ACCEPTED: dict[tuple[str, str, str], str] = {
     ("repeater", "--coherence-attempts", "1e308"): "a memory that outlives any run: the same as no decoherence",
     **{
         (command, argument, "-1"): "read as an option: 'No such option: -1'"
-        for command, argument in (("run", "SCENARIO"), ("serve", "SCENARIO"), ("scenarios show", "NAME"))
+        for command, argument in (
+            ("run", "SCENARIO"),
+            ("serve", "SCENARIO"),
+            ("scenarios show", "NAME"),
+            ("sweep", "STUDY"),
+            ("studies show", "NAME"),
+        )
     },
 }
 """(command, option, value) that are not refused, or not refused under the option's name, and why."""
@@ -104,6 +110,15 @@ def _scenario_file(tmp: Path) -> Path:
     return path
 
 
+def _study_file(tmp: Path) -> Path:
+    path = tmp / "study.yaml"
+    path.write_text(
+        "name: s\nbase: {kind: keyrate}\nvary:\n  - {field: detector.efficiency, values: [0.1]}\n"
+        "metrics: [key_rate_per_pulse]\n"
+    )
+    return path
+
+
 BASES: dict[str, Base] = {
     "keyrate": lambda tmp: [],
     "link": lambda tmp: ["--pulses", "1e6"],
@@ -134,6 +149,9 @@ BASES: dict[str, Base] = {
     "scenarios list": lambda tmp: [],
     "scenarios show": lambda tmp: ["micius"],
     "pki init": lambda tmp: [str(tmp / "new-pki")],
+    "sweep": lambda tmp: [str(_study_file(tmp)), "--out", str(tmp / "sweep"), "--workers", "1"],
+    "studies list": lambda tmp: [],
+    "studies show": lambda tmp: ["keyrate-vs-detector"],
 }
 
 

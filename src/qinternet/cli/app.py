@@ -91,6 +91,12 @@ COMMANDS: dict[str, LazyCommand] = {
         "qinternet.cli.network_cmd", "scenario_app", "Check scenario files and print their schema."
     ),
     "scenarios": LazyCommand("qinternet.cli.network_cmd", "scenarios_app", "The scenarios built into qinternet."),
+    "sweep": LazyCommand(
+        "qinternet.cli.sweep_cmd",
+        "sweep",
+        "Run a study: its points and seeds on a Dask cluster, into Parquet and a report; resumes where it stopped.",
+    ),
+    "studies": LazyCommand("qinternet.cli.sweep_cmd", "studies_app", "The studies shipped with qinternet."),
     "pki": LazyCommand("qinternet.cli.kms_cmd", "pki_app", "Certificates for trying the KMEs over mutual TLS."),
 }
 """Every command of ``qinternet``, in the order ``--help`` lists them."""

@@ -19,7 +19,6 @@ from qinternet.outputs import replacing
 from qinternet.params.checks import require_at_most, require_positive
 from qinternet.params.devices import MAX_MEAN_PHOTONS, QkdSystem
 from qinternet.params.devicesets import DeviceSet
-from qinternet.params.presets import devices_for
 from qinternet.params.serialise import to_jsonable
 from qinternet.qkd.finite_key import AfterPulseAttribution, FiniteKeyParams
 from qinternet.qkd.keyrate import (
@@ -30,6 +29,7 @@ from qinternet.qkd.keyrate import (
     fibre_link_channel,
     key_rate,
     parse_protocol,
+    protocol_devices,
 )
 
 __all__ = ["keyrate"]
@@ -149,10 +149,8 @@ def _devices(
     chosen: dict[Protocol, tuple[DeviceSet, str]] = {}
     source_free = dataclasses.replace(overrides, signal_intensity=None)
     for protocol in protocols:
-        devices, label = devices_for(FAMILY[protocol], preset)
+        devices, label = protocol_devices(protocol, preset)
         if isinstance(devices, QkdSystem):
-            if protocol is Protocol.BBM92 and devices.spdc is None:
-                devices = dataclasses.replace(devices, spdc=devices.pair_source)  # shown with the parameters
             devices = opt.apply_system_overrides(devices, source_free)
         else:
             devices = opt.apply_shared_overrides(devices, overrides)

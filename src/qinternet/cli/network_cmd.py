@@ -14,7 +14,7 @@ from rich.progress import TaskID
 from rich.table import Table
 
 from qinternet.apps.network_apps import run_scenario
-from qinternet.cli.output import QuietOption, dump_json, progress_bar
+from qinternet.cli.output import QuietOption, print_listing, progress_bar
 from qinternet.errors import ParameterError
 from qinternet.network.catalogue import builtin_names, builtin_text, resolve_scenario
 from qinternet.network.links.build import build_links
@@ -226,15 +226,7 @@ def list_scenarios(json_out: Annotated[bool, typer.Option("--json", help="Print 
     for name in builtin_names():
         spec = load_scenario(builtin_text(name))
         rows.append({"name": name, "nodes": len(spec.nodes), "links": len(spec.links), "description": spec.description})
-    if json_out:
-        typer.echo(dump_json(rows))
-        return
-    table = Table(title="Built-in scenarios (qinternet scenarios show NAME)")
-    for column in ("name", "nodes", "links", "description"):
-        table.add_column(column)
-    for row in rows:
-        table.add_row(*(str(row[key]) for key in ("name", "nodes", "links", "description")))
-    Console().print(table)
+    print_listing("Built-in scenarios (qinternet scenarios show NAME)", rows, json_out=json_out)
 
 
 @scenarios_app.command("show")

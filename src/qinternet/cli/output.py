@@ -15,7 +15,15 @@ from qinternet.errors import ParameterError
 from qinternet.outputs import check_output_file, replacing, writing
 from qinternet.params.serialise import dump_json, to_jsonable
 
-__all__ = ["QuietOption", "check_output_path", "dump_json", "progress_bar", "write_csv", "writing"]
+__all__ = [
+    "QuietOption",
+    "check_output_path",
+    "dump_json",
+    "print_listing",
+    "progress_bar",
+    "write_csv",
+    "writing",
+]
 
 
 def write_csv(path: Path, rows: Sequence[Mapping[str, Any]], *, option: str = "--csv") -> None:
@@ -52,3 +60,19 @@ def progress_bar(*, quiet: bool = False) -> Progress:
         transient=True,
         disable=quiet or not console.is_terminal,
     )
+
+
+def print_listing(title: str, rows: Sequence[Mapping[str, object]], *, json_out: bool) -> None:
+    """A listing (``scenarios list``, ``studies list``): JSON on standard output, or a table of the rows' fields."""
+    if json_out:
+        typer.echo(dump_json(list(rows)))
+        return
+    from rich.table import Table
+
+    table = Table(title=title)
+    columns = list(rows[0]) if rows else []
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*(str(row[key]) for key in columns))
+    Console().print(table)

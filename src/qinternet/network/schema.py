@@ -75,6 +75,7 @@ __all__ = [
     "ScenarioError",
     "TimeSpec",
     "TwinFieldLinkSpec",
+    "from_validation_error",
     "load_scenario",
     "parse_duration_s",
     "read_scenario_file",
@@ -646,7 +647,8 @@ def _path(loc: tuple[int | str, ...]) -> str:
     return "".join(parts) or "(file)"
 
 
-def _from_validation_error(exc: ValidationError) -> ScenarioError:
+def from_validation_error(exc: ValidationError) -> ScenarioError:
+    """Every problem pydantic found in a file's data, each named by its path in the file (``links[3].length_km``)."""
     errors: list[tuple[str, str]] = []
     tags = {entry.kind.value for entry in LINK_KINDS}
     for error in exc.errors(include_url=False):
@@ -693,7 +695,7 @@ def load_scenario(source: str | Path | dict[str, Any]) -> Scenario:
         try:
             scenario = Scenario.model_validate(data)
         except ValidationError as exc:
-            raise _from_validation_error(exc) from None
+            raise from_validation_error(exc) from None
         errors = _cross_check(scenario)
     if errors:
         raise ScenarioError(errors)

@@ -23,8 +23,9 @@ from numpy.typing import NDArray
 from qinternet.errors import ParameterError
 from qinternet.params.checks import require_positive
 from qinternet.params.devices import QkdSystem
-from qinternet.params.devicesets import family_name
+from qinternet.params.devicesets import DeviceSet, family_name
 from qinternet.params.mdi import MdiDeviceSet
+from qinternet.params.presets import devices_for
 from qinternet.params.twinfield import TwinFieldDeviceSet
 from qinternet.physics.channels import Channel, TwoArm, fibre_channel, fibre_length_km, require_scalar
 from qinternet.qkd import relayed
@@ -54,6 +55,7 @@ __all__ = [
     "key_rate",
     "parse_protocol",
     "plob",
+    "protocol_devices",
     "tgw",
 ]
 
@@ -472,6 +474,15 @@ FAMILY: dict[Protocol, type] = {
 }
 """The device-set type each protocol runs on (:mod:`qinternet.params.devicesets`); the bounds use only the
 fibre, so any preset's (converted to a prepare-and-measure set) serves them."""
+
+
+def protocol_devices(protocol: Protocol, preset_name: str) -> tuple[DeviceSet, str]:
+    """The devices ``protocol`` runs on for the preset ``preset_name``, and their label
+    (:func:`qinternet.params.presets.devices_for`); BBM92 on a prepare-and-measure set runs on its pair source."""
+    devices, label = devices_for(FAMILY[protocol], preset_name)
+    if protocol is Protocol.BBM92 and isinstance(devices, QkdSystem) and devices.spdc is None:
+        devices = dataclasses.replace(devices, spdc=devices.pair_source)  # shown with the parameters
+    return devices, label
 
 
 _RELAYED = frozenset({Protocol.MDI_BB84, Protocol.TF_SNS, Protocol.TF_SNS_AOPP, Protocol.TF_PM})
