@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from qinternet.errors import ParameterError
+from qinternet.params.serialise import dump_json
 from qinternet.network.schema_base import ScenarioError
 from qinternet.sweep.bases import _assign, evaluate, lookup, prepare, scalar_metrics
 from qinternet.sweep.study import BaseKind
@@ -73,6 +74,30 @@ def test_a_scenario_point_writes_its_changes_into_the_file(tmp_path: Path) -> No
     worse = evaluate(BaseKind.SCENARIO, settings, {"links.a.b.devices.detector.efficiency": 0.01}, seed=3)
     assert lookup(worse, rate) < lookup(base, rate)
     assert evaluate(BaseKind.SCENARIO, settings, {"time.duration_s": "10min"}, seed=3)["duration_s"] == 1200.0
+
+
+def test_a_scenario_point_equals_the_run_command(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "net.yaml").write_text(NETWORK)
+    argv = [str(tmp_path / "net.yaml"), "--duration", "20min", "--step", "10min", "--seed", "5", "--model"]
+    code, out, _ = cli("run", *argv, "monte-carlo", "--out", str(tmp_path / "out"), "--json", "--quiet")
+    assert code == 0
+    expected = json.loads(out)
+    settings = {"scenario": str(tmp_path / "net.yaml"), "duration": "20min", "step": "10min", "model": "monte-carlo"}
+    got = evaluate(BaseKind.SCENARIO, settings, {}, seed=5)
+    assert got["totals"] == expected["totals"]
+    assert got["links"] == expected["links"]
+
+
+def test_a_link_point_equals_the_link_command(cli) -> None:  # type: ignore[no-untyped-def]
+    code, out, _ = cli("link", "--pulses", "2e6", "--seed", "3", "--distance-km", "30", "--detector-efficiency", "0.1",
+                       "--json")  # fmt: skip
+    assert code == 0
+    expected = json.loads(out)
+    got = json.loads(
+        dump_json(evaluate(BaseKind.LINK, {"pulses": 2e6, "distance_km": 30}, {"detector.efficiency": 0.1}, seed=3))
+    )
+    for name in ("detections", "sifted_bits", "classes", "single_photon_yield_lower", "key_rate_per_pulse"):
+        assert got[name] == expected[name], name
 
 
 @pytest.mark.parametrize(
