@@ -54,6 +54,7 @@ ACCEPTED: dict[tuple[str, str, str], str] = {
             ("scenarios show", "NAME"),
             ("sweep", "STUDY"),
             ("studies show", "NAME"),
+            ("plan", "PLAN"),
         )
     },
 }
@@ -119,10 +120,20 @@ def _study_file(tmp: Path) -> Path:
     return path
 
 
+def _plan_file(tmp: Path) -> Path:
+    path = tmp / "plan.yaml"
+    path.write_text(
+        "name: two\nsites:\n  - {id: a, lat_deg: 0, lon_deg: 0}\n  - {id: b, lat_deg: 0, lon_deg: 0.2}\n"
+        "candidate_links:\n  - {id: ab, a: a, b: b}\ndemands:\n  - {id: d, a: a, b: b, rate_bps: 100}\n"
+    )
+    return path
+
+
 BASES: dict[str, Base] = {
     "keyrate": lambda tmp: [],
     "link": lambda tmp: ["--pulses", "1e6"],
     "run": lambda tmp: [str(_scenario_file(tmp)), "--duration", "2min", "--step", "1min", "--out", str(tmp / "out")],
+    "plan": lambda tmp: [str(_plan_file(tmp)), "--out", str(tmp / "planned.yaml")],
     "serve": lambda tmp: [
         "bristol-8-user",
         "--pki",

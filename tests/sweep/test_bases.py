@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from qinternet.errors import ParameterError
-from qinternet.params.serialise import dump_json
 from qinternet.network.schema_base import ScenarioError
+from qinternet.params.serialise import dump_json
 from qinternet.sweep.bases import _assign, evaluate, lookup, prepare, scalar_metrics
 from qinternet.sweep.study import BaseKind
 

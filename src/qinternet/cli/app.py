@@ -59,6 +59,11 @@ COMMANDS: dict[str, LazyCommand] = {
         "run",
         "Simulate a network over time: key per link, relayed key per demand, pools; writes a report.",
     ),
+    "plan": LazyCommand(
+        "qinternet.cli.plan_cmd",
+        "plan",
+        "Choose the links and trusted relays that meet every demand at least cost; writes a scenario for run.",
+    ),
     "serve": LazyCommand(
         "qinternet.cli.kms_cmd",
         "serve",

@@ -11,10 +11,9 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.progress import TaskID
-from rich.table import Table
 
 from qinternet.apps.network_apps import run_scenario
-from qinternet.cli.output import QuietOption, print_listing, progress_bar
+from qinternet.cli.output import QuietOption, print_listing, print_table, progress_bar
 from qinternet.errors import ParameterError
 from qinternet.network.catalogue import builtin_names, builtin_text, resolve_scenario
 from qinternet.network.links.build import build_links
@@ -105,45 +104,6 @@ def run(
     console.print(f"wrote {out / 'summary.json'}, links.csv, demands.csv, report.html in {result.wall_s:.1f} s")
 
 
-def _fit(width: int, headers: list[str], rows: list[list[str]], whole: set[int]) -> list[int | None]:
-    """Column widths for a table of ``width`` characters (2 between columns), or None where Rich may choose.
-
-    Columns in ``whole`` keep their full text; the others may wrap between words, never inside one. The
-    spare width goes first to the columns that need least of it to stay on one line.
-    """
-    natural = [max(len(text) for text in (header, *(row[i] for row in rows))) for i, header in enumerate(headers)]
-    gaps = 2 * (len(headers) - 1)  # right padding and the (blank) divider
-    if sum(natural) + gaps <= width:
-        return [None] * len(headers)
-    least = [
-        natural[i] if i in whole else max(len(word) for text in (h, *(row[i] for row in rows)) for word in text.split())
-        for i, h in enumerate(headers)
-    ]
-    spare = width - gaps - sum(least)
-    widths = list(least)
-    for i in sorted(range(len(headers)), key=lambda i: natural[i] - least[i]):
-        extra = max(0, min(spare, natural[i] - least[i]))
-        widths[i] += extra
-        spare -= extra
-    return list(widths)
-
-
-def _print_table(
-    console: Console, title: str, headers: list[str], rows: list[list[str]], ids: set[int], left: set[int]
-) -> None:
-    """A table whose id columns (``ids``) stay whole; columns in ``left`` align left, the others right."""
-    from rich import box
-
-    table = Table(
-        title=title, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1, 0, 0), title_justify="left"
-    )
-    for i, (header, width) in enumerate(zip(headers, _fit(console.width, headers, rows, ids), strict=True)):
-        table.add_column(header, justify="left" if i in left else "right", no_wrap=i in ids, width=width)
-    for row in rows:
-        table.add_row(*row)
-    console.print(table)
-
-
 def _print_summary(console: Console, summary: RunSummary) -> None:
     """The demands and the weakest links as tables that stay readable at 80 columns.
 
@@ -172,7 +132,7 @@ def _print_summary(console: Console, summary: RunSummary) -> None:
         for d in summary.demands
     ]
     headers = ["demand", "users", "prio", "wanted", "delivered", "met", "hops"]
-    _print_table(console, f"{summary.scenario}: demands over {span}", headers, rows, {0}, {0, 1})
+    print_table(console, f"{summary.scenario}: demands over {span}", headers, rows, {0}, {0, 1})
     rows = [
         [
             link.id,
@@ -186,7 +146,7 @@ def _print_summary(console: Console, summary: RunSummary) -> None:
         for link in sorted(key_links, key=lambda link: link.mean_rate_bps)[:5]
     ]
     headers = ["link", "kind", "rate", "analytic", "QBER", "uptime", "pool"]
-    _print_table(
+    print_table(
         console, "Weakest links (mean secret key rate; pool: key left at the end)", headers, rows, {0, 1}, {0, 1}
     )
 
@@ -257,7 +217,7 @@ def _print_entanglement(console: Console, summary: RunSummary) -> None:
     ]
     headers = ["request", "nodes", "pairs", "fidelity", "latency s", "purify", "met"]
     if rows:
-        _print_table(console, f"{summary.scenario}: entanglement requests", headers, rows, {0}, {0, 1})
+        print_table(console, f"{summary.scenario}: entanglement requests", headers, rows, {0}, {0, 1})
     for r in summary.entanglement or ():
         if r["unmet_reason"]:
             console.print(f"  {r['request']}: {r['unmet_reason']}")
@@ -271,4 +231,4 @@ def _print_entanglement(console: Console, summary: RunSummary) -> None:
             ]
             for a in summary.applications
         ]
-        _print_table(console, "Applications", ["app", "metric", "value", "95 % interval"], rows, {0, 1}, {0, 1})
+        print_table(console, "Applications", ["app", "metric", "value", "95 % interval"], rows, {0, 1}, {0, 1})

@@ -27,10 +27,21 @@ if TYPE_CHECKING:
     from qinternet.network.links.build import BuiltLink
     from qinternet.network.summary import RunSummary
 
-__all__ = ["COMPARISONS", "PublishedComparison", "Simulated", "compare_published"]
+__all__ = ["COMPARISONS", "PublishedComparison", "Simulated", "compare_published", "great_circle_km"]
 
 EARTH_RADIUS_KM = 6371.0
 """Mean Earth radius for great-circle distances (IUGG mean radius, as in tests/validation)."""
+
+
+def great_circle_km(lat1_deg: float, lon1_deg: float, lat2_deg: float, lon2_deg: float) -> float:
+    """Great-circle distance between two points on a sphere of :data:`EARTH_RADIUS_KM` (haversine formula).
+
+    >>> round(great_circle_km(0.0, 0.0, 0.0, 1.0), 1)  # one degree of the equator
+    111.2
+    """
+    lat1, lon1, lat2, lon2 = map(math.radians, (lat1_deg, lon1_deg, lat2_deg, lon2_deg))
+    h = math.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * math.asin(math.sqrt(h))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -99,9 +110,7 @@ def great_circle_then_fibre(a: str, b: str, c: str) -> Metric:
         first, second = ctx.scenario.node(a), ctx.scenario.node(b)
         if None in (first.lat_deg, first.lon_deg, second.lat_deg, second.lon_deg):
             return None
-        lat1, lon1, lat2, lon2 = map(math.radians, (first.lat_deg, first.lon_deg, second.lat_deg, second.lon_deg))  # type: ignore[arg-type]
-        h = math.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
-        arc = 2 * EARTH_RADIUS_KM * math.asin(math.sqrt(h))
+        arc = great_circle_km(first.lat_deg, first.lon_deg, second.lat_deg, second.lon_deg)  # type: ignore[arg-type]
         return Simulated(
             value=arc + route[0], unit="km", how=f"great circle {a} - {b} ({arc:.0f} km) + fibre route {b} - {c}"
         )

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import enum
 import gc
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Union
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar, Union
 
 import networkx as nx
 from pydantic import Discriminator, Field, Tag, ValidationError, field_validator, model_validator
@@ -75,12 +75,17 @@ __all__ = [
     "ScenarioError",
     "TimeSpec",
     "TwinFieldLinkSpec",
-    "from_validation_error",
+    "load_model",
     "load_scenario",
     "parse_duration_s",
     "read_scenario_file",
+    "scenario_error_of",
     "scenario_json_schema",
 ]
+
+
+_File = TypeVar("_File", bound=Model)
+"""The model of a file read by :func:`load_model`."""
 
 
 class OrbitSpec(Model):
@@ -647,8 +652,9 @@ def _path(loc: tuple[int | str, ...]) -> str:
     return "".join(parts) or "(file)"
 
 
-def from_validation_error(exc: ValidationError) -> ScenarioError:
-    """Every problem pydantic found in a file's data, each named by its path in the file (``links[3].length_km``)."""
+def scenario_error_of(exc: ValidationError) -> ScenarioError:
+    """pydantic's errors as a :class:`ScenarioError`: each named by its path in the file (``links[3].length_km``)
+    and its reason in plain words (also for files shaped like a scenario, e.g. ``qinternet plan``'s)."""
     errors: list[tuple[str, str]] = []
     tags = {entry.kind.value for entry in LINK_KINDS}
     for error in exc.errors(include_url=False):
@@ -682,6 +688,32 @@ def load_scenario(source: str | Path | dict[str, Any]) -> Scenario:
     Raises:
         ScenarioError: with every problem found, each naming its field path (or the file's line).
     """
+    return load_model(
+        Scenario, source, shape="nodes, links, ...", prepare=_with_link_defaults, cross_check=_cross_check
+    )
+
+
+def load_model(
+    model: type[_File],
+    source: str | Path | dict[str, Any],
+    *,
+    shape: str,
+    cross_check: Callable[[_File], list[tuple[str, str]]],
+    prepare: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+) -> _File:
+    """Read and validate a file of the shape of a scenario (``model``: a scenario, ``qinternet plan``'s planning
+    file) from a YAML file, YAML text, or a parsed mapping, within the bounds of :func:`load_scenario`.
+
+    Args:
+        model: the file's pydantic model.
+        source: the file, its text, or its parsed mapping.
+        shape: what the mapping holds, for the error when it is not one (``"nodes, links, ..."``).
+        cross_check: the problems of a valid model across its sections, as ``(path, reason)``.
+        prepare: turns the parsed mapping into what ``model`` validates (e.g. fills defaults).
+
+    Raises:
+        ScenarioError: with every problem found, each naming its field path (or the file's line).
+    """
     with _collector_paused():
         if isinstance(source, Path):
             data: object = _parse_yaml(read_scenario_file(source))
@@ -690,16 +722,17 @@ def load_scenario(source: str | Path | dict[str, Any]) -> Scenario:
         else:
             data = source
         if not isinstance(data, dict):
-            raise ScenarioError([("(file)", "must be a YAML mapping with nodes, links, ...")])
-        data = _with_link_defaults(data)
+            raise ScenarioError([("(file)", f"must be a YAML mapping with {shape}")])
+        if prepare is not None:
+            data = prepare(data)
         try:
-            scenario = Scenario.model_validate(data)
+            loaded = model.model_validate(data)
         except ValidationError as exc:
-            raise from_validation_error(exc) from None
-        errors = _cross_check(scenario)
+            raise scenario_error_of(exc) from None
+        errors = cross_check(loaded)
     if errors:
         raise ScenarioError(errors)
-    return scenario
+    return loaded
 
 
 @contextmanager

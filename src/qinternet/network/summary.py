@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 from qinternet.network.links.build import BuiltLink
 
 __all__ = [
+    "MET_TOLERANCE",
     "DemandSummary",
     "LinkSummary",
     "NodeSummary",
@@ -44,6 +45,9 @@ __all__ = [
     "summarise",
 ]
 
+MET_TOLERANCE = 1e-9
+"""Share of a demand's wanted key that may be missing at the end with the demand still met (float rounding of
+the relay's progressive filling, :func:`qinternet.network.relay.serve`, which stops at a remainder of 1e-9)."""
 TRACK_POINTS = 40
 """Points of a satellite's ground track drawn on the map (one pass)."""
 
@@ -115,7 +119,12 @@ class PathUse:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DemandSummary:
-    """One demand over the run (bits; ``met_fraction`` in [0, 1]; paths by the key they carried, most first)."""
+    """One demand over the run (bits; ``met_fraction`` in [0, 1]; paths by the key they carried, most first).
+
+    ``met``: whether the demand got all the key it asked for by the run's end (``unmet_bits`` at most
+    :data:`MET_TOLERANCE` of ``wanted_bits``, the rounding of the relay's sums): a rate demand then had its rate
+    over the run, a volume demand its volume.
+    """
 
     id: str
     a: str
@@ -125,6 +134,7 @@ class DemandSummary:
     delivered_bits: float
     unmet_bits: float
     met_fraction: float
+    met: bool
     mean_rate_bps: float
     paths: tuple[PathUse, ...]
 
@@ -275,6 +285,7 @@ def _demand_summaries(run: NetworkRun) -> tuple[DemandSummary, ...]:
         wanted = float(run.wanted_bits[-1, j])
         delivered = float(run.delivered_bits[-1, j])
         paths = sorted(run.paths[j].items(), key=lambda item: -item[1])
+        unmet = max(0.0, wanted - delivered)
         rows.append(
             DemandSummary(
                 id=demand.id,
@@ -283,8 +294,9 @@ def _demand_summaries(run: NetworkRun) -> tuple[DemandSummary, ...]:
                 priority=demand.priority,
                 wanted_bits=wanted,
                 delivered_bits=delivered,
-                unmet_bits=max(0.0, wanted - delivered),
+                unmet_bits=unmet,
                 met_fraction=delivered / wanted if wanted > 0 else 1.0,
+                met=unmet <= MET_TOLERANCE * wanted,
                 mean_rate_bps=delivered / duration if duration > 0 else 0.0,
                 paths=tuple(PathUse(links=tuple(path), bits=bits) for path, bits in paths),
             )

@@ -24,12 +24,11 @@ from pathlib import Path
 from typing import Annotated
 
 import numpy as np
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
 from qinternet.errors import ParameterError
-from qinternet.network.scenario_yaml import ScenarioYamlError, parse_yaml
-from qinternet.network.schema import from_validation_error
-from qinternet.network.schema_base import Model, ScenarioError
+from qinternet.network.schema import load_model
+from qinternet.network.schema_base import Model
 
 __all__ = [
     "MAX_POINTS",
@@ -233,16 +232,7 @@ def load_study(name_or_path: str | Path) -> tuple[Study, str]:
         raise ParameterError(
             "STUDY", f"{str(name_or_path)!r} is neither a shipped study ({', '.join(shipped)}) nor a file"
         )
-    try:
-        data = parse_yaml(text)
-    except ScenarioYamlError as exc:
-        raise ScenarioError([("(file)", str(exc))]) from None
-    if not isinstance(data, dict):
-        raise ScenarioError([("(file)", "must be a YAML mapping with base, vary and metrics")])
-    try:
-        return Study.model_validate(data), text
-    except ValidationError as exc:
-        raise from_validation_error(exc) from None
+    return load_model(Study, text, shape="base, vary and metrics", cross_check=lambda _: []), text
 
 
 def describe_axes(study: Study) -> Sequence[str]:

@@ -1,0 +1,1 @@
+"""Planning files shipped with qinternet (``qinternet plan NAME``)."""
