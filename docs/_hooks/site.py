@@ -4,6 +4,7 @@
   docstrings cite (found by their reference form, ``Authors, Journal volume, page (year)``).
 * ``models/<package>.md``: a package's docstring, then each of its modules with all their documented members
   (mkdocstrings), in file order.
+* the griffe extension ``griffe_roles.py`` that renders the docstrings' reST markup, given to mkdocstrings;
 * ``notebooks/<name>.md``: each notebook of ``docs/notebooks`` as a page (its Markdown, its code in Python
   blocks; the notebooks are stored without outputs), with a link to the ``.ipynb`` file beside it.
 """
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from mkdocs.config.defaults import MkDocsConfig
+from mkdocs.plugins import event_priority
 from mkdocs.structure.files import File, Files
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -119,6 +121,15 @@ def notebook_page(notebook: Path) -> str:
                 "stored without outputs, and the test suite executes it (`tests/test_docs_site.py`)."
             )
     return "\n\n".join(parts) + "\n"
+
+
+@event_priority(100)  # before mkdocstrings reads its handlers' options
+def on_config(config: MkDocsConfig, **kwargs: Any) -> MkDocsConfig:
+    """Give mkdocstrings the griffe extension beside this file by its absolute path (griffe reads a relative one
+    from the working directory, so ``mkdocs build -f`` from elsewhere would not find it)."""
+    options = config.plugins["mkdocstrings"].config.handlers["python"].setdefault("options", {})
+    options["extensions"] = [f"{Path(__file__).with_name('griffe_roles.py')}:SphinxRoles"]
+    return config
 
 
 def on_files(files: Files, config: MkDocsConfig, **kwargs: Any) -> Files:
