@@ -5,8 +5,8 @@ from __future__ import annotations
 from matplotlib.figure import Figure
 
 from qinternet.params import QkdSystem
-from qinternet.qkd.keyrate import Protocol, fibre_link_channel, key_rate
-from qinternet.report.plots import plot_key_rate
+from qinternet.qkd.keyrate import KeyRateOptions, Protocol, fibre_link_channel, key_rate
+from qinternet.report.plots import PROTOCOL_LABELS, plot_key_rate
 
 
 def test_one_distance_draws_a_marker(gys: QkdSystem) -> None:
@@ -34,3 +34,12 @@ def test_a_protocol_without_key_is_named_beside_one_with_key(gys: QkdSystem) -> 
     ax = plot_key_rate(Figure().add_subplot(), points)
     assert len(ax.get_lines()) == 1
     assert any("no key from BB84, no decoys (GLLP)" in t.get_text() for t in ax.texts)
+
+
+def test_every_protocol_has_a_label_so_a_finite_key_curve_draws(gys: QkdSystem) -> None:
+    """``qinternet keyrate --protocol decoy-bb84-finite --plot`` failed on a missing label."""
+    assert set(PROTOCOL_LABELS) == set(Protocol)
+    options = KeyRateOptions(block_pulses=1e10)
+    points = [key_rate(Protocol.DECOY_BB84_FINITE, gys, fibre_link_channel(gys, d), options=options) for d in (0, 50)]
+    ax = plot_key_rate(Figure().add_subplot(), points)
+    assert [line.get_label() for line in ax.get_lines()] == ["Decoy BB84, finite key"]

@@ -180,7 +180,7 @@ def chsh_test(
 
     Raises:
         ParameterError: malformed pairs, a count missing or outside [8, MAX_PAIRS], or a setting pair that drew no
-        trial (too few pairs for four correlators).
+            trial (too few pairs for four correlators).
     """
     p = bell.as_bell_diagonal(pairs, "pairs")
     p2 = p.reshape(-1, 4)

@@ -14,6 +14,7 @@ __all__ = ["PROTOCOL_LABELS", "plot_key_rate"]
 PROTOCOL_LABELS: dict[Protocol, str] = {
     Protocol.DECOY_BB84: "Decoy BB84 (infinite decoys)",
     Protocol.DECOY_BB84_VACUUM_WEAK: "Decoy BB84 (vacuum + weak)",
+    Protocol.DECOY_BB84_FINITE: "Decoy BB84, finite key",
     Protocol.BB84_GLLP: "BB84, no decoys (GLLP)",
     Protocol.BB84_SINGLE_PHOTON: "BB84, single-photon source",
     Protocol.BBM92: "BBM92, SPDC source in the middle",
