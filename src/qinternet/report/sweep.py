@@ -57,6 +57,10 @@ def _grouped(rows: Sequence[_Row], keys: Sequence[str], metric: str) -> dict[tup
     return groups
 
 
+def _label(value: Any) -> str:
+    return f"{value:.3g}" if _number(value) is not None else str(value)
+
+
 def _ordered(values: set[Any]) -> list[Any]:
     """Numbers in increasing order, then texts."""
     return sorted(values, key=lambda v: (0, float(v), "") if _number(v) is not None else (1, 0.0, str(v)))
@@ -84,7 +88,7 @@ def plot_metric(
             xs = sorted(groups, key=lambda k: k[0])
             stats = [mean_band(groups[x]) for x in xs]
             x_values = [x[0] for x in xs]
-            label = None if series is None else f"{series} = {curve:.3g}" if isinstance(curve, float) else str(curve)
+            label = None if series is None else f"{series} = {_label(curve)}"
             line = ax.plot(x_values, [s[0] for s in stats], marker="o", markersize=3, label=label)[0]
             ax.fill_between(x_values, [s[1] for s in stats], [s[2] for s in stats], color=line.get_color(), alpha=0.2)
         if series is not None:
@@ -104,8 +108,8 @@ def plot_metric(
 def plot_heat_map(ax: Axes, rows: Sequence[_Row], x: str, y: str, metric: str) -> Axes:
     """The mean of ``metric`` over seeds (and the other fields) on the grid of ``x`` and ``y``."""
     groups = _grouped(rows, [x, y], metric)
-    xs = sorted({k[0] for k in groups})
-    ys = sorted({k[1] for k in groups})
+    xs = _ordered({k[0] for k in groups})
+    ys = _ordered({k[1] for k in groups})
     grid = np.full((len(ys), len(xs)), np.nan)
     for (xv, yv), values in groups.items():
         grid[ys.index(yv), xs.index(xv)] = float(np.mean(values))
@@ -114,8 +118,8 @@ def plot_heat_map(ax: Axes, rows: Sequence[_Row], x: str, y: str, metric: str) -
     if finite.size and _log_scale(list(finite)):
         norm = LogNorm(vmin=float(finite.min()), vmax=float(finite.max()))
     mesh = ax.pcolormesh(np.arange(len(xs) + 1), np.arange(len(ys) + 1), grid, norm=norm, shading="flat")
-    ax.set_xticks(np.arange(len(xs)) + 0.5, [f"{v:.3g}" for v in xs], rotation=45, fontsize="small")
-    ax.set_yticks(np.arange(len(ys)) + 0.5, [f"{v:.3g}" for v in ys], fontsize="small")
+    ax.set_xticks(np.arange(len(xs)) + 0.5, [_label(v) for v in xs], rotation=45, fontsize="small")
+    ax.set_yticks(np.arange(len(ys)) + 0.5, [_label(v) for v in ys], fontsize="small")
     ax.set_xlabel(x)
     ax.set_ylabel(y)
     ax.figure.colorbar(mesh, ax=ax, label=metric)
