@@ -30,6 +30,8 @@
 13. Repeater chains (``repeater_bench.py``): qinternet's chain sampler against SeQUeNCe's router stack on the
     same 3- and 5-node chains at 50 km spacing, goal ">= 1,000x SeQUeNCe's end-to-end pairs per CPU-second";
     a chain of 1,000 nodes, goal "under 60 s"; the cost against nodes and pairs (affine fits).
+14. The tunnel (``tunnel_bench.py``): ``qinternet tunnel``'s throughput on loopback against two plain TCP
+    relays in the same run, and the cost of a key rotation with local keys and with real KMEs.
 
 The process is pinned to one core; results go to Rich tables and to ``benchmarks/results/latest.json``.
 See ``benchmarks/README.md``.
@@ -100,6 +102,7 @@ from repeater_bench import RepeaterSizes, repeater_json, repeater_tables, run_re
 from scenario_bench import scenario_table, time_scenario_load
 from sim_kernel import kernel_note, kernel_table, time_kernel_vs_simpy
 from startup_bench import startup_table, time_startup
+from tunnel_bench import time_tunnel, tunnel_table
 
 PRESET = "gys2004"
 DISTANCES_KM = (25.0, 50.0, 100.0)
@@ -454,6 +457,8 @@ def main(argv: list[str] | None = None) -> int:
     console.print("[dim]start-up of the command line[/]")
     startup = time_startup(repeats=sizes.repeats)
     repeater = run_repeater_bench(console, sizes.repeater, args.seed, peer_python, peer_label)
+    console.print("[dim]qinternet tunnel on loopback: throughput against a plain relay, cost of a rotation[/]")
+    tunnel = time_tunnel(16 if args.quick else 64, repeats=sizes.repeats)
 
     console.print(report.montecarlo_table(fast_runs))
     console.print(report.goal_table(goal))
@@ -483,6 +488,7 @@ def main(argv: list[str] | None = None) -> int:
     console.print(startup_table(startup))
     for table in repeater_tables(repeater):
         console.print(table)
+    console.print(tunnel_table(tunnel))
 
     results = {
         "generated_utc": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -506,6 +512,7 @@ def main(argv: list[str] | None = None) -> int:
     results["scenario_load"] = scenario_load
     results["startup"] = startup
     results["repeater"] = repeater_json(repeater)
+    results["tunnel"] = tunnel.to_dict()
     results["ldpc"] = {
         "goal": {"max_efficiency": LDPC_GOAL_EFFICIENCY, "max_frame_error_rate": LDPC_GOAL_FER},
         "runs": [r.to_dict() for r in ldpc],

@@ -42,9 +42,11 @@ def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):  #
 
 @pytest.fixture(autouse=True)
 def _restore_kms_logging() -> Iterator[None]:
-    """``serve`` run in-process (the ``cli`` fixture) configures the ``qinternet.kms`` logger for the process;
-    put it back after each test so that later tests' ``caplog`` still sees its records."""
-    log = logging.getLogger("qinternet.kms")
-    saved = (list(log.handlers), log.level, log.propagate)
+    """``serve`` and ``tunnel`` run in-process (the ``cli`` fixture) configure the ``qinternet.kms`` and
+    ``qinternet.tunnel`` loggers for the process; put them back after each test so that later tests' ``caplog``
+    still sees their records."""
+    logs = [logging.getLogger(name) for name in ("qinternet.kms", "qinternet.tunnel")]
+    saved = [(list(log.handlers), log.level, log.propagate) for log in logs]
     yield
-    log.handlers[:], log.level, log.propagate = saved[0], saved[1], saved[2]
+    for log, (handlers, level, propagate) in zip(logs, saved, strict=True):
+        log.handlers[:], log.level, log.propagate = handlers, level, propagate

@@ -24,6 +24,7 @@ class FakeKmes:
     issued: dict[str, tuple[str, str, bytes]] = field(default_factory=dict)  # key ID -> master, slave, bits
     delivered: set[str] = field(default_factory=set)
     requests: list[tuple[int, int]] = field(default_factory=list)  # (number, size) of every Get key
+    keys_left: int | None = None  # None: never runs out; else Get key answers 503 once this many are issued
 
     def master(self, sae: str) -> FakeMaster:
         return FakeMaster(self, sae)
@@ -58,6 +59,10 @@ class FakeMaster:
             raise KmeRequestError("enc_keys", 400, "size shall be a multiple of 8")
         if number > self.kmes.max_key_per_request:
             raise KmeRequestError("enc_keys", 400, "Bad request format")
+        if self.kmes.keys_left is not None:
+            if self.kmes.keys_left < number:
+                raise KmeRequestError("enc_keys", 503, "not enough key material on the way to the slave KME")
+            self.kmes.keys_left -= number
         self.kmes.requests.append((number, size))
         keys = [QkdKey(str(uuid.uuid4()), os.urandom(size // 8)) for _ in range(number)]
         for key in keys:

@@ -37,7 +37,14 @@ HOSTILE: dict[str, tuple[str, ...]] = {
 ACCEPTED: dict[tuple[str, str, str], str] = {
     **{
         (command, option, value): "any non-empty text can be an SAE or KME ID; the call then fails on --kme"
-        for command, option in (("encrypt", "--slave"), ("encrypt", "--kme-id"), ("decrypt", "--kme-id"))
+        for command, option in (
+            ("encrypt", "--slave"),
+            ("encrypt", "--kme-id"),
+            ("decrypt", "--kme-id"),
+            ("tunnel connect", "--slave"),
+            ("tunnel connect", "--kme-id"),
+            ("tunnel listen", "--kme-id"),
+        )
         for value in HOSTILE["text"][1:]
     },
     **{
@@ -152,6 +159,16 @@ BASES: dict[str, Base] = {
     "encrypt": lambda tmp: [str(_plain(tmp)), *_tls(tmp, "sae-a"), "--slave", "sae-b", "--out", str(tmp / "p.qkd")],
     "decrypt": lambda tmp: [str(_sealed(tmp)), *_tls(tmp, "sae-b"), "--out", str(tmp / "p.txt")],
     "keygen-mlkem": lambda tmp: [str(tmp / "mlkem")],
+    "tunnel connect": lambda tmp: [
+        *("--listen", "127.0.0.1:0", "--peer", f"127.0.0.1:{free_port()}", "--slave", "sae-b"),
+        *_tls(tmp, "sae-a"),
+        *("--duration", "0.2s"),
+    ],
+    "tunnel listen": lambda tmp: [
+        *("--listen", "127.0.0.1:0", "--forward", f"127.0.0.1:{free_port()}"),
+        *_tls(tmp, "sae-b"),
+        *("--duration", "0.2s"),
+    ],
     "presets": lambda tmp: [],
     "purify": lambda tmp: ["--protocol", "dejmps", "--fidelity", "0.7", "--rounds", "2"],
     "repeater": lambda tmp: ["--preset", "ideal", "--nodes", "3", "--length-km", "10", "--pairs", "100"],
@@ -225,7 +242,7 @@ def test_the_base_invocations_themselves_work_or_fail_only_on_the_kme(cli, tmp_p
         shutil.rmtree(tmp_path, ignore_errors=True)
         tmp_path.mkdir()
         code, _out, err = cli(*command.split(), *base(tmp_path))
-        if command in ("encrypt", "decrypt"):
+        if command in ("encrypt", "decrypt", "tunnel connect"):
             assert code == 2, (command, err)
             assert "--kme" in err, (command, err)
         else:

@@ -84,6 +84,11 @@ COMMANDS: dict[str, LazyCommand] = {
         "keygen_mlkem",
         "Make an ML-KEM-768 key pair for hybrid files: give the public key to senders, keep the private one.",
     ),
+    "tunnel": LazyCommand(
+        "qinternet.cli.tunnel_cmd",
+        "tunnel_app",
+        "Carry a TCP stream between two hosts under AES-256-GCM with QKD keys from the two KMEs, rotated.",
+    ),
     "purify": LazyCommand(
         "qinternet.cli.purify_cmd",
         "purify",

@@ -9,7 +9,7 @@ first: a KME delivers each key once, so a request that cannot lead to a written 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Annotated
 
@@ -25,7 +25,7 @@ from qinternet.apps.pqc import generate_mlkem_keypair, load_mlkem_private, load_
 from qinternet.errors import ParameterError
 from qinternet.outputs import check_output_file, write_file
 
-__all__ = ["SUFFIX", "decrypt", "encrypt", "keygen_mlkem"]
+__all__ = ["SUFFIX", "as_options", "decrypt", "encrypt", "keygen_mlkem"]
 
 SUFFIX = ".qkd"
 """Added to an encrypted file's name by default, and taken off again by ``decrypt``."""
@@ -76,7 +76,7 @@ def encrypt(
     target = out if out is not None else file.with_name(file.name + SUFFIX)
     plaintext = _read(file)
     _check_output(target, force)
-    with _as_options():
+    with as_options():
         if mode is Mode.HYBRID and mlkem_public is None:
             raise ParameterError("mlkem_public", "--mode hybrid needs the recipient's ML-KEM public key")
         if mode is not Mode.HYBRID and mlkem_public is not None:
@@ -112,7 +112,7 @@ def decrypt(
             raise ParameterError("--out", f"FILE does not end in {SUFFIX}: name the decrypted file")
         out = file.with_suffix("")
     data = _read(file)
-    with _as_options():
+    with as_options():
         header = parse_container(data).header  # a malformed file fails here, before any key is asked for
         _check_output(out, force)
         private = None if mlkem_private is None else load_mlkem_private(mlkem_private)
@@ -137,7 +137,7 @@ def keygen_mlkem(
     force: Annotated[bool, typer.Option("--force", help="Replace a key pair already in DIR.")] = False,
 ) -> None:
     """Make an ML-KEM-768 key pair for hybrid files: give the public key to senders, keep the private one."""
-    with _as_options():
+    with as_options():
         try:
             files = generate_mlkem_keypair(folder, overwrite=force)
         except OSError as exc:
@@ -146,16 +146,18 @@ def keygen_mlkem(
 
 
 @contextlib.contextmanager
-def _as_options() -> Iterator[None]:
-    """Errors of the library name fields (``cert``, ``header.nonce``); the CLI names its options."""
+def as_options(extra: Mapping[str, str] | None = None) -> Iterator[None]:
+    """Errors of the library name fields (``cert``, ``header.nonce``); the CLI names its options (those of
+    these commands, and ``extra``: field -> option)."""
+    options = {**_OPTIONS, **(extra or {})}
     try:
         yield
     except ContainerError as error:
         raise ParameterError("FILE", f"{error.field}: {error.reason}") from None
     except ParameterError as error:
-        if error.field not in _OPTIONS:
+        if error.field not in options:
             raise
-        raise ParameterError(_OPTIONS[error.field], error.reason) from None
+        raise ParameterError(options[error.field], error.reason) from None
     except KmeRequestError as error:
         raise ParameterError("--kme", str(error)) from None
 

@@ -252,11 +252,11 @@ def _event_loop_runner() -> Callable[[Coroutine[Any, Any, None]], None]:
     return uvloop.run
 
 
-def configure_logging(log_format: str) -> None:
-    """Log ``qinternet.kms`` events at INFO to stderr, as text or one JSON object per line."""
+def configure_logging(log_format: str, name: str = "qinternet.kms") -> None:
+    """Log the events of the logger ``name`` at INFO to stderr, as text or one JSON object per line."""
     handler = _CurrentStderr()
     handler.setFormatter(_JsonFormatter() if log_format == "json" else _TextFormatter("%(asctime)s %(message)s"))
-    log = logging.getLogger("qinternet.kms")
+    log = logging.getLogger(name)
     log.handlers[:] = [handler]
     log.setLevel(logging.INFO)
     log.propagate = False
