@@ -31,6 +31,8 @@ def summary() -> dict[str, Any]:
         "duration_s": 86400.0,
         "entanglement": None,  # a QKD network: no requests, no applications (RunSummary holds None)
         "applications": None,
+        "alarms": [],  # no link raised one, and the scenario has no attacks
+        "attacks": None,
         "demands": [
             demand("fermilab-northwestern", "fermilab", "northwestern", 0.682),
             demand("argonne-northwestern", "argonne", "northwestern", 1.0),

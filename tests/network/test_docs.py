@@ -11,6 +11,7 @@ from qinternet.network.schema import (
     MAX_FILE_BYTES,
     MAX_TEXT_CHARS,
     ApplicationSpec,
+    AttackSpec,
     DemandSpec,
     NodeSpec,
     RequestSpec,
@@ -30,7 +31,8 @@ def test_the_example_loads() -> None:
 
 def test_every_field_is_documented() -> None:
     text = DOC.read_text()
-    for model in (NodeSpec, *(entry.spec for entry in LINK_KINDS), DemandSpec, TimeSpec, RequestSpec, ApplicationSpec):
+    models = (NodeSpec, *(entry.spec for entry in LINK_KINDS), DemandSpec, TimeSpec, RequestSpec, ApplicationSpec)
+    for model in (*models, AttackSpec):
         for name in model.model_fields:
             assert f"`{name}`" in text or f"`{name}:" in text or f"{name}`" in text, (model.__name__, name)
 

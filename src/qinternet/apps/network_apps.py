@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +68,7 @@ def run_scenario(
     step: str | float | None = None,
     seed: int | None = None,
     model: LinkModel | str | None = None,
+    attacks: Sequence[str] = (),
     on_progress: Callable[[RunStage, float], None] | None = None,
 ) -> RunResult:
     """Run a scenario (:func:`qinternet.network.run.run_scenario`, same arguments) and its applications.
@@ -76,7 +77,9 @@ def run_scenario(
         ScenarioError: the scenario has errors, or an application's ``options`` do (named by their path).
         ParameterError: a run option is out of range.
     """
-    result = run_network(scenario, duration=duration, step=step, seed=seed, model=model, on_progress=on_progress)
+    result = run_network(
+        scenario, duration=duration, step=step, seed=seed, model=model, attacks=attacks, on_progress=on_progress
+    )
     if not result.scenario.applications:
         return result
     outcomes = run_applications(result)

@@ -126,12 +126,24 @@ def serve(
         typer.Option(help="Write FILE (the KMEs' URLs, JSON) once they accept requests; removed when they stop."),
     ] = None,
     duration: Annotated[str | None, typer.Option(help="Stop after this much wall time (default: until ^C).")] = None,
+    attack: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Attack a link from a simulated time, as qinternet run --attack: "
+            "LINK=KIND[:STRENGTH][@FROM[..UNTIL]]; routing avoids the link while its alarm is raised "
+            "(repeat for more).",
+        ),
+    ] = None,
 ) -> None:
     """Run the scenario's links and serve every node's KME with the ETSI GS QKD 014 API over mutual TLS.
 
     Settings come from these options, else QINTERNET_KMS_<NAME> environment variables, else --config.
     """
     spec = scenario_named(scenario)
+    if attack:
+        from qinternet.network.run import apply_run_options
+
+        spec = apply_run_options(spec, attacks=attack)
     settings = load_serve_settings(
         config,
         {

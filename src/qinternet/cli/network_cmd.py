@@ -82,6 +82,13 @@ def run(
         LinkModel | None,
         typer.Option(help="Simulate every link's blocks this way (default: each link's own model)."),
     ] = None,
+    attack: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Attack a link from a time, added to the scenario's attacks: LINK=KIND[:STRENGTH][@FROM[..UNTIL]], "
+            "e.g. l1=intercept-resend:0.3@2h, l2=blinding@1h, l3=fibre-cut@30min..2h (repeat for more).",
+        ),
+    ] = None,
     quiet: QuietOption = False,
 ) -> None:
     """Simulate a network over time: key per link, relayed key per demand, pools; writes a report."""
@@ -95,7 +102,9 @@ def run(
                 tasks[stage] = progress.add_task(f"{scenario}: {stage}", total=1.0)
             progress.update(tasks[stage], completed=done)
 
-        result = run_scenario(scenario, duration=duration, step=step, seed=seed, model=model, on_progress=show)
+        result = run_scenario(
+            scenario, duration=duration, step=step, seed=seed, model=model, attacks=attack or (), on_progress=show
+        )
     save_run(result, out, "--out")
     if json_out:
         typer.echo(result.to_json())
@@ -149,6 +158,33 @@ def _print_summary(console: Console, summary: RunSummary) -> None:
     print_table(
         console, "Weakest links (mean secret key rate; pool: key left at the end)", headers, rows, {0, 1}, {0, 1}
     )
+    if summary.alarms or summary.attacks:
+        _print_alarms(console, summary)
+
+
+def _print_alarms(console: Console, summary: RunSummary) -> None:
+    """The alarms the links raised, and each attack's outcome."""
+    from qinternet.report import units
+
+    rows = [
+        [
+            alarm.link,
+            alarm.detected_as.value,
+            f"{alarm.raised_s:g} s",
+            "-" if alarm.cleared_s is None else f"{alarm.cleared_s:g} s",
+            alarm.reason,
+        ]
+        for alarm in summary.alarms
+    ]
+    if rows:
+        print_table(console, "Alarms", ["link", "detected as", "raised", "cleared", "why"], rows, {0, 1}, {0, 1, 4})
+    rows = [
+        [a.link, a.kind, f"{a.from_s:g} s", units.bits(a.key_lost_bits), units.bits(a.compromised_bits), a.verdict]
+        for a in summary.attacks or ()
+    ]
+    if rows:
+        headers = ["link", "attack", "from", "key lost", "compromised", "outcome"]
+        print_table(console, "Attacks", headers, rows, {0, 1}, {0, 1, 5})
 
 
 @scenario_app.command("validate")

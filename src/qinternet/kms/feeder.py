@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from qinternet.kms.store import KeyStore
 from qinternet.kms.topology import KmsTopology
+from qinternet.network.alarms import Alarm, LinkMonitor
 from qinternet.network.links.base import BlockRecord, LinkRunner
 from qinternet.network.links.build import build_links
 from qinternet.network.schema import NodeKind, Scenario
@@ -66,28 +67,53 @@ def _bind(runner: LinkRunner, deliver: Callable[[BlockRecord], None], proc: Proc
 class NetworkFeeder:
     """Runs a scenario's links and puts their key into ``store``.
 
+    The links' blocks are watched as in ``qinternet run`` (:mod:`qinternet.network.alarms`): while a link's alarm
+    is raised (the scenario's ``attacks``), ``topology`` routes no key over it.
+
     Args:
         scenario: the network.
         store: the KMEs' key store.
         capacity_bytes: most key a link's pool holds.
+        topology: the KMEs' topology (:func:`topology_of` the scenario), whose links out of service the
+            feeder keeps up to date; None: alarms are recorded only.
     """
 
-    def __init__(self, scenario: Scenario, store: KeyStore, *, capacity_bytes: int) -> None:
+    def __init__(
+        self, scenario: Scenario, store: KeyStore, *, capacity_bytes: int, topology: KmsTopology | None = None
+    ) -> None:
         self.scenario = scenario
         self.store = store
         self.capacity_bytes = capacity_bytes
+        self.topology = topology
         self.kernel = Kernel(seed=scenario.seed)
         self._made: list[_Made] = []
         self._lock = threading.Lock()
         self.bits_made = 0
         self.bytes_stored = 0
-        for spec, link in zip(scenario.links, build_links(scenario), strict=True):
-            deliver = functools.partial(self._deliver, kme_id(spec.a), kme_id(spec.b))
+        self.monitors: list[LinkMonitor | None] = []
+        for index, (spec, link) in enumerate(zip(scenario.links, build_links(scenario), strict=True)):
+            self.monitors.append(None if link.baseline is None else LinkMonitor(link=spec.id, baseline=link.baseline))
+            deliver = functools.partial(self._deliver, index, kme_id(spec.a), kme_id(spec.b))
             self.kernel.process(functools.partial(_bind, link.runner, deliver), f"link:{spec.id}")
+        self._blocks = [0] * len(scenario.links)
 
-    def _deliver(self, a: str, b: str, block: BlockRecord) -> None:
+    @property
+    def alarms(self) -> list[Alarm]:
+        """Every alarm raised so far, by link."""
+        return [alarm for monitor in self.monitors if monitor is not None for alarm in monitor.alarms]
+
+    def _deliver(self, index: int, a: str, b: str, block: BlockRecord) -> None:
         if block.key_bits > 0:
             self._made.append(_Made(a, b, block.key_bits))
+        monitor = self.monitors[index]
+        if monitor is not None:
+            monitor.observe(block, self._blocks[index])
+            if self.topology is not None:
+                if monitor.in_alarm:
+                    self.topology.out_of_service.add(index)
+                else:
+                    self.topology.out_of_service.discard(index)
+        self._blocks[index] += 1
 
     @property
     def simulated_s(self) -> float:

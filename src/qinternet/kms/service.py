@@ -121,7 +121,7 @@ def _serve_store(
     announce: Callable[[list[KmeServer]], None],
 ) -> None:
     """Warm the pools up, ``announce`` the servers and serve until ^C or ``stop_after_s``."""
-    feeder = NetworkFeeder(spec, store, capacity_bytes=int(settings.pool_capacity_bits // 8))
+    feeder = NetworkFeeder(spec, store, capacity_bytes=int(settings.pool_capacity_bits // 8), topology=topology)
     try:
         feeder.advance(settings.warm_up_s)
     except SQLAlchemyError as exc:

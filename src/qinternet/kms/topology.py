@@ -1,7 +1,8 @@
 """Which SAE is attached to which KME, which KMEs share a QKD link, and the KME path between two SAEs.
 
 The path is :mod:`qinternet.network.routing`'s, the one ``qinternet run`` takes for the same network: the
-widest path by the pools' levels now (:meth:`KmsTopology.widest_path`), through trusted KMEs only.
+widest path by the pools' levels now (:meth:`KmsTopology.widest_path`), through trusted KMEs only, and never
+over a link whose alarm is raised.
 """
 
 from __future__ import annotations
@@ -56,11 +57,14 @@ class KmsTopology:
         sae_kme: SAE ID -> the KME it is attached to.
         links: pairs of KMEs joined by a QKD link (each has a key pool).
         relays: KMEs that may pass key on between two others (trusted nodes).
+        out_of_service: indices (in :attr:`links`) of the links whose alarm is raised now
+            (:mod:`qinternet.network.alarms`): no key takes them. The network feeder keeps it up to date.
     """
 
     sae_kme: Mapping[str, str]
     links: tuple[tuple[str, str], ...]
     relays: frozenset[str] = field(default_factory=frozenset)
+    out_of_service: set[int] = field(default_factory=set, compare=False)
 
     @cached_property
     def key_graph(self) -> KeyGraph:
@@ -100,17 +104,18 @@ class KmsTopology:
         one KME; None when no path through trusted KMEs holds key on every hop."""
         if kme_a == kme_b:
             return [kme_a]
-        route = widest_path(self.key_graph, _LinkLevels(self.links, pool_bytes), kme_a, kme_b)
+        route = widest_path(self.key_graph, _LinkLevels(self.links, pool_bytes, self.out_of_service), kme_a, kme_b)
         return path_nodes(self.key_graph, kme_a, route.links) if route.links else None
 
 
 class _LinkLevels:
-    """The pool levels by link index, read from ``pool_bytes`` as routing asks for them."""
+    """The pool levels by link index, read from ``pool_bytes`` as routing asks for them (0 for a link out of
+    service)."""
 
-    __slots__ = ("_links", "_pool_bytes")
+    __slots__ = ("_links", "_out", "_pool_bytes")
 
-    def __init__(self, links: tuple[tuple[str, str], ...], pool_bytes: PoolLevel) -> None:
-        self._links, self._pool_bytes = links, pool_bytes
+    def __init__(self, links: tuple[tuple[str, str], ...], pool_bytes: PoolLevel, out: set[int]) -> None:
+        self._links, self._pool_bytes, self._out = links, pool_bytes, out
 
     def __getitem__(self, link: int, /) -> float:
-        return self._pool_bytes(*self._links[link])
+        return 0.0 if link in self._out else self._pool_bytes(*self._links[link])

@@ -14,7 +14,8 @@ from *every* hop's pool (:func:`.routing.relay_cost`), and every trusted node se
 takes the *widest* path, the one whose smallest hop pool is largest, among those the fewest hops. Demands
 are served in priority order; demands of equal priority share by progressive filling (max-min fairness;
 Bertsekas and Gallager, *Data Networks*, 2nd ed., Sec. 6.5.2), re-routing after every round;
-what a demand leaves unmet is reserved on its fewest-hop path against lower priorities.
+what a demand leaves unmet is reserved on its fewest-hop path against lower priorities. Links out of service
+(an alarm raised on them) are left out of every path.
 """
 
 from __future__ import annotations
@@ -47,6 +48,8 @@ class KeyPools:
         relays: the nodes key may pass through between two others (trusted nodes); None: every node.
         level_bits: float64, shape (L,): key in each pool now.
         discarded_bits: float64, shape (L,): key that arrived at a full pool.
+        out_of_service: bool, shape (L,): links that carry no relayed key now (their alarm is raised,
+            :mod:`.alarms`); their pools keep their key.
     """
 
     ends: tuple[tuple[str, str], ...]
@@ -54,6 +57,7 @@ class KeyPools:
     relays: frozenset[str] | None = None
     level_bits: NDArray[np.float64] = field(init=False)
     discarded_bits: NDArray[np.float64] = field(init=False)
+    out_of_service: NDArray[np.bool_] = field(init=False)
     _graph: KeyGraph = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -61,6 +65,7 @@ class KeyPools:
             raise ParameterError("capacity_bits", "needs one positive capacity per link")
         self.level_bits = np.zeros(len(self.ends))
         self.discarded_bits = np.zeros(len(self.ends))
+        self.out_of_service = np.zeros(len(self.ends), dtype=bool)
         self._graph = KeyGraph(ends=self.ends, relays=self.relays)
 
     @property
@@ -90,6 +95,8 @@ def widest_path(pools: KeyPools, source: str, target: str, *, reserved: NDArray[
     """:func:`.routing.widest_path` on the pools' levels less ``reserved`` (float64, shape (L,)):
     ``(bottleneck bits, link indices from source to target)``, ``(0, [])`` when no path has key."""
     available = pools.level_bits if reserved is None else pools.level_bits - reserved
+    if pools.out_of_service.any():
+        available = np.where(pools.out_of_service, 0.0, available)
     return routing.widest_path(pools.graph, available, source, target)
 
 
@@ -180,7 +187,8 @@ def serve(pools: KeyPools, requests: Sequence[Request]) -> list[Grant]:
             unmet = request.bits - delivered[request.demand]
             if unmet > 1e-9 * request.bits:
                 hold = unmet if request.hold_bits is None else min(unmet, request.hold_bits)
-                reserved[fewest_hops(pools, request.a, request.b)] += hold
+                in_service = None if not pools.out_of_service.any() else (~pools.out_of_service).astype(np.float64)
+                reserved[fewest_hops(pools, request.a, request.b, available=in_service, floor=1.0)] += hold
     return [Grant(demand=r.demand, bits=delivered[r.demand], paths=paths[r.demand]) for r in requests]
 
 

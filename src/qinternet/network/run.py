@@ -15,7 +15,7 @@ tables, and the raw arrays. Writing it out (``summary.json``, the CSV files, ``r
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -24,6 +24,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from qinternet.errors import ParameterError
+from qinternet.network.attacks import parse_attack_option
 from qinternet.network.catalogue import resolve_scenario
 from qinternet.network.entanglement_net import EntanglementRun
 from qinternet.network.entanglement_run import run_entanglement
@@ -141,11 +142,15 @@ def apply_run_options(
     step: str | float | None = None,
     seed: int | None = None,
     model: LinkModel | str | None = None,
+    attacks: Sequence[str] = (),
 ) -> Scenario:
     """``spec`` with the run's options applied (each checked as the scenario's own field would be).
 
+    ``attacks`` are added to the scenario's own, each as ``LINK=KIND[:STRENGTH][@FROM[..UNTIL]]``
+    (:func:`qinternet.network.attacks.parse_attack_option`).
+
     Raises:
-        ParameterError: naming ``duration``, ``step``, ``seed`` or ``model`` and the reason.
+        ParameterError: naming ``duration``, ``step``, ``seed``, ``model`` or ``--attack`` and the reason.
     """
     data = spec.model_dump(mode="json")
     given: dict[str, str] = {}  # the scenario field each option changes -> the option
@@ -167,6 +172,10 @@ def apply_run_options(
             raise ParameterError("model", f"{model!r} is not one of {known}") from None
         data["links"] = [{**link, "model": chosen.value} for link in data["links"]]
         given["model"] = "model"
+    own = len(data["attacks"])
+    for i, text in enumerate(attacks):
+        data["attacks"].append(parse_attack_option(text))
+        given[f"attacks[{own + i}]"] = "--attack"
     if not given:
         return spec
     try:
@@ -175,7 +184,8 @@ def apply_run_options(
         path, reason = exc.errors[0]
         if path == "time":  # step longer than duration: the option given last of the two is at fault
             path = "time.step_s" if "time.step_s" in given else "time.duration_s"
-        field = given.get("model" if path.endswith(".model") else path, "/".join(given.values()))
+        key = "model" if path.endswith(".model") else path
+        field = given.get(key, given.get(key.split(".")[0], "/".join(given.values())))
         raise ParameterError(field, f"{reason} ({path} of the scenario)") from None
     steps = changed.time.duration_s / changed.time.step_s
     if steps > MAX_STEPS:
@@ -190,6 +200,7 @@ def run_scenario(
     step: str | float | None = None,
     seed: int | None = None,
     model: LinkModel | str | None = None,
+    attacks: Sequence[str] = (),
     on_progress: Callable[[RunStage, float], None] | None = None,
 ) -> RunResult:
     """Run a network over time: key per link, relayed key per demand, pools.
@@ -201,14 +212,16 @@ def run_scenario(
             default: the scenario's ``time``.
         seed: seed of every random stream (default: the scenario's).
         model: ``"analytic"`` or ``"monte-carlo"`` for every link (default: each link's own).
+        attacks: attacks added to the scenario's, e.g. ``["l1=intercept-resend:0.3@2h"]``
+            (:func:`qinternet.network.attacks.parse_attack_option`).
         on_progress: called with the stage and the fraction of it done (progress bars).
 
     Raises:
         ScenarioError: the scenario cannot be found or read, or has errors (each named by its path).
-        ParameterError: an option is out of range (``duration``, ``step``, ``seed``, ``model``).
+        ParameterError: an option is out of range (``duration``, ``step``, ``seed``, ``model``, ``--attack``).
     """
     spec = scenario if isinstance(scenario, Scenario) else resolve_scenario(str(scenario))[0]
-    spec = apply_run_options(spec, duration=duration, step=step, seed=seed, model=model)
+    spec = apply_run_options(spec, duration=duration, step=step, seed=seed, model=model, attacks=attacks)
 
     def report(stage: RunStage) -> Callable[[float], None] | None:
         return None if on_progress is None else lambda done: on_progress(stage, done)
@@ -220,6 +233,7 @@ def run_scenario(
         spec,
         [link.runner for link in links],
         on_step=None if simulating is None else lambda t: simulating(t / spec.time.duration_s),
+        baselines=[link.baseline for link in links],
     )
     entanglement = entanglement_of(links) or run_entanglement(spec, spec.time.duration_s)
     wall_s = time.perf_counter() - started

@@ -27,6 +27,7 @@ from pydantic import Discriminator, Field, Tag, ValidationError, field_validator
 from pydantic_core import PydanticCustomError
 
 from qinternet.messages import validation_reason
+from qinternet.network.attacks import AttackKind, AttackSpec
 from qinternet.network.links.entanglement import EntanglementLinkSpec
 from qinternet.network.links.fibre import ClassicalChannelSpec, FibreLinkSpec
 from qinternet.network.links.free_space import FreeSpaceLinkSpec, FreeSpaceSpec
@@ -55,6 +56,8 @@ __all__ = [
     "MAX_TEXT_CHARS",
     "AppKind",
     "ApplicationSpec",
+    "AttackKind",
+    "AttackSpec",
     "ClassicalChannelSpec",
     "DemandSpec",
     "EntanglementLinkSpec",
@@ -391,6 +394,7 @@ class Scenario(Model):
     demands: tuple[DemandSpec, ...] = ()
     requests: tuple[RequestSpec, ...] = ()
     applications: tuple[ApplicationSpec, ...] = ()
+    attacks: tuple[AttackSpec, ...] = ()
 
     def node(self, node_id: str) -> NodeSpec:
         """The node called ``node_id``."""
@@ -465,6 +469,26 @@ def _cross_check(scenario: Scenario) -> list[tuple[str, str]]:
                 (f"demands[{i}]", f"no chain of links through trusted nodes joins {demand.a!r} and {demand.b!r}")
             )
     errors.extend(_quantum_errors(scenario))
+    errors.extend(_attack_errors(scenario))
+    return errors
+
+
+def _attack_errors(scenario: Scenario) -> list[tuple[str, str]]:
+    """Attacks name a fibre link, and two attacks on one link do not overlap in time."""
+    errors: list[tuple[str, str]] = []
+    kinds = {link.id: link.kind for link in scenario.links}
+    for i, attack in enumerate(scenario.attacks):
+        kind = kinds.get(attack.link)
+        if kind is None:
+            errors.append((f"attacks[{i}].link", f"unknown link {attack.link!r}"))
+        elif kind is not LinkKind.FIBRE:
+            errors.append(
+                (f"attacks[{i}].link", f"{attack.link!r} is {article(kind.value)} link; attacks act on fibre links")
+            )
+        for j, other in enumerate(scenario.attacks[:i]):
+            if other.link == attack.link and other.scheduled().overlap_s(attack.from_s, attack.scheduled().until_s):
+                errors.append((f"attacks[{i}].from_s", f"overlaps attacks[{j}] on the same link"))
+                break
     return errors
 
 

@@ -9,6 +9,9 @@ give the same numbers bit for bit):
   :mod:`.routing`, as the KMEs of ``qinternet serve`` route, priorities, max-min fairness) and records
   the time series.
 
+Links whose engines know their honest block are watched for alarms (:mod:`.alarms`): an eavesdropper's QBER,
+a loss of signal, bright light at the detectors; while a link's alarm is raised, routing passes it by.
+
 A rate demand wants ``rate_bps * t`` bits in total by time ``t``: what could not be relayed in a step is
 asked for again in the next (an application waiting for key), and what is still missing at the end is
 unmet. A volume demand wants its volume as soon as possible. Demands are served every step in priority
@@ -21,12 +24,13 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
 
+from qinternet.network.alarms import Alarm, LinkMonitor
 from qinternet.network.links.base import BlockRecord, LinkRunner
 from qinternet.network.relay import KeyPools, Request, serve
 from qinternet.network.schema import DemandSpec, LinkSpec, Scenario
@@ -51,6 +55,7 @@ class NetworkRun:
         blocks: per link, its blocks in order.
         discarded_bits: float64, shape (L,): key lost to full pools.
         paths: per demand, how many bits went over each path (tuple of link ids).
+        alarms: every alarm raised on a watched link (:mod:`.alarms`), in the order raised.
     """
 
     scenario: Scenario
@@ -62,6 +67,7 @@ class NetworkRun:
     blocks: list[list[BlockRecord]]
     discarded_bits: F64
     paths: list[dict[tuple[str, ...], float]] = field(default_factory=list)
+    alarms: list[Alarm] = field(default_factory=list)
 
 
 def _bind(runner: LinkRunner, deliver: Callable[[BlockRecord], None], proc: Process) -> ProcessGenerator:
@@ -91,6 +97,7 @@ def simulate(
     *,
     duration_s: float | None = None,
     on_step: Callable[[float], None] | None = None,
+    baselines: Sequence[BlockRecord | None] | None = None,
 ) -> NetworkRun:
     """Run ``scenario`` (its links made by ``runners``, one per link in order) for ``duration_s``.
 
@@ -99,6 +106,8 @@ def simulate(
         runners: one process body per link, in the order of ``scenario.links``.
         duration_s: simulated time (default: the scenario's ``time.duration_s``).
         on_step: called with the simulated time after every step (progress bars).
+        baselines: per link, its honest block, for the links whose blocks are watched for alarms (None: not
+            watched); an alarmed link relays no key until its alarm clears (:mod:`.alarms`).
     """
     links: tuple[LinkSpec, ...] = scenario.links
     duration = scenario.time.duration_s if duration_s is None else duration_s
@@ -121,12 +130,25 @@ def simulate(
     delivered = np.zeros(n_demands)
     wanted = np.zeros(n_demands)
     kernel = Kernel(seed=scenario.seed)
+    alarm_order: list[tuple[LinkMonitor, int]] = []  # (a link's monitor, its alarm), in the order raised
+    monitors = [
+        None if baseline is None else LinkMonitor(link=link.id, baseline=baseline)
+        for link, baseline in zip(links, baselines or [None] * n_links, strict=True)
+    ]
 
     def deliverer(index: int) -> Callable[[BlockRecord], None]:
+        monitor = monitors[index]
+
         def deliver(block: BlockRecord) -> None:
             pools.add(index, block.key_bits)
             generated[index] += block.key_bits
             run.blocks[index].append(block)
+            if monitor is not None:
+                raised = len(monitor.alarms)
+                monitor.observe(block, len(run.blocks[index]) - 1)
+                pools.out_of_service[index] = monitor.in_alarm
+                if len(monitor.alarms) > raised:
+                    alarm_order.append((monitor, len(monitor.alarms) - 1))
 
         return deliver
 
@@ -160,4 +182,5 @@ def simulate(
     kernel.process(network, "network")
     kernel.run(until_ps=seconds_to_ps(step) * steps + 1)
     run.discarded_bits = pools.discarded_bits.copy()
+    run.alarms = [monitor.alarms[k] for monitor, k in alarm_order]
     return run

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
+from qinternet.network.alarms import Alarm, AttackOutcome, attack_outcomes
 from qinternet.network.published import PublishedComparison, compare_published
 from qinternet.network.satellite import Orbit, earth_satellite
 from qinternet.network.schema import NodeKind
@@ -201,7 +202,9 @@ class RunSummary:
     """What a run means (``summary.json`` without the wall time): see :meth:`to_dict`.
 
     ``passes`` is None, and the published figures carry no simulated value, when the summary was made
-    without the run's links (:func:`summarise` with ``links=None``).
+    without the run's links (:func:`summarise` with ``links=None``). ``alarms`` are the operator's view of
+    the links (:mod:`.alarms`); ``attacks`` the ground truth of the scenario's attacks, each with whether it
+    was detected, the key it cost and the key it compromised.
     """
 
     scenario: str
@@ -220,12 +223,15 @@ class RunSummary:
     entanglement: tuple[dict[str, Any], ...] | None = None
     memory_occupancy: dict[str, float] | None = None
     applications: tuple[dict[str, Any], ...] | None = None
+    alarms: tuple[Alarm, ...] = ()
+    attacks: tuple[AttackOutcome, ...] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object of ``summary.json`` (less ``wall_s``), fields in this order; ``passes``,
-        ``entanglement``, ``memory_occupancy`` and ``applications`` only where the scenario has them."""
+        ``entanglement``, ``memory_occupancy``, ``applications`` and ``attacks`` only where the scenario has
+        them (``alarms``, what the links' monitors raised, is always there)."""
         data = _json(self)
-        for optional in ("passes", "entanglement", "memory_occupancy", "applications"):
+        for optional in ("passes", "entanglement", "memory_occupancy", "applications", "attacks"):
             if getattr(self, optional) is None:
                 del data[optional]
         return data
@@ -376,6 +382,17 @@ def summarise(
         passes=None if links is None else satellite_passes(run, links),
         entanglement=None if entanglement is None else tuple(r.to_dict() for r in entanglement.requests),
         memory_occupancy=None if entanglement is None else dict(entanglement.occupancy),
+        alarms=tuple(run.alarms),
+        attacks=None
+        if not scenario.attacks
+        else attack_outcomes(
+            scenario.attacks,
+            [spec.id for spec in scenario.links],
+            run.blocks,
+            [None] * len(scenario.links) if links is None else [link.baseline for link in links],
+            run.alarms,
+            duration,
+        ),
     )
     return dataclasses.replace(summary, published=compare_published(scenario, run, summary, links))
 

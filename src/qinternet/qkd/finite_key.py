@@ -81,7 +81,8 @@ _EPS_RTOL = 1e-3
 
 
 class AbortReason(enum.Enum):
-    """Why the bounds leave no key (the protocol aborts, Lim et al., Sec. II, step 4)."""
+    """Why a block gives no key: the bounds leave none (the protocol aborts, Lim et al., Sec. II, step 4), or
+    the receiver's bright-light monitor discarded it."""
 
     NO_SINGLE_PHOTONS = "no-single-photon-events"
     """Eq. (3) gives ``s_X1 <= 0`` or ``s_Z1 <= 0``: the decoy statistics are too poor (or inconsistent)."""
@@ -89,6 +90,10 @@ class AbortReason(enum.Enum):
     """Eq. (5) gives ``phi_X >= phi_tol``."""
     NO_KEY = "key-length-not-positive"
     """Eq. (1) gives ``l <= 0``: error correction and the security terms eat the whole entropy."""
+    BRIGHT_LIGHT = "bright-light-at-detectors"
+    """Not a bound: the receiver's monitor saw light far above single-photon level at its detectors (the
+    countermeasure to blinding of Yuan, Dynes, Shields, Nature Photonics 4, 800 (2010)), so the block is
+    discarded whatever its counts."""
 
 
 class AfterPulseAttribution(enum.Enum):

@@ -51,6 +51,8 @@ __all__ = [
     "plot_pass_elevations",
     "plot_pass_keys",
     "plot_pools",
+    "time_axis",
+    "time_unit",
     "write_report",
 ]
 
@@ -670,11 +672,22 @@ def _reduce(times: F64, values: F64, most: int = MAX_POINTS) -> tuple[F64, F64]:
     return times[index], values[index]
 
 
+def time_unit(times_s: F64) -> tuple[float, str]:
+    """Seconds per unit of the report's time axes, and their label: hours, or days for long runs."""
+    long_run = times_s.size > 0 and float(times_s[-1]) > LONG_RUN_S
+    return (86400.0, "time (days)") if long_run else (3600.0, "time (h)")
+
+
+def time_axis(ax: Axes, times_s: F64) -> tuple[float, str]:
+    """Label ``ax``'s time axis (:func:`time_unit`); the seconds per unit and the label."""
+    scale, label = time_unit(times_s)
+    ax.set_xlabel(label)
+    return scale, label
+
+
 def _time_axis(ax: Axes, times_s: F64) -> tuple[F64, str]:
     """Times in hours, or in days for long runs, and the axis label."""
-    long_run = times_s.size > 0 and float(times_s[-1]) > LONG_RUN_S
-    scale, label = (86400.0, "time (days)") if long_run else (3600.0, "time (h)")
-    ax.set_xlabel(label)
+    scale, label = time_axis(ax, times_s)
     return np.asarray(times_s / scale, dtype=np.float64), label
 
 
@@ -1004,6 +1017,15 @@ def _figure(axes_size: tuple[float, float] = (6.4, 3.4), right_in: float = 2.6) 
     return figure, ax
 
 
+def _mark(ax: Axes, run: NetworkRun, seconds_per_unit: float) -> None:
+    """The run's alarms as vertical lines (:func:`qinternet.report.alarms.mark_alarms`), added to the legend."""
+    from qinternet.report.alarms import mark_alarms
+
+    if run.alarms:
+        mark_alarms(ax, run.alarms, seconds_per_unit)
+        ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, frameon=False)
+
+
 def write_report(path: Path, result: RunResult) -> None:
     """Write the self-contained HTML report of a run (figures inline as SVG, no external files).
 
@@ -1011,7 +1033,8 @@ def write_report(path: Path, result: RunResult) -> None:
     :func:`qinternet.report.entanglement.entanglement_section`; memory links (no key) are left out of the key
     figures and the links table.
     """
-    from qinternet.report.entanglement import entanglement_section, seconds  # they use this module's helpers
+    from qinternet.report.alarms import alarms_section  # they use this module's helpers
+    from qinternet.report.entanglement import entanglement_section, seconds
 
     run, links = result.network, result.links
     summary = result.summary
@@ -1024,15 +1047,18 @@ def write_report(path: Path, result: RunResult) -> None:
         )
     ]
     key_links = [row for row in summary.links if row.kind != _MEMORY]
+    scale, _ = time_unit(run.times_s)
     if key_links:
         figure, ax = _figure()
         plot_pools(ax, run)
+        _mark(ax, run, scale)
         figures.append(
             (_svg(figure), "Pools that hold the same key at every instant are drawn once and named together.")
         )
     if run.scenario.demands:
         figure, ax = _figure()
         plot_demands(ax, run)
+        _mark(ax, run, scale)
         figures.append((_svg(figure), ""))
     if any(link.rate_curve is not None for link in links):
         figure, ax = _figure(right_in=0.4)
@@ -1091,6 +1117,7 @@ def write_report(path: Path, result: RunResult) -> None:
             for svg, caption in figures
         ),
         *entanglement,
+        *alarms_section(result),
     ]
     if key_links or not entanglement:
         parts += ["<h2>Links</h2>", _table(key_links, link_columns)]

@@ -8,7 +8,7 @@ simulation kernel runs: it waits, makes a block, and delivers a :class:`BlockRec
 :data:`qinternet.network.links.registry.LINK_KINDS`.
 
 Engines may offer more than the contract; the report and the published-figure checks ask for it by
-capability (:class:`RateCurve`, :class:`PassSchedule`), never by kind.
+capability (:class:`RateCurve`, :class:`PassSchedule`, :class:`Monitored`), never by kind.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from qinternet.qkd.finite_key import AbortReason
 from qinternet.sim import Process, ProcessGenerator, ps_to_seconds, seconds_to_ps
 
 if TYPE_CHECKING:
+    from qinternet.network.attacks import ScheduledAttack
     from qinternet.network.links.free_space import FreeSpaceSpec, PassRecord
     from qinternet.network.satellite import GroundStation, Orbit
     from qinternet.network.schema import Scenario
@@ -38,11 +39,13 @@ __all__ = [
     "MAX_BLOCKS_PER_LINK",
     "MAX_BLOCK_PULSES",
     "AbortReason",
+    "Attackable",
     "BlockEngine",
     "BlockRecord",
     "BuildContext",
     "LinkEngine",
     "LinkRunner",
+    "Monitored",
     "PassSchedule",
     "RateCurve",
     "block_pulses",
@@ -118,6 +121,26 @@ class RateCurve(Protocol):
 
     def rate_bps_at(self, length_km: ArrayLike) -> F64:
         """Analytic key rate of the link's devices and settings at other lengths, bit/s."""
+        ...
+
+
+@runtime_checkable
+class Attackable(Protocol):
+    """A link whose protocol models attacks in its detection statistics (:mod:`qinternet.network.attacks`)."""
+
+    def under_attack(self, attacks: tuple[ScheduledAttack, ...]) -> LinkEngine:
+        """The same link, with ``attacks`` acting on it at their times."""
+        ...
+
+
+@runtime_checkable
+class Monitored(Protocol):
+    """A link whose operator knows what an honest block looks like, and so can raise alarms
+    (:mod:`qinternet.network.alarms`) when its blocks stop looking like it."""
+
+    @property
+    def baseline(self) -> BlockRecord:
+        """The honest block: the expected counts of the model the link's blocks are drawn from."""
         ...
 
 

@@ -1,4 +1,4 @@
-"""Build every link of a scenario through the registry of link kinds."""
+"""Build every link of a scenario through the registry of link kinds, with the scenario's attacks on them."""
 
 from __future__ import annotations
 
@@ -8,9 +8,12 @@ from dataclasses import dataclass
 
 from qinternet.network.links.base import (
     MAX_BLOCKS_PER_LINK,
+    Attackable,
+    BlockRecord,
     BuildContext,
     LinkEngine,
     LinkRunner,
+    Monitored,
     PassSchedule,
     RateCurve,
 )
@@ -50,6 +53,11 @@ class BuiltLink:
         return self.engine if isinstance(self.engine, RateCurve) else None
 
     @property
+    def baseline(self) -> BlockRecord | None:
+        """The link's honest block, when its alarms can be raised (:class:`~qinternet.network.links.base.Monitored`)."""
+        return self.engine.baseline if isinstance(self.engine, Monitored) else None
+
+    @property
     def pass_schedule(self) -> PassSchedule | None:
         """The engine, when it makes key in satellite passes (downlinks)."""
         return self.engine if isinstance(self.engine, PassSchedule) else None
@@ -80,6 +88,13 @@ def build_links(scenario: Scenario, on_progress: Callable[[float], None] | None 
     engines: dict[int, LinkEngine] = {}
     for kind, members in itertools.groupby(sorted(enumerate(scenario.links), key=lambda p: _order(p[1])), _kind):
         engines.update(entries[kind].build(dict(members), context))
+    for i, spec in enumerate(scenario.links):
+        attacks = tuple(attack.scheduled() for attack in scenario.attacks if attack.link == spec.id)
+        if attacks:
+            engine = engines[i]
+            if not isinstance(engine, Attackable):  # the scenario's checks refuse these
+                raise ScenarioError([("attacks", f"link {spec.id!r} ({spec.kind.value}) cannot be attacked")])
+            engines[i] = engine.under_attack(attacks)
     return [BuiltLink(spec=spec, engine=engines[i]) for i, spec in enumerate(scenario.links)]
 
 

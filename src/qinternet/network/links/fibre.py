@@ -27,8 +27,10 @@ from numpy.typing import ArrayLike, NDArray
 from pydantic import Field
 
 from qinternet.errors import ParameterError
+from qinternet.network.attacks import AttackKind, ScheduledAttack
 from qinternet.network.build import link_system
 from qinternet.network.links.base import (
+    AbortReason,
     BlockEngine,
     BlockRecord,
     LinkBuilder,
@@ -56,6 +58,8 @@ from qinternet.qkd.finite_key import (
 from qinternet.qkd.montecarlo import LinkSampler, compile_link
 from qinternet.qkd.record import Basis
 from qinternet.qkd.tuning import tuned_system
+
+F64 = NDArray[np.float64]
 
 __all__ = [
     "ClassicalChannelSpec",
@@ -101,6 +105,9 @@ class FibreLinkSpec(LinkSpecBase):
         filter_bandwidth_nm: width of the receiver's filter (0.8 nm: a 100 GHz DWDM channel), in which Raman
             noise is counted.
         detection_window_s: time a detection gate stays open for one pulse (Raman noise).
+        bright_light_monitor: the receiver monitors the light at its detectors (a photocurrent monitor) and
+            discards blocks that saw bright light: detector blinding is then detected
+            (:mod:`qinternet.network.attacks`).
     """
 
     kind: LinkKind = LinkKind.FIBRE
@@ -113,6 +120,7 @@ class FibreLinkSpec(LinkSpecBase):
     quantum_wavelength_nm: Annotated[float, Field(gt=200.0, lt=3000.0)] = 1550.0
     filter_bandwidth_nm: Annotated[float, Field(gt=0.0, le=100.0)] = 0.8
     detection_window_s: Annotated[Seconds, Field(gt=0.0, le=1e-3)] = 1e-9
+    bright_light_monitor: bool = False
 
 
 def raman_noise(spec: FibreLinkSpec, system: QkdSystem) -> RamanNoise | None:
@@ -165,6 +173,9 @@ class FibreLinkEngine(BlockEngine):
         security: ``eps_sec``, ``eps_cor`` of every block.
         monte_carlo: draw the counts (True) or take their expectations.
         block_s: seconds per block.
+        attacks: attacks on the link at their times (:mod:`qinternet.network.attacks`), none overlapping another.
+        bright_light_monitor: the receiver watches the light at its detectors and discards a block that saw
+            bright light (the countermeasure to blinding of Yuan, Dynes, Shields, Nature Photonics 4, 800 (2010)).
     """
 
     system: QkdSystem
@@ -173,9 +184,13 @@ class FibreLinkEngine(BlockEngine):
     security: FiniteKeyParams
     monte_carlo: bool
     block_s: float = 0.0
+    attacks: tuple[ScheduledAttack, ...] = ()
+    bright_light_monitor: bool = False
     _expected: DecoyCounts = field(init=False, repr=False)
     _expected_block: BlockRecord = field(init=False, repr=False)
     _sampler: LinkSampler | None = field(init=False, repr=False)
+    _attacked: tuple[LinkSampler, ...] = field(init=False, repr=False)
+    _baseline: BlockRecord = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.block_s <= 0.0:
@@ -185,6 +200,23 @@ class FibreLinkEngine(BlockEngine):
         object.__setattr__(self, "_expected_block", self._record(counts, self.block_s, self.block_s))
         sampler = compile_link(self.system, self.channel) if self.monte_carlo else None
         object.__setattr__(self, "_sampler", sampler)
+        attacked = tuple(compile_link(self.system, self.channel, a.intervention()) for a in self.attacks)
+        object.__setattr__(self, "_attacked", attacked)
+        baseline = self._expected_block
+        if sampler is not None:  # what the draws scatter around (the Monte-Carlo has no dead time)
+            mean = _decoy_counts(self.system, *_expected(sampler, float(self.block_pulses)))
+            baseline = self._record(mean, self.block_s, self.block_s)
+        object.__setattr__(self, "_baseline", baseline)
+
+    @property
+    def baseline(self) -> BlockRecord:
+        """The honest block as the link's operator knows it (:class:`~qinternet.network.links.base.Monitored`):
+        the expected counts of the model the blocks are drawn from."""
+        return self._baseline
+
+    def under_attack(self, attacks: tuple[ScheduledAttack, ...]) -> FibreLinkEngine:
+        """The same link with ``attacks`` on it (:class:`~qinternet.network.links.base.Attackable`)."""
+        return dataclasses.replace(self, attacks=self.attacks + attacks)
 
     @property
     def expected_counts(self) -> DecoyCounts:
@@ -233,11 +265,36 @@ class FibreLinkEngine(BlockEngine):
         )
 
     def block(self, rng: np.random.Generator, duration_s: float, end_s: float) -> BlockRecord:
-        """The next block: the expected one, or a Monte-Carlo draw of its counts."""
+        """The next block: the expected one, or a Monte-Carlo draw of its counts.
+
+        The pulses sent while an attack ran are drawn (or expected) from the attacked link's probabilities
+        (:func:`qinternet.qkd.montecarlo.compile_link` with the attack's intervention), the others from the
+        honest link's; the block's bounds see the sum, as Alice and Bob would. A block during which
+        blinding light reached a receiver that monitors it is discarded (:attr:`AbortReason.BRIGHT_LIGHT`).
+        """
+        start_s = end_s - duration_s
+        touched = [
+            (attack, sampler, math.floor(self.block_pulses * attack.overlap_s(start_s, end_s) / duration_s))
+            for attack, sampler in zip(self.attacks, self._attacked, strict=True)
+            if attack.overlap_s(start_s, end_s) > 0.0
+        ]
+        if not touched:
+            if self._sampler is None:
+                return dataclasses.replace(self._expected_block, end_s=end_s, duration_s=duration_s)
+            return self._record(draw_counts(self._sampler, self.system, self.block_pulses, rng), duration_s, end_s)
+        honest = self.block_pulses - sum(pulses for _, _, pulses in touched)
         if self._sampler is None:
-            return dataclasses.replace(self._expected_block, end_s=end_s, duration_s=duration_s)
-        counts = draw_counts(self._sampler, self.system, self.block_pulses, rng)
-        return self._record(counts, duration_s, end_s)
+            detections, errors = _as_arrays(self._expected)
+            detections, errors = detections * (honest / self.block_pulses), errors * (honest / self.block_pulses)
+        else:
+            detections, errors = _drawn(self._sampler, honest, rng)
+        for _, sampler, pulses in touched:
+            more = _expected(sampler, float(pulses)) if self._sampler is None else _drawn(sampler, pulses, rng)
+            detections, errors = detections + more[0], errors + more[1]
+        record = self._record(_decoy_counts(self.system, detections, errors), duration_s, end_s)
+        if self.bright_light_monitor and any(attack.kind is AttackKind.BLINDING for attack, _, _ in touched):
+            return dataclasses.replace(record, key_bits=0, abort_reason=AbortReason.BRIGHT_LIGHT)
+        return record
 
 
 def draw_counts(sampler: LinkSampler, system: QkdSystem, pulses: int, rng: np.random.Generator) -> DecoyCounts:
@@ -247,14 +304,29 @@ def draw_counts(sampler: LinkSampler, system: QkdSystem, pulses: int, rng: np.ra
     double click; a double click is a random bit (squashing), so half of them are errors in expectation
     and are split binomially here. Dead time is not applied (it couples neighbouring slots).
     """
+    return _decoy_counts(system, *_drawn(sampler, pulses, rng))
+
+
+def _drawn(sampler: LinkSampler, pulses: int, rng: np.random.Generator) -> tuple[F64, F64]:
+    """Detections and errors, shape (K, 2, 2) (class, Alice's basis, Bob's basis), of one multinomial draw."""
     counts = rng.multinomial(pulses, sampler.flat_probabilities).reshape(sampler.probabilities.shape)
     right, wrong, double = counts[..., 1], counts[..., 2], counts[..., 3]
     double_wrong = rng.binomial(double, 0.5)
-    detections = right + wrong + double  # shape (K, 2, 2): class, Alice's basis, Bob's basis
-    errors = wrong + double_wrong
+    return (right + wrong + double).astype(np.float64), (wrong + double_wrong).astype(np.float64)
+
+
+def _expected(sampler: LinkSampler, pulses: float) -> tuple[F64, F64]:
+    """Expected detections and errors, shape (K, 2, 2), of ``pulses`` pulses (what :func:`_drawn` draws)."""
+    mean = pulses * sampler.flat_probabilities.reshape(sampler.probabilities.shape)
+    right, wrong, double = mean[..., 1], mean[..., 2], mean[..., 3]
+    return right + wrong + double, wrong + 0.5 * double
+
+
+def _decoy_counts(system: QkdSystem, detections: F64, errors: F64) -> DecoyCounts:
+    """The decoy counts of detections and errors of shape (K, 2, 2): where both chose the same basis."""
     z, x = int(Basis.Z), int(Basis.X)
 
-    def per_class(values: NDArray[np.int64], basis: int) -> tuple[float, ...]:
+    def per_class(values: F64, basis: int) -> tuple[float, ...]:
         return tuple(float(v) for v in values[:, basis, basis])
 
     return DecoyCounts(
@@ -265,6 +337,16 @@ def draw_counts(sampler: LinkSampler, system: QkdSystem, pulses: int, rng: np.ra
         test_detections=per_class(detections, x),
         test_errors=per_class(errors, x),
     )
+
+
+def _as_arrays(counts: DecoyCounts) -> tuple[F64, F64]:
+    """Detections and errors of shape (K, 2, 2) holding ``counts`` (zero where the bases differ)."""
+    k = len(counts.intensities)
+    detections, errors = np.zeros((k, 2, 2)), np.zeros((k, 2, 2))
+    z, x = int(Basis.Z), int(Basis.X)
+    detections[:, z, z], errors[:, z, z] = counts.key_detections, counts.key_errors
+    detections[:, x, x], errors[:, x, x] = counts.test_detections, counts.test_errors
+    return detections, errors
 
 
 def fibre_engine(spec: FibreLinkSpec, path: str) -> FibreLinkEngine:
@@ -290,6 +372,7 @@ def fibre_engine(spec: FibreLinkSpec, path: str) -> FibreLinkEngine:
         security=security,
         monte_carlo=spec.model is LinkModel.MONTE_CARLO,
         block_s=spec.block_s,
+        bright_light_monitor=spec.bright_light_monitor,
     )
 
 
