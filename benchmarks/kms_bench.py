@@ -224,7 +224,16 @@ async def _serve(config: dict[str, Any]) -> None:
 
     pki = PkiFiles(Path(config["pki"]))
     store = None
-    if config["kind"] == "kme":
+    kme_ids = ("kme-a", "kme-b")
+    if config["kind"] == "path":  # one KME of a scenario (kms_status_bench.py)
+        from qinternet.kms.feeder import topology_of
+        from qinternet.network.catalogue import resolve_scenario
+
+        store = KeyStore(config["db_url"])
+        kme_ids = (config["kme"],)
+        topology = topology_of(resolve_scenario(config["scenario"])[0])
+        apps = {config["kme"]: create_app(config["kme"], store, topology)}
+    elif config["kind"] == "kme":
         store = KeyStore(config["db_url"])  # the schema is already there
         topology = KmsTopology(sae_kme=_SAE_KME, links=(("kme-a", "kme-b"),))
         extra: dict[str, Any] = {}
@@ -237,10 +246,7 @@ async def _serve(config: dict[str, Any]) -> None:
         apps = {kme: _fastapi_noop() for kme in ("kme-a", "kme-b")}
     else:
         apps = dict.fromkeys(("kme-a", "kme-b"), _echo_app)
-    kmes = [
-        KmeServer(kme, apps[kme], config["ports"][kme], pki.cert(kme), pki.key(kme), pki.ca)
-        for kme in ("kme-a", "kme-b")
-    ]
+    kmes = [KmeServer(kme, apps[kme], config["ports"][kme], pki.cert(kme), pki.key(kme), pki.ca) for kme in kme_ids]
     if config.get("gc_freeze"):  # everything built so far leaves the collector's generations
         gc.collect()
         gc.freeze()

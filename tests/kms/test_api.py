@@ -14,12 +14,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 from sqlalchemy import event
 
 from qinternet.kms.api import SAE_SCOPE_KEY, create_app
 from qinternet.kms.metrics import KmsMetrics
+from qinternet.kms.policy import KeyPolicy
 from qinternet.kms.store import KeyStore
 from qinternet.kms.topology import KeyLimits, KmsTopology
 
@@ -245,13 +247,16 @@ async def test_optional_extensions_are_ignored(store: KeyStore) -> None:
 
 
 @pytest.mark.parametrize(("kme", "sae"), [("kme-a", None), ("kme-a", "stranger"), ("kme-a", "sae-b")])
-async def test_callers_not_attached_to_this_kme_get_401_without_a_body(
+async def test_callers_not_attached_to_this_kme_get_401_with_the_error_object(
     store: KeyStore, kme: str, sae: str | None
 ) -> None:
+    """Clauses 5.2-5.4 give the Error object for 401 as for 400 and 503 (clients parse every non-200 body)."""
     async with client(store, kme, sae) as c:
         for r in (await c.get("/api/v1/keys/sae-b/status"), await c.get("/api/v1/keys/sae-b/enc_keys")):
             assert r.status_code == 401
-            assert r.content == b""
+            assert r.headers["content-type"] == "application/json"
+            assert r.json()["message"] == "Unauthorized"
+            assert "retry-after" not in r.headers
 
 
 async def test_a_slave_the_key_was_not_issued_to_gets_401(store: KeyStore) -> None:
@@ -260,6 +265,10 @@ async def test_a_slave_the_key_was_not_issued_to_gets_401(store: KeyStore) -> No
     async with client(store, "kme-b", "sae-b2") as other:
         r = await other.get("/api/v1/keys/sae-a/dec_keys", params={"key_ID": key["key_ID"]})
     assert r.status_code == 401
+    assert r.json() == {
+        "message": "Unauthorized",
+        "details": [{"key_ID": "one or more keys were not issued to this SAE"}],
+    }
     async with client(store, "kme-b", "sae-b") as slave:  # still there for the right slave
         assert (await slave.get("/api/v1/keys/sae-a/dec_keys", params={"key_ID": key["key_ID"]})).status_code == 200
 
@@ -300,7 +309,7 @@ async def test_an_sae_of_another_kme_gets_401_even_with_a_bad_body(store: KeySto
         for path in ("/api/v1/keys/sae-a/enc_keys", "/api/v1/keys/sae-a/dec_keys"):
             r = await c.post(path, content=b"{not json")
             assert r.status_code == 401
-            assert r.content == b""
+            assert r.json()["message"] == "Unauthorized"
 
 
 async def test_an_unexpected_error_is_a_503_with_the_error_object_and_is_timed(
@@ -365,3 +374,56 @@ async def test_a_full_database_is_a_503_and_loses_no_key_a_master_received(store
             assert r.json()["keys"] == [key]
         again = await slave.get("/api/v1/keys/sae-a/dec_keys", params={"key_ID": received[0]["key_ID"]})
     assert again.status_code == 400
+
+
+def policy_client(store: KeyStore, sae: str, policy: KeyPolicy, next_block_s: Any = None) -> httpx.AsyncClient:
+    app = create_app(
+        "kme-a", store, TOPOLOGY, KeyLimits(max_key_per_request=16), policy=policy, next_block_s=next_block_s
+    )
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=AsSae(app, sae)), base_url="https://kme")
+
+
+async def test_a_master_over_its_quota_gets_a_503_saying_when_and_takes_nothing(store: KeyStore) -> None:
+    """1,024 bits refilled over 60 s: 17.07 bit/s, so the next 256-bit key is due in 256 / 17.07 = 15 s."""
+    policy = KeyPolicy(sae_quota_bits=1024, sae_quota_window_s=60)
+    async with policy_client(store, "sae-a", policy) as greedy, policy_client(store, "sae-a2", policy) as other:
+        first_count = (await greedy.get("/api/v1/keys/sae-b/status")).json()["stored_key_count"]
+        assert (await greedy.get("/api/v1/keys/sae-b/enc_keys", params={"number": "4"})).status_code == 200
+        held = store.pool_bytes("kme-a", "kme-r")
+        refused = await greedy.get("/api/v1/keys/sae-b/enc_keys")
+        status = (await greedy.get("/api/v1/keys/sae-b/status")).json()
+        never = await greedy.get("/api/v1/keys/sae-b/enc_keys", params={"number": "5"})
+        served = await other.get("/api/v1/keys/sae-b/enc_keys")  # the quota is per SAE
+    assert first_count == 4  # Status says what this SAE may take: 1,024 bits of 256-bit keys
+    assert refused.status_code == 503
+    assert refused.headers["retry-after"] == "15"
+    assert refused.json()["details"] == [{"quota": "the SAE's quota of 1024 bits per 60 s is spent"}]
+    assert status["stored_key_count"] == 0
+    assert store.pool_bytes("kme-a", "kme-r") == held - 32  # only the other SAE's key was taken
+    assert never.status_code == 400  # more than the whole quota: trying again never helps
+    assert served.status_code == 200
+
+
+async def test_a_503_for_want_of_key_waits_for_the_next_block_of_the_short_hops(store: KeyStore) -> None:
+    blocks = {("kme-a", "kme-r"): 42.3, ("kme-b", "kme-r"): 7.0, ("kme-c", "kme-r"): 900.0}
+    policy = KeyPolicy()
+    async with policy_client(store, "sae-a", policy, lambda a, b: blocks[min(a, b), max(a, b)]) as c:
+        r = await c.get("/api/v1/keys/sae-b/enc_keys", params={"number": "16", "size": "8192"})
+    assert r.status_code == 503
+    assert r.headers["retry-after"] == "43"  # both hops are short: the later of their next blocks (not kme-c's)
+
+
+async def test_a_key_its_slave_never_fetched_is_gone_after_the_reservation_time(store: KeyStore) -> None:
+    policy = KeyPolicy(reservation_ttl_s=0.2)
+    async with policy_client(store, "sae-a", policy) as master:
+        first, late = [(await master.get("/api/v1/keys/sae-b/enc_keys")).json()["keys"][0] for _ in range(2)]
+    slave_app = create_app("kme-b", store, TOPOLOGY, policy=policy)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=AsSae(slave_app, "sae-b")), base_url="https://k"
+    ) as s:
+        on_time = await s.get("/api/v1/keys/sae-a/dec_keys", params={"key_ID": first["key_ID"]})
+        await anyio.sleep(0.3)
+        too_late = await s.get("/api/v1/keys/sae-a/dec_keys", params={"key_ID": late["key_ID"]})
+    assert on_time.json()["keys"] == [first]
+    assert too_late.status_code == 400
+    assert too_late.json()["message"] == "one or more keys specified are not found on KME"

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+
+import pytest
 
 from qinternet.kms.feeder import NetworkFeeder, topology_of
 from qinternet.kms.store import KeyStore
 from qinternet.network.catalogue import resolve_scenario
+from qinternet.network.links.base import next_block_end_s
 
 
 def test_ground_stations_host_saes_and_the_satellite_relays_between_them() -> None:
@@ -35,6 +39,8 @@ def test_a_block_that_ends_at_the_warm_up_s_end_is_stored_by_it(tmp_path: Path) 
     blocks = [e for e in store.ledger() if e.kind == "generated"]
     assert len(blocks) == 10  # the blocks ending at 60, 120, ..., 600 s
     assert feeder.advance(600.0) == 0  # and nothing twice
+    assert feeder.next_block_s("kme-bob", "kme-alice") == pytest.approx(60.0)  # the next ends at 660 s
+    assert feeder.next_block_s("kme-alice", "kme-carol") is None  # no link between them
     store.close()
 
 
@@ -59,3 +65,19 @@ def test_key_made_by_repeaters_reaches_the_kmes(tmp_path: Path) -> None:
     assert feeder.advance(600.0) > 0
     assert store.pool_bytes("kme-alice", "kme-bob") > 0
     store.close()
+
+
+def test_a_satellite_link_s_next_block_is_the_end_of_its_next_pass() -> None:
+    @dataclass
+    class Pass:
+        end_s: float
+
+    @dataclass
+    class Downlink:
+        passes: tuple[Pass, ...]
+        expected_rate_bps: float = 0.0
+
+    engine = Downlink((Pass(100.0), Pass(6000.0)))
+    assert next_block_end_s(engine, 50.0) == 100.0  # type: ignore[arg-type]
+    assert next_block_end_s(engine, 100.0) == 6000.0  # type: ignore[arg-type]
+    assert next_block_end_s(engine, 7000.0) is None  # type: ignore[arg-type]

@@ -2,7 +2,7 @@
 
 Every generated request (paths, query strings, bodies that fit the documented schemas and, by
 schemathesis' negative mode, many that do not) goes to a KME whose store holds key, as a master SAE;
-the answers must be the specification's: 200, 400 or 503 with their documented bodies, or 401 without one.
+the answers must be the specification's: 200, 400, 401 or 503 with their documented bodies.
 """
 
 from __future__ import annotations

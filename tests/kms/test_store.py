@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sqlalchemy import text
 
 from qinternet.kms.store import KeyNotAvailableError, KeyStore, MasterKeyError, NotEnoughKeyError
 
@@ -316,3 +318,49 @@ def test_an_encrypted_key_moved_to_another_sae_does_not_open(tmp_path: Path) -> 
     with pytest.raises(InvalidTag):
         store.deliver(kme_id="b", slave_sae="eve", master_sae="m", key_ids=[key.key_id])
     store.close()
+
+
+def test_keys_never_fetched_are_voided_not_put_back(store: KeyStore) -> None:
+    """The master may hold an unfetched key: it is erased and never handed to anyone again, nor returned."""
+    store.add_key("kme-a", "kme-b", os.urandom(128))
+    route = [("sae-2", ["kme-a", "kme-b"])]
+    fetched, unfetched = (
+        store.issue(master_kme="kme-a", master_sae="sae-1", slaves=route, number=1, size_bits=256)[0] for _ in range(2)
+    )
+    store.deliver(kme_id="kme-b", slave_sae="sae-2", master_sae="sae-1", key_ids=[fetched.key_id], ttl_s=3600)
+    time.sleep(0.01)
+    assert store.expire_reserved(0.0) == 1
+    assert store.expire_reserved(0.0) == 0  # once
+    assert store.pool_bytes("kme-a", "kme-b") == 64  # nothing went back
+    assert store.reserved_count("kme-b") == 0
+    with pytest.raises(KeyNotAvailableError):
+        store.deliver(kme_id="kme-b", slave_sae="sae-2", master_sae="sae-1", key_ids=[unfetched.key_id])
+    with store.engine.connect() as c:
+        rows = dict(c.execute(text("SELECT key_id, state FROM keys WHERE material IS NULL")).all())
+    assert rows == {fetched.key_id: "DELIVERED", unfetched.key_id: "EXPIRED"}
+    [event] = [e for e in store.ledger() if e.kind == "expired"]
+    assert (event.key_id, event.slave_sae_id, event.bits) == (unfetched.key_id, "sae-2", 256)
+
+
+def test_a_key_past_its_time_is_not_delivered_before_the_sweep(store: KeyStore) -> None:
+    store.add_key("kme-a", "kme-b", os.urandom(64))
+    [key] = store.issue(
+        master_kme="kme-a", master_sae="sae-1", slaves=[("sae-2", ["kme-a", "kme-b"])], number=1, size_bits=256
+    )
+    time.sleep(0.01)
+    with pytest.raises(KeyNotAvailableError):
+        store.deliver(kme_id="kme-b", slave_sae="sae-2", master_sae="sae-1", key_ids=[key.key_id], ttl_s=0.005)
+    assert store.reserved_count("kme-b") == 1  # still reserved until the sweep, and never delivered
+
+
+def test_a_sweep_that_fails_voids_nothing(store: KeyStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    store.add_key("kme-a", "kme-b", os.urandom(64))
+    store.issue(master_kme="kme-a", master_sae="sae-1", slaves=[("sae-2", ["kme-a", "kme-b"])], number=2, size_bits=256)
+
+    def crash(*_: object) -> None:
+        raise RuntimeError("the process dies before the commit")
+
+    monkeypatch.setattr(store, "write", crash)  # after the updates, before the commit
+    with pytest.raises(RuntimeError):
+        store.expire_reserved(0.0)
+    assert store.reserved_count("kme-b") == 2

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 import ssl
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -57,7 +59,7 @@ def test_a_header_cannot_claim_another_identity(network: tuple[PkiFiles, dict[st
             f"{url['kme-a']}/api/v1/keys/sae-a/enc_keys", headers={"qinternet.sae_id": "sae-a", "X-SAE-ID": "sae-a"}
         )
     assert r.status_code == 401
-    assert r.content == b""
+    assert r.json()["details"] == [{"SAE_ID": "not an SAE of this KME"}]
 
 
 def test_no_client_certificate_no_connection(network: tuple[PkiFiles, dict[str, str]]) -> None:
@@ -105,3 +107,49 @@ def test_tls_1_1_is_refused(network: tuple[PkiFiles, dict[str, str]]) -> None:
     ):
         context.wrap_socket(raw, server_hostname="localhost")
     assert "NO_CIPHERS_AVAILABLE" not in str(error.value)  # the ClientHello went out and the server said no
+
+
+def test_third_party_clients_read_a_401_as_the_error_object(network: tuple[PkiFiles, dict[str, str]]) -> None:
+    """Both PyPI clients parse any non-200 body as the Error object; an empty 401 made one of them raise."""
+    from etsi_qkd_014_client.client import QKD014Client
+    from etsi_qkd_014_client.data import DataError
+    from qkdsec.client import ETSI014Client, KMEHTTPError
+
+    pki, url = network
+    host = url["kme-a"].removeprefix("https://").replace("127.0.0.1", "localhost")
+    wrong = QKD014Client(host, str(pki.cert("sae-b")), str(pki.key("sae-b")), str(pki.ca))  # sae-b is kme-b's
+    status, error = wrong.get_status("sae-a")
+    assert status == 401
+    assert isinstance(error, DataError)
+    assert error.message == "Unauthorized"
+    qkdsec = ETSI014Client(
+        f"https://{host}", client_cert=(str(pki.cert("sae-b")), str(pki.key("sae-b"))), verify=str(pki.ca)
+    )
+    with pytest.raises(KMEHTTPError) as refused:
+        qkdsec.get_enc_keys("sae-a")
+    assert (refused.value.status_code, refused.value.message) == (401, "Unauthorized")
+
+
+@pytest.mark.parametrize("client", ["none", "rogue"])
+def test_a_refused_handshake_is_logged_in_one_line(
+    network: tuple[PkiFiles, dict[str, str]], tmp_path: Path, caplog: pytest.LogCaptureFixture, client: str
+) -> None:
+    pki, url = network
+    context = ssl.create_default_context(cafile=str(pki.ca))
+    if client == "rogue":  # the right name, signed by another CA
+        rogue = init_pki(tmp_path / "rogue", kmes=[], saes=["sae-a"])
+        context.load_cert_chain(str(rogue.cert("sae-a")), str(rogue.key("sae-a")))
+    with (
+        caplog.at_level(logging.WARNING, logger="qinternet.kms"),
+        httpx.Client(verify=context, timeout=10) as refused,
+        pytest.raises((httpx.ConnectError, httpx.ReadError, httpx.RemoteProtocolError)),
+    ):
+        refused.get(f"{url['kme-a']}/api/v1/keys/sae-b/status")
+    deadline = time.monotonic() + 5  # the server's thread logs it when it reads the client's last message
+    while "refused a TLS handshake" not in caplog.text and time.monotonic() < deadline:
+        time.sleep(0.02)
+    [line] = [r.getMessage() for r in caplog.records if "TLS handshake" in r.getMessage()]
+    expected = "PEER_DID_NOT_RETURN_A_CERTIFICATE" if client == "none" else "CERTIFICATE_VERIFY_FAILED"
+    assert line.startswith("kme=kme-a refused a TLS handshake: " + expected)
+    assert "\n" not in line
+    assert "BEGIN" not in line

@@ -125,6 +125,16 @@ def serve(
         Path | None,
         typer.Option(help="Write FILE (the KMEs' URLs, JSON) once they accept requests; removed when they stop."),
     ] = None,
+    sae_quota_bits: Annotated[
+        float | None,
+        typer.Option(help="Key bits one master SAE may take at once, refilled over --sae-quota-window; 0: none (0)."),
+    ] = None,
+    sae_quota_window: Annotated[
+        str | None, typer.Option(help="Time in which an SAE's spent quota fills again (1min).")
+    ] = None,
+    reservation_ttl: Annotated[
+        str | None, typer.Option(help="A key its slave SAE never fetches is voided after this; 0: never (1h).")
+    ] = None,
     duration: Annotated[str | None, typer.Option(help="Stop after this much wall time (default: until ^C).")] = None,
     attack: Annotated[
         list[str] | None,
@@ -159,6 +169,13 @@ def serve(
             "master_key_file": master_key_file,
             "log_format": log_format,
             "ready_file": ready_file,
+            "sae_quota_bits": sae_quota_bits,
+            "sae_quota_window_s": None
+            if sae_quota_window is None
+            else parse_duration_option(sae_quota_window, "--sae-quota-window"),
+            "reservation_ttl_s": None
+            if reservation_ttl is None
+            else parse_duration_option(reservation_ttl, "--reservation-ttl", allow_zero=True),
         },
     )
     stop_after = None if duration is None else parse_duration_option(duration, "--duration")
@@ -169,7 +186,16 @@ def serve(
     announce = functools.partial(
         _print_endpoints, Console(soft_wrap=True), spec.name, plan.topology.sae_kme, plan.files, settings
     )
-    run_service(spec, settings, plan.topology, plan.limits, plan.files, announce=announce, stop_after_s=stop_after)
+    run_service(
+        spec,
+        settings,
+        plan.topology,
+        plan.limits,
+        plan.files,
+        announce=announce,
+        stop_after_s=stop_after,
+        policy=plan.policy,
+    )
 
 
 def _print_endpoints(

@@ -11,13 +11,19 @@ certificate: :mod:`.tls`), never anything in the request. The three methods of t
 - ``GET|POST /api/v1/keys/{master_SAE_ID}/dec_keys`` (query ``key_ID``; body Key IDs, Table 12) -> Key
   container, called by a slave SAE.
 
-Errors: 400 with the Error object (Table 13) for a malformed request, using the specification's own
-messages where it gives one (clause 6.2: ``size shall be a multiple of 8``, ``not all
-extension_mandatory parameters are supported``; clause 6.4: ``one or more keys specified are not found on
-KME``); 401 without a body for an unknown caller or a slave the keys were not issued to (Table 7); 503
-with the Error object when the KME cannot serve now (not enough key on the way to the slave, database
-unavailable). Anything unexpected is a 503 too: never a 500 and never a traceback. Key material never
-appears in a log line or an error.
+Errors: every answer other than 200 carries the Error object (Table 13: ``message``, optional
+``details``) as ``application/json``, as the response tables of clauses 5.2 to 5.4 give it for 400, 401
+and 503 alike. 400 for a malformed request, using the specification's own messages where it gives one
+(clause 6.2: ``size shall be a multiple of 8``, ``not all extension_mandatory parameters are supported``;
+clause 6.4: ``one or more keys specified are not found on KME``); 401 (``Unauthorized``) for a caller that
+is not an SAE of this KME or a slave the keys were not issued to (clause 5.4); 503 when the KME cannot
+serve now (not enough key on the way to the slave, the SAE's quota spent, database unavailable), with a
+``Retry-After``: the seconds until the quota covers the request, or until the next block of the links
+short of key ends (``next_block_s``), else 1. Anything unexpected is a 503 too: never a 500 and never a
+traceback. Key material never appears in a log line or an error.
+
+Per-SAE rules (:mod:`.policy`): a quota of key bits per master SAE, and keys a slave never fetched voided
+after ``reservation_ttl_s`` (Get key with key IDs then answers them as not found).
 
 ``enc_keys`` and ``dec_keys`` go through the store's group-commit writer (:mod:`.writer`): a key is in an
 answer only once the transaction that issued or delivered it is committed. A key to a slave at another KME
@@ -31,8 +37,10 @@ import base64
 import functools
 import itertools
 import logging
+import math
 import re
 import time
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Path, Request
@@ -43,6 +51,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from qinternet.kms.metrics import KmsMetrics
+from qinternet.kms.policy import KeyPolicy, SaeQuotas
 from qinternet.kms.store import DeliveredKey, KeyNotAvailableError, KeyStore, NotEnoughKeyError, Route
 from qinternet.kms.topology import KeyLimits, KmsTopology
 
@@ -58,18 +67,31 @@ MSG_EXTENSION = "not all extension_mandatory parameters are supported"
 MSG_NOT_FOUND = "one or more keys specified are not found on KME"
 MSG_BAD = "Bad request format"
 MSG_SERVER = "Error on server side"
+MSG_UNAUTHORIZED = "Unauthorized"
+
+NextBlock = Callable[[str, str], float | None]
+"""Wall seconds until the link between two KMEs delivers its next block of key, or None if unknown."""
 
 
 # The path parameters and body fields keep the specification's names (slave_SAE_ID, key_IDs, ...), which
 # is why ruff's naming rules N803/N815 are off for this file (pyproject.toml).
 class KmeError(Exception):
-    """An answer other than 200: ``status`` and, for 400 and 503, the Error object's message and details."""
+    """An answer other than 200: ``status``, the Error object's message and details, and for a 503 the
+    seconds after which to try again."""
 
-    def __init__(self, status: int, message: str = "", details: list[dict[str, Any]] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        details: list[dict[str, Any]] | None = None,
+        *,
+        retry_after_s: float | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.details = details
+        self.retry_after_s = retry_after_s
 
 
 class _Body(BaseModel):
@@ -181,7 +203,7 @@ def _documented(
     responses: dict[str, Any] = {
         "200": {"content": {"application/json": {"schema": ok_schema}}},
         "400": {"description": "Bad request format", "content": {"application/json": {"schema": _ERROR_SCHEMA}}},
-        "401": {"description": "Unauthorized (no body)"},
+        "401": {"description": "Unauthorized", "content": {"application/json": {"schema": _ERROR_SCHEMA}}},
         "503": {"description": "Error on server side", "content": {"application/json": {"schema": _ERROR_SCHEMA}}},
     }
     extra: dict[str, Any] = {"responses": responses}
@@ -192,14 +214,22 @@ def _documented(
     return extra
 
 
-def _error(status: int, message: str, details: list[dict[str, Any]] | None = None) -> Response:
-    if status == 401:
-        return Response(status_code=401)
+_MAX_RETRY_AFTER_S = 86400
+"""Longest ``Retry-After`` given (a satellite's next pass may be hours away; a day is the cap)."""
+
+
+def _error(
+    status: int, message: str, details: list[dict[str, Any]] | None = None, retry_after_s: float | None = None
+) -> Response:
+    """The Error object (Table 13) with ``status``; a 503 says when to try again (1 s when nobody knows: the
+    links make key all the time, or the database comes back)."""
     body: dict[str, Any] = {"message": message}
     if details:
         body["details"] = details
-    # 503: the links make key all the time, or the database comes back; a client may try again in a second
-    headers = {"Retry-After": "1"} if status == 503 else None
+    headers = None
+    if status == 503:
+        wait = 1.0 if retry_after_s is None or not math.isfinite(retry_after_s) else retry_after_s
+        headers = {"Retry-After": str(min(_MAX_RETRY_AFTER_S, max(1, math.ceil(wait))))}
     return JSONResponse(body, status_code=status, headers=headers)
 
 
@@ -212,7 +242,8 @@ def _caller(request: Request, topology: KmsTopology, kme_id: str) -> str:
             kme_id,
             "a client without a certificate name" if not isinstance(sae_id, str) else repr(sae_id[:100]),
         )
-        raise KmeError(401)
+        detail = "no SAE ID in the client certificate" if not isinstance(sae_id, str) else "not an SAE of this KME"
+        raise KmeError(401, MSG_UNAUTHORIZED, [{"SAE_ID": detail}])
     return sae_id
 
 
@@ -300,14 +331,21 @@ def create_app(
     topology: KmsTopology,
     limits: KeyLimits | None = None,
     metrics: KmsMetrics | None = None,
+    *,
+    policy: KeyPolicy | None = None,
+    next_block_s: NextBlock | None = None,
 ) -> FastAPI:
     """The ETSI GS QKD 014 app of the KME ``kme_id`` over ``store`` (see the module docstring).
 
     ``metrics``, when given, counts keys issued and delivered per SAE pair, relay failures, and the time
     of every request (:mod:`.metrics`); the events are also logged (``qinternet.kms``), without key
-    material.
+    material. ``policy`` sets the per-SAE quota and the expiry of unfetched keys (:mod:`.policy`);
+    ``next_block_s``, when given, tells a 503 for want of key when the links short of it make more.
     """
     limits = limits or KeyLimits()
+    policy = policy or KeyPolicy()
+    quotas = SaeQuotas(policy.sae_quota_bits, policy.sae_quota_window_s) if policy.sae_quota_bits > 0 else None
+    ttl_s = policy.reservation_ttl_s or None
     app = FastAPI(
         title=f"qinternet KME {kme_id}",
         version="1.1.1",
@@ -319,7 +357,7 @@ def create_app(
 
     @app.exception_handler(KmeError)
     async def _kme_error(_: Request, exc: KmeError) -> Response:
-        return _error(exc.status, exc.message, exc.details)
+        return _error(exc.status, exc.message, exc.details, exc.retry_after_s)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> Response:
@@ -357,6 +395,18 @@ def create_app(
         held = min(store.pool_level(a, b) for a, b in itertools.pairwise(path))
         return held * 8 // size_bits
 
+    def key_wait_s(slave_kme: str, need_bytes: int) -> float | None:
+        """Wall seconds until every hop short of ``need_bytes`` on the path to ``slave_kme`` (the widest
+        by the levels now, else the one with the fewest hops) has made its next block; None if unknown."""
+        if next_block_s is None:
+            return None
+        path = topology.widest_path(kme_id, slave_kme, store.pool_level) or topology.path(kme_id, slave_kme)
+        if path is None:
+            return None
+        short = [(a, b) for a, b in itertools.pairwise(path) if store.pool_level(a, b) < need_bytes]
+        waits = [w for w in (next_block_s(a, b) for a, b in short) if w is not None]
+        return max(waits) if waits else None
+
     @app.get("/api/v1/keys/{slave_SAE_ID}/status", openapi_extra=_documented(None, {"type": "object"}))
     async def status(request: Request, slave_SAE_ID: SaeId) -> dict[str, Any]:
         """Get status (clause 5.2): what the calling master SAE could get for ``slave_SAE_ID``."""
@@ -365,6 +415,8 @@ def create_app(
             raise KmeError(400, MSG_BAD, [{"slave_SAE_ID": "must differ from the calling (master) SAE"}])
         slave_kme = peer_kme(kme_id, slave_SAE_ID, "slave_SAE_ID")
         count = stored_keys(slave_kme, limits.key_size)
+        if quotas is not None:  # what this SAE may take now
+            count = min(count, int(quotas.available(master) // limits.key_size))
         return {
             "source_KME_ID": kme_id,
             "target_KME_ID": slave_kme,
@@ -407,23 +459,40 @@ def create_app(
         # Every key takes the widest path by the pools' levels when the writer takes it (as ``qinternet run``
         # routes: qinternet.network.routing), not a path fixed here: the levels may change before its batch.
         fields = ["slave_SAE_ID"] + ["additional_slave_SAE_IDs"] * len(extra)
+        slave_kmes = [peer_kme(kme_id, sae, field) for sae, field in zip(slaves, fields, strict=True)]
         routes: list[tuple[str, Route]] = [
-            (sae, functools.partial(topology.widest_path, kme_id, peer_kme(kme_id, sae, field)))
-            for sae, field in zip(slaves, fields, strict=True)
+            (sae, functools.partial(topology.widest_path, kme_id, slave_kme))
+            for sae, slave_kme in zip(slaves, slave_kmes, strict=True)
         ]
+        bits = number * size * len(slaves)
+        take_quota(master, bits)
         try:
             keys = await store.writer().issue(
                 master_kme=kme_id, master_sae=master, slaves=routes, number=number, size_bits=size
             )
         except NotEnoughKeyError:
+            if quotas is not None:
+                quotas.give_back(master, bits)
             if metrics is not None:
                 for sae in slaves:
                     metrics.relay_failures.labels(kme_id, sae).inc()
             logger.warning("kme=%s master=%s: not enough key towards %s", kme_id, master, ",".join(slaves))
-            raise KmeError(503, MSG_SERVER, [{"keys": "not enough key material on the way to the slave KME"}]) from None
+            waits = [w for w in (key_wait_s(k, number * size // 8) for k in slave_kmes) if w is not None]
+            raise KmeError(
+                503,
+                MSG_SERVER,
+                [{"keys": "not enough key material on the way to the slave KME"}],
+                retry_after_s=max(waits) if waits else None,
+            ) from None
         except SQLAlchemyError:
+            if quotas is not None:
+                quotas.give_back(master, bits)
             logger.exception("key store unavailable")
             raise KmeError(503, MSG_SERVER, [{"keys": "key data access error"}]) from None
+        except BaseException:  # cancelled, or a bug (the middleware's 503): the keys were not handed out
+            if quotas is not None:
+                quotas.give_back(master, bits)
+            raise
         if metrics is not None:
             for sae in slaves:
                 metrics.keys_issued.labels(kme_id, master, sae).inc(len(keys))
@@ -457,6 +526,20 @@ def create_app(
         _caller(request, topology, kme_id)  # 401 before the body is read
         return await issue(request, slave_SAE_ID, await _json(request, KeyRequest))
 
+    def take_quota(master: str, bits: int) -> None:
+        """Take ``bits`` from the master's quota, or refuse the request (400 if it never fits, else 503)."""
+        if quotas is None:
+            return
+        wait_s = quotas.take(master, bits)
+        if wait_s == 0.0:
+            return
+        if math.isinf(wait_s):
+            detail = f"number * size * slaves = {bits} bits is more than the SAE's quota of {quotas.bits:.0f} bits"
+            raise KmeError(400, MSG_BAD, [{"number": detail}])
+        logger.warning("kme=%s master=%s: quota spent (%d bits asked)", kme_id, master, bits)
+        detail = f"the SAE's quota of {quotas.bits:.0f} bits per {policy.sae_quota_window_s:g} s is spent"
+        raise KmeError(503, MSG_SERVER, [{"quota": detail}], retry_after_s=wait_s)
+
     async def deliver(request: Request, master: str, key_ids: list[str]) -> dict[str, Any]:
         slave = _caller(request, topology, kme_id)
         if len(key_ids) > limits.max_key_per_request:
@@ -467,11 +550,14 @@ def create_app(
             raise KmeError(400, MSG_BAD, [{"key_ID": f"must be a UUID, got {k[:40]!r}"} for k in bad[:10]])
         key_ids = [c for c in canonical if c is not None]
         try:
-            keys = await store.writer().deliver(kme_id=kme_id, slave_sae=slave, master_sae=master, key_ids=key_ids)
+            keys = await store.writer().deliver(
+                kme_id=kme_id, slave_sae=slave, master_sae=master, key_ids=key_ids, ttl_s=ttl_s
+            )
         except KeyNotAvailableError as exc:
             if exc.reserved_for_others:
                 logger.warning("kme=%s refused (401): %s asked for keys issued to other SAEs", kme_id, slave)
-                raise KmeError(401) from None  # issued to other SAEs (Table 7)
+                detail = [{"key_ID": "one or more keys were not issued to this SAE"}]
+                raise KmeError(401, MSG_UNAUTHORIZED, detail) from None  # clause 5.4
             missing = [{"key_ID": f"{k} is not held for {slave[:100]} from {master[:100]}"} for k in exc.key_ids[:10]]
             raise KmeError(400, MSG_NOT_FOUND, missing) from None
         except SQLAlchemyError:

@@ -19,10 +19,10 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from qinternet.kms.store import KeyStore
+from qinternet.kms.store import KeyStore, pool_name
 from qinternet.kms.topology import KmsTopology
 from qinternet.network.alarms import Alarm, LinkMonitor
-from qinternet.network.links.base import BlockRecord, LinkRunner
+from qinternet.network.links.base import BlockRecord, LinkEngine, LinkRunner, next_block_end_s
 from qinternet.network.links.build import build_links
 from qinternet.network.schema import NodeKind, Scenario
 from qinternet.sim import Kernel, Process, ProcessGenerator, ps_to_seconds, seconds_to_ps
@@ -91,10 +91,12 @@ class NetworkFeeder:
         self.bits_made = 0
         self.bytes_stored = 0
         self.monitors: list[LinkMonitor | None] = []
+        self._engines: dict[tuple[str, str], list[LinkEngine]] = {}
         for index, (spec, link) in enumerate(zip(scenario.links, build_links(scenario), strict=True)):
             self.monitors.append(None if link.baseline is None else LinkMonitor(link=spec.id, baseline=link.baseline))
             deliver = functools.partial(self._deliver, index, kme_id(spec.a), kme_id(spec.b))
             self.kernel.process(functools.partial(_bind, link.runner, deliver), f"link:{spec.id}")
+            self._engines.setdefault(pool_name(kme_id(spec.a), kme_id(spec.b)), []).append(link.engine)
         self._blocks = [0] * len(scenario.links)
 
     @property
@@ -119,6 +121,14 @@ class NetworkFeeder:
     def simulated_s(self) -> float:
         """The network's clock, s."""
         return ps_to_seconds(self.kernel.now_ps)
+
+    def next_block_s(self, kme_a: str, kme_b: str) -> float | None:
+        """Simulated seconds from now until a link between the two KMEs ends its next block (None: no link
+        between them, or none that says: :func:`~qinternet.network.links.base.next_block_end_s`)."""
+        now = self.simulated_s
+        ends = [next_block_end_s(engine, now) for engine in self._engines.get(pool_name(kme_a, kme_b), ())]
+        known = [end for end in ends if end is not None]
+        return min(known) - now if known else None
 
     def advance(self, until_s: float) -> int:
         """Run the links up to ``until_s`` of simulated time, a block that ends then included (the warm-up's

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from qinternet.errors import ParameterError
 from qinternet.kms.feeder import topology_of
 from qinternet.kms.pki import PkiFiles, complete_pki, init_pki, unsigned
+from qinternet.kms.policy import KeyPolicy
 from qinternet.kms.settings import ServeSettings
 from qinternet.kms.topology import KeyLimits, KmsTopology
 from qinternet.network.schema import Scenario
@@ -30,6 +31,7 @@ class KmsPlan:
         topology: the KMEs, the SAEs attached to each, the pools between them, the trusted KMEs.
         limits: what every KME promises in its Status (ETSI GS QKD 014, Table 9).
         files: the CA and every KME's and SAE's certificate and key.
+        policy: the per-SAE quota and the expiry of keys never fetched.
     """
 
     scenario: Scenario
@@ -37,6 +39,7 @@ class KmsPlan:
     topology: KmsTopology
     limits: KeyLimits
     files: PkiFiles
+    policy: KeyPolicy
 
     @property
     def ports(self) -> dict[str, int]:
@@ -103,4 +106,9 @@ def prepare_kmes(scenario: Scenario, settings: ServeSettings) -> KmsPlan:
         )
     except ValueError as exc:
         raise ParameterError("key limits (QINTERNET_KMS_* or --config)", str(exc)) from None
-    return KmsPlan(scenario=scenario, settings=settings, topology=topology, limits=limits, files=files)
+    policy = KeyPolicy(
+        sae_quota_bits=settings.sae_quota_bits,
+        sae_quota_window_s=settings.sae_quota_window_s,
+        reservation_ttl_s=settings.reservation_ttl_s,
+    )
+    return KmsPlan(scenario=scenario, settings=settings, topology=topology, limits=limits, files=files, policy=policy)

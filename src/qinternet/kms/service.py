@@ -38,6 +38,7 @@ from qinternet.kms.feeder import NetworkFeeder
 from qinternet.kms.metrics import KmsMetrics
 from qinternet.kms.ops import create_ops_app
 from qinternet.kms.pki import PkiFiles
+from qinternet.kms.policy import KeyPolicy
 from qinternet.kms.settings import ServeSettings
 from qinternet.kms.store import KeyStore, MasterKeyError
 from qinternet.kms.tls import KmeServer, QuietServer, listen, serve_kmes
@@ -60,14 +61,17 @@ def run_service(
     *,
     announce: Callable[[list[KmeServer]], None],
     stop_after_s: float | None = None,
+    policy: KeyPolicy | None = None,
 ) -> None:
     """Serve every KME of ``spec`` until ^C, SIGTERM or ``stop_after_s`` of wall time.
 
     ``files`` must hold the KMEs' certificates; ``announce`` is called with the servers once the pools are
     warm, before they accept requests. Raises :class:`~qinternet.errors.ParameterError` naming the option
     at fault for a port in use, a host that is not this machine's, a key store that cannot be opened or a
-    master key that does not fit it; everything opened is closed on every way out.
+    master key that does not fit it; everything opened is closed on every way out. ``policy``: the per-SAE
+    quota and the expiry of keys never fetched (:mod:`.policy`; default: none, and no expiry).
     """
+    policy = policy or KeyPolicy()
     master_key = settings.master_key()
     ports = {kme: settings.base_port + i for i, kme in enumerate(sorted(topology.kmes))}
     log = logging.getLogger("qinternet.kms")
@@ -79,7 +83,9 @@ def run_service(
             try:
                 store = open_store(settings.db, master_key)
                 try:
-                    _serve_store(spec, settings, store, topology, limits, files, ports, sockets, stop_after_s, announce)
+                    _serve_store(
+                        spec, settings, store, topology, limits, policy, files, ports, sockets, stop_after_s, announce
+                    )
                 finally:
                     log.info("stopping: closing the key store")
                     store.close()
@@ -114,6 +120,7 @@ def _serve_store(
     store: KeyStore,
     topology: KmsTopology,
     limits: KeyLimits,
+    policy: KeyPolicy,
     files: PkiFiles,
     ports: Mapping[str, int],
     sockets: Mapping[str, socket.socket],
@@ -129,10 +136,11 @@ def _serve_store(
             "--db", f"the key store cannot be written: {str(getattr(exc, 'orig', None) or exc)[:200]}"
         ) from None
     metrics = KmsMetrics()
+    next_block = functools.partial(_wall_s_to_next_block, feeder, settings.speed)
     servers = [
         KmeServer(
             kme,
-            create_app(kme, store, topology, limits, metrics),
+            create_app(kme, store, topology, limits, metrics, policy=policy, next_block_s=next_block),
             port,
             files.cert(kme),
             files.key(kme),
@@ -163,11 +171,19 @@ def _serve_store(
                 speed=settings.speed,
                 start_s=settings.warm_up_s,
                 stop_after_s=stop_after_s,
+                reservation_ttl_s=policy.reservation_ttl_s,
             )
         )
     finally:
         if settings.ready_file is not None:
             settings.ready_file.unlink(missing_ok=True)
+
+
+def _wall_s_to_next_block(feeder: NetworkFeeder, speed: float, kme_a: str, kme_b: str) -> float | None:
+    """Wall seconds until the key of the next block of the link between two KMEs is in their pool: the
+    simulated time to the block's end at ``speed``, and the tick that stores it."""
+    wait_s = feeder.next_block_s(kme_a, kme_b)
+    return None if wait_s is None else wait_s / speed + TICK_S
 
 
 _LOCAL = frozenset({"0.0.0.0", "::", "::0", "127.0.0.1", "::1", "localhost"})
@@ -292,6 +308,8 @@ class _JsonFormatter(_TextFormatter):
 
 _CHECKPOINT_S = 10.0
 """Wall time between two write-ahead-log checkpoints (old page images of used key leave the log)."""
+_EXPIRE_EVERY_S = 5.0
+"""Wall time between two sweeps voiding keys never fetched (delivery refuses them at once anyway)."""
 
 
 def _guarded(work: Callable[[], object]) -> None:
@@ -303,6 +321,13 @@ def _guarded(work: Callable[[], object]) -> None:
         logging.getLogger("qinternet.kms").error("key store: %s", str(getattr(exc, "orig", None) or exc)[:200])
 
 
+def _expire(store: KeyStore, ttl_s: float) -> None:
+    """Void the keys reserved longer than ``ttl_s`` (their number is logged, nothing of them)."""
+    voided = store.expire_reserved(ttl_s)
+    if voided:
+        logging.getLogger("qinternet.kms").info("voided %d key(s) not fetched within %g s", voided, ttl_s)
+
+
 async def _run(
     servers: list[KmeServer],
     feeder: NetworkFeeder,
@@ -312,13 +337,15 @@ async def _run(
     speed: float,
     start_s: float,
     stop_after_s: float | None,
+    reservation_ttl_s: float = 0.0,
 ) -> None:
     serving = asyncio.create_task(serve_kmes(servers))
     ops_server = None
     if ops is not None and ops_socket is not None:
         ops_server = QuietServer(uvicorn.Config(ops, access_log=False, log_level="warning", lifespan="off"))
         ops_task = asyncio.create_task(ops_server.serve(sockets=[ops_socket]))
-    started = checkpointed = time.monotonic()
+    started = checkpointed = swept = time.monotonic()
+    expire = functools.partial(_expire, feeder.store, reservation_ttl_s)
     loop = asyncio.get_running_loop()
     try:
         while not serving.done():
@@ -329,6 +356,9 @@ async def _run(
             if time.monotonic() - checkpointed > _CHECKPOINT_S:
                 await loop.run_in_executor(None, _guarded, feeder.store.checkpoint)
                 checkpointed = time.monotonic()
+            if reservation_ttl_s > 0 and time.monotonic() - swept > _EXPIRE_EVERY_S:
+                await loop.run_in_executor(None, _guarded, expire)
+                swept = time.monotonic()
             if stop_after_s is not None and elapsed >= stop_after_s:
                 break
     finally:

@@ -68,6 +68,10 @@ class ServeSettings(BaseSettings):
         ready_file: written (a JSON object of every KME's URL) once the KMEs accept requests, removed when
             they stop: a script waits for it before its first request.
         key_size, min_key_size, max_key_size, max_key_per_request, max_sae_id_count: the KMEs' Status.
+        sae_quota_bits: key bits one master SAE may take at once, refilled over ``sae_quota_window_s``
+            (:mod:`qinternet.kms.policy`); 0: no quota.
+        sae_quota_window_s: seconds in which an emptied quota fills again.
+        reservation_ttl_s: seconds a key waits for its slave SAE before it is voided; 0: for ever.
     """
 
     model_config = SettingsConfigDict(env_prefix=_ENV_PREFIX, extra="forbid")
@@ -89,6 +93,9 @@ class ServeSettings(BaseSettings):
     max_key_size: Annotated[int, Number, Field(ge=8)] = 8192
     max_key_per_request: Annotated[int, Number, Field(ge=1)] = 128
     max_sae_id_count: Annotated[int, Number, Field(ge=0)] = 8
+    sae_quota_bits: Annotated[float, Number, Field(ge=0.0, le=1e15, allow_inf_nan=False)] = 0.0
+    sae_quota_window_s: Annotated[float, Number, Field(gt=0.0, le=86400.0 * 30, allow_inf_nan=False)] = 60.0
+    reservation_ttl_s: Annotated[float, Number, Field(ge=0.0, le=86400.0 * 365, allow_inf_nan=False)] = 3600.0
 
     def master_key(self) -> bytes | None:
         """The at-rest encryption key, read from :attr:`master_key_file`."""
@@ -109,7 +116,11 @@ class ServeSettings(BaseSettings):
         raise ParameterError("--master-key-file", "must hold 32 bytes, raw or as 64 hex digits")
 
 
-_OPTION_OF = {"warm_up_s": "--warm-up"}
+_OPTION_OF = {
+    "warm_up_s": "--warm-up",
+    "sae_quota_window_s": "--sae-quota-window",
+    "reservation_ttl_s": "--reservation-ttl",
+}
 """Settings whose command-line option is not ``--`` and their name in kebab case (the others' is)."""
 
 

@@ -19,7 +19,11 @@ network; each KME reads and writes only the rows of its own ``kme_id``.
 - **Delivery** (``dec_keys``, called by a slave SAE at its KME): one transaction turns the slave's
   ``reserved`` rows for the asked key IDs to ``delivered`` and erases their material; a key ID that is not
   reserved for this slave (unknown, another SAE's, or already delivered) fails the whole request.
-  Concurrent or repeated requests cannot both succeed: the update is conditional on the state. The one
+  Concurrent or repeated requests cannot both succeed: the update is conditional on the state. A key
+  reserved longer than the KME's ``ttl_s`` is not delivered any more.
+- **Expiry** (:meth:`KeyStore.expire_reserved`): keys reserved longer than a time and never fetched turn
+  ``expired`` in one transaction and lose their material. They are voided, never put back into a pool: the
+  master may have received them. The one
   window a crash leaves: the commit done and the answer not yet sent. The key is then delivered in the
   ledger but the slave never saw it; ETSI GS QKD 014 removes a key once delivered and has no
   acknowledgement, so the KME cannot tell, and it does not hand the key out again.
@@ -111,6 +115,8 @@ class KeyState(enum.Enum):
 
     RESERVED = "reserved"
     DELIVERED = "delivered"
+    EXPIRED = "expired"
+    """Reserved, never fetched by its slave within the KME's time, and voided (material erased)."""
 
 
 class MasterKeyError(QinternetError):
@@ -170,7 +176,10 @@ class KeyRecord(Base):
     material: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     created_at: Mapped[float] = mapped_column(Float)
     delivered_at: Mapped[float | None] = mapped_column(Float, nullable=True)
-    __table_args__ = (Index("ix_keys_slave", "kme_id", "slave_sae_id", "master_sae_id", "state"),)
+    __table_args__ = (
+        Index("ix_keys_slave", "kme_id", "slave_sae_id", "master_sae_id", "state"),
+        Index("ix_keys_state_created", "state", "created_at"),
+    )
 
 
 class StoreMeta(Base):
@@ -250,6 +259,9 @@ class Writes:
 
 _RESERVED = KeyState.RESERVED.name  # how the Enum column stores a state (by name)
 _DELIVERED = KeyState.DELIVERED.name
+_EXPIRED = KeyState.EXPIRED.name
+_EXPIRE_BATCH = 10_000
+"""Most keys voided in one transaction (the writer's batches wait for it on SQLite)."""
 
 
 class _Statements:
@@ -280,8 +292,16 @@ class _Statements:
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
         )
         self._find = self._style(
-            "SELECT key_id, material, size_bits FROM keys"
-            " WHERE kme_id = ? AND slave_sae_id = ? AND master_sae_id = ? AND state = ? AND key_id IN ({})"
+            "SELECT key_id, material, size_bits FROM keys WHERE kme_id = ? AND slave_sae_id = ?"
+            " AND master_sae_id = ? AND state = ? AND created_at >= ? AND key_id IN ({})"
+        )
+        self.stale = self._style(
+            "SELECT kme_id, key_id, slave_sae_id, master_sae_id, size_bits FROM keys"
+            " WHERE state = ? AND created_at < ? ORDER BY created_at LIMIT ?"
+        )
+        self.void = self._style(
+            "UPDATE keys SET state = ?, material = NULL WHERE kme_id = ? AND key_id = ? AND slave_sae_id = ?"
+            " AND state = ?"
         )
         self._owners = self._style("SELECT key_id, slave_sae_id FROM keys WHERE kme_id = ? AND key_id IN ({})")
         # PostgreSQL only: in one statement (one round trip) what take, drop_block and use_block do in two.
@@ -804,10 +824,13 @@ class KeyStore:
             keys.append(DeliveredKey(key_id=key_id, material=material))
         return keys
 
-    def deliver(self, *, kme_id: str, slave_sae: str, master_sae: str, key_ids: Sequence[str]) -> list[DeliveredKey]:
+    def deliver(
+        self, *, kme_id: str, slave_sae: str, master_sae: str, key_ids: Sequence[str], ttl_s: float | None = None
+    ) -> list[DeliveredKey]:
         """Hand the reserved keys ``key_ids`` to the slave SAE at its KME, once; erase them there.
 
-        In a transaction of its own (:meth:`deliver_in` for the writer's batches).
+        In a transaction of its own (:meth:`deliver_in` for the writer's batches). With ``ttl_s``, a key
+        reserved longer ago than that is not available any more (:meth:`expire_reserved` voids it).
 
         Raises:
             KeyNotAvailableError: naming the IDs not reserved for this slave and master (nothing is
@@ -815,7 +838,13 @@ class KeyStore:
         """
         return self._atomic(
             lambda cursor, writes: self.deliver_in(
-                cursor, kme_id=kme_id, slave_sae=slave_sae, master_sae=master_sae, key_ids=key_ids, writes=writes
+                cursor,
+                kme_id=kme_id,
+                slave_sae=slave_sae,
+                master_sae=master_sae,
+                key_ids=key_ids,
+                writes=writes,
+                ttl_s=ttl_s,
             )
         )
 
@@ -828,13 +857,15 @@ class KeyStore:
         master_sae: str,
         key_ids: Sequence[str],
         writes: Writes,
+        ttl_s: float | None = None,
     ) -> list[DeliveredKey]:
         """:meth:`deliver` inside the caller's transaction on ``cursor``; the keys may go out after its commit.
         Its ledger events are added to ``writes`` (as :meth:`issue_in`)."""
         now = time.time()
         wanted = list(dict.fromkeys(key_ids))
         sql = self._sql
-        cursor.execute(sql.find(len(wanted)), (kme_id, slave_sae, master_sae, _RESERVED, *wanted))
+        since = 0.0 if ttl_s is None else now - ttl_s
+        cursor.execute(sql.find(len(wanted)), (kme_id, slave_sae, master_sae, _RESERVED, since, *wanted))
         found = {key_id: (bytes(material), bits) for key_id, material, bits in cursor.fetchall()}
         missing = [k for k in wanted if k not in found]
         if missing:
@@ -852,6 +883,33 @@ class KeyStore:
                 raise KeyNotAvailableError([key_id])
             writes.ledger.append((now, "delivered", kme_id, None, key_id, master_sae, slave_sae, bits))
         return delivered
+
+    def expire_reserved(self, ttl_s: float) -> int:
+        """Void every key reserved more than ``ttl_s`` ago and not delivered: ``expired``, its material
+        erased, an ``expired`` ledger event; never back into a pool (its master may hold it). Returns how many.
+
+        In transactions of at most :data:`_EXPIRE_BATCH` keys: a crash voids those committed, and the
+        rest stay reserved until the next call (a key is voided at most once: the update is conditional
+        on the state, as a delivery's is, so a key delivered meanwhile stays delivered).
+        """
+        cutoff = time.time() - ttl_s
+        total = 0
+        while True:
+            voided = self._atomic(lambda cursor, writes: self._expire_in(cursor, cutoff, writes))
+            total += voided
+            if voided < _EXPIRE_BATCH:
+                return total
+
+    def _expire_in(self, cursor: Any, cutoff: float, writes: Writes) -> int:
+        now = time.time()
+        sql = self._sql
+        cursor.execute(sql.stale, (_RESERVED, cutoff, _EXPIRE_BATCH))
+        rows = cursor.fetchall()
+        for kme_id, key_id, slave_sae, master_sae, bits in rows:
+            cursor.execute(sql.void, (_EXPIRED, kme_id, key_id, slave_sae, _RESERVED))
+            if cursor.rowcount == 1:
+                writes.ledger.append((now, "expired", kme_id, None, key_id, master_sae, slave_sae, bits))
+        return len(rows)
 
     def reserved_for_others(self, kme_id: str, slave_sae: str, key_ids: Sequence[str]) -> bool:
         """Whether some of ``key_ids`` were issued at this KME to other slave SAEs only (ETSI 014: a 401)."""

@@ -5,6 +5,11 @@ class is extended: when a connection is made, the TLS layer has already verified
 against our CA (``CERT_REQUIRED``; TLS 1.2 at least), and the connection's ASGI app is wrapped to put the
 certificate's common name into every request's scope as :data:`qinternet.kms.api.SAE_SCOPE_KEY`. Nothing
 a client sends can set it: it is not a header, and it is written over on every request.
+
+A handshake the server refuses (no client certificate, one from another CA, TLS below 1.2, plain HTTP on
+the TLS port) never reaches the application, and the event loops (asyncio's and uvloop's) drop it
+silently outside their debug mode: the server's SSL context makes its TLS objects of a class whose
+handshake logs the failure (one line: the KME and the TLS library's reason; no certificate, no key).
 """
 
 from __future__ import annotations
@@ -128,6 +133,34 @@ def _stopped_by_signals(servers: list[uvicorn.Server]) -> Iterator[None]:
             signal.signal(sig, handler)
 
 
+logger = logging.getLogger("qinternet.kms")
+
+
+def _handshakes_logged(kme_id: str) -> type[ssl.SSLObject]:
+    """A TLS object class whose failed handshakes are logged for ``kme_id`` (both event loops make their
+    TLS objects with the context's ``wrap_bio``, which makes them of ``sslobject_class``)."""
+
+    class LoggedHandshake(ssl.SSLObject):
+        def do_handshake(self) -> None:
+            try:
+                super().do_handshake()
+            except (ssl.SSLWantReadError, ssl.SSLWantWriteError):  # waiting for the peer: not a failure
+                raise
+            except ssl.SSLError as exc:
+                logger.warning("kme=%s refused a TLS handshake: %s", kme_id, _handshake_reason(exc))
+                raise
+
+    return LoggedHandshake
+
+
+def _handshake_reason(exc: ssl.SSLError) -> str:
+    """Why a handshake failed, in the TLS library's words (e.g. ``PEER_DID_NOT_RETURN_A_CERTIFICATE``)."""
+    reason = exc.reason or type(exc).__name__
+    if isinstance(exc, ssl.SSLCertVerificationError) and exc.verify_message:
+        return f"{reason} ({exc.verify_message})"
+    return str(reason)
+
+
 def server_for(kme: KmeServer) -> uvicorn.Server:
     """A uvicorn server for ``kme``: TLS 1.2+, client certificates from our CA required, no access log
     (requests name key IDs; the application logs what it must, never key material)."""
@@ -148,6 +181,7 @@ def server_for(kme: KmeServer) -> uvicorn.Server:
     config.load()  # builds the SSL context, which we then hold to TLS 1.2 and later
     assert config.ssl is not None
     config.ssl.minimum_version = ssl.TLSVersion.TLSv1_2
+    config.ssl.sslobject_class = _handshakes_logged(kme.kme_id)
     return QuietServer(config)
 
 

@@ -141,11 +141,16 @@ class KeyStoreWriter:
         return await self._submit(self._lanes[0], lambda cursor, writes: work(cursor, writes=writes))
 
     async def deliver(
-        self, *, kme_id: str, slave_sae: str, master_sae: str, key_ids: Sequence[str]
+        self, *, kme_id: str, slave_sae: str, master_sae: str, key_ids: Sequence[str], ttl_s: float | None = None
     ) -> list[DeliveredKey]:
         """:meth:`KeyStore.deliver <qinternet.kms.store.KeyStore.deliver>`, answered once its batch is committed."""
         work = functools.partial(
-            self._store.deliver_in, kme_id=kme_id, slave_sae=slave_sae, master_sae=master_sae, key_ids=key_ids
+            self._store.deliver_in,
+            kme_id=kme_id,
+            slave_sae=slave_sae,
+            master_sae=master_sae,
+            key_ids=key_ids,
+            ttl_s=ttl_s,
         )
         return await self._submit(self._lanes[-1], lambda cursor, writes: work(cursor, writes=writes))
 

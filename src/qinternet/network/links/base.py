@@ -51,6 +51,7 @@ __all__ = [
     "block_pulses",
     "block_runner",
     "link_by_link",
+    "next_block_end_s",
 ]
 
 F64 = NDArray[np.float64]
@@ -142,6 +143,38 @@ class Monitored(Protocol):
     def baseline(self) -> BlockRecord:
         """The honest block: the expected counts of the model the link's blocks are drawn from."""
         ...
+
+
+@runtime_checkable
+class _Periodic(Protocol):
+    """A link that ends a block every ``block_s`` seconds from the start (:func:`block_runner`)."""
+
+    @property
+    def block_s(self) -> float: ...
+
+
+class _Pass(Protocol):
+    @property
+    def end_s(self) -> float: ...
+
+
+@runtime_checkable
+class _Passes(Protocol):
+    """A link that delivers key at the end of each of its passes."""
+
+    @property
+    def passes(self) -> Sequence[_Pass]: ...
+
+
+def next_block_end_s(engine: LinkEngine, after_s: float) -> float | None:
+    """When the first block of ``engine`` that ends after ``after_s`` ends, s from the scenario's start:
+    for links that end a block every ``block_s`` and links that make key in passes (the end of the next
+    pass; None after the last); None for others (their blocks end when events say)."""
+    if isinstance(engine, _Passes):
+        return next((p.end_s for p in engine.passes if p.end_s > after_s), None)
+    if isinstance(engine, _Periodic) and engine.block_s > 0:
+        return (math.floor(after_s / engine.block_s + 1e-9) + 1) * engine.block_s
+    return None
 
 
 @runtime_checkable
