@@ -26,7 +26,10 @@ from qinternet.network.links.build import build_links
 from qinternet.network.schema import NodeKind, Scenario
 from qinternet.sim import Kernel, Process, ProcessGenerator, ps_to_seconds, seconds_to_ps
 
-__all__ = ["NetworkFeeder", "kme_id", "sae_id", "topology_of"]
+__all__ = ["BlockObserver", "NetworkFeeder", "kme_id", "sae_id", "topology_of"]
+
+BlockObserver = Callable[[str, BlockRecord], None]
+"""Told of every block a link finishes: the link's ID and the block."""
 
 
 def kme_id(node: str) -> str:
@@ -81,11 +84,16 @@ class NetworkFeeder:
         self._lock = threading.Lock()
         self.bits_made = 0
         self.bytes_stored = 0
+        self.observers: list[BlockObserver] = []
+        """Called with the link's ID and every block it finishes (with key or not), in the thread that runs
+        :meth:`advance`, while it holds the feeder's lock: they must be quick (the live dashboard's)."""
         for spec, link in zip(scenario.links, build_links(scenario), strict=True):
-            deliver = functools.partial(self._deliver, kme_id(spec.a), kme_id(spec.b))
+            deliver = functools.partial(self._deliver, spec.id, kme_id(spec.a), kme_id(spec.b))
             self.kernel.process(functools.partial(_bind, link.runner, deliver), f"link:{spec.id}")
 
-    def _deliver(self, a: str, b: str, block: BlockRecord) -> None:
+    def _deliver(self, link_id: str, a: str, b: str, block: BlockRecord) -> None:
+        for observe in self.observers:
+            observe(link_id, block)
         if block.key_bits > 0:
             self._made.append(_Made(a, b, block.key_bits))
 
