@@ -20,8 +20,8 @@ LAYERS = [
     "apps",
 ]
 """Top to bottom, as docs/architecture.md lists them (``states`` before ``physics``: memories and heralding return
-states); the interfaces (cli, report, sweep) may import everything."""
-INTERFACES = {"cli", "report", "sweep"}
+states); the interfaces (cli, dashboard, report, sweep) may import everything."""
+INTERFACES = {"cli", "dashboard", "report", "sweep"}
 """The shells around the layers (ARCHITECTURE.md's interfaces): they may import everything, nothing imports them."""
 SHARED = {"errors", "outputs", "messages"}
 """Modules at the package's root that every layer may use."""

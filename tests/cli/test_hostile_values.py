@@ -58,6 +58,7 @@ ACCEPTED: dict[tuple[str, str, str], str] = {
         for command, argument in (
             ("run", "SCENARIO"),
             ("serve", "SCENARIO"),
+            ("dashboard", "DIR"),
             ("scenarios show", "NAME"),
             ("sweep", "STUDY"),
             ("studies show", "NAME"),
@@ -136,6 +137,17 @@ def _plan_file(tmp: Path) -> Path:
     return path
 
 
+def _run_outputs(tmp: Path) -> Path:
+    """The outputs of a (tiny, written by hand) run of ``qinternet run``, for ``qinternet dashboard``."""
+    folder = tmp / "run-out"
+    folder.mkdir(exist_ok=True)
+    node = '{"id": "a", "kind": "user", "name": "a", "lat_deg": 0, "lon_deg": 0, "pools": []}'
+    (folder / "summary.json").write_text(f'{{"scenario": "s", "links": [], "demands": [], "nodes": [{node}]}}')
+    (folder / "links.csv").write_text("time_s,link,pool_bits,generated_bits\n")
+    (folder / "demands.csv").write_text("time_s,demand,wanted_bits,delivered_bits\n")
+    return folder
+
+
 BASES: dict[str, Base] = {
     "keyrate": lambda tmp: [],
     "link": lambda tmp: ["--pulses", "1e6"],
@@ -155,7 +167,11 @@ BASES: dict[str, Base] = {
         "1s",
         "--duration",
         "0.2s",
+        "--dashboard",
+        "--dashboard-port",
+        str(free_port()),
     ],
+    "dashboard": lambda tmp: [str(_run_outputs(tmp)), "--port", str(free_port()), "--duration", "0.2s"],
     "encrypt": lambda tmp: [str(_plain(tmp)), *_tls(tmp, "sae-a"), "--slave", "sae-b", "--out", str(tmp / "p.qkd")],
     "decrypt": lambda tmp: [str(_sealed(tmp)), *_tls(tmp, "sae-b"), "--out", str(tmp / "p.txt")],
     "keygen-mlkem": lambda tmp: [str(tmp / "mlkem")],

@@ -69,6 +69,11 @@ COMMANDS: dict[str, LazyCommand] = {
         "serve",
         "Run the scenario's links and serve every node's KME with the ETSI GS QKD 014 API over mutual TLS.",
     ),
+    "dashboard": LazyCommand(
+        "qinternet.cli.dashboard_cmd",
+        "dashboard",
+        "Serve a web page over the outputs of qinternet run and sweep in DIR: the network map, series, tables.",
+    ),
     "encrypt": LazyCommand(
         "qinternet.cli.apps_cmd",
         "encrypt",

@@ -23,7 +23,7 @@ from qinternet.kms.pki import (
     server_name_problem,
 )
 from qinternet.kms.prepare import prepare_kmes
-from qinternet.kms.service import client_url, configure_logging, run_service
+from qinternet.kms.service import SideApp, client_url, configure_logging, run_service
 from qinternet.kms.settings import ServeSettings, load_serve_settings
 from qinternet.kms.tls import KmeServer
 from qinternet.outputs import check_output_file, check_output_folder
@@ -144,11 +144,21 @@ def serve(
             "(repeat for more).",
         ),
     ] = None,
+    dashboard: Annotated[
+        bool,
+        typer.Option("--dashboard", help="Also serve a live web dashboard of the network (plain HTTP on --ops-host)."),
+    ] = False,
+    dashboard_port: Annotated[
+        int | None, typer.Option(min=0, max=65535, help="Port of --dashboard (8050; 0: any free port).")
+    ] = None,
 ) -> None:
     """Run the scenario's links and serve every node's KME with the ETSI GS QKD 014 API over mutual TLS.
 
-    Settings come from these options, else QINTERNET_KMS_<NAME> environment variables, else --config.
+    Settings come from these options, else QINTERNET_KMS_<NAME> environment variables, else --config. With
+    --dashboard, the dashboard's address is printed on a line of its own (``dashboard: http://...``).
     """
+    if dashboard_port is not None and not dashboard:
+        raise ParameterError("--dashboard-port", "sets the port of --dashboard, which is not given")
     spec = scenario_named(scenario)
     if attack:
         from qinternet.network.run import apply_run_options
@@ -186,6 +196,7 @@ def serve(
     announce = functools.partial(
         _print_endpoints, Console(soft_wrap=True), spec.name, plan.topology.sae_kme, plan.files, settings
     )
+    side_apps = [_dashboard_app(settings.ops_host, dashboard_port)] if dashboard else []
     run_service(
         spec,
         settings,
@@ -195,6 +206,22 @@ def serve(
         announce=announce,
         stop_after_s=stop_after,
         policy=plan.policy,
+        side_apps=side_apps,
+    )
+
+
+def _dashboard_app(host: str, port: int | None) -> SideApp:
+    """The live dashboard beside the KMEs (:mod:`qinternet.dashboard`), its address printed once they serve."""
+    from qinternet.cli.dashboard_cmd import DEFAULT_PORT
+    from qinternet.dashboard.app import create_dashboard_app
+    from qinternet.dashboard.live import live_source
+
+    return SideApp(
+        option="--dashboard-port",
+        host=host,
+        port=DEFAULT_PORT if port is None else port,
+        build=lambda feeder, store, topology: create_dashboard_app(live_source(feeder, store, topology)),
+        ready=lambda url: typer.echo(f"dashboard: {url}"),
     )
 
 

@@ -27,7 +27,10 @@ from qinternet.network.links.build import build_links
 from qinternet.network.schema import NodeKind, Scenario
 from qinternet.sim import Kernel, Process, ProcessGenerator, ps_to_seconds, seconds_to_ps
 
-__all__ = ["NetworkFeeder", "kme_id", "sae_id", "topology_of"]
+__all__ = ["BlockObserver", "NetworkFeeder", "kme_id", "sae_id", "topology_of"]
+
+BlockObserver = Callable[[str, BlockRecord], None]
+"""Told of every block a link finishes: the link's ID and the block."""
 
 
 def kme_id(node: str) -> str:
@@ -91,7 +94,11 @@ class NetworkFeeder:
         self.bits_made = 0
         self.bytes_stored = 0
         self.monitors: list[LinkMonitor | None] = []
+        self.observers: list[BlockObserver] = []
+        """Called with the link's ID and every block it finishes (with key or not), in the thread that runs
+        :meth:`advance`, while it holds the feeder's lock: they must be quick (the live dashboard's)."""
         self._engines: dict[tuple[str, str], list[LinkEngine]] = {}
+        self._ids = [spec.id for spec in scenario.links]
         for index, (spec, link) in enumerate(zip(scenario.links, build_links(scenario), strict=True)):
             self.monitors.append(None if link.baseline is None else LinkMonitor(link=spec.id, baseline=link.baseline))
             deliver = functools.partial(self._deliver, index, kme_id(spec.a), kme_id(spec.b))
@@ -105,6 +112,8 @@ class NetworkFeeder:
         return [alarm for monitor in self.monitors if monitor is not None for alarm in monitor.alarms]
 
     def _deliver(self, index: int, a: str, b: str, block: BlockRecord) -> None:
+        for observe in self.observers:
+            observe(self._ids[index], block)
         if block.key_bits > 0:
             self._made.append(_Made(a, b, block.key_bits))
         monitor = self.monitors[index]

@@ -24,7 +24,8 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Callable, Coroutine, Iterator, Mapping
+from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import uvicorn
@@ -46,10 +47,39 @@ from qinternet.kms.topology import KeyLimits, KmsTopology
 from qinternet.network.schema import Scenario
 from qinternet.outputs import write_file
 
-__all__ = ["TICK_S", "client_url", "configure_logging", "listen_all", "open_store", "run_service"]
+__all__ = [
+    "TICK_S",
+    "SideApp",
+    "client_url",
+    "configure_logging",
+    "listen_all",
+    "listen_on",
+    "open_store",
+    "run_service",
+]
 
 TICK_S = 0.25
 """Wall time between two advances of the network."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SideApp:
+    """A plain-HTTP app served beside the KMEs on a port of its own (``serve --dashboard``'s dashboard).
+
+    Attributes:
+        option: the option that sets its port, named when the port cannot be bound.
+        host: the address it listens on (an option of its own or ``--ops-host``'s).
+        port: its port; 0: one the system picks (the URL passed to ``ready`` has the port taken).
+        build: makes the app from the running network's feeder, before the warm-up (so that the app
+            sees every block), given also the key store and the topology.
+        ready: told the app's URL once the KMEs are announced.
+    """
+
+    option: str
+    host: str
+    port: int
+    build: Callable[[NetworkFeeder, KeyStore, KmsTopology], FastAPI]
+    ready: Callable[[str], None]
 
 
 def run_service(
@@ -62,14 +92,16 @@ def run_service(
     announce: Callable[[list[KmeServer]], None],
     stop_after_s: float | None = None,
     policy: KeyPolicy | None = None,
+    side_apps: Sequence[SideApp] = (),
 ) -> None:
     """Serve every KME of ``spec`` until ^C, SIGTERM or ``stop_after_s`` of wall time.
 
     ``files`` must hold the KMEs' certificates; ``announce`` is called with the servers once the pools are
-    warm, before they accept requests. Raises :class:`~qinternet.errors.ParameterError` naming the option
-    at fault for a port in use, a host that is not this machine's, a key store that cannot be opened or a
-    master key that does not fit it; everything opened is closed on every way out. ``policy``: the per-SAE
-    quota and the expiry of keys never fetched (:mod:`.policy`; default: none, and no expiry).
+    warm, before they accept requests; ``side_apps`` are served beside them over plain HTTP. Raises
+    :class:`~qinternet.errors.ParameterError` naming the option at fault for a port in use, a host that is not
+    this machine's, a key store that cannot be opened or a master key that does not fit it; everything opened
+    is closed on every way out. ``policy``: the per-SAE quota and the expiry of keys never fetched
+    (:mod:`.policy`; default: none, and no expiry).
     """
     policy = policy or KeyPolicy()
     master_key = settings.master_key()
@@ -79,12 +111,23 @@ def run_service(
         log.warning("the master key file %s can be read by other users: chmod 600 it", settings.master_key_file)
     try:
         with _sigterm_as_interrupt():
-            sockets = listen_all(settings, ports)  # a port in use stops us here
+            sockets = listen_all(settings, ports, side_apps)  # a port in use stops us here
             try:
                 store = open_store(settings.db, master_key)
                 try:
                     _serve_store(
-                        spec, settings, store, topology, limits, policy, files, ports, sockets, stop_after_s, announce
+                        spec,
+                        settings,
+                        store,
+                        topology,
+                        limits,
+                        policy,
+                        files,
+                        ports,
+                        sockets,
+                        stop_after_s,
+                        announce,
+                        side_apps,
                     )
                 finally:
                     log.info("stopping: closing the key store")
@@ -126,9 +169,13 @@ def _serve_store(
     sockets: Mapping[str, socket.socket],
     stop_after_s: float | None,
     announce: Callable[[list[KmeServer]], None],
+    side_apps: Sequence[SideApp],
 ) -> None:
     """Warm the pools up, ``announce`` the servers and serve until ^C or ``stop_after_s``."""
     feeder = NetworkFeeder(spec, store, capacity_bytes=int(settings.pool_capacity_bits // 8), topology=topology)
+    plain: list[tuple[FastAPI, socket.socket]] = [
+        (side.build(feeder, store, topology), sockets[_side_key(i)]) for i, side in enumerate(side_apps)
+    ]
     try:
         feeder.advance(settings.warm_up_s)
     except SQLAlchemyError as exc:
@@ -150,10 +197,11 @@ def _serve_store(
         )
         for kme, port in ports.items()
     ]
-    ops = None
     if settings.ops_port:
-        ops = create_ops_app(store, topology, metrics, dict(ports), title=spec.name)
+        plain.insert(0, (create_ops_app(store, topology, metrics, dict(ports), title=spec.name), sockets[_OPS]))
     announce(servers)
+    for i, side in enumerate(side_apps):
+        side.ready(client_url(side.host, sockets[_side_key(i)].getsockname()[1], "http") + "/")
     if settings.ready_file is not None:
         urls = {server.kme_id: client_url(server.host, server.port) for server in servers}
         write_file(settings.ready_file, json.dumps(urls, indent=2) + "\n", "--ready-file")
@@ -166,8 +214,7 @@ def _serve_store(
             _run(
                 servers,
                 feeder,
-                ops,
-                sockets.get(_OPS),
+                plain,
                 speed=settings.speed,
                 start_s=settings.warm_up_s,
                 stop_after_s=stop_after_s,
@@ -204,30 +251,50 @@ _OPS = "\0ops"
 """The key of the ops port's socket among the KMEs' in :func:`listen_all`."""
 
 
-def listen_all(settings: ServeSettings, ports: Mapping[str, int]) -> dict[str, socket.socket]:
-    """A listening socket per KME (and for the ops port), or a one-line error naming the option at fault."""
+def _side_key(index: int) -> str:
+    """The key of a side app's socket among the KMEs' in :func:`listen_all`."""
+    return f"\0side{index}"
+
+
+def listen_all(
+    settings: ServeSettings, ports: Mapping[str, int], side_apps: Sequence[SideApp] = ()
+) -> dict[str, socket.socket]:
+    """A listening socket per KME (and for the ops port and each side app), or a one-line error naming the
+    option at fault."""
     wanted = {name: (settings.host, port) for name, port in ports.items()}
+    options = {name: ("--host", "--base-port", f"{name}'s port") for name in ports}
     if settings.ops_port:
         wanted[_OPS] = (settings.ops_host, settings.ops_port)
+        options[_OPS] = ("--ops-host", "--ops-port", "the ops port")
+    for i, side in enumerate(side_apps):
+        wanted[_side_key(i)] = (side.host, side.port)
+        options[_side_key(i)] = ("--ops-host", side.option, f"the port of {side.option}")
     made: dict[str, socket.socket] = {}
     for name, (host, port) in wanted.items():
         try:
-            made[name] = listen(host, port)
-        except OSError as exc:
+            made[name] = listen_on(host, port, options=options[name])
+        except ParameterError:
             for sock in made.values():
                 sock.close()
-            raise _listen_error(exc, name, host, port) from None
+            raise
     return made
 
 
-def _listen_error(exc: OSError, name: str, host: str, port: int) -> ParameterError:
-    host_option = "--ops-host" if name == _OPS else "--host"
+def listen_on(host: str, port: int, *, options: tuple[str, str, str]) -> socket.socket:
+    """A socket listening on ``host:port``, or a one-line error naming the option at fault: ``options`` is
+    (the host's option, the port's option, what the port is for)."""
+    try:
+        return listen(host, port)
+    except OSError as exc:
+        raise _listen_error(exc, options, host, port) from None
+
+
+def _listen_error(exc: OSError, options: tuple[str, str, str], host: str, port: int) -> ParameterError:
+    host_option, option, what = options
     if isinstance(exc, socket.gaierror) or (exc.errno or 0) < 0:  # create_server re-raises getaddrinfo's error
         return ParameterError(host_option, f"cannot resolve {host!r} to an address of this machine")
     if exc.errno == errno.EADDRNOTAVAIL:
         return ParameterError(host_option, f"{host!r} is not an address of this machine")
-    option = "--ops-port" if name == _OPS else "--base-port"
-    what = "the ops port" if name == _OPS else f"{name}'s port"
     reason = os.strerror(exc.errno) if exc.errno and exc.errno > 0 else (exc.strerror or str(exc))
     return ParameterError(option, f"cannot listen on {host}:{port} ({what}): {reason}")
 
@@ -331,19 +398,22 @@ def _expire(store: KeyStore, ttl_s: float) -> None:
 async def _run(
     servers: list[KmeServer],
     feeder: NetworkFeeder,
-    ops: FastAPI | None,
-    ops_socket: socket.socket | None,
+    plain: Sequence[tuple[FastAPI, socket.socket]],
     *,
     speed: float,
     start_s: float,
     stop_after_s: float | None,
     reservation_ttl_s: float = 0.0,
 ) -> None:
+    """Serve the KMEs and the plain-HTTP apps (ops, side apps), advancing the network every tick."""
     serving = asyncio.create_task(serve_kmes(servers))
-    ops_server = None
-    if ops is not None and ops_socket is not None:
-        ops_server = QuietServer(uvicorn.Config(ops, access_log=False, log_level="warning", lifespan="off"))
-        ops_task = asyncio.create_task(ops_server.serve(sockets=[ops_socket]))
+    plain_servers = [
+        QuietServer(uvicorn.Config(app, access_log=False, log_level="warning", lifespan="off")) for app, _ in plain
+    ]
+    plain_tasks = [
+        asyncio.create_task(server.serve(sockets=[sock]))
+        for server, (_, sock) in zip(plain_servers, plain, strict=True)
+    ]
     started = checkpointed = swept = time.monotonic()
     expire = functools.partial(_expire, feeder.store, reservation_ttl_s)
     loop = asyncio.get_running_loop()
@@ -363,8 +433,9 @@ async def _run(
                 break
     finally:
         serving.cancel()
-        if ops_server is not None:
-            ops_server.should_exit = True
-            await ops_task
+        for server in plain_servers:
+            server.should_exit = True
+        for task in plain_tasks:
+            await task
         with contextlib.suppress(asyncio.CancelledError):
             await serving

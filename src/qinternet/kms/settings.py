@@ -24,7 +24,7 @@ from pydantic_settings import (
 from qinternet.errors import ParameterError
 from qinternet.messages import validation_reason
 
-__all__ = ["ServeSettings", "load_serve_settings"]
+__all__ = ["ServeSettings", "check_host", "load_serve_settings"]
 
 _ENV_PREFIX = "QINTERNET_KMS_"
 
@@ -47,6 +47,15 @@ def _host(value: str) -> str:
 
 
 Host = Annotated[str, AfterValidator(_host)]
+
+
+def check_host(value: str, option: str) -> str:
+    """``value`` when it can be an address to listen on (as the settings' hosts), else a :class:`ParameterError`
+    naming ``option``."""
+    try:
+        return _host(value)
+    except ValueError as exc:
+        raise ParameterError(option, str(exc)) from None
 
 
 class ServeSettings(BaseSettings):

@@ -938,3 +938,10 @@ class KeyStore:
         """Every ledger event, oldest first."""
         with self._reads() as session:
             return list(session.scalars(select(LedgerEvent).order_by(LedgerEvent.id)))
+
+    def ledger_since(self, after_id: int, *, limit: int = 10_000) -> list[LedgerEvent]:
+        """The ledger events after the one with ID ``after_id``, oldest first, at most ``limit`` of them (a
+        reader that follows the ledger asks again from the last ID it got)."""
+        query = select(LedgerEvent).where(LedgerEvent.id > after_id).order_by(LedgerEvent.id).limit(limit)
+        with self._reads() as session:
+            return list(session.scalars(query))
