@@ -39,6 +39,8 @@ DURATION_S = {
     "micius-entanglement-1200km": 30 * 86400.0,  # ~1,000 pairs over the joint passes
     "repeater-backbone": 600.0,
     "penn-qchip-2025": 600.0,
+    "boaron-421km": 86400.0,  # one finite-key block of a day gives the key at 405 and 421 km
+    "toshiba-tokyo-qkd": 1200.0,  # two 10-minute blocks per link, relayed through Otemachi
 }
 WINDOW = (1400, 3000)
 VIRIDIS_ENDS = ((0.267, 0.005, 0.329), (0.993, 0.906, 0.144))

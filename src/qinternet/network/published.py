@@ -251,6 +251,31 @@ def loss_at_range(link_id: str, range_km: float) -> Metric:
     return metric
 
 
+def link_rate(link_id: str) -> Metric:
+    """The link's mean secret key rate over the run."""
+
+    def metric(ctx: _Run) -> Simulated | None:
+        link = next((link for link in ctx.summary.links if link.id == link_id), None)
+        if link is None:
+            return None
+        return Simulated(value=link.mean_rate_bps, unit="bit/s", how=f"{link_id}, mean over this run")
+
+    return metric
+
+
+def longest_fibre_with_key(ctx: _Run) -> Simulated | None:
+    """The longest fibre link that made key during the run."""
+    with_key = {link.id for link in ctx.summary.links if link.secret_bits > 0}
+    lengths = [
+        link.length_km
+        for link in ctx.scenario.links
+        if isinstance(link, FibreLinkSpec) and link.id in with_key and link.length_km is not None
+    ]
+    if not lengths:
+        return None
+    return Simulated(value=max(lengths), unit="km", how="longest fibre link with key in this run")
+
+
 COMPARISONS: dict[str, Metric] = {
     # beijing-shanghai, space-ground-4600km (tests/validation/test_beijing_shanghai.py, test_space_ground.py)
     "fibre backbone length": fibre_route("beijing", "shanghai"),
@@ -270,6 +295,12 @@ COMPARISONS: dict[str, Metric] = {
     "qber": link_qber("micius--xinglong"),
     "channel loss at 645 km": loss_at_range("micius--xinglong", 645.0),
     "channel loss at 1200 km": loss_at_range("micius--xinglong", 1200.0),
+    # boaron-421km (tests/validation/test_boaron2018.py)
+    "secret key rate over 405 km": link_rate("alice--bob-405km"),
+    "longest fibre with key": longest_fibre_with_key,
+    # toshiba-tokyo-qkd (tests/validation/test_toshiba.py)
+    "installed fibre of the toshiba link": fibre_route("koganei", "otemachi"),
+    "sustained secure key rate of the toshiba link": link_rate("koganei--otemachi"),
 }
 """Published quantity (lower case) -> the run's value of it. Quantities not here are not simulated."""
 
