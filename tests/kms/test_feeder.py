@@ -41,6 +41,10 @@ def test_a_block_that_ends_at_the_warm_up_s_end_is_stored_by_it(tmp_path: Path) 
     assert feeder.advance(600.0) == 0  # and nothing twice
     assert feeder.next_block_s("kme-bob", "kme-alice") == pytest.approx(60.0)  # the next ends at 660 s
     assert feeder.next_block_s("kme-alice", "kme-carol") is None  # no link between them
+    made = sum(e.bits for e in store.ledger() if e.kind in ("generated", "discarded"))
+    assert made > 0
+    assert feeder.key_rate_bps("kme-bob", "kme-alice") == pytest.approx(made / 600.0, rel=1e-3)  # 600 s + 1 ps
+    assert feeder.key_rate_bps("kme-alice", "kme-carol") == 0.0
     store.close()
 
 

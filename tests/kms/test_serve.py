@@ -117,6 +117,7 @@ def test_serve_hands_out_relayed_keys_over_mutual_tls(site: Path, db_url: str) -
                 json={"key_IDs": [{"key_ID": k["key_ID"]} for k in keys]},
             )
             assert got.json()["keys"] == keys
+            streamed = _key_stream_round_trip(alice, bob, port)
         metrics = httpx.get(f"http://127.0.0.1:{ops}/metrics").text
         assert (
             'qinternet_kms_keys_issued_total{kme="kme-alice",master_sae="sae-alice",slave_sae="sae-bob"} 4.0' in metrics
@@ -139,6 +140,28 @@ def test_serve_hands_out_relayed_keys_over_mutual_tls(site: Path, db_url: str) -
     events = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
     assert any("issued 4 keys" in e["message"] for e in events)
     assert all(k["key"] not in log for k in keys)  # key material never logged
+    assert streamed not in log
+    assert any("get_key sae=sae-bob" in e["message"] for e in events)
+
+
+def _key_stream_round_trip(alice: httpx.Client, bob: httpx.Client, port: int) -> str:
+    """ETSI GS QKD 004 on the served KMEs: alice opens a stream, bob joins at his KME, both get the same
+    relayed key for index 0; a Min_bps beyond the links' key rate (as served, at --speed) is refused with
+    that rate. The key (base64)."""
+    ks_alice, ks_bob = f"https://localhost:{port}/api/v1/ks", f"https://localhost:{port + 1}/api/v1/ks"
+    greedy = alice.post(f"{ks_alice}/open_connect", json={"destination": "sae-bob", "QoS": {"Min_bps": 2**32 - 1}})
+    assert greedy.json()["status"] == 7
+    assert 0 < greedy.json()["QoS"]["Min_bps"] < 2**32 - 1
+    opened = alice.post(f"{ks_alice}/open_connect", json={"destination": "sae-bob"}).json()
+    ksid = opened["Key_stream_ID"]
+    joined = bob.post(f"{ks_bob}/open_connect", json={"destination": "sae-alice", "Key_stream_ID": ksid}).json()
+    assert (opened["status"], joined["status"]) == (1, 0)
+    mine = alice.post(f"{ks_alice}/get_key", json={"Key_stream_ID": ksid, "index": 0}).json()
+    theirs = bob.post(f"{ks_bob}/get_key", json={"Key_stream_ID": ksid, "index": 0}).json()
+    assert mine["status"] == theirs["status"] == 0
+    assert mine["Key_buffer"] == theirs["Key_buffer"]
+    assert alice.post(f"{ks_alice}/close", json={"Key_stream_ID": ksid}).json()["status"] == 0
+    return str(mine["Key_buffer"])
 
 
 def test_kill_9_under_load_loses_no_received_key_and_delivers_none_twice(site: Path, db_url: str) -> None:

@@ -13,9 +13,6 @@ Error object's ``message`` and ``details`` (clause 6.5) when the KME sent one: a
 not found on KME``), a 503 says the KME cannot serve now. A Key container that does not match the request
 (wrong number or size of keys, key IDs not asked for, base64 that does not decode) is refused too, so that
 callers never see a key they did not ask for. Key material never appears in an exception or a ``repr``.
-
->>> KmeClient.api_base("https://kme.example:8443/")
-'https://kme.example:8443/api/v1/keys'
 """
 
 from __future__ import annotations
@@ -27,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Any, Protocol, Self
 from urllib.parse import quote, urlsplit
 
 import httpx
@@ -37,7 +34,7 @@ from cryptography.hazmat.primitives import serialization
 from qinternet.errors import ParameterError, QinternetError
 from qinternet.kms.pki import common_name
 
-__all__ = ["KmeClient", "KmeRequestError", "KmeStatus", "MasterKme", "QkdKey", "SlaveKme"]
+__all__ = ["KmeClient", "KmeHttpClient", "KmeRequestError", "KmeStatus", "MasterKme", "QkdKey", "SlaveKme"]
 
 _API_PATH = "/api/v1/keys"
 _REASONS = {400: "bad request", 401: "unauthorized", 503: "error on server side"}
@@ -149,11 +146,13 @@ class SlaveKme(Protocol):
         ...
 
 
-class KmeClient:
-    """An SAE's HTTPS client of its KME, with mutual TLS.
+class KmeHttpClient:
+    """An SAE's HTTPS client of its KME with mutual TLS, for the API under :attr:`API_PATH`; the calls are
+    its subclasses' (:class:`KmeClient` for ETSI GS QKD 014, :class:`qinternet.apps.key_streams.KeyStreamClient`
+    for this project's binding of ETSI GS QKD 004).
 
     Args:
-        url: the KME's base URL, ``https://host[:port]`` (a trailing ``/api/v1/keys`` is accepted).
+        url: the KME's base URL, ``https://host[:port]`` (a trailing :attr:`API_PATH` is accepted).
         cert, key: the SAE's certificate and private key (PEM) it authenticates with.
         ca: the CA certificate(s) (PEM) that signed the KME's certificate.
         timeout_s: per-request timeout, seconds.
@@ -166,6 +165,9 @@ class KmeClient:
     Use it as a context manager, or call :meth:`close`.
     """
 
+    API_PATH = _API_PATH
+    """Where the API's calls are on the KME."""
+
     def __init__(
         self, url: str, cert: Path, key: Path, ca: Path, *, timeout_s: float = 30.0, kme_id: str | None = None
     ) -> None:
@@ -176,20 +178,20 @@ class KmeClient:
         # httpx >= 0.28 takes client certificates only through an SSLContext (its cert= is ignored with verify=).
         self._http = httpx.Client(verify=context, timeout=timeout_s, headers={"Accept": "application/json"})
 
-    @staticmethod
-    def api_base(url: str) -> str:
-        """``https://host[:port]/api/v1/keys`` from a KME URL; ``ParameterError("url", ...)`` if it is not one."""
+    @classmethod
+    def api_base(cls, url: str) -> str:
+        """``https://host[:port]`` and :attr:`API_PATH` from a KME URL; ``ParameterError("url", ...)`` if not one."""
         parts = urlsplit(url.strip())
         if parts.scheme != "https" or not parts.hostname:
-            raise ParameterError("url", f"must be an https:// URL of a KME (ETSI GS QKD 014 uses HTTPS), got {url!r}")
+            raise ParameterError("url", f"must be an https:// URL of a KME (its APIs use HTTPS), got {url!r}")
         if parts.query or parts.fragment:
             raise ParameterError("url", f"must not have a query or fragment, got {url!r}")
         path = parts.path.rstrip("/")
-        if path.endswith(_API_PATH):
-            path = path[: -len(_API_PATH)]
-        return f"https://{parts.netloc}{path}{_API_PATH}"
+        if path.endswith(cls.API_PATH):
+            path = path[: -len(cls.API_PATH)]
+        return f"https://{parts.netloc}{path}{cls.API_PATH}"
 
-    def __enter__(self) -> KmeClient:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(
@@ -202,42 +204,7 @@ class KmeClient:
         self._http.close()
 
     def __repr__(self) -> str:
-        return f"KmeClient({self.base!r})"
-
-    def status(self, slave: str) -> KmeStatus:
-        """Get status (clause 5.2): the keys this SAE, as master, could get for ``slave``."""
-        operation = f"status for slave {slave!r}"
-        return KmeStatus.from_json(self._call("GET", f"{_segment(slave, 'slave')}/status", operation, None), operation)
-
-    def get_keys(self, slave: str, number: int = 1, size: int | None = None) -> list[QkdKey]:
-        """Get key (clause 5.3): ``number`` new keys of ``size`` bits (the KME's ``key_size`` if None) for
-        ``slave``; the KME removes them from its pool and keeps them for the slave."""
-        if number < 1:
-            raise ParameterError("number", f"must be >= 1, got {number}")
-        body: dict[str, int] = {"number": number}
-        if size is not None:
-            body["size"] = size
-        operation = f"enc_keys for slave {slave!r}"
-        keys = _keys(self._call("POST", f"{_segment(slave, 'slave')}/enc_keys", operation, body), operation)
-        if len(keys) != number:
-            raise KmeRequestError(operation, 200, f"asked for {number} keys, got {len(keys)}")
-        if size is not None and any(k.size_bits != size for k in keys):
-            raise KmeRequestError(operation, 200, f"asked for keys of {size} bits, got other sizes")
-        if len({k.key_id for k in keys}) != len(keys):
-            raise KmeRequestError(operation, 200, "the same key ID came twice")
-        return keys
-
-    def get_keys_with_ids(self, master: str, key_ids: Sequence[str]) -> list[QkdKey]:
-        """Get key with key IDs (clause 5.4): the keys ``master`` received under ``key_ids``, in that order."""
-        if not key_ids:
-            raise ParameterError("key_ids", "must not be empty")
-        operation = f"dec_keys from master {master!r}"
-        body = {"key_IDs": [{"key_ID": key_id} for key_id in key_ids]}
-        keys = _keys(self._call("POST", f"{_segment(master, 'master')}/dec_keys", operation, body), operation)
-        by_id = {k.key_id: k for k in keys}
-        if len(keys) != len(key_ids) or set(by_id) != set(key_ids):
-            raise KmeRequestError(operation, 200, "the Key container does not hold exactly the keys asked for")
-        return [by_id[key_id] for key_id in key_ids]
+        return f"{type(self).__name__}({self.base!r})"
 
     def _confirm_kme(self, event: str, info: dict[str, Any]) -> None:
         """httpcore's trace hook: when a TLS connection to the KME is made, and before any request goes over
@@ -276,6 +243,50 @@ class KmeClient:
                 raise KmeRequestError(operation, 200, "the answer is not JSON") from None
         message, details = _error_object(response)
         raise KmeRequestError(operation, response.status_code, message, details)
+
+
+class KmeClient(KmeHttpClient):
+    """An SAE's ETSI GS QKD 014 client of its KME, with mutual TLS (module docstring; arguments as
+    :class:`KmeHttpClient`'s).
+
+    >>> KmeClient.api_base("https://kme.example:8443/")
+    'https://kme.example:8443/api/v1/keys'
+    """
+
+    def status(self, slave: str) -> KmeStatus:
+        """Get status (clause 5.2): the keys this SAE, as master, could get for ``slave``."""
+        operation = f"status for slave {slave!r}"
+        return KmeStatus.from_json(self._call("GET", f"{_segment(slave, 'slave')}/status", operation, None), operation)
+
+    def get_keys(self, slave: str, number: int = 1, size: int | None = None) -> list[QkdKey]:
+        """Get key (clause 5.3): ``number`` new keys of ``size`` bits (the KME's ``key_size`` if None) for
+        ``slave``; the KME removes them from its pool and keeps them for the slave."""
+        if number < 1:
+            raise ParameterError("number", f"must be >= 1, got {number}")
+        body: dict[str, int] = {"number": number}
+        if size is not None:
+            body["size"] = size
+        operation = f"enc_keys for slave {slave!r}"
+        keys = _keys(self._call("POST", f"{_segment(slave, 'slave')}/enc_keys", operation, body), operation)
+        if len(keys) != number:
+            raise KmeRequestError(operation, 200, f"asked for {number} keys, got {len(keys)}")
+        if size is not None and any(k.size_bits != size for k in keys):
+            raise KmeRequestError(operation, 200, f"asked for keys of {size} bits, got other sizes")
+        if len({k.key_id for k in keys}) != len(keys):
+            raise KmeRequestError(operation, 200, "the same key ID came twice")
+        return keys
+
+    def get_keys_with_ids(self, master: str, key_ids: Sequence[str]) -> list[QkdKey]:
+        """Get key with key IDs (clause 5.4): the keys ``master`` received under ``key_ids``, in that order."""
+        if not key_ids:
+            raise ParameterError("key_ids", "must not be empty")
+        operation = f"dec_keys from master {master!r}"
+        body = {"key_IDs": [{"key_ID": key_id} for key_id in key_ids]}
+        keys = _keys(self._call("POST", f"{_segment(master, 'master')}/dec_keys", operation, body), operation)
+        by_id = {k.key_id: k for k in keys}
+        if len(keys) != len(key_ids) or set(by_id) != set(key_ids):
+            raise KmeRequestError(operation, 200, "the Key container does not hold exactly the keys asked for")
+        return [by_id[key_id] for key_id in key_ids]
 
 
 def _segment(sae_id: str, field: str) -> str:

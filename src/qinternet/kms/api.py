@@ -1,4 +1,4 @@
-"""The ETSI GS QKD 014 V1.1.1 REST API of one Key Management Entity (FastAPI).
+"""The ETSI GS QKD 014 V1.1.1 REST API of one Key Management Entity (FastAPI), and beside it ETSI GS QKD 004.
 
 ``create_app(kme_id, store, topology)`` builds the app; nothing starts at import. The calling SAE is the
 identity the TLS layer put into the ASGI scope (``scope["qinternet.sae_id"]``, from the verified client
@@ -29,6 +29,9 @@ after ``reservation_ttl_s`` (Get key with key IDs then answers them as not found
 answer only once the transaction that issued or delivered it is committed. A key to a slave at another KME
 is relayed through trusted KMEs on the widest path by the pools' levels when it is taken, the path
 ``qinternet run`` takes for the same network and levels (:mod:`qinternet.network.routing`).
+
+The same app serves ETSI GS QKD 004 V2.1.1's key streams (OPEN_CONNECT, GET_KEY, CLOSE) under
+``/api/v1/ks/`` over the same mutual TLS, in this project's HTTP+JSON binding: :mod:`.api004`.
 """
 
 from __future__ import annotations
@@ -280,7 +283,7 @@ async def _json(request: Request, model: type[_Body]) -> Any:
 
 def _route(path: str) -> str:
     """The method a path calls, for metrics (the SAE IDs in it are not labels)."""
-    for name in ("status", "enc_keys", "dec_keys"):
+    for name in ("status", "enc_keys", "dec_keys", "open_connect", "get_key", "close"):
         if path.endswith("/" + name):
             return name
     return "other"
@@ -334,8 +337,10 @@ def create_app(
     *,
     policy: KeyPolicy | None = None,
     next_block_s: NextBlock | None = None,
+    link_rate_bps: Callable[[str, str], float | None] | None = None,
 ) -> FastAPI:
-    """The ETSI GS QKD 014 app of the KME ``kme_id`` over ``store`` (see the module docstring).
+    """The ETSI GS QKD 014 app of the KME ``kme_id`` over ``store`` (see the module docstring), with this
+    project's binding of ETSI GS QKD 004 beside it (:mod:`.api004`; ``link_rate_bps`` for its QoS).
 
     ``metrics``, when given, counts keys issued and delivered per SAE pair, relay failures, and the time
     of every request (:mod:`.metrics`); the events are also logged (``qinternet.kms``), without key
@@ -594,6 +599,17 @@ def create_app(
         body: KeyIds = await _json(request, KeyIds)
         return await deliver(request, master_SAE_ID, [item.key_ID for item in body.key_IDs])
 
+    from qinternet.kms.api004 import add_key_stream_routes  # it builds on this module's helpers
+
+    add_key_stream_routes(
+        app,
+        kme_id=kme_id,
+        store=store,
+        topology=topology,
+        limits=limits,
+        caller=functools.partial(_caller, topology=topology, kme_id=kme_id),
+        link_rate_bps=link_rate_bps,
+    )
     return app
 
 

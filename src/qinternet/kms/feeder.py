@@ -105,6 +105,7 @@ class NetworkFeeder:
             self.kernel.process(functools.partial(_bind, link.runner, deliver), f"link:{spec.id}")
             self._engines.setdefault(pool_name(kme_id(spec.a), kme_id(spec.b)), []).append(link.engine)
         self._blocks = [0] * len(scenario.links)
+        self._bits_by_pool: dict[tuple[str, str], int] = {}
 
     @property
     def alarms(self) -> list[Alarm]:
@@ -116,6 +117,8 @@ class NetworkFeeder:
             observe(self._ids[index], block)
         if block.key_bits > 0:
             self._made.append(_Made(a, b, block.key_bits))
+            pool = pool_name(a, b)
+            self._bits_by_pool[pool] = self._bits_by_pool.get(pool, 0) + block.key_bits
         monitor = self.monitors[index]
         if monitor is not None:
             monitor.observe(block, self._blocks[index])
@@ -138,6 +141,12 @@ class NetworkFeeder:
         ends = [next_block_end_s(engine, now) for engine in self._engines.get(pool_name(kme_a, kme_b), ())]
         known = [end for end in ends if end is not None]
         return min(known) - now if known else None
+
+    def key_rate_bps(self, kme_a: str, kme_b: str) -> float | None:
+        """The secret key the links between two KMEs made so far per simulated second, bit/s (None before
+        any time has passed)."""
+        now = self.simulated_s
+        return self._bits_by_pool.get(pool_name(kme_a, kme_b), 0) / now if now > 0 else None
 
     def advance(self, until_s: float) -> int:
         """Run the links up to ``until_s`` of simulated time, a block that ends then included (the warm-up's

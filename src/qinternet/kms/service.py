@@ -187,7 +187,16 @@ def _serve_store(
     servers = [
         KmeServer(
             kme,
-            create_app(kme, store, topology, limits, metrics, policy=policy, next_block_s=next_block),
+            create_app(
+                kme,
+                store,
+                topology,
+                limits,
+                metrics,
+                policy=policy,
+                next_block_s=next_block,
+                link_rate_bps=functools.partial(_wall_key_rate_bps, feeder, settings.speed),
+            ),
             port,
             files.cert(kme),
             files.key(kme),
@@ -231,6 +240,12 @@ def _wall_s_to_next_block(feeder: NetworkFeeder, speed: float, kme_a: str, kme_b
     simulated time to the block's end at ``speed``, and the tick that stores it."""
     wait_s = feeder.next_block_s(kme_a, kme_b)
     return None if wait_s is None else wait_s / speed + TICK_S
+
+
+def _wall_key_rate_bps(feeder: NetworkFeeder, speed: float, kme_a: str, kme_b: str) -> float | None:
+    """Bits of secret key per wall second the links between two KMEs make at ``speed`` (their rate so far)."""
+    rate = feeder.key_rate_bps(kme_a, kme_b)
+    return None if rate is None else rate * speed
 
 
 _LOCAL = frozenset({"0.0.0.0", "::", "::0", "127.0.0.1", "::1", "localhost"})

@@ -92,11 +92,13 @@ __all__ = [
     "KeyNotAvailableError",
     "KeyState",
     "KeyStore",
+    "KeyStreamRecord",
     "LedgerEvent",
     "LedgerRow",
     "MasterKeyError",
     "NotEnoughKeyError",
     "Route",
+    "StreamKeyRecord",
     "Writes",
     "pool_name",
 ]
@@ -117,6 +119,9 @@ class KeyState(enum.Enum):
     DELIVERED = "delivered"
     EXPIRED = "expired"
     """Reserved, never fetched by its slave within the KME's time, and voided (material erased)."""
+    VOIDED = "voided"
+    """A key of an ETSI GS QKD 004 key stream that its SAE never fetched before the stream was closed
+    (material erased; :mod:`.streams`)."""
 
 
 class MasterKeyError(QinternetError):
@@ -206,6 +211,41 @@ class LedgerEvent(Base):
     bits: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
+class KeyStreamRecord(Base):
+    """An ETSI GS QKD 004 key stream between two SAEs (revision 0005; :mod:`.streams`): the SAE that opened
+    it first (``a``) and the one it named (``b``), each end's state (``waiting`` for ``b`` until it opens,
+    ``open``, ``closed``), the chunk size and the QoS registered (JSON), and when it expires (its TTL)."""
+
+    __tablename__ = "key_streams"
+    ksid: Mapped[str] = mapped_column(String(36), primary_key=True)
+    sae_a: Mapped[str] = mapped_column(String(100))
+    kme_a: Mapped[str] = mapped_column(String(100))
+    sae_b: Mapped[str] = mapped_column(String(100))
+    kme_b: Mapped[str] = mapped_column(String(100))
+    end_a: Mapped[str] = mapped_column(String(8))
+    end_b: Mapped[str] = mapped_column(String(8))
+    chunk_bytes: Mapped[int] = mapped_column(Integer)
+    qos: Mapped[str] = mapped_column(String(2000))
+    created_at: Mapped[float] = mapped_column(Float)
+    expires_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class StreamKeyRecord(Base):
+    """The key of one index of a key stream for one of its two SAEs, at that SAE's KME: ``reserved`` until
+    that SAE fetches it (then ``delivered``, material erased) or the stream closes (``voided``)."""
+
+    __tablename__ = "stream_keys"
+    ksid: Mapped[str] = mapped_column(String(36), primary_key=True)
+    idx: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    sae_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    kme_id: Mapped[str] = mapped_column(String(100))
+    state: Mapped[KeyState] = mapped_column(Enum(KeyState, native_enum=False, length=16))
+    material: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    hops: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[float] = mapped_column(Float)
+    delivered_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
 @dataclass(frozen=True, slots=True)
 class DeliveredKey:
     """A key handed to an SAE: its ID and material (never logged, never in a repr)."""
@@ -270,43 +310,43 @@ class _Statements:
     def __init__(self, engine: Engine) -> None:
         self._mark = "?" if engine.dialect.paramstyle == "qmark" else "%s"
         lock = "" if engine.dialect.name == "sqlite" else " FOR UPDATE"
-        self.take = self._style(
+        self.take = self.style(
             "SELECT id, size_bytes, used_bytes, nonce, substr(material, 1, ?) FROM pool_blocks"
             f" WHERE kme_low = ? AND kme_high = ? AND used_bytes < size_bytes ORDER BY id LIMIT 1{lock}"
         )
         # The taken bytes leave the row at once: ``material`` holds only the unused tail, from ``used_bytes``.
-        self.use_block = self._style(
+        self.use_block = self.style(
             "UPDATE pool_blocks SET used_bytes = ?, material = substr(material, ?) WHERE id = ?"
         )
-        self.drop_block = self._style("DELETE FROM pool_blocks WHERE id = ?")
-        self.reserve = self._style(
+        self.drop_block = self.style("DELETE FROM pool_blocks WHERE id = ?")
+        self.reserve = self.style(
             "INSERT INTO keys (kme_id, key_id, slave_sae_id, master_sae_id, size_bits, state, material, created_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
         )
-        self.hand_out = self._style(
+        self.hand_out = self.style(
             "UPDATE keys SET state = ?, material = NULL, delivered_at = ?"
             " WHERE kme_id = ? AND key_id = ? AND slave_sae_id = ? AND state = ?"
         )
-        self.ledger = self._style(
+        self.ledger = self.style(
             "INSERT INTO ledger (at, kind, kme_id, peer_kme_id, key_id, master_sae_id, slave_sae_id, bits)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
         )
-        self._find = self._style(
+        self._find = self.style(
             "SELECT key_id, material, size_bits FROM keys WHERE kme_id = ? AND slave_sae_id = ?"
             " AND master_sae_id = ? AND state = ? AND created_at >= ? AND key_id IN ({})"
         )
-        self.stale = self._style(
+        self.stale = self.style(
             "SELECT kme_id, key_id, slave_sae_id, master_sae_id, size_bits FROM keys"
             " WHERE state = ? AND created_at < ? ORDER BY created_at LIMIT ?"
         )
-        self.void = self._style(
+        self.void = self.style(
             "UPDATE keys SET state = ?, material = NULL WHERE kme_id = ? AND key_id = ? AND slave_sae_id = ?"
             " AND state = ?"
         )
-        self._owners = self._style("SELECT key_id, slave_sae_id FROM keys WHERE kme_id = ? AND key_id IN ({})")
+        self._owners = self.style("SELECT key_id, slave_sae_id FROM keys WHERE kme_id = ? AND key_id IN ({})")
         # PostgreSQL only: in one statement (one round trip) what take, drop_block and use_block do in two.
         self.postgres = engine.dialect.name == "postgresql"
-        self.take_now = self._style(
+        self.take_now = self.style(
             "WITH b AS (SELECT id, size_bytes, used_bytes, nonce, material FROM pool_blocks"
             " WHERE kme_low = ? AND kme_high = ? AND used_bytes < size_bytes ORDER BY id LIMIT 1 FOR UPDATE),"
             " n AS (SELECT LEAST(?, size_bytes - used_bytes) AS k FROM b),"
@@ -318,7 +358,8 @@ class _Statements:
         """Take up to ``need`` bytes from the oldest block of a pool with some left: as :attr:`take`, then
         :attr:`drop_block` or :attr:`use_block`, in one statement."""
 
-    def _style(self, statement: str) -> str:
+    def style(self, statement: str) -> str:
+        """``statement`` with the driver's placeholders for ``?``."""
         return statement.replace("?", self._mark)
 
     def find(self, n: int) -> str:
@@ -720,6 +761,63 @@ class KeyStore:
         if writes.ledger:
             cursor.executemany(self._sql.ledger, writes.ledger)
 
+    def levels_seen(self, writes: Writes) -> PoolLevel:
+        """The pools' levels as a transaction sees them: committed, less what ``writes`` (and the requests
+        before it in the same transaction) took so far."""
+
+        def level(kme_a: str, kme_b: str) -> int:
+            pool = pool_name(kme_a, kme_b)
+            return self._levels.get(pool, 0) - writes.pending(pool)
+
+        return level
+
+    def relay_take(
+        self,
+        cursor: Any,
+        path: Sequence[str],
+        nbytes: int,
+        writes: Writes,
+        *,
+        material: bytes | None = None,
+        relayed: tuple[float, str, str, str],
+    ) -> bytes:
+        """Take what relaying a key of ``nbytes`` over ``path`` costs every hop, in the caller's transaction.
+
+        Trusted-node relay under one-time pads (:func:`qinternet.network.routing.relay_cost`): the first hop's
+        key is the end-to-end key (unless ``material`` is given: another path of the same key, a multicast),
+        every later hop carries it XOR its own key, which costs the hop as many bytes and is recorded as a
+        ``relayed`` ledger event (``relayed``: at, key ID, master and slave SAE). A path of one KME (both SAEs
+        at one KME) takes nothing and gives fresh randomness. The takes are added to ``writes``.
+
+        Raises:
+            NotEnoughKeyError: a hop is short (the caller rolls back).
+        """
+        at, key_id, master_sae, slave_sae = relayed
+        for (a, b), cost in relay_cost(itertools.pairwise(path), nbytes):
+            hop_key = self._take(cursor, a, b, cost)
+            pool = pool_name(a, b)
+            writes.taken[pool] = writes.taken.get(pool, 0) + cost
+            if material is None:
+                material = hop_key  # the first hop's key is the end-to-end key
+            else:  # the hop carries key XOR pad and the next node decrypts: it costs the hop nbytes
+                writes.ledger.append((at, "relayed", a, b, key_id, master_sae, slave_sae, 8 * nbytes))
+        return os.urandom(nbytes) if material is None else material  # one KME: fresh randomness
+
+    def seal(self, row: tuple[str, str, str, str], material: bytes) -> bytes:
+        """``material`` as stored at rest: AES-256-GCM under the master key bound to ``row`` (the
+        identifying columns of its row), or as it is without a master key."""
+        return self._seal(row, material)
+
+    def unseal(self, row: tuple[str, str, str, str], stored: bytes) -> bytes:
+        """The material :meth:`seal` stored for ``row``."""
+        return self._open(row, stored)
+
+    def sql(self, statement: str, *, lock: bool = False) -> str:
+        """``statement`` (with ``?`` placeholders) in the database driver's parameter style; with ``lock``, a
+        ``SELECT`` that locks the rows it reads until the transaction ends (PostgreSQL's ``FOR UPDATE``;
+        SQLite's writers hold the whole database already)."""
+        return self._sql.style(statement) + (" FOR UPDATE" if lock and not self._sqlite else "")
+
     # -- keys --------------------------------------------------------------------------------------------
 
     def issue(
@@ -785,10 +883,7 @@ class KeyStore:
         now = time.time()
         keys: list[DeliveredKey] = []
 
-        def level(kme_a: str, kme_b: str) -> int:
-            pool = pool_name(kme_a, kme_b)
-            return self._levels.get(pool, 0) - writes.pending(pool)
-
+        level = self.levels_seen(writes)
         for _ in range(number):
             key_id = str(uuid.uuid4())
             material: bytes | None = None
@@ -796,16 +891,9 @@ class KeyStore:
                 path = route(level) if callable(route) else route
                 if path is None:
                     raise NotEnoughKeyError(f"no path from {master_kme} to {slave_sae}'s KME holds key on every hop")
-                for (a, b), cost in relay_cost(itertools.pairwise(path), nbytes):
-                    hop_key = self._take(cursor, a, b, cost)
-                    pool = pool_name(a, b)
-                    writes.taken[pool] = writes.taken.get(pool, 0) + cost
-                    if material is None:
-                        material = hop_key  # the first hop's key is the end-to-end key
-                    else:  # the hop carries key XOR pad and the next node decrypts: it costs the hop nbytes
-                        writes.ledger.append((now, "relayed", a, b, key_id, master_sae, slave_sae, size_bits))
-                if material is None:
-                    material = os.urandom(nbytes)  # master and slave at one KME: fresh randomness
+                material = self.relay_take(
+                    cursor, path, nbytes, writes, material=material, relayed=(now, key_id, master_sae, slave_sae)
+                )
                 slave_kme = path[-1]
                 writes.reserved.append(
                     (

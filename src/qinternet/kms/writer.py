@@ -40,7 +40,7 @@ import queue
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from qinternet.errors import QinternetError
 from qinternet.kms.store import DeliveredKey, KeyStore, Route, Writes
@@ -54,8 +54,14 @@ MAX_BATCH = 256
 OPTIMISTIC_TRIES = 4
 """Runs of a batch without savepoints, each after one more refused request, before it runs with them."""
 
-_Work = Callable[[Any, Writes], list[DeliveredKey]]
-"""A request: run on a cursor, adding the rows it inserts at the end to the :class:`~.store.Writes`."""
+_Work = Callable[[Any, Writes], Any]
+"""A request: run on a cursor, adding the rows it inserts at the end to the :class:`~.store.Writes`; its
+result (keys, for issue and deliver) goes to its caller after the commit."""
+_T = TypeVar("_T")
+
+
+def _keywords(work: Callable[..., list[DeliveredKey]], cursor: Any, writes: Writes) -> list[DeliveredKey]:
+    return work(cursor, writes=writes)
 
 
 class _RequestFailedError(Exception):
@@ -69,13 +75,13 @@ class _RequestFailedError(Exception):
 @dataclass(frozen=True, slots=True)
 class _Request:
     work: _Work
-    future: asyncio.Future[list[DeliveredKey]]
+    future: asyncio.Future[Any]
     loop: asyncio.AbstractEventLoop
 
 
 @dataclass(frozen=True, slots=True)
 class _Outcome:
-    keys: list[DeliveredKey] | None
+    keys: Any
     error: BaseException | None
 
 
@@ -138,7 +144,8 @@ class KeyStoreWriter:
             number=number,
             size_bits=size_bits,
         )
-        return await self._submit(self._lanes[0], lambda cursor, writes: work(cursor, writes=writes))
+        keys: list[DeliveredKey] = await self._submit(self._lanes[0], functools.partial(_keywords, work))
+        return keys
 
     async def deliver(
         self, *, kme_id: str, slave_sae: str, master_sae: str, key_ids: Sequence[str], ttl_s: float | None = None
@@ -152,11 +159,20 @@ class KeyStoreWriter:
             key_ids=key_ids,
             ttl_s=ttl_s,
         )
-        return await self._submit(self._lanes[-1], lambda cursor, writes: work(cursor, writes=writes))
+        keys: list[DeliveredKey] = await self._submit(self._lanes[-1], functools.partial(_keywords, work))
+        return keys
 
-    async def _submit(self, lane: _Lane, work: _Work) -> list[DeliveredKey]:
+    async def run(self, work: Callable[[Any, Writes], _T]) -> _T:
+        """Any other work of the store on a cursor (``work(cursor, writes)``, as :meth:`KeyStore.issue_in
+        <qinternet.kms.store.KeyStore.issue_in>` is), in the issuing lane's batches, answered once its batch
+        is committed: the ETSI GS QKD 004 key streams (:mod:`.streams`), which take from the pools as issues do.
+        A :class:`~qinternet.errors.QinternetError` it raises undoes what it did and is its caller's answer."""
+        result: _T = await self._submit(self._lanes[0], work)
+        return result
+
+    async def _submit(self, lane: _Lane, work: _Work) -> Any:
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[list[DeliveredKey]] = loop.create_future()
+        future: asyncio.Future[Any] = loop.create_future()
         with self._close_lock:
             if self._closed:
                 raise RuntimeError("the key store's writer is closed")
@@ -287,7 +303,7 @@ class KeyStoreWriter:
 
     @staticmethod
     def _release(batch: list[_Request], outcomes: list[_Outcome]) -> None:
-        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[list[DeliveredKey]], _Outcome]]] = {}
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], _Outcome]]] = {}
         for request, outcome in zip(batch, outcomes, strict=True):
             by_loop.setdefault(request.loop, []).append((request.future, outcome))
         for loop, settled in by_loop.items():
@@ -305,12 +321,11 @@ class _Lane:
         self.thread = threading.Thread(target=writer._run, args=(self,), name=f"kms-writer-{index}", daemon=True)
 
 
-def _settle(settled: list[tuple[asyncio.Future[list[DeliveredKey]], _Outcome]]) -> None:
+def _settle(settled: list[tuple[asyncio.Future[Any], _Outcome]]) -> None:
     for future, outcome in settled:
         if future.done():  # cancelled: a key issued for it is reserved and never handed out (wasted)
             continue
         if outcome.error is not None:
             future.set_exception(outcome.error)
         else:
-            assert outcome.keys is not None
             future.set_result(outcome.keys)
