@@ -7,7 +7,7 @@ the API can answer in its own error format.
 
 from __future__ import annotations
 
-__all__ = ["ParameterError", "QinternetError"]
+__all__ = ["ParameterError", "QinternetError", "interrupt_handled"]
 
 
 class QinternetError(Exception):
@@ -32,3 +32,15 @@ class ParameterError(QinternetError, ValueError):
 
     def __reduce__(self) -> tuple[type[ParameterError], tuple[str, str]]:
         return (type(self), (self.field, self.reason))
+
+
+def interrupt_handled() -> None:
+    """Say that a :class:`KeyboardInterrupt` (^C, or SIGTERM turned into one) was handled: call it where one is
+    caught and the program goes on to a clean exit.
+
+    CPython (``run_eval_code_obj`` in Python/pythonrun.c) sets a flag when a :class:`KeyboardInterrupt` leaves
+    code run by ``exec(str)``, which ``dataclasses`` and ``typing`` use while modules are imported; at exit it
+    then kills the process with SIGINT (status -2) even though the interrupt was handled. The next such
+    ``exec`` clears the flag.
+    """
+    exec("")

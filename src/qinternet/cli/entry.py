@@ -15,6 +15,8 @@ import sys
 from collections.abc import Sequence
 from types import FrameType
 
+from qinternet.errors import interrupt_handled
+
 __all__ = ["INTERRUPTED", "interrupted_message", "main"]
 
 INTERRUPTED = 130
@@ -52,17 +54,6 @@ def interrupted_message(argv: Sequence[str]) -> str:
     return f"qinternet: interrupted: {command} stopped before it finished; nothing was written"
 
 
-def _forget_interrupt() -> None:
-    """Make CPython forget an interrupt that was raised inside ``exec`` of a string and handled since.
-
-    CPython (``run_eval_code_obj`` in Python/pythonrun.c) sets a flag when a :class:`KeyboardInterrupt` leaves
-    code run by ``exec(str)``, which ``dataclasses`` and ``typing`` use while modules are imported; at exit it
-    then kills the process with SIGINT (status -2) even though the interrupt was handled. The next such
-    ``exec`` clears the flag.
-    """
-    exec("")
-
-
 def main() -> None:
     """Run the CLI (:func:`qinternet.cli.app.main`); an interrupt exits 130 (143 for SIGTERM) with one line."""
     _install_handlers()
@@ -72,7 +63,7 @@ def main() -> None:
 
         run_cli()
     except KeyboardInterrupt:
-        _forget_interrupt()
+        interrupt_handled()
         print(interrupted_message(argv), file=sys.stderr)
         signum = _received[0] if _received else signal.SIGINT
         sys.exit(128 + signum)

@@ -29,6 +29,7 @@ from starlette.concurrency import run_in_threadpool
 
 from qinternet.dashboard.live import LiveSource
 from qinternet.dashboard.outputs import FILE_SUFFIXES, find_outputs
+from qinternet.errors import interrupt_handled
 from qinternet.kms.tls import QuietServer
 
 __all__ = ["POLL_S", "STATIC", "create_dashboard_app", "run_dashboard"]
@@ -119,6 +120,6 @@ def run_dashboard(app: FastAPI, sock: socket.socket, *, stop_after_s: float | No
     try:
         asyncio.run(serve())
     except KeyboardInterrupt:  # ^C is how it is meant to stop
-        pass
+        interrupt_handled()
     finally:
         sock.close()

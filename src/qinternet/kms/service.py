@@ -33,7 +33,7 @@ from fastapi import FastAPI
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
-from qinternet.errors import ParameterError
+from qinternet.errors import ParameterError, interrupt_handled
 from qinternet.kms.api import create_app
 from qinternet.kms.feeder import NetworkFeeder
 from qinternet.kms.metrics import KmsMetrics
@@ -136,7 +136,7 @@ def run_service(
                 for sock in sockets.values():
                     sock.close()
     except KeyboardInterrupt:  # ^C or SIGTERM: a clean stop, whenever it comes
-        pass
+        interrupt_handled()
     log.info("stopped")
 
 
