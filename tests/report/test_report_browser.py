@@ -41,6 +41,9 @@ DURATION_S = {
     "penn-qchip-2025": 600.0,
     "boaron-421km": 86400.0,  # one finite-key block of a day gives the key at 405 and 421 km
     "toshiba-tokyo-qkd": 1200.0,  # two 10-minute blocks per link, relayed through Otemachi
+    "space-ground-2021": 86400.0,  # one night pass with key at each station
+    "beijing-hefei-call": 1200.0,  # two 10-minute blocks per hop: both calls served
+    "argonne-uchicago-52mi": 1200.0,  # two 10-minute blocks of the loop's key
 }
 WINDOW = (1400, 3000)
 VIRIDIS_ENDS = ((0.267, 0.005, 0.329), (0.993, 0.906, 0.144))

@@ -20,6 +20,7 @@ import networkx as nx
 import numpy as np
 
 from qinternet.errors import ParameterError
+from qinternet.network.links.entanglement import EntanglementLinkSpec
 from qinternet.network.schema import FibreLinkSpec, LinkKind, NodeKind, Scenario
 from qinternet.network.simulate import NetworkRun
 
@@ -99,21 +100,50 @@ def fibre_route(a: str, b: str) -> Metric:
     return metric
 
 
+def _arc_km(scenario: Scenario, a: str, b: str) -> float | None:
+    """Great circle between nodes ``a`` and ``b``, or None if either is missing or has no coordinates."""
+    if not {a, b} <= {n.id for n in scenario.nodes}:
+        return None
+    first, second = scenario.node(a), scenario.node(b)
+    if first.lat_deg is None or first.lon_deg is None or second.lat_deg is None or second.lon_deg is None:
+        return None
+    return great_circle_km(first.lat_deg, first.lon_deg, second.lat_deg, second.lon_deg)
+
+
 def great_circle_then_fibre(a: str, b: str, c: str) -> Metric:
     """Great circle from ``a`` to ``b`` (a free-space hop) plus the fibre route from ``b`` to ``c``."""
 
     def metric(ctx: _Run) -> Simulated | None:
-        ids = {n.id for n in ctx.scenario.nodes}
-        route = _route_km(ctx.scenario, b, c)
-        if not {a, b} <= ids or route is None:
+        arc, route = _arc_km(ctx.scenario, a, b), _route_km(ctx.scenario, b, c)
+        if arc is None or route is None:
             return None
-        first, second = ctx.scenario.node(a), ctx.scenario.node(b)
-        if None in (first.lat_deg, first.lon_deg, second.lat_deg, second.lon_deg):
-            return None
-        arc = great_circle_km(first.lat_deg, first.lon_deg, second.lat_deg, second.lon_deg)  # type: ignore[arg-type]
         return Simulated(
             value=arc + route[0], unit="km", how=f"great circle {a} - {b} ({arc:.0f} km) + fibre route {b} - {c}"
         )
+
+    return metric
+
+
+def source_arms(link_id: str) -> Metric:
+    """Fibre of an entanglement link: its two arms from the source, added."""
+
+    def metric(ctx: _Run) -> Simulated | None:
+        link = next((spec for spec in ctx.scenario.links if spec.id == link_id), None)
+        if not isinstance(link, EntanglementLinkSpec):
+            return None
+        return Simulated(
+            value=link.length_a_km + link.length_b_km, unit="km", how=f"{link_id}: both arms from the source"
+        )
+
+    return metric
+
+
+def great_circle(a: str, b: str) -> Metric:
+    """Great-circle distance between nodes ``a`` and ``b`` (their coordinates)."""
+
+    def metric(ctx: _Run) -> Simulated | None:
+        arc = _arc_km(ctx.scenario, a, b)
+        return None if arc is None else Simulated(value=arc, unit="km", how=f"great circle {a} - {b}")
 
     return metric
 
@@ -285,6 +315,7 @@ COMPARISONS: dict[str, Metric] = {
     "satellite-to-ground qkd links": link_count(LinkKind.FREE_SPACE),
     "average secret key rate per typical satellite pass": typical_pass_rate,
     "xinglong-beijing optical ground connection": fibre_route("xinglong", "beijing"),
+    "distance of the remote node": great_circle("nanshan", "xinglong"),  # space-ground-2021
     # bristol-8-user (tests/validation/test_bristol.py)
     "users": node_count(NodeKind.USER),
     "user pairs sharing key": user_pairs_with_key,
@@ -298,6 +329,10 @@ COMPARISONS: dict[str, Metric] = {
     # boaron-421km (tests/validation/test_boaron2018.py)
     "secret key rate over 405 km": link_rate("alice--bob-405km"),
     "longest fibre with key": longest_fibre_with_key,
+    # beijing-hefei-call (tests/validation/test_beijing_hefei_call.py)
+    "beijing-hefei call distance": fibre_route("beijing", "hefei"),
+    # argonne-uchicago-52mi (tests/validation/test_argonne_loop.py)
+    "fibre of the quantum loop": source_arms("quantum-loop"),
     # toshiba-tokyo-qkd (tests/validation/test_toshiba.py)
     "installed fibre of the toshiba link": fibre_route("koganei", "otemachi"),
     "sustained secure key rate of the toshiba link": link_rate("koganei--otemachi"),
