@@ -77,6 +77,7 @@ __all__ = [
     "Scenario",
     "ScenarioError",
     "TimeSpec",
+    "in_utc",
     "TwinFieldLinkSpec",
     "load_model",
     "load_scenario",
@@ -334,6 +335,14 @@ class ApplicationSpec(Model):
         return self
 
 
+def in_utc(value: datetime) -> datetime:
+    """A time in UTC (a naive one taken as UTC), for a validator of a time field."""
+    try:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError:
+        raise PydanticCustomError("time", "is outside the years 1 to 9999 in UTC") from None
+
+
 class TimeSpec(Model):
     """When and how long to simulate.
 
@@ -350,10 +359,7 @@ class TimeSpec(Model):
     @field_validator("start")
     @classmethod
     def _utc(cls, value: datetime) -> datetime:
-        try:
-            return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-        except OverflowError:
-            raise PydanticCustomError("time", "is outside the years 1 to 9999 in UTC") from None
+        return in_utc(value)
 
     @model_validator(mode="after")
     def _step_fits(self) -> TimeSpec:
