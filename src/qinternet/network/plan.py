@@ -3,14 +3,19 @@ so that every demand gets its key rate (``qinternet plan``).
 
 **Input** (a planning file, :class:`PlanFile`; docs/planning.md): the sites (coordinates; whether a trusted relay
 may stand there, at what cost), the candidate fibre links between them (any field of a scenario's fibre link, a
-build cost, a length or the great circle times a route factor), and the demands (two sites, a key rate in bit/s).
+build cost, a length or the great circle times a route factor), satellites (sites with an orbit) and candidate
+free-space links from a satellite to a ground site (any field of a scenario's free-space link, a build cost), and the
+demands (two ground sites, a key rate in bit/s averaged over ``options.duration_s``).
 
 **Capacities.** A candidate link's capacity is its secret key rate from the model ``qinternet run`` uses: the
 link is built by the run's own engine (:func:`qinternet.network.links.build.build_links`: the finite-key rate of
 a block of expected counts at the tuned settings, Lim et al., PRA 89, 022307 (2014)), so that the run of the
-planned scenario makes exactly that key (``model: analytic``, a run of whole blocks). A share ``headroom`` of it is
-kept spare (default 10 %): the run's relay routes greedily (widest paths, max-min fair, :mod:`.relay`), not by the
-plan's flows.
+planned scenario makes exactly that key (``model: analytic``, a run of whole blocks). A satellite link makes key
+only during its passes: its capacity is the key of its passes over ``options.duration_s`` from ``options.start``
+(:mod:`.links.free_space`, one finite-key block per pass) per second, and the scenario is given that start and
+duration; pools carry key between passes, and a demand is met when all its key has arrived by the run's end.
+A share ``headroom`` of a capacity is kept spare (default 10 %): the run's relay routes greedily (widest paths,
+max-min fair, :mod:`.relay`), not by the plan's flows.
 
 **Formulation**: the path-based integer linear program of Rabbie, Chakraborty, Avis and Wehner, "Designing
 quantum networks using preexisting infrastructure", npj Quantum Inf. 8, 5 (2022) (Methods, path-based
@@ -35,8 +40,9 @@ The third family follows from the second where ``x_e`` is whole; it tightens the
 formulation of Magnanti and Wong). Solved by HiGHS through :func:`scipy.optimize.milp`.
 
 **Output**: a scenario (:class:`PlannedNetwork.scenario`) that ``qinternet run`` runs: the demand ends as users
-(``trusted: true`` where a relay stands), the other relays as trusted relays, the built links with the planning
-file's fields, and the demands.
+(``trusted: true`` where a relay stands), the other relays as trusted relays, satellites and the ground ends of
+built satellite links as satellites and ground stations (trusted where a relay is placed), the built links with
+the planning file's fields, and the demands.
 """
 
 from __future__ import annotations
@@ -132,7 +138,9 @@ class SiteSpec(Model):
     def _position(self) -> Self:
         if self.orbit is not None:
             if self.lat_deg is not None or self.lon_deg is not None or "altitude_m" in self.model_fields_set:
-                raise PydanticCustomError("site", "a satellite (a site with an orbit) has no lat_deg, lon_deg or altitude_m")
+                raise PydanticCustomError(
+                    "site", "a satellite (a site with an orbit) has no lat_deg, lon_deg or altitude_m"
+                )
         elif self.lat_deg is None or self.lon_deg is None:
             raise PydanticCustomError("site", "needs lat_deg and lon_deg (or an orbit: a satellite)")
         return self
@@ -300,7 +308,7 @@ def _cross_check(plan: PlanFile) -> list[tuple[str, str]]:
         errors.append(
             (
                 "options.duration_s",
-                f"{duration:g} s is not a whole number of the candidate fibre links' blocks (block_s "
+                f"{duration:g} s is not a whole number of the candidate links' blocks (block_s "
                 f"{', '.join(f'{b:g}' for b in uneven)} s): the run would end inside a block, before its key arrives",
             )
         )
@@ -316,7 +324,10 @@ def _satellite_errors(plan: PlanFile) -> list[tuple[str, str]]:
         on_satellite = [end for end in (link.a, link.b) if end in satellites]
         if isinstance(link, FreeSpaceLinkSpec) and len(on_satellite) != 1:
             errors.append(
-                (f"candidate_links[{i}]", "a free-space link joins a satellite site (one with an orbit) and a ground site")
+                (
+                    f"candidate_links[{i}]",
+                    "a free-space link joins a satellite site (one with an orbit) and a ground site",
+                )
             )
         elif isinstance(link, FibreLinkSpec) and on_satellite:
             errors.append(
@@ -722,8 +733,12 @@ def _length_km(plan: PlanFile, link: AnyCandidateLinkSpec) -> float | None:
         return link.length_km
     by_id = {site.id: site for site in plan.sites}
     a, b = by_id[link.a], by_id[link.b]
-    assert a.lat_deg is not None and a.lon_deg is not None and b.lat_deg is not None and b.lon_deg is not None
-    return round(great_circle_km(a.lat_deg, a.lon_deg, b.lat_deg, b.lon_deg) * plan.options.route_factor, 3)
+    ends = (a.lat_deg, a.lon_deg, b.lat_deg, b.lon_deg)  # ground sites (a fibre link reaches no satellite)
+    if any(value is None for value in ends):
+        raise ScenarioError(
+            [(f"candidate_links[{plan.candidate_links.index(link)}]", "joins a site without a position")]
+        )
+    return round(great_circle_km(*ends) * plan.options.route_factor, 3)  # type: ignore[arg-type]
 
 
 def _link_data(plan: PlanFile, link: AnyCandidateLinkSpec) -> dict[str, Any]:

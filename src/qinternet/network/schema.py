@@ -77,8 +77,8 @@ __all__ = [
     "Scenario",
     "ScenarioError",
     "TimeSpec",
-    "in_utc",
     "TwinFieldLinkSpec",
+    "in_utc",
     "load_model",
     "load_scenario",
     "parse_duration_s",
@@ -690,7 +690,12 @@ def scenario_error_of(exc: ValidationError) -> ScenarioError:
     for error in exc.errors(include_url=False):
         loc = tuple(error["loc"])
         kind = None
-        if loc[:1] == ("links",) and len(loc) > 2 and isinstance(loc[1], int) and loc[2] in tags:
+        if (
+            loc[:1] in {("links",), ("candidate_links",)}
+            and len(loc) > 2
+            and isinstance(loc[1], int)
+            and loc[2] in tags
+        ):
             kind = str(loc[2])
             loc = loc[:2] + loc[3:]  # the union's member: the entry's kind, not a field of the file
         if error["type"] == "link_kind":
