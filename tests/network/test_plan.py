@@ -219,7 +219,7 @@ def test_demands_met_alone_but_not_together_name_the_first_that_does_not_fit() -
         (
             {"candidate_links": [{"id": "x", "kind": "mdi", "a": "west", "b": "east"}]},
             "candidate_links[0]",
-            "fibre links only",
+            "the planner builds fibre links and satellite links (kind: free-space) only",
         ),
         (
             {"candidate_links": [{"id": "x", "a": "west", "b": "east", "preset": "nope"}]},
@@ -230,6 +230,143 @@ def test_demands_met_alone_but_not_together_name_the_first_that_does_not_fit() -
 )
 def test_a_wrong_field_is_named_by_its_path(change: dict[str, Any], path: str, reason: str) -> None:
     errors = _error(_plan(**change))
+    assert any(p == path and reason in r for p, r in errors), errors
+
+
+# ---------------------------------------------------------------------------------------------------
+# Satellite candidates: capacities from the passes over the planned duration
+
+
+_OPTICS = {  # the Xinglong downlink of the built-in micius scenario
+    "wavelength_nm": 848.62,
+    "divergence_urad": 10,
+    "pointing_jitter_urad": 0.5,
+    "fixed_loss_db": 15,
+}
+
+
+def _downlink(ground: str, cost: float) -> dict[str, Any]:
+    return {
+        "id": f"micius--{ground}",
+        "kind": "free-space",
+        "a": "micius",
+        "b": ground,
+        "preset": "micius2017",
+        "free_space": _OPTICS,
+        "cost": cost,
+    }
+
+
+def _space_plan(**changes: Any) -> dict[str, Any]:
+    """Micius (as in the built-in micius scenario, from 2016-12-18 12:00 UTC) over Xinglong (``east``) and a site
+    1,070 km west of it (``west``), and a fibre route of two ~700 km hops through ``middle``, where no key is made.
+    Seven hours hold the night's pass with key over each station: over ``east`` at 5.3 h, over ``west`` at 6.9 h."""
+    data: dict[str, Any] = {
+        "name": "space",
+        "options": {"duration_s": "7h", "start": "2016-12-18T12:00:00Z", "relay_cost": 1.0, "link_cost_fixed": 1.0},
+        "sites": [
+            {"id": "micius", "orbit": {"altitude_km": 500, "ascending_node_local_time_h": 12.83}},
+            {"id": "east", "lat_deg": 40.396, "lon_deg": 117.578, "altitude_m": 960},
+            {"id": "west", "lat_deg": 40.0, "lon_deg": 105.0},
+            {"id": "middle", "lat_deg": 40.2, "lon_deg": 111.3},
+        ],
+        "candidate_links": [
+            {"id": "east--middle", "a": "east", "b": "middle"},
+            {"id": "middle--west", "a": "middle", "b": "west"},
+            _downlink("east", 3.0),
+            _downlink("west", 3.0),
+        ],
+        "demands": [{"id": "ew", "a": "east", "b": "west", "rate_bps": 1.0}],
+    }
+    return data | changes
+
+
+def test_distant_sites_get_key_through_a_satellite_and_the_run_meets_the_demand() -> None:
+    planned = plan_network(load_plan(_space_plan()))
+    assert planned.rates_bps[:2] == (0.0, 0.0)  # ~700 km of fibre make no key
+    assert planned.rates_bps[3] > 1.0 / 0.9  # the western pass makes enough key for 1 bit/s over the 7 h
+    assert [link.id for link in planned.links] == ["micius--east", "micius--west"]
+    assert planned.relays == (("micius", 1.0),)  # the satellite relays the key, as Micius between Xinglong and Graz
+    assert planned.cost == pytest.approx(7.0)
+    scenario = planned.scenario
+    assert scenario.node("micius").relays_key is True
+    assert scenario.node("east").kind.value == "ground-station"
+    assert scenario.node("east").relays_key is False  # a demand end that relays nothing
+    assert scenario.time.start.isoformat() == "2016-12-18T12:00:00+00:00"
+    result = qinternet.run_scenario(scenario)
+    [demand] = result.summary.demands
+    assert demand.met, demand  # no key before the first pass at 5.3 h: the pools catch up with the wanted key after
+    assert demand.wanted_bits == pytest.approx(1.0 * 7 * 3600)
+    built = {link.id: link.rate_bps for link in planned.links}
+    for link in result.summary.links:  # the plan's capacity is the run's key over the duration
+        assert link.mean_rate_bps == pytest.approx(built[link.id], rel=1e-12)
+    assert [path.links for path in demand.paths] == [("micius--east", "micius--west")]
+
+
+def test_the_satellite_is_not_built_where_fibre_is_cheaper() -> None:
+    """Two sites 65 km apart under the same passes: both fibre and the satellite could serve them; cost decides."""
+    near = {"id": "near", "lat_deg": 40.396, "lon_deg": 118.15}
+    fibre = {"id": "east--near", "a": "east", "b": "near", "cost": 1.0}
+    sites = [*_space_plan()["sites"][:2], near]
+    demands = [{"id": "en", "a": "east", "b": "near", "rate_bps": 1.0}]
+    cheap = plan_network(
+        load_plan(
+            _space_plan(
+                sites=sites, candidate_links=[fibre, _downlink("east", 3.0), _downlink("near", 3.0)], demands=demands
+            )
+        )
+    )
+    assert [link.id for link in cheap.links] == ["east--near"]
+    assert cheap.relays == ()
+    assert "micius" not in {node.id for node in cheap.scenario.nodes}
+    assert cheap.scenario.node("east").kind.value == "user"  # not an end of a satellite link built
+    dear = plan_network(
+        load_plan(
+            _space_plan(
+                sites=sites,
+                candidate_links=[{**fibre, "cost": 20.0}, _downlink("east", 3.0), _downlink("near", 3.0)],
+                demands=demands,
+            )
+        )
+    )
+    assert [link.id for link in dear.links] == ["micius--east", "micius--near"]
+
+
+@pytest.mark.parametrize(
+    ("change", "path", "reason"),
+    [
+        (
+            {"sites": [{"id": "micius", "orbit": {"altitude_km": 500}, "lat_deg": 0, "lon_deg": 0}]},
+            "sites[0]",
+            "a satellite (a site with an orbit) has no lat_deg",
+        ),
+        ({"sites": [{"id": "micius", "orbit": {"altitude_km": 50}}]}, "sites[0].orbit.altitude_km", "> 150"),
+        ({"sites": [{"id": "micius"}]}, "sites[0]", "needs lat_deg and lon_deg"),
+        (
+            {"candidate_links": [{**_downlink("east", 1.0), "a": "west"}]},
+            "candidate_links[0]",
+            "joins a satellite site (one with an orbit) and a ground site",
+        ),
+        (
+            {"candidate_links": [{"id": "x", "a": "micius", "b": "east"}]},
+            "candidate_links[0].kind",
+            "satellite 'micius' is reached by a free-space link only",
+        ),
+        (
+            {"candidate_links": [{**_downlink("east", 1.0), "free_space": {"rx_aperture_m": -1}}]},
+            "candidate_links[0].free_space.rx_aperture_m",
+            "> 0",
+        ),
+        ({"candidate_links": [{**_downlink("east", 1.0), "cost": -1}]}, "candidate_links[0].cost", ">= 0"),
+        ({"demands": [{"id": "d", "a": "micius", "b": "east", "rate_bps": 1}]}, "demands[0].a", "is a satellite"),
+        ({"options": {"start": "not a time"}}, "options.start", ""),
+    ],
+)
+def test_a_wrong_satellite_field_is_named_by_its_path(change: dict[str, Any], path: str, reason: str) -> None:
+    data = _space_plan()
+    if "sites" in change:
+        change = {"sites": [*change["sites"], *data["sites"][1:]]}
+    errors = _error(data | change)
     assert any(p == path and reason in r for p, r in errors), errors
 
 

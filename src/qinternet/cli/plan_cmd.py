@@ -55,7 +55,7 @@ def _print_plan(console: Console, planned: PlannedNetwork) -> None:
         [
             link.id,
             f"{link.a} - {link.b}",
-            f"{link.length_km:.1f}",
+            "satellite" if link.length_km is None else f"{link.length_km:.1f}",
             units.rate(link.rate_bps),
             units.percent(link.load_bps / link.rate_bps),
             f"{link.cost:.4g}",

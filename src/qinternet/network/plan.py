@@ -3,14 +3,19 @@ so that every demand gets its key rate (``qinternet plan``).
 
 **Input** (a planning file, :class:`PlanFile`; docs/planning.md): the sites (coordinates; whether a trusted relay
 may stand there, at what cost), the candidate fibre links between them (any field of a scenario's fibre link, a
-build cost, a length or the great circle times a route factor), and the demands (two sites, a key rate in bit/s).
+build cost, a length or the great circle times a route factor), satellites (sites with an orbit) and candidate
+free-space links from a satellite to a ground site (any field of a scenario's free-space link, a build cost), and the
+demands (two ground sites, a key rate in bit/s averaged over ``options.duration_s``).
 
 **Capacities.** A candidate link's capacity is its secret key rate from the model ``qinternet run`` uses: the
 link is built by the run's own engine (:func:`qinternet.network.links.build.build_links`: the finite-key rate of
 a block of expected counts at the tuned settings, Lim et al., PRA 89, 022307 (2014)), so that the run of the
-planned scenario makes exactly that key (``model: analytic``, a run of whole blocks). A share ``headroom`` of it is
-kept spare (default 10 %): the run's relay routes greedily (widest paths, max-min fair, :mod:`.relay`), not by the
-plan's flows.
+planned scenario makes exactly that key (``model: analytic``, a run of whole blocks). A satellite link makes key
+only during its passes: its capacity is the key of its passes over ``options.duration_s`` from ``options.start``
+(:mod:`.links.free_space`, one finite-key block per pass) per second, and the scenario is given that start and
+duration; pools carry key between passes, and a demand is met when all its key has arrived by the run's end.
+A share ``headroom`` of a capacity is kept spare (default 10 %): the run's relay routes greedily (widest paths,
+max-min fair, :mod:`.relay`), not by the plan's flows.
 
 **Formulation**: the path-based integer linear program of Rabbie, Chakraborty, Avis and Wehner, "Designing
 quantum networks using preexisting infrastructure", npj Quantum Inf. 8, 5 (2022) (Methods, path-based
@@ -35,32 +40,46 @@ The third family follows from the second where ``x_e`` is whole; it tightens the
 formulation of Magnanti and Wong). Solved by HiGHS through :func:`scipy.optimize.milp`.
 
 **Output**: a scenario (:class:`PlannedNetwork.scenario`) that ``qinternet run`` runs: the demand ends as users
-(``trusted: true`` where a relay stands), the other relays as trusted relays, the built links with the planning
-file's fields, and the demands.
+(``trusted: true`` where a relay stands), the other relays as trusted relays, satellites and the ground ends of
+built satellite links as satellites and ground stations (trusted where a relay is placed), the built links with
+the planning file's fields, and the demands.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, Self
+from typing import TYPE_CHECKING, Annotated, Any, Self, Union
 
 import numpy as np
-from pydantic import Field, model_validator
+from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse import coo_array
 
 from qinternet.network.links.build import build_links
 from qinternet.network.links.fibre import FibreLinkSpec
+from qinternet.network.links.free_space import FreeSpaceLinkSpec
 from qinternet.network.published import great_circle_km
-from qinternet.network.schema import Scenario, ScenarioError, load_model, load_scenario, read_scenario_file
+from qinternet.network.schema import (
+    OrbitSpec,
+    Scenario,
+    ScenarioError,
+    TimeSpec,
+    in_utc,
+    load_model,
+    load_scenario,
+    read_scenario_file,
+)
 from qinternet.network.schema_base import Identifier, LinkKind, Model, Seconds
 
 __all__ = [
     "MAX_PATHS",
+    "AnyCandidateLinkSpec",
+    "CandidateFreeSpaceLinkSpec",
     "CandidateLinkSpec",
     "DemandRoute",
     "PlanDemandSpec",
@@ -94,22 +113,42 @@ _PACKAGE = "qinternet.network.plans"
 
 
 class SiteSpec(Model):
-    """A place where users are or a trusted relay may stand.
+    """A place where users are or a trusted relay may stand, or a satellite (a site with an ``orbit``).
 
     Attributes:
         id: unique name.
         name: a human-readable label (default: the id).
-        lat_deg, lon_deg: position.
-        relay: whether a trusted relay may stand here.
+        lat_deg, lon_deg: position (ground sites only).
+        altitude_m: height above the ellipsoid (ground sites; it matters to a ground station's passes).
+        orbit: a satellite's orbit, as a scenario's satellite node gives it (then no ``lat_deg``, ``lon_deg``).
+        relay: whether a trusted relay may stand here (a satellite: whether key may be relayed through it).
         relay_cost: cost of a trusted relay here (default: ``options.relay_cost``; 0 for one that exists).
     """
 
     id: Identifier
     name: str | None = None
-    lat_deg: Annotated[float, Field(ge=-90.0, le=90.0)]
-    lon_deg: Annotated[float, Field(ge=-180.0, le=180.0)]
+    lat_deg: Annotated[float, Field(ge=-90.0, le=90.0)] | None = None
+    lon_deg: Annotated[float, Field(ge=-180.0, le=180.0)] | None = None
+    altitude_m: Annotated[float, Field(ge=-500.0, le=9000.0)] = 0.0
+    orbit: OrbitSpec | None = None
     relay: bool = True
     relay_cost: Annotated[float, Field(ge=0.0, le=1e15)] | None = None
+
+    @model_validator(mode="after")
+    def _position(self) -> Self:
+        if self.orbit is not None:
+            if self.lat_deg is not None or self.lon_deg is not None or "altitude_m" in self.model_fields_set:
+                raise PydanticCustomError(
+                    "site", "a satellite (a site with an orbit) has no lat_deg, lon_deg or altitude_m"
+                )
+        elif self.lat_deg is None or self.lon_deg is None:
+            raise PydanticCustomError("site", "needs lat_deg and lon_deg (or an orbit: a satellite)")
+        return self
+
+    @property
+    def satellite(self) -> bool:
+        """Whether the site is a satellite."""
+        return self.orbit is not None
 
 
 class CandidateLinkSpec(FibreLinkSpec):
@@ -123,13 +162,46 @@ class CandidateLinkSpec(FibreLinkSpec):
     length_km: Annotated[float, Field(gt=0.0, le=1000.0)] | None = None  # type: ignore[assignment]
     cost: Annotated[float, Field(ge=0.0, le=1e15)] | None = None
 
-    @model_validator(mode="after")
-    def _fibre(self) -> Self:
-        if self.kind is not LinkKind.FIBRE:
-            raise PydanticCustomError(
-                "plan", "the planner builds fibre links only, not {kind}", {"kind": self.kind.value}
-            )
-        return self
+
+class CandidateFreeSpaceLinkSpec(FreeSpaceLinkSpec):
+    """A satellite-to-ground downlink that may be built (``kind: free-space``): every field of a scenario's
+    free-space link (its ``free_space`` optics, devices, ...) between a satellite site and a ground site, and its
+    cost (a ground station's telescope and receiver).
+
+    Attributes:
+        cost: cost of building it (default: ``options.link_cost_fixed``).
+    """
+
+    cost: Annotated[float, Field(ge=0.0, le=1e15)] | None = None
+
+
+_CANDIDATE_KINDS = (LinkKind.FIBRE, LinkKind.FREE_SPACE)
+
+
+def _candidate_kind(value: object) -> str | None:
+    """The ``kind`` of a candidate link entry (``fibre`` when it names none); None for a kind the planner does not
+    build (an error naming the kinds it does)."""
+    if isinstance(value, FibreLinkSpec | FreeSpaceLinkSpec):
+        return value.kind.value
+    kind = value.get("kind", LinkKind.FIBRE.value) if isinstance(value, dict) else LinkKind.FIBRE.value
+    return kind if kind in {k.value for k in _CANDIDATE_KINDS} else None
+
+
+if TYPE_CHECKING:
+    AnyCandidateLinkSpec = CandidateLinkSpec | CandidateFreeSpaceLinkSpec
+else:
+    AnyCandidateLinkSpec = Annotated[
+        Union[  # noqa: UP007
+            Annotated[CandidateLinkSpec, Tag(LinkKind.FIBRE.value)],
+            Annotated[CandidateFreeSpaceLinkSpec, Tag(LinkKind.FREE_SPACE.value)],
+        ],
+        Discriminator(
+            _candidate_kind,
+            custom_error_type="plan",
+            custom_error_message="the planner builds fibre links and satellite links (kind: free-space) only",
+        ),
+    ]
+"""A candidate link: fibre (the default kind) or a satellite's free-space downlink."""
 
 
 class PlanDemandSpec(Model):
@@ -164,7 +236,10 @@ class PlanOptions(Model):
             follow roads and railways).
         max_hops: most links on a demand's path.
         headroom: share of each link's key rate kept spare.
-        duration_s, step_s: the planned scenario's ``time`` (the duration a whole number of every link's blocks).
+        duration_s, step_s: the planned scenario's ``time`` (the duration a whole number of every fibre link's
+            blocks). A satellite link's capacity is its key over this duration (passes), per second.
+        start: UTC start of the planned scenario (the satellites' passes depend on it; written to the scenario when
+            the plan has a satellite or sets it).
         seed: the planned scenario's seed.
         time_limit_s: most time the solver may take.
     """
@@ -177,8 +252,14 @@ class PlanOptions(Model):
     headroom: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.1
     duration_s: Annotated[Seconds, Field(gt=0.0, le=86400.0 * 366)] = 3600.0
     step_s: Annotated[Seconds, Field(gt=0.0, le=86400.0)] = 60.0
+    start: datetime = TimeSpec.model_fields["start"].default
     seed: Annotated[int, Field(ge=0, lt=2**63)] = 1
     time_limit_s: Annotated[Seconds, Field(gt=0.0, le=86400.0)] = 60.0
+
+    @field_validator("start")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        return in_utc(value)
 
 
 class PlanFile(Model):
@@ -189,7 +270,7 @@ class PlanFile(Model):
     sources: tuple[str, ...] = ()
     options: PlanOptions = PlanOptions()
     sites: Annotated[tuple[SiteSpec, ...], Field(min_length=2)]
-    candidate_links: Annotated[tuple[CandidateLinkSpec, ...], Field(min_length=1)]
+    candidate_links: Annotated[tuple[AnyCandidateLinkSpec, ...], Field(min_length=1)]
     demands: Annotated[tuple[PlanDemandSpec, ...], Field(min_length=1)]
 
 
@@ -211,6 +292,7 @@ def _cross_check(plan: PlanFile) -> list[tuple[str, str]]:
     for where, a, b in ends:
         unknown = [(end, site) for end, site in (("a", a), ("b", b)) if site not in sites]
         errors.extend((f"{where}.{end}", f"unknown site {site!r}") for end, site in unknown)
+    errors += _satellite_errors(plan)
     duration = plan.options.duration_s
     if plan.options.step_s > duration:
         errors.append(("options.step_s", f"is longer than options.duration_s ({duration:g} s)"))
@@ -218,7 +300,8 @@ def _cross_check(plan: PlanFile) -> list[tuple[str, str]]:
         {
             link.block_s
             for link in plan.candidate_links
-            if (blocks := duration / link.block_s) < 1.0 - 1e-9 or abs(blocks - round(blocks)) > 1e-9 * blocks
+            if isinstance(link, FibreLinkSpec)
+            and ((blocks := duration / link.block_s) < 1.0 - 1e-9 or abs(blocks - round(blocks)) > 1e-9 * blocks)
         }
     )
     if uneven:
@@ -228,6 +311,33 @@ def _cross_check(plan: PlanFile) -> list[tuple[str, str]]:
                 f"{duration:g} s is not a whole number of the candidate links' blocks (block_s "
                 f"{', '.join(f'{b:g}' for b in uneven)} s): the run would end inside a block, before its key arrives",
             )
+        )
+    return errors
+
+
+def _satellite_errors(plan: PlanFile) -> list[tuple[str, str]]:
+    """A free-space candidate joins a satellite site and a ground site; a fibre candidate and a demand join ground
+    sites only."""
+    satellites = {s.id for s in plan.sites if s.satellite}
+    errors: list[tuple[str, str]] = []
+    for i, link in enumerate(plan.candidate_links):
+        on_satellite = [end for end in (link.a, link.b) if end in satellites]
+        if isinstance(link, FreeSpaceLinkSpec) and len(on_satellite) != 1:
+            errors.append(
+                (
+                    f"candidate_links[{i}]",
+                    "a free-space link joins a satellite site (one with an orbit) and a ground site",
+                )
+            )
+        elif isinstance(link, FibreLinkSpec) and on_satellite:
+            errors.append(
+                (f"candidate_links[{i}].kind", f"satellite {on_satellite[0]!r} is reached by a free-space link only")
+            )
+    for i, demand in enumerate(plan.demands):
+        errors.extend(
+            (f"demands[{i}].{end}", f"{site!r} is a satellite; demands join ground sites (the satellite relays)")
+            for end, site in (("a", demand.a), ("b", demand.b))
+            if site in satellites
         )
     return errors
 
@@ -537,8 +647,9 @@ class PlannedLink:
 
     Attributes:
         id, a, b: as in the planning file.
-        length_km: its fibre.
-        rate_bps: its secret key rate (the run's analytic model).
+        length_km: its fibre (None: a satellite's free-space link).
+        rate_bps: its secret key rate (the run's analytic model; a satellite link's: its passes' key over the
+            planned duration, per second).
         load_bps: the key the plan's flows take from it.
         cost: its cost.
     """
@@ -546,7 +657,7 @@ class PlannedLink:
     id: str
     a: str
     b: str
-    length_km: float
+    length_km: float | None
     rate_bps: float
     load_bps: float
     cost: float
@@ -614,18 +725,41 @@ class PlannedNetwork:
         }
 
 
-def _length_km(plan: PlanFile, link: CandidateLinkSpec) -> float:
+def _length_km(plan: PlanFile, link: AnyCandidateLinkSpec) -> float | None:
+    """A fibre candidate's length (given, or the great circle times the route factor); None for a satellite's."""
+    if not isinstance(link, CandidateLinkSpec):
+        return None
     if link.length_km is not None:
         return link.length_km
     by_id = {site.id: site for site in plan.sites}
     a, b = by_id[link.a], by_id[link.b]
-    return round(great_circle_km(a.lat_deg, a.lon_deg, b.lat_deg, b.lon_deg) * plan.options.route_factor, 3)
+    ends = (a.lat_deg, a.lon_deg, b.lat_deg, b.lon_deg)  # ground sites (a fibre link reaches no satellite)
+    if any(value is None for value in ends):
+        raise ScenarioError(
+            [(f"candidate_links[{plan.candidate_links.index(link)}]", "joins a site without a position")]
+        )
+    return round(great_circle_km(*ends) * plan.options.route_factor, 3)  # type: ignore[arg-type]
 
 
-def _link_data(plan: PlanFile, link: CandidateLinkSpec) -> dict[str, Any]:
-    """The candidate as a scenario's fibre link (its own fields, its length)."""
+def _link_data(plan: PlanFile, link: AnyCandidateLinkSpec) -> dict[str, Any]:
+    """The candidate as a scenario's link (its own fields; a fibre link's length)."""
     data = link.model_dump(mode="json", exclude_defaults=True, exclude={"cost", "length_km"})
-    return {"id": link.id, "a": link.a, "b": link.b, "length_km": _length_km(plan, link), **data}
+    length = _length_km(plan, link)
+    head: dict[str, Any] = {"id": link.id, "a": link.a, "b": link.b}
+    if length is not None:
+        head["length_km"] = length
+    if isinstance(link, FreeSpaceLinkSpec):
+        head["kind"] = link.kind.value
+    return head | data
+
+
+def _cost(plan: PlanFile, link: AnyCandidateLinkSpec) -> float:
+    """A candidate's cost: its own, else ``link_cost_fixed`` plus, for fibre, ``link_cost_per_km`` per km."""
+    if link.cost is not None:
+        return link.cost
+    length = _length_km(plan, link)
+    per_km = 0.0 if length is None else plan.options.link_cost_per_km * length
+    return plan.options.link_cost_fixed + per_km
 
 
 def _renamed(exc: ScenarioError) -> ScenarioError:
@@ -640,12 +774,15 @@ def _renamed(exc: ScenarioError) -> ScenarioError:
 
 def _scenario_data(plan: PlanFile, nodes: list[dict[str, Any]], links: list[dict[str, Any]]) -> dict[str, Any]:
     options = plan.options
+    time: dict[str, Any] = {"duration_s": options.duration_s, "step_s": options.step_s}
+    if "start" in options.model_fields_set or any(site.satellite for site in plan.sites):
+        time = {"start": options.start.isoformat().replace("+00:00", "Z"), **time}
     return {
         "name": plan.name,
         "description": plan.description,
         "sources": list(plan.sources),
         "seed": options.seed,
-        "time": {"duration_s": options.duration_s, "step_s": options.step_s},
+        "time": time,
         "nodes": nodes,
         "links": links,
         "demands": [{"id": d.id, "a": d.a, "b": d.b, "rate_bps": d.rate_bps} for d in plan.demands],
@@ -656,21 +793,41 @@ def _site_data(site: SiteSpec, kind: str, trusted: bool | None = None) -> dict[s
     data: dict[str, Any] = {"id": site.id, "kind": kind}
     if site.name is not None:
         data["name"] = site.name
-    data |= {"lat_deg": site.lat_deg, "lon_deg": site.lon_deg}
+    if site.orbit is not None:
+        data["orbit"] = site.orbit.model_dump(mode="json", exclude_defaults=True)
+    else:
+        data |= {"lat_deg": site.lat_deg, "lon_deg": site.lon_deg}
+        if site.altitude_m != 0.0:
+            data["altitude_m"] = site.altitude_m
     if trusted is not None:
         data["trusted"] = trusted
     return data
 
 
+def _ground_stations(links: Sequence[AnyCandidateLinkSpec], plan: PlanFile) -> set[str]:
+    """The ground sites of the satellite links among ``links`` (ground stations in the scenario)."""
+    satellites = {site.id for site in plan.sites if site.satellite}
+    return {end for link in links if isinstance(link, FreeSpaceLinkSpec) for end in (link.a, link.b)} - satellites
+
+
+def _node_kind(site: SiteSpec, stations: set[str], ground: str) -> str:
+    """The scenario's node kind of a site: satellite, ground station (an end of a satellite link), else ``ground``."""
+    if site.satellite:
+        return "satellite"
+    return "ground-station" if site.id in stations else ground
+
+
 def candidate_rates_bps(plan: PlanFile) -> tuple[float, ...]:
-    """Every candidate link's secret key rate (bit/s), from the engines ``qinternet run`` builds.
+    """Every candidate link's secret key rate (bit/s), from the engines ``qinternet run`` builds (a satellite
+    link's: the key of its passes over ``options.duration_s`` from ``options.start``, per second).
 
     Raises:
         ScenarioError: a candidate's fields are wrong for a fibre link (named ``candidate_links[i]...``).
     """
+    stations = _ground_stations(plan.candidate_links, plan)
     data = _scenario_data(
         plan,
-        [_site_data(site, "user", trusted=True) for site in plan.sites],
+        [_site_data(site, _node_kind(site, stations, "user"), trusted=True) for site in plan.sites],
         [_link_data(plan, link) for link in plan.candidate_links],
     )
     data["demands"] = []  # capacities only: whether demands can be joined is the program's question
@@ -690,10 +847,7 @@ def plan_network(plan: PlanFile) -> PlannedNetwork:
     """
     options = plan.options
     rates = candidate_rates_bps(plan)
-    costs = [
-        c.cost if c.cost is not None else options.link_cost_fixed + options.link_cost_per_km * _length_km(plan, c)
-        for c in plan.candidate_links
-    ]
+    costs = [_cost(plan, c) for c in plan.candidate_links]
     problem = PlanProblem(
         relay_cost={s.id: options.relay_cost if s.relay_cost is None else s.relay_cost for s in plan.sites if s.relay},
         links=tuple(
@@ -709,9 +863,13 @@ def plan_network(plan: PlanFile) -> PlannedNetwork:
     ends = {end for d in plan.demands for end in (d.a, d.b)}
     built = [plan.candidate_links[i] for i in solution.links]
     linked = {end for link in built for end in (link.a, link.b)}
+    stations = _ground_stations(built, plan)
     nodes = []
     for site in plan.sites:
-        if site.id in ends:
+        if site.satellite or site.id in stations:  # trusted by default in a scenario: say so either way
+            if site.id in linked:
+                nodes.append(_site_data(site, _node_kind(site, stations, ""), trusted=site.id in relays))
+        elif site.id in ends:
             nodes.append(_site_data(site, "user", trusted=True if site.id in relays else None))
         elif site.id in relays:
             nodes.append(_site_data(site, "trusted-relay"))

@@ -78,6 +78,7 @@ __all__ = [
     "ScenarioError",
     "TimeSpec",
     "TwinFieldLinkSpec",
+    "in_utc",
     "load_model",
     "load_scenario",
     "parse_duration_s",
@@ -334,6 +335,14 @@ class ApplicationSpec(Model):
         return self
 
 
+def in_utc(value: datetime) -> datetime:
+    """A time in UTC (a naive one taken as UTC), for a validator of a time field."""
+    try:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError:
+        raise PydanticCustomError("time", "is outside the years 1 to 9999 in UTC") from None
+
+
 class TimeSpec(Model):
     """When and how long to simulate.
 
@@ -350,10 +359,7 @@ class TimeSpec(Model):
     @field_validator("start")
     @classmethod
     def _utc(cls, value: datetime) -> datetime:
-        try:
-            return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-        except OverflowError:
-            raise PydanticCustomError("time", "is outside the years 1 to 9999 in UTC") from None
+        return in_utc(value)
 
     @model_validator(mode="after")
     def _step_fits(self) -> TimeSpec:
@@ -684,7 +690,12 @@ def scenario_error_of(exc: ValidationError) -> ScenarioError:
     for error in exc.errors(include_url=False):
         loc = tuple(error["loc"])
         kind = None
-        if loc[:1] == ("links",) and len(loc) > 2 and isinstance(loc[1], int) and loc[2] in tags:
+        if (
+            loc[:1] in {("links",), ("candidate_links",)}
+            and len(loc) > 2
+            and isinstance(loc[1], int)
+            and loc[2] in tags
+        ):
             kind = str(loc[2])
             loc = loc[:2] + loc[3:]  # the union's member: the entry's kind, not a field of the file
         if error["type"] == "link_kind":
