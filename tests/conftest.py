@@ -45,7 +45,7 @@ def _restore_kms_logging() -> Iterator[None]:
     """``serve`` and ``tunnel`` run in-process (the ``cli`` fixture) configure the ``qinternet.kms`` and
     ``qinternet.tunnel`` loggers for the process; put them back after each test so that later tests' ``caplog``
     still sees their records."""
-    logs = [logging.getLogger(name) for name in ("qinternet.kms", "qinternet.tunnel")]
+    logs = [logging.getLogger(name) for name in ("qinternet.kms", "qinternet.tunnel", "qinternet.device")]
     saved = [(list(log.handlers), log.level, log.propagate) for log in logs]
     yield
     for log, (handlers, level, propagate) in zip(logs, saved, strict=True):

@@ -63,6 +63,7 @@ ACCEPTED: dict[tuple[str, str, str], str] = {
             ("sweep", "STUDY"),
             ("studies show", "NAME"),
             ("plan", "PLAN"),
+            ("device", "LINK"),
         )
     },
 }
@@ -76,6 +77,14 @@ def _pki(tmp: Path) -> Path:
     folder = tmp / "pki"
     if not folder.exists():
         init_pki(folder, kmes=["kme-a", "kme-b"], saes=["sae-a", "sae-b"])
+    return folder
+
+
+def _device_pki(tmp: Path) -> Path:
+    """Certificates of the KMEs and of the two devices of :func:`_scenario_file`'s link ``ab``."""
+    folder = tmp / "device-pki"
+    if not folder.exists():
+        init_pki(folder, kmes=["kme-a", "kme-b"], saes=[], devices=["dev-ab-a", "dev-ab-b"])
     return folder
 
 
@@ -172,6 +181,11 @@ BASES: dict[str, Base] = {
         str(free_port()),
     ],
     "dashboard": lambda tmp: [str(_run_outputs(tmp)), "--port", str(free_port()), "--duration", "0.2s"],
+    "device": lambda tmp: [
+        *("ab", "--scenario", str(_scenario_file(tmp)), "--pki", str(_device_pki(tmp))),
+        *("--kme-a", f"https://localhost:{free_port()}", "--kme-b", f"https://localhost:{free_port()}"),
+        *("--duration", "0.2s"),
+    ],
     "encrypt": lambda tmp: [str(_plain(tmp)), *_tls(tmp, "sae-a"), "--slave", "sae-b", "--out", str(tmp / "p.qkd")],
     "decrypt": lambda tmp: [str(_sealed(tmp)), *_tls(tmp, "sae-b"), "--out", str(tmp / "p.txt")],
     "keygen-mlkem": lambda tmp: [str(tmp / "mlkem")],
@@ -258,7 +272,7 @@ def test_the_base_invocations_themselves_work_or_fail_only_on_the_kme(cli, tmp_p
         shutil.rmtree(tmp_path, ignore_errors=True)
         tmp_path.mkdir()
         code, _out, err = cli(*command.split(), *base(tmp_path))
-        if command in ("encrypt", "decrypt", "tunnel connect"):
+        if command in ("encrypt", "decrypt", "tunnel connect", "device"):
             assert code == 2, (command, err)
             assert "--kme" in err, (command, err)
         else:

@@ -69,6 +69,11 @@ COMMANDS: dict[str, LazyCommand] = {
         "serve",
         "Run the scenario's links and serve every node's KME with the ETSI GS QKD 014 API over mutual TLS.",
     ),
+    "device": LazyCommand(
+        "qinternet.cli.device_cmd",
+        "device",
+        "Run a link's pair of QKD devices and push each block's key to the KMEs at its two ends.",
+    ),
     "dashboard": LazyCommand(
         "qinternet.cli.dashboard_cmd",
         "dashboard",

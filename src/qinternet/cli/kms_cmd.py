@@ -25,6 +25,7 @@ from qinternet.kms.pki import (
 from qinternet.kms.prepare import prepare_kmes
 from qinternet.kms.service import SideApp, client_url, configure_logging, run_service
 from qinternet.kms.settings import ServeSettings, load_serve_settings
+from qinternet.kms.southbound import device_ends
 from qinternet.kms.tls import KmeServer
 from qinternet.outputs import check_output_file, check_output_folder
 
@@ -50,16 +51,19 @@ def pki_init(
     """Make a CA and sign a server certificate per KME and a client certificate per SAE (CN = its ID).
 
     A folder that already has a CA keeps it and its certificates: only the missing ones are signed (so
-    certificates handed out stay valid); --force makes a new CA and replaces every named certificate.
+    certificates handed out stay valid); --force makes a new CA and replaces every named certificate. With
+    --scenario, each link's two QKD devices (dev-LINK-NODE, for qinternet device) get a client certificate too.
     """
+    devices: list[str] = []
     if scenario is not None:
-        topology = topology_of(scenario_named(scenario, "--scenario"))
-        kmes, saes = sorted(topology.kmes), sorted(topology.sae_kme)
+        spec = scenario_named(scenario, "--scenario")
+        topology = topology_of(spec)
+        kmes, saes, devices = sorted(topology.kmes), sorted(topology.sae_kme), sorted(device_ends(spec))
     else:
         kmes, saes = kme or ["kme-a", "kme-b"], sae or ["sae-a", "sae-b"]
     kmes, saes = list(dict.fromkeys(kmes)), list(dict.fromkeys(saes))
     try:
-        check_names(kmes, saes)
+        check_names(kmes, [*saes, *devices])
     except CertificateNameError as exc:
         raise ParameterError("--scenario" if scenario is not None else f"--{exc.role}", str(exc)) from None
     hosts = list(dict.fromkeys(server_name or []))
@@ -73,7 +77,7 @@ def pki_init(
         raise ParameterError("FOLDER", f"{str(folder)!r} has a ca.pem but no ca.key to sign with (--force: a new CA)")
     try:
         if has_ca and not force:
-            signed = complete_pki(folder, kmes=kmes, saes=saes, server_names=hosts, field="FOLDER")
+            signed = complete_pki(folder, kmes=kmes, saes=saes, devices=devices, server_names=hosts, field="FOLDER")
             typer.echo(
                 f"CA {folder / 'ca.pem'} kept; signed {len(signed)} new certificate(s)"
                 + (f" ({', '.join(signed)})" if signed else "")
@@ -86,15 +90,18 @@ def pki_init(
                     f"{', '.join(hosts)}, delete {folder}/kme-*.pem and run this again (the SAEs' stay valid)"
                 )
             return
-        stale = sorted({p.stem for p in folder.glob("*.pem")} - {"ca", *kmes, *saes}) if has_ca else []
-        files = init_pki(folder, kmes=kmes, saes=saes, server_names=hosts, field="FOLDER")
+        stale = sorted({p.stem for p in folder.glob("*.pem")} - {"ca", *kmes, *saes, *devices}) if has_ca else []
+        files = init_pki(folder, kmes=kmes, saes=saes, devices=devices, server_names=hosts, field="FOLDER")
     except ParameterError:
         raise
     except OSError as exc:
         raise ParameterError("FOLDER", f"cannot write {str(folder)!r}: {exc.strerror or exc}") from None
     except ValueError as exc:  # a ca.key that is not ours
         raise ParameterError("FOLDER", f"{exc} (--force makes a new CA)") from None
-    typer.echo(f"CA {files.ca}; {len(kmes)} KME and {len(saes)} SAE certificates in {folder}")
+    made = f"{len(kmes)} KME and {len(saes)} SAE"
+    if devices:
+        made = f"{len(kmes)} KME, {len(saes)} SAE and {len(devices)} device"
+    typer.echo(f"CA {files.ca}; {made} certificates in {folder}")
     if stale:
         typer.echo(f"signed by the old CA, so no longer valid (name them to re-sign): {', '.join(stale)}")
 
@@ -151,11 +158,20 @@ def serve(
     dashboard_port: Annotated[
         int | None, typer.Option(min=0, max=65535, help="Port of --dashboard (8050; 0: any free port).")
     ] = None,
+    devices: Annotated[
+        str | None,
+        typer.Option(
+            help="simulated: the links run in the server; external: QKD devices push the links' key "
+            "(qinternet device; see docs/southbound.md) (simulated)."
+        ),
+    ] = None,
 ) -> None:
     """Run the scenario's links and serve every node's KME with the ETSI GS QKD 014 API over mutual TLS.
 
     Settings come from these options, else QINTERNET_KMS_<NAME> environment variables, else --config. With
-    --dashboard, the dashboard's address is printed on a line of its own (``dashboard: http://...``).
+    --dashboard, the dashboard's address is printed on a line of its own (``dashboard: http://...``). With
+    --devices external the links do not run in the server: each link's two QKD devices push its key to
+    their KMEs over mutual TLS (their certificates are signed into --pki).
     """
     if dashboard_port is not None and not dashboard:
         raise ParameterError("--dashboard-port", "sets the port of --dashboard, which is not given")
@@ -186,8 +202,13 @@ def serve(
             "reservation_ttl_s": None
             if reservation_ttl is None
             else parse_duration_option(reservation_ttl, "--reservation-ttl", allow_zero=True),
+            "devices": devices,
         },
     )
+    if settings.devices == "external":
+        for given, option in ((attack, "--attack"), (dashboard, "--dashboard"), (warm_up, "--warm-up")):
+            if given:
+                raise ParameterError(option, "acts on links running in the server; with --devices external none does")
     stop_after = None if duration is None else parse_duration_option(duration, "--duration")
     if settings.ready_file is not None:
         check_output_file(settings.ready_file, "--ready-file")
@@ -207,6 +228,7 @@ def serve(
         stop_after_s=stop_after,
         policy=plan.policy,
         side_apps=side_apps,
+        devices=plan.devices,
     )
 
 
@@ -246,6 +268,13 @@ def _print_endpoints(
     if settings.ops_port:
         ops = client_url(settings.ops_host, settings.ops_port, "http")
         console.print(f"Status page and Prometheus metrics: {ops}/ and /metrics")
+    if settings.devices == "external":
+        console.print(
+            f"The pools fill only from QKD devices: qinternet device <link> --scenario {name} --pki {files.folder} "
+            "--kme-a <URL of its end a> --kme-b <URL of its end b>",
+            markup=False,
+            highlight=False,
+        )
     console.print(f"CA: {files.ca}. Try (one line; <sae> and <slave SAE> from the table):")
     console.print(
         f"curl --cacert {files.ca} --cert {files.folder}/<sae>.pem --key {files.folder}/<sae>.key "

@@ -31,7 +31,9 @@ is relayed through trusted KMEs on the widest path by the pools' levels when it 
 ``qinternet run`` takes for the same network and levels (:mod:`qinternet.network.routing`).
 
 The same app serves ETSI GS QKD 004 V2.1.1's key streams (OPEN_CONNECT, GET_KEY, CLOSE) under
-``/api/v1/ks/`` over the same mutual TLS, in this project's HTTP+JSON binding: :mod:`.api004`.
+``/api/v1/ks/`` over the same mutual TLS, in this project's HTTP+JSON binding: :mod:`.api004`; and, when
+the KME takes its key from QKD devices, their southbound key streams under ``/southbound/v1/``:
+:mod:`.api_southbound`.
 """
 
 from __future__ import annotations
@@ -43,8 +45,8 @@ import logging
 import math
 import re
 import time
-from collections.abc import Callable
-from typing import Annotated, Any
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import FastAPI, Path, Request
 from fastapi.exceptions import RequestValidationError
@@ -57,6 +59,9 @@ from qinternet.kms.metrics import KmsMetrics
 from qinternet.kms.policy import KeyPolicy, SaeQuotas
 from qinternet.kms.store import DeliveredKey, KeyNotAvailableError, KeyStore, NotEnoughKeyError, Route
 from qinternet.kms.topology import KeyLimits, KmsTopology
+
+if TYPE_CHECKING:
+    from qinternet.kms.southbound import DeviceEnd
 
 __all__ = ["SAE_SCOPE_KEY", "KmeError", "create_app"]
 
@@ -283,7 +288,7 @@ async def _json(request: Request, model: type[_Body]) -> Any:
 
 def _route(path: str) -> str:
     """The method a path calls, for metrics (the SAE IDs in it are not labels)."""
-    for name in ("status", "enc_keys", "dec_keys", "open_connect", "get_key", "close"):
+    for name in ("status", "enc_keys", "dec_keys", "open_connect", "get_key", "close", "push_key"):
         if path.endswith("/" + name):
             return name
     return "other"
@@ -338,9 +343,15 @@ def create_app(
     policy: KeyPolicy | None = None,
     next_block_s: NextBlock | None = None,
     link_rate_bps: Callable[[str, str], float | None] | None = None,
+    devices: Mapping[str, DeviceEnd] | None = None,
+    pool_capacity_bytes: int | None = None,
 ) -> FastAPI:
     """The ETSI GS QKD 014 app of the KME ``kme_id`` over ``store`` (see the module docstring), with this
     project's binding of ETSI GS QKD 004 beside it (:mod:`.api004`; ``link_rate_bps`` for its QoS).
+
+    With ``devices`` (the network's QKD devices, :func:`qinternet.kms.southbound.device_ends`), the KME also
+    takes key from the devices of its links (:mod:`.api_southbound`), into pools of at most
+    ``pool_capacity_bytes``.
 
     ``metrics``, when given, counts keys issued and delivered per SAE pair, relay failures, and the time
     of every request (:mod:`.metrics`); the events are also logged (``qinternet.kms``), without key
@@ -610,6 +621,10 @@ def create_app(
         caller=functools.partial(_caller, topology=topology, kme_id=kme_id),
         link_rate_bps=link_rate_bps,
     )
+    if devices is not None:
+        from qinternet.kms.api_southbound import add_southbound_routes
+
+        add_southbound_routes(app, kme_id=kme_id, store=store, devices=devices, capacity_bytes=pool_capacity_bytes)
     return app
 
 

@@ -1,4 +1,5 @@
-"""A private PKI for trying the KMEs: a CA, a server certificate per KME and a client certificate per SAE.
+"""A private PKI for trying the KMEs: a CA, a server certificate per KME and a client certificate per SAE
+and per QKD device (``dev-<link>-<node>``, which pushes its key to its KME: :mod:`.api_southbound`).
 
 ETSI GS QKD 014 (clause 5.1) asks for mutual TLS, with the KME confirming the calling SAE's ID from its
 certificate. Here an SAE's ID is the common name (CN) of its certificate, which our CA alone signs
@@ -183,9 +184,11 @@ def init_pki(
     saes: Iterable[str],
     server_names: Sequence[str] = (),
     field: str = "folder",
+    devices: Iterable[str] = (),
 ) -> PkiFiles:
     """Make a CA in ``folder`` and sign a server certificate per KME and a client certificate per SAE
-    (replacing any certificate of those names already there: it would not verify under the new CA).
+    and per QKD device in ``devices`` (replacing any certificate of those names already there: it would not
+    verify under the new CA).
     A KME's certificate is valid for ``localhost``, ``127.0.0.1``, ``::1`` and ``server_names`` (host names
     or IP addresses clients reach the KMEs at).
 
@@ -195,7 +198,7 @@ def init_pki(
     (:func:`check_names`), before writing; :class:`~qinternet.errors.ParameterError` naming ``field`` when
     the folder cannot be written.
     """
-    kmes, saes = list(kmes), list(saes)
+    kmes, saes = list(kmes), [*saes, *devices]
     check_names(kmes, saes)
     check_output_folder(folder, field)
     ca_key = ec.generate_private_key(ec.SECP256R1())
@@ -264,13 +267,14 @@ def complete_pki(
     saes: Iterable[str],
     server_names: Sequence[str] = (),
     field: str = "folder",
+    devices: Iterable[str] = (),
 ) -> list[str]:
-    """Sign, with the CA already in ``folder``, the certificates of the KMEs and SAEs that have none.
+    """Sign, with the CA already in ``folder``, the certificates of the KMEs, SAEs and devices that have none.
 
     Returns the names signed. Raises ``FileNotFoundError`` when the folder has no ``ca.pem`` and ``ca.key``,
     ``ValueError`` for a name that cannot be a certificate's or a CA key that is not ca.pem's.
     """
-    kmes, saes = list(kmes), list(saes)
+    kmes, saes = list(kmes), [*saes, *devices]
     check_names(kmes, saes)
     files = PkiFiles(folder)
     ca_cert = x509.load_pem_x509_certificate(files.ca.read_bytes())

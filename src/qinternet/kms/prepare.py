@@ -2,12 +2,14 @@
 
 :func:`prepare_kmes` takes a scenario and the settings (:class:`~qinternet.kms.settings.ServeSettings`) and
 returns a :class:`KmsPlan`: which KME serves which SAEs and which pools join them, the key limits they
-promise, and a PKI folder that holds a certificate for every KME and SAE, all signed by its CA (made or
-completed as needed). :func:`qinternet.kms.service.run_service` then serves the plan.
+promise, the QKD devices that feed them when their key comes from devices, and a PKI folder that holds a
+certificate for every KME, SAE (and device), all signed by its CA (made or completed as needed).
+:func:`qinternet.kms.service.run_service` then serves the plan.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from qinternet.errors import ParameterError
@@ -15,6 +17,7 @@ from qinternet.kms.feeder import topology_of
 from qinternet.kms.pki import PkiFiles, complete_pki, init_pki, unsigned
 from qinternet.kms.policy import KeyPolicy
 from qinternet.kms.settings import ServeSettings
+from qinternet.kms.southbound import DeviceEnd, device_ends
 from qinternet.kms.topology import KeyLimits, KmsTopology
 from qinternet.network.schema import Scenario
 
@@ -32,6 +35,8 @@ class KmsPlan:
         limits: what every KME promises in its Status (ETSI GS QKD 014, Table 9).
         files: the CA and every KME's and SAE's certificate and key.
         policy: the per-SAE quota and the expiry of keys never fetched.
+        devices: the QKD devices that push the links' key (``settings.devices`` external), else None (the
+            links run in the server).
     """
 
     scenario: Scenario
@@ -40,6 +45,7 @@ class KmsPlan:
     limits: KeyLimits
     files: PkiFiles
     policy: KeyPolicy
+    devices: Mapping[str, DeviceEnd] | None = None
 
     @property
     def ports(self) -> dict[str, int]:
@@ -47,8 +53,9 @@ class KmsPlan:
         return {kme: self.settings.base_port + i for i, kme in enumerate(sorted(self.topology.kmes))}
 
 
-def _certificates(settings: ServeSettings, topology: KmsTopology) -> PkiFiles:
-    """The PKI folder with every certificate the topology needs, signed by its CA (made if there is none)."""
+def _certificates(settings: ServeSettings, topology: KmsTopology, devices: list[str]) -> PkiFiles:
+    """The PKI folder with every certificate the topology and ``devices`` need, signed by its CA (made if
+    there is none)."""
     kmes, saes = sorted(topology.kmes), sorted(topology.sae_kme)
     files = PkiFiles(settings.pki)
     if not files.ca.exists():
@@ -57,19 +64,19 @@ def _certificates(settings: ServeSettings, topology: KmsTopology) -> PkiFiles:
                 "--pki", f"{str(settings.pki)!r} holds certificates but no ca.pem; not overwriting them"
             )
         try:
-            init_pki(settings.pki, kmes=kmes, saes=saes, field="--pki")
+            init_pki(settings.pki, kmes=kmes, saes=saes, devices=devices, field="--pki")
         except ParameterError:
             raise
         except (OSError, ValueError) as exc:
             raise ParameterError("--pki", f"cannot make the certificates: {exc}") from None
     else:  # a PKI made by `qinternet pki init`: sign what this scenario's KMEs and SAEs still lack
         try:
-            complete_pki(settings.pki, kmes=kmes, saes=saes, field="--pki")
+            complete_pki(settings.pki, kmes=kmes, saes=saes, devices=devices, field="--pki")
         except ParameterError:
             raise
         except (OSError, ValueError) as exc:
             raise ParameterError("--pki", f"cannot sign the missing certificates with its CA: {exc}") from None
-    missing = [name for name in [*kmes, *topology.sae_kme] if not files.cert(name).exists()]
+    missing = [name for name in [*kmes, *topology.sae_kme, *devices] if not files.cert(name).exists()]
     if missing:
         raise ParameterError("--pki", f"no certificate for {', '.join(missing[:5])} in {str(settings.pki)!r}")
     try:
@@ -94,7 +101,8 @@ def prepare_kmes(scenario: Scenario, settings: ServeSettings) -> KmsPlan:
     topology = topology_of(scenario)
     if settings.base_port + len(topology.kmes) - 1 > 65535:
         raise ParameterError("--base-port", f"leaves no room for {len(topology.kmes)} KMEs")
-    files = _certificates(settings, topology)
+    devices = device_ends(scenario) if settings.devices == "external" else None
+    files = _certificates(settings, topology, sorted(devices or ()))
     try:
         limits = KeyLimits(
             key_size=settings.key_size,
@@ -111,4 +119,12 @@ def prepare_kmes(scenario: Scenario, settings: ServeSettings) -> KmsPlan:
         sae_quota_window_s=settings.sae_quota_window_s,
         reservation_ttl_s=settings.reservation_ttl_s,
     )
-    return KmsPlan(scenario=scenario, settings=settings, topology=topology, limits=limits, files=files, policy=policy)
+    return KmsPlan(
+        scenario=scenario,
+        settings=settings,
+        topology=topology,
+        limits=limits,
+        files=files,
+        policy=policy,
+        devices=devices,
+    )

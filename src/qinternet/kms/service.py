@@ -41,6 +41,7 @@ from qinternet.kms.ops import create_ops_app
 from qinternet.kms.pki import PkiFiles
 from qinternet.kms.policy import KeyPolicy
 from qinternet.kms.settings import ServeSettings
+from qinternet.kms.southbound import DeviceEnd
 from qinternet.kms.store import KeyStore, MasterKeyError
 from qinternet.kms.tls import KmeServer, QuietServer, listen, serve_kmes
 from qinternet.kms.topology import KeyLimits, KmsTopology
@@ -93,6 +94,7 @@ def run_service(
     stop_after_s: float | None = None,
     policy: KeyPolicy | None = None,
     side_apps: Sequence[SideApp] = (),
+    devices: Mapping[str, DeviceEnd] | None = None,
 ) -> None:
     """Serve every KME of ``spec`` until ^C, SIGTERM or ``stop_after_s`` of wall time.
 
@@ -101,7 +103,8 @@ def run_service(
     :class:`~qinternet.errors.ParameterError` naming the option at fault for a port in use, a host that is not
     this machine's, a key store that cannot be opened or a master key that does not fit it; everything opened
     is closed on every way out. ``policy``: the per-SAE quota and the expiry of keys never fetched
-    (:mod:`.policy`; default: none, and no expiry).
+    (:mod:`.policy`; default: none, and no expiry). ``devices``: the QKD devices that push the links' key
+    (:mod:`.api_southbound`); None: the links run here (:class:`~qinternet.kms.feeder.NetworkFeeder`).
     """
     policy = policy or KeyPolicy()
     master_key = settings.master_key()
@@ -128,6 +131,7 @@ def run_service(
                         stop_after_s,
                         announce,
                         side_apps,
+                        devices,
                     )
                 finally:
                     log.info("stopping: closing the key store")
@@ -170,20 +174,28 @@ def _serve_store(
     stop_after_s: float | None,
     announce: Callable[[list[KmeServer]], None],
     side_apps: Sequence[SideApp],
+    devices: Mapping[str, DeviceEnd] | None,
 ) -> None:
-    """Warm the pools up, ``announce`` the servers and serve until ^C or ``stop_after_s``."""
-    feeder = NetworkFeeder(spec, store, capacity_bytes=int(settings.pool_capacity_bits // 8), topology=topology)
-    plain: list[tuple[FastAPI, socket.socket]] = [
-        (side.build(feeder, store, topology), sockets[_side_key(i)]) for i, side in enumerate(side_apps)
-    ]
+    """Warm the pools up (links run here), ``announce`` the servers and serve until ^C or ``stop_after_s``."""
+    capacity_bytes = int(settings.pool_capacity_bits // 8)
+    feeder = None
+    if devices is None:
+        feeder = NetworkFeeder(spec, store, capacity_bytes=capacity_bytes, topology=topology)
+    plain: list[tuple[FastAPI, socket.socket]] = []
+    for i, side in enumerate(side_apps):
+        if feeder is None:
+            raise ParameterError(side.option, "shows the links running in the server; with external devices none does")
+        plain.append((side.build(feeder, store, topology), sockets[_side_key(i)]))
     try:
-        feeder.advance(settings.warm_up_s)
+        if feeder is not None:
+            feeder.advance(settings.warm_up_s)
     except SQLAlchemyError as exc:
         raise ParameterError(
             "--db", f"the key store cannot be written: {str(getattr(exc, 'orig', None) or exc)[:200]}"
         ) from None
     metrics = KmsMetrics()
-    next_block = functools.partial(_wall_s_to_next_block, feeder, settings.speed)
+    next_block = None if feeder is None else functools.partial(_wall_s_to_next_block, feeder, settings.speed)
+    link_rate = None if feeder is None else functools.partial(_wall_key_rate_bps, feeder, settings.speed)
     servers = [
         KmeServer(
             kme,
@@ -195,7 +207,9 @@ def _serve_store(
                 metrics,
                 policy=policy,
                 next_block_s=next_block,
-                link_rate_bps=functools.partial(_wall_key_rate_bps, feeder, settings.speed),
+                link_rate_bps=link_rate,
+                devices=devices,
+                pool_capacity_bytes=capacity_bytes,
             ),
             port,
             files.cert(kme),
@@ -222,6 +236,7 @@ def _serve_store(
         _event_loop_runner()(
             _run(
                 servers,
+                store,
                 feeder,
                 plain,
                 speed=settings.speed,
@@ -412,7 +427,8 @@ def _expire(store: KeyStore, ttl_s: float) -> None:
 
 async def _run(
     servers: list[KmeServer],
-    feeder: NetworkFeeder,
+    store: KeyStore,
+    feeder: NetworkFeeder | None,
     plain: Sequence[tuple[FastAPI, socket.socket]],
     *,
     speed: float,
@@ -420,7 +436,8 @@ async def _run(
     stop_after_s: float | None,
     reservation_ttl_s: float = 0.0,
 ) -> None:
-    """Serve the KMEs and the plain-HTTP apps (ops, side apps), advancing the network every tick."""
+    """Serve the KMEs and the plain-HTTP apps (ops, side apps), advancing the network (if it runs here) every
+    tick."""
     serving = asyncio.create_task(serve_kmes(servers))
     plain_servers = [
         QuietServer(uvicorn.Config(app, access_log=False, log_level="warning", lifespan="off")) for app, _ in plain
@@ -430,16 +447,17 @@ async def _run(
         for server, (_, sock) in zip(plain_servers, plain, strict=True)
     ]
     started = checkpointed = swept = time.monotonic()
-    expire = functools.partial(_expire, feeder.store, reservation_ttl_s)
+    expire = functools.partial(_expire, store, reservation_ttl_s)
     loop = asyncio.get_running_loop()
     try:
         while not serving.done():
             await asyncio.sleep(TICK_S)
             elapsed = time.monotonic() - started
             until = start_s + speed * elapsed
-            await loop.run_in_executor(None, _guarded, functools.partial(feeder.advance, until))
+            if feeder is not None:
+                await loop.run_in_executor(None, _guarded, functools.partial(feeder.advance, until))
             if time.monotonic() - checkpointed > _CHECKPOINT_S:
-                await loop.run_in_executor(None, _guarded, feeder.store.checkpoint)
+                await loop.run_in_executor(None, _guarded, store.checkpoint)
                 checkpointed = time.monotonic()
             if reservation_ttl_s > 0 and time.monotonic() - swept > _EXPIRE_EVERY_S:
                 await loop.run_in_executor(None, _guarded, expire)

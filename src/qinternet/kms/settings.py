@@ -81,6 +81,9 @@ class ServeSettings(BaseSettings):
             (:mod:`qinternet.kms.policy`); 0: no quota.
         sae_quota_window_s: seconds in which an emptied quota fills again.
         reservation_ttl_s: seconds a key waits for its slave SAE before it is voided; 0: for ever.
+        devices: where the links' key comes from: ``simulated`` (the links run in the server, as in
+            ``qinternet run``) or ``external`` (QKD devices push it, e.g. ``qinternet device``:
+            :mod:`qinternet.kms.api_southbound`).
     """
 
     model_config = SettingsConfigDict(env_prefix=_ENV_PREFIX, extra="forbid")
@@ -105,6 +108,7 @@ class ServeSettings(BaseSettings):
     sae_quota_bits: Annotated[float, Number, Field(ge=0.0, le=1e15, allow_inf_nan=False)] = 0.0
     sae_quota_window_s: Annotated[float, Number, Field(gt=0.0, le=86400.0 * 30, allow_inf_nan=False)] = 60.0
     reservation_ttl_s: Annotated[float, Number, Field(ge=0.0, le=86400.0 * 365, allow_inf_nan=False)] = 3600.0
+    devices: Literal["simulated", "external"] = "simulated"
 
     def master_key(self) -> bytes | None:
         """The at-rest encryption key, read from :attr:`master_key_file`."""

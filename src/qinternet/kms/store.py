@@ -89,6 +89,8 @@ if TYPE_CHECKING:
 __all__ = [
     "Base",
     "DeliveredKey",
+    "DeviceKeyRecord",
+    "DeviceStreamRecord",
     "KeyNotAvailableError",
     "KeyState",
     "KeyStore",
@@ -246,6 +248,39 @@ class StreamKeyRecord(Base):
     delivered_at: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
+class DeviceStreamRecord(Base):
+    """The key stream a QKD link's pair of devices pushes into its two KMEs (revision 0006;
+    :mod:`.southbound`): the link, its two KMEs (``kme_a`` at the link's end ``a``), the chunk size every key
+    of the stream has, and each end's state (``open`` while its device pushes, ``closed`` after its CLOSE,
+    ``waiting`` until it opens)."""
+
+    __tablename__ = "device_streams"
+    ksid: Mapped[str] = mapped_column(String(36), primary_key=True)
+    link: Mapped[str] = mapped_column(String(100))
+    kme_a: Mapped[str] = mapped_column(String(100))
+    kme_b: Mapped[str] = mapped_column(String(100))
+    end_a: Mapped[str] = mapped_column(String(8))
+    end_b: Mapped[str] = mapped_column(String(8))
+    chunk_bytes: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class DeviceKeyRecord(Base):
+    """One half of a device stream's key: what the device at ``kme_id``'s end pushed for an index. ``pending``
+    (its material kept, sealed) until the other half comes; then ``pooled`` (the key went into the link's
+    pool), ``discarded`` (the pool was full) or ``mismatched`` (the halves differed): material erased, the
+    digest kept so that the index is never taken again."""
+
+    __tablename__ = "device_keys"
+    ksid: Mapped[str] = mapped_column(String(36), primary_key=True)
+    idx: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    kme_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16))
+    digest: Mapped[bytes] = mapped_column(LargeBinary)
+    material: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    created_at: Mapped[float] = mapped_column(Float)
+
+
 @dataclass(frozen=True, slots=True)
 class DeliveredKey:
     """A key handed to an SAE: its ID and material (never logged, never in a repr)."""
@@ -276,20 +311,23 @@ class Writes:
     Attributes:
         reserved, ledger: the rows.
         taken: bytes taken from each pool (by :func:`pool_name`).
+        added: bytes added to each pool (:meth:`KeyStore.add_in`: key that QKD devices pushed).
         earlier: the writes of the requests before this one in the same transaction, if any.
     """
 
     reserved: list[tuple[Any, ...]] = field(default_factory=list)
     ledger: list[LedgerRow] = field(default_factory=list)
     taken: dict[tuple[str, str], int] = field(default_factory=dict)
+    added: dict[tuple[str, str], int] = field(default_factory=dict)
     earlier: Writes | None = None
 
     def extend(self, other: Writes) -> None:
-        """Add another request's rows and takes."""
+        """Add another request's rows, takes and additions."""
         self.reserved += other.reserved
         self.ledger += other.ledger
-        for pool, nbytes in other.taken.items():
-            self.taken[pool] = self.taken.get(pool, 0) + nbytes
+        for mine, theirs in ((self.taken, other.taken), (self.added, other.added)):
+            for pool, nbytes in theirs.items():
+                mine[pool] = mine.get(pool, 0) + nbytes
 
     def pending(self, pool: tuple[str, str]) -> int:
         """Bytes taken from ``pool`` and not yet committed: by this request and the earlier ones."""
@@ -319,6 +357,13 @@ class _Statements:
             "UPDATE pool_blocks SET used_bytes = ?, material = substr(material, ?) WHERE id = ?"
         )
         self.drop_block = self.style("DELETE FROM pool_blocks WHERE id = ?")
+        self.add_block = self.style(
+            "INSERT INTO pool_blocks (kme_low, kme_high, size_bytes, used_bytes, nonce, material, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)"
+        )
+        self.held = self.style(
+            "SELECT COALESCE(SUM(size_bytes - used_bytes), 0) FROM pool_blocks WHERE kme_low = ? AND kme_high = ?"
+        )
         self.reserve = self.style(
             "INSERT INTO keys (kme_id, key_id, slave_sae_id, master_sae_id, size_bits, state, material, created_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
@@ -601,39 +646,51 @@ class KeyStore:
 
         With ``capacity_bytes``, what would overfill the pool is discarded and recorded in the ledger;
         ``offered_bytes`` (at least ``len(material)``) is how much the link made, when the caller did not
-        materialise what could not fit anyway.
+        materialise what could not fit anyway. In a transaction of its own (:meth:`add_in` for a caller's).
         """
+        return self._atomic(
+            lambda cursor, writes: self.add_in(
+                cursor, kme_a, kme_b, material, writes, capacity_bytes=capacity_bytes, offered_bytes=offered_bytes
+            )
+        )
+
+    def add_in(
+        self,
+        cursor: Any,
+        kme_a: str,
+        kme_b: str,
+        material: bytes,
+        writes: Writes,
+        *,
+        capacity_bytes: int | None = None,
+        offered_bytes: int | None = None,
+        whole: bool = False,
+    ) -> int:
+        """:meth:`add_key` inside the caller's transaction on ``cursor``: the pool blocks are inserted, the
+        ledger events added to ``writes``, and the bytes kept counted in the levels once it is committed
+        (:meth:`settle`). With ``whole``, ``material`` is kept whole or not at all (a key of a QKD device's
+        stream). Returns the bytes kept."""
         low, high = pool_name(kme_a, kme_b)
         now = time.time()
         offered = len(material) if offered_bytes is None else max(offered_bytes, len(material))
-        with self._transaction() as session:
-            kept = len(material)
-            if capacity_bytes is not None:
-                held = self._pool_bytes(session, low, high)
-                kept = max(0, min(kept, capacity_bytes - held))
-            if kept < offered:
-                discarded = 8 * (offered - kept)
-                session.add(LedgerEvent(at=now, kind="discarded", kme_id=low, peer_kme_id=high, bits=discarded))
-            for start in range(0, kept, _BLOCK_BYTES):  # small blocks: a partly used one is rewritten cheaply
-                data = material[start : min(kept, start + _BLOCK_BYTES)]
-                nonce = os.urandom(_NONCE_BYTES) if self._master_key is not None else None
-                stored = self._ctr(nonce, 0, data) if nonce is not None else data
-                session.add(
-                    PoolBlock(
-                        kme_low=low,
-                        kme_high=high,
-                        size_bytes=len(data),
-                        used_bytes=0,
-                        nonce=nonce,
-                        material=stored,
-                        created_at=now,
-                    )
-                )
-            if kept:
-                session.add(LedgerEvent(at=now, kind="generated", kme_id=low, peer_kme_id=high, bits=8 * kept))
-        if kept:  # committed
-            with self._levels_lock:
-                self._levels[low, high] = self._levels.get((low, high), 0) + kept
+        kept = len(material)
+        if capacity_bytes is not None:
+            cursor.execute(self._sql.held, (low, high))  # the transaction's own blocks included
+            row = cursor.fetchone()
+            held = int(row[0] or 0) if row is not None else 0
+            kept = max(0, min(kept, capacity_bytes - held))
+            if whole and kept < len(material):
+                kept = 0
+        if kept < offered:
+            writes.ledger.append((now, "discarded", low, high, None, None, None, 8 * (offered - kept)))
+        for start in range(0, kept, _BLOCK_BYTES):  # small blocks: a partly used one is rewritten cheaply
+            data = material[start : min(kept, start + _BLOCK_BYTES)]
+            nonce = os.urandom(_NONCE_BYTES) if self._master_key is not None else None
+            stored = self._ctr(nonce, 0, data) if nonce is not None else data
+            cursor.execute(self._sql.add_block, (low, high, len(data), 0, nonce, stored, now))
+        if kept:
+            writes.ledger.append((now, "generated", low, high, None, None, None, 8 * kept))
+            writes.added[low, high] = writes.added.get((low, high), 0) + kept
         return kept
 
     def _read_levels(self) -> dict[tuple[str, str], int]:
@@ -654,11 +711,13 @@ class KeyStore:
         return self._levels.get(pool_name(kme_a, kme_b), 0)
 
     def settle(self, writes: Writes) -> None:
-        """Count the takes of a committed transaction in the pool levels (:meth:`pool_level`)."""
-        if writes.taken:
+        """Count the takes and additions of a committed transaction in the pool levels (:meth:`pool_level`)."""
+        if writes.taken or writes.added:
             with self._levels_lock:
                 for pool, nbytes in writes.taken.items():
                     self._levels[pool] = self._levels.get(pool, 0) - nbytes
+                for pool, nbytes in writes.added.items():
+                    self._levels[pool] = self._levels.get(pool, 0) + nbytes
 
     @staticmethod
     def _pool_bytes(session: Session, low: str, high: str) -> int:
