@@ -74,10 +74,16 @@ def test_no_key_below_a_minimum_block_and_monotone_in_n() -> None:
 
 
 def test_errors_beyond_half_or_no_test_bits_give_no_key() -> None:
-    assert bbm92_finite_key_bits(
-        key_bits=1e6, key_errors=0, test_bits=1e6, test_errors=0.5e6, ec_efficiency=1.0, params=PARAMS
-    ) == 0
-    assert bbm92_finite_key_bits(key_bits=1e6, key_errors=0, test_bits=0, test_errors=0, ec_efficiency=1.0, params=PARAMS) == 0
+    assert (
+        bbm92_finite_key_bits(
+            key_bits=1e6, key_errors=0, test_bits=1e6, test_errors=0.5e6, ec_efficiency=1.0, params=PARAMS
+        )
+        == 0
+    )
+    assert (
+        bbm92_finite_key_bits(key_bits=1e6, key_errors=0, test_bits=0, test_errors=0, ec_efficiency=1.0, params=PARAMS)
+        == 0
+    )
 
 
 def test_bad_inputs_name_the_field() -> None:

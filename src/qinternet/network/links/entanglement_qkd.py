@@ -8,8 +8,8 @@ error rate ``e_x`` come from the pairs' Bell-diagonal states (:func:`qinternet.s
 ``sifted (1 - f h(e_z) - h(e_x))`` (Shor, Preskill, PRL 85, 441 (2000), asymptotic; ``f`` the error-correction
 inefficiency), or with ``finite_key: true`` the finite-key bound of Tomamichel, Lim, Gisin, Renner, Nat.
 Commun. 3, 634 (2012), eq. (2) (:mod:`qinternet.network.links.bbm92_finite`: ``test_fraction`` of the sifted bits
-test, the Z-basis rest is the raw key). The key goes into this link's pool, so demands relay it and the KMEs of ``qinternet serve`` hand it
-out like any link's: key made by repeaters.
+test, the Z-basis rest is the raw key). The key goes into this link's pool, so demands relay it and the KMEs of
+``qinternet serve`` hand it out like any link's: key made by repeaters.
 
 ``model: monte-carlo`` draws the sifting, the split between the bases and the errors (binomial) per block;
 ``analytic`` takes their expectations. Where the request's pairs were more than the layer draws (its count
@@ -188,7 +188,9 @@ class EntanglementQkdEngine:
         """Key per second of the blocks' expectations."""
         test = 0.5 if self.finite is None else self.test_fraction
         total = sum(
-            self._key(float(n) * SIFTING, float(n) * SIFTING * (1 - test), float(z), float(n) * SIFTING * test, float(x))
+            self._key(
+                float(n) * SIFTING, float(n) * SIFTING * (1 - test), float(z), float(n) * SIFTING * test, float(x)
+            )
             for n, z, x in zip(self.pairs, self.e_z, self.e_x, strict=True)
         )
         return total / self.duration_s
