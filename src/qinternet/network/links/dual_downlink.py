@@ -11,10 +11,14 @@ losses), and the coincidences and their errors per sample are the BBM92 observab
 (:func:`qinternet.qkd.bbm92.bbm92_observables_arms`: threshold detectors, thermal or Poisson pairs, dark counts,
 misalignment ``e_d``). A joint pass is one block: its sifted coincidences ``q Q N`` and key
 ``q Q N [1 - f h(E) - h(E)]`` (Ma, Fung, Lo, PRA 76, 012307 (2007), eq. (11); asymptotic, as the fibre
-``entanglement`` links of :mod:`.entanglement`). Sky light is not counted: the link runs in the stations' night
+``entanglement`` links of :mod:`.entanglement`), or with ``finite_key: true`` the finite-key bound of Tomamichel,
+Lim, Gisin, Renner, Nat. Commun. 3, 634 (2012), eq. (2) on the pass's coincidences
+(:mod:`qinternet.network.links.bbm92_finite`). Sky light is not counted: the link runs in the stations' night
 (``night_only: true``, the experiments' practice); a day-time dual downlink is refused.
 
-With ``model: monte-carlo`` the pass's coincidences are drawn (Poisson) and their errors (binomial).
+With ``model: monte-carlo`` the pass's coincidences are drawn (Poisson) and their errors (binomial); with
+``finite_key`` the test bits are a random ``test_fraction`` of them, and their errors drawn among the pass's
+(hypergeometric).
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from pydantic_core import PydanticCustomError
 
 from qinternet.network.build import link_system
 from qinternet.network.links.base import BlockRecord, BuildContext, LinkEngine, LinkRunner, abort_reason_of
+from qinternet.network.links.bbm92_finite import Bbm92FiniteKeyFields
 from qinternet.network.links.free_space import FreeSpaceSpec, downlink_loss_db, orbit_of
 from qinternet.network.satellite import (
     GroundStation,
@@ -55,6 +60,8 @@ from qinternet.params import QkdSystem
 from qinternet.params.units import db_to_transmittance
 from qinternet.physics.channels import FreeSpaceChannel, TwoArm
 from qinternet.qkd.bbm92 import bbm92_key_fraction, bbm92_observables_arms
+from qinternet.qkd.finite_key import FiniteKeyParams
+from qinternet.qkd.finite_key_bbm92 import bbm92_finite_key_bits
 from qinternet.sim import Process, ProcessGenerator, seconds_to_ps
 
 __all__ = ["DualDownlinkEngine", "DualDownlinkLinkSpec", "JointPass", "build_dual_downlinks"]
@@ -65,7 +72,7 @@ NIGHT_SUN_ELEVATION_DEG = -12.0
 """The Sun below this at a station is night (the threshold of :func:`qinternet.network.satellite.passes`)."""
 
 
-class DualDownlinkLinkSpec(LinkSpecBase):
+class DualDownlinkLinkSpec(Bbm92FiniteKeyFields):
     """Entangled photon pairs from a satellite to two ground stations (``kind: dual-downlink``).
 
     Attributes:
@@ -76,6 +83,7 @@ class DualDownlinkLinkSpec(LinkSpecBase):
         protocol: ``bbm92``.
         preset: the pair source and the stations' receivers (default ``micius2017-entanglement``).
         sample_s: sampling step of the joint passes.
+        finite_key, test_fraction: the finite-key option (:class:`Bbm92FiniteKeyFields`).
     """
 
     NODE_FIELDS = ("a", "b", "source")
@@ -126,7 +134,7 @@ class JointPass:
         range_a_km, range_b_km: each downlink's slant range at each sample.
         sifted: expected sifted coincidences of the pass.
         errors: expected erroneous sifted coincidences.
-        key_bits: asymptotic key of the expected counts.
+        key_bits: key of the expected counts (asymptotic, or finite-key with ``finite_key``).
     """
 
     start_s: float
@@ -163,6 +171,8 @@ class DualDownlinkEngine:
         start_utc, duration_s: the run.
         sample_s: sampling step.
         monte_carlo: draw the counts (True) or take their expectations.
+        finite: the finite-key security parameters, or None for the asymptotic key.
+        test_fraction: with ``finite``, the fraction of the sifted coincidences that test.
         passes: the joint passes (derived).
     """
 
@@ -176,6 +186,8 @@ class DualDownlinkEngine:
     duration_s: float
     sample_s: float
     monte_carlo: bool
+    finite: FiniteKeyParams | None = None
+    test_fraction: float = 0.5
     passes: tuple[JointPass, ...] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -231,21 +243,38 @@ class DualDownlinkEngine:
         windows = source.rep_rate_hz * self.sample_s * self.system.sifting_factor
         return float(np.sum(observed.gain) * windows), float(np.sum(observed.error_weight) * windows)
 
-    def key_bits(self, sifted: float, errors: float) -> int:
-        """Asymptotic BBM92 key of ``sifted`` coincidences with ``errors`` errors (module docstring)."""
+    def key_bits(self, sifted: float, errors: float, test_errors: float | None = None) -> int:
+        """BBM92 key of ``sifted`` coincidences with ``errors`` errors (module docstring); with ``finite``, of
+        which ``test_errors`` among the ``test_fraction`` that test (their share of ``errors`` if None)."""
         if sifted <= 0:
             return 0
+        if self.finite is not None:
+            test_bits = self.test_fraction * sifted
+            in_test = self.test_fraction * errors if test_errors is None else test_errors
+            return bbm92_finite_key_bits(
+                key_bits=sifted - test_bits,
+                key_errors=errors - in_test,
+                test_bits=test_bits,
+                test_errors=in_test,
+                ec_efficiency=self.system.ec_efficiency,
+                params=self.finite,
+            )
         fraction = float(bbm92_key_fraction(errors / sifted, self.system.ec_efficiency))
         return max(0, math.floor(sifted * fraction))
 
     def block(self, record: JointPass, rng: np.random.Generator) -> BlockRecord:
         """The block of a joint pass (drawn with ``monte_carlo``)."""
         sifted, errors = record.sifted, record.errors
+        test_errors = None
         if self.monte_carlo:
             drawn = float(rng.poisson(sifted))
             errors = float(rng.binomial(int(drawn), min(1.0, errors / sifted))) if sifted > 0 else 0.0
             sifted = drawn
-        key = self.key_bits(sifted, errors)
+            if self.finite is not None and sifted > 0:  # the test bits: a random test_fraction of the pass's
+                sample = round(self.test_fraction * sifted)
+                test_errors = float(rng.hypergeometric(int(errors), int(sifted - errors), sample))
+                test_errors *= self.test_fraction * sifted / sample if sample > 0 else 0.0
+        key = self.key_bits(sifted, errors, test_errors)
         return BlockRecord(
             end_s=record.end_s,
             duration_s=record.end_s - record.start_s,
@@ -301,6 +330,8 @@ def build_dual_downlinks(specs: Mapping[int, LinkSpecBase], context: BuildContex
             duration_s=context.duration_s,
             sample_s=spec.sample_s,
             monte_carlo=spec.model is LinkModel.MONTE_CARLO,
+            finite=spec.finite_key_params,
+            test_fraction=spec.test_fraction,
         )
         context.on_progress(index, 1.0)
     return engines

@@ -6,8 +6,10 @@ or X at random, as BBM92 (Bennett, Brassard, Mermin, PRL 68, 557 (1992)). Every 
 delivered in it make one block: half of them sift (matching bases), the Z-basis error rate ``e_z`` and the X-basis
 error rate ``e_x`` come from the pairs' Bell-diagonal states (:func:`qinternet.states.bell.qber`), and the key is
 ``sifted (1 - f h(e_z) - h(e_x))`` (Shor, Preskill, PRL 85, 441 (2000), asymptotic; ``f`` the error-correction
-inefficiency). The key goes into this link's pool, so demands relay it and the KMEs of ``qinternet serve`` hand it
-out like any link's: key made by repeaters.
+inefficiency), or with ``finite_key: true`` the finite-key bound of Tomamichel, Lim, Gisin, Renner, Nat.
+Commun. 3, 634 (2012), eq. (2) (:mod:`qinternet.network.links.bbm92_finite`: ``test_fraction`` of the sifted bits
+test, the Z-basis rest is the raw key). The key goes into this link's pool, so demands relay it and the KMEs of
+``qinternet serve`` hand it out like any link's: key made by repeaters.
 
 ``model: monte-carlo`` draws the sifting, the split between the bases and the errors (binomial) per block;
 ``analytic`` takes their expectations. Where the request's pairs were more than the layer draws (its count
@@ -27,8 +29,11 @@ from numpy.typing import NDArray
 from pydantic import Field
 
 from qinternet.network.links.base import BlockRecord, BuildContext, LinkEngine, LinkRunner, abort_reason_of
+from qinternet.network.links.bbm92_finite import Bbm92FiniteKeyFields
 from qinternet.network.schema_base import Identifier, LinkKind, LinkModel, LinkSpecBase, NodeKind, article
 from qinternet.qkd.entropy import key_fraction
+from qinternet.qkd.finite_key import FiniteKeyParams
+from qinternet.qkd.finite_key_bbm92 import bbm92_finite_key_bits
 from qinternet.sim import Process, ProcessGenerator, seconds_to_ps
 from qinternet.states import bell
 
@@ -43,13 +48,14 @@ SIFTING = 0.5
 """Fraction of pairs whose bases match (each end picks Z or X with probability 1/2)."""
 
 
-class EntanglementQkdLinkSpec(LinkSpecBase):
+class EntanglementQkdLinkSpec(Bbm92FiniteKeyFields):
     """BBM92 key from the pairs of a request (``kind: entanglement-qkd``).
 
     Attributes:
         a, b: the request's two quantum-nodes.
         request: the request (``use: measure``) whose pairs make the key.
         ec_efficiency: error-correction inefficiency ``f >= 1``.
+        finite_key, test_fraction: the finite-key option (:class:`Bbm92FiniteKeyFields`).
     """
 
     kind: LinkKind = LinkKind.ENTANGLEMENT_QKD
@@ -75,6 +81,21 @@ def key_of(sifted: float, e_z: float, e_x: float, ec_efficiency: float) -> int:
     return max(0, math.floor(sifted * float(key_fraction(e_z, e_x, ec_efficiency))))
 
 
+def finite_key_of(
+    key_bits: float, e_z: float, test_bits: float, e_x: float, ec_efficiency: float, params: FiniteKeyParams
+) -> int:
+    """Finite-key BBM92 key (Tomamichel et al. 2012, eq. (2)) of ``key_bits`` Z-basis bits with error rate
+    ``e_z``, tested on ``test_bits`` X-basis bits with error rate ``e_x``."""
+    return bbm92_finite_key_bits(
+        key_bits=key_bits,
+        key_errors=min(1.0, max(0.0, e_z)) * key_bits,
+        test_bits=test_bits,
+        test_errors=min(1.0, max(0.0, e_x)) * test_bits,
+        ec_efficiency=ec_efficiency,
+        params=params,
+    )
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class EntanglementQkdEngine:
     """The key blocks of an entanglement-qkd link.
@@ -85,6 +106,8 @@ class EntanglementQkdEngine:
         block_s, duration_s: block length and the run's length.
         ec_efficiency: ``f``.
         monte_carlo: draw sifting and errors (True) or take their expectations.
+        finite: the finite-key security parameters, or None for the asymptotic key.
+        test_fraction: with ``finite``, the fraction of the sifted bits that test (X basis).
         edges_s: the blocks' boundaries, from 0 to the run's end (the last block may be shorter) (derived).
         pairs, e_z, e_x: per block, pairs delivered and their mean error rates (derived).
     """
@@ -95,6 +118,8 @@ class EntanglementQkdEngine:
     duration_s: float
     ec_efficiency: float
     monte_carlo: bool
+    finite: FiniteKeyParams | None = None
+    test_fraction: float = 0.5
     edges_s: F64 = field(init=False, repr=False)
     pairs: F64 = field(init=False, repr=False)
     e_z: F64 = field(init=False, repr=False)
@@ -132,15 +157,17 @@ class EntanglementQkdEngine:
     def block(self, index: int, rng: np.random.Generator) -> BlockRecord:
         """Block ``index`` (drawn with ``monte_carlo``)."""
         n, e_z, e_x = float(self.pairs[index]), float(self.e_z[index]), float(self.e_x[index])
+        z_share = 0.5 if self.finite is None else 1.0 - self.test_fraction
         if self.monte_carlo:
             sifted = float(rng.binomial(round(n), SIFTING))
-            in_z = float(rng.binomial(int(sifted), 0.5))
+            in_z = float(rng.binomial(int(sifted), z_share))
             in_x = sifted - in_z
             e_z = float(rng.binomial(int(in_z), e_z)) / in_z if in_z > 0 else 0.5
             e_x = float(rng.binomial(int(in_x), e_x)) / in_x if in_x > 0 else 0.5
         else:
             sifted = n * SIFTING
-        key = key_of(sifted, e_z, e_x, self.ec_efficiency)
+            in_z, in_x = sifted * z_share, sifted * (1.0 - z_share)
+        key = self._key(sifted, in_z, e_z, in_x, e_x)
         return BlockRecord(
             end_s=float(self.edges_s[index + 1]),
             duration_s=float(self.edges_s[index + 1] - self.edges_s[index]),
@@ -150,11 +177,20 @@ class EntanglementQkdEngine:
             abort_reason=abort_reason_of(key),
         )
 
+    def _key(self, sifted: float, in_z: float, e_z: float, in_x: float, e_x: float) -> int:
+        """Asymptotic key of all ``sifted`` bits, or finite-key of the ``in_z`` key bits tested by ``in_x``."""
+        if self.finite is None:
+            return key_of(sifted, e_z, e_x, self.ec_efficiency)
+        return finite_key_of(in_z, e_z, in_x, e_x, self.ec_efficiency, self.finite)
+
     @property
     def expected_rate_bps(self) -> float:
         """Key per second of the blocks' expectations."""
+        test = 0.5 if self.finite is None else self.test_fraction
         total = sum(
-            key_of(float(n) * SIFTING, float(z), float(x), self.ec_efficiency)
+            self._key(
+                float(n) * SIFTING, float(n) * SIFTING * (1 - test), float(z), float(n) * SIFTING * test, float(x)
+            )
             for n, z, x in zip(self.pairs, self.e_z, self.e_x, strict=True)
         )
         return total / self.duration_s
@@ -188,6 +224,8 @@ def build_entanglement_qkd_links(specs: Mapping[int, LinkSpecBase], context: Bui
             duration_s=context.duration_s,
             ec_efficiency=spec.ec_efficiency,
             monte_carlo=spec.model is LinkModel.MONTE_CARLO,
+            finite=spec.finite_key_params,
+            test_fraction=spec.test_fraction,
         )
         context.on_progress(index, 1.0)
     return engines
