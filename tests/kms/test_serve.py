@@ -483,3 +483,52 @@ def test_the_ready_file_appears_when_the_kmes_answer_and_goes_when_they_stop(sit
         process.send_signal(signal.SIGINT)
         process.wait(timeout=30)
     assert not ready.exists()
+
+
+def test_one_sigint_at_any_moment_of_start_up_stops_serve(site: Path) -> None:
+    """One ^C stops serve whenever it comes: in the warm-up, as the ready file appears, while the servers start
+    and while a client's TLS handshakes are being answered (a KeyboardInterrupt raised there was lost)."""
+    for delay_s in (None, 0.0, 0.03, 0.1, 0.3):  # None: during the warm-up
+        port = free_ports(3)
+        ready = site / "ready.json"
+        command = [sys.executable, "-m", "qinternet", "serve", str(site / "net.yaml"), "--pki", str(site / "pki")]
+        command += ["--db", f"sqlite:///{site / 'kms.db'}", "--base-port", str(port), "--ops-port", "0"]
+        command += ["--speed", "60", "--warm-up", "1d" if delay_s is None else "2min", "--ready-file", str(ready)]
+        log = site / "serve.log"
+        with log.open("wb") as err:
+            process = subprocess.Popen(command, cwd=site, stdout=subprocess.DEVNULL, stderr=err)
+        stop = threading.Event()
+
+        def connect(port: int = port, stop: threading.Event = stop) -> None:
+            while not stop.is_set():  # handshakes keep the server in Python code called from its connections
+                try:
+                    with client(site, "sae-alice") as alice:
+                        alice.get(f"https://localhost:{port}/api/v1/keys/sae-bob/status")
+                except (httpx.HTTPError, OSError):
+                    time.sleep(0.005)
+
+        try:
+            deadline = time.monotonic() + 60
+            if delay_s is None:
+                while port_is_free(port):
+                    assert process.poll() is None
+                    assert time.monotonic() < deadline
+                    time.sleep(0.02)
+            else:
+                while not ready.exists():
+                    assert process.poll() is None
+                    assert time.monotonic() < deadline
+                    time.sleep(0.005)
+                threading.Thread(target=connect, daemon=True).start()
+                time.sleep(delay_s)
+            process.send_signal(signal.SIGINT)
+            assert process.wait(timeout=10) == 0, delay_s
+        finally:
+            stop.set()
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+        text = log.read_text()
+        assert text.rstrip().endswith("stopped"), (delay_s, text)
+        assert "Traceback" not in text, (delay_s, text)
+        assert not ready.exists()

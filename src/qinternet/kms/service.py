@@ -19,12 +19,10 @@ import gc
 import json
 import logging
 import os
-import signal
 import socket
 import sys
-import threading
 import time
-from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,7 +41,7 @@ from qinternet.kms.policy import KeyPolicy
 from qinternet.kms.settings import ServeSettings
 from qinternet.kms.southbound import DeviceEnd
 from qinternet.kms.store import KeyStore, MasterKeyError
-from qinternet.kms.tls import KmeServer, QuietServer, listen, serve_kmes
+from qinternet.kms.tls import KmeServer, QuietServer, SignalStop, listen, serve_kmes
 from qinternet.kms.topology import KeyLimits, KmsTopology
 from qinternet.network.schema import Scenario
 from qinternet.outputs import write_file
@@ -113,7 +111,7 @@ def run_service(
     if settings.master_key_file is not None and settings.master_key_file.stat().st_mode & 0o077:
         log.warning("the master key file %s can be read by other users: chmod 600 it", settings.master_key_file)
     try:
-        with _sigterm_as_interrupt():
+        with SignalStop(raising=True) as stop:  # raising until the event loop is about to run
             sockets = listen_all(settings, ports, side_apps)  # a port in use stops us here
             try:
                 store = open_store(settings.db, master_key)
@@ -132,6 +130,7 @@ def run_service(
                         announce,
                         side_apps,
                         devices,
+                        stop,
                     )
                 finally:
                     log.info("stopping: closing the key store")
@@ -142,23 +141,6 @@ def run_service(
     except KeyboardInterrupt:  # ^C or SIGTERM: a clean stop, whenever it comes
         interrupt_handled()
     log.info("stopped")
-
-
-@contextlib.contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM (systemd, docker stop, kill) stops ``serve`` as ^C does: cleanly, at any point of start-up."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def interrupt(_sig: int, _frame: object) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def _serve_store(
@@ -175,8 +157,10 @@ def _serve_store(
     announce: Callable[[list[KmeServer]], None],
     side_apps: Sequence[SideApp],
     devices: Mapping[str, DeviceEnd] | None,
+    stop: SignalStop,
 ) -> None:
-    """Warm the pools up (links run here), ``announce`` the servers and serve until ^C or ``stop_after_s``."""
+    """Warm the pools up (links run here), ``announce`` the servers and serve until ``stop`` (^C, SIGTERM) or
+    ``stop_after_s``."""
     capacity_bytes = int(settings.pool_capacity_bits // 8)
     feeder = None
     if devices is None:
@@ -222,6 +206,9 @@ def _serve_store(
     ]
     if settings.ops_port:
         plain.insert(0, (create_ops_app(store, topology, metrics, dict(ports), title=spec.name), sockets[_OPS]))
+    # From here a signal only asks the servers to exit: a KeyboardInterrupt raised in the event loop can be lost
+    # (SignalStop); one that comes before the loop runs stops the servers as soon as they have started.
+    stop.raising = False
     announce(servers)
     for i, side in enumerate(side_apps):
         side.ready(client_url(side.host, sockets[_side_key(i)].getsockname()[1], "http") + "/")
@@ -239,6 +226,7 @@ def _serve_store(
                 store,
                 feeder,
                 plain,
+                stop,
                 speed=settings.speed,
                 start_s=settings.warm_up_s,
                 stop_after_s=stop_after_s,
@@ -430,6 +418,7 @@ async def _run(
     store: KeyStore,
     feeder: NetworkFeeder | None,
     plain: Sequence[tuple[FastAPI, socket.socket]],
+    stop: SignalStop,
     *,
     speed: float,
     start_s: float,
@@ -437,11 +426,12 @@ async def _run(
     reservation_ttl_s: float = 0.0,
 ) -> None:
     """Serve the KMEs and the plain-HTTP apps (ops, side apps), advancing the network (if it runs here) every
-    tick."""
-    serving = asyncio.create_task(serve_kmes(servers))
+    tick, until ``stop`` has them exit."""
+    serving = asyncio.create_task(serve_kmes(servers, stop=stop))
     plain_servers = [
         QuietServer(uvicorn.Config(app, access_log=False, log_level="warning", lifespan="off")) for app, _ in plain
     ]
+    stop.watch(plain_servers)
     plain_tasks = [
         asyncio.create_task(server.serve(sockets=[sock]))
         for server, (_, sock) in zip(plain_servers, plain, strict=True)

@@ -21,7 +21,7 @@ import signal
 import socket
 import ssl
 import threading
-from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,7 @@ __all__ = [
     "KmeServer",
     "QuietServer",
     "RunningKmes",
+    "SignalStop",
     "identity_protocol",
     "listen",
     "serve_kmes",
@@ -111,26 +112,61 @@ class QuietServer(uvicorn.Server):
         yield
 
 
-@contextlib.contextmanager
-def _stopped_by_signals(servers: list[uvicorn.Server]) -> Iterator[None]:
-    """While inside, SIGINT and SIGTERM ask every server to exit (a second SIGINT: without waiting for
-    open connections). Signals are only handled in the main thread; elsewhere this does nothing."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
+class SignalStop:
+    """While inside (``with``; in the main thread only, elsewhere it does nothing), SIGINT and SIGTERM ask
+    every :meth:`watch`-ed server to exit, and servers watched later exit as soon as they have started; a
+    second SIGINT also stops waiting for open connections.
 
-    def stop(sig: int, _frame: object) -> None:
+    The handler only sets flags, never raises: a :class:`KeyboardInterrupt` raised in an event loop is lost
+    when it interrupts Python code called from a connection's callback (uvloop's
+    ``UVBaseTransport._fatal_error`` reports it as "Fatal error on transport" and serves on; uvicorn's
+    ``run_asgi`` answers it with a 500), and the first ^C then did nothing.
+
+    Args:
+        raising: until set to False, the signals raise :class:`KeyboardInterrupt` instead (for synchronous
+            start-up work, such as a warm-up, that no flag stops).
+    """
+
+    def __init__(self, *, raising: bool = False) -> None:
+        self.raising = raising
+        self.signals: list[int] = []
+        """The signals received since :attr:`raising` was False, in order."""
+        self._servers: list[uvicorn.Server] = []
+        self._previous: dict[int, Any] = {}
+
+    @property
+    def requested(self) -> bool:
+        """Whether a signal asked to stop."""
+        return bool(self.signals)
+
+    def watch(self, servers: Iterable[uvicorn.Server]) -> None:
+        """Stop ``servers`` on the signals (at once if one came already)."""
         for server in servers:
-            if server.should_exit and sig == signal.SIGINT:
-                server.force_exit = True
-            server.should_exit = True
+            self._servers.append(server)
+            self._ask(server)
 
-    originals = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, handler in originals.items():
+    def _ask(self, server: uvicorn.Server) -> None:
+        if self.signals:
+            server.should_exit = True
+            if signal.SIGINT in self.signals[1:]:  # a SIGINT after the first signal: do not wait for connections
+                server.force_exit = True
+
+    def _handle(self, signum: int, _frame: object) -> None:
+        if self.raising:
+            raise KeyboardInterrupt
+        self.signals.append(signum)
+        for server in self._servers:
+            self._ask(server)
+
+    def __enter__(self) -> SignalStop:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = {sig: signal.signal(sig, self._handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        for sig, handler in self._previous.items():
             signal.signal(sig, handler)
+        self._previous = {}
 
 
 logger = logging.getLogger("qinternet.kms")
@@ -190,15 +226,22 @@ async def serve_kmes(
     *,
     started: Callable[[], None] | None = None,
     servers: list[uvicorn.Server] | None = None,
+    stop: SignalStop | None = None,
 ) -> None:
     """Run every KME's server in this event loop until they exit (``should_exit``) or are cancelled.
 
-    ``servers``, when given, receives the uvicorn servers (to stop them from elsewhere).
+    ``servers``, when given, receives the uvicorn servers (to stop them from elsewhere). ``stop``: how the
+    signals stop them (default: one installed while this runs).
     """
+    if stop is None:
+        with SignalStop() as own:
+            await serve_kmes(kmes, started=started, servers=servers, stop=own)
+        return
     made = [server_for(kme) for kme in kmes]
     if servers is not None:
         servers.extend(made)
     servers = made
+    stop.watch(servers)
     tasks = [
         asyncio.create_task(server.serve(sockets=None if kme.sock is None else [kme.sock]))
         for kme, server in zip(kmes, servers, strict=True)
@@ -215,8 +258,7 @@ async def serve_kmes(
         started()
     logging.getLogger("qinternet.kms").info("serving %d KMEs", len(kmes))
     try:
-        with _stopped_by_signals(servers):
-            await asyncio.gather(*tasks)
+        await asyncio.gather(*tasks)
     finally:
         for server in servers:
             server.should_exit = True
