@@ -173,7 +173,11 @@ def test_a_stream_goes_through_and_back_while_the_keys_rotate(kmes: FakeKmes, ca
     _run(body)
     # 2 MiB through keys of 64 KiB: at least 2 MiB / (64 KiB + one 64 KiB record of overshoot) rotations
     assert len(kmes.issued) >= 2 * STREAM_BYTES // (2 * ROTATE_BYTES)
-    assert kmes.delivered == set(kmes.issued)  # the slave asked its KME for exactly the master's key IDs
+    # The slave asked its KME only for the master's key IDs, and for all of them but at most the last: a rotation
+    # that the end of the stream overtakes (its KEY record written as the test closes the tunnel) leaves one key
+    # the master took and nobody used (the KME voids it once its reservation expires).
+    assert kmes.delivered <= set(kmes.issued)
+    assert len(set(kmes.issued) - kmes.delivered) <= 1
     assert all(size == 256 for _, size in kmes.requests)
     rotations = [r.getMessage() for r in caplog.records if "(bytes, QKD key" in r.getMessage()]
     assert len(rotations) == len(kmes.issued) - 1
