@@ -15,6 +15,6 @@ and there is no JavaScript build step. Bokeh/Panel or Dash were the alternatives
 framework of several megabytes (with its own JavaScript bundle and server) for a map of circles and lines,
 a few tables and a list, which SVG does in a few hundred lines.
 
-Modules: :mod:`.alarms` (when a link raises an alarm), :mod:`.live` (the state of a running network),
+Modules: :mod:`.alarms` (how the page lists the network's alarms), :mod:`.live` (the state of a running network),
 :mod:`.outputs` (the state of run and sweep output folders), :mod:`.app` (the FastAPI app).
 """

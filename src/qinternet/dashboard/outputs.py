@@ -90,8 +90,7 @@ class RunOutput:
 
         Per link: the pool then and the key rate over the step before it (``rate_bps``), with the run's
         QBER and block counts; per demand: key wanted and delivered by then; the paths the demands used
-        over the run; the alarms of ``summary.json`` raised by then and those the run's figures show
-        (:func:`_run_alarms`).
+        over the run; the alarms of ``summary.json`` raised by then (:func:`_run_alarms`).
         """
         last = len(self.times_s) - 1
         i = last if step is None else max(0, min(int(step), last))
