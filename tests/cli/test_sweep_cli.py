@@ -60,6 +60,8 @@ def test_a_sweep_writes_parquet_figures_and_a_report_and_continues_where_it_stop
         (("values: [0.1, 0.2]", "range: [0.1, 0.2], points: 0"), "vary[0].points"),
         (("[key_rate_per_pulse]", "[key_rate]"), "metrics[0]"),
         (("settings: {distance_km: 60}", "settings: {distance: 60}"), "base.settings.distance"),
+        (("settings: {distance_km: 60}", "settings: {distance_km: -60}"), "base.settings.distance_km:"),
+        (("values: [0.1, 0.2]", "values: [0.1, abc]"), "error: detector.efficiency: must be a number"),
     ],
 )
 def test_bad_studies_fail_in_one_line_naming_the_field(

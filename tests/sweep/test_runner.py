@@ -117,7 +117,8 @@ def test_bad_paths_and_metrics_are_named_before_or_at_the_first_run(tmp_path: Pa
             run_study(_study(tmp_path, STUDY.replace("detector.efficiency", "detector.eficiency")), tmp_path / "a",
                       client=client)  # fmt: skip
         assert info.value.field == "detector.eficiency"
-        assert not (tmp_path / "a" / JOURNAL).exists()  # refused before anything ran
+        assert not (tmp_path / "a").exists()  # refused before anything ran or the folder was claimed
+        run_study(_study(tmp_path), tmp_path / "a", client=client)  # so the corrected study may use it
         with pytest.raises(ParameterError) as info:
             run_study(_study(tmp_path, STUDY.replace("qber]", "qbr]")), tmp_path / "b", client=client)
         assert info.value.field == "metrics[1]"

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from qinternet.cli.output import QuietOption, dump_json, print_listing, progress_bar
-from qinternet.errors import ParameterError
+from qinternet.errors import ParameterError, QinternetError
+
+if TYPE_CHECKING:
+    from qinternet.sweep.study import Study
 
 __all__ = ["studies_app", "sweep"]
 
@@ -24,7 +29,7 @@ _ADDRESS = re.compile(r"^((tcp|tls|ucx|inproc|ws|wss)://)?[A-Za-z0-9_.\-\[\]:]+:
 """A Dask scheduler's address: ``tcp://HOST:PORT`` (or ``HOST:PORT``, or another of Dask's protocols)."""
 
 
-def _study(name: str) -> tuple[object, str]:
+def _study(name: str) -> tuple[Study, str]:
     from qinternet.sweep.study import load_study
 
     if not name.strip():
@@ -33,6 +38,18 @@ def _study(name: str) -> tuple[object, str]:
         return load_study(name)
     except OSError as exc:
         raise ParameterError("STUDY", f"cannot be read: {exc.strerror or exc}") from None
+
+
+@contextlib.contextmanager
+def _named_as_in_the_study() -> Iterator[None]:
+    """Errors about the study's fields keep the study's paths (``detector.efficiency``, ``metrics[1]``), not the
+    options other commands have for the same field (``--detector-efficiency``)."""
+    try:
+        yield
+    except ParameterError as exc:
+        if exc.field.startswith("--"):
+            raise
+        raise QinternetError(str(exc)) from None
 
 
 def sweep(
@@ -56,7 +73,7 @@ def sweep(
     """Run a study: its points and seeds on a Dask cluster, into Parquet and a report; resumes where it stopped."""
     from qinternet.report.sweep import write_sweep_report
     from qinternet.sweep.runner import RESULTS, dask_client, run_study
-    from qinternet.sweep.study import Sampling, Study, describe_axes
+    from qinternet.sweep.study import Sampling, describe_axes
 
     if workers is not None and not 1 <= workers <= MAX_WORKERS:
         raise ParameterError("--workers", f"must be in 1..{MAX_WORKERS}, got {workers}")
@@ -68,7 +85,6 @@ def sweep(
                 "--scheduler", f"must be a scheduler address such as tcp://HOST:8786, got {scheduler[:60]!r}"
             )
     spec, _ = _study(study)
-    assert isinstance(spec, Study)
     folder = out if out is not None else Path(spec.name)
     console = Console(stderr=True, quiet=quiet)
     started = time.perf_counter()
@@ -78,7 +94,7 @@ def sweep(
         def advance(done: int, total: int) -> None:
             progress.update(task, completed=done, total=total)
 
-        with dask_client(scheduler, workers) as client:
+        with dask_client(scheduler, workers) as client, _named_as_in_the_study():
             try:
                 result = run_study(spec, folder, client=client, on_progress=advance)
             except KeyboardInterrupt:

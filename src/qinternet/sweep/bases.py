@@ -108,10 +108,12 @@ def _keyrate(settings: Mapping[str, Any], changes: Mapping[str, Any], seed: int)
 def _link(settings: Mapping[str, Any], changes: Mapping[str, Any], seed: int) -> Callable[[], dict[str, Any]]:
     from qinternet.network.experiment import run_link_experiment
     from qinternet.params import get_preset
+    from qinternet.physics.channels import fibre_channel
 
     own, fields = _split(BaseKind.LINK, settings, changes)
     preset = str(own["preset"])
     system = _devices(get_preset(preset).system, fields)
+    fibre_channel(system.fibre, float(own["distance_km"]))  # the link's channel, checked before any run
     block = own["block_pulses"]
 
     def run() -> dict[str, Any]:
@@ -206,10 +208,25 @@ def prepare(kind: BaseKind, settings: Mapping[str, Any], changes: Mapping[str, A
     check_settings(kind, settings)
     try:
         return _BASES[kind](settings, changes, seed)
+    except ParameterError as exc:
+        raise _as_written(kind, exc, changes) from None
     except (ValueError, TypeError) as exc:
-        if isinstance(exc, ParameterError | ScenarioError):
+        if isinstance(exc, ScenarioError):
             raise
         raise ParameterError("base.settings", str(exc)) from None
+
+
+_SETTING_OF = {"channel.length_km": "distance_km"}
+"""Fields the models name otherwise than the base's setting that sets them."""
+
+
+def _as_written(kind: BaseKind, exc: ParameterError, changes: Mapping[str, Any]) -> ParameterError:
+    """``exc`` naming a base's setting as the study wrote it: ``distance_km`` when varied, else
+    ``base.settings.distance_km``; field paths of devices and hardware stay as they are."""
+    name = _SETTING_OF.get(exc.field, exc.field)
+    if name not in BASE_SETTINGS[kind] or kind is BaseKind.SCENARIO:
+        return exc
+    return ParameterError(name if name in changes else f"base.settings.{name}", exc.reason)
 
 
 def evaluate(kind: BaseKind, settings: Mapping[str, Any], changes: Mapping[str, Any], seed: int) -> dict[str, Any]:

@@ -180,10 +180,14 @@ def run_study(
     Raises:
         ParameterError: naming the study's field (``vary``, ``metrics[i]``, ``base.settings.x``) or ``field``.
     """
-    _claim_folder(folder, study, field)
+    check_output_folder(folder, field, (JOURNAL, RESULTS, STUDY_COPY))
     points = study_points(study)
-    for point in points:  # cheap: builds the parameter objects, runs nothing
+    first_of: dict[tuple[tuple[str, Scalar], ...], Point] = {}
+    for point in points:
+        first_of.setdefault(point.values, point)
+    for point in first_of.values():  # each set of changes once (the seed changes no field); builds, runs nothing
         prepare(study.base.kind, study.base.settings, point.changes(), point.seed)
+    _claim_folder(folder, study, field)  # only a valid study: a corrected one may then use the same folder
     journal = folder / JOURNAL
     done = _read_journal(journal)
     resumed = sum(1 for p in points if p.key in done)
