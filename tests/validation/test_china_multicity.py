@@ -23,8 +23,8 @@ optics could be read; the scenario runs Micius's (preset micius2021, itself assu
 telescope, which a 100 kg portable station cannot have). The key of a pass moves by more than that with the
 unknowns (the receiver's aperture alone by its square), and with the pass's elevation (below). The band says only
 that the model is of the published order; it was not tuned (it gives 2.1 times the figure). **The distance**:
-the stations' places within their cities are not published; 1 % is ~130 km, the size of neither city but well
-above the difference of city-centre coordinates.
+the stations' places within their cities are not published (the Beijing one is "a rooftop"); moving either
+station across its city changes the span by some tens of km, well within 1 % (~130 km).
 """
 
 from __future__ import annotations
