@@ -44,6 +44,10 @@ DURATION_S = {
     "space-ground-2021": 86400.0,  # one night pass with key at each station
     "beijing-hefei-call": 1200.0,  # two 10-minute blocks per hop: both calls served
     "argonne-uchicago-52mi": 1200.0,  # two 10-minute blocks of the loop's key
+    "beijing-urumqi-satellite": 86400.0,  # one night pass with key at each station
+    "china-multicity-2025": 86400.0,  # a night pass with key at each of the four stations
+    "euroqci": 86400.0,  # a January night: every station has a pass with key
+    "ieqnet-150km": 1200.0,  # two 10-minute blocks per link
 }
 WINDOW = (1400, 3000)
 VIRIDIS_ENDS = ((0.267, 0.005, 0.329), (0.993, 0.906, 0.144))

@@ -26,6 +26,19 @@ whole pass above 10 degrees (the 2017 validation shows these conventions already
 1.1 kbit/s over 273 s). The tolerance, [1/100, 1/10] of the published figure, is the band that gap puts the model
 in; the test fails if a change of the model moves it out.
 
+**The miss is in the photons, not in a key-rate convention.** The model's receiver counts, in both bases and all
+intensities, ~57,000 detections per second at culmination, ~48,000 over the 100 s around it, ~37,000 over 200 s,
+~31,000 over the 273 s of Liao et al.'s 2017 window and ~22,000 over the whole pass: as many as the published 47.8
+kbit/s of *secret* key only within ~100 s of culmination, fewer over any longer window (the test below checks 200 s,
+273 s and the whole pass). Secret key is a fraction of the detections (decoy BB84 at ~1 % QBER keeps at most about
+half, asymptotically and from both bases: the single-photon share of the signal, e^-mu, less error correction), so
+the published figure needs about 2.5 to 4.5 times more detected pulses than the model's clock, optics and receiver
+give, whatever the averaging window, the bases kept or the block size. Averaging over the central 273 s instead of
+the whole pass raises the model's rate only 1.45x (3.5 kbit/s). What Chen et al. changed to get those photons
+(clock rate, receiver efficiency, telescope, tracking) is in their Methods, which could not be read (searched: the
+abstract, a secondary summary saying "increases clock rate and applies efficient QKD protocols", news in English and
+Chinese): the preset is left as it is.
+
 **The remote node**: the abstract does not say from where its "more than 2,600 km" is measured; the great circle
 from Xinglong, the nearest point of the rest of the network, is 2,524 km, 3 % short. Tolerance 5 %.
 """
@@ -34,7 +47,9 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import math
 
+import numpy as np
 import pytest
 
 from qinternet.network.catalogue import resolve_scenario
@@ -130,6 +145,21 @@ def test_the_known_part_of_the_upgrade_gives_2_to_5_times_the_2017_key(day: RunR
                 assert then.key_bits > 0
                 assert clock < now.key_bits / then.key_bits < clock * sifting
                 assert now.key_bits / then.key_bits < PUBLISHED_IMPROVEMENT
+
+
+@pytest.mark.parametrize("window_s", [200.0, 273.0, math.inf])
+def test_the_published_rate_needs_more_detections_than_the_model_makes(day: RunResult, window_s: float) -> None:
+    for engine in downlinks(day).values():
+        system = engine.system
+        key_basis_share = system.basis_prob**2  # both ends choose the key basis
+        for one in engine.passes:
+            if one.key_bits <= 0:
+                continue
+            centre = one.times_s[int(np.argmin(one.range_km))]
+            inside = np.abs(one.times_s - centre) <= window_s / 2
+            counts = engine.counts(one.loss_db[inside], engine.sample_s)
+            detections_per_s = sum(counts.key_detections) / key_basis_share / (inside.sum() * engine.sample_s)
+            assert detections_per_s < PUBLISHED_PASS_RATE_BPS
 
 
 def test_backbone_hops_follow_their_loss(day: RunResult) -> None:
