@@ -200,7 +200,15 @@ def _run_one(result: RunResult, app: ApplicationSpec, rng: np.random.Generator, 
         if marked is not None and marked not in (0, 1, 2, 3):
             raise ScenarioError([(f"{path}.options.marked", f"must be 0, 1, 2 or 3, got {marked!r}")])
         outcome = distributed_grover(
-            state, proc_a, proc_b, marked=marked, shots=app.shots, rng=rng, nodes=nodes, wait_s=wait_s
+            state,
+            proc_a,
+            proc_b,
+            marked=marked,
+            shots=app.shots,
+            rng=rng,
+            nodes=nodes,
+            wait_s=wait_s,
+            pair_wait_s=got.latency_s,  # the register waits for the diffusion's pair
         )
     elif app.app is AppKind.CLOCK_SYNC:
         if got.pairs < MIN_CLOCK_PAIRS:
