@@ -48,11 +48,15 @@ DURATION_S = {
     "china-multicity-2025": 86400.0,  # a night pass with key at each of the four stations
     "euroqci": 86400.0,  # a January night: every station has a pass with key
     "ieqnet-150km": 1200.0,  # two 10-minute blocks per link
+    "chicago-teleportation": 600.0,  # ~1.7e5 teleportations
+    "micius-teleportation-uplink": 4 * 86400.0,  # a few night passes over Ngari with teleportations
 }
 WINDOW = (1400, 3000)
 VIRIDIS_ENDS = ((0.267, 0.005, 0.329), (0.993, 0.906, 0.144))
 TAB_BLUE = (0.122, 0.467, 0.706)
 """matplotlib's first colour: the first request's pairs in the Entanglement section's fidelity figure."""
+TAB_PURPLE = (0.580, 0.404, 0.741)
+"""matplotlib's tab:purple: links without key (memory, photonic teleportation) on the map."""
 
 
 def test_every_built_in_scenario_is_covered() -> None:
@@ -104,10 +108,12 @@ def test_the_report_renders_in_a_browser(report: tuple[str, Path, RunSummary], c
     # a blank or broken page inks well under 1 % (the title alone); the shortest built-in report (one dual-downlink,
     # no demand: micius-entanglement-1200km) inks 2.9 % of this tall window
     assert inked > 0.015, f"the page is nearly blank ({inked:.1%} of pixels inked)"
-    key_links = [link for link in summary.links if link.kind != "memory"]
+    key_links = [link for link in summary.links if link.kind not in ("memory", "photonic-teleportation")]
     # the map's colour bar (of key rates) was drawn, or, in a network of memory links only, the first request's
-    # fidelity points: either way an inline SVG rendered
-    for colour in VIRIDIS_ENDS if key_links else (TAB_BLUE,):
+    # fidelity points, or, with teleportation links only, their purple line on the map: either way an inline SVG
+    # rendered
+    colours = VIRIDIS_ENDS if key_links else (TAB_BLUE,) if summary.entanglement else (TAB_PURPLE,)
+    for colour in colours:
         assert np.any(np.all(np.abs(pixels - np.array(colour)) < 0.03, axis=2)), f"no pixel of colour {colour}"
     if keep := os.environ.get("QINTERNET_SCREENSHOTS"):
         Path(keep).mkdir(parents=True, exist_ok=True)

@@ -19,8 +19,23 @@ number and fidelity of the single-qubit gates of the compiled circuits. Every on
 model is checked as an upper bound with a margin that these unknowns can fill.
 
 Numbers (exact, no sampling): teleported CZ with the preset, process fidelity 0.896 (average gate fidelity 0.917);
-Grover 0.816. The gap is local: with the ~0.97 pair the press reports for Main 2025 the model's CZ would reach
-0.924, so the experiment's local operations cost ~0.06 more than the preset's assumed depolarising gates.
+Grover 0.816 without waiting, 0.815 with the register waiting for the diffusion's pair (the scenario's mean 5.7 ms
+per pair, the preset's T2 = 10 s; :mod:`qinternet.apps.distributed`). The gap is local: with the ~0.97 pair the
+press reports for Main 2025 the model's CZ would reach 0.924, so the experiment's local operations cost ~0.06 more
+than the preset's assumed depolarising gates.
+
+Why the search is at 0.815 against the published 0.71 (the same success probability: reading the marked item after
+one Grover iteration of two qubits, one per module, both CZs teleported, averaged over the four oracles):
+
+* 0.07 of the 0.105 is the teleported CZ's own excess (0.896 against 0.86) entering twice: the model's search is
+  what its own CZ predicts through ``F**2 + (1 - F)**2/3`` (0.808, within 0.01 of the full model), and the published
+  CZ predicts 0.746.
+* the rest, 0.036, lies outside the two gate teleportations: the circuit qubits' preparation and readout (Extended
+  Data Table 1, not read), their single-qubit gates (the preset has none: 0.999 would cost 0.009), and the wait for
+  the second pair (0.0004 at the model's 176 pairs/s; 0.008 at the 9.7 pairs/s press reports of Main 2025 quote).
+* What the model leaves out, and the abstract does not give, is therefore the size of the local errors; the number
+  of teleportations (two), the readout and the wait are modelled. Nothing here is tuned to the published figure:
+  the local gates stay at the preset's cited 0.98.
 """
 
 from __future__ import annotations
@@ -45,6 +60,8 @@ REPORTED_PAIR_FIDELITY = 0.97
 """Press reports of Main et al. 2025: "97% entanglement fidelity" of the remote Sr+-Sr+ pair (not read in the paper)."""
 ROUNDING = 0.005
 """The abstract's figures are whole percent."""
+SCENARIO_PAIR_WAIT_S = 0.0057
+"""Mean time per pair of the oxford-dqc-2025 scenario's request (its summary's ``latency_s``, 5.695 ms)."""
 
 PERFECT = ProcessorParams()
 
@@ -97,11 +114,55 @@ def test_the_preset_runs_the_distributed_grover_search_above_the_published_succe
 ) -> None:
     # Upper bound with margin 0.15: the CZ margin (0.06) enters through two teleported gates, dP/dF ~ 1.7 -> 0.10,
     # plus the 0.05 of readout and single-qubit gates of the first test. Loose, because the abstract leaves these
-    # open; it still catches a model that loses the search (0.25) or ignores the pairs (> 0.9).
+    # open; it still catches a model that loses the search (0.25) or ignores the pairs (> 0.9). The register waits
+    # for the diffusion's pair as in the scenario (its mean time per pair).
     pair, node = oxford
-    per_oracle = grover_success_probabilities(pair, node, node)
+    per_oracle = grover_success_probabilities(pair, node, node, pair_wait_s=SCENARIO_PAIR_WAIT_S)
     np.testing.assert_allclose(per_oracle, per_oracle[0], atol=1e-12)  # the noise here favours no item
+    assert float(per_oracle.mean()) == pytest.approx(0.815, abs=0.001)  # the figure the module docstring explains
     assert PUBLISHED_GROVER_SUCCESS - ROUNDING <= float(per_oracle.mean()) <= PUBLISHED_GROVER_SUCCESS + 0.15
+
+
+def test_the_grover_gap_is_the_cz_gap_twice_and_the_rest_lies_outside_the_teleported_gates(
+    oxford: tuple[NDArray[np.float64], ProcessorParams],
+) -> None:
+    # The model's search is what its own teleported CZ predicts through the two-QGT closed form F^2 + (1 - F)^2/3
+    # (within 0.01: the local gates' errors are not all of the pair's Z type); so of the gap to the published 0.71,
+    # the part from the CZ's excess is closed_form(model CZ) - closed_form(published CZ) ~ 0.06-0.07, and what is
+    # left, 0.71 below closed_form(published CZ) = 0.746 by 0.036 (+-0.016 from the abstract's rounding, first
+    # test), is outside the teleported gates: readout, single-qubit gates, the wait for the second pair.
+    pair, node = oxford
+    grover = float(grover_success_probabilities(pair, node, node, pair_wait_s=SCENARIO_PAIR_WAIT_S).mean())
+    cz = teleported_gate_fidelity(pair, node, node).process_fidelity
+
+    def two_qgts(f: float) -> float:
+        return f**2 + (1 - f) ** 2 / 3
+
+    assert grover == pytest.approx(two_qgts(cz), abs=0.01)
+    from_cz = two_qgts(cz) - two_qgts(PUBLISHED_CZ_FIDELITY)
+    assert 0.05 < from_cz < 0.08
+    outside = two_qgts(PUBLISHED_CZ_FIDELITY) - PUBLISHED_GROVER_SUCCESS
+    assert 0.036 - 0.016 < outside < 0.036 + 0.016
+
+
+def test_waiting_for_the_second_pair_dephases_as_the_exponential_average(
+    oxford: tuple[NDArray[np.float64], ProcessorParams],
+) -> None:
+    # A perfect register whose qubits wait an exponential time of mean tau with T2: coherence 1/(1 + tau/T2) each
+    # (module docstring of qinternet.apps.distributed), i.e. a Z flip with probability q = (1 - 1/(1 + tau/T2))/2 on
+    # each qubit before the diffusion. A Z flip there becomes, through the diffusion, a flip of the other qubit's read
+    # bit, so with perfect pairs the search succeeds only when neither flips: (1 - q)^2.
+    _, node = oxford
+    waiting = dataclasses.replace(PERFECT, t2_s=node.t2_s)
+    tau = 1.0  # long, to make the effect large
+    q = (1 - 1 / (1 + tau / node.t2_s)) / 2
+    got = grover_success_probabilities(bell.perfect_pair(), waiting, waiting, pair_wait_s=tau)
+    np.testing.assert_allclose(got, (1 - q) ** 2, rtol=1e-12)
+    # at the scenario's pace the wait costs the search 0.0004 and is not the gap's cause
+    pair, _ = oxford
+    cost = grover_success_probabilities(pair, node, node).mean()
+    cost -= grover_success_probabilities(pair, node, node, pair_wait_s=SCENARIO_PAIR_WAIT_S).mean()
+    assert 0.0 < cost < 0.001
 
 
 def test_with_the_reported_pair_the_missing_infidelity_is_local(

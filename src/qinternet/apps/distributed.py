@@ -40,6 +40,13 @@ of the read bit ``b`` (``a``); the second gate's ``Z_a`` (``Z_b``) error is turn
 of bit ``a`` (``b``). The search succeeds when the flips cancel: ``P = p_0 p'_0 + p_3 p'_3 + p_1 p'_2 + p_2 p'_1``;
 for Werner pairs of fidelity ``F``, ``P = F**2 + (1 - F)**2/3``. A fully depolarised pair (``p = 1/4``) dephases
 the register completely after the oracle, and every later operation here is unital, so ``P = 1/4``: a guess.
+
+Waiting for the second pair (``pair_wait_s``): a module with one communication qubit (Main et al.'s one Sr+
+network qubit per module) can hold one pair at a time, so the diffusion's pair is made after the oracle's is
+consumed, while the data qubits hold the register. A heralded link's time to a pair is geometric, close to
+exponential with mean ``tau`` (the entanglement network's ``latency_s``), and the coherence of a qubit that
+dephases as ``exp(-t/T2)`` then averages to ``E[exp(-T/T2)] = 1/(1 + tau/T2)``: the data qubits dephase as after a
+fixed wait of ``T2 ln(1 + tau/T2)``. The oracle's pair can be made before the search starts, so only one wait counts.
 """
 
 from __future__ import annotations
@@ -225,9 +232,9 @@ def _check_nodes(node_a: ProcessorParams, node_b: ProcessorParams) -> None:
             )
 
 
-def _check_wait(wait_s: float) -> None:
+def _check_wait(wait_s: float, field: str = "wait_s") -> None:
     if not (math.isfinite(wait_s) and wait_s >= 0.0):
-        raise ParameterError("wait_s", f"must be a finite time >= 0 s, got {wait_s!r}")
+        raise ParameterError(field, f"must be a finite time >= 0 s, got {wait_s!r}")
 
 
 def _check_shots(shots: int | None, rng: np.random.Generator | None) -> None:
@@ -359,8 +366,20 @@ def gate_teleportation(
 # ---------------------------------------------------------------------------------------------------------
 
 
+def _mean_wait_equivalent_s(node: ProcessorParams, pair_wait_s: float) -> float:
+    """The fixed wait that dephases as an exponential wait of mean ``pair_wait_s`` does (module docstring)."""
+    if pair_wait_s == 0.0 or math.isinf(node.t2_s):
+        return 0.0
+    return node.t2_s * math.log1p(pair_wait_s / node.t2_s)
+
+
 def _grover_readout(
-    marked: int, pairs: NDArray[np.float64], node_a: ProcessorParams, node_b: ProcessorParams, wait_s: float
+    marked: int,
+    pairs: NDArray[np.float64],
+    node_a: ProcessorParams,
+    node_b: ProcessorParams,
+    wait_s: float,
+    pair_wait_s: float = 0.0,
 ) -> NDArray[np.float64]:
     """Probabilities of the four read-out items (index ``2 a + b``) of the distributed search for ``marked``."""
     bits = ((marked >> 1) & 1, marked & 1)
@@ -373,6 +392,8 @@ def _grover_readout(
     rho = _teleported_cz(rho, 0, 1, pairs[0], node_a, node_b, wait_s)
     for q in (0, 1):  # the oracle's X, the diffusion's H and X
         rho = _gate(rho, _X @ HADAMARD @ oracle_x[q], [q], nodes[q])
+    for q in (0, 1):  # the register waits for the diffusion's pair
+        rho = _dephase(rho, [q], nodes[q], _mean_wait_equivalent_s(nodes[q], pair_wait_s))
     rho = _teleported_cz(rho, 0, 1, pairs[1], node_a, node_b, wait_s)
     for q in (0, 1):  # the diffusion's X and H
         rho = _gate(rho, HADAMARD @ _X, [q], nodes[q])
@@ -388,6 +409,7 @@ def grover_success_probabilities(
     node_b: ProcessorParams,
     *,
     wait_s: float = 0.0,
+    pair_wait_s: float = 0.0,
 ) -> NDArray[np.float64]:
     """Exact probability of reading the marked item, for each of the four oracles (marked item ``2 a + b``).
 
@@ -397,6 +419,7 @@ def grover_success_probabilities(
         node_a: module A's processor (qubit ``a``, the most significant bit of the item).
         node_b: module B's processor.
         wait_s: time each classical bit takes to arrive, s.
+        pair_wait_s: mean time the register waits for the diffusion's pair, s (module docstring).
 
     Returns:
         float array (4,).
@@ -407,7 +430,8 @@ def grover_success_probabilities(
     pairs = _pairs(pair, 2)
     _check_nodes(node_a, node_b)
     _check_wait(wait_s)
-    return np.array([_grover_readout(w, pairs, node_a, node_b, wait_s)[w] for w in range(_ITEMS)])
+    _check_wait(pair_wait_s, "pair_wait_s")
+    return np.array([_grover_readout(w, pairs, node_a, node_b, wait_s, pair_wait_s)[w] for w in range(_ITEMS)])
 
 
 def distributed_grover(
@@ -420,6 +444,7 @@ def distributed_grover(
     rng: np.random.Generator | None = None,
     nodes: tuple[str, str] = ("A", "B"),
     wait_s: float = 0.0,
+    pair_wait_s: float = 0.0,
 ) -> AppOutcome:
     """Grover's search on two modules with both CZ gates teleported: metric ``grover_success_probability``.
 
@@ -431,7 +456,7 @@ def distributed_grover(
     conservative).
 
     Args:
-        pair, node_a, node_b, wait_s: as in :func:`grover_success_probabilities`.
+        pair, node_a, node_b, wait_s, pair_wait_s: as in :func:`grover_success_probabilities`.
         marked: the marked item in 0..3, or None for all four oracles.
         shots: shots per oracle, or None for the exact value.
         rng: the random generator for the shots.
@@ -447,13 +472,15 @@ def distributed_grover(
     pairs = _pairs(pair, 2)
     _check_nodes(node_a, node_b)
     _check_wait(wait_s)
+    _check_wait(pair_wait_s, "pair_wait_s")
     oracles = list(range(_ITEMS)) if marked is None else [marked]
-    readouts = [_grover_readout(w, pairs, node_a, node_b, wait_s) for w in oracles]
+    readouts = [_grover_readout(w, pairs, node_a, node_b, wait_s, pair_wait_s) for w in oracles]
     exact = [float(r[w]) for w, r in zip(oracles, readouts, strict=True)]
     details: dict[str, Any] = {
         "oracles": oracles,
         "success_probability_exact": exact,
         "pairs_consumed_per_run": 2,
+        "pair_wait_s": pair_wait_s,
     }
     mean_exact = float(np.mean(exact))
     if shots is None:

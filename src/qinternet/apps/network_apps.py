@@ -36,10 +36,11 @@ from qinternet.apps.distributed import TwoQubitGate, distributed_grover, gate_te
 from qinternet.apps.entangled_qkd import entanglement_qkd
 from qinternet.apps.outcome import AppOutcome
 from qinternet.apps.qpacket import PacketChannel, PacketHeader, header_error_rad_of_snr, send_packets
-from qinternet.apps.teleportation import teleport
+from qinternet.apps.teleportation import teleport, teleport_photons
 from qinternet.errors import ParameterError
 from qinternet.network.entanglement_net import RequestResult
 from qinternet.network.links.memory import preset_of
+from qinternet.network.links.photonic_teleportation import PhotonicTeleportationEngine
 from qinternet.network.run import RunResult, RunStage
 from qinternet.network.run import run_scenario as run_network
 from qinternet.network.schema import AppKind, ApplicationSpec, LinkModel, Scenario, ScenarioError
@@ -157,6 +158,8 @@ def _run_one(result: RunResult, app: ApplicationSpec, rng: np.random.Generator, 
     if app.link is not None:
         if app.app is AppKind.QPACKET:
             return _qpacket_on_link(result, app, rng, path)
+        if app.app is AppKind.TELEPORTATION:
+            return _teleport_on_link(result, app, rng)
         return _chsh_on_link(result, app, rng)
     assert result.entanglement is not None
     assert app.request is not None
@@ -197,7 +200,15 @@ def _run_one(result: RunResult, app: ApplicationSpec, rng: np.random.Generator, 
         if marked is not None and marked not in (0, 1, 2, 3):
             raise ScenarioError([(f"{path}.options.marked", f"must be 0, 1, 2 or 3, got {marked!r}")])
         outcome = distributed_grover(
-            state, proc_a, proc_b, marked=marked, shots=app.shots, rng=rng, nodes=nodes, wait_s=wait_s
+            state,
+            proc_a,
+            proc_b,
+            marked=marked,
+            shots=app.shots,
+            rng=rng,
+            nodes=nodes,
+            wait_s=wait_s,
+            pair_wait_s=got.latency_s,  # the register waits for the diffusion's pair
         )
     elif app.app is AppKind.CLOCK_SYNC:
         if got.pairs < MIN_CLOCK_PAIRS:
@@ -303,3 +314,26 @@ def _chsh_on_link(result: RunResult, app: ApplicationSpec, rng: np.random.Genera
     if pairs < MIN_CHSH_PAIRS:
         return _no_pairs(app, nodes, "chsh_s", f"a Bell test needs {MIN_CHSH_PAIRS} pairs; the link detected {pairs}")
     return chsh_test(pair_of_qber(qber), rng, pairs, nodes=nodes).to_dict()
+
+
+def _teleport_on_link(result: RunResult, app: ApplicationSpec, rng: np.random.Generator) -> dict[str, Any]:
+    """Photonic teleportation over a ``photonic-teleportation`` link: the run's events drawn from its figures."""
+    index = next(i for i, link in enumerate(result.scenario.links) if link.id == app.link)
+    link = result.scenario.links[index]
+    engine = result.links[index].engine
+    assert isinstance(engine, PhotonicTeleportationEngine)
+    nodes = (link.a, link.b)
+    figures = engine.figures()
+    outcome = teleport_photons(
+        engine.fidelity_per_basis if engine.expected_events > 0 else [0.5, 0.5, 0.5],
+        engine.expected_events,
+        rng,
+        nodes=nodes,
+        details=figures,
+    )
+    if outcome is None:
+        why = (
+            f"the link teleported no photon in some basis during the run (expected {engine.expected_events:.3g} events)"
+        )
+        return _no_pairs(app, nodes, "average_fidelity", why)
+    return outcome.to_dict()

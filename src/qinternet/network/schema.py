@@ -311,7 +311,8 @@ class ApplicationSpec(Model):
         app: which application.
         request: the request whose pairs it uses.
         link: for ``chsh``, an ``entanglement`` or ``dual-downlink`` link (photon pairs from a source, e.g. a
-            satellite); for ``qpacket``, a ``fibre`` link (the packets' path).
+            satellite); for ``qpacket``, a ``fibre`` link (the packets' path); for ``teleportation``, a
+            ``photonic-teleportation`` link (photonic qubits teleported without memories).
         shots: runs of the application (Monte-Carlo statistics and the confidence interval).
         options: the application's own settings (e.g. ``{nodes: 4}`` for clock-sync).
     """
@@ -326,10 +327,10 @@ class ApplicationSpec(Model):
     def _source(self) -> ApplicationSpec:
         if (self.request is None) == (self.link is None):
             raise PydanticCustomError("application", "give either request or link")
-        if self.link is not None and self.app not in (AppKind.CHSH, AppKind.QPACKET):
+        if self.link is not None and self.app not in (AppKind.CHSH, AppKind.QPACKET, AppKind.TELEPORTATION):
             raise PydanticCustomError(
                 "application",
-                "{app} runs on a request's pairs; only chsh and qpacket take a link",
+                "{app} runs on a request's pairs; only chsh, qpacket and teleportation take a link",
                 {"app": self.app.value},
             )
         return self
@@ -574,6 +575,13 @@ def _quantum_errors(scenario: Scenario) -> list[tuple[str, str]]:
                 errors.append((f"applications[{i}].link", f"unknown link {app.link!r}"))
             elif app.app is AppKind.QPACKET and source.kind is not LinkKind.FIBRE:
                 errors.append((f"applications[{i}].link", f"link {app.link!r} is not a fibre link (the packets' path)"))
+            elif app.app is AppKind.TELEPORTATION and source.kind is not LinkKind.PHOTONIC_TELEPORTATION:
+                errors.append(
+                    (
+                        f"applications[{i}].link",
+                        f"link {app.link!r} is {article(source.kind.value)} link, not a photonic-teleportation link",
+                    )
+                )
             elif app.app is AppKind.CHSH and source.kind not in (LinkKind.ENTANGLEMENT, LinkKind.DUAL_DOWNLINK):
                 errors.append(
                     (

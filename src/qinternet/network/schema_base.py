@@ -172,6 +172,7 @@ class LinkKind(enum.Enum):
     MEMORY = "memory"
     DUAL_DOWNLINK = "dual-downlink"
     ENTANGLEMENT_QKD = "entanglement-qkd"
+    PHOTONIC_TELEPORTATION = "photonic-teleportation"
 
 
 class LinkModel(enum.Enum):

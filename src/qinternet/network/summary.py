@@ -441,10 +441,14 @@ def satellite_map_points(run: NetworkRun, links: Sequence[BuiltLink]) -> dict[st
     """
 
     from qinternet.network.links.dual_downlink import DualDownlinkEngine
+    from qinternet.network.links.photonic_teleportation import PhotonicTeleportationEngine
 
     found: dict[str, tuple[tuple[float, float], Any, Any, str]] = {}
     joint: dict[str, tuple[float, DualDownlinkEngine, float | None, str]] = {}
+    uplinks: dict[str, tuple[Orbit, float | None, str]] = {}
     for i, (spec, link) in enumerate(zip(run.scenario.links, links, strict=True)):
+        if isinstance(link.engine, PhotonicTeleportationEngine) and link.engine.orbit is not None:
+            uplinks.setdefault(spec.b, (link.engine.orbit, link.engine.peak_s, spec.id))
         if isinstance(link.engine, DualDownlinkEngine):  # a pair source: drawn where both stations saw it best
             source = getattr(spec, "source", "")
             joint.setdefault(source, (-1.0, link.engine, None, spec.id))
@@ -468,6 +472,11 @@ def satellite_map_points(run: NetworkRun, links: Sequence[BuiltLink]) -> dict[st
         when = 0.0 if peak_s is None else peak_s
         why = "at the run's start (no joint pass)" if peak_s is None else f"closest to both stations ({link_id})"
         points[node] = _sub_satellite_point(run, pair_engine.orbit, None, when, why)
+    for node, (orbit, peak_s, link_id) in uplinks.items():
+        if node in found or node in points:
+            continue
+        why = "at the run's start (no pass)" if peak_s is None else f"closest to the sender ({link_id})"
+        points[node] = _sub_satellite_point(run, orbit, None, 0.0 if peak_s is None else peak_s, why)
     for node, (_, engine, record, link_id) in found.items():
         if record is None:
             times = np.array([0.0])

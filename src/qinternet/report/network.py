@@ -115,6 +115,9 @@ _NO_KEY = "tab:red"
 _MEMORY = "memory"
 """The kind of link that carries entangled pairs between memories: it makes no key, so it is drawn in
 :data:`_MEMORY_COLOUR` on the map and left out of the key figures and tables."""
+_TELEPORTATION = "photonic-teleportation"
+"""The kind of link that teleports photonic qubits: no key either, drawn and left out as memory links are."""
+_KEYLESS = frozenset({_MEMORY, _TELEPORTATION})
 
 _MEMORY_COLOUR = "tab:purple"
 
@@ -281,7 +284,7 @@ def _draw_network(
         rate = link.mean_rate_bps
         colour = _CMAP(norm(rate)) if norm is not None and rate > 0 else _NO_KEY
         style = _LINK_STYLES.get(link.kind, "-") if rate > 0 else ":"
-        if link.kind == _MEMORY:
+        if link.kind in _KEYLESS:
             colour, style = _MEMORY_COLOUR, "-."
         width = {"free-space": 2.0, "fibre": 4.0}.get(link.kind, 2.4 if many else 3.5)
         ax.plot([a[0], b[0]], [a[1], b[1]], color=colour, ls=style, lw=width, zorder=2, solid_capstyle="round")
@@ -495,11 +498,12 @@ def _legend_of_kinds(ax: Axes, summary: RunSummary, arms: bool, tracks: bool) ->
         "mdi": "MDI-QKD link (pair)",
         "twin-field": "twin-field QKD link (pair)",
         _MEMORY: "memory link (entangled pairs, no key)",
+        _TELEPORTATION: "teleportation link (photonic qubits, no key)",
     }
     for kind in link_kinds:
-        colour, dashes = (_MEMORY_COLOUR, "-.") if kind == _MEMORY else ("0.3", _LINK_STYLES.get(kind, "-"))
+        colour, dashes = (_MEMORY_COLOUR, "-.") if kind in _KEYLESS else ("0.3", _LINK_STYLES.get(kind, "-"))
         handles.append(Line2D([], [], color=colour, ls=dashes, lw=2, label=names.get(kind, kind)))
-    if any(link.mean_rate_bps <= 0 and link.kind != _MEMORY for link in summary.links):
+    if any(link.mean_rate_bps <= 0 and link.kind not in _KEYLESS for link in summary.links):
         handles.append(Line2D([], [], color=_NO_KEY, ls=":", lw=2, label="no key in the run"))
     if arms:
         relayed = any(kind in ("mdi", "twin-field") for kind in link_kinds)
@@ -719,7 +723,7 @@ def plot_pools(ax: Axes, run: NetworkRun, *, most: int = 8) -> Axes:
     Pools of very different sizes share a logarithmic axis.
     """
     t, _ = _time_axis(ax, run.times_s)
-    keyless = {i for i, spec in enumerate(run.scenario.links) if spec.kind.value == _MEMORY}
+    keyless = {i for i, spec in enumerate(run.scenario.links) if spec.kind.value in _KEYLESS}
     ranked = np.argsort(run.pool_bits.mean(axis=0), kind="stable")
     order = [int(i) for i in ranked if int(i) not in keyless][:most]
     groups: list[list[int]] = []
@@ -1046,7 +1050,7 @@ def write_report(path: Path, result: RunResult) -> None:
             "so that distances read true.",
         )
     ]
-    key_links = [row for row in summary.links if row.kind != _MEMORY]
+    key_links = [row for row in summary.links if row.kind not in _KEYLESS]
     scale, _ = time_unit(run.times_s)
     if key_links:
         figure, ax = _figure()

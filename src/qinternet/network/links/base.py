@@ -50,6 +50,7 @@ __all__ = [
     "RateCurve",
     "block_pulses",
     "block_runner",
+    "keyless_runner",
     "link_by_link",
     "next_block_end_s",
 ]
@@ -304,5 +305,16 @@ def block_runner(block: Callable[[np.random.Generator, float, float], BlockRecor
         while True:
             yield block_ps  # a bare int is a timeout of that many ps (the kernel's fastest form)
             deliver(block(proc.rng, block_s, ps_to_seconds(proc.kernel.now_ps)))
+
+    return run
+
+
+def keyless_runner() -> LinkRunner:
+    """The process of a link that makes no key by itself (memory links, photonic teleportation): no block."""
+
+    def run(proc: Process, deliver: Callable[[BlockRecord], None]) -> ProcessGenerator:
+        del proc, deliver
+        return
+        yield  # a generator that ends at once
 
     return run

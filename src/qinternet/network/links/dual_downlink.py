@@ -13,8 +13,15 @@ misalignment ``e_d``). A joint pass is one block: its sifted coincidences ``q Q 
 ``q Q N [1 - f h(E) - h(E)]`` (Ma, Fung, Lo, PRA 76, 012307 (2007), eq. (11); asymptotic, as the fibre
 ``entanglement`` links of :mod:`.entanglement`), or with ``finite_key: true`` the finite-key bound of Tomamichel,
 Lim, Gisin, Renner, Nat. Commun. 3, 634 (2012), eq. (2) on the pass's coincidences
-(:mod:`qinternet.network.links.bbm92_finite`). Sky light is not counted: the link runs in the stations' night
-(``night_only: true``, the experiments' practice); a day-time dual downlink is refused.
+(:mod:`qinternet.network.links.bbm92_finite`).
+
+Daylight: as on a ``free-space`` downlink, each station's sky light at the Sun's elevation of each sample
+(:mod:`qinternet.physics.sky`: its field of view, aperture, the link's filter and detection window, the
+detectors' efficiency; :func:`qinternet.network.links.free_space.sky_click_prob_of`) adds to its detectors'
+background (:func:`qinternet.network.links.free_space.sky_channel`), which raises the accidental coincidences and
+so the QBER. At astronomical night (Sun below -18°) it is zero. ``night_only`` (the experiments' practice: Yin et
+al. ran at night) is the operator's policy of using only the stations' nights; with ``night_only: false`` on both
+downlinks the joint passes include daylight, and the sky decides what they give.
 
 With ``model: monte-carlo`` the pass's coincidences are drawn (Poisson) and their errors (binomial); with
 ``finite_key`` the test bits are a random ``test_fraction`` of them, and their errors drawn among the pass's
@@ -31,13 +38,18 @@ from typing import Annotated, Literal
 
 import numpy as np
 from numpy.typing import NDArray
-from pydantic import Field, model_validator
-from pydantic_core import PydanticCustomError
+from pydantic import Field
 
 from qinternet.network.build import link_system
 from qinternet.network.links.base import BlockRecord, BuildContext, LinkEngine, LinkRunner, abort_reason_of
 from qinternet.network.links.bbm92_finite import Bbm92FiniteKeyFields
-from qinternet.network.links.free_space import FreeSpaceSpec, downlink_loss_db, orbit_of
+from qinternet.network.links.free_space import (
+    FreeSpaceSpec,
+    downlink_loss_db,
+    orbit_of,
+    sky_channel,
+    sky_click_prob_of,
+)
 from qinternet.network.satellite import (
     GroundStation,
     Orbit,
@@ -57,8 +69,7 @@ from qinternet.network.schema_base import (
     article,
 )
 from qinternet.params import QkdSystem
-from qinternet.params.units import db_to_transmittance
-from qinternet.physics.channels import FreeSpaceChannel, TwoArm
+from qinternet.physics.channels import TwoArm
 from qinternet.qkd.bbm92 import bbm92_key_fraction, bbm92_observables_arms
 from qinternet.qkd.finite_key import FiniteKeyParams
 from qinternet.qkd.finite_key_bbm92 import bbm92_finite_key_bits
@@ -83,6 +94,8 @@ class DualDownlinkLinkSpec(Bbm92FiniteKeyFields):
         protocol: ``bbm92``.
         preset: the pair source and the stations' receivers (default ``micius2017-entanglement``).
         sample_s: sampling step of the joint passes.
+        filter_bandwidth_nm: width of the stations' filters, in which sky light is counted.
+        detection_window_s: time a detector's coincidence window stays open for one pair (sky light).
         finite_key, test_fraction: the finite-key option (:class:`Bbm92FiniteKeyFields`).
     """
 
@@ -95,6 +108,8 @@ class DualDownlinkLinkSpec(Bbm92FiniteKeyFields):
     protocol: Literal["bbm92"] = "bbm92"
     preset: str = "micius2017-entanglement"
     sample_s: Annotated[Seconds, Field(gt=0.0, le=600.0)] = 10.0
+    filter_bandwidth_nm: Annotated[float, Field(gt=0.0, le=100.0)] = 0.8
+    detection_window_s: Annotated[Seconds, Field(gt=0.0, le=1e-3)] = 1e-9
 
     def check_ends(self, kinds: Mapping[str, NodeKind]) -> list[tuple[str, str]]:
         """Two ground stations and a satellite."""
@@ -114,13 +129,6 @@ class DualDownlinkLinkSpec(Bbm92FiniteKeyFields):
     def optics_b(self) -> FreeSpaceSpec:
         """The optics of the downlink to ``b``."""
         return self.free_space_b or self.free_space
-
-    @model_validator(mode="after")
-    def _night(self) -> DualDownlinkLinkSpec:
-        """A dual downlink runs at night (its sky background is not modelled)."""
-        if not (self.free_space.night_only and self.optics_b.night_only):
-            raise PydanticCustomError("link", "a dual-downlink runs at night only: set free_space.night_only: true")
-        return self
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -167,6 +175,7 @@ class DualDownlinkEngine:
     Attributes:
         system: the pair source (``spdc``), the receivers' detectors, ``e_d`` and ``f``.
         optics_a, optics_b: each downlink's optics.
+        filter_bandwidth_nm, detection_window_s: the stations' filters and coincidence windows (sky light).
         orbit: the satellite; station_a, station_b: the ground stations.
         start_utc, duration_s: the run.
         sample_s: sampling step.
@@ -179,6 +188,8 @@ class DualDownlinkEngine:
     system: QkdSystem
     optics_a: FreeSpaceSpec
     optics_b: FreeSpaceSpec
+    filter_bandwidth_nm: float = 0.8
+    detection_window_s: float = 1e-9
     orbit: Orbit
     station_a: GroundStation
     station_b: GroundStation
@@ -197,7 +208,7 @@ class DualDownlinkEngine:
             self.start_utc,
             self.duration_s,
             min_elevation_deg=self.optics_a.min_elevation_deg,
-            night_only=True,
+            night_only=self.optics_a.night_only,
         )
         records = [r for p in found if (r := self._joint(p.start_utc, p.end_utc)) is not None]
         object.__setattr__(self, "passes", tuple(records))
@@ -212,13 +223,20 @@ class DualDownlinkEngine:
         elev_a, range_a = elevation_track(self.orbit, self.station_a, times, epoch_utc=self.start_utc)
         elev_b, range_b = elevation_track(self.orbit, self.station_b, times, epoch_utc=self.start_utc)
         sun_b = sun_elevation_track(self.station_b, times, epoch_utc=self.start_utc)
-        both = (elev_b >= self.optics_b.min_elevation_deg) & (sun_b < NIGHT_SUN_ELEVATION_DEG)
+        both = elev_b >= self.optics_b.min_elevation_deg
+        if self.optics_b.night_only:
+            both &= sun_b < NIGHT_SUN_ELEVATION_DEG
         if not both.any():
             return None
-        times, elev_a, range_a, elev_b, range_b = (x[both] for x in (times, elev_a, range_a, elev_b, range_b))
+        times, elev_a, range_a, elev_b, range_b, sun_b = (
+            x[both] for x in (times, elev_a, range_a, elev_b, range_b, sun_b)
+        )
+        sun_a = sun_elevation_track(self.station_a, times, epoch_utc=self.start_utc)
         loss_a = downlink_loss_db(self.optics_a, range_a, elev_a)
         loss_b = downlink_loss_db(self.optics_b, range_b, elev_b)
-        sifted, errors = self.counts(loss_a, loss_b)
+        sifted, errors = self.counts(
+            loss_a, loss_b, self.sky_click_prob(self.optics_a, sun_a), self.sky_click_prob(self.optics_b, sun_b)
+        )
         return JointPass(
             start_s=float(times[0] - self.sample_s / 2),
             end_s=float(times[-1] + self.sample_s / 2),
@@ -232,12 +250,23 @@ class DualDownlinkEngine:
             key_bits=self.key_bits(sifted, errors),
         )
 
-    def counts(self, loss_a_db: F64, loss_b_db: F64) -> tuple[float, float]:
-        """Expected sifted coincidences and errors over samples of ``sample_s`` at the given downlink losses."""
-        arms = TwoArm(
-            arm_a=FreeSpaceChannel(transmittance=db_to_transmittance(loss_a_db)),
-            arm_b=FreeSpaceChannel(transmittance=db_to_transmittance(loss_b_db)),
+    def sky_click_prob(self, optics: FreeSpaceSpec, sun_elevation_deg: F64) -> F64:
+        """Probability per coincidence window that sky light clicks a station's receiver of these optics."""
+        return sky_click_prob_of(
+            optics,
+            self.filter_bandwidth_nm,
+            self.detection_window_s,
+            self.system.detector.efficiency,
+            sun_elevation_deg,
         )
+
+    def counts(
+        self, loss_a_db: F64, loss_b_db: F64, sky_a: F64 | None = None, sky_b: F64 | None = None
+    ) -> tuple[float, float]:
+        """Expected sifted coincidences and errors over samples of ``sample_s`` at the given downlink losses, with
+        each station's sky click probability per window (default: none)."""
+        dark = self.system.detector.dark_count_prob
+        arms = TwoArm(arm_a=sky_channel(loss_a_db, dark, sky_a), arm_b=sky_channel(loss_b_db, dark, sky_b))
         source = self.system.pair_source
         observed = bbm92_observables_arms(self.system, arms, source.mean_pair_number)
         windows = source.rep_rate_hz * self.sample_s * self.system.sifting_factor
@@ -329,6 +358,8 @@ def build_dual_downlinks(specs: Mapping[int, LinkSpecBase], context: BuildContex
             start_utc=scenario.time.start,
             duration_s=context.duration_s,
             sample_s=spec.sample_s,
+            filter_bandwidth_nm=spec.filter_bandwidth_nm,
+            detection_window_s=spec.detection_window_s,
             monte_carlo=spec.model is LinkModel.MONTE_CARLO,
             finite=spec.finite_key_params,
             test_fraction=spec.test_fraction,

@@ -80,6 +80,8 @@ __all__ = [
     "draw_pass_counts",
     "orbit_of",
     "satellite_engine",
+    "sky_channel",
+    "sky_click_prob_of",
 ]
 
 F64 = NDArray[np.float64]
@@ -199,6 +201,52 @@ _BLINDED = 0.5 * (1.0 - 1e-9)
 that gives it (its clicks are noise, QBER ~1/2, all the same)."""
 
 
+def sky_click_prob_of(
+    optics: FreeSpaceSpec,
+    filter_bandwidth_nm: float,
+    detection_window_s: float,
+    efficiency: float,
+    sun_elevation_deg: F64,
+) -> F64:
+    """Probability per gate that sky light clicks a ground receiver, for the Sun at the given elevations.
+
+    :func:`qinternet.physics.sky.sky_click_prob_per_gate` with the optics' wavelength, aperture and field of view,
+    the receiver's filter and detection window, and the detectors' efficiency (which, in qinternet, includes the
+    receiver's optical loss; the optics' ``fixed_loss_db`` is not applied to sky light, since how much of it lies in
+    the receiver is not known: this errs towards more background).
+    """
+    receiver = SkyReceiver(
+        wavelength_nm=optics.wavelength_nm,
+        aperture_m=optics.rx_aperture_m,
+        field_of_view_urad=optics.rx_field_of_view_urad,
+        filter_bandwidth_nm=filter_bandwidth_nm,
+        gate_s=detection_window_s,
+        efficiency=efficiency,
+    )
+    return sky_click_prob_per_gate(
+        sun_elevation_deg, receiver, SkyParams(scattering_exponent=optics.sky_scattering_exponent)
+    )
+
+
+def sky_channel(loss_db: F64, dark_count_prob: float, sky_click_prob: F64 | None = None) -> FreeSpaceChannel:
+    """The free-space channel of the given losses whose background is the sky's (none without ``sky_click_prob``).
+
+    Sky light is unpolarised, so it reaches each of a receiver's two detectors equally: a probability ``P`` for the
+    pair is ``1 - sqrt(1 - P)`` for each (Poisson light split in two), combined with its dark counts
+    ``dark_count_prob`` as independent causes. A detector that would click in half the gates or more on background
+    alone is past what the detector model takes (``dark_count_prob < 1/2``): it is held at the largest probability
+    below 1/2, where its clicks are noise (QBER ~1/2) all the same. The channel's background is split half to each
+    detector by the protocols (:func:`qinternet.physics.detectors.dark_count_with_background`): it is given the
+    background that does so to these dark counts.
+    """
+    sky = np.zeros_like(loss_db) if sky_click_prob is None else np.asarray(sky_click_prob, dtype=np.float64)
+    lit = sky > 0.0  # (at night the detectors stay exactly as they are)
+    dark = np.where(lit, 1.0 - (1.0 - dark_count_prob) * np.sqrt(1.0 - sky), dark_count_prob)
+    dark = np.minimum(dark, _BLINDED)
+    background = np.where(lit, 2.0 * (1.0 - (1.0 - dark) / (1.0 - dark_count_prob)), 0.0)
+    return FreeSpaceChannel(transmittance=db_to_transmittance(loss_db), background=background)
+
+
 def _sum_counts(parts: list[DecoyCounts]) -> DecoyCounts:
     first = parts[0]
 
@@ -290,44 +338,21 @@ class SatelliteLinkEngine:
         )
 
     def sky_click_prob(self, sun_elevation_deg: F64) -> F64:
-        """Probability per gate that sky light clicks the ground receiver, for the Sun at the given elevations.
-
-        :func:`qinternet.physics.sky.sky_click_prob_per_gate` with the optics' wavelength, aperture and field of
-        view, the link's filter and detection window, and the detectors' efficiency (which, in qinternet,
-        includes the receiver's optical loss; the optics' ``fixed_loss_db`` is not applied to sky light, since
-        how much of it lies in the receiver is not known: this errs towards more background).
-        """
-        receiver = SkyReceiver(
-            wavelength_nm=self.optics.wavelength_nm,
-            aperture_m=self.optics.rx_aperture_m,
-            field_of_view_urad=self.optics.rx_field_of_view_urad,
-            filter_bandwidth_nm=self.filter_bandwidth_nm,
-            gate_s=self.detection_window_s,
-            efficiency=self.system.detector.efficiency,
+        """Probability per gate that sky light clicks the ground receiver, for the Sun at the given elevations
+        (:func:`sky_click_prob_of` with this link's optics, filter, gate and detectors)."""
+        return sky_click_prob_of(
+            self.optics,
+            self.filter_bandwidth_nm,
+            self.detection_window_s,
+            self.system.detector.efficiency,
+            sun_elevation_deg,
         )
-        sky = SkyParams(scattering_exponent=self.optics.sky_scattering_exponent)
-        return sky_click_prob_per_gate(sun_elevation_deg, receiver, sky)
 
     def counts(self, loss_db: F64, sample_s: float, sky_click_prob: F64 | None = None) -> DecoyCounts:
-        """Expected (matched-basis) counts of samples of ``sample_s`` seconds at the given channel losses.
-
-        ``sky_click_prob`` (default: none) is the sky's click probability per gate at each sample. Sky light is
-        unpolarised, so it reaches each of the two detectors equally: a probability ``P`` for the pair is
-        ``1 - sqrt(1 - P)`` for each (Poisson light split in two), combined with its dark counts as independent
-        causes. A detector that would click in half the gates or more on background alone is past what the
-        detector model takes (``dark_count_prob < 1/2``): it is held at the largest probability below 1/2, where
-        its clicks are noise (QBER ~1/2) all the same.
-        """
+        """Expected (matched-basis) counts of samples of ``sample_s`` seconds at the given channel losses, with the
+        sky's click probability per gate at each sample (default: none; :func:`sky_channel`)."""
         pulses = self.system.source.rep_rate_hz * sample_s
-        sky = np.zeros_like(loss_db) if sky_click_prob is None else np.asarray(sky_click_prob, dtype=np.float64)
-        base = self.system.detector.dark_count_prob
-        lit = sky > 0.0  # (at night the detectors stay exactly as they are)
-        dark = np.where(lit, 1.0 - (1.0 - base) * np.sqrt(1.0 - sky), base)
-        dark = np.minimum(dark, _BLINDED)
-        # The channel's background is split half to each detector by the protocol
-        # (physics.detectors.dark_count_with_background): give it the background that does so to these dark counts.
-        background = np.where(lit, 2.0 * (1.0 - (1.0 - dark) / (1.0 - base)), 0.0)
-        channel = FreeSpaceChannel(transmittance=db_to_transmittance(loss_db), background=background)
+        channel = sky_channel(loss_db, self.system.detector.dark_count_prob, sky_click_prob)
         return expected_counts(self.system, channel, block_pulses=pulses)
 
     def key_bits(self, counts: DecoyCounts) -> int:

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 from pydantic import Field
 
 from qinternet.errors import ParameterError
-from qinternet.network.links.base import BuildContext, LinkEngine, LinkRunner
+from qinternet.network.links.base import BuildContext, LinkEngine, LinkRunner, keyless_runner
 from qinternet.network.repeater import compile_link
 from qinternet.network.schema_base import (
     MEMORY_NODES,
@@ -30,7 +30,6 @@ from qinternet.network.schema_base import (
     article,
 )
 from qinternet.params.repeater_presets import HardwarePreset, repeater_preset
-from qinternet.sim import Process, ProcessGenerator
 
 if TYPE_CHECKING:
     from qinternet.network.schema import Scenario
@@ -97,13 +96,7 @@ class MemoryLinkEngine:
 
     def runner(self) -> LinkRunner:
         """A process that makes no block."""
-
-        def run(proc: Process, deliver: Any) -> ProcessGenerator:
-            del proc, deliver
-            return
-            yield  # a generator that ends at once
-
-        return run
+        return keyless_runner()
 
 
 def memory_link_preset(spec: MemoryLinkSpec, path: str, scenario: Scenario) -> HardwarePreset:

@@ -19,6 +19,7 @@ from qinternet.network.links.fibre import FibreLinkSpec, build_fibre_links
 from qinternet.network.links.free_space import FreeSpaceLinkSpec, build_free_space_links, progress_weight
 from qinternet.network.links.mdi import MdiLinkSpec, build_mdi_links
 from qinternet.network.links.memory import MemoryLinkSpec, build_memory_links
+from qinternet.network.links.photonic_teleportation import PhotonicTeleportationLinkSpec, build_teleportation_links
 from qinternet.network.links.twin_field import TwinFieldLinkSpec, build_twin_field_links
 from qinternet.network.schema_base import LinkKind, LinkSpecBase
 
@@ -59,6 +60,9 @@ LINK_KINDS: tuple[LinkKindEntry, ...] = (
         kind=LinkKind.DUAL_DOWNLINK, spec=DualDownlinkLinkSpec, build=build_dual_downlinks, weight=progress_weight
     ),
     LinkKindEntry(kind=LinkKind.ENTANGLEMENT_QKD, spec=EntanglementQkdLinkSpec, build=build_entanglement_qkd_links),
+    LinkKindEntry(
+        kind=LinkKind.PHOTONIC_TELEPORTATION, spec=PhotonicTeleportationLinkSpec, build=build_teleportation_links
+    ),
 )
 """The kinds, in the order the scenario schema lists them."""
 
