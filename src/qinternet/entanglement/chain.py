@@ -7,8 +7,9 @@ sub-links produced independently by disjoint memories and is either
 
 - a **swap** (two adjacent spans; success ``swap_success_prob``; on failure both spans are regenerated, the
   convention of Brand, Coopmans, Elkouss, IEEE JSAC 38, 619 (2020), Sec. II), or
-- a **purification** round (two copies of the same span; success given by the states, :mod:`.purification`;
-  on failure both copies are regenerated).
+- a **purification** round (two copies of the same span, an elementary link or a swapped span of any nesting
+  level, :class:`PurifyStep`; success given by the states, :mod:`.purification`; on failure both copies are
+  regenerated).
 
 The sub-link ready first waits in its memories for the other; its qubits decohere while they wait (a Pauli channel
 of the storage time, :attr:`ChainModel.decay`, and, in memories coupled to their node's emitter, a phase flip with
@@ -57,6 +58,7 @@ __all__ = [
     "attempts_decay",
     "decay_of_law",
     "depolarising_decay",
+    "nesting_level",
     "sample_chain",
 ]
 
@@ -118,23 +120,31 @@ class ElementaryLink:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PurifyStep:
-    """Purification of the elementary links before swapping.
+    """Purification of the pairs of some nesting levels before they are swapped further.
 
     Attributes:
         protocol: BBPSSW or DEJMPS.
-        rounds: rounds of purification.
-        schedule: RECURRENCE purifies two copies of the last round's output (``2**rounds`` elementary pairs per
-            purified link when all succeed); PUMPING purifies the kept pair with a fresh elementary pair each round
-            (``rounds + 1`` pairs, two memories per link end; Dür, Briegel, Cirac, Zoller, PRA 59, 169 (1999)).
+        rounds: rounds of purification at each purified level.
+        schedule: RECURRENCE purifies two copies of the last round's output (``2**rounds`` pairs of the level per
+            purified pair when all succeed); PUMPING purifies the kept pair with a fresh pair of the level each
+            round (``rounds + 1`` pairs, two memories per end; Dür, Briegel, Cirac, Zoller, PRA 59, 169 (1999)).
+        levels: the nesting levels whose pairs are purified: 0 the elementary links, ``k`` the pairs over
+            ``2**k`` links that the swaps of level ``k`` make (a span of ``m`` links is at level
+            ``ceil(log2 m)``). Purifying every level up to the top is the nested purification of Briegel, Dür,
+            Cirac, Zoller, PRL 81, 5932 (1998); each copy of a span is a whole independent sub-chain, made again
+            from its elementary links.
     """
 
     protocol: PurificationProtocol
     rounds: int = 1
     schedule: PurificationSchedule = PurificationSchedule.RECURRENCE
+    levels: tuple[int, ...] = (0,)
 
     def __post_init__(self) -> None:
         if self.rounds < 1:
             raise ParameterError("purify.rounds", f"must be at least 1, got {self.rounds}")
+        if not self.levels or any(level < 0 for level in self.levels) or len(set(self.levels)) != len(self.levels):
+            raise ParameterError("purify.levels", f"must be distinct nesting levels >= 0, got {list(self.levels)}")
 
 
 def _no_decay(seconds: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -189,7 +199,7 @@ class ChainModel:
         cutoff_s: how long a sub-link may wait for its partner before it is discarded; None for no cut-off.
         delivery_delay_s: time for the last swap's outcome to reach an end node.
         mode: create-and-keep or measure-directly.
-        purify: purification of elementary links, or None.
+        purify: purification of the pairs of some nesting levels (elementary links by default), or None.
         sequential: nodes have one communication qubit, so a node cannot attempt its two links at once: at each
             swap the right span starts when the left one is done (its half moved to memory), and a cut-off starts
             both again. A valid schedule for any chain, and the one the three-node network of Pompili et al.,
@@ -239,6 +249,12 @@ class ChainModel:
                 "memory.attempt_phase_spread_rad",
                 "dephasing by the node's own attempts is modelled for nodes with one communication qubit only",
             )
+        top = nesting_level(self.links)
+        if self.purify is not None and max(self.purify.levels) > top:
+            raise ParameterError(
+                "purify.levels",
+                f"a chain of {self.links} links has nesting levels 0..{top}, got {max(self.purify.levels)}",
+            )
         if self.purify is not None and self.mode is DeliveryMode.MEASURE_DIRECTLY:
             raise ParameterError(
                 "mode", "measure-directly measures the end qubits at once, but purification needs them stored"
@@ -279,16 +295,25 @@ class _Span:
     right: _Span | None = None
 
 
+def nesting_level(links: int) -> int:
+    """Nesting level of a span of ``links`` elementary links, ``ceil(log2 links)`` (0 for one link): the level of
+    the swap that makes it in the balanced tree."""
+    return (links - 1).bit_length()
+
+
 def _tree(first: int, last: int, purify_step: PurifyStep | None) -> _Span:
     if first == last:
-        leaf = span = _Span(first, last, "leaf")
-        if purify_step is not None:
-            pumping = purify_step.schedule is PurificationSchedule.PUMPING
-            for _ in range(purify_step.rounds):
-                span = _Span(first, last, "purify", span, leaf if pumping else span)
-        return span
-    middle = (first + last) // 2
-    return _Span(first, last, "swap", _tree(first, middle, purify_step), _tree(middle + 1, last, purify_step))
+        base = _Span(first, last, "leaf")
+    else:
+        middle = (first + last) // 2
+        base = _Span(first, last, "swap", _tree(first, middle, purify_step), _tree(middle + 1, last, purify_step))
+    if purify_step is None or nesting_level(last - first + 1) not in purify_step.levels:
+        return base
+    span = base
+    pumping = purify_step.schedule is PurificationSchedule.PUMPING
+    for _ in range(purify_step.rounds):
+        span = _Span(first, last, "purify", span, base if pumping else span)
+    return span
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -613,7 +638,7 @@ def sample_chain(
         REGENERATIONS_PER_LINK
         * rounds
         * model.links
-        * (2**model.purify.rounds if model.purify else 1)
+        * (2 ** (model.purify.rounds * len(model.purify.levels)) if model.purify else 1)
         / model.swap_success_prob**depth  # a failed swap makes both halves again, at every level
     )
     sampler.budget = int(min(budget, MAX_LINK_DRAWS)) if max_link_draws is None else max_link_draws

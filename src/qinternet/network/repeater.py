@@ -87,6 +87,8 @@ class RepeaterSettings:
         purify: purification of elementary links before swapping, or None.
         purify_rounds: rounds of purification.
         purify_schedule: recurrence (two copies of the last output) or pumping (a fresh pair each round).
+        purify_levels: nesting levels whose pairs are purified (0: elementary links; ``k``: pairs over ``2**k``
+            links after their swap; :class:`~qinternet.entanglement.chain.PurifyStep`).
         mode: create-and-keep (pairs for applications) or measure-directly (QKD).
         pairs: end-to-end pairs to draw.
         seed: random seed.
@@ -99,6 +101,7 @@ class RepeaterSettings:
     purify: PurificationProtocol | None = None
     purify_rounds: int = 1
     purify_schedule: PurificationSchedule = PurificationSchedule.RECURRENCE
+    purify_levels: tuple[int, ...] = (0,)
     mode: DeliveryMode = DeliveryMode.CREATE_AND_KEEP
     pairs: int = 10_000
     seed: int = 1
@@ -189,6 +192,7 @@ class RepeaterResult:
             "purify": None if s.purify is None else s.purify.value,
             "purify_rounds": s.purify_rounds if s.purify is not None else 0,
             "purify_schedule": s.purify_schedule.value if s.purify is not None else None,
+            "purify_levels": list(s.purify_levels) if s.purify is not None else None,
             "mode": s.mode.value,
             "seed": s.seed,
             "engine": self.engine,
@@ -393,7 +397,12 @@ def _model_of(settings: RepeaterSettings, hardware: HardwarePreset | None = None
     step = (
         None
         if settings.purify is None
-        else PurifyStep(protocol=settings.purify, rounds=settings.purify_rounds, schedule=settings.purify_schedule)
+        else PurifyStep(
+            protocol=settings.purify,
+            rounds=settings.purify_rounds,
+            schedule=settings.purify_schedule,
+            levels=settings.purify_levels,
+        )
     )
     return compile_chain(
         hardware or repeater_preset(settings.preset),
