@@ -168,11 +168,10 @@ def depolarising_decay(rate_per_s: float | None) -> Decay:
 def attempts_decay(prob: float, attempts: NDArray[np.int64]) -> NDArray[np.float64]:
     """Walsh factors, shape ``(4, n)``, of one qubit stored while its node made ``attempts`` (shape ``(n,)``)
     entanglement attempts, each a Z flip with probability ``prob``: the Pauli law ``[(1 + c)/2, 0, (1 - c)/2, 0]``
-    of coherence ``c = (1 - 2 prob)**N`` (:func:`qinternet.physics.memory.attempts_coherence`), which multiplies
-    the two components that a dephasing touches by ``c``."""
+    of coherence ``c = (1 - 2 prob)**N`` (:func:`qinternet.physics.memory.attempts_coherence`), whose transform
+    is ``[1, 1, c, c]``: a dephasing leaves the first two components and multiplies the others by ``c``."""
     c = np.exp(np.asarray(attempts, dtype=np.float64) * math.log1p(-2.0 * prob))
-    zero = np.zeros_like(c)
-    return bell.walsh(np.stack([(1.0 + c) / 2.0, zero, (1.0 - c) / 2.0, zero]), axis=0)
+    return np.stack([np.ones_like(c), np.ones_like(c), c, c])
 
 
 def decay_of_law(law: Callable[[NDArray[np.float64]], NDArray[np.float64]]) -> Decay:
@@ -501,8 +500,8 @@ class _Sampler:
         assert span.right is not None
         count = gap.size
         held_l, held_r = self.stored_qubits(span.left), self.stored_qubits(span.right)
-        if seen is not None:
-            sl = sl * self.attempt_decay(seen[0]) * self.attempt_decay(seen[1])
+        if seen is not None:  # the exponents of the two ends' (1 - 2p)**N add
+            sl = sl * self.attempt_decay(seen[0] + seen[1])
         if span.kind == "swap":  # a swap multiplies Walsh components: only the waiting link's decay matters
             if held_l == held_r:
                 waited = self.decay(gap, held_l)
