@@ -75,6 +75,9 @@ def test_a_table_without_json(cli) -> None:  # type: ignore[no-untyped-def]
         (["--plot", "fig.png"], "--plot"),
         (["--length-km", "5", "--distance-km", "5"], "--distance-km"),
         (["--mode", "sometimes"], "--mode"),
+        (["--purify-level", "1"], "--purify-level"),  # without --purify
+        (["--purify", "dejmps", "--purify-level", "2"], "--purify-level"),  # 3 nodes: levels 0 and 1
+        (["--purify", "dejmps", "--purify-level", "-1"], "--purify-level"),
     ],
 )
 def test_bad_input_names_the_option(cli, args: list[str], option: str) -> None:  # type: ignore[no-untyped-def]
@@ -83,6 +86,18 @@ def test_bad_input_names_the_option(cli, args: list[str], option: str) -> None: 
     lines = err.strip().splitlines()
     assert len(lines) == 1, err
     assert lines[0].startswith(f"qinternet: error: {option}"), lines[0]
+
+
+def test_purifying_the_swapped_pair_too(cli) -> None:  # type: ignore[no-untyped-def]
+    # near-term, three nodes over 100 km: --purify-level 1 also purifies the end-to-end pair after the swap, so the
+    # fidelity rises (by far more than the 95 % intervals) and the rate falls (each pair takes two swapped pairs)
+    base = ["repeater", "--preset", "near-term", "--nodes", "3", "--length-km", "100", "--purify", "dejmps"]
+    links = json.loads(cli(*base, "--pairs", "2000", "--json")[1])
+    nested = json.loads(cli(*base, "--purify-level", "1", "--pairs", "2000", "--json")[1])
+    assert links["purify_levels"] == [0]
+    assert nested["purify_levels"] == [0, 1]
+    assert nested["fidelity_ci95"][0] > links["fidelity_ci95"][1]
+    assert nested["pairs_per_s"] < links["pairs_per_s"] / 1.5
 
 
 def test_an_option_of_the_other_model_is_named(cli) -> None:  # type: ignore[no-untyped-def]

@@ -71,6 +71,7 @@ class _Given:
     purify: PurificationProtocol | None
     purify_rounds: int
     purify_schedule: PurificationSchedule
+    purify_level: int
     mode: DeliveryMode
     plot: Path | None
     swap: str
@@ -162,6 +163,11 @@ def _physical(given: _Given) -> dict[str, Any] | list[dict[str, Any]]:
     else:
         engine = ChainEngine.MONTE_CARLO if given.engine is None else ChainEngine(given.engine.value)
     pairs = opt.parse_count(PHYSICAL_PAIRS if given.pairs is None else given.pairs, "--pairs")
+    if given.purify_level and protocol is None:
+        raise ParameterError("--purify-level", "purifies with the protocol of --purify: give it too")
+    if given.purify_level > MAX_PURIFY_LEVEL:
+        raise ParameterError("--purify-level", f"must be at most {MAX_PURIFY_LEVEL}, got {given.purify_level}")
+    levels = tuple(range(given.purify_level + 1))
 
     def settings(length_km: float, preset: str = given.preset) -> RepeaterSettings:
         return RepeaterSettings(
@@ -172,6 +178,7 @@ def _physical(given: _Given) -> dict[str, Any] | list[dict[str, Any]]:
             purify=protocol,
             purify_rounds=given.purify_rounds,
             purify_schedule=given.purify_schedule,
+            purify_levels=levels,
             mode=given.mode,
             pairs=pairs,
             seed=given.seed,
@@ -192,6 +199,9 @@ _ROW_KEYS = (
 )  # fmt: skip
 """The fields of a sweep's row where no pair arrives (null, with ``error`` saying why)."""
 
+MAX_PURIFY_LEVEL = 17
+"""Highest nesting level --purify-level takes (a chain of the most nodes has 17 levels)."""
+
 DEFAULT_LENGTH_KM = 100.0
 """End-to-end fibre of the physical chain unless --length-km says otherwise."""
 
@@ -210,6 +220,7 @@ _PHYSICAL_FIELDS = {
     "preset": "--preset",
     "engine": "--engine",
     "purify_rounds": "--purify-rounds",
+    "purify.levels": "--purify-level",
     "seed": "--seed",
     "purify": "--purify",
     "swap.duration_s": "--swap",
@@ -276,8 +287,8 @@ _MODELS: dict[Model, Callable[[_Given], Any]] = {Model.PHYSICAL: _physical, Mode
 
 _ABSTRACT_OPTIONS = ("p_gen", "p_swap", "segments", "w0", "coherence_attempts", "cutoff_attempts")
 _PHYSICAL_OPTIONS = (
-    "preset", "nodes", "length_km", "distance_km", "cutoff", "purify", "purify_rounds", "purify_schedule", "mode",
-    "plot", "swap",
+    "preset", "nodes", "length_km", "distance_km", "cutoff", "purify", "purify_rounds", "purify_schedule",
+    "purify_level", "mode", "plot", "swap",
 )  # fmt: skip
 
 
@@ -316,13 +327,22 @@ def repeater(
         str | None, typer.Option(help="physical: longest a link waits in memory for its partner, e.g. 50ms.")
     ] = None,
     purify: Annotated[
-        PurificationProtocol | None, typer.Option(help="physical: purify elementary links (bbpssw or dejmps).")
+        PurificationProtocol | None,
+        typer.Option(help="physical: purify elementary links (bbpssw or dejmps; higher levels: --purify-level)."),
     ] = None,
     purify_rounds: Annotated[int, typer.Option(help="physical: rounds of purification.")] = 1,
     purify_schedule: Annotated[
         PurificationSchedule,
         typer.Option(help="physical: recurrence (two copies of the last output) or pumping (a fresh pair each round)."),
     ] = PurificationSchedule.RECURRENCE,
+    purify_level: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="physical: purify the pairs of nesting levels 0..N (0: elementary links only; 1: also the pairs "
+            "over 2 links after their swap; ...).",
+        ),
+    ] = 0,
     mode: Annotated[
         DeliveryMode, typer.Option(help="physical: keep the pairs in memory, or measure them as they arrive (QKD).")
     ] = DeliveryMode.CREATE_AND_KEEP,
@@ -393,6 +413,7 @@ def repeater(
         purify=purify,
         purify_rounds=purify_rounds,
         purify_schedule=purify_schedule,
+        purify_level=purify_level,
         mode=mode,
         plot=plot,
         swap=swap.value,

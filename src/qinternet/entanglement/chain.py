@@ -7,14 +7,16 @@ sub-links produced independently by disjoint memories and is either
 
 - a **swap** (two adjacent spans; success ``swap_success_prob``; on failure both spans are regenerated, the
   convention of Brand, Coopmans, Elkouss, IEEE JSAC 38, 619 (2020), Sec. II), or
-- a **purification** round (two copies of the same span; success given by the states, :mod:`.purification`;
-  on failure both copies are regenerated).
+- a **purification** round (two copies of the same span, an elementary link or a swapped span of any nesting
+  level, :class:`PurifyStep`; success given by the states, :mod:`.purification`; on failure both copies are
+  regenerated).
 
 The sub-link ready first waits in its memories for the other; its qubits decohere while they wait (a Pauli channel
-of the storage time, :attr:`ChainModel.decay`), and with a **cut-off** it is discarded once it has waited
-``cutoff_s`` and both sub-links are made again from then on (Li, Coopmans, Elkouss, IEEE Trans. Quantum Eng. 2
-(2021), arXiv:2005.04946: the round fails, as in their implementation; for elementary links the partner's
-regeneration changes nothing, attempts being memoryless).
+of the storage time, :attr:`ChainModel.decay`, and, in memories coupled to their node's emitter, a phase flip with
+each attempt that node makes meanwhile, :attr:`ChainModel.attempt_dephasing_prob`), and with a **cut-off** it is
+discarded once it has waited ``cutoff_s`` and both sub-links are made again from then on (Li, Coopmans, Elkouss,
+IEEE Trans. Quantum Eng. 2 (2021), arXiv:2005.04946: the round fails, as in their implementation; for elementary
+links the partner's regeneration changes nothing, attempts being memoryless).
 Swaps need no classical round trip before the next level (corrections are tracked as a Pauli frame); the last
 swap's outcome reaches an end node ``delivery_delay_s`` later, while the end qubits keep decohering
 (create-and-keep) or have already been measured (measure-directly, QKD).
@@ -53,8 +55,10 @@ __all__ = [
     "DeliveryMode",
     "ElementaryLink",
     "PurifyStep",
+    "attempts_decay",
     "decay_of_law",
     "depolarising_decay",
+    "nesting_level",
     "sample_chain",
 ]
 
@@ -71,6 +75,10 @@ MAX_LINK_DRAWS = 2 * 10**8
 """Most elementary-link generations one call may draw (a cut-off that pairs almost never meet would loop on)."""
 REGENERATIONS_PER_LINK = 1000
 """Regenerations per elementary link and round after which a cut-off counts as (almost) never met."""
+
+Edges = NDArray[np.int64] | None
+"""Attempts of a span's first and last elementary link, shape ``(2, n)``, kept only when the chain's attempts dephase
+its memories (None otherwise)."""
 
 Decay = Callable[[NDArray[np.float64]], NDArray[np.float64]]
 """``decay(seconds)``: what storing one qubit ``seconds`` (shape ``(n,)``) does to a Bell-diagonal pair, as the
@@ -112,23 +120,31 @@ class ElementaryLink:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PurifyStep:
-    """Purification of the elementary links before swapping.
+    """Purification of the pairs of some nesting levels before they are swapped further.
 
     Attributes:
         protocol: BBPSSW or DEJMPS.
-        rounds: rounds of purification.
-        schedule: RECURRENCE purifies two copies of the last round's output (``2**rounds`` elementary pairs per
-            purified link when all succeed); PUMPING purifies the kept pair with a fresh elementary pair each round
-            (``rounds + 1`` pairs, two memories per link end; Dür, Briegel, Cirac, Zoller, PRA 59, 169 (1999)).
+        rounds: rounds of purification at each purified level.
+        schedule: RECURRENCE purifies two copies of the last round's output (``2**rounds`` pairs of the level per
+            purified pair when all succeed); PUMPING purifies the kept pair with a fresh pair of the level each
+            round (``rounds + 1`` pairs, two memories per end; Dür, Briegel, Cirac, Zoller, PRA 59, 169 (1999)).
+        levels: the nesting levels whose pairs are purified: 0 the elementary links, ``k`` the pairs over
+            ``2**k`` links that the swaps of level ``k`` make (a span of ``m`` links is at level
+            ``ceil(log2 m)``). Purifying every level up to the top is the nested purification of Briegel, Dür,
+            Cirac, Zoller, PRL 81, 5932 (1998); each copy of a span is a whole independent sub-chain, made again
+            from its elementary links.
     """
 
     protocol: PurificationProtocol
     rounds: int = 1
     schedule: PurificationSchedule = PurificationSchedule.RECURRENCE
+    levels: tuple[int, ...] = (0,)
 
     def __post_init__(self) -> None:
         if self.rounds < 1:
             raise ParameterError("purify.rounds", f"must be at least 1, got {self.rounds}")
+        if not self.levels or any(level < 0 for level in self.levels) or len(set(self.levels)) != len(self.levels):
+            raise ParameterError("purify.levels", f"must be distinct nesting levels >= 0, got {list(self.levels)}")
 
 
 def _no_decay(seconds: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -147,6 +163,15 @@ def depolarising_decay(rate_per_s: float | None) -> Decay:
         return factors
 
     return decay
+
+
+def attempts_decay(prob: float, attempts: NDArray[np.int64]) -> NDArray[np.float64]:
+    """Walsh factors, shape ``(4, n)``, of one qubit stored while its node made ``attempts`` (shape ``(n,)``)
+    entanglement attempts, each a Z flip with probability ``prob``: the Pauli law ``[(1 + c)/2, 0, (1 - c)/2, 0]``
+    of coherence ``c = (1 - 2 prob)**N`` (:func:`qinternet.physics.memory.attempts_coherence`), whose transform
+    is ``[1, 1, c, c]``: a dephasing leaves the first two components and multiplies the others by ``c``."""
+    c = np.exp(np.asarray(attempts, dtype=np.float64) * math.log1p(-2.0 * prob))
+    return np.stack([np.ones_like(c), np.ones_like(c), c, c])
 
 
 def decay_of_law(law: Callable[[NDArray[np.float64]], NDArray[np.float64]]) -> Decay:
@@ -173,7 +198,7 @@ class ChainModel:
         cutoff_s: how long a sub-link may wait for its partner before it is discarded; None for no cut-off.
         delivery_delay_s: time for the last swap's outcome to reach an end node.
         mode: create-and-keep or measure-directly.
-        purify: purification of elementary links, or None.
+        purify: purification of the pairs of some nesting levels (elementary links by default), or None.
         sequential: nodes have one communication qubit, so a node cannot attempt its two links at once: at each
             swap the right span starts when the left one is done (its half moved to memory), and a cut-off starts
             both again. A valid schedule for any chain, and the one the three-node network of Pompili et al.,
@@ -182,6 +207,13 @@ class ChainModel:
             other hardware), ``links`` of them; empty for a homogeneous chain of ``link``. With it, ``link`` is
             the slowest of them (the cut-off's period) and a cut-off acts at its exact time, not in whole
             attempt periods (links of different periods share none); only the chain sampler takes it.
+        attempt_dephasing_prob: probability that one entanglement attempt of a node's emitter flips the phase (Z)
+            of each qubit stored at that node (NV nodes: the reset of the electron dephases the 13C memories,
+            :func:`qinternet.physics.memory.attempt_dephasing_prob`). With one communication qubit a stored
+            sub-link waits exactly while its partner is attempted: at a swap the waiting sub-link's qubit at the
+            swapping node sees every attempt of the first elementary link of the other sub-link; at a
+            purification both qubits of the waiting copy see every attempt of the other copy. Sequential
+            chains only (with several communication qubits the model does not say which attempts reach a memory).
     """
 
     links: int
@@ -196,6 +228,7 @@ class ChainModel:
     purify: PurifyStep | None = None
     sequential: bool = False
     link_list: tuple[ElementaryLink, ...] = ()
+    attempt_dephasing_prob: float = 0.0
 
     def __post_init__(self) -> None:
         if self.links < 1:
@@ -209,6 +242,18 @@ class ChainModel:
         require_non_negative("delivery_delay_s", self.delivery_delay_s)
         if self.cutoff_s is not None:
             require_non_negative("cutoff", self.cutoff_s)
+        require_probability("memory.attempt_dephasing_prob", self.attempt_dephasing_prob, upper=0.5)
+        if self.attempt_dephasing_prob > 0.0 and not self.sequential:
+            raise ParameterError(
+                "memory.attempt_phase_spread_rad",
+                "dephasing by the node's own attempts is modelled for nodes with one communication qubit only",
+            )
+        top = nesting_level(self.links)
+        if self.purify is not None and max(self.purify.levels) > top:
+            raise ParameterError(
+                "purify.levels",
+                f"a chain of {self.links} links has nesting levels 0..{top}, got {max(self.purify.levels)}",
+            )
         if self.purify is not None and self.mode is DeliveryMode.MEASURE_DIRECTLY:
             raise ParameterError(
                 "mode", "measure-directly measures the end qubits at once, but purification needs them stored"
@@ -249,16 +294,25 @@ class _Span:
     right: _Span | None = None
 
 
+def nesting_level(links: int) -> int:
+    """Nesting level of a span of ``links`` elementary links, ``ceil(log2 links)`` (0 for one link): the level of
+    the swap that makes it in the balanced tree."""
+    return (links - 1).bit_length()
+
+
 def _tree(first: int, last: int, purify_step: PurifyStep | None) -> _Span:
     if first == last:
-        leaf = span = _Span(first, last, "leaf")
-        if purify_step is not None:
-            pumping = purify_step.schedule is PurificationSchedule.PUMPING
-            for _ in range(purify_step.rounds):
-                span = _Span(first, last, "purify", span, leaf if pumping else span)
-        return span
-    middle = (first + last) // 2
-    return _Span(first, last, "swap", _tree(first, middle, purify_step), _tree(middle + 1, last, purify_step))
+        base = _Span(first, last, "leaf")
+    else:
+        middle = (first + last) // 2
+        base = _Span(first, last, "swap", _tree(first, middle, purify_step), _tree(middle + 1, last, purify_step))
+    if purify_step is None or nesting_level(last - first + 1) not in purify_step.levels:
+        return base
+    span = base
+    pumping = purify_step.schedule is PurificationSchedule.PUMPING
+    for _ in range(purify_step.rounds):
+        span = _Span(first, last, "purify", span, base if pumping else span)
+    return span
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -299,6 +353,7 @@ class _Sampler:
         self.budget = 0
         self.pass_rate: dict[_Span, float] = {}
         self.swap_error = bell.walsh(model.swap_error)
+        self.track_edges = model.attempt_dephasing_prob > 0.0
 
     def too_much_work(self) -> ParameterError:
         """The error when a call would draw more elementary links than its budget."""
@@ -323,9 +378,10 @@ class _Sampler:
         factors = self.model.decay(seconds)
         return factors if qubits == 1 else factors**qubits
 
-    def sample(self, span: _Span, n: int) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64]]:
+    def sample(self, span: _Span, n: int) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64], Edges]:
         """Times (from the start of generation), Walsh states (shape ``(4, n)``: a row per component, so that
-        every operation runs on contiguous rows) and attempts of ``n`` independent outputs of ``span``."""
+        every operation runs on contiguous rows), attempts and :data:`Edges` of ``n`` independent outputs of
+        ``span``."""
         if span.kind == "leaf":
             self.draws += n
             if self.draws > self.budget:
@@ -333,18 +389,21 @@ class _Sampler:
             link = self.model.link_at(span.first)
             attempts = self.rng.geometric(link.success_prob, size=n).astype(np.int64)
             times = np.asarray(attempts * link.attempt_period_s, dtype=np.float64)
-            return times, np.repeat(self.fresh_at[span.first][:, None], n, axis=1), attempts
+            edges = np.stack([attempts, attempts]) if self.track_edges else None
+            return times, np.repeat(self.fresh_at[span.first][:, None], n, axis=1), attempts, edges
         out_t = np.empty(n)
         out_s = np.empty((4, n))
         out_a = np.empty(n, dtype=np.int64)
+        out_e = np.empty((2, n), dtype=np.int64) if self.track_edges else None
         filled = 0
         carried_s, carried_attempts = 0.0, 0  # the run that the last batch left unfinished
+        carried_edges = np.zeros(2, dtype=np.int64)
         while filled < n:
             missing = n - filled
             # start from the most a round can succeed (overdrawing compounds over the levels), then learn
             rate = self.pass_rate.get(span, self.model.swap_success_prob if span.kind == "swap" else 1.0)
             count = min(MAX_ROUNDS_PER_BATCH, missing if rate >= 1.0 else math.ceil(1.1 * missing / rate) + 16)
-            duration, ok, joined, spent = self.rounds(span, count)
+            duration, ok, joined, spent, edge_spent = self.rounds(span, count)
             self.pass_rate[span] = max(float(ok.mean()), 1.0 / count)
             # the rounds follow each other; each output is a run of rounds ending at its first success
             ends = np.cumsum(duration) + carried_s
@@ -357,13 +416,18 @@ class _Sampler:
             filled += k
             carried_s = float(ends[-1] - (ends[wins[-1]] if k else 0.0))
             carried_attempts = int(used[-1] - (used[wins[-1]] if k else 0))
-        return out_t, out_s, out_a
+            if out_e is not None:
+                assert edge_spent is not None
+                edges_used = np.cumsum(edge_spent, axis=1) + carried_edges[:, None]
+                out_e[:, filled - k : filled] = np.diff(edges_used[:, wins], axis=1, prepend=0)
+                carried_edges = edges_used[:, -1] - (edges_used[:, wins[-1]] if k else 0)
+        return out_t, out_s, out_a, out_e
 
     def rounds(
         self, span: _Span, count: int
-    ) -> tuple[NDArray[np.float64], NDArray[np.bool_], NDArray[np.float64], NDArray[np.int64]]:
+    ) -> tuple[NDArray[np.float64], NDArray[np.bool_], NDArray[np.float64], NDArray[np.int64], Edges]:
         """``count`` independent rounds of an inner node: how long each lasts, whether it succeeds, the Walsh state
-        it makes (meaningful where it succeeds) and the attempts it costs.
+        it makes (meaningful where it succeeds), the attempts it costs and its :data:`Edges`.
 
         A round makes both children; if the one ready first would wait longer than the cut-off, the round fails
         when it has waited the cut-off (Li, Coopmans, Elkouss: both are made again, as in their implementation;
@@ -379,28 +443,45 @@ class _Sampler:
             and self.model.homogeneous
         ):
             return self.leaf_rounds(span, count)
-        tl, sl, al, tr, sr, ar = self.children(span, count, 0.0)
+        tl, sl, al, el, tr, sr, ar, er = self.children(span, count, 0.0)
         gap = np.abs(tr - tl)
         early_left = tl <= tr
         done_at = np.maximum(tl, tr) + (self.model.swap_duration_s if span.kind == "swap" else 0.0)
-        joined, ok = self.join(span, sl, sr, gap, early_left)
+        edges: Edges = None
+        seen: Edges = None
+        if el is not None and er is not None:  # one communication qubit: the left sub-link waits for the right
+            if span.kind == "swap":
+                edges = np.stack([el[0], er[1]])
+                seen = np.stack([np.zeros_like(er[0]), er[0]])  # the swapping node attempts the right's first link
+            else:
+                edges = el + er  # two copies of the same span
+                seen = er  # each end of the kept copy sees the other copy's attempts at its node
+        joined, ok = self.join(span, sl, sr, gap, early_left, seen)
         duration = done_at
         if self.cutoff_s is not None:
             cut = gap > self.cutoff_s
             ok &= ~cut
             duration = np.where(cut, np.minimum(tl, tr) + self.cutoff_s, done_at)
-        return duration, ok, joined, al + ar
+        return duration, ok, joined, al + ar, edges
 
     def leaf_rounds(
         self, span: _Span, count: int
-    ) -> tuple[NDArray[np.float64], NDArray[np.bool_], NDArray[np.float64], NDArray[np.int64]]:
+    ) -> tuple[NDArray[np.float64], NDArray[np.bool_], NDArray[np.float64], NDArray[np.int64], Edges]:
         """:meth:`rounds` of a node over two elementary links under a cut-off, through
         :meth:`passing_leaf_rounds` (every round returned has passed the cut-off)."""
-        duration, gap, attempts, left_first = self.passing_leaf_rounds(span, count)
+        duration, gap, attempts, left_first, each = self.passing_leaf_rounds(span, count)
         fresh = np.repeat(self.fresh[:, None], count, axis=1)
-        joined, ok = self.join(span, fresh, fresh, gap, left_first)
+        edges: Edges = None
+        seen: Edges = None
+        if each is not None:  # one communication qubit: the right link's attempts of the passing round are the wait
+            wait = np.rint(gap / self.model.link.attempt_period_s).astype(np.int64)
+            if span.kind == "swap":
+                edges, seen = each, np.stack([np.zeros_like(wait), wait])
+            else:
+                edges, seen = np.stack([attempts, attempts]), np.stack([wait, wait])
+        joined, ok = self.join(span, fresh, fresh, gap, left_first, seen)
         extra = self.model.swap_duration_s if span.kind == "swap" else 0.0
-        return duration + extra, ok, joined, attempts
+        return duration + extra, ok, joined, attempts, edges
 
     def join(
         self,
@@ -409,13 +490,18 @@ class _Sampler:
         sr: NDArray[np.float64],
         gap: NDArray[np.float64],
         early_left: NDArray[np.bool_],
+        seen: Edges = None,
     ) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
         """The Walsh state a swap (or purification) of the two sub-links makes after the earlier one waited
-        ``gap``, and whether it succeeds."""
+        ``gap`` (and, with :attr:`ChainModel.attempt_dephasing_prob`, its two end qubits saw ``seen`` attempts of
+        their nodes, shape ``(2, n)``; one communication qubit, so the left one waited), and whether it
+        succeeds."""
         assert span.left is not None
         assert span.right is not None
         count = gap.size
         held_l, held_r = self.stored_qubits(span.left), self.stored_qubits(span.right)
+        if seen is not None:  # the exponents of the two ends' (1 - 2p)**N add
+            sl = sl * self.attempt_decay(seen[0] + seen[1])
         if span.kind == "swap":  # a swap multiplies Walsh components: only the waiting link's decay matters
             if held_l == held_r:
                 waited = self.decay(gap, held_l)
@@ -435,24 +521,30 @@ class _Sampler:
             ok = self.rng.random(count) < success
         return joined, ok
 
+    def attempt_decay(self, attempts: NDArray[np.int64]) -> NDArray[np.float64]:
+        """:func:`attempts_decay` of this chain's memories."""
+        return attempts_decay(self.model.attempt_dephasing_prob, attempts)
+
     def children(
         self, span: _Span, n: int, start: float | NDArray[np.float64]
     ) -> tuple[
         NDArray[np.float64],
         NDArray[np.float64],
         NDArray[np.int64],
+        Edges,
         NDArray[np.float64],
         NDArray[np.float64],
         NDArray[np.int64],
+        Edges,
     ]:
         """Both children of ``span`` generated from ``start``: at once, or one after the other (sequential)."""
         assert span.left is not None
         assert span.right is not None
-        tl, sl, al = self.sample(span.left, n)
-        tr, sr, ar = self.sample(span.right, n)
+        tl, sl, al, el = self.sample(span.left, n)
+        tr, sr, ar, er = self.sample(span.right, n)
         tl = tl + start
         tr = tr + (tl if self.sequential(span) else start)
-        return tl, sl, al, tr, sr, ar
+        return tl, sl, al, el, tr, sr, ar, er
 
     def sequential(self, span: _Span) -> bool:
         """Whether the right child of ``span`` waits for the left one: nodes with one communication qubit make the
@@ -461,10 +553,11 @@ class _Sampler:
 
     def passing_leaf_rounds(
         self, span: _Span, count: int
-    ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64], NDArray[np.bool_]]:
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64], NDArray[np.bool_], Edges]:
         """Rounds of a node over two elementary links, each with the rounds the cut-off failed before it folded in:
-        its duration (all of them), the wait of the earlier link, the attempts, and whether the left link was the
-        earlier one - drawn in O(1) per round however rarely rounds pass.
+        its duration (all of them), the wait of the earlier link, the attempts, whether the left link was the
+        earlier one, and (made in turn, when kept) the attempts of each link - drawn in O(1) per round however
+        rarely rounds pass.
 
         With attempts of period ``tau`` succeeding with ``p`` and a cut-off of ``c = floor(cutoff / tau)``
         attempts: made at once, the first link arrives after ``m ~ Geom(1 - (1-p)^2)`` attempts and the other at
@@ -502,9 +595,12 @@ class _Sampler:
         if together > 0.0:
             wait = np.where(rng.random(count) < together / q, 0, wait)
         duration = ((failed_first + first + wait) + failures * float(c)) * period
+        each: Edges = None
         if in_turn:  # the left link is made first; attempts: the left's then the right's
             attempts = failed_first + failures * c + first + wait
             left_first = np.ones(count, dtype=bool)
+            if self.track_edges:
+                each = np.stack([failed_first + first, failures * c + wait]).astype(np.int64)
         else:  # both attempt until the first arrives, the other until it arrives or the cut-off
             attempts = 2 * failed_first + failures * c + 2 * first + wait
             left_first = rng.random(count) < 0.5
@@ -513,6 +609,7 @@ class _Sampler:
             np.asarray(wait * period, dtype=np.float64),
             attempts.astype(np.int64),
             np.asarray(left_first, dtype=np.bool_),
+            each,
         )
 
 
@@ -540,12 +637,12 @@ def sample_chain(
         REGENERATIONS_PER_LINK
         * rounds
         * model.links
-        * (2**model.purify.rounds if model.purify else 1)
+        * (2 ** (model.purify.rounds * len(model.purify.levels)) if model.purify else 1)
         / model.swap_success_prob**depth  # a failed swap makes both halves again, at every level
     )
     sampler.budget = int(min(budget, MAX_LINK_DRAWS)) if max_link_draws is None else max_link_draws
     root = _tree(0, model.links - 1, model.purify)
-    times, chi, attempts = sampler.sample(root, rounds)
+    times, chi, attempts, _ = sampler.sample(root, rounds)
     if model.delivery_delay_s > 0.0 and model.mode is DeliveryMode.CREATE_AND_KEEP:
         chi = chi * sampler.decay(np.full(rounds, model.delivery_delay_s), 2)
     states = np.clip(bell.from_walsh(chi.T), 0.0, 1.0)

@@ -54,7 +54,7 @@ from qinternet.entanglement.chain import (
 )
 from qinternet.entanglement.purification import PurificationProtocol, PurificationSchedule
 from qinternet.errors import ParameterError
-from qinternet.network.repeater import memory_decay, node_swap, normalised_law
+from qinternet.network.repeater import memory_decay, node_attempt_dephasing, node_swap, normalised_law
 from qinternet.params.repeater_presets import HardwarePreset
 from qinternet.params.units import fibre_delay_s
 from qinternet.sim.rng import stream_seed_sequence
@@ -320,8 +320,9 @@ def compile_path(
 
     A chain has one swap law and one memory decay (the sampler's model): a path through unlike nodes takes the
     worst of them (the lowest swap success and swap fidelity, the memory that keeps a pair's fidelity least over
-    one second), so its figures are a lower bound where the nodes differ. The last swap's outcome travels half
-    the path's fibre to an end node.
+    one second, and the strongest dephasing by their own attempts when they have one communication qubit), so
+    its figures are a lower bound where the nodes differ. The last swap's outcome travels half the path's fibre
+    to an end node.
     """
     if len(hops) != len(path) - 1 or not hops:
         raise ParameterError("path", f"{len(path)} nodes need {len(path) - 1} links, got {len(hops)}")
@@ -335,6 +336,7 @@ def compile_path(
         key=lambda m: float(memory_decay(m)(one_second)[1:].min()),
     )
     links = tuple(h.link for h in hops)
+    sequential = any(n.communication_qubits < 2 for n in on_path)
     slowest = max(links, key=lambda lk: lk.attempt_period_s / lk.success_prob)
     purify = (
         PurifyStep(protocol=PurificationProtocol.DEJMPS, rounds=purify_rounds, schedule=PurificationSchedule.RECURRENCE)
@@ -352,7 +354,8 @@ def compile_path(
         delivery_delay_s=float(fibre_delay_s(sum(h.length_km for h in hops) / 2.0)) if len(links) > 1 else 0.0,
         mode=mode,
         purify=purify,
-        sequential=any(n.communication_qubits < 2 for n in on_path),
+        sequential=sequential,
+        attempt_dephasing_prob=max(node_attempt_dephasing(n.preset) for n in on_path) if sequential else 0.0,
     )
 
 

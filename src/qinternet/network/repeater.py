@@ -49,7 +49,7 @@ from qinternet.params.units import fibre_delay_s
 from qinternet.physics.bsm import SwapOutcome, gate_swap, linear_optics_bsm
 from qinternet.physics.channels import FibreChannel
 from qinternet.physics.heralding import attempt_period_s, elementary_link
-from qinternet.physics.memory import memory_pauli_channel, stored_half_decay
+from qinternet.physics.memory import attempt_dephasing_prob, memory_pauli_channel, stored_half_decay
 from qinternet.qkd.bounds import plob_bound
 from qinternet.sim.rng import check_seed
 from qinternet.states import bell
@@ -87,6 +87,8 @@ class RepeaterSettings:
         purify: purification of elementary links before swapping, or None.
         purify_rounds: rounds of purification.
         purify_schedule: recurrence (two copies of the last output) or pumping (a fresh pair each round).
+        purify_levels: nesting levels whose pairs are purified (0: elementary links; ``k``: pairs over ``2**k``
+            links after their swap; :class:`~qinternet.entanglement.chain.PurifyStep`).
         mode: create-and-keep (pairs for applications) or measure-directly (QKD).
         pairs: end-to-end pairs to draw.
         seed: random seed.
@@ -99,6 +101,7 @@ class RepeaterSettings:
     purify: PurificationProtocol | None = None
     purify_rounds: int = 1
     purify_schedule: PurificationSchedule = PurificationSchedule.RECURRENCE
+    purify_levels: tuple[int, ...] = (0,)
     mode: DeliveryMode = DeliveryMode.CREATE_AND_KEEP
     pairs: int = 10_000
     seed: int = 1
@@ -189,6 +192,7 @@ class RepeaterResult:
             "purify": None if s.purify is None else s.purify.value,
             "purify_rounds": s.purify_rounds if s.purify is not None else 0,
             "purify_schedule": s.purify_schedule.value if s.purify is not None else None,
+            "purify_levels": list(s.purify_levels) if s.purify is not None else None,
             "mode": s.mode.value,
             "seed": s.seed,
             "engine": self.engine,
@@ -285,6 +289,15 @@ def memory_decay(memory: MemoryParams) -> Decay:
     return decay_of_law(law)
 
 
+def node_attempt_dephasing(preset: HardwarePreset) -> float:
+    """Probability that one entanglement attempt dephases a qubit stored at a node of ``preset``
+    (:func:`qinternet.physics.memory.attempt_dephasing_prob`): the emitter is left bright with the preset's
+    bright-state population ``alpha`` (single click), or with 1/2 when it has none (Barrett-Kok prepares an equal
+    superposition, Barrett & Kok, PRA 71, 060310 (2005))."""
+    alpha = preset.bright_state_population
+    return attempt_dephasing_prob(preset.node.memory, 0.5 if alpha is None else alpha)
+
+
 def compile_chain(
     preset: HardwarePreset,
     *,
@@ -315,6 +328,7 @@ def compile_chain(
         mode=mode,
         purify=purify,
         sequential=preset.node.communication_qubits < 2,
+        attempt_dephasing_prob=node_attempt_dephasing(preset),
     )
 
 
@@ -383,7 +397,12 @@ def _model_of(settings: RepeaterSettings, hardware: HardwarePreset | None = None
     step = (
         None
         if settings.purify is None
-        else PurifyStep(protocol=settings.purify, rounds=settings.purify_rounds, schedule=settings.purify_schedule)
+        else PurifyStep(
+            protocol=settings.purify,
+            rounds=settings.purify_rounds,
+            schedule=settings.purify_schedule,
+            levels=settings.purify_levels,
+        )
     )
     return compile_chain(
         hardware or repeater_preset(settings.preset),
@@ -465,9 +484,14 @@ def analytic_chain(
     link) gives the mean of each component, with the component's fresh value and coherence time, and the
     swaps' noise multiplies it once per swap. The mean state is the inverse transform.
 
+    Memories dephased by their node's attempts (:attr:`ChainModel.attempt_dephasing_prob`, one communication
+    qubit): on three nodes the first link waits exactly while the middle node attempts the second, so each attempt
+    it waits multiplies the two coherence components by ``1 - 2p`` besides the storage decay.
+
     Raises:
         ParameterError: naming ``engine`` for what it does not cover: nodes - 1 not a power of 2, purification,
-            measure-directly, Gaussian dephasing, or a waiting-time distribution too long to hold.
+            measure-directly, Gaussian dephasing, attempt dephasing on more than three nodes, or a waiting-time
+            distribution too long to hold.
     """
     hardware = hardware or repeater_preset(settings.preset)
     model = model or _model_of(settings, hardware)
@@ -479,6 +503,11 @@ def analytic_chain(
         raise ParameterError("engine", "analytic: no purification; use monte-carlo")
     if model.mode is DeliveryMode.MEASURE_DIRECTLY and links > 1:
         raise ParameterError("engine", "analytic: create-and-keep only; use monte-carlo")
+    per_attempt = -math.log1p(-2.0 * model.attempt_dephasing_prob)  # coherence lost per attempt waited
+    if per_attempt > 0.0 and links > 2:
+        raise ParameterError(
+            "engine", "analytic: memories dephased by attempts only on three nodes (one swap); use monte-carlo"
+        )
     period = model.link.attempt_period_s
     fresh = bell.walsh(model.link.state)
     swap = bell.walsh(model.swap_error)
@@ -489,13 +518,14 @@ def analytic_chain(
     for j, rate in enumerate(_per_qubit_rates(hardware.node.memory), start=1):
         if not 0.0 <= fresh[j] <= 1.0:
             raise ParameterError("engine", "analytic: a fresh link with a negative Walsh component; use monte-carlo")
+        lost = 2.0 * rate * period + (per_attempt if j > 1 else 0.0)  # per attempt waited, both qubits
         exact = waiting_time_and_werner(
             AbstractChainParams(
                 p_gen=model.link.success_prob,
                 p_swap=model.swap_success_prob,
                 segments=links,
                 w0=float(fresh[j]),
-                coherence_attempts=None if rate == 0.0 else 1.0 / (2.0 * rate * period),
+                coherence_attempts=None if lost == 0.0 else 1.0 / lost,
                 cutoff_attempts=cutoff,
                 sequential=model.sequential,
             )

@@ -11,7 +11,10 @@ can be written as processes:
 - **Memories** hold the two halves of every pair with the time each half was stored. States are Bell-diagonal,
   carried as Walsh transforms (:func:`qinternet.states.bell.walsh`); a qubit's decoherence, the model's
   ``decay`` law of its whole storage time, is applied when the qubit is used (measured in a swap, or handed
-  over at delivery). Chain ends are measured at once in measure-directly mode and never decohere.
+  over at delivery). Chain ends are measured at once in measure-directly mode and never decohere. Memories
+  dephased by their node's attempts (:attr:`~qinternet.entanglement.chain.ChainModel.attempt_dephasing_prob`)
+  count, per node, the attempts its emitter made (heralded or aborted), and a qubit sees those made while it was
+  stored.
 - **Cut-offs** are kernel timers: a stored pair that would wait longer than ``cutoff_s`` is discarded at the
   first picosecond its wait exceeds the cut-off (the timer interrupts the process that holds it, or, for
   swap-as-soon-as-possible, discards it from the nodes' memories), and its span is regenerated from the moment
@@ -63,7 +66,7 @@ from typing import Any, Final, Literal, get_args
 import numpy as np
 from numpy.typing import NDArray
 
-from qinternet.entanglement.chain import REGENERATIONS_PER_LINK, ChainModel, Deliveries, DeliveryMode
+from qinternet.entanglement.chain import REGENERATIONS_PER_LINK, ChainModel, Deliveries, DeliveryMode, attempts_decay
 from qinternet.errors import ParameterError
 from qinternet.sim.clock import PS_PER_S, seconds_to_ps
 from qinternet.sim.kernel import Event, EventHandle, Interrupt, Kernel, Process
@@ -108,10 +111,11 @@ class _Pair:
     ``chi`` is the Walsh transform of its state without the decay of its stored qubits; ``left_ps`` and
     ``right_ps`` are the times its end qubits entered memory (None: measured at once), ``born_ps`` the herald
     time of its oldest elementary link (its age for the asap cut-off), ``ready_ps`` the time it was made (from
-    which the nested cut-off counts its wait).
+    which the nested cut-off counts its wait); ``left_n`` and ``right_n`` are the attempts their nodes had made
+    when the end qubits were stored.
     """
 
-    __slots__ = ("born_ps", "chi", "cutoff", "first", "last", "left_ps", "ready_ps", "right_ps")
+    __slots__ = ("born_ps", "chi", "cutoff", "first", "last", "left_n", "left_ps", "ready_ps", "right_n", "right_ps")
 
     def __init__(
         self,
@@ -121,11 +125,13 @@ class _Pair:
         ends_ps: tuple[int | None, int | None],
         born_ps: int,
         ready_ps: int,
+        ends_n: tuple[int, int] = (0, 0),
     ) -> None:
         self.first = first
         self.last = last
         self.chi = chi
         self.left_ps, self.right_ps = ends_ps
+        self.left_n, self.right_n = ends_n
         self.born_ps = born_ps
         self.ready_ps = ready_ps
         self.cutoff: EventHandle | None = None
@@ -171,6 +177,7 @@ class _Engine:
         self.p_swap = model.swap_success_prob
         self.measure_ends = model.mode is DeliveryMode.MEASURE_DIRECTLY
         self.attempts = 0
+        self.node_attempts = [0] * (model.links + 1)  # attempts each node's emitter has made
         self.generations = 0
         # A failed swap at depth d of the tree regenerates its span: about p_swap**-depth generations per link.
         depth = max(model.links - 1, 1).bit_length()
@@ -248,14 +255,32 @@ class _Engine:
             try:
                 yield start_ps + attempts * period_ps - kernel.now_ps
             except Interrupt:
-                self.attempts += (kernel.now_ps - start_ps) // period_ps  # the attempts made before the abort
+                self.count_attempts(i, (kernel.now_ps - start_ps) // period_ps)  # those made before the abort
                 continue
-            self.attempts += attempts
+            self.count_attempts(i, attempts)
             worker.busy = False
             now_ps = kernel.now_ps
             left_ps = None if self.measure_ends and i == 0 else now_ps
             right_ps = None if self.measure_ends and i == last_link else now_ps
-            reply.succeed(_Pair(i, i, self.fresh, (left_ps, right_ps), now_ps, now_ps))
+            ends_n = (self.node_attempts[i], self.node_attempts[i + 1])
+            reply.succeed(_Pair(i, i, self.fresh, (left_ps, right_ps), now_ps, now_ps, ends_n))
+
+    def count_attempts(self, link: int, attempts: int) -> None:
+        """Elementary link ``link`` made ``attempts`` attempts (its two nodes' emitters each made them)."""
+        self.attempts += attempts
+        self.node_attempts[link] += attempts
+        self.node_attempts[link + 1] += attempts
+
+    def stored(self, now_ps: int, since_ps: int | None, node: int, since_n: int) -> NDArray[np.float64] | float:
+        """Walsh factors of a qubit stored at ``node`` since ``since_ps`` (None: measured at once), when the node
+        had made ``since_n`` attempts: its memory's decay and the dephasing by the attempts made since."""
+        if since_ps is None:
+            return 1.0
+        factors = self.decay(now_ps, since_ps)
+        seen = self.node_attempts[node] - since_n
+        if seen and self.model.attempt_dephasing_prob > 0.0:
+            return factors * attempts_decay(self.model.attempt_dephasing_prob, np.array([seen]))[:, 0]
+        return factors
 
     def refuse_budget(self) -> None:
         """Raise the error of a run that regenerates links without end (the sampler's guard, per link and pair)."""
@@ -296,20 +321,22 @@ class _Engine:
             else:
                 left, right = yield from self._both_parallel(proc, worker, start_ps)
             now_ps = kernel.now_ps
-            chi = (
-                left.chi
-                * right.chi
-                * self.swap_chi
-                * self.decay(now_ps, left.right_ps)
-                * self.decay(now_ps, right.left_ps)
-            )
+            chi = left.chi * right.chi * self.swap_chi * self.both_stored(now_ps, left, right)
             if self.swap_ps:
                 yield self.swap_ps
             if proc.rng.random() < self.p_swap:
                 ends_ps = (left.left_ps, right.right_ps)
-                return _Pair(left.first, right.last, chi, ends_ps, min(left.born_ps, right.born_ps), kernel.now_ps)
+                born_ps = min(left.born_ps, right.born_ps)
+                return _Pair(left.first, right.last, chi, ends_ps, born_ps, kernel.now_ps, (left.left_n, right.right_n))
             self.swap_failures += 1
             start_ps = kernel.now_ps
+
+    def both_stored(self, now_ps: int, left: _Pair, right: _Pair) -> NDArray[np.float64] | float:
+        """What storage did to the two qubits a swap of ``left`` and ``right`` measures (at the node between)."""
+        node = left.last + 1
+        return self.stored(now_ps, left.right_ps, node, left.right_n) * self.stored(
+            now_ps, right.left_ps, node, right.left_n
+        )
 
     def _cut_off(self, proc: Process, partner: Event) -> None:
         """The cut-off timer of a pair waiting for ``partner``: interrupt its holder unless the partner came."""
@@ -463,15 +490,10 @@ class _Engine:
         self.left[right.last + 1] = None
         now_ps = self.kernel.now_ps
         if self.node_rng[node].random() < self.p_swap:
-            chi = (
-                left.chi
-                * right.chi
-                * self.swap_chi
-                * self.decay(now_ps, left.right_ps)
-                * self.decay(now_ps, right.left_ps)
-            )
+            chi = left.chi * right.chi * self.swap_chi * self.both_stored(now_ps, left, right)
             ends_ps = (left.left_ps, right.right_ps)
-            self._arrive(_Pair(left.first, right.last, chi, ends_ps, min(left.born_ps, right.born_ps), now_ps))
+            born_ps = min(left.born_ps, right.born_ps)
+            self._arrive(_Pair(left.first, right.last, chi, ends_ps, born_ps, now_ps, (left.left_n, right.right_n)))
             if self.pipelined:  # the node's memories are free: its links may start again
                 self._want(node - 1, node, now_ps)
             return
@@ -525,7 +547,9 @@ class _Engine:
             if self.delay_ps:
                 pair = yield kernel.timer(self.delay_ps, pair)  # the last outcome's message to an end node
             now_ps = kernel.now_ps
-            chi = pair.chi * self.decay(now_ps, pair.left_ps) * self.decay(now_ps, pair.right_ps)
+            last = self.model.links
+            chi = pair.chi * self.stored(now_ps, pair.left_ps, 0, pair.left_n)
+            chi = chi * self.stored(now_ps, pair.right_ps, last, pair.right_n)
             round_s[index] = (now_ps - start_ps) / PS_PER_S
             chis[index] = chi
             attempts[index] = self.attempts

@@ -106,6 +106,11 @@ class MemoryParams:
         storage_efficiency_1e_s: 1/e time of the storage (retrieval) efficiency of an ensemble memory, s
             (``inf``: efficiency does not decay).
         modes: number of modes stored in parallel (temporal/spectral/spatial multiplexing), >= 1.
+        attempt_phase_spread_rad: spread of the phase a stored qubit picks up each time the node's emitter is
+            reset after an entanglement attempt, rad: the product ``delta_omega * tau_d`` of the emitter-memory
+            coupling (rad/s) and the time constant of the emitter's stochastic reset (s), for memories coupled to
+            their node's emitter (13C spins of an NV centre). Each attempt then dephases a stored qubit
+            (:func:`qinternet.physics.memory.attempt_dephasing_prob`); 0: attempts do not touch the memory.
     """
 
     t1_s: float = math.inf
@@ -115,6 +120,7 @@ class MemoryParams:
     read_efficiency: float = 1.0
     storage_efficiency_1e_s: float = math.inf
     modes: int = 1
+    attempt_phase_spread_rad: float = 0.0
 
     def __post_init__(self) -> None:
         require_time_or_inf("memory.t1_s", self.t1_s)
@@ -127,6 +133,8 @@ class MemoryParams:
         require_open_unit("memory.read_efficiency", self.read_efficiency)
         require_time_or_inf("memory.storage_efficiency_1e_s", self.storage_efficiency_1e_s)
         require_count("memory.modes", self.modes, MAX_MODES)
+        require_non_negative("memory.attempt_phase_spread_rad", self.attempt_phase_spread_rad)
+        require_at_most("memory.attempt_phase_spread_rad", self.attempt_phase_spread_rad, 100.0, "fully random already")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -135,6 +135,12 @@ _NV_ZPL = 0.03
 _NV_DETECTOR_EFFICIENCY = 0.8
 _NV_DARK_COUNT_RATE_HZ = 20.0
 _NV_WINDOW_S = 25e-9
+_NV_CARBON_COUPLING_RAD_PER_S = 2.0 * math.pi * 77e3
+"""Hyperfine coupling ``delta_omega`` of the 13C memory (carbon C2 of Kalb et al., PRA 97, 062330 (2018),
+Table I; via netsquid-nv)."""
+_NV_RESET_TIME_S = 163e-9
+"""Time constant ``tau_d`` of the electron's optical reset after an attempt (Kalb et al. 2018, Fig. 2; via
+netsquid-nv)."""
 
 DELFT_NV_2021 = HardwarePreset(
     name="delft-nv-2021",
@@ -144,7 +150,12 @@ DELFT_NV_2021 = HardwarePreset(
         "arXiv:2404.03723, for the metropolitan (frequency-converted) Delft-The Hague link"
     ),
     node=NodeHardware(
-        memory=MemoryParams(t1_s=3600.0, t2_s=0.4, dephasing=Dephasing.EXPONENTIAL),
+        memory=MemoryParams(
+            t1_s=3600.0,
+            t2_s=0.4,
+            dephasing=Dephasing.EXPONENTIAL,
+            attempt_phase_spread_rad=_NV_CARBON_COUPLING_RAD_PER_S * _NV_RESET_TIME_S,
+        ),
         emitter=EmitterParams(
             kind=EmitterKind.NV,
             attempt_duration_s=5.5e-6,
@@ -200,6 +211,12 @@ DELFT_NV_2021 = HardwarePreset(
             "published (derived): entangled-state decoherence rate 5 Hz (Humphreys 2018 abstract) = 2/T2",
         ),
         ("node.measurement_fidelity = 0.95", "published: |0> readout fidelity 0.950 (Humphreys 2018)"),
+        (
+            "memory.attempt_phase_spread_rad = 2 pi x 77 kHz x 163 ns = 0.0789",
+            "published: 13C coupling and electron reset time of Kalb et al., PRA 97, 062330 (2018), Table I and "
+            "Fig. 2 (via netsquid-nv NVParameterSet2019); model: per-attempt dephasing alpha/2 (1 - exp(-x^2/2)) "
+            "(Kalb 2018 eq. (2)), N_1/e = 3,220 attempts at alpha = 0.1 and 6,440 at 0.05",
+        ),
         ("node.two_qubit_gate_fidelity = 0.97", "assumed: electron-carbon gates ~0.96-0.98 (Bradley et al. 2019)"),
         ("node.memory_qubits = 2", "published: one 13C memory at the middle node (Pompili 2021)"),
         ("bright_state_population = 0.1", "assumed: typical alpha of the Pompili 2021 links"),
@@ -222,7 +239,9 @@ DELFT_NV_2021 = HardwarePreset(
         (
             "Pompili 2021 swapped Alice-Charlie pair: F = 0.587(28) selected, 0.551(13) average",
             "recollection (secondary): not tested; the model's 3-node chain (Bob's two links one after the "
-            "other, one communication qubit) gives F = 0.53 at 6.2 Hz; the paper's swap rate is not known here",
+            "other, one communication qubit) gives F = 0.41 at 6.3 Hz (0.53 without the carbon's dephasing by "
+            "the second link's ~14,000 attempts, N_1/e = 3,220; a 10 ms cut-off gives 0.54 at 1.3 Hz); the "
+            "paper's swap rate and memory timeout are not known here",
         ),
     ),
 )

@@ -27,6 +27,9 @@ from qinternet.states import bell, density
 
 __all__ = [
     "ComplexArray",
+    "attempt_dephasing_prob",
+    "attempts_coherence",
+    "attempts_to_1e",
     "memory_coherence",
     "memory_decay_density_matrix",
     "memory_kraus",
@@ -120,6 +123,62 @@ def storage_efficiency(memory: MemoryParams, t_s: ArrayLike) -> FloatArray:
     x = t / memory.storage_efficiency_1e_s
     shape = np.exp(-(x**2)) if memory.dephasing is Dephasing.GAUSSIAN else np.exp(-x)
     return memory.write_efficiency * memory.read_efficiency * shape
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Dephasing by the node's own entanglement attempts
+# ---------------------------------------------------------------------------------------------------------
+
+
+def attempt_dephasing_prob(memory: MemoryParams, bright_state_population: float) -> float:
+    """Probability that one entanglement attempt of the node's emitter flips the phase (Z) of a stored qubit.
+
+    A memory coupled to the emitter (a 13C spin hyperfine-coupled to the NV electron) precesses at a frequency
+    that depends on the emitter's state. An attempt leaves the emitter in its bright state with probability
+    ``alpha`` (the bright-state population); its optical reset then takes a random time of scale ``tau_d``, during
+    which the memory picks up a random phase of spread ``delta_omega * tau_d``
+    (:attr:`~qinternet.params.hardware.MemoryParams.attempt_phase_spread_rad`). Averaged, one attempt multiplies
+    the stored coherence by ``1 - alpha (1 - exp(-(delta_omega tau_d)**2 / 2))``, so after ``N`` attempts it is
+
+        ``C(N) = [1 - alpha (1 - exp(-(delta_omega tau_d)**2 / 2))]**N``,
+
+    a Z flip per attempt with probability ``p = alpha/2 (1 - exp(-(delta_omega tau_d)**2 / 2))``. Blok et al.,
+    Faraday Discuss. 184, 173 (2015); Kalb et al., PRA 97, 062330 (2018), eq. (2) (the memory decay of
+    Kalb et al., Science 356, 928 (2017), and of the NV models of Rozpedek et al., PRA 99, 052330 (2019)).
+
+    Args:
+        memory: the memory (its ``attempt_phase_spread_rad``).
+        bright_state_population: ``alpha``, in [0, 1].
+
+    Returns:
+        ``p``, in [0, 1/2].
+
+    >>> from qinternet.params.hardware import MemoryParams
+    >>> round(attempt_dephasing_prob(MemoryParams(attempt_phase_spread_rad=0.0789), 0.1), 6)
+    0.000155
+    """
+    if not 0.0 <= bright_state_population <= 1.0:
+        raise ParameterError("alpha", f"must be in [0, 1], got {bright_state_population}")
+    spread = memory.attempt_phase_spread_rad
+    return float(bright_state_population / 2.0 * -np.expm1(-(spread**2) / 2.0))
+
+
+def attempts_coherence(dephasing_prob: float, attempts: ArrayLike) -> FloatArray:
+    """Coherence ``(1 - 2p)**N`` of a qubit stored while its node made ``N`` attempts (``attempts``, any shape),
+    each a Z flip with probability ``p`` (:func:`attempt_dephasing_prob`): float array of the shape of
+    ``attempts``."""
+    n = np.asarray(attempts, dtype=np.float64)
+    if np.any(np.isnan(n)) or np.any(n < 0.0):
+        raise ParameterError("attempts", "must be >= 0")
+    return np.asarray(np.exp(n * np.log1p(-2.0 * dephasing_prob)), dtype=np.float64)
+
+
+def attempts_to_1e(dephasing_prob: float) -> float:
+    """``N_1/e``: attempts after which a stored qubit's coherence has fallen to ``1/e``, ``-1 / ln(1 - 2p)``
+    (infinite for ``p = 0``), the figure of merit of Kalb et al. (2018) and Pompili et al. (2021)."""
+    if dephasing_prob <= 0.0:
+        return float("inf")
+    return float(-1.0 / np.log1p(-2.0 * dephasing_prob))
 
 
 # ---------------------------------------------------------------------------------------------------------

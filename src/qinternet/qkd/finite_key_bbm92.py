@@ -6,12 +6,22 @@ of raw key measured in one basis and ``k`` bits measured in the other for parame
 ``eps_sec``-secret (and ``eps_cor``-correct by Theorem 1) if
 
     ``l <= n (q - h(Q_tol + mu)) - leak_EC - log2(2 / (eps_sec**2 eps_cor))``,
-    ``mu = sqrt((n + k) / (n k) * (k + 1) / k * ln(2 / eps_sec))``,
+    ``mu = sqrt((n + k) / (n k) * (k + 1) / k * ln(4 / eps_sec))``,
 
 with ``q = 1`` for ideal BB84 measurements (the preparation quality; an entangled source measured in two
 diagonal bases gives ``q = 1``, their Device Model section), ``Q_tol`` the tolerated error rate of the test
 bits and ``leak_EC`` the bits published by error correction. ``mu`` comes from Serfling's bound on sampling
-without replacement (their Supplementary Note 2, Lemma 3). Asymptotically (``k ~ sqrt(n)``, ``n -> oo``)
+without replacement (their Supplementary Note 2, Lemma 3).
+
+The two constants go together: their Methods, eq. (6), bound the distance from an ideal key by
+``2 eps + 1/2 sqrt(2**(l - H_min^eps(X|E')))``; giving each term ``eps_sec / 2`` makes the hashing term the
+``2 log2(1/eps_sec)`` of eq. (2) and sets the smoothing parameter to ``eps = eps_sec / 4``, and Serfling's tail
+``exp(-2 mu**2 n k**2 / ((n + k)(k + 1)))`` equals ``eps**2`` exactly at the ``mu`` above, i.e. with
+``ln(4 / eps_sec)`` (a ``ln(2 / eps_sec)`` with the same ``log2(2 / (eps_sec**2 eps_cor))`` would leave
+``2 eps = eps_sec`` and nothing for the hashing term). Provenance: eq. (6) read as quoted from the Methods; the
+typeset eq. (2) was not readable here, and ``ln(4 / eps_sec)`` is also what the arXiv copy's supplementary and
+independent implementations of eq. (2) give.
+Asymptotically (``k ~ sqrt(n)``, ``n -> oo``)
 ``l/n -> q - h(Q) - leak_EC/n``, i.e. ``1 - (1 + f) h(Q)`` with ``leak_EC = f n h(Q)``.
 
 How the bound is used for a simulated block (:func:`bbm92_finite_key_bits`): the test error rate observed
@@ -32,18 +42,19 @@ __all__ = ["bbm92_finite_key_bits", "tomamichel_deviation", "tomamichel_key_leng
 
 
 def tomamichel_deviation(key_bits: float, test_bits: float, eps_sec: float) -> float:
-    """``mu = sqrt((n + k)/(n k) (k + 1)/k ln(2/eps_sec))``: the statistical margin added to the test error rate.
+    """``mu = sqrt((n + k)/(n k) (k + 1)/k ln(4/eps_sec))``: the statistical margin added to the test error rate.
 
-    Tomamichel, Lim, Gisin, Renner, Nat. Commun. 3, 634 (2012), eq. (2); ``n = key_bits``, ``k = test_bits``.
-    Infinite where either is not positive.
+    Tomamichel, Lim, Gisin, Renner, Nat. Commun. 3, 634 (2012), eq. (2), with the smoothing parameter
+    ``eps_sec / 4`` of their Methods (module docstring); ``n = key_bits``, ``k = test_bits``. Infinite where
+    either is not positive.
 
     >>> round(tomamichel_deviation(1e6, 1e6, 1e-10), 6)
-    0.006888
+    0.006987
     """
     n, k = float(key_bits), float(test_bits)
     if n <= 0.0 or k <= 0.0:
         return math.inf
-    return math.sqrt((n + k) / (n * k) * (k + 1.0) / k * math.log(2.0 / eps_sec))
+    return math.sqrt((n + k) / (n * k) * (k + 1.0) / k * math.log(4.0 / eps_sec))
 
 
 def tomamichel_key_length(
@@ -71,7 +82,7 @@ def tomamichel_key_length(
 
     >>> p = FiniteKeyParams(eps_sec=1e-10, eps_cor=1e-15)
     >>> round(tomamichel_key_length(key_bits=1e6, test_bits=1e6, error_tolerance=0.0, ec_leak_bits=0.0, params=p))
-    940516
+    939800
     """
     require_non_negative("key_bits", key_bits)
     require_non_negative("test_bits", test_bits)
