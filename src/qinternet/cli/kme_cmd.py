@@ -67,7 +67,7 @@ def kme(
     from qinternet.kms.settings import load_serve_settings
     from qinternet.kms.southbound import device_ends
     from qinternet.kms.topology import KeyLimits
-    from qinternet.outputs import check_output_file
+    from qinternet.outputs import check_output_file, check_output_folder
 
     spec = scenario_named(scenario, "--scenario")
     topology = topology_of(spec)
@@ -82,7 +82,7 @@ def kme(
         config,
         {
             "pki": pki,
-            "db": db or f"sqlite:///{state_dir / f'{me}.db'}",
+            "db": db if db is not None else f"sqlite:///{state_dir / f'{me}.db'}",
             "base_port": base_port,
             "host": host,
             "pool_capacity_bits": pool_capacity_bits,
@@ -101,8 +101,9 @@ def kme(
     if problem is not None:
         raise ParameterError("--pki", problem)
     if db is None:
+        check_output_folder(state_dir, "--state-dir")
         try:
-            state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            state_dir.mkdir(exist_ok=True, mode=0o700)
         except OSError as exc:
             raise ParameterError("--state-dir", f"cannot be made: {exc.strerror or exc}") from None
     if settings.ready_file is not None:

@@ -294,8 +294,9 @@ def _serve_processes(
             f"{', '.join(f'{name}.pem' for name in old[:5])} may not call other KMEs (signed before KMEs relayed "
             "to each other): delete them and run again to re-sign them",
         )
+    check_output_folder(state_dir, "--state-dir")
     try:
-        state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        state_dir.mkdir(exist_ok=True, mode=0o700)
     except OSError as exc:
         raise ParameterError("--state-dir", f"cannot be made: {exc.strerror or exc}") from None
     run_processes(

@@ -19,6 +19,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+import uvicorn
 from sqlalchemy.exc import SQLAlchemyError
 
 from qinternet.errors import interrupt_handled
@@ -34,12 +35,14 @@ from qinternet.kms.tls import KmeServer, SignalStop, serve_kmes
 from qinternet.kms.topology import KeyLimits, KmsTopology
 from qinternet.outputs import write_file
 
-__all__ = ["NodePlan", "peer_urls", "run_node"]
+__all__ = ["STOP_GRACE_S", "NodePlan", "peer_urls", "run_node"]
 
 logger = logging.getLogger("qinternet.kms")
 
 _CHECKPOINT_S = 10.0
 """Wall time between two write-ahead-log checkpoints."""
+STOP_GRACE_S = 2.0
+"""Seconds open requests have to finish after SIGINT or SIGTERM before the server exits without them."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -131,15 +134,18 @@ def _serve(
             sock=sock,  # type: ignore[arg-type]
         )
         stop.raising = False
+        servers: list[uvicorn.Server] = []
         serving = asyncio.create_task(
-            serve_kmes([server], stop=stop, started=functools.partial(_ready, server, settings))
+            serve_kmes([server], stop=stop, started=functools.partial(_ready, server, settings), servers=servers)
         )
+        sweeping = asyncio.create_task(_sweep(relay, store, settings))
         try:
-            await _sweep_until(serving, relay, store, settings, stop_after_s)
+            await _until_stopped(serving, servers, stop, stop_after_s)
         finally:
-            serving.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await serving
+            for task in (sweeping, serving):  # a sweep's messages wait for no one: the next start sends them again
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await relay.aclose()
             if settings.ready_file is not None:
                 settings.ready_file.unlink(missing_ok=True)
@@ -154,16 +160,31 @@ def _ready(server: KmeServer, settings: ServeSettings) -> None:
         write_file(settings.ready_file, json.dumps({server.kme_id: url}, indent=2) + "\n", "--ready-file")
 
 
-async def _sweep_until(
-    serving: asyncio.Task[None],
-    relay: RelayService,
-    store: KeyStore,
-    settings: ServeSettings,
-    stop_after_s: float | None,
+async def _until_stopped(
+    serving: asyncio.Task[None], servers: list[uvicorn.Server], stop: SignalStop, stop_after_s: float | None
 ) -> None:
-    started = checkpointed = time.monotonic()
-    loop = asyncio.get_running_loop()
+    """Wait until the server has stopped (a signal) or ``stop_after_s``; a server still waiting for open
+    connections :data:`STOP_GRACE_S` after the signal is made to exit (their clients retry elsewhere or later)."""
+    started = time.monotonic()
+    asked: float | None = None
     while not serving.done():
+        await asyncio.sleep(0.05)
+        if stop_after_s is not None and time.monotonic() - started >= stop_after_s:
+            return
+        if stop.requested and asked is None:
+            asked = time.monotonic()
+        if asked is not None and time.monotonic() - asked > STOP_GRACE_S:
+            for each in servers:
+                each.force_exit = True
+            if time.monotonic() - asked > 2 * STOP_GRACE_S:
+                return
+
+
+async def _sweep(relay: RelayService, store: KeyStore, settings: ServeSettings) -> None:
+    """Every :data:`~.relay.SWEEP_S`: the relay's sweep, keys never fetched voided, the log checkpointed."""
+    checkpointed = time.monotonic()
+    loop = asyncio.get_running_loop()
+    while True:
         await asyncio.sleep(SWEEP_S)
         try:
             await relay.sweep()
@@ -174,5 +195,3 @@ async def _sweep_until(
                 checkpointed = time.monotonic()
         except SQLAlchemyError as exc:
             logger.error("key store: %s", str(getattr(exc, "orig", None) or exc)[:200])
-        if stop_after_s is not None and time.monotonic() - started >= stop_after_s:
-            return

@@ -525,8 +525,9 @@ class RelayService:
             relays.append(relay)
             keys_now = b"".join(m or b"" for m in material)
             sealed = self.store.seal((self.kme_id, relay.relay_id, "relay", master_sae), keys_now)
+            outgoing = json.dumps(relay.message)  # names keys, carries none (the first hop's are K)
             self._insert(
-                cursor, relay.relay_id, "master", _SENDING, path, None, None, master_sae, sae, key_ids, sealed, now
+                cursor, relay.relay_id, "master", _SENDING, path, None, outgoing, master_sae, sae, key_ids, sealed, now
             )
         return relays, [m or b"" for m in material]
 
@@ -905,9 +906,10 @@ class RelayService:
                 await self._send_digests(end, ksid, items)
 
     async def aclose(self) -> None:
-        """Wait for the digests being sent, then close the connections."""
+        """Stop sending digests (the sweep after the next start sends them again), close the connections."""
         for task in list(self._tasks):
-            with contextlib.suppress(Exception):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         await self.client.aclose()
 
