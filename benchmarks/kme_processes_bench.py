@@ -265,13 +265,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hops", type=int, nargs="+", default=[1, 5])
     parser.add_argument("--workers", type=int, default=8)
+    parser.add_argument("--modes", nargs="+", default=["processes", "in-process"])
     parser.add_argument("--seconds", type=float, default=6.0)
     parser.add_argument("--fill-s", type=float, default=180.0, help="longest wait for the links to fill")
     args = parser.parse_args(argv)
     results = []
     with tempfile.TemporaryDirectory(prefix="kme-bench-") as tmp:
         for hops in args.hops:
-            for mode in ("processes", "in-process"):
+            for mode in args.modes:
                 folder = Path(tmp) / f"{mode}-{hops}"
                 if mode == "processes":
                     r = run_processes(hops, args.workers, args.seconds, args.fill_s, folder)

@@ -8,8 +8,10 @@ fill the links within a second or two. A key between the SAEs of a and b is rela
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
+import logging
 import os
 import signal
 import sqlite3
@@ -30,6 +32,7 @@ from qinternet.apps.etsi_client import KmeClient, KmeRequestError, QkdKey
 from qinternet.cli.network_cmd import scenario_named
 from qinternet.kms.feeder import topology_of
 from qinternet.kms.pki import PkiFiles, init_pki
+from qinternet.kms.relay import PeerClient, PeerUnreachableError
 from qinternet.kms.southbound import device_ends
 from tests.servers import free_ports
 
@@ -352,3 +355,21 @@ def test_serve_processes_runs_a_kme_and_device_per_process_and_stops_them_all(cl
         if serve.poll() is None:
             serve.kill()
             serve.wait()
+
+
+def test_a_kme_refuses_a_peer_whose_certificate_names_another_kme(line: Line, caplog: pytest.LogCaptureFixture) -> None:
+    """kme-a's client, told that kme-m is at kme-b's address, sends nothing to the KME that answers there."""
+    client = PeerClient("kme-a", {"kme-m": line.url("b")}, line.pki)
+    before = len(line.log("b"))
+
+    async def call() -> None:
+        try:
+            await client.post("kme-m", "void", {"relay_ID": "x", "initiator_sae_id": "sae-a", "path": []}, 10.0)
+        finally:
+            await client.aclose()
+
+    with caplog.at_level(logging.WARNING, logger="qinternet.kms"), pytest.raises(PeerUnreachableError) as refused:
+        asyncio.run(call())
+    assert "presents 'kme-b', not 'kme-m'" in str(refused.value)
+    assert "refused peer kme-m: its certificate names 'kme-b'" in caplog.text
+    assert "void" not in line.log("b")[before:]  # nothing reached kme-b

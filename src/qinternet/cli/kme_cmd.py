@@ -61,12 +61,11 @@ def kme(
     from qinternet.kms.feeder import kme_id, topology_of
     from qinternet.kms.node import NodePlan, peer_urls, run_node
     from qinternet.kms.pki import PkiFiles
-    from qinternet.kms.policy import KeyPolicy
+    from qinternet.kms.prepare import key_limits, key_policy
     from qinternet.kms.relay import RelaySettings
     from qinternet.kms.service import configure_logging
     from qinternet.kms.settings import load_serve_settings
     from qinternet.kms.southbound import device_ends
-    from qinternet.kms.topology import KeyLimits
     from qinternet.outputs import check_output_file, check_output_folder
 
     spec = scenario_named(scenario, "--scenario")
@@ -109,29 +108,14 @@ def kme(
     if settings.ready_file is not None:
         check_output_file(settings.ready_file, "--ready-file")
     configure_logging(settings.log_format)
-    try:
-        limits = KeyLimits(
-            key_size=settings.key_size,
-            min_key_size=settings.min_key_size,
-            max_key_size=settings.max_key_size,
-            max_key_per_request=settings.max_key_per_request,
-            max_sae_id_count=settings.max_sae_id_count,
-            max_key_count=max(1, int(settings.pool_capacity_bits) // settings.key_size),
-        )
-    except ValueError as exc:
-        raise ParameterError("key limits (QINTERNET_KMS_* or --config)", str(exc)) from None
     hold_s = float(os.environ.get("QINTERNET_KME_RELAY_HOLD_S", "0") or 0)
     plan = NodePlan(
         kme_id=me,
         port=chosen_port,
         peers={k: u for k, u in urls.items() if k != me},
         topology=topology,
-        limits=limits,
-        policy=KeyPolicy(
-            sae_quota_bits=settings.sae_quota_bits,
-            sae_quota_window_s=settings.sae_quota_window_s,
-            reservation_ttl_s=settings.reservation_ttl_s,
-        ),
+        limits=key_limits(settings),
+        policy=key_policy(settings),
         files=files,
         devices=device_ends(spec),
         relay=RelaySettings(timeout_s=timeout_s, hold_s=hold_s, capacity_bytes=int(settings.pool_capacity_bits // 8)),

@@ -12,7 +12,8 @@ KME the half's digest; the partner keeps it as the partner's half (digest only).
 halves first and finds them equal puts its copy into its link key table (:class:`~.store.LinkKeyRecord`) and
 answers ``agreed``; the other does the same on that answer (or on the first relay that names the key,
 which only a KME that agreed can do). Digests of halves still pending are sent again every
-:data:`SWEEP_S`, so a lost message delays a key but never loses it.
+:data:`RESEND_EVERY_S` for a minute (after that, the partner's own push of the index brings its digest), so a
+lost message delays a key but never loses it.
 
 **Directions.** The two KMEs of a link never use the same key: a key of even index may only be sent
 by the KME of the link's end ``a``, one of odd index by the KME of its end ``b``; the sender names the
@@ -106,7 +107,11 @@ _SENDING, _COMPLETED, _VOIDING, _VOIDED = "sending", "completed", "voiding", "vo
 _FORWARDING, _RESERVED = "forwarding", "reserved"
 _RELAYED, _NOT_PRESENT, _UNREACHABLE, _FAILED = "relayed", "key not present", "unreachable", "failed"
 _PENDING_AGE_S = 1.0
-"""A half pending longer than this has its digest sent again by the sweep."""
+"""A half pending longer than this has its digest sent again by the sweep (every :data:`RESEND_EVERY_S`)..."""
+_PENDING_WINDOW_S = 60.0
+"""... until it is this old: its partner's own push then brings the partner's digest, which pools it."""
+RESEND_EVERY_S = 5.0
+"""Seconds between two resendings of pending halves' digests."""
 
 
 class _RefusedError(QinternetError):
@@ -416,6 +421,7 @@ class RelayService:
     _mine: dict[str, DeviceEnd] = field(default_factory=dict)
     _neighbours: set[str] = field(default_factory=set)
     _levels: dict[str, tuple[int, float]] = field(default_factory=dict)
+    _resent_at: float = 0.0
 
     def __post_init__(self) -> None:
         self._mine = {d.link: d for d in self.devices.values() if d.kme == self.kme_id}
@@ -996,13 +1002,18 @@ class RelayService:
                 store.sql("SELECT relay_id, path, master_sae FROM relays WHERE kme_id = ? AND role = ? AND state = ?"),
                 (self.kme_id, "master", _VOIDING),
             ).all()
-            pending = connection.exec_driver_sql(
-                store.sql(
-                    "SELECT k.ksid, k.idx, k.digest, s.link FROM device_keys k JOIN device_streams s ON s.ksid = k.ksid"
-                    " WHERE k.kme_id = ? AND k.state = ? AND k.created_at < ? ORDER BY k.idx LIMIT 4096"
-                ),
-                (self.kme_id, "pending", time.time() - _PENDING_AGE_S),
-            ).all()
+            pending: Sequence[Any] = []
+            if time.monotonic() - self._resent_at >= RESEND_EVERY_S:
+                self._resent_at = time.monotonic()
+                now = time.time()
+                pending = connection.exec_driver_sql(
+                    store.sql(
+                        "SELECT k.ksid, k.idx, k.digest, s.link FROM device_keys k"
+                        " JOIN device_streams s ON s.ksid = k.ksid WHERE k.kme_id = ? AND k.state = ?"
+                        " AND k.created_at < ? AND k.created_at > ? ORDER BY k.idx LIMIT 4096"
+                    ),
+                    (self.kme_id, "pending", now - _PENDING_AGE_S, now - _PENDING_WINDOW_S),
+                ).all()
         for relay_id, path, master_sae in voiding[:100]:
             await self._void(str(relay_id), json.loads(path), str(master_sae))
         by_stream: dict[tuple[str, str], list[tuple[int, bytes]]] = {}
