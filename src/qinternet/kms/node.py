@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import gc
 import json
 import logging
 import time
@@ -134,6 +135,9 @@ def _serve(
             sock=sock,  # type: ignore[arg-type]
         )
         stop.raising = False
+        # What start-up built lives until exit: out of the collector's generations (as serve does).
+        gc.collect()
+        gc.freeze()
         servers: list[uvicorn.Server] = []
         serving = asyncio.create_task(
             serve_kmes([server], stop=stop, started=functools.partial(_ready, server, settings), servers=servers)
