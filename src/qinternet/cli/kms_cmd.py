@@ -253,7 +253,14 @@ def serve(
     configure_logging(settings.log_format)
     plan = prepare_kmes(spec, settings)
     announce = functools.partial(
-        _print_endpoints, Console(soft_wrap=True), spec.name, plan.topology.sae_kme, plan.files, settings
+        _print_endpoints,
+        Console(soft_wrap=True),
+        spec.name,
+        plan.topology.sae_kme,
+        plan.files,
+        settings,
+        processes=processes,
+        state_dir=state_dir or Path("kme-state"),
     )
     if processes:
         state = state_dir or Path("kme-state")
@@ -326,6 +333,9 @@ def _print_endpoints(
     files: PkiFiles,
     settings: ServeSettings,
     servers: list[KmeServer],
+    *,
+    processes: bool = False,
+    state_dir: Path | None = None,
 ) -> None:
     table = Table(title=f"{name}: KMEs serving ETSI GS QKD 014 over mutual TLS")
     for column in ("KME", "URL", "its SAEs (certificate, key)"):
@@ -340,7 +350,14 @@ def _print_endpoints(
     if settings.ops_port:
         ops = client_url(settings.ops_host, settings.ops_port, "http")
         console.print(f"Status page and Prometheus metrics: {ops}/ and /metrics")
-    if settings.devices == "external":
+    if processes:
+        console.print(
+            f"One qinternet kme process per KME (stores in {state_dir}) and one qinternet device process per link; "
+            "keys cross trusted nodes by KME-to-KME relay (docs/kme-processes.md).",
+            markup=False,
+            highlight=False,
+        )
+    elif settings.devices == "external":
         console.print(
             f"The pools fill only from QKD devices: qinternet device <link> --scenario {name} --pki {files.folder} "
             "--kme-a <URL of its end a> --kme-b <URL of its end b>",

@@ -592,7 +592,14 @@ class RelayService:
                     self._reserve(writes, key_id, sae, master_sae, key)
 
         await self.store.writer().run(complete)
-        logger.info("kme=%s relay %s completed to %s", self.kme_id, ",".join(r.relay_id for r in relays), local or "")
+        for relay in relays:
+            logger.info(
+                "kme=%s relay %s to %s completed along %s",
+                self.kme_id,
+                relay.relay_id,
+                relay.slave_sae,
+                "-".join(relay.path),
+            )
         return [DeliveredKey(key_id=k, material=m) for k, m in zip(key_ids, material, strict=True)]
 
     def _start_in(
