@@ -75,7 +75,15 @@ from qinternet.errors import QinternetError
 from qinternet.kms.api import MSG_BAD, MSG_SERVER, MSG_UNAUTHORIZED, SAE_SCOPE_KEY, KmeError, _Body, _json
 from qinternet.kms.pki import PkiFiles, common_name
 from qinternet.kms.southbound import DeviceEnd, key_digest
-from qinternet.kms.store import DeliveredKey, KeyState, KeyStore, NotEnoughKeyError, RelayFailedError, Writes
+from qinternet.kms.store import (
+    DeliveredKey,
+    KeyState,
+    KeyStore,
+    NotEnoughKeyError,
+    RelayFailedError,
+    Writes,
+    pool_name,
+)
 from qinternet.kms.topology import KmsTopology
 
 __all__ = [
@@ -87,7 +95,9 @@ __all__ = [
     "PeerUnreachableError",
     "RelayService",
     "RelaySettings",
+    "held_pool",
     "pool_link_key_in",
+    "send_pool",
     "sender_of",
 ]
 
@@ -97,8 +107,6 @@ PEER_PATH = "/kme/v1"
 """Where the KME-to-KME calls are."""
 SWEEP_S = 1.0
 """Seconds between two sweeps: digests of halves still pending sent again, voids not yet acknowledged."""
-LEVEL_TTL_S = 0.25
-"""Longest a KME reuses the count of the keys it may send on a link."""
 UNKNOWN_LEVEL_BYTES = 1 << 40
 """The level routing assumes for a link between two other KMEs (not known here)."""
 
@@ -147,19 +155,13 @@ def pool_link_key_in(
     capacity_bytes: int | None = None,
 ) -> int:
     """Put a key both halves agreed on into this KME's link keys (``end.kme``'s), in the caller's transaction;
-    the bytes kept (0: the link already holds ``capacity_bytes`` ready, counted in the ledger as discarded)."""
+    the bytes kept (0: the link already holds ``capacity_bytes`` ready, counted in the ledger as discarded).
+    The store's levels count it once the transaction is committed (:func:`held_pool`, :func:`send_pool`)."""
     now = time.time()
-    if capacity_bytes is not None:
-        cursor.execute(
-            store.sql(
-                "SELECT COALESCE(SUM(size_bytes), 0) FROM link_keys WHERE kme_id = ? AND peer_kme = ? AND state = ?"
-            ),
-            (end.kme, end.peer_kme, _READY),
-        )
-        row = cursor.fetchone()
-        if int(row[0] if row else 0) + len(key) > capacity_bytes:
-            writes.ledger.append((now, "discarded", end.kme_a, end.kme_b, None, None, None, 8 * len(key)))
-            return 0
+    held = held_pool(end.kme, end.peer_kme)
+    if capacity_bytes is not None and store.pool_level(*held) + writes.added.get(held, 0) + len(key) > capacity_bytes:
+        writes.ledger.append((now, "discarded", end.kme_a, end.kme_b, None, None, None, 8 * len(key)))
+        return 0
     cursor.execute(
         store.sql(
             "INSERT INTO link_keys (ksid, idx, kme_id, peer_kme, sender, state, size_bytes, material, created_at)"
@@ -178,7 +180,26 @@ def pool_link_key_in(
         ),
     )
     writes.ledger.append((now, "generated", end.kme_a, end.kme_b, None, None, None, 8 * len(key)))
+    pools = [held, send_pool(end.kme, end.peer_kme)] if sender_of(end, index) == end.kme else [held]
+    for pool in pools:
+        writes.added[pool] = writes.added.get(pool, 0) + len(key)
     return len(key)
+
+
+def held_pool(kme: str, peer: str) -> tuple[str, str]:
+    """Where the store's levels (:meth:`~.store.KeyStore.pool_level`, counted at every commit) keep the bytes of
+    link keys ``kme`` holds ready with ``peer``, both directions (not a pool of the one-store KMEs' kind)."""
+    return pool_name(kme, "\0held " + peer)
+
+
+def send_pool(kme: str, peer: str) -> tuple[str, str]:
+    """Where the store's levels keep the bytes of link keys ``kme`` may send to ``peer``."""
+    return pool_name(kme, "\0send " + peer)
+
+
+def _count_taken(writes: Writes, pools: Sequence[tuple[str, str]], nbytes: int) -> None:
+    for pool in pools:
+        writes.taken[pool] = writes.taken.get(pool, 0) + nbytes
 
 
 # -- the messages ------------------------------------------------------------------------------------------
@@ -420,10 +441,10 @@ class RelayService:
     _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
     _mine: dict[str, DeviceEnd] = field(default_factory=dict)
     _neighbours: set[str] = field(default_factory=set)
-    _levels: dict[str, tuple[int, float]] = field(default_factory=dict)
     _resent_at: float = 0.0
 
     def __post_init__(self) -> None:
+        self._count_levels()
         self._mine = {d.link: d for d in self.devices.values() if d.kme == self.kme_id}
         self._neighbours = {b if a == self.kme_id else a for a, b in self.topology.links if self.kme_id in (a, b)}
 
@@ -438,32 +459,31 @@ class RelayService:
         return self._level(peer)
 
     def _level(self, peer: str) -> int:
-        """The bytes this KME may send to ``peer``: counted in its store at most :data:`LEVEL_TTL_S` ago (routing
-        and Status ask on every request; a level a little high only makes a short hop answer 503)."""
-        now = time.monotonic()
-        cached = self._levels.get(peer)
-        if cached is not None and now - cached[1] < LEVEL_TTL_S:
-            return cached[0]
-        level = self._count_level(peer)
-        self._levels[peer] = (level, now)
-        return level
+        """The bytes this KME may send to ``peer``, as its store's levels count them (at every commit)."""
+        return self.store.pool_level(*send_pool(self.kme_id, peer))
 
-    def _count_level(self, peer: str) -> int:
-        connection = self.store.engine.raw_connection()
+    def _count_levels(self) -> None:
+        """Count the link keys ready in the store into its levels (at start-up: afterwards every commit does)."""
+        connection = self.store.raw_connection()
         try:
             cursor = connection.cursor()
             cursor.execute(
                 self.store.sql(
-                    "SELECT COALESCE(SUM(size_bytes), 0) FROM link_keys"
-                    " WHERE kme_id = ? AND peer_kme = ? AND sender = ? AND state = ?"
+                    "SELECT peer_kme, sender, COALESCE(SUM(size_bytes), 0) FROM link_keys"
+                    " WHERE kme_id = ? AND state = ? GROUP BY peer_kme, sender"
                 ),
-                (self.kme_id, peer, self.kme_id, _READY),
+                (self.kme_id, _READY),
             )
-            row = cursor.fetchone()
+            rows = cursor.fetchall()
             connection.rollback()
-            return int(row[0] if row else 0)
         finally:
             connection.close()
+        counted = Writes()
+        for peer, sender, nbytes in rows:
+            pools = [held_pool(self.kme_id, peer)] + ([send_pool(self.kme_id, peer)] if sender == self.kme_id else [])
+            for pool in pools:
+                counted.added[pool] = counted.added.get(pool, 0) + int(nbytes)
+        self.store.settle(counted)
 
     # -- link keys: the devices' halves and the partner's digests ------------------------------------
 
@@ -620,7 +640,7 @@ class RelayService:
                 continue
             keys = []
             for i, key_id in enumerate(key_ids):
-                pieces, pad = self._take_out(cursor, path[1], nbytes)
+                pieces, pad = self._take_out(cursor, writes, path[1], nbytes)
                 value = None
                 if material[i] is None:
                     material[i] = pad  # the first hop's key is the end-to-end key
@@ -693,7 +713,7 @@ class RelayService:
                 (state, relay.relay_id, self.kme_id),
             )
 
-    def _take_out(self, cursor: Any, peer: str, nbytes: int) -> tuple[list[dict[str, Any]], bytes]:
+    def _take_out(self, cursor: Any, writes: Writes, peer: str, nbytes: int) -> tuple[list[dict[str, Any]], bytes]:
         """The oldest keys this KME may send to ``peer``, enough for ``nbytes``: named, and their bytes."""
         store = self.store
         pieces: list[dict[str, Any]] = []
@@ -718,6 +738,7 @@ class RelayService:
             pieces.append({"ksid": ksid, "index": index})
             parts.append(store.unseal(_seal_row(self.kme_id, ksid, index), material))
             have += size
+            _count_taken(writes, [held_pool(self.kme_id, peer), send_pool(self.kme_id, peer)], size)
         return pieces, b"".join(parts)[:nbytes]
 
     async def _send(self, relay: _Relay) -> str | None:
@@ -840,7 +861,7 @@ class RelayService:
         following = body.path[body.hop + 1]
         keys = []
         for key_id, value in zip(key_ids, values, strict=True):
-            pieces, pad = self._take_out(cursor, following, body.size // 8)
+            pieces, pad = self._take_out(cursor, writes, following, body.size // 8)
             keys.append({"key_ID": key_id, "pieces": pieces, "value": base64.b64encode(_xor(value, pad)).decode()})
         outgoing = json.dumps(body.model_dump() | {"hop": body.hop + 1, "keys": keys})
         self._insert(
@@ -886,6 +907,7 @@ class RelayService:
                 (_USED, piece.ksid, piece.index, self.kme_id),
             )
             parts.append(store.unseal(_seal_row(self.kme_id, piece.ksid, piece.index), bytes(row[4])))
+            _count_taken(writes, [held_pool(self.kme_id, previous)], int(row[3]))
         pad = b"".join(parts)
         if len(pad) < nbytes or len(pad) - len(parts[-1]) >= nbytes:
             raise _RefusedError(400, "refused", "the keys named do not make the relay's size")
