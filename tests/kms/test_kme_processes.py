@@ -2,8 +2,9 @@
 mutual TLS, once only across a KME killed in the middle of a relay, and refusals of wrong certificates and
 of replayed or altered relay messages (:mod:`qinternet.kms.relay`).
 
-The network is a line of three nodes, a - m - b (m a trusted relay), with 0.05 s blocks so that the devices
-fill the links within a second or two. A key between the SAEs of a and b is relayed through m.
+The network is a line of three nodes, a - m - b (m a user's node that is also a trusted relay), with 0.05 s
+blocks so that the devices fill the links within a second or two. A key between the SAEs of a and b is relayed
+through m.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ name: line3
 seed: 3
 nodes:
   - {id: a, kind: user, lat_deg: 0, lon_deg: 0}
-  - {id: m, kind: trusted-relay, lat_deg: 0, lon_deg: 0.1}
+  - {id: m, kind: user, trusted: true, lat_deg: 0, lon_deg: 0.1}
   - {id: b, kind: user, lat_deg: 0, lon_deg: 0.2}
 links:
   - {id: am, a: a, b: m, length_km: 10, block_s: 0.05}
@@ -189,7 +190,7 @@ def test_a_key_relayed_through_the_middle_kme_is_the_same_at_both_ends_and_deliv
         with pytest.raises(KmeRequestError) as again:
             b.get_keys_with_ids("sae-a", [keys[0].key_id])
         assert again.value.status == 400
-    # m relayed it: its step is committed, and it holds no key of it.
+    # m relayed it: its step is committed, and it holds no key of it (nor any other yet).
     (relay,) = line.rows("m", "SELECT role, state, key_ids FROM relays WHERE key_ids LIKE ?", f"%{keys[0].key_id}%")
     assert relay[:2] == ("middle", "forwarding")
     assert line.rows("m", "SELECT COUNT(*) FROM keys") == [(0,)]
@@ -373,3 +374,25 @@ def test_a_kme_refuses_a_peer_whose_certificate_names_another_kme(line: Line, ca
     assert "presents 'kme-b', not 'kme-m'" in str(refused.value)
     assert "refused peer kme-m: its certificate names 'kme-b'" in caplog.text
     assert "void" not in line.log("b")[before:]  # nothing reached kme-b
+
+
+def test_a_multicast_key_reaches_a_slave_one_hop_away_and_one_two_hops_away(line: Line) -> None:
+    """ETSI GS QKD 014 additional_slave_SAE_IDs: one key K, relayed to kme-b (its first hop's key is K) and to
+    kme-m (K under the one-time pad of another key of the same hop)."""
+    with line.client("a") as a:
+        _first_keys(a, "sae-b")
+    with _peer(line, "sae-a") as master:
+        for _ in range(100):
+            answer = master.post(
+                f"{line.url('a')}/api/v1/keys/sae-b/enc_keys", json={"number": 2, "additional_slave_SAE_IDs": ["sae-m"]}
+            )
+            if answer.status_code != 503:
+                break
+            time.sleep(0.2)
+    assert answer.status_code == 200, answer.text
+    keys = {k["key_ID"]: base64.b64decode(k["key"]) for k in answer.json()["keys"]}
+    assert len(keys) == 2
+    for node in ("b", "m"):
+        with line.client(node) as slave:
+            got = slave.get_keys_with_ids("sae-a", list(keys))
+        assert {k.key_id: k.material for k in got} == keys, node
