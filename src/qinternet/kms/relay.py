@@ -28,8 +28,7 @@ message to the next KME; each KME on the path takes the named keys of the hop it
 takes keys of its next hop, commits its step (with the message it sends on) and sends K xor the next hop's
 keys on; the slave's KME reserves K for the slave SAE (as a one-store KME does), commits, and answers
 ``relayed``, an answer that goes back along the path. The master then commits ``completed`` and only then
-answers ``enc_keys``. Relay messages to one peer that wait while :data:`MAX_POSTS` requests are on their way
-to it go together in the next request (``ext_keys_batch``), each handled as if it came alone. Once-only:
+answers ``enc_keys``. Once-only:
 
 - a relay has an ID (UUID); a KME that gets the same message again (a retry after a lost answer or a
   restart) does not take key again: it answers from what it committed, sending its committed message on
@@ -69,7 +68,7 @@ from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request
-from pydantic import Field, ValidationError
+from pydantic import Field
 from sqlalchemy.exc import SQLAlchemyError
 
 from qinternet.errors import QinternetError
@@ -119,11 +118,6 @@ _PENDING_AGE_S = 1.0
 """A half pending longer than this has its digest sent again by the sweep (every :data:`RESEND_EVERY_S`)..."""
 _PENDING_WINDOW_S = 60.0
 """... until it is this old: its partner's own push then brings the partner's digest, which pools it."""
-MAX_POSTS = 4
-"""Most ``ext_keys`` requests on their way to one peer at once; messages that come meanwhile wait and go
-together in the next request."""
-MAX_BATCH = 128
-"""Most relay messages in one ``ext_keys_batch`` request."""
 RESEND_EVERY_S = 5.0
 """Seconds between two resendings of pending halves' digests."""
 
@@ -234,10 +228,6 @@ class ExtKeys(_Body):
     hop: Annotated[int, Field(ge=1, le=63)]
     size: Annotated[int, Field(ge=8, le=65536)]
     keys: Annotated[list[_ExtKey], Field(min_length=1, max_length=1024)]
-
-
-class _Batch(_Body):
-    messages: Annotated[list[dict[str, Any]], Field(min_length=1, max_length=256)]
 
 
 class _Void(_Body):
@@ -452,8 +442,6 @@ class RelayService:
     _mine: dict[str, DeviceEnd] = field(default_factory=dict)
     _neighbours: set[str] = field(default_factory=set)
     _resent_at: float = 0.0
-    _outbox: dict[str, list[tuple[dict[str, Any], asyncio.Future[Any]]]] = field(default_factory=dict)
-    _posting: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._count_levels()
@@ -761,13 +749,17 @@ class RelayService:
             left = deadline - time.monotonic()
             if left <= 0:
                 return f"no answer from {relay.path[1]} in {self.settings.timeout_s:g} s"
-            status, answer = await self._ext_keys(relay.path[1], relay.message, left)
-            ack = answer.get("ack_status")
-            if status == 200 and ack == _RELAYED:
-                return None
-            if status not in (0, 200) or ack != _UNREACHABLE:
-                return f"{relay.path[1]} answered {status} {ack}: {str(answer.get('message', ''))[:200]}"
-            why = str(answer.get("message", "a KME on the path is unreachable"))
+            try:
+                response = await self.client.post(relay.path[1], "ext_keys", relay.message, left)
+            except PeerUnreachableError as exc:
+                why = f"{relay.path[1]} unreachable ({type(exc).__name__})"
+            else:
+                ack = response.json().get("ack_status") if response.status_code == 200 else None
+                if ack == _RELAYED:
+                    return None
+                if ack != _UNREACHABLE:
+                    return f"{relay.path[1]} answered {response.status_code} {ack or response.text[:200]}"
+                why = response.json().get("message", "a KME on the path is unreachable")
             if time.monotonic() + wait_s >= deadline:
                 return why
             await asyncio.sleep(wait_s)
@@ -954,53 +946,14 @@ class RelayService:
             await asyncio.sleep(self.settings.hold_s)
         following = body.path[body.hop + 1]
         left = max(0.05, self.settings.timeout_s)
-        status, answer = await self._ext_keys(following, json.loads(outgoing), left)
-        if status == 0:
-            return ack | {"ack_status": _UNREACHABLE, "message": answer.get("message", "")}
-        if status != 200:
-            return ack | {"ack_status": _FAILED, "message": f"{following} answered {status}"}
-        return ack | {"ack_status": answer.get("ack_status", _FAILED), "message": answer.get("message", "")}
-
-    async def _ext_keys(self, peer: str, message: dict[str, Any], timeout_s: float) -> tuple[int, dict[str, Any]]:
-        """Send ``ext_keys`` to ``peer``: the answer's status (0: no answer) and acknowledgement. The messages
-        to one peer that wait while :data:`MAX_POSTS` batches are on their way go together in the next one
-        (``ext_keys_batch``): one request for many relays when many are in flight."""
-        future: asyncio.Future[tuple[int, dict[str, Any]]] = asyncio.get_running_loop().create_future()
-        queue = self._outbox.setdefault(peer, [])
-        queue.append((message, future))
-        if self._posting.get(peer, 0) < MAX_POSTS:
-            self._posting[peer] = self._posting.get(peer, 0) + 1
-            try:
-                while queue:
-                    batch = queue[:MAX_BATCH]
-                    del queue[:MAX_BATCH]
-                    await self._post_batch(peer, batch)
-            finally:
-                self._posting[peer] -= 1
         try:
-            return await asyncio.wait_for(asyncio.shield(future), max(0.05, timeout_s))
-        except TimeoutError:
-            return 0, {"ack_status": _UNREACHABLE, "message": f"no answer from {peer} in {timeout_s:.3g} s"}
-
-    async def _post_batch(self, peer: str, batch: Sequence[tuple[dict[str, Any], asyncio.Future[Any]]]) -> None:
-        results: list[tuple[int, dict[str, Any]]]
-        try:
-            if len(batch) == 1:
-                answer = await self.client.post(peer, "ext_keys", batch[0][0], self.settings.timeout_s)
-                results = [(answer.status_code, answer.json())]
-            else:
-                body = {"messages": [message for message, _ in batch]}
-                answer = await self.client.post(peer, "ext_keys_batch", body, self.settings.timeout_s)
-                acks = answer.json().get("acks", []) if answer.status_code == 200 else []
-                results = [(int(a.get("status", 0)), dict(a.get("ack", {}))) for a in acks]
-                if len(results) != len(batch):
-                    results = [(answer.status_code or 502, {"ack_status": _FAILED, "message": answer.text[:200]})]
-                    results *= len(batch)
+            response = await self.client.post(following, "ext_keys", json.loads(outgoing), left)
         except PeerUnreachableError as exc:
-            results = [(0, {"ack_status": _UNREACHABLE, "message": str(exc)})] * len(batch)
-        for (_, future), result in zip(batch, results, strict=True):
-            if not future.done():
-                future.set_result(result)
+            return ack | {"ack_status": _UNREACHABLE, "message": f"{following} unreachable ({type(exc).__name__})"}
+        if response.status_code != 200:
+            return ack | {"ack_status": _FAILED, "message": f"{following} answered {response.status_code}"}
+        answer: dict[str, Any] = response.json()
+        return ack | {"ack_status": answer.get("ack_status", _FAILED), "message": answer.get("message", "")}
 
     async def void(self, caller: str | None, body: _Void) -> dict[str, Any]:
         """``void`` from the master: the relay is voided here (a tombstone if it never came)."""
@@ -1146,28 +1099,6 @@ class RelayService:
             name = caller(request)
             body: ExtKeys = await _json(request, ExtKeys)
             return await answer(request, self.receive(name, body, body.model_dump()))
-
-        @app.post(f"{PEER_PATH}/ext_keys_batch")
-        async def ext_keys_batch(request: Request) -> dict[str, Any]:
-            """Several relays' ext_keys at once: an acknowledgement (or refusal) per message, in order."""
-            name = caller(request)
-            body: _Batch = await _json(request, _Batch)
-
-            async def one(raw: dict[str, Any]) -> dict[str, Any]:
-                try:
-                    message = ExtKeys.model_validate(raw)
-                except ValidationError as exc:
-                    return {"status": 400, "ack": {"ack_status": "refused", "message": str(exc)[:300]}}
-                try:
-                    return {
-                        "status": 200,
-                        "ack": await answer(request, self.receive(name, message, message.model_dump())),
-                    }
-                except KmeError as exc:
-                    refused = {"ack_status": "refused", "message": exc.message, "details": exc.details}
-                    return {"status": exc.status, "ack": refused}
-
-            return {"acks": list(await asyncio.gather(*(one(raw) for raw in body.messages)))}
 
         @app.post(f"{PEER_PATH}/void")
         async def void(request: Request) -> dict[str, Any]:
