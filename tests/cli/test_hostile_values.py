@@ -186,6 +186,10 @@ BASES: dict[str, Base] = {
         *("--kme-a", f"https://localhost:{free_port()}", "--kme-b", f"https://localhost:{free_port()}"),
         *("--duration", "0.2s"),
     ],
+    "kme": lambda tmp: [
+        *("--node", "a", "--scenario", str(_scenario_file(tmp)), "--pki", str(_device_pki(tmp))),
+        *("--state-dir", str(tmp / "kme-state"), "--base-port", str(free_port()), "--duration", "0.2s"),
+    ],
     "encrypt": lambda tmp: [str(_plain(tmp)), *_tls(tmp, "sae-a"), "--slave", "sae-b", "--out", str(tmp / "p.qkd")],
     "decrypt": lambda tmp: [str(_sealed(tmp)), *_tls(tmp, "sae-b"), "--out", str(tmp / "p.txt")],
     "keygen-mlkem": lambda tmp: [str(tmp / "mlkem")],

@@ -69,6 +69,11 @@ COMMANDS: dict[str, LazyCommand] = {
         "serve",
         "Run the scenario's links and serve every node's KME with the ETSI GS QKD 014 API over mutual TLS.",
     ),
+    "kme": LazyCommand(
+        "qinternet.cli.kme_cmd",
+        "kme",
+        "Serve one node's KME in its own process, relaying keys to the other KMEs over mutual TLS.",
+    ),
     "device": LazyCommand(
         "qinternet.cli.device_cmd",
         "device",

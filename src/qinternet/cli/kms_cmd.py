@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+import math
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Annotated
 
@@ -22,11 +23,12 @@ from qinternet.kms.pki import (
     init_pki,
     server_name_problem,
 )
-from qinternet.kms.prepare import prepare_kmes
+from qinternet.kms.prepare import KmsPlan, prepare_kmes
 from qinternet.kms.service import SideApp, client_url, configure_logging, run_service
 from qinternet.kms.settings import ServeSettings, load_serve_settings
 from qinternet.kms.southbound import device_ends
 from qinternet.kms.tls import KmeServer
+from qinternet.network.schema import Scenario
 from qinternet.outputs import check_output_file, check_output_folder
 
 __all__ = ["pki_app", "serve"]
@@ -165,16 +167,52 @@ def serve(
             "(qinternet device; see docs/southbound.md) (simulated)."
         ),
     ] = None,
+    processes: Annotated[
+        bool,
+        typer.Option(
+            "--processes",
+            help="One qinternet kme process per node and one qinternet device process per link, relaying over "
+            "mutual TLS (docs/kme-processes.md); implies --devices external.",
+        ),
+    ] = False,
+    state_dir: Annotated[
+        Path | None, typer.Option(help="With --processes: folder of the KMEs' own key stores (kme-state).")
+    ] = None,
+    max_block_bits: Annotated[
+        float | None,
+        typer.Option(help="With --processes: most key of one block the devices push, as qinternet device's (1e6)."),
+    ] = None,
 ) -> None:
     """Run the scenario's links and serve every node's KME with the ETSI GS QKD 014 API over mutual TLS.
 
     Settings come from these options, else QINTERNET_KMS_<NAME> environment variables, else --config. With
     --dashboard, the dashboard's address is printed on a line of its own (``dashboard: http://...``). With
     --devices external the links do not run in the server: each link's two QKD devices push its key to
-    their KMEs over mutual TLS (their certificates are signed into --pki).
+    their KMEs over mutual TLS (their certificates are signed into --pki). With --processes every KME runs in
+    a process of its own with its own key store, and keys cross trusted nodes by KME-to-KME relay.
     """
     if dashboard_port is not None and not dashboard:
         raise ParameterError("--dashboard-port", "sets the port of --dashboard, which is not given")
+    if processes:
+        unused: dict[str, object] = {
+            "--db": db,
+            "--attack": attack,
+            "--dashboard": dashboard,
+            "--warm-up": warm_up,
+            "--ops-port": ops_port,
+        }
+        for option, value in unused.items():
+            if value:
+                raise ParameterError(option, "is not used with --processes (each KME has its own store: --state-dir)")
+        if devices not in (None, "external"):
+            raise ParameterError("--devices", "must be external with --processes: device processes push the key")
+        devices, ops_port = "external", 0  # no ops app: each KME process is its own
+        if max_block_bits is not None and not (math.isfinite(max_block_bits) and 256 <= max_block_bits <= 1e12):
+            raise ParameterError("--max-block-bits", f"must be between 256 and 1e12, got {max_block_bits}")
+    else:
+        for option, value in (("--state-dir", state_dir), ("--max-block-bits", max_block_bits)):
+            if value is not None:
+                raise ParameterError(option, "is for --processes, which is not given")
     spec = scenario_named(scenario)
     if attack:
         from qinternet.network.run import apply_run_options
@@ -215,8 +253,19 @@ def serve(
     configure_logging(settings.log_format)
     plan = prepare_kmes(spec, settings)
     announce = functools.partial(
-        _print_endpoints, Console(soft_wrap=True), spec.name, plan.topology.sae_kme, plan.files, settings
+        _print_endpoints,
+        Console(soft_wrap=True),
+        spec.name,
+        plan.topology.sae_kme,
+        plan.files,
+        settings,
+        processes=processes,
+        state_dir=state_dir or Path("kme-state"),
     )
+    if processes:
+        state = state_dir or Path("kme-state")
+        _serve_processes(scenario, spec, plan, state, announce, stop_after, max_block_bits or 1e6)
+        return
     side_apps = [_dashboard_app(settings.ops_host, dashboard_port)] if dashboard else []
     run_service(
         spec,
@@ -229,6 +278,36 @@ def serve(
         policy=plan.policy,
         side_apps=side_apps,
         devices=plan.devices,
+    )
+
+
+def _serve_processes(
+    scenario: str,
+    spec: Scenario,
+    plan: KmsPlan,
+    state_dir: Path,
+    announce: Callable[[list[KmeServer]], None],
+    stop_after: float | None,
+    max_block_bits: float,
+) -> None:
+    """``serve --processes``: the KMEs and devices as processes (:mod:`qinternet.kms.processes`)."""
+    from qinternet.kms.pki import unsigned
+    from qinternet.kms.processes import run_processes
+
+    old = unsigned(plan.files, sorted(plan.topology.kmes), client_auth=True)
+    if old:
+        raise ParameterError(
+            "--pki",
+            f"{', '.join(f'{name}.pem' for name in old[:5])} may not call other KMEs (signed before KMEs relayed "
+            "to each other): delete them and run again to re-sign them",
+        )
+    check_output_folder(state_dir, "--state-dir")
+    try:
+        state_dir.mkdir(exist_ok=True, mode=0o700)
+    except OSError as exc:
+        raise ParameterError("--state-dir", f"cannot be made: {exc.strerror or exc}") from None
+    run_processes(
+        scenario, spec, plan, state_dir, announce=announce, stop_after_s=stop_after, max_block_bits=max_block_bits
     )
 
 
@@ -254,6 +333,9 @@ def _print_endpoints(
     files: PkiFiles,
     settings: ServeSettings,
     servers: list[KmeServer],
+    *,
+    processes: bool = False,
+    state_dir: Path | None = None,
 ) -> None:
     table = Table(title=f"{name}: KMEs serving ETSI GS QKD 014 over mutual TLS")
     for column in ("KME", "URL", "its SAEs (certificate, key)"):
@@ -268,7 +350,14 @@ def _print_endpoints(
     if settings.ops_port:
         ops = client_url(settings.ops_host, settings.ops_port, "http")
         console.print(f"Status page and Prometheus metrics: {ops}/ and /metrics")
-    if settings.devices == "external":
+    if processes:
+        console.print(
+            f"One qinternet kme process per KME (stores in {state_dir}) and one qinternet device process per link; "
+            "keys cross trusted nodes by KME-to-KME relay (docs/kme-processes.md).",
+            markup=False,
+            highlight=False,
+        )
+    elif settings.devices == "external":
         console.print(
             f"The pools fill only from QKD devices: qinternet device <link> --scenario {name} --pki {files.folder} "
             "--kme-a <URL of its end a> --kme-b <URL of its end b>",

@@ -57,10 +57,18 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from qinternet.kms.metrics import KmsMetrics
 from qinternet.kms.policy import KeyPolicy, SaeQuotas
-from qinternet.kms.store import DeliveredKey, KeyNotAvailableError, KeyStore, NotEnoughKeyError, Route
+from qinternet.kms.store import (
+    DeliveredKey,
+    KeyNotAvailableError,
+    KeyStore,
+    NotEnoughKeyError,
+    RelayFailedError,
+    Route,
+)
 from qinternet.kms.topology import KeyLimits, KmsTopology
 
 if TYPE_CHECKING:
+    from qinternet.kms.relay import RelayService
     from qinternet.kms.southbound import DeviceEnd
 
 __all__ = ["SAE_SCOPE_KEY", "KmeError", "create_app"]
@@ -345,6 +353,7 @@ def create_app(
     link_rate_bps: Callable[[str, str], float | None] | None = None,
     devices: Mapping[str, DeviceEnd] | None = None,
     pool_capacity_bytes: int | None = None,
+    relay: RelayService | None = None,
 ) -> FastAPI:
     """The ETSI GS QKD 014 app of the KME ``kme_id`` over ``store`` (see the module docstring), with this
     project's binding of ETSI GS QKD 004 beside it (:mod:`.api004`; ``link_rate_bps`` for its QoS).
@@ -352,6 +361,11 @@ def create_app(
     With ``devices`` (the network's QKD devices, :func:`qinternet.kms.southbound.device_ends`), the KME also
     takes key from the devices of its links (:mod:`.api_southbound`), into pools of at most
     ``pool_capacity_bytes``.
+
+    With ``relay`` (one KME per process, ``qinternet kme``: :mod:`.relay`), ``store`` holds only this KME's
+    links' keys: a key to a slave at another KME is relayed by messages to the KMEs on its path
+    (:meth:`RelayService.issue <qinternet.kms.relay.RelayService.issue>`), and the devices' keys are agreed
+    with the partner KMEs by messages too.
 
     ``metrics``, when given, counts keys issued and delivered per SAE pair, relay failures, and the time
     of every request (:mod:`.metrics`); the events are also logged (``qinternet.kms``), without key
@@ -362,6 +376,7 @@ def create_app(
     policy = policy or KeyPolicy()
     quotas = SaeQuotas(policy.sae_quota_bits, policy.sae_quota_window_s) if policy.sae_quota_bits > 0 else None
     ttl_s = policy.reservation_ttl_s or None
+    pool_level = store.pool_level if relay is None else relay.pool_level
     app = FastAPI(
         title=f"qinternet KME {kme_id}",
         version="1.1.1",
@@ -403,12 +418,12 @@ def create_app(
 
     def stored_keys(slave_kme: str, size_bits: int) -> int:
         """Keys of ``size_bits`` the widest path to ``slave_kme`` can relay now (the pools' levels in memory)."""
-        path = topology.widest_path(kme_id, slave_kme, store.pool_level)
+        path = topology.widest_path(kme_id, slave_kme, pool_level)
         if path is None:
             return 0
         if len(path) == 1:
             return limits.max_key_count
-        held = min(store.pool_level(a, b) for a, b in itertools.pairwise(path))
+        held = min(pool_level(a, b) for a, b in itertools.pairwise(path))
         return held * 8 // size_bits
 
     def key_wait_s(slave_kme: str, need_bytes: int) -> float | None:
@@ -416,10 +431,10 @@ def create_app(
         by the levels now, else the one with the fewest hops) has made its next block; None if unknown."""
         if next_block_s is None:
             return None
-        path = topology.widest_path(kme_id, slave_kme, store.pool_level) or topology.path(kme_id, slave_kme)
+        path = topology.widest_path(kme_id, slave_kme, pool_level) or topology.path(kme_id, slave_kme)
         if path is None:
             return None
-        short = [(a, b) for a, b in itertools.pairwise(path) if store.pool_level(a, b) < need_bytes]
+        short = [(a, b) for a, b in itertools.pairwise(path) if pool_level(a, b) < need_bytes]
         waits = [w for w in (next_block_s(a, b) for a, b in short) if w is not None]
         return max(waits) if waits else None
 
@@ -483,9 +498,23 @@ def create_app(
         bits = number * size * len(slaves)
         take_quota(master, bits)
         try:
-            keys = await store.writer().issue(
-                master_kme=kme_id, master_sae=master, slaves=routes, number=number, size_bits=size
-            )
+            if relay is None:
+                keys = await store.writer().issue(
+                    master_kme=kme_id, master_sae=master, slaves=routes, number=number, size_bits=size
+                )
+            else:
+                keys = await relay.issue(
+                    master_sae=master, slaves=list(zip(slaves, slave_kmes, strict=True)), number=number, size_bits=size
+                )
+        except RelayFailedError as exc:
+            if quotas is not None:
+                quotas.give_back(master, bits)
+            if metrics is not None:
+                for sae in slaves:
+                    metrics.relay_failures.labels(kme_id, sae).inc()
+            logger.warning("kme=%s master=%s: relay towards %s voided: %s", kme_id, master, ",".join(slaves), exc)
+            detail = [{"keys": f"the relay to the slave KME failed and was voided: {exc}"}]
+            raise KmeError(503, MSG_SERVER, detail) from None
         except NotEnoughKeyError:
             if quotas is not None:
                 quotas.give_back(master, bits)
@@ -624,7 +653,17 @@ def create_app(
     if devices is not None:
         from qinternet.kms.api_southbound import add_southbound_routes
 
-        add_southbound_routes(app, kme_id=kme_id, store=store, devices=devices, capacity_bytes=pool_capacity_bytes)
+        add_southbound_routes(
+            app,
+            kme_id=kme_id,
+            store=store,
+            devices=devices,
+            capacity_bytes=pool_capacity_bytes,
+            pool=None if relay is None else relay.pool_key,
+            pushed=None if relay is None else relay.pushed,
+        )
+    if relay is not None:
+        relay.add_routes(app)
     return app
 
 

@@ -27,7 +27,7 @@ import binascii
 import functools
 import logging
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Request
@@ -48,6 +48,7 @@ from qinternet.kms.southbound import (
     MAX_CHUNK_BYTES,
     MIN_CHUNK_BYTES,
     DeviceEnd,
+    PoolKey,
     PushOutcome,
     SouthboundError,
     close_in,
@@ -64,6 +65,9 @@ MAX_KEYS_PER_PUSH = 1024
 """Most keys in one push."""
 MAX_INDEX = 2**63 - 1
 """Indices are signed 64-bit integers in the store."""
+
+Pushed = Callable[[DeviceEnd, str, Sequence[tuple[int, bytes]]], Awaitable[None]]
+"""Told, after a push is committed, the device, the stream and the keys it kept, ``(index, key)``."""
 
 logger = logging.getLogger("qinternet.kms")
 
@@ -126,9 +130,13 @@ def add_southbound_routes(
     store: KeyStore,
     devices: Mapping[str, DeviceEnd],
     capacity_bytes: int | None = None,
+    pool: PoolKey | None = None,
+    pushed: Pushed | None = None,
 ) -> None:
     """Add the southbound calls to the KME app of ``kme_id``: ``devices`` are the devices of the network (those
-    of this KME's links may call), ``capacity_bytes`` the most key a link's pool holds."""
+    of this KME's links may call), ``capacity_bytes`` the most key a link's pool holds. One KME per process
+    (:mod:`.relay`): ``pool`` puts agreed keys into the link's pool, and ``pushed`` is told, once a push is
+    committed, the keys it kept, so that their digests go to the partner KME."""
 
     def device(request: Request) -> DeviceEnd:
         name = request.scope.get(SAE_SCOPE_KEY)
@@ -190,8 +198,12 @@ def add_southbound_routes(
             if key.length != len(material):  # refused as of the wrong length, whatever the stream's chunk size
                 material = b""
             keys.append((key.index, material))
-        work = functools.partial(push_in, store, end=end, ksid=ksid, keys=keys, capacity_bytes=capacity_bytes)
+        work = functools.partial(
+            push_in, store, end=end, ksid=ksid, keys=keys, capacity_bytes=capacity_bytes, pool=pool
+        )
         outcomes: list[PushOutcome] = await run(end, ksid, work)
+        if pushed is not None:
+            await pushed(end, ksid, [(i, k) for (i, k), o in zip(keys, outcomes, strict=True) if not o.refused])
         for (index, _), outcome in zip(keys, outcomes, strict=True):
             if outcome.refused:
                 logger.warning(

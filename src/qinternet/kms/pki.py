@@ -4,7 +4,9 @@ and per QKD device (``dev-<link>-<node>``, which pushes its key to its KME: :mod
 ETSI GS QKD 014 (clause 5.1) asks for mutual TLS, with the KME confirming the calling SAE's ID from its
 certificate. Here an SAE's ID is the common name (CN) of its certificate, which our CA alone signs
 (``clientAuth`` extended key usage); a KME's certificate names it in its CN and is valid for
-``localhost``, ``127.0.0.1``, ``::1`` and the host names given (``qinternet pki init --server-name``).
+``localhost``, ``127.0.0.1``, ``::1`` and the host names given (``qinternet pki init --server-name``); it
+carries ``serverAuth`` and ``clientAuth``, since a KME also calls its peer KMEs over mutual TLS
+(``qinternet kme``, :mod:`.relay`).
 Keys are EC P-256; certificates last a year. Made with the ``cryptography`` library.
 """
 
@@ -165,7 +167,12 @@ def _issue(
         .not_valid_after(now + _VALID)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(
-            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH]),
+            # A KME's certificate is also a client's: it calls its peer KMEs over mutual TLS (:mod:`.relay`).
+            x509.ExtendedKeyUsage(
+                [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
+                if server
+                else [ExtendedKeyUsageOID.CLIENT_AUTH]
+            ),
             critical=False,
         )
     )
@@ -289,9 +296,11 @@ def complete_pki(
     return [name for name in [*kmes, *saes] if files.cert(name).name in new]
 
 
-def unsigned(files: PkiFiles, names: Iterable[str]) -> list[str]:
+def unsigned(files: PkiFiles, names: Iterable[str], *, client_auth: bool = False) -> list[str]:
     """The names among ``names`` whose certificate is not signed by ``files``' CA or does not go with its
-    private key file (a folder mixing two PKIs: a server would start and refuse every client)."""
+    private key file (a folder mixing two PKIs: a server would start and refuse every client); with
+    ``client_auth``, also those that may not authenticate a TLS client (a KME certificate signed before KMEs
+    called each other: its peers would refuse it)."""
     ca = x509.load_pem_x509_certificate(files.ca.read_bytes())
     public = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     wrong = []
@@ -302,7 +311,13 @@ def unsigned(files: PkiFiles, names: Iterable[str]) -> list[str]:
             key = serialization.load_pem_private_key(files.key(name).read_bytes(), password=None)
             if key.public_key().public_bytes(*public) != cert.public_key().public_bytes(*public):
                 raise ValueError("the key is not the certificate's")
-        except (OSError, ValueError, TypeError, InvalidSignature):
+            if (
+                client_auth
+                and ExtendedKeyUsageOID.CLIENT_AUTH
+                not in cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+            ):
+                raise ValueError("the certificate may not authenticate a client")
+        except (OSError, ValueError, TypeError, InvalidSignature, x509.ExtensionNotFound):
             wrong.append(name)
     return wrong
 

@@ -21,7 +21,7 @@ from qinternet.kms.southbound import DeviceEnd, device_ends
 from qinternet.kms.topology import KeyLimits, KmsTopology
 from qinternet.network.schema import Scenario
 
-__all__ = ["KmsPlan", "prepare_kmes"]
+__all__ = ["KmsPlan", "key_limits", "key_policy", "prepare_kmes"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -92,6 +92,34 @@ def _certificates(settings: ServeSettings, topology: KmsTopology, devices: list[
     return files
 
 
+def key_limits(settings: ServeSettings) -> KeyLimits:
+    """What the KMEs promise in their Status (ETSI GS QKD 014, Table 9), from the settings.
+
+    Raises:
+        ParameterError: limits that do not fit together.
+    """
+    try:
+        return KeyLimits(
+            key_size=settings.key_size,
+            min_key_size=settings.min_key_size,
+            max_key_size=settings.max_key_size,
+            max_key_per_request=settings.max_key_per_request,
+            max_sae_id_count=settings.max_sae_id_count,
+            max_key_count=max(1, int(settings.pool_capacity_bits) // settings.key_size),
+        )
+    except ValueError as exc:
+        raise ParameterError("key limits (QINTERNET_KMS_* or --config)", str(exc)) from None
+
+
+def key_policy(settings: ServeSettings) -> KeyPolicy:
+    """The per-SAE quota and the expiry of keys never fetched, from the settings."""
+    return KeyPolicy(
+        sae_quota_bits=settings.sae_quota_bits,
+        sae_quota_window_s=settings.sae_quota_window_s,
+        reservation_ttl_s=settings.reservation_ttl_s,
+    )
+
+
 def prepare_kmes(scenario: Scenario, settings: ServeSettings) -> KmsPlan:
     """The KMEs of ``scenario`` with ``settings``: topology, key limits and certificates (signed as needed).
 
@@ -103,22 +131,7 @@ def prepare_kmes(scenario: Scenario, settings: ServeSettings) -> KmsPlan:
         raise ParameterError("--base-port", f"leaves no room for {len(topology.kmes)} KMEs")
     devices = device_ends(scenario) if settings.devices == "external" else None
     files = _certificates(settings, topology, sorted(devices or ()))
-    try:
-        limits = KeyLimits(
-            key_size=settings.key_size,
-            min_key_size=settings.min_key_size,
-            max_key_size=settings.max_key_size,
-            max_key_per_request=settings.max_key_per_request,
-            max_sae_id_count=settings.max_sae_id_count,
-            max_key_count=max(1, int(settings.pool_capacity_bits) // settings.key_size),
-        )
-    except ValueError as exc:
-        raise ParameterError("key limits (QINTERNET_KMS_* or --config)", str(exc)) from None
-    policy = KeyPolicy(
-        sae_quota_bits=settings.sae_quota_bits,
-        sae_quota_window_s=settings.sae_quota_window_s,
-        reservation_ttl_s=settings.reservation_ttl_s,
-    )
+    limits, policy = key_limits(settings), key_policy(settings)
     return KmsPlan(
         scenario=scenario,
         settings=settings,

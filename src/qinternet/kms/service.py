@@ -51,6 +51,7 @@ __all__ = [
     "SideApp",
     "client_url",
     "configure_logging",
+    "event_loop_runner",
     "listen_all",
     "listen_on",
     "open_store",
@@ -220,7 +221,7 @@ def _serve_store(
     gc.collect()
     gc.freeze()
     try:
-        _event_loop_runner()(
+        event_loop_runner()(
             _run(
                 servers,
                 store,
@@ -344,7 +345,7 @@ def open_store(url: str, master_key: bytes | None) -> KeyStore:
         raise ParameterError("--db", f"cannot open the key store {shown}: {reason}") from None
 
 
-def _event_loop_runner() -> Callable[[Coroutine[Any, Any, None]], None]:
+def event_loop_runner() -> Callable[[Coroutine[Any, Any, None]], None]:
     """``uvloop.run`` when uvloop is installed (a fifth more deliveries/s on SQLite here), else ``asyncio.run``."""
     try:
         import uvloop

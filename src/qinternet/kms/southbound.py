@@ -29,9 +29,11 @@ on keys by (``Key_stream_ID``, index), which the devices share from their protoc
 KMEs confirm that they hold the same key by exchanging a digest per index over their authenticated
 channel, never the key. The code keeps that shape: a KME writes only rows of its own ``kme_id`` and reads of
 its partner's only the digest (:func:`_partner_half`), so that with one KME process per node that read
-becomes a message from the partner KME. Today ``qinternet serve`` runs every KME on one store, whose pools
-hold one copy of a link's key: the second half to arrive puts it there. With 16-byte chunks at least, the
-digest does not let anyone find the key by trying keys.
+becomes a message from the partner KME. ``qinternet serve`` runs every KME on one store, whose pools
+hold one copy of a link's key: the second half to arrive puts it there. With one KME per process
+(``qinternet kme``, :mod:`.relay`), the partner's digest reaches a KME as a message and is kept there as the
+partner's row (material never), so that the same code compares it; each KME then pools its own copy. With
+16-byte chunks at least, the digest does not let anyone find the key by trying keys.
 
 Every refusal and every voided index is logged by the caller (link, stream ID, index, why), never key
 material; the ledger counts pooled key as ``generated``, a full pool as ``discarded`` and a mismatch as
@@ -44,7 +46,7 @@ import enum
 import hashlib
 import hmac
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,6 +61,7 @@ __all__ = [
     "MIN_CHUNK_BYTES",
     "DeviceEnd",
     "OpenAnswer",
+    "PoolKey",
     "PushOutcome",
     "SouthboundError",
     "close_in",
@@ -132,6 +135,11 @@ class DeviceEnd:
     def peer_kme(self) -> str:
         """The KME the partner device feeds."""
         return self.kme_b if self.end == "a" else self.kme_a
+
+
+PoolKey = Callable[[Any, Writes, DeviceEnd, str, int, bytes], int]
+"""Puts a key both halves agreed on into its link's pool in the caller's transaction: ``(cursor, writes, end,
+ksid, index, key)`` -> bytes kept (0: the pool was full)."""
 
 
 def device_id(link: str, node: str) -> str:
@@ -298,12 +306,14 @@ def push_in(
     keys: Sequence[tuple[int, bytes]],
     *,
     capacity_bytes: int | None = None,
+    pool: PoolKey | None = None,
 ) -> list[PushOutcome]:
     """Take the keys ``(index, bytes)`` the device ``end`` pushed on the stream ``ksid``; each one's outcome.
 
     A refused key changes nothing but, for a mismatch, the voiding of the index (module docstring); the
     others are in the store once the caller's transaction commits. ``capacity_bytes``: most key the link's
-    pool holds.
+    pool holds. ``pool``: how an agreed key goes into the pool (default: the shared store's pool of the link,
+    :meth:`~qinternet.kms.store.KeyStore.add_in`; one KME per process: :func:`qinternet.kms.relay.pool_link_key_in`).
 
     Raises:
         SouthboundError: the stream is not one of the device's link, or not open at its end.
@@ -339,7 +349,10 @@ def push_in(
             writes.ledger.append((now, "mismatched", end.kme_a, end.kme_b, None, None, None, 8 * len(key)))
             outcomes.append(PushOutcome.MISMATCH)
             continue
-        kept = store.add_in(cursor, end.kme_a, end.kme_b, key, writes, capacity_bytes=capacity_bytes, whole=True)
+        if pool is None:
+            kept = store.add_in(cursor, end.kme_a, end.kme_b, key, writes, capacity_bytes=capacity_bytes, whole=True)
+        else:
+            kept = pool(cursor, writes, end, ksid, index, key)
         outcome = PushOutcome.POOLED if kept else PushOutcome.DISCARDED
         cursor.execute(settle, (outcome.value, ksid, index, end.peer_kme))
         cursor.execute(insert, (ksid, index, end.kme, outcome.value, digest, None, now))

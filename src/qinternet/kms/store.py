@@ -69,6 +69,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     String,
+    Text,
     create_engine,
     delete,
     event,
@@ -99,6 +100,7 @@ __all__ = [
     "LedgerRow",
     "MasterKeyError",
     "NotEnoughKeyError",
+    "RelayFailedError",
     "Route",
     "StreamKeyRecord",
     "Writes",
@@ -133,6 +135,11 @@ class MasterKeyError(QinternetError):
 
 class NotEnoughKeyError(QinternetError):
     """The pools on the way to a slave hold fewer bytes than the request needs (nothing was taken)."""
+
+
+class RelayFailedError(QinternetError):
+    """A relay between KME processes failed (a hop short of key, a KME unreachable, no answer in time, a
+    message refused) and was voided along its path: the master answers 503 (:mod:`.relay`)."""
 
 
 class KeyNotAvailableError(QinternetError):
@@ -279,6 +286,47 @@ class DeviceKeyRecord(Base):
     digest: Mapped[bytes] = mapped_column(LargeBinary)
     material: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     created_at: Mapped[float] = mapped_column(Float)
+
+
+class LinkKeyRecord(Base):
+    """A key of a QKD link that both its KMEs agreed on, at one of them (revision 0007; one KME per process:
+    :mod:`.relay`): by stream and index, the peer KME at the link's other end, the KME that may send with it
+    (the link's two directions never share a key), ``ready`` until a relay uses it (``used``, material
+    erased)."""
+
+    __tablename__ = "link_keys"
+    ksid: Mapped[str] = mapped_column(String(36), primary_key=True)
+    idx: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    kme_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    peer_kme: Mapped[str] = mapped_column(String(100))
+    sender: Mapped[str] = mapped_column(String(100))
+    state: Mapped[str] = mapped_column(String(8))
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    material: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    created_at: Mapped[float] = mapped_column(Float)
+    __table_args__ = (Index("ix_link_keys_ready", "kme_id", "peer_kme", "sender", "state", "created_at"),)
+
+
+class RelayRecord(Base):
+    """One KME's part in a key relay between KME processes (revision 0007; :mod:`.relay`): its role
+    (``master``, ``middle``, ``slave``), its state, the path (JSON), the digest of the message that reached
+    it (a repeat must be the same message), the message it sent on (JSON; sent again on a repeat), the SAEs,
+    the key IDs (JSON) and, at the master until it answers, the keys (sealed)."""
+
+    __tablename__ = "relays"
+    relay_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    kme_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    role: Mapped[str] = mapped_column(String(8))
+    state: Mapped[str] = mapped_column(String(12))
+    path: Mapped[str] = mapped_column(String(4000))
+    digest: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    outgoing: Mapped[str | None] = mapped_column(Text, nullable=True)
+    master_sae: Mapped[str] = mapped_column(String(100))
+    slave_sae: Mapped[str] = mapped_column(String(100))
+    key_ids: Mapped[str] = mapped_column(Text)
+    material: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    created_at: Mapped[float] = mapped_column(Float)
+    __table_args__ = (Index("ix_relays_state", "kme_id", "role", "state"),)
 
 
 @dataclass(frozen=True, slots=True)

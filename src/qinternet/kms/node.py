@@ -1,0 +1,201 @@
+"""One node's KME in a process of its own (``qinternet kme``): its own key store, certificate and port; its
+peers reached over mutual TLS (:mod:`.relay`); its links' keys pushed by QKD devices (:mod:`.api_southbound`).
+
+:func:`run_node` binds the KME's port first (a port in use is an error before anything else), opens its
+key store, voids the relays it was master of and had not completed (:meth:`.relay.RelayService.recover`),
+serves ETSI GS QKD 014 and 004, the southbound calls and the KME-to-KME calls on that port, sweeps every
+:data:`~.relay.SWEEP_S` (digests and voids not yet acknowledged, keys never fetched, the write-ahead log),
+and stops on SIGINT or SIGTERM.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import gc
+import json
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import uvicorn
+from sqlalchemy.exc import SQLAlchemyError
+
+from qinternet.errors import interrupt_handled
+from qinternet.kms.api import create_app
+from qinternet.kms.pki import PkiFiles
+from qinternet.kms.policy import KeyPolicy
+from qinternet.kms.relay import SWEEP_S, PeerClient, RelayService, RelaySettings
+from qinternet.kms.service import client_url, event_loop_runner, listen_on, open_store
+from qinternet.kms.settings import ServeSettings
+from qinternet.kms.southbound import DeviceEnd
+from qinternet.kms.store import KeyStore
+from qinternet.kms.tls import KmeServer, SignalStop, serve_kmes
+from qinternet.kms.topology import KeyLimits, KmsTopology
+from qinternet.outputs import write_file
+
+__all__ = ["STOP_GRACE_S", "NodePlan", "peer_urls", "run_node"]
+
+logger = logging.getLogger("qinternet.kms")
+
+_CHECKPOINT_S = 10.0
+"""Wall time between two write-ahead-log checkpoints."""
+STOP_GRACE_S = 2.0
+"""Seconds open requests have to finish after SIGINT or SIGTERM before the server exits without them."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NodePlan:
+    """What one KME process serves.
+
+    Attributes:
+        kme_id: the KME.
+        port: its port.
+        peers: every other KME's base URL.
+        topology, limits, policy, files, devices: as :class:`~qinternet.kms.prepare.KmsPlan`'s.
+        relay: how it relays.
+    """
+
+    kme_id: str
+    port: int
+    peers: Mapping[str, str]
+    topology: KmsTopology
+    limits: KeyLimits
+    policy: KeyPolicy
+    files: PkiFiles
+    devices: Mapping[str, DeviceEnd]
+    relay: RelaySettings
+
+
+def peer_urls(kmes: list[str], base_port: int, host: str = "localhost") -> dict[str, str]:
+    """Every KME's URL when each listens at ``host`` on ``base_port`` + its rank among the sorted KME IDs, the
+    ports ``qinternet serve`` gives them."""
+    return {kme: f"https://{host}:{base_port + i}" for i, kme in enumerate(sorted(kmes))}
+
+
+def run_node(plan: NodePlan, settings: ServeSettings, *, stop_after_s: float | None = None) -> None:
+    """Serve ``plan``'s KME until ^C, SIGTERM or ``stop_after_s``; the ready file (``settings.ready_file``)
+    holds ``{kme_id: URL}`` while it serves.
+
+    Raises:
+        ParameterError: the port cannot be bound (``--host``, ``--port``), the key store cannot be opened
+            (``--db``) or its master key does not fit (``--master-key-file``).
+    """
+    master_key = settings.master_key()
+    try:
+        with SignalStop(raising=True) as stop:
+            sock = listen_on(settings.host, plan.port, options=("--host", "--port", f"{plan.kme_id}'s port"))
+            try:
+                store = open_store(settings.db, master_key)
+                try:
+                    _serve(plan, settings, store, sock, stop, stop_after_s)
+                finally:
+                    logger.info("stopping: closing the key store")
+                    store.close()
+            finally:
+                sock.close()
+    except KeyboardInterrupt:
+        interrupt_handled()
+    logger.info("stopped")
+
+
+def _serve(
+    plan: NodePlan, settings: ServeSettings, store: KeyStore, sock: object, stop: SignalStop, stop_after_s: float | None
+) -> None:
+    async def main() -> None:
+        relay = RelayService(
+            kme_id=plan.kme_id,
+            store=store,
+            topology=plan.topology,
+            devices=plan.devices,
+            client=PeerClient(plan.kme_id, plan.peers, plan.files),
+            settings=plan.relay,
+        )
+        relay.recover()
+        app = create_app(
+            plan.kme_id,
+            store,
+            plan.topology,
+            plan.limits,
+            policy=plan.policy,
+            devices=plan.devices,
+            pool_capacity_bytes=plan.relay.capacity_bytes,
+            relay=relay,
+        )
+        server = KmeServer(
+            plan.kme_id,
+            app,
+            plan.port,
+            plan.files.cert(plan.kme_id),
+            plan.files.key(plan.kme_id),
+            plan.files.ca,
+            host=settings.host,
+            sock=sock,  # type: ignore[arg-type]
+        )
+        stop.raising = False
+        # What start-up built lives until exit: out of the collector's generations (as serve does).
+        gc.collect()
+        gc.freeze()
+        servers: list[uvicorn.Server] = []
+        serving = asyncio.create_task(
+            serve_kmes([server], stop=stop, started=functools.partial(_ready, server, settings), servers=servers)
+        )
+        sweeping = asyncio.create_task(_sweep(relay, store, settings))
+        try:
+            await _until_stopped(serving, servers, stop, stop_after_s)
+        finally:
+            for task in (sweeping, serving):  # a sweep's messages wait for no one: the next start sends them again
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            await relay.aclose()
+            if settings.ready_file is not None:
+                settings.ready_file.unlink(missing_ok=True)
+
+    event_loop_runner()(main())
+
+
+def _ready(server: KmeServer, settings: ServeSettings) -> None:
+    url = client_url(server.host, server.port)
+    logger.info("kme=%s serving at %s", server.kme_id, url)
+    if settings.ready_file is not None:
+        write_file(settings.ready_file, json.dumps({server.kme_id: url}, indent=2) + "\n", "--ready-file")
+
+
+async def _until_stopped(
+    serving: asyncio.Task[None], servers: list[uvicorn.Server], stop: SignalStop, stop_after_s: float | None
+) -> None:
+    """Wait until the server has stopped (a signal) or ``stop_after_s``; a server still waiting for open
+    connections :data:`STOP_GRACE_S` after the signal is made to exit (their clients retry elsewhere or later)."""
+    started = time.monotonic()
+    asked: float | None = None
+    while not serving.done():
+        await asyncio.sleep(0.05)
+        if stop_after_s is not None and time.monotonic() - started >= stop_after_s:
+            return
+        if stop.requested and asked is None:
+            asked = time.monotonic()
+        if asked is not None and time.monotonic() - asked > STOP_GRACE_S:
+            for each in servers:
+                each.force_exit = True
+            if time.monotonic() - asked > 2 * STOP_GRACE_S:
+                return
+
+
+async def _sweep(relay: RelayService, store: KeyStore, settings: ServeSettings) -> None:
+    """Every :data:`~.relay.SWEEP_S`: the relay's sweep, keys never fetched voided, the log checkpointed."""
+    checkpointed = time.monotonic()
+    loop = asyncio.get_running_loop()
+    while True:
+        await asyncio.sleep(SWEEP_S)
+        try:
+            await relay.sweep()
+            if settings.reservation_ttl_s > 0:
+                await loop.run_in_executor(None, store.expire_reserved, settings.reservation_ttl_s)
+            if time.monotonic() - checkpointed > _CHECKPOINT_S:
+                await loop.run_in_executor(None, store.checkpoint)
+                checkpointed = time.monotonic()
+        except SQLAlchemyError as exc:
+            logger.error("key store: %s", str(getattr(exc, "orig", None) or exc)[:200])
