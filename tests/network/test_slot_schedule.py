@@ -11,7 +11,13 @@ import pytest
 import yaml
 
 from qinternet.entanglement.chain import ElementaryLink
-from qinternet.network.entanglement_net import MemoryLinkModel, QuantumNodeModel, RequestModel, run_requests
+from qinternet.network.entanglement_net import (
+    MAX_SAMPLED_PAIRS,
+    MemoryLinkModel,
+    QuantumNodeModel,
+    RequestModel,
+    run_requests,
+)
 from qinternet.network.run import run_scenario
 from qinternet.network.schema import ScenarioError, load_scenario
 from qinternet.network.slot_schedule import SCHEDULE_FRAME_SLOTS, OwnSlots, Scheduler, build_schedule
@@ -96,7 +102,31 @@ def test_a_round_its_slot_cuts_short_is_discarded() -> None:
     )
     shared = run_requests(requests, links, nodes, duration_s=duration_s, seed=2)
     assert [g.pairs for g in slotted.requests] == [960, 960]
+    assert [g.discarded_rounds for g in slotted.requests] == [480, 480]  # one cut short per own slot
+    assert [row["discarded_rounds"] for row in slotted.rows()] == [480, 480]
     assert [g.pairs for g in shared.requests] == [1200, 1200]
+    # slots shorter than a round: none finishes, the request is unmet and says why
+    short = run_requests(
+        requests, links, nodes, duration_s=duration_s, seed=2, scheduler=Scheduler.SLOTS, slot_s=0.5 * TAU_S
+    )
+    for got in short.requests:
+        assert got.pairs == 0
+        assert got.unmet is not None
+        assert "no round finished within the request's slots" in got.unmet
+        assert got.discarded_rounds > 0
+
+
+def test_more_pairs_than_are_drawn_are_extrapolated_from_the_slots_reached() -> None:
+    # One attempt per pair (p = 1), two requests alternating slots of 64 attempts over 600 s: each makes exactly
+    # 64 pairs per own slot, 600 / TAU_S / 2 = 307,200 in all; the layer draws 200,000 and extrapolates the rest from
+    # the time they took (a part of an own slot at most: 64 pairs)
+    links, nodes = _link(1.0)
+    requests = [RequestModel(id=x, a="a", b="b", pairs=10**6) for x in "rs"]
+    run = run_requests(requests, links, nodes, duration_s=600.0, seed=4, scheduler=Scheduler.SLOTS, slot_s=64 * TAU_S)
+    for got in run.requests:
+        assert got.extrapolated
+        assert len(got.delivered_s) == MAX_SAMPLED_PAIRS
+        assert got.pairs == pytest.approx(307_200, abs=64)
 
 
 @pytest.mark.parametrize("n", [8, 32, 128])

@@ -40,7 +40,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import networkx as nx
@@ -102,7 +102,7 @@ a cut-off must be short against T2 to keep fidelity (at a price in rate that the
 MAX_SAMPLED_PAIRS = 200_000
 """Most deliveries a request draws; beyond, the count of pairs is extrapolated from the drawn rate (said in the
 result)."""
-MAX_SAMPLED_ROUNDS = 2_000_000
+MAX_SAMPLED_ROUNDS = 400_000
 """Most rounds a request draws under the slot scheduler, delivered or discarded at a slot's end (slots short against
 a round discard most); beyond, the count of pairs is extrapolated from the time reached (said in the result)."""
 TRACE_POINTS = 2_000
@@ -217,11 +217,13 @@ class RequestResult:
         latency_s: mean time from a round's start to its pair's delivery, stretched by the share (slot scheduler:
             from when the pair was wanted, waiting for own slots and discarded rounds included).
         completion_s: time by which the number asked was delivered (count requests), or None.
-        extrapolated: the pair count was extrapolated beyond ``MAX_SAMPLED_PAIRS`` drawn pairs.
+        extrapolated: the pair count was extrapolated beyond ``MAX_SAMPLED_PAIRS`` drawn pairs (slot scheduler: or
+            ``MAX_SAMPLED_ROUNDS`` drawn rounds).
         unmet: why the request was not met, or None.
         delivered_s: delivery time of every pair drawn and delivered in time (not thinned; what entanglement-based
             QKD makes its key blocks of).
         delivered_states: their Bell-diagonal states, shape ``(len(delivered_s), 4)``.
+        discarded_rounds: rounds the end of the request's slots cut short (slot scheduler; 0 otherwise).
     """
 
     request: RequestModel
@@ -239,6 +241,7 @@ class RequestResult:
     unmet: str | None
     delivered_s: F64 = field(default_factory=lambda: np.zeros(0), repr=False)
     delivered_states: F64 = field(default_factory=lambda: np.zeros((0, 4)), repr=False)
+    discarded_rounds: int = 0
 
     @property
     def times_s(self) -> F64:
@@ -310,12 +313,13 @@ class EntanglementRun:
 
     def rows(self) -> tuple[dict[str, Any], ...]:
         """The ``summary.json`` entries of the requests; under the slot scheduler each says so, with the slots'
-        length."""
+        length and the rounds their ends discarded."""
         rows = tuple(r.to_dict() for r in self.requests)
         if self.scheduler is Scheduler.SLOTS:
-            for row in rows:
+            for row, got in zip(rows, self.requests, strict=True):
                 row["scheduler"] = self.scheduler.value
                 row["slot_s"] = self.slot_s
+                row["discarded_rounds"] = got.discarded_rounds
         return rows
 
 
@@ -615,6 +619,14 @@ def _deliver(
     return _result(request, plan, share, horizon_s, ends, states, (round_s, share), pairs)
 
 
+def _slot_batch(most: int, delivered: int, drawn: int, left_s: float, plan: PathPlan) -> int:
+    """Rounds to draw next under the slot scheduler: as the time-share's (:func:`_batch`) while the rounds drawn
+    fill less than the request's own time; past it (rounds its slots discarded), batches that grow with the rounds
+    drawn, so that discarded rounds cost few calls of the sampler."""
+    size = _batch(most, delivered, left_s, plan) if left_s > 0.0 else min(most - delivered, 50_000, max(1_000, drawn))
+    return max(1, min(size, MAX_SAMPLED_ROUNDS - drawn))
+
+
 def _deliver_slots(
     request: RequestModel, plan: PathPlan, own: OwnSlots, horizon_s: float, rng: np.random.Generator
 ) -> RequestResult:
@@ -645,7 +657,7 @@ def _deliver_slots(
             break
         if not buffer:
             try:
-                got = sample_chain(plan.chain, _batch(most, drawn, own_s - elapsed, plan), rng)
+                got = sample_chain(plan.chain, _slot_batch(most, len(ends), drawn, own_s - elapsed, plan), rng)
             except ParameterError as exc:
                 return _empty(request, plan, share, wanted, f"the chain cannot deliver: {exc.reason}")
             parts.append(got)
@@ -663,7 +675,11 @@ def _deliver_slots(
         else:
             t = stop  # the stretch of own slots ended first: the round is discarded
     if not ends:
-        return _empty(request, plan, share, wanted, "no round fits in the request's slots within the run")
+        why = (
+            f"no round finished within the request's slots ({own.slot_s:g} s; its rounds take "
+            f"{1.0 / plan.pilot_rate_hz:.3g} s on average) in the run"
+        )
+        return replace(_empty(request, plan, share, wanted, why), discarded_rounds=used)
     round_s = np.concatenate([p.round_s for p in parts])[kept]
     states = np.concatenate([p.states for p in parts])[kept]
     times = np.array(ends)
@@ -671,7 +687,8 @@ def _deliver_slots(
     capped = (len(ends) >= MAX_SAMPLED_PAIRS or used >= MAX_SAMPLED_ROUNDS) and reached < horizon_s
     extrapolated = bool(capped and wanted > len(ends))
     pairs = int(min(wanted, math.floor(horizon_s / (reached / len(ends))))) if extrapolated else None
-    return _result(request, plan, share, horizon_s, times, states, (np.array(waits) + round_s, 1.0), pairs)
+    result = _result(request, plan, share, horizon_s, times, states, (np.array(waits) + round_s, 1.0), pairs)
+    return replace(result, discarded_rounds=used - len(ends))
 
 
 def _result(
