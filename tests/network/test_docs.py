@@ -13,6 +13,7 @@ from qinternet.network.schema import (
     ApplicationSpec,
     AttackSpec,
     DemandSpec,
+    EntanglementSpec,
     NodeSpec,
     RequestSpec,
     TimeSpec,
@@ -31,7 +32,15 @@ def test_the_example_loads() -> None:
 
 def test_every_field_is_documented() -> None:
     text = DOC.read_text()
-    models = (NodeSpec, *(entry.spec for entry in LINK_KINDS), DemandSpec, TimeSpec, RequestSpec, ApplicationSpec)
+    models = (
+        NodeSpec,
+        *(entry.spec for entry in LINK_KINDS),
+        DemandSpec,
+        TimeSpec,
+        RequestSpec,
+        EntanglementSpec,
+        ApplicationSpec,
+    )
     for model in (*models, AttackSpec):
         for name in model.model_fields:
             assert f"`{name}`" in text or f"`{name}:" in text or f"{name}`" in text, (model.__name__, name)

@@ -46,6 +46,7 @@ from qinternet.network.run import run_scenario as run_network
 from qinternet.network.schema import AppKind, ApplicationSpec, LinkModel, Scenario, ScenarioError
 from qinternet.params.processor import ProcessorParams, processor_of
 from qinternet.params.units import fibre_delay_s
+from qinternet.qkd.finite_key import FiniteKeyParams
 from qinternet.sim.rng import stream_seed_sequence
 
 __all__ = ["MAX_APP_PAIRS", "run_applications", "run_scenario"]
@@ -127,13 +128,33 @@ def _check_options(options: Mapping[str, Any], known: tuple[str, ...], path: str
 _OPTIONS: dict[AppKind, tuple[str, ...]] = {
     AppKind.TELEPORTATION: (),
     AppKind.CHSH: (),
-    AppKind.QKD: (),
+    AppKind.QKD: ("finite_key", "test_fraction", "eps_sec", "eps_cor"),
     AppKind.GATE_TELEPORTATION: ("gate",),
     AppKind.DISTRIBUTED_GROVER: ("marked",),
     AppKind.CLOCK_SYNC: ("true_offset_ps", "frequency_hz"),
     AppKind.QPACKET: ("drift_rad", "depolarising_prob", "header_snr", "corrected"),
     AppKind.BLIND: ("computation", "marked", "test_rounds"),
 }
+
+
+def _finite_key_options(options: Mapping[str, Any], path: str) -> tuple[FiniteKeyParams | None, float | None]:
+    """The ``qkd`` application's opt-in finite key (``finite_key: true``, with ``test_fraction``, ``eps_sec`` and
+    ``eps_cor`` as the BBM92 links'): its security parameters and test fraction, or (None, None)."""
+    flag = options.get("finite_key", False)
+    if not isinstance(flag, bool):
+        raise ScenarioError([(f"{path}.options.finite_key", f"must be true or false, got {flag!r}")])
+    settings = [name for name in ("test_fraction", "eps_sec", "eps_cor") if name in options]
+    if not flag:
+        if settings:
+            raise ScenarioError([(f"{path}.options.{settings[0]}", "is only for finite_key: true")])
+        return None, None
+    default = FiniteKeyParams()
+    params = FiniteKeyParams(
+        eps_sec=_option(options, "eps_sec", default.eps_sec, path),
+        eps_cor=_option(options, "eps_cor", default.eps_cor, path),
+    )
+    test = _option(options, "test_fraction", math.nan, path) if "test_fraction" in options else None
+    return params, test
 
 
 def _no_pairs(app: ApplicationSpec, nodes: tuple[str, str], metric: str, why: str) -> dict[str, Any]:
@@ -180,7 +201,10 @@ def _run_one(result: RunResult, app: ApplicationSpec, rng: np.random.Generator, 
             return _no_pairs(app, nodes, "chsh_s", f"a Bell test needs {MIN_CHSH_PAIRS} pairs; the request got {count}")
         outcome = chsh_test(state, rng, count, processor_a=proc_a, processor_b=proc_b, nodes=nodes)
     elif app.app is AppKind.QKD:
-        outcome = entanglement_qkd(state, got.pairs, _horizon(scenario, got), nodes=nodes)
+        finite, test_fraction = _finite_key_options(app.options, path)
+        outcome = entanglement_qkd(
+            state, got.pairs, _horizon(scenario, got), nodes=nodes, finite=finite, test_fraction=test_fraction
+        )
     elif app.app is AppKind.GATE_TELEPORTATION:
         gate = str(app.options.get("gate", "cz")).lower()
         if gate not in ("cz", "cnot"):

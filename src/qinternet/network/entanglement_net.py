@@ -23,10 +23,13 @@ path, reserves the nodes' qubits for it and swaps along it):
    each end, two at each repeater. Where the requests through a node want more qubits (or more communication
    qubits: one per link it attempts) than it has, they share its time in proportion, max-min: a request gets
    the smallest share of any node on its path (``share``), and its pairs arrive that much more slowly. A node's
-   occupancy is the time-averaged fraction of its qubits so reserved.
+   occupancy is the time-averaged fraction of its qubits so reserved. With ``entanglement: {scheduler: slots}``
+   the shares are realised instead as whole slots of a periodic network schedule (:mod:`.slot_schedule`, after
+   Pompili et al. 2022): a request attempts only in its own slots, and a round its slots cut short is discarded.
 4. **Delivery.** The chain sampler draws the request's rounds one after the other (each round starts when the
    previous pair is delivered, the chain's nodes then free again); the pairs delivered are those done by the
-   deadline (or the run's end) in the request's share of time, up to the number asked.
+   deadline (or the run's end) in the request's share of time, up to the number asked. Under the slot
+   scheduler the rounds run in the request's own slots, and a pair's latency includes its wait for them.
 
 Requests are served in priority order for the reservations; the draws of each come from its own random stream
 (``entanglement:<id>``), so a scenario and seed give the same pairs bit for bit.
@@ -37,7 +40,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import networkx as nx
@@ -55,6 +58,7 @@ from qinternet.entanglement.chain import (
 from qinternet.entanglement.purification import PurificationProtocol, PurificationSchedule
 from qinternet.errors import ParameterError
 from qinternet.network.repeater import memory_decay, node_attempt_dephasing, node_swap, normalised_law
+from qinternet.network.slot_schedule import OwnSlots, Scheduler, build_schedule
 from qinternet.params.repeater_presets import HardwarePreset
 from qinternet.params.units import fibre_delay_s
 from qinternet.sim.rng import stream_seed_sequence
@@ -62,6 +66,7 @@ from qinternet.sim.rng import stream_seed_sequence
 __all__ = [
     "MAX_PATH_LINKS",
     "MAX_PURIFY_ROUNDS",
+    "MAX_SAMPLED_ROUNDS",
     "PATH_CANDIDATES",
     "PILOT_ROUNDS",
     "EntanglementRun",
@@ -97,6 +102,9 @@ a cut-off must be short against T2 to keep fidelity (at a price in rate that the
 MAX_SAMPLED_PAIRS = 200_000
 """Most deliveries a request draws; beyond, the count of pairs is extrapolated from the drawn rate (said in the
 result)."""
+MAX_SAMPLED_ROUNDS = 400_000
+"""Most rounds a request draws under the slot scheduler, delivered or discarded at a slot's end (slots short against
+a round discard most); beyond, the count of pairs is extrapolated from the time reached (said in the result)."""
 TRACE_POINTS = 2_000
 """Most (time, fidelity) points a request keeps for the report's fidelity-over-time figure."""
 
@@ -199,19 +207,23 @@ class RequestResult:
     Attributes:
         request: the request.
         plan: its path, or None when no memory path joins its ends.
-        share: fraction of time its path's nodes were reserved for it.
+        share: fraction of time its path's nodes were reserved for it (slot scheduler: the fraction of the slots
+            that are its own).
         pairs: pairs delivered by the deadline.
         wanted_pairs: pairs asked for by then.
         mean_state: mean Bell-diagonal state of the pairs delivered (what applications consume).
         fidelity_mean, fidelity_std: of the pairs delivered (NaN without pairs).
         fidelity_quantiles: 5 %, 50 %, 95 %.
-        latency_s: mean time from a round's start to its pair's delivery, stretched by the share.
+        latency_s: mean time from a round's start to its pair's delivery, stretched by the share (slot scheduler:
+            from when the pair was wanted, waiting for own slots and discarded rounds included).
         completion_s: time by which the number asked was delivered (count requests), or None.
-        extrapolated: the pair count was extrapolated beyond ``MAX_SAMPLED_PAIRS`` drawn pairs.
+        extrapolated: the pair count was extrapolated beyond ``MAX_SAMPLED_PAIRS`` drawn pairs (slot scheduler: or
+            ``MAX_SAMPLED_ROUNDS`` drawn rounds).
         unmet: why the request was not met, or None.
         delivered_s: delivery time of every pair drawn and delivered in time (not thinned; what entanglement-based
             QKD makes its key blocks of).
         delivered_states: their Bell-diagonal states, shape ``(len(delivered_s), 4)``.
+        discarded_rounds: rounds the end of the request's slots cut short (slot scheduler; 0 otherwise).
     """
 
     request: RequestModel
@@ -229,6 +241,7 @@ class RequestResult:
     unmet: str | None
     delivered_s: F64 = field(default_factory=lambda: np.zeros(0), repr=False)
     delivered_states: F64 = field(default_factory=lambda: np.zeros((0, 4)), repr=False)
+    discarded_rounds: int = 0
 
     @property
     def times_s(self) -> F64:
@@ -285,14 +298,29 @@ class EntanglementRun:
     Attributes:
         requests: per request, in the scenario's order.
         occupancy: per node, the time-averaged fraction of its qubits reserved.
+        scheduler: how the requests shared the nodes' time.
+        slot_s: the slots' length under the slot scheduler, else None.
     """
 
     requests: tuple[RequestResult, ...]
     occupancy: Mapping[str, float] = field(default_factory=dict)
+    scheduler: Scheduler = Scheduler.TIME_SHARE
+    slot_s: float | None = None
 
     def result(self, request_id: str) -> RequestResult:
         """The result of ``request_id``."""
         return next(r for r in self.requests if r.request.id == request_id)
+
+    def rows(self) -> tuple[dict[str, Any], ...]:
+        """The ``summary.json`` entries of the requests; under the slot scheduler each says so, with the slots'
+        length and the rounds their ends discarded."""
+        rows = tuple(r.to_dict() for r in self.requests)
+        if self.scheduler is Scheduler.SLOTS:
+            for row, got in zip(rows, self.requests, strict=True):
+                row["scheduler"] = self.scheduler.value
+                row["slot_s"] = self.slot_s
+                row["discarded_rounds"] = got.discarded_rounds
+        return rows
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -529,13 +557,20 @@ def reserve(
             for n, (mem, comm) in wants[i].items():
                 memory_left[n] -= shares[i] * mem
                 comm_left[n] -= shares[i] * comm
+    return shares, _occupancy(plans, shares, nodes)
+
+
+def _occupancy(
+    plans: Sequence[PathPlan | None], shares: Sequence[float], nodes: Mapping[str, QuantumNodeModel]
+) -> dict[str, float]:
+    """Per node, the time-averaged fraction of its qubits the plans hold, each for its share of the time."""
     occupancy = dict.fromkeys(nodes, 0.0)
     for plan, share in zip(plans, shares, strict=True):
         if plan is None:
             continue
         for n, (mem, _) in _qubits_wanted(plan).items():
             occupancy[n] += share * mem / nodes[n].qubits
-    return shares, occupancy
+    return occupancy
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -547,6 +582,11 @@ def _wanted(request: RequestModel, horizon_s: float) -> float:
         return float(request.pairs)
     assert request.pairs_per_s is not None
     return request.pairs_per_s * horizon_s
+
+
+def _batch(most: int, drawn: int, left_s: float, plan: PathPlan) -> int:
+    """Rounds to draw next: what is still wanted, at most 50,000, about what fits in ``left_s`` at the pilot's rate."""
+    return max(1, min(most - drawn, 50_000, math.ceil(left_s * plan.pilot_rate_hz * 1.3) + 20))
 
 
 def _deliver(
@@ -562,14 +602,12 @@ def _deliver(
     done = 0
     elapsed = 0.0
     while done < most and elapsed < busy_s:  # until the count is reached or the time is up
-        left_s = busy_s - elapsed
-        batch = max(1, min(most - done, 50_000, math.ceil(left_s * plan.pilot_rate_hz * 1.3) + 20))
         try:
-            got = sample_chain(plan.chain, batch, rng)
+            got = sample_chain(plan.chain, _batch(most, done, busy_s - elapsed, plan), rng)
         except ParameterError as exc:
             return _empty(request, plan, share, wanted, f"the chain cannot deliver: {exc.reason}")
         parts.append(got)
-        done += batch
+        done += len(got.round_s)
         elapsed += float(got.round_s.sum())
     round_s = np.concatenate([p.round_s for p in parts])
     states = np.concatenate([p.states for p in parts])
@@ -577,11 +615,99 @@ def _deliver(
     if request.pairs_per_s is not None:  # a rate is served as asked: pair k no earlier than k / rate
         ends = np.maximum(ends, np.arange(1, len(ends) + 1) / request.pairs_per_s)
     extrapolated = bool(done >= MAX_SAMPLED_PAIRS and ends[-1] < horizon_s and wanted > done)
+    pairs = int(min(wanted, math.floor(horizon_s / float(ends[-1] / done)))) if extrapolated else None
+    return _result(request, plan, share, horizon_s, ends, states, (round_s, share), pairs)
+
+
+def _slot_batch(most: int, delivered: int, drawn: int, left_s: float, plan: PathPlan) -> int:
+    """Rounds to draw next under the slot scheduler: as the time-share's (:func:`_batch`) while the rounds drawn
+    fill less than the request's own time; past it (rounds its slots discarded), batches that grow with the rounds
+    drawn, so that discarded rounds cost few calls of the sampler."""
+    size = _batch(most, delivered, left_s, plan) if left_s > 0.0 else min(most - delivered, 50_000, max(1_000, drawn))
+    return max(1, min(size, MAX_SAMPLED_ROUNDS - drawn))
+
+
+def _deliver_slots(
+    request: RequestModel, plan: PathPlan, own: OwnSlots, horizon_s: float, rng: np.random.Generator
+) -> RequestResult:
+    """Draw the request's rounds in its own slots only (:mod:`.slot_schedule`).
+
+    A pair is wanted from the previous pair's delivery (for a rate, no earlier than ``k / rate`` for the ``k``-th
+    pair from 0: pairs are not made ahead, the slots' qubits are not held between them); its round starts then, or
+    at the next own slot, and is discarded, and another started at the next own slot, if its stretch of own slots
+    ends first. A pair's latency is the time from when it was wanted to its delivery.
+    """
+    share = own.fraction
+    wanted = _wanted(request, horizon_s)
+    if plan.pilot_rate_hz <= 0.0 or share <= 0.0:
+        return _empty(request, plan, share, wanted, "no pair arrives on the path within the run")
+    own_s = share * horizon_s  # the request's time: draws are sized by it, as the time-share's
+    most = max(1, min(math.ceil(wanted), MAX_SAMPLED_PAIRS))
+    rate = request.pairs_per_s
+    ends: list[float] = []
+    waits: list[float] = []
+    kept: list[int] = []  # index of each delivered pair's round among the rounds drawn
+    parts: list[Deliveries] = []
+    buffer: list[float] = []
+    drawn = used = 0
+    elapsed = ready = t = 0.0
+    while len(ends) < most and used < MAX_SAMPLED_ROUNDS:
+        start, stop = own.stretch(t)
+        if start >= horizon_s:
+            break
+        if not buffer:
+            try:
+                got = sample_chain(plan.chain, _slot_batch(most, len(ends), drawn, own_s - elapsed, plan), rng)
+            except ParameterError as exc:
+                return _empty(request, plan, share, wanted, f"the chain cannot deliver: {exc.reason}")
+            parts.append(got)
+            buffer = got.round_s[::-1].tolist()
+            drawn += len(got.round_s)
+            elapsed += float(got.round_s.sum())
+        r = buffer.pop()
+        used += 1
+        if start + r <= stop:
+            ends.append(start + r)
+            waits.append(start - ready)
+            kept.append(used - 1)
+            ready = ends[-1] if rate is None else max(ends[-1], len(ends) / rate)
+            t = ready
+        else:
+            t = stop  # the stretch of own slots ended first: the round is discarded
+    if not ends:
+        why = (
+            f"no round finished within the request's slots ({own.slot_s:g} s; its rounds take "
+            f"{1.0 / plan.pilot_rate_hz:.3g} s on average) in the run"
+        )
+        return replace(_empty(request, plan, share, wanted, why), discarded_rounds=used)
+    round_s = np.concatenate([p.round_s for p in parts])[kept]
+    states = np.concatenate([p.states for p in parts])[kept]
+    times = np.array(ends)
+    reached = max(t, float(times[-1]))
+    capped = (len(ends) >= MAX_SAMPLED_PAIRS or used >= MAX_SAMPLED_ROUNDS) and reached < horizon_s
+    extrapolated = bool(capped and wanted > len(ends))
+    pairs = int(min(wanted, math.floor(horizon_s / (reached / len(ends))))) if extrapolated else None
+    result = _result(request, plan, share, horizon_s, times, states, (np.array(waits) + round_s, 1.0), pairs)
+    return replace(result, discarded_rounds=used - len(ends))
+
+
+def _result(
+    request: RequestModel,
+    plan: PathPlan,
+    share: float,
+    horizon_s: float,
+    ends: F64,
+    states: F64,
+    latency: tuple[F64, float],
+    extrapolated_pairs: int | None,
+) -> RequestResult:
+    """The result of the rounds drawn: their delivery times ``ends`` (ascending), states, and latencies (per pair,
+    divided by a stretch); with ``extrapolated_pairs`` the count beyond the pairs drawn."""
+    wanted = _wanted(request, horizon_s)
+    extrapolated = extrapolated_pairs is not None
     inside = int(np.searchsorted(ends, horizon_s, side="right"))
     limit = int(min(wanted, inside)) if not extrapolated else inside
-    pairs = limit
-    if extrapolated:
-        pairs = int(min(wanted, math.floor(horizon_s / float(ends[-1] / done))))
+    pairs = limit if extrapolated_pairs is None else extrapolated_pairs
     kept_states = states[:limit]
     fids = kept_states[:, 0]
     completion = float(ends[int(wanted) - 1]) if request.pairs is not None and inside >= wanted else None
@@ -612,7 +738,7 @@ def _deliver(
             float(np.quantile(fids, 0.5)),
             float(np.quantile(fids, 0.95)),
         ),
-        latency_s=float(round_s[:limit].mean()) / share,
+        latency_s=float(latency[0][:limit].mean()) / latency[1],
         completion_s=completion,
         extrapolated=extrapolated,
         unmet=unmet,
@@ -647,6 +773,8 @@ def run_requests(
     *,
     duration_s: float,
     seed: int,
+    scheduler: Scheduler = Scheduler.TIME_SHARE,
+    slot_s: float | None = None,
 ) -> EntanglementRun:
     """Serve ``requests`` over the memory network for ``duration_s`` (module docstring).
 
@@ -656,11 +784,31 @@ def run_requests(
         nodes: the memory nodes by id.
         duration_s: the run's length (a request's deadline, if earlier, ends it).
         seed: the scenario's seed; each request draws from the stream ``entanglement:<id>``.
+        scheduler: how requests through a node share its time: in proportion (time-share), or in whole slots of
+            a network schedule (:mod:`.slot_schedule`).
+        slot_s: the slots' length, with ``Scheduler.SLOTS``.
+
+    Raises:
+        ParameterError: ``slot_s`` missing or not positive with the slot scheduler.
     """
+    if scheduler is Scheduler.SLOTS and slot_s is None:
+        raise ParameterError("slot_s", "the slot scheduler needs a slot length")
     rngs = [np.random.default_rng(stream_seed_sequence(seed, f"entanglement:{r.id}")) for r in requests]
     plans = [plan_request(r, links, nodes, rng) for r, rng in zip(requests, rngs, strict=True)]
-    shares, occupancy = reserve(plans, nodes, [r.priority for r in requests])
-    share_of = dict(enumerate(shares))
+    priorities = [r.priority for r in requests]
+    shares, occupancy = reserve(plans, nodes, priorities)
+    schedule = None
+    if scheduler is Scheduler.SLOTS:
+        assert slot_s is not None
+        schedule = build_schedule(
+            shares,
+            [None if plan is None else _qubits_wanted(plan) for plan in plans],
+            {n: (m.qubits, m.communication_qubits) for n, m in nodes.items()},
+            slot_s=slot_s,
+            priorities=priorities,
+        )
+        shares = [float(row.mean()) for row in schedule.owners]
+        occupancy = _occupancy(plans, shares, nodes)
     results = []
     for i, (request, plan, rng) in enumerate(zip(requests, plans, rngs, strict=True)):
         horizon = duration_s if request.deadline_s is None else min(duration_s, request.deadline_s)
@@ -674,6 +822,8 @@ def run_requests(
                     f"no memory path joins {request.a!r} and {request.b!r} through nodes with the qubits a swap needs",
                 )
             )
-            continue
-        results.append(_deliver(request, plan, share_of[i], horizon, rng))
-    return EntanglementRun(requests=tuple(results), occupancy=occupancy)
+        elif schedule is not None:
+            results.append(_deliver_slots(request, plan, schedule.own(i), horizon, rng))
+        else:
+            results.append(_deliver(request, plan, shares[i], horizon, rng))
+    return EntanglementRun(requests=tuple(results), occupancy=occupancy, scheduler=scheduler, slot_s=slot_s)

@@ -78,4 +78,6 @@ def run_entanglement(scenario: Scenario, duration_s: float) -> EntanglementRun |
         nodes,
         duration_s=duration_s,
         seed=scenario.seed,
+        scheduler=scenario.entanglement.scheduler,
+        slot_s=scenario.entanglement.slot_s,
     )

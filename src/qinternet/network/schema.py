@@ -50,6 +50,7 @@ from qinternet.network.schema_base import (
     article,
     parse_duration_s,
 )
+from qinternet.network.slot_schedule import Scheduler
 
 __all__ = [
     "MAX_FILE_BYTES",
@@ -61,6 +62,7 @@ __all__ = [
     "ClassicalChannelSpec",
     "DemandSpec",
     "EntanglementLinkSpec",
+    "EntanglementSpec",
     "FibreLinkSpec",
     "FreeSpaceLinkSpec",
     "FreeSpaceSpec",
@@ -291,6 +293,28 @@ class RequestSpec(Model):
         return self
 
 
+class EntanglementSpec(Model):
+    """How the entanglement network layer shares a node's time among the requests through it.
+
+    Attributes:
+        scheduler: ``time-share`` (each request gets its max-min share of a node's time, continuously) or
+            ``slots`` (whole slots of a periodic network schedule, Pompili et al., npj Quantum Inf. 8, 121
+            (2022): a request attempts only in its own slots; :mod:`qinternet.network.slot_schedule`).
+        slot_s: the slots' length, with ``scheduler: slots``.
+    """
+
+    scheduler: Scheduler = Scheduler.TIME_SHARE
+    slot_s: Annotated[Seconds, Field(gt=0.0, le=86400.0 * 366)] | None = None
+
+    @model_validator(mode="after")
+    def _slots(self) -> EntanglementSpec:
+        if self.scheduler is Scheduler.SLOTS and self.slot_s is None:
+            raise PydanticCustomError("entanglement", "scheduler slots needs slot_s, the slots' length")
+        if self.scheduler is Scheduler.TIME_SHARE and self.slot_s is not None:
+            raise PydanticCustomError("entanglement", "slot_s is only for scheduler: slots")
+        return self
+
+
 class AppKind(enum.Enum):
     """The applications a scenario can run on its entanglement (:mod:`qinternet.apps`)."""
 
@@ -400,6 +424,7 @@ class Scenario(Model):
     links: Annotated[tuple[LinkSpec, ...], Field(min_length=1)]
     demands: tuple[DemandSpec, ...] = ()
     requests: tuple[RequestSpec, ...] = ()
+    entanglement: EntanglementSpec = EntanglementSpec()
     applications: tuple[ApplicationSpec, ...] = ()
     attacks: tuple[AttackSpec, ...] = ()
 

@@ -380,7 +380,7 @@ def summarise(
         published=(),
         sources=tuple(scenario.sources),
         passes=None if links is None else satellite_passes(run, links),
-        entanglement=None if entanglement is None else tuple(r.to_dict() for r in entanglement.requests),
+        entanglement=None if entanglement is None else entanglement.rows(),
         memory_occupancy=None if entanglement is None else dict(entanglement.occupancy),
         alarms=tuple(run.alarms),
         attacks=None
