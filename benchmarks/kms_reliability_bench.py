@@ -400,19 +400,20 @@ def count(net: Network, ledger: Ledger, recheck: int, rng: np.random.Generator) 
     """Ask again for the keys not delivered and for delivered ones; the figures of the module docstring."""
     never = threading.Event()
     never.set()
-    for key_id in sorted(ledger.pending):
-        master, slave, _ = ledger.issued[key_id]
-        with net.client(slave) as dec:
-            _fetch(dec, f"sae-{master}", key_id, ledger, never)
-    delivered = sorted(ledger.delivered)
-    sample = [delivered[i] for i in rng.permutation(len(delivered))[:recheck]]
-    again = 0
-    for key_id in sample:
-        master, slave, _ = ledger.issued[key_id]
-        with net.client(slave) as dec, contextlib.suppress(KmeRequestError):
-            (got,) = dec.get_keys_with_ids(f"sae-{master}", [key_id])
-            _record_delivery(ledger, got)
-            again += 1
+    with contextlib.ExitStack() as stack:
+        slaves = {n: stack.enter_context(net.client(n)) for n in net.names}
+        for key_id in sorted(ledger.pending):
+            master, slave, _ = ledger.issued[key_id]
+            _fetch(slaves[slave], f"sae-{master}", key_id, ledger, never)
+        delivered = sorted(ledger.delivered)
+        sample = [delivered[i] for i in rng.permutation(len(delivered))[:recheck]]
+        again = 0
+        for key_id in sample:
+            master, slave, _ = ledger.issued[key_id]
+            with contextlib.suppress(KmeRequestError):
+                (got,) = slaves[slave].get_keys_with_ids(f"sae-{master}", [key_id])
+                _record_delivery(ledger, got)
+                again += 1
     by_value: dict[bytes, set[str]] = {}
     for key_id, (_, _, value) in ledger.issued.items():
         by_value.setdefault(value, set()).add(key_id)
@@ -529,6 +530,7 @@ def run(
     t_start = time.monotonic()
     with running(net):
         first_keys(net)
+        start_s = time.monotonic() - t_start
         ledger, stop = Ledger(), threading.Event()
         threads = [
             threading.Thread(target=_worker, args=(net, m, s, ledger, stop), daemon=True)
@@ -562,6 +564,7 @@ def run(
         "kills": [asdict(k) for k in kills],
         "restarts_without_delivery": sum(1 for k in kills if k.delivered_after == 0),
         "partition": cut,
+        "start_s": round(start_s, 1),
         "wall_s": round(time.monotonic() - t_start, 1),
     }
 
