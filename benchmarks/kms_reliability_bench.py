@@ -233,6 +233,31 @@ class Network:
             stderr=(self.site / f"device-{link}.log").open("ab"),
         )
 
+    def device_opened(self, link: str) -> int:
+        """How many times ``link``'s devices opened their stream at a KME (from the device log)."""
+        log = self.site / f"device-{link}.log"
+        return log.read_text().count(" open at kme-") if log.exists() else 0
+
+    def restart_device(self, link: str) -> None:
+        """Start ``link``'s device pair and wait until both devices opened their stream (started again if it
+        exits first: a device exits when a KME is unreachable at its start)."""
+        before = self.device_opened(link)
+        self.start_device(link)
+        deadline = time.monotonic() + START_S
+        while self.device_opened(link) < before + 2 and time.monotonic() < deadline:
+            if self.devices[link].poll() is not None:
+                before = self.device_opened(link)
+                self.start_device(link)
+            time.sleep(0.05)
+
+    def revive_devices(self) -> int:
+        """Start again every device process that exited by itself (one exits when a KME refuses it at its
+        start); how many."""
+        dead = [link for link, process in self.devices.items() if process.poll() is not None]
+        for link in dead:
+            self.start_device(link)
+        return len(dead)
+
     def start(self) -> None:
         self.build()
         for node in self.names:
@@ -283,6 +308,7 @@ class Ledger:
     pending: set[str] = field(default_factory=set)  # issued, not yet delivered
     enc_errors: dict[str, int] = field(default_factory=dict)
     dec_retries: int = 0
+    unanswered: set[str] = field(default_factory=set)  # key IDs a dec_keys got no answer for
 
     def error(self, exc: KmeRequestError) -> None:
         kind = "no answer" if exc.status is None else str(exc.status)
@@ -304,6 +330,7 @@ def _fetch(slave: KmeClient, master_sae: str, key_id: str, ledger: Ledger, stop:
                 return False  # found nothing (400) or refused: left for the end
             with ledger.lock:
                 ledger.dec_retries += 1
+                ledger.unanswered.add(key_id)
             time.sleep(0.1)
             continue
         _record_delivery(ledger, got)
@@ -369,7 +396,7 @@ def kill_round(net: Network, target: str, rng: np.random.Generator, ledger: Ledg
         net.start_kme(node)
         net.wait_ready(node)
     else:
-        net.start_device(link)
+        net.restart_device(link)
     restart_s = time.monotonic() - t0
     back = time.monotonic()
     with contextlib.suppress(RuntimeError):
@@ -426,11 +453,22 @@ def count(net: Network, ledger: Ledger, recheck: int, rng: np.random.Generator) 
     unknown = sum(1 for k in ledger.delivered if k not in ledger.issued)
     orphaned = sum(net.rows(n, "SELECT COUNT(*) FROM keys WHERE state = 'RESERVED'")[0][0] for n in net.names)
     lost = sorted(k for k in ledger.issued if k not in ledger.delivered)
+    lost_keys, answer_died = [], 0
+    for key_id in lost:
+        master, slave, _ = ledger.issued[key_id]
+        at_slave = [str(r[0]) for r in net.rows(slave, f"SELECT state FROM keys WHERE key_id = '{key_id}'")]
+        died = at_slave == ["DELIVERED"] and key_id in ledger.unanswered
+        answer_died += died
+        lost_keys.append(
+            {"key_ID": key_id, "pair": f"{master}->{slave}", "at_slave_kme": at_slave, "answer_died": died}
+        )
     return {
         "issued": len(ledger.issued),
         "delivered": sum(1 for k in ledger.issued if k in ledger.delivered),
         "lost": len(lost),
-        "lost_key_ids": lost[:20],
+        "lost_dec_answer_died": answer_died,
+        "lost_other": len(lost) - answer_died,
+        "lost_keys": lost_keys[:20],
         "duplicated": twice + shared + differ,
         "delivered_twice": twice,
         "ids_sharing_a_value": shared,
@@ -523,6 +561,7 @@ def run(
     relay_timeout: str = "4s",
     hold_s: float = 0.05,
     recheck: int = 2000,
+    targets: tuple[str, ...] = TARGETS,
 ) -> dict[str, Any]:
     """The whole harness on a network in ``site`` (module docstring)."""
     rng = np.random.default_rng(seed)
@@ -540,13 +579,17 @@ def run(
         for thread in threads:
             thread.start()
         t_load = time.monotonic()
-        kills = [kill_round(net, TARGETS[i % len(TARGETS)], rng, ledger) for i in range(runs)]
+        kills, device_exits = [], 0
+        for i in range(runs):
+            kills.append(kill_round(net, targets[i % len(targets)], rng, ledger))
+            device_exits += net.revive_devices()
         load_s = time.monotonic() - t_load
         stop.set()
         for thread in threads:
             thread.join(timeout=120)
         settle_s = settle(net)
         figures = count(net, ledger, recheck, rng)
+        device_exits += net.revive_devices()
         cut = partition(net)
         settle(net)
     return {
@@ -562,6 +605,7 @@ def run(
         "settle_s": round(settle_s, 2),
         **figures,
         "kills": [asdict(k) for k in kills],
+        "device_exits": device_exits,
         "restarts_without_delivery": sum(1 for k in kills if k.delivered_after == 0),
         "partition": cut,
         "start_s": round(start_s, 1),
@@ -580,11 +624,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hold-s", type=float, default=0.05, help="middle KMEs' wait inside each relay step")
     out = Path(__file__).resolve().parent / "results" / "kms_reliability.json"
     parser.add_argument("--out", type=Path, default=out)
+    parser.add_argument("--targets", nargs="+", choices=TARGETS, default=list(TARGETS), help="what is killed, in turn")
+    parser.add_argument("--keep", type=Path, help="keep the network's folder (logs, stores) here")
     args = parser.parse_args(argv)
     runs = 4 if args.quick else args.runs
     with tempfile.TemporaryDirectory(prefix="kme-reliability-") as tmp:
         result = run(
-            Path(tmp) / "site",
+            args.keep or Path(tmp) / "site",
+            targets=tuple(args.targets),
             nodes=args.nodes,
             runs=runs,
             seed=args.seed,
@@ -595,7 +642,7 @@ def main(argv: list[str] | None = None) -> int:
     print(json.dumps(result, indent=2), flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
-    ok = result["lost"] == 0 and result["duplicated"] == 0 and result["partition"]["during_status"] == 503
+    ok = result["lost_other"] == 0 and result["duplicated"] == 0 and result["partition"]["during_status"] == 503
     return 0 if ok and result["partition"]["after_status"] == 200 else 1
 
 
