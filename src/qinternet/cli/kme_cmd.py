@@ -48,6 +48,13 @@ def kme(
     ready_file: Annotated[
         Path | None, typer.Option(help="Write FILE ({KME ID: URL}, JSON) once it serves; removed when it stops.")
     ] = None,
+    redelivery_window: Annotated[
+        str | None,
+        typer.Option(
+            help="The same slave SAE may fetch a delivered key again for this long (the answer may have died with "
+            "the KME); then it is erased. 0: strict once-only (1min)."
+        ),
+    ] = None,
     duration: Annotated[str | None, typer.Option(help="Stop after this much wall time (default: until ^C).")] = None,
 ) -> None:
     """Serve one node's KME in its own process, relaying keys to the other KMEs over mutual TLS.
@@ -88,6 +95,9 @@ def kme(
             "master_key_file": master_key_file,
             "log_format": log_format,
             "ready_file": ready_file,
+            "redelivery_window_s": None
+            if redelivery_window is None
+            else parse_duration_option(redelivery_window, "--redelivery-window", allow_zero=True),
         },
     )
     kmes = sorted(topology.kmes)
