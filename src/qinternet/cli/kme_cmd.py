@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from qinternet.cli.network_cmd import parse_duration_option, scenario_named
+from qinternet.cli.network_cmd import RedeliveryWindow, parse_duration_option, redelivery_window_s, scenario_named
 from qinternet.errors import ParameterError
 
 if TYPE_CHECKING:
@@ -48,13 +48,7 @@ def kme(
     ready_file: Annotated[
         Path | None, typer.Option(help="Write FILE ({KME ID: URL}, JSON) once it serves; removed when it stops.")
     ] = None,
-    redelivery_window: Annotated[
-        str | None,
-        typer.Option(
-            help="The same slave SAE may fetch a delivered key again for this long (the answer may have died with "
-            "the KME); then it is erased. 0: strict once-only (1min)."
-        ),
-    ] = None,
+    redelivery_window: RedeliveryWindow = None,
     duration: Annotated[str | None, typer.Option(help="Stop after this much wall time (default: until ^C).")] = None,
 ) -> None:
     """Serve one node's KME in its own process, relaying keys to the other KMEs over mutual TLS.
@@ -95,9 +89,7 @@ def kme(
             "master_key_file": master_key_file,
             "log_format": log_format,
             "ready_file": ready_file,
-            "redelivery_window_s": None
-            if redelivery_window is None
-            else parse_duration_option(redelivery_window, "--redelivery-window", allow_zero=True),
+            "redelivery_window_s": redelivery_window_s(redelivery_window),
         },
     )
     kmes = sorted(topology.kmes)
