@@ -23,7 +23,8 @@
   master's, at the slave's KME) or for another master SAE must be refused (``recheck_other_answered``: 0).
   ``issued``: keys masters received; ``delivered``: keys the slave got, equal to the master's; ``lost``: issued
   and never obtainable by the slave (must be 0: a ``dec_keys`` answer that died with its KME is fetched again
-  within the window, ``dec_answer_died_then_delivered``); ``duplicated``: a key ID delivered with two values,
+  within the window; ``unanswered_then_delivered``: keys whose ``dec_keys`` got no answer at least once and
+  that the slave got later, those among them); ``duplicated``: a key ID delivered with two values,
   two key IDs with one value, or a slave's key differing from the master's (must be 0).
   ``orphaned``: keys committed at a slave's KME whose master never got them (its KME was killed before its
   answer): wasted, never handed out.
@@ -474,9 +475,7 @@ def count(net: Network, ledger: Ledger, recheck: int, rng: np.random.Generator) 
         "ids_sharing_a_value": shared,
         "slave_key_differs": differ,
         "delivered_never_issued": unknown,
-        "dec_answer_died_then_delivered": sum(
-            1 for k in ledger.unanswered if k in ledger.delivered and k in ledger.issued
-        ),
+        "unanswered_then_delivered": sum(1 for k in ledger.unanswered if k in ledger.delivered and k in ledger.issued),
         "rechecked_delivered": len(sample),
         **recheck_figures,
         "orphaned": orphaned,
