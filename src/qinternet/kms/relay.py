@@ -11,14 +11,15 @@ by stream and index, each to its own KME (:mod:`.southbound`). A KME keeps its h
 KME the half's digest; the partner keeps it as the partner's half (digest only). Whichever KME holds both
 halves first and finds them equal puts its copy into its link key table (:class:`~.store.LinkKeyRecord`) and
 answers ``agreed``; the other does the same on that answer (or on the first relay that names the key,
-which only a KME that agreed can do). Digests of halves still pending are sent again every
-:data:`RESEND_EVERY_S` for a minute (after that, the partner's own push of the index brings its digest), so a
-lost message delays a key but never loses it.
+which only a KME that agreed can do). Digests of halves still pending are sent again for as long as they are
+pending, with back-off (:data:`RESEND_EVERY_S` .. :data:`RESEND_MAX_S`), so a lost message or a partition
+delays a key but never loses it. Digests naming a stream of another link are refused (400).
 
 **Directions.** The two KMEs of a link never use the same key: a key of even index may only be sent
 by the KME of the link's end ``a``, one of odd index by the KME of its end ``b``; the sender names the
 keys it used (stream and index), and the receiver takes exactly those. A key serves one relay only (the
-tail of the last key a relay takes is discarded, counted in the ledger).
+tail of the last key a relay takes is discarded, counted in the ledger). Each direction holds at most half
+of :attr:`RelaySettings.capacity_bytes`.
 
 **Relay** (``POST /kme/v1/ext_keys``; ETSI GS QKD 020's message name, docs/kme-processes.md says what we
 follow of it). Hop-by-hop one-time pad, as :meth:`~.store.KeyStore.relay_take` does in one store: the
@@ -36,9 +37,11 @@ answers ``enc_keys``. Once-only:
   (400) and logged, as is one naming keys already used (a replayed message under a new ID), keys of
   another hop or direction, or one from a KME that is not the previous hop of its path (401);
 - a relay that fails (a hop short of key, a KME unreachable, no answer in :attr:`RelaySettings.timeout_s`)
-  is voided (``POST /kme/v1/void``, sent by the master to every KME of the path, again every
-  :data:`SWEEP_S` until each has acknowledged): the slave's reserved key is voided, and a KME that had not
-  seen the relay keeps a tombstone so that a late message of it is refused; the master answers 503;
+  is voided (``POST /kme/v1/void``, sent by the master to every KME of the path, again by the sweep
+  until each has acknowledged; only the relay's stored master may void it, and only before it completed
+  it): the slave's reserved key is voided, and a KME that had not seen the relay keeps a tombstone so that a
+  late message of it is refused; every KME that had sent keys on a hop of it tells the next one to drop its
+  copies (``POST /kme/v1/release``); the master answers 503;
 - a master KME restarted with relays ``sending`` voids them: their SAE's request died with the process.
   A middle or slave KME restarted finds its committed steps, so the master's retries complete the relay.
 
