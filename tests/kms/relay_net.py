@@ -23,27 +23,13 @@ from qinternet.kms.relay import (
 )
 from qinternet.kms.southbound import device_ends
 from qinternet.kms.store import KeyStore, NotEnoughKeyError
+from tests.kms.test_kme_processes import SCENARIO as PROCESSES_SCENARIO
+from tests.kms.test_southbound import SCENARIO as SOUTHBOUND_SCENARIO
 
-LINE2 = """
-name: two
-seed: 1
-nodes:
-  - {id: a, kind: user, lat_deg: 0, lon_deg: 0}
-  - {id: b, kind: user, lat_deg: 0, lon_deg: 0.1}
-links:
-  - {id: ab, a: a, b: b, length_km: 10}
-"""
-LINE3 = """
-name: line3
-seed: 3
-nodes:
-  - {id: a, kind: user, lat_deg: 0, lon_deg: 0}
-  - {id: m, kind: user, trusted: true, lat_deg: 0, lon_deg: 0.1}
-  - {id: b, kind: user, lat_deg: 0, lon_deg: 0.2}
-links:
-  - {id: am, a: a, b: m, length_km: 10}
-  - {id: mb, a: m, b: b, length_km: 10}
-"""
+LINE2 = SOUTHBOUND_SCENARIO
+"""Two user nodes a - b, one link ``ab``."""
+LINE3 = PROCESSES_SCENARIO
+"""A line a - m - b (m a trusted node), links ``am`` and ``mb``."""
 
 
 class FakePeers:
