@@ -172,6 +172,7 @@ def test_a_relay_failing_at_the_middle_kme_is_voided_with_a_tombstone(fresh_post
         with pytest.raises(RelayFailedError):
             await a.issue(master_sae="sae-a", slaves=[("sae-b", "kme-b")], number=1, size_bits=256)
         await a.sweep()
+        await net.services["kme-b"].sweep()  # its queries on PostgreSQL (nothing to send)
 
     asyncio.run(run())
     assert net.services["kme-b"].store.engine.dialect.name == "postgresql"

@@ -501,7 +501,7 @@ class RelayService:
     devices: Mapping[str, DeviceEnd]
     client: PeerClient
     settings: RelaySettings = field(default_factory=RelaySettings)
-    _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+    _tasks: set[asyncio.Future[Any]] = field(default_factory=set)
     _mine: dict[str, DeviceEnd] = field(default_factory=dict)
     _neighbours: set[str] = field(default_factory=set)
     _void_due: dict[str, tuple[float, float]] = field(default_factory=dict)
@@ -562,10 +562,11 @@ class RelayService:
         if items:
             self._spawn(self._send_digests(end, ksid, items))
 
-    def _spawn(self, coroutine: Any) -> None:
-        task = asyncio.create_task(coroutine)
+    def _spawn(self, awaitable: Any) -> asyncio.Future[Any]:
+        task: asyncio.Future[Any] = asyncio.ensure_future(awaitable)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
     async def _send_digests(self, end: DeviceEnd, ksid: str, items: Sequence[tuple[int, bytes]]) -> None:
         body = {
@@ -678,10 +679,12 @@ class RelayService:
         failed = [(relay, why) for relay, why in zip(relays, answers, strict=True) if why is not None]
         if failed:
             await self.store.writer().run(lambda cursor, writes: self._set_in(cursor, relays, _VOIDING))
-            voids = asyncio.gather(
-                *(self._void(r.relay_id, r.path, master_sae, _pieces_of(json.dumps(r.message))) for r in relays)
+            voids = self._spawn(
+                asyncio.gather(
+                    *(self._void(r.relay_id, r.path, master_sae, _pieces_of(json.dumps(r.message))) for r in relays)
+                )
             )
-            with contextlib.suppress(TimeoutError):  # not acknowledged yet: the sweep sends them again
+            with contextlib.suppress(TimeoutError):  # not acknowledged yet: they go on; the sweep sends them again
                 await asyncio.wait_for(asyncio.shield(voids), VOID_WAIT_S)
             raise RelayFailedError("; ".join(f"{relay.slave_sae}: {why}" for relay, why in failed[:3]))
         local = [sae for sae, path in paths if len(path) == 1]
