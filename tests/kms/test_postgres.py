@@ -6,13 +6,16 @@ import asyncio
 import functools
 import os
 import threading
+import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 
 from qinternet.kms.migrate import current_revision, head_revision
-from qinternet.kms.store import Base, KeyNotAvailableError, KeyStore, NotEnoughKeyError
+from qinternet.kms.store import Base, KeyNotAvailableError, KeyStore, NotEnoughKeyError, RelayFailedError
+from tests.kms.relay_net import LINE3, Net
 from tests.kms.test_store import carved_in_order, carves_five_blocks_in_order
 
 
@@ -156,3 +159,23 @@ def test_concurrent_slaves_never_get_a_key_twice(store: KeyStore) -> None:
         t.join()
     assert sorted(got) == sorted((k.key_id, k.material) for k in keys)  # each exactly once, the issued bits
     assert store.reserved_count("b", "s") == 0
+
+
+def test_a_relay_failing_at_the_middle_kme_is_voided_with_a_tombstone(fresh_postgres_url: str, tmp_path: Path) -> None:
+    """``tombstone`` fits ``relays.role`` (revision 0008; 0007's 8 characters refused it on PostgreSQL)."""
+    urls = {"kme-a": f"sqlite:///{tmp_path / 'a.db'}", "kme-m": f"sqlite:///{tmp_path / 'm.db'}"}
+    net = Net(LINE3, tmp_path, store_of=lambda kme: urls.get(kme, fresh_postgres_url))
+    a = net.services["kme-a"]
+
+    async def run() -> None:
+        await net.feed("am", str(uuid.uuid4()), 0, 10)  # m-b holds nothing: the relay fails at m
+        with pytest.raises(RelayFailedError):
+            await a.issue(master_sae="sae-a", slaves=[("sae-b", "kme-b")], number=1, size_bits=256)
+        await a.sweep()
+        await net.services["kme-b"].sweep()  # its queries on PostgreSQL (nothing to send)
+
+    asyncio.run(run())
+    assert net.services["kme-b"].store.engine.dialect.name == "postgresql"
+    assert net.rows("kme-b", "SELECT role, state FROM relays") == [("tombstone", "voided")]
+    assert net.rows("kme-a", "SELECT state FROM relays") == [("voided",)]
+    net.close()

@@ -13,15 +13,18 @@ from __future__ import annotations
 import base64
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import anyio
 import httpx
 import pytest
 
+from qinternet.cli.network_cmd import redelivery_window_s
 from qinternet.kms.api import create_app
 from qinternet.kms.metrics import KmsMetrics
 from qinternet.kms.policy import KeyPolicy
+from qinternet.kms.processes import kme_command
 from qinternet.kms.service import sweep_keys
 from qinternet.kms.settings import load_serve_settings
 from qinternet.kms.store import KeyStore
@@ -183,3 +186,12 @@ def test_the_setting_from_its_option_variable_and_file(tmp_path: Path, monkeypat
     monkeypatch.setenv("QINTERNET_KMS_REDELIVERY_WINDOW_S", "15")
     assert load_serve_settings(config, {}).redelivery_window_s == 15.0
     assert load_serve_settings(config, {"redelivery_window_s": 5.0}).redelivery_window_s == 5.0
+
+
+@pytest.mark.parametrize("window_s", [0.0, 2.5e-05, 60.0, 86400.0])
+def test_serve_processes_gives_each_kme_its_window(tmp_path: Path, window_s: float) -> None:
+    settings = load_serve_settings(None, {"redelivery_window_s": window_s})
+    plan = SimpleNamespace(settings=settings, files=SimpleNamespace(folder=tmp_path))
+    command = kme_command("net.yaml", "a", plan, tmp_path)  # type: ignore[arg-type]
+    given = command[command.index("--redelivery-window") + 1]
+    assert redelivery_window_s(given) == window_s  # as qinternet kme reads it

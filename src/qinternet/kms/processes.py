@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import signal
 import subprocess
 import sys
@@ -26,11 +27,12 @@ from qinternet.errors import ParameterError, interrupt_handled
 from qinternet.kms.feeder import kme_id
 from qinternet.kms.node import peer_urls
 from qinternet.kms.prepare import KmsPlan
+from qinternet.kms.settings import ServeSettings
 from qinternet.kms.tls import KmeServer, SignalStop
 from qinternet.network.schema import Scenario
 from qinternet.outputs import write_file
 
-__all__ = ["STOP_GRACE_S", "Child", "kme_command", "run_processes"]
+__all__ = ["KME_SETTINGS", "STOP_GRACE_S", "Child", "kme_command", "kme_environment", "run_processes"]
 
 logger = logging.getLogger("qinternet.kms")
 
@@ -58,12 +60,34 @@ def kme_command(
         *("--pki", str(plan.files.folder), "--state-dir", str(state_dir), "--base-port", str(settings.base_port)),
         *("--host", settings.host, "--pool-capacity-bits", f"{settings.pool_capacity_bits:g}"),
         *("--log-format", settings.log_format),
+        *("--redelivery-window", repr(settings.redelivery_window_s)),
     ]
     if settings.master_key_file is not None:
         command += ["--master-key-file", str(settings.master_key_file)]
     if ready_file is not None:
         command += ["--ready-file", str(ready_file)]
     return command
+
+
+KME_SETTINGS = (
+    "key_size",
+    "min_key_size",
+    "max_key_size",
+    "max_key_per_request",
+    "max_sae_id_count",
+    "sae_quota_bits",
+    "sae_quota_window_s",
+    "reservation_ttl_s",
+)
+"""The settings a KME child is given by environment (``QINTERNET_KMS_<NAME>``), not by an option of
+``qinternet kme``: the key limits of its Status, the per-SAE quota and the reservations' expiry."""
+
+
+def kme_environment(settings: ServeSettings) -> dict[str, str]:
+    """The ``QINTERNET_KMS_*`` variables that give a KME child ``settings``' values of :data:`KME_SETTINGS`
+    (whether they came from an option, the environment or ``--config``: a variable beats the child's
+    inherited ones and its own ``--config``, which it is not given)."""
+    return {f"QINTERNET_KMS_{name.upper()}": repr(getattr(settings, name)) for name in KME_SETTINGS}
 
 
 def run_processes(
@@ -93,7 +117,8 @@ def run_processes(
             node_of = {kme_id(n.id): n.id for n in spec.nodes}
             for kme in sorted(urls):
                 command = kme_command(scenario, node_of[kme], plan, state_dir, ready_file=ready[kme])
-                children.append(Child(kme, subprocess.Popen(command, stdin=subprocess.DEVNULL)))
+                environment = os.environ | kme_environment(settings)
+                children.append(Child(kme, subprocess.Popen(command, stdin=subprocess.DEVNULL, env=environment)))
             _wait_ready(children, ready)
             for link in spec.links:
                 command = [

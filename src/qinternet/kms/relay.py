@@ -11,14 +11,15 @@ by stream and index, each to its own KME (:mod:`.southbound`). A KME keeps its h
 KME the half's digest; the partner keeps it as the partner's half (digest only). Whichever KME holds both
 halves first and finds them equal puts its copy into its link key table (:class:`~.store.LinkKeyRecord`) and
 answers ``agreed``; the other does the same on that answer (or on the first relay that names the key,
-which only a KME that agreed can do). Digests of halves still pending are sent again every
-:data:`RESEND_EVERY_S` for a minute (after that, the partner's own push of the index brings its digest), so a
-lost message delays a key but never loses it.
+which only a KME that agreed can do). Digests of halves still pending are sent again for as long as they are
+pending, with back-off (:data:`RESEND_EVERY_S` .. :data:`RESEND_MAX_S`), so a lost message or a partition
+delays a key but never loses it. Digests naming a stream of another link are refused (400).
 
 **Directions.** The two KMEs of a link never use the same key: a key of even index may only be sent
 by the KME of the link's end ``a``, one of odd index by the KME of its end ``b``; the sender names the
 keys it used (stream and index), and the receiver takes exactly those. A key serves one relay only (the
-tail of the last key a relay takes is discarded, counted in the ledger).
+tail of the last key a relay takes is discarded, counted in the ledger). Each direction holds at most half
+of :attr:`RelaySettings.capacity_bytes`.
 
 **Relay** (``POST /kme/v1/ext_keys``; ETSI GS QKD 020's message name, docs/kme-processes.md says what we
 follow of it). Hop-by-hop one-time pad, as :meth:`~.store.KeyStore.relay_take` does in one store: the
@@ -36,9 +37,11 @@ answers ``enc_keys``. Once-only:
   (400) and logged, as is one naming keys already used (a replayed message under a new ID), keys of
   another hop or direction, or one from a KME that is not the previous hop of its path (401);
 - a relay that fails (a hop short of key, a KME unreachable, no answer in :attr:`RelaySettings.timeout_s`)
-  is voided (``POST /kme/v1/void``, sent by the master to every KME of the path, again every
-  :data:`SWEEP_S` until each has acknowledged): the slave's reserved key is voided, and a KME that had not
-  seen the relay keeps a tombstone so that a late message of it is refused; the master answers 503;
+  is voided (``POST /kme/v1/void``, sent by the master to every KME of the path, again by the sweep
+  until each has acknowledged; only the relay's stored master may void it, and only before it completed
+  it): the slave's reserved key is voided, and a KME that had not seen the relay keeps a tombstone so that a
+  late message of it is refused; every KME that had sent keys on a hop of it tells the next one to drop its
+  copies (``POST /kme/v1/release``); the master answers 503;
 - a master KME restarted with relays ``sending`` voids them: their SAE's request died with the process.
   A middle or slave KME restarted finds its committed steps, so the master's retries complete the relay.
 
@@ -97,6 +100,7 @@ __all__ = [
     "RelaySettings",
     "held_pool",
     "pool_link_key_in",
+    "receive_pool",
     "send_pool",
     "sender_of",
 ]
@@ -114,12 +118,24 @@ _READY, _USED = "ready", "used"
 _SENDING, _COMPLETED, _VOIDING, _VOIDED = "sending", "completed", "voiding", "voided"
 _FORWARDING, _RESERVED = "forwarding", "reserved"
 _RELAYED, _NOT_PRESENT, _UNREACHABLE, _FAILED = "relayed", "key not present", "unreachable", "failed"
+IDLE_MAX_S = 4.0
+"""Longest a peer connection is kept idle for reuse (uvicorn, the KMEs' server, closes them after 5 s)."""
+IDLE_PER_PEER = 16
+"""Most idle connections kept per peer (a burst's others are closed once answered)."""
 _PENDING_AGE_S = 1.0
-"""A half pending longer than this has its digest sent again by the sweep (every :data:`RESEND_EVERY_S`)..."""
-_PENDING_WINDOW_S = 60.0
-"""... until it is this old: its partner's own push then brings the partner's digest, which pools it."""
+"""A half pending longer than this has its digest sent again by the sweep, for as long as it is pending..."""
 RESEND_EVERY_S = 5.0
-"""Seconds between two resendings of pending halves' digests."""
+"""... first after this many seconds, then after half its age (back-off), at most :data:`RESEND_MAX_S` apart."""
+RESEND_MAX_S = 300.0
+"""Longest wait between two sendings of a pending half's digest."""
+RESEND_BATCH = 4096
+"""Most pending halves whose digests one sweep sends again (those due longest first)."""
+VOID_BATCH = 100
+"""Most relays one sweep voids again (at once; those due longest first)."""
+VOID_BACKOFF_MAX_S = 30.0
+"""Longest wait before a void that was not acknowledged is sent again."""
+VOID_WAIT_S = 1.0
+"""Longest the master waits for the voids of a failed relay before it answers 503 (the sweep goes on)."""
 
 
 class _RefusedError(QinternetError):
@@ -155,11 +171,15 @@ def pool_link_key_in(
     capacity_bytes: int | None = None,
 ) -> int:
     """Put a key both halves agreed on into this KME's link keys (``end.kme``'s), in the caller's transaction;
-    the bytes kept (0: the link already holds ``capacity_bytes`` ready, counted in the ledger as discarded).
-    The store's levels count it once the transaction is committed (:func:`held_pool`, :func:`send_pool`)."""
+    the bytes kept (0: the key's direction already holds ``capacity_bytes // 2`` ready, counted in the ledger
+    as discarded). Each direction has half the link's capacity: keys of one direction that are not used never
+    crowd out the other's. The store's levels count it once the transaction is committed (:func:`held_pool`,
+    :func:`send_pool`, :func:`receive_pool`)."""
     now = time.time()
-    held = held_pool(end.kme, end.peer_kme)
-    if capacity_bytes is not None and store.pool_level(*held) + writes.added.get(held, 0) + len(key) > capacity_bytes:
+    mine = sender_of(end, index) == end.kme
+    direction = send_pool(end.kme, end.peer_kme) if mine else receive_pool(end.kme, end.peer_kme)
+    level = store.pool_level(*direction) + writes.added.get(direction, 0)
+    if capacity_bytes is not None and level + len(key) > capacity_bytes // 2:
         writes.ledger.append((now, "discarded", end.kme_a, end.kme_b, None, None, None, 8 * len(key)))
         return 0
     cursor.execute(
@@ -180,8 +200,7 @@ def pool_link_key_in(
         ),
     )
     writes.ledger.append((now, "generated", end.kme_a, end.kme_b, None, None, None, 8 * len(key)))
-    pools = [held, send_pool(end.kme, end.peer_kme)] if sender_of(end, index) == end.kme else [held]
-    for pool in pools:
+    for pool in (held_pool(end.kme, end.peer_kme), direction):
         writes.added[pool] = writes.added.get(pool, 0) + len(key)
     return len(key)
 
@@ -195,6 +214,16 @@ def held_pool(kme: str, peer: str) -> tuple[str, str]:
 def send_pool(kme: str, peer: str) -> tuple[str, str]:
     """Where the store's levels keep the bytes of link keys ``kme`` may send to ``peer``."""
     return pool_name(kme, "\0send " + peer)
+
+
+def receive_pool(kme: str, peer: str) -> tuple[str, str]:
+    """Where the store's levels keep the bytes of link keys ``kme`` holds ready for ``peer`` to send with."""
+    return pool_name(kme, "\0receive " + peer)
+
+
+def _direction_pools(kme: str, peer: str, sender: str) -> list[tuple[str, str]]:
+    """The levels a ready link key of ``sender`` counts in at ``kme`` (held, and its direction's)."""
+    return [held_pool(kme, peer), send_pool(kme, peer) if sender == kme else receive_pool(kme, peer)]
 
 
 def _count_taken(writes: Writes, pools: Sequence[tuple[str, str]], nbytes: int) -> None:
@@ -236,6 +265,11 @@ class _Void(_Body):
     path: Annotated[list[_Id], Field(min_length=2, max_length=64)]
 
 
+class _Release(_Body):
+    relay_ID: Annotated[str, Field(max_length=36)]
+    pieces: Annotated[list[_Piece], Field(max_length=65536)]
+
+
 class _Digest(_Body):
     index: Annotated[int, Field(ge=0, le=2**63 - 1)]
     digest: Annotated[str, Field(max_length=100)]
@@ -245,6 +279,16 @@ class _Digests(_Body):
     Key_stream_ID: Annotated[str, Field(max_length=36)]
     link: _Id
     items: Annotated[list[_Digest], Field(min_length=1, max_length=4096)]
+
+
+def _pieces_of(outgoing: str | None) -> list[dict[str, Any]]:
+    """The link keys a stored message (``ext_keys``, or after a void ``{"pieces": ...}``) names."""
+    if not outgoing:
+        return []
+    message = json.loads(outgoing)
+    if "pieces" in message:
+        return list(message["pieces"])
+    return [piece for key in message.get("keys", []) for piece in key.get("pieces", [])]
 
 
 def _canonical(body: Mapping[str, Any]) -> bytes:
@@ -284,6 +328,7 @@ class _Connection:
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.reader, self.writer = reader, writer
+        self.idle_since = time.monotonic()
 
     async def post(self, host: str, path: str, body: bytes) -> tuple[PeerAnswer, bool]:
         """The answer, and whether the connection may be used again."""
@@ -316,7 +361,9 @@ class PeerClient:
 
     A plain HTTP/1.1 client on asyncio streams (POST with a JSON body, answers with a ``Content-Length``):
     httpx cost several times the CPU of the server's own stack per request. A request whose reused
-    connection turns out closed is sent once more on a new one (every KME-to-KME call may be repeated).
+    connection turns out closed is sent again, on another idle one or on a new one (every KME-to-KME call may
+    be repeated). Idle connections older than :data:`IDLE_MAX_S` (the peer's server closes them after its
+    keep-alive) are closed unused, and at most :data:`IDLE_PER_PEER` are kept per peer.
 
     Args:
         kme_id: this KME (its certificate and key in ``files``).
@@ -365,12 +412,27 @@ class PeerClient:
         except TimeoutError:
             raise PeerUnreachableError(f"no answer from {peer} in {timeout_s:.3g} s") from None
 
+    def _reusable(self, peer: str) -> _Connection | None:
+        """The newest idle connection to ``peer`` not older than :data:`IDLE_MAX_S` (older ones closed)."""
+        idle = self._idle.setdefault(peer, [])
+        while idle:
+            connection = idle.pop()
+            if time.monotonic() - connection.idle_since < IDLE_MAX_S:
+                return connection
+            connection.close()
+            for old in idle:  # older still
+                old.close()
+            idle.clear()
+        return None
+
     async def _post(self, peer: str, host: str, path: str, data: bytes) -> PeerAnswer:
         idle = self._idle.setdefault(peer, [])
-        for _ in range(2):
-            reused = bool(idle)
+        while True:
+            connection = self._reusable(peer)
+            reused = connection is not None
             try:
-                connection = idle.pop() if reused else await self._connect(peer)
+                if connection is None:
+                    connection = await self._connect(peer)
             except (OSError, ssl.SSLError) as exc:
                 raise PeerUnreachableError(f"{peer} unreachable ({type(exc).__name__})") from None
             try:
@@ -383,12 +445,12 @@ class PeerClient:
             except BaseException:  # cancelled mid-request: the connection's state is unknown
                 connection.close()
                 raise
-            if keep:
+            if keep and len(idle) < IDLE_PER_PEER:
+                connection.idle_since = time.monotonic()
                 idle.append(connection)
             else:
                 connection.close()
             return answer
-        raise PeerUnreachableError(f"{peer} cut the connection")
 
 
 # -- the service -------------------------------------------------------------------------------------------
@@ -403,7 +465,8 @@ class RelaySettings:
             that cannot be reached) before it voids it.
         hold_s: seconds a middle KME waits after committing its step before sending it on (0; crash tests
             only: a kill then lands between the two).
-        capacity_bytes: most key ready per link (its two directions together); None: no limit.
+        capacity_bytes: most key ready per link; each direction (the keys this KME may send, those it may
+            receive) holds at most half of it. None: no limit.
     """
 
     timeout_s: float = 5.0
@@ -438,10 +501,10 @@ class RelayService:
     devices: Mapping[str, DeviceEnd]
     client: PeerClient
     settings: RelaySettings = field(default_factory=RelaySettings)
-    _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+    _tasks: set[asyncio.Future[Any]] = field(default_factory=set)
     _mine: dict[str, DeviceEnd] = field(default_factory=dict)
     _neighbours: set[str] = field(default_factory=set)
-    _resent_at: float = 0.0
+    _void_due: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._count_levels()
@@ -480,8 +543,7 @@ class RelayService:
             connection.close()
         counted = Writes()
         for peer, sender, nbytes in rows:
-            pools = [held_pool(self.kme_id, peer)] + ([send_pool(self.kme_id, peer)] if sender == self.kme_id else [])
-            for pool in pools:
+            for pool in _direction_pools(self.kme_id, str(peer), str(sender)):
                 counted.added[pool] = counted.added.get(pool, 0) + int(nbytes)
         self.store.settle(counted)
 
@@ -500,10 +562,11 @@ class RelayService:
         if items:
             self._spawn(self._send_digests(end, ksid, items))
 
-    def _spawn(self, coroutine: Any) -> None:
-        task = asyncio.create_task(coroutine)
+    def _spawn(self, awaitable: Any) -> asyncio.Future[Any]:
+        task: asyncio.Future[Any] = asyncio.ensure_future(awaitable)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
     async def _send_digests(self, end: DeviceEnd, ksid: str, items: Sequence[tuple[int, bytes]]) -> None:
         body = {
@@ -523,6 +586,21 @@ class RelayService:
         agreed = [(i, d) for (i, d), a in zip(items, answers, strict=False) if a.get("outcome") == "agreed"]
         if agreed:  # the partner found our digests equal to its halves: ours go into the pool too
             await self.store.writer().run(lambda cursor, writes: self._digests_in(cursor, writes, end, ksid, agreed))
+
+    def _digests_of(
+        self, cursor: Any, writes: Writes, end: DeviceEnd, ksid: str, items: Sequence[tuple[int, bytes]]
+    ) -> list[str]:
+        """:meth:`_digests_in` for digests the partner KME sent, once the stream is known to be of ``end``'s
+        link: one of another link is refused (400, logged: a neighbour must not mark another link's halves
+        mismatched); one this KME has not seen yet is answered ``waiting`` with nothing kept (this KME's own
+        half, when its device pushes it, brings its digest to the partner)."""
+        cursor.execute(self.store.sql("SELECT link FROM device_streams WHERE ksid = ?"), (ksid,))
+        row = cursor.fetchone()
+        if row is None:
+            return ["waiting"] * len(items)
+        if str(row[0]) != end.link:
+            raise _RefusedError(400, "refused", f"stream {ksid} is not of the link {end.link[:100]!r}")
+        return self._digests_in(cursor, writes, end, ksid, items)
 
     def _digests_in(
         self, cursor: Any, writes: Writes, end: DeviceEnd, ksid: str, items: Sequence[tuple[int, bytes]]
@@ -601,7 +679,13 @@ class RelayService:
         failed = [(relay, why) for relay, why in zip(relays, answers, strict=True) if why is not None]
         if failed:
             await self.store.writer().run(lambda cursor, writes: self._set_in(cursor, relays, _VOIDING))
-            await asyncio.gather(*(self._void(relay.relay_id, relay.path, master_sae) for relay in relays))
+            voids = self._spawn(
+                asyncio.gather(
+                    *(self._void(r.relay_id, r.path, master_sae, _pieces_of(json.dumps(r.message))) for r in relays)
+                )
+            )
+            with contextlib.suppress(TimeoutError):  # not acknowledged yet: they go on; the sweep sends them again
+                await asyncio.wait_for(asyncio.shield(voids), VOID_WAIT_S)
             raise RelayFailedError("; ".join(f"{relay.slave_sae}: {why}" for relay, why in failed[:3]))
         local = [sae for sae, path in paths if len(path) == 1]
 
@@ -707,10 +791,14 @@ class RelayService:
         )
 
     def _set_in(self, cursor: Any, relays: Sequence[_Relay], state: str) -> None:
+        """``sending`` -> ``completed`` or ``voiding``: never one after the other (a completed relay is never
+        voided, so the key the master SAE got is never voided at the slave's KME)."""
         for relay in relays:
             cursor.execute(
-                self.store.sql("UPDATE relays SET state = ?, material = NULL WHERE relay_id = ? AND kme_id = ?"),
-                (state, relay.relay_id, self.kme_id),
+                self.store.sql(
+                    "UPDATE relays SET state = ?, material = NULL WHERE relay_id = ? AND kme_id = ? AND state = ?"
+                ),
+                (state, relay.relay_id, self.kme_id, _SENDING),
             )
 
     def _take_out(self, cursor: Any, writes: Writes, peer: str, nbytes: int) -> tuple[list[dict[str, Any]], bytes]:
@@ -738,8 +826,19 @@ class RelayService:
             pieces.append({"ksid": ksid, "index": index})
             parts.append(store.unseal(_seal_row(self.kme_id, ksid, index), material))
             have += size
-            _count_taken(writes, [held_pool(self.kme_id, peer), send_pool(self.kme_id, peer)], size)
+            _count_taken(writes, _direction_pools(self.kme_id, peer, self.kme_id), size)
+        self._discard_tail(writes, peer, have - nbytes)
         return pieces, b"".join(parts)[:nbytes]
+
+    def _discard_tail(self, writes: Writes, peer: str, nbytes: int) -> None:
+        """The tail of the last key a relay takes (a key serves one relay): counted in the ledger, discarded."""
+        if nbytes > 0:
+            kme_a, kme_b = sorted((self.kme_id, peer))
+            for end in self._mine.values():
+                if end.peer_kme == peer:
+                    kme_a, kme_b = end.kme_a, end.kme_b
+                    break
+            writes.ledger.append((time.time(), "discarded", kme_a, kme_b, None, None, None, 8 * nbytes))
 
     async def _send(self, relay: _Relay) -> str | None:
         """Send the relay's first message until it is committed at the slave's KME (None) or fails (why)."""
@@ -765,18 +864,24 @@ class RelayService:
             await asyncio.sleep(wait_s)
             wait_s = min(0.5, 2 * wait_s)
 
-    async def _void(self, relay_id: str, path: Sequence[str], master_sae: str) -> bool:
-        """Ask every KME of the path to void the relay; marks it voided here once all acknowledged."""
+    async def _void(
+        self, relay_id: str, path: Sequence[str], master_sae: str, pieces: Sequence[Mapping[str, Any]]
+    ) -> bool:
+        """Ask every KME of the path to void the relay, and the next one to drop the first hop's keys
+        ``pieces`` (:meth:`release`); marks it voided here once all acknowledged."""
         body = {"relay_ID": relay_id, "initiator_sae_id": master_sae, "path": list(path)}
 
-        async def one(peer: str) -> bool:
+        async def one(peer: str, call: str, message: Mapping[str, Any]) -> bool:
             try:
-                response = await self.client.post(peer, "void", body, self.settings.timeout_s)
+                response = await self.client.post(peer, call, message, self.settings.timeout_s)
             except PeerUnreachableError:
                 return False
             return response.status_code == 200
 
-        done = await asyncio.gather(*(one(peer) for peer in path[1:]))
+        calls = [one(peer, "void", body) for peer in path[1:]]
+        if pieces:
+            calls.append(one(path[1], "release", {"relay_ID": relay_id, "pieces": list(pieces)}))
+        done = await asyncio.gather(*calls)
         if all(done):
             await self.store.writer().run(
                 lambda cursor, writes: cursor.execute(
@@ -907,10 +1012,11 @@ class RelayService:
                 (_USED, piece.ksid, piece.index, self.kme_id),
             )
             parts.append(store.unseal(_seal_row(self.kme_id, piece.ksid, piece.index), bytes(row[4])))
-            _count_taken(writes, [held_pool(self.kme_id, previous)], int(row[3]))
+            _count_taken(writes, _direction_pools(self.kme_id, previous, previous), int(row[3]))
         pad = b"".join(parts)
         if len(pad) < nbytes or len(pad) - len(parts[-1]) >= nbytes:
             raise _RefusedError(400, "refused", "the keys named do not make the relay's size")
+        self._discard_tail(writes, previous, len(pad) - nbytes)
         return pad[:nbytes]
 
     def _agreed_by_naming(self, cursor: Any, writes: Writes, previous: str, piece: _Piece) -> bool:
@@ -956,14 +1062,31 @@ class RelayService:
         return ack | {"ack_status": answer.get("ack_status", _FAILED), "message": answer.get("message", "")}
 
     async def void(self, caller: str | None, body: _Void) -> dict[str, Any]:
-        """``void`` from the master: the relay is voided here (a tombstone if it never came)."""
-        if caller is None or caller != body.path[0] or self.kme_id not in body.path[1:]:
+        """``void`` from the master: the relay is voided here (a tombstone if it never came), and the next KME
+        of the path told to drop the keys this KME had sent it (:meth:`release`) before the answer.
+
+        Only the relay's own master may void it: the caller must be ``path[0]`` of the relay as this KME
+        stored it, with the same master SAE and path (a relay this KME never saw: the KME of the master SAE).
+        The master voids only relays it has not completed (``sending`` -> ``voiding``, never after
+        ``completed``; both transitions committed in its store), so a key the master SAE holds is never
+        voided at the slave's KME. A void racing a late completion at the slave (its answer lost or late)
+        voids a reserved key whose master SAE got 503: at worst the slave SAE fetched it first, a key no master
+        SAE holds (wasted, never used twice)."""
+        if (
+            caller is None
+            or caller != body.path[0]
+            or self.kme_id not in body.path[1:]
+            or self.topology.kme_of(body.initiator_sae_id) != caller
+        ):
             raise _RefusedError(401, "refused", f"{caller!r} is not the master KME of the relay")
 
-        def work(cursor: Any, writes: Writes) -> None:
+        def work(cursor: Any, writes: Writes) -> list[dict[str, Any]]:
             store = self.store
             cursor.execute(
-                store.sql("SELECT role, state, key_ids FROM relays WHERE relay_id = ? AND kme_id = ?"),
+                store.sql(
+                    "SELECT role, state, key_ids, path, master_sae, outgoing FROM relays"
+                    " WHERE relay_id = ? AND kme_id = ?"
+                ),
                 (body.relay_ID, self.kme_id),
             )
             row = cursor.fetchone()
@@ -982,7 +1105,9 @@ class RelayService:
                     None,
                     time.time(),
                 )
-                return
+                return []
+            if json.loads(row[3]) != list(body.path) or str(row[4]) != body.initiator_sae_id:
+                raise _RefusedError(401, "refused", f"{caller!r} is not the master KME of relay {body.relay_ID}")
             if str(row[0]) == "slave" and str(row[1]) == _RESERVED:
                 for key_id in json.loads(row[2]):
                     cursor.execute(
@@ -991,13 +1116,56 @@ class RelayService:
                         ),
                         (KeyState.VOIDED.name, self.kme_id, key_id, KeyState.RESERVED.name),
                     )
-            cursor.execute(
-                store.sql("UPDATE relays SET state = ?, outgoing = NULL WHERE relay_id = ? AND kme_id = ?"),
-                (_VOIDED, body.relay_ID, self.kme_id),
+            sent = _pieces_of(row[5]) if str(row[0]) == "middle" else []
+            cursor.execute(  # the message's values (K xor pad) erased; the pieces it named kept for the release
+                store.sql("UPDATE relays SET state = ?, outgoing = ? WHERE relay_id = ? AND kme_id = ?"),
+                (_VOIDED, json.dumps({"pieces": sent}) if sent else None, body.relay_ID, self.kme_id),
             )
+            return sent
 
-        await self.store.writer().run(work)
+        sent = await self.store.writer().run(work)
+        if sent:
+            following = body.path[body.path.index(self.kme_id) + 1]
+            release = {"relay_ID": body.relay_ID, "pieces": sent}
+            try:
+                response = await self.client.post(following, "release", release, self.settings.timeout_s / 2)
+            except PeerUnreachableError as exc:
+                raise _RefusedError(503, "failed", f"{following} unreachable for the release ({exc})") from None
+            if response.status_code != 200:
+                raise _RefusedError(503, "failed", f"{following} answered the release {response.status_code}")
         logger.info("kme=%s relay %s voided by %s", self.kme_id, body.relay_ID, caller)
+        return {"relay_ID": body.relay_ID, "ack_status": _VOIDED}
+
+    async def release(self, caller: str | None, body: _Release) -> dict[str, Any]:
+        """``release`` from the previous KME of a voided relay: the keys it had sent with (``pieces``) are
+        dropped here (``used``; those this KME used already stay so). Only keys the caller may send with are
+        touched, so a caller can only burn keys it could have used itself; none is ever used twice."""
+        if caller is None or caller not in self._neighbours:
+            raise _RefusedError(401, "refused", f"{caller!r} is not a neighbour of this KME")
+
+        def work(cursor: Any, writes: Writes) -> int:
+            store = self.store
+            select = store.sql(
+                "SELECT size_bytes FROM link_keys WHERE ksid = ? AND idx = ? AND kme_id = ? AND peer_kme = ?"
+                " AND sender = ? AND state = ?"
+            )
+            update = store.sql(
+                "UPDATE link_keys SET state = ?, material = NULL WHERE ksid = ? AND idx = ? AND kme_id = ?"
+            )
+            dropped = 0
+            for piece in body.pieces:
+                cursor.execute(select, (piece.ksid, piece.index, self.kme_id, caller, caller, _READY))
+                row = cursor.fetchone()
+                if row is None:
+                    continue
+                cursor.execute(update, (_USED, piece.ksid, piece.index, self.kme_id))
+                _count_taken(writes, _direction_pools(self.kme_id, caller, caller), int(row[0]))
+                dropped += 1
+            return dropped
+
+        dropped = await self.store.writer().run(work)
+        if dropped:
+            logger.info("kme=%s relay %s: %d key(s) %s sent with dropped", self.kme_id, body.relay_ID, dropped, caller)
         return {"relay_ID": body.relay_ID, "ack_status": _VOIDED}
 
     # -- start-up and the sweep ------------------------------------------------------------------------
@@ -1024,30 +1192,54 @@ class RelayService:
         return count
 
     async def sweep(self) -> None:
-        """Send again the voids not yet acknowledged and the digests of halves still pending."""
+        """Send again the voids not yet acknowledged (at most :data:`VOID_BATCH` at once, those due longest
+        first; one that fails waits longer each time, so a relay whose KME is away starves no other) and the
+        digests of halves still pending (at most :data:`RESEND_BATCH`, with back-off, for as long as they
+        are pending)."""
         store = self.store
+        now, clock = time.time(), time.monotonic()
         with store.engine.connect() as connection:
             voiding = connection.exec_driver_sql(
-                store.sql("SELECT relay_id, path, master_sae FROM relays WHERE kme_id = ? AND role = ? AND state = ?"),
+                store.sql(
+                    "SELECT relay_id, path, master_sae, outgoing FROM relays WHERE kme_id = ? AND role = ?"
+                    " AND state = ? ORDER BY created_at, relay_id LIMIT 10000"
+                ),
                 (self.kme_id, "master", _VOIDING),
             ).all()
-            pending: Sequence[Any] = []
-            if time.monotonic() - self._resent_at >= RESEND_EVERY_S:
-                self._resent_at = time.monotonic()
-                now = time.time()
-                pending = connection.exec_driver_sql(
-                    store.sql(
-                        "SELECT k.ksid, k.idx, k.digest, s.link FROM device_keys k"
-                        " JOIN device_streams s ON s.ksid = k.ksid WHERE k.kme_id = ? AND k.state = ?"
-                        " AND k.created_at < ? AND k.created_at > ? ORDER BY k.idx LIMIT 4096"
-                    ),
-                    (self.kme_id, "pending", now - _PENDING_AGE_S, now - _PENDING_WINDOW_S),
-                ).all()
-        for relay_id, path, master_sae in voiding[:100]:
-            await self._void(str(relay_id), json.loads(path), str(master_sae))
+            pending = connection.exec_driver_sql(
+                store.sql(
+                    "SELECT k.ksid, k.idx, k.digest, s.link, k.created_at FROM device_keys k"
+                    " JOIN device_streams s ON s.ksid = k.ksid WHERE k.kme_id = ? AND k.state = ?"
+                    " AND COALESCE(k.resend_at, k.created_at + ?) <= ?"
+                    " ORDER BY COALESCE(k.resend_at, k.created_at + ?), k.idx LIMIT ?"
+                ),
+                (self.kme_id, "pending", _PENDING_AGE_S, now, _PENDING_AGE_S, RESEND_BATCH),
+            ).all()
+        waiting = {str(row[0]) for row in voiding}
+        self._void_due = {k: v for k, v in self._void_due.items() if k in waiting}
+        due = [row for row in voiding if self._void_due.get(str(row[0]), (0.0, 0.0))[0] <= clock][:VOID_BATCH]
+        done = await asyncio.gather(
+            *(self._void(str(r[0]), json.loads(r[1]), str(r[2]), _pieces_of(r[3])) for r in due)
+        )
+        for row, ok in zip(due, done, strict=True):
+            if not ok:
+                wait_s = min(VOID_BACKOFF_MAX_S, 2 * self._void_due.get(str(row[0]), (0.0, SWEEP_S / 2))[1])
+                self._void_due[str(row[0])] = (time.monotonic() + wait_s, wait_s)
+        if not pending:
+            return
         by_stream: dict[tuple[str, str], list[tuple[int, bytes]]] = {}
-        for ksid, index, digest, link in pending:
+        for ksid, index, digest, link, _ in pending:
             by_stream.setdefault((str(ksid), str(link)), []).append((int(index), bytes(digest)))
+        again = [
+            (now + min(RESEND_MAX_S, max(RESEND_EVERY_S, (now - float(created)) / 2)), str(ksid), int(index))
+            for ksid, index, _, _, created in pending
+        ]
+        await self.store.writer().run(
+            lambda cursor, writes: cursor.executemany(
+                store.sql("UPDATE device_keys SET resend_at = ? WHERE ksid = ? AND idx = ? AND kme_id = ?"),
+                [(at, ksid, index, self.kme_id) for at, ksid, index in again],
+            )
+        )
         for (ksid, link), items in by_stream.items():
             end = self._mine.get(link)
             if end is not None:
@@ -1084,7 +1276,7 @@ class RelayService:
                     logger.warning("kme=%s relay from %s: %s", self.kme_id, shown, exc)
                     return {"ack_status": exc.ack, "message": str(exc)}
                 logger.warning("kme=%s refused a message from %s (%d): %s", self.kme_id, shown, exc.status, exc)
-                message = MSG_UNAUTHORIZED if exc.status == 401 else MSG_BAD
+                message = MSG_UNAUTHORIZED if exc.status == 401 else MSG_SERVER if exc.status >= 500 else MSG_BAD
                 raise KmeError(exc.status, message, [{"relay": str(exc)}]) from None
             except NotEnoughKeyError as exc:
                 logger.warning("kme=%s relay: %s", self.kme_id, exc)
@@ -1107,6 +1299,13 @@ class RelayService:
             body: _Void = await _json(request, _Void)
             return await answer(request, self.void(name, body))
 
+        @app.post(f"{PEER_PATH}/release")
+        async def release(request: Request) -> dict[str, Any]:
+            """The previous KME of a voided relay: drop the keys it had sent with."""
+            name = caller(request)
+            body: _Release = await _json(request, _Release)
+            return await answer(request, self.release(name, body))
+
         @app.post(f"{PEER_PATH}/digests")
         async def digests(request: Request) -> dict[str, Any]:
             """The partner KME's digests of its devices' halves."""
@@ -1122,7 +1321,7 @@ class RelayService:
                 raise KmeError(400, MSG_BAD, [{"digest": "not base64"}]) from None
             outcomes = await answer(
                 request,
-                _wrap(self.store.writer().run(lambda c, w: self._digests_in(c, w, end, body.Key_stream_ID, items))),
+                _wrap(self.store.writer().run(lambda c, w: self._digests_of(c, w, end, body.Key_stream_ID, items))),
             )
             return {"items": [{"index": i, "outcome": o} for (i, _), o in zip(items, outcomes["items"], strict=True)]}
 

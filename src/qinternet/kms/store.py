@@ -295,6 +295,8 @@ class DeviceKeyRecord(Base):
     digest: Mapped[bytes] = mapped_column(LargeBinary)
     material: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     created_at: Mapped[float] = mapped_column(Float)
+    resend_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    """When the sweep sends a pending half's digest again (revision 0008; None: one second after created_at)."""
 
 
 class LinkKeyRecord(Base):
@@ -320,12 +322,13 @@ class RelayRecord(Base):
     """One KME's part in a key relay between KME processes (revision 0007; :mod:`.relay`): its role
     (``master``, ``middle``, ``slave``), its state, the path (JSON), the digest of the message that reached
     it (a repeat must be the same message), the message it sent on (JSON; sent again on a repeat), the SAEs,
-    the key IDs (JSON) and, at the master until it answers, the keys (sealed)."""
+    the key IDs (JSON) and, at the master until it answers, the keys (sealed). ``role`` is 12 characters
+    wide since revision 0008 (``tombstone``: a void of a relay that never reached this KME)."""
 
     __tablename__ = "relays"
     relay_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     kme_id: Mapped[str] = mapped_column(String(100), primary_key=True)
-    role: Mapped[str] = mapped_column(String(8))
+    role: Mapped[str] = mapped_column(String(12))
     state: Mapped[str] = mapped_column(String(12))
     path: Mapped[str] = mapped_column(String(4000))
     digest: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
