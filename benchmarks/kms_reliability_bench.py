@@ -16,10 +16,16 @@
   the restart. Middle KMEs hold each relay step ``--hold-s`` between its commit and sending it on, so kills
   land inside relays too.
 - **Settling and counting**: the load stops; the harness waits until no KME has a relay ``sending`` or
-  ``voiding``, asks every slave KME again for the keys not yet delivered, and asks again for every delivered
-  key (a second delivery would be a duplicate). ``issued``: keys masters received; ``delivered``: keys the slave
-  got, equal to the master's; ``lost``: issued and never obtainable by the slave (must be 0); ``duplicated``: a
-  key ID delivered twice, two key IDs with one value, or a slave's key differing from the master's (must be 0).
+  ``voiding``, asks every slave KME again for the keys not yet delivered, and asks again for a sample of the
+  delivered keys: within the KMEs' redelivery window (``qinternet kme --redelivery-window``, 60 s) the slave
+  gets the same value again (``recheck_redelivered``: not a duplicate, the same key), after it a 400
+  (``recheck_refused``); a different value would be a duplicate. The same keys asked by another SAE (the
+  master's, at the slave's KME) or for another master SAE must be refused (``recheck_other_answered``: 0).
+  ``issued``: keys masters received; ``delivered``: keys the slave got, equal to the master's; ``lost``: issued
+  and never obtainable by the slave (must be 0: a ``dec_keys`` answer that died with its KME is fetched again
+  within the window; ``unanswered_then_delivered``: keys whose ``dec_keys`` got no answer at least once and
+  that the slave got later, those among them); ``duplicated``: a key ID delivered with two values,
+  two key IDs with one value, or a slave's key differing from the master's (must be 0).
   ``orphaned``: keys committed at a slave's KME whose master never got them (its KME was killed before its
   answer): wasted, never handed out.
 - **Partition**: the proxies between n0 and n1 refuse connections and cut the open ones; ``enc_keys`` at n0
@@ -434,22 +440,17 @@ def count(net: Network, ledger: Ledger, recheck: int, rng: np.random.Generator) 
             _fetch(slaves[slave], f"sae-{master}", key_id, ledger, never)
         delivered = sorted(ledger.delivered)
         sample = [delivered[i] for i in rng.permutation(len(delivered))[:recheck]]
-        again = 0
-        for key_id in sample:
-            master, slave, _ = ledger.issued[key_id]
-            with contextlib.suppress(KmeRequestError):
-                (got,) = slaves[slave].get_keys_with_ids(f"sae-{master}", [key_id])
-                _record_delivery(ledger, got)
-                again += 1
+        recheck_figures = _recheck(net, ledger, slaves, sample)
     by_value: dict[bytes, set[str]] = {}
     for key_id, (_, _, value) in ledger.issued.items():
         by_value.setdefault(value, set()).add(key_id)
     for key_id, values in ledger.delivered.items():
         for value in values:
             by_value.setdefault(value, set()).add(key_id)
-    twice = sum(1 for values in ledger.delivered.values() if len(values) > 1)
+    twice = sum(1 for values in ledger.delivered.values() if len(set(values)) > 1)
     shared = sum(1 for ids in by_value.values() if len(ids) > 1)
     differ = sum(1 for k, values in ledger.delivered.items() if any(v != ledger.issued[k][2] for v in values))
+    differ += recheck_figures["recheck_differs"]
     unknown = sum(1 for k in ledger.delivered if k not in ledger.issued)
     orphaned = sum(net.rows(n, "SELECT COUNT(*) FROM keys WHERE state = 'RESERVED'")[0][0] for n in net.names)
     lost = sorted(k for k in ledger.issued if k not in ledger.delivered)
@@ -457,7 +458,7 @@ def count(net: Network, ledger: Ledger, recheck: int, rng: np.random.Generator) 
     for key_id in lost:
         master, slave, _ = ledger.issued[key_id]
         at_slave = [str(r[0]) for r in net.rows(slave, f"SELECT state FROM keys WHERE key_id = '{key_id}'")]
-        died = at_slave == ["DELIVERED"] and key_id in ledger.unanswered
+        died = at_slave in (["DELIVERED"], ["REDELIVERABLE"]) and key_id in ledger.unanswered
         answer_died += died
         lost_keys.append(
             {"key_ID": key_id, "pair": f"{master}->{slave}", "at_slave_kme": at_slave, "answer_died": died}
@@ -474,12 +475,41 @@ def count(net: Network, ledger: Ledger, recheck: int, rng: np.random.Generator) 
         "ids_sharing_a_value": shared,
         "slave_key_differs": differ,
         "delivered_never_issued": unknown,
+        "unanswered_then_delivered": sum(1 for k in ledger.unanswered if k in ledger.delivered and k in ledger.issued),
         "rechecked_delivered": len(sample),
-        "recheck_answered_again": again,
+        **recheck_figures,
         "orphaned": orphaned,
         "dec_keys_sent_again": ledger.dec_retries,
         "enc_keys_errors": dict(sorted(ledger.enc_errors.items())),
     }
+
+
+def _recheck(net: Network, ledger: Ledger, slaves: dict[str, KmeClient], sample: list[str]) -> dict[str, int]:
+    """Ask again for the ``sample`` of delivered keys: by their slave SAE (the same value within the redelivery
+    window, a 400 after it), by another SAE at the slave's KME and for another master SAE (refused)."""
+    figures = dict.fromkeys(("recheck_redelivered", "recheck_refused", "recheck_differs", "recheck_other_answered"), 0)
+    files = net.pki
+    with contextlib.ExitStack() as stack:
+        others: dict[tuple[str, str], KmeClient] = {}
+        for key_id in sample:
+            master, slave, value = ledger.issued[key_id]
+            try:
+                (got,) = slaves[slave].get_keys_with_ids(f"sae-{master}", [key_id])
+            except KmeRequestError:
+                figures["recheck_refused"] += 1
+            else:
+                figures["recheck_redelivered" if got.material == value else "recheck_differs"] += 1
+            if (master, slave) not in others:
+                sae = f"sae-{master}"  # the master's SAE, at the slave's KME
+                others[master, slave] = stack.enter_context(
+                    KmeClient(net.url(slave), files.cert(sae), files.key(sae), files.ca, kme_id=f"kme-{slave}")
+                )
+            wrong_master = next(f"sae-{n}" for n in net.names if n not in (master, slave))
+            for client, master_sae in ((others[master, slave], f"sae-{master}"), (slaves[slave], wrong_master)):
+                with contextlib.suppress(KmeRequestError):
+                    client.get_keys_with_ids(master_sae, [key_id])
+                    figures["recheck_other_answered"] += 1
+    return figures
 
 
 def partition(net: Network, timeout_s: float = 120.0) -> dict[str, Any]:
@@ -642,7 +672,8 @@ def main(argv: list[str] | None = None) -> int:
     print(json.dumps(result, indent=2), flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
-    ok = result["lost_other"] == 0 and result["duplicated"] == 0 and result["partition"]["during_status"] == 503
+    ok = result["lost"] == 0 and result["duplicated"] == 0 and result["partition"]["during_status"] == 503
+    ok = ok and result["recheck_other_answered"] == 0
     return 0 if ok and result["partition"]["after_status"] == 200 else 1
 
 

@@ -61,8 +61,12 @@ def store(tmp_path: Path) -> Iterator[KeyStore]:
     s.close()
 
 
-def client(store: KeyStore, kme: str, sae: str | None) -> httpx.AsyncClient:
-    app = create_app(kme, store, TOPOLOGY, KeyLimits(max_key_per_request=16, max_sae_id_count=2))
+STRICT = KeyPolicy(redelivery_window_s=0)
+"""ETSI GS QKD 014's literal once-only delivery (no redelivery window: tests/kms/test_redelivery.py)."""
+
+
+def client(store: KeyStore, kme: str, sae: str | None, policy: KeyPolicy | None = None) -> httpx.AsyncClient:
+    app = create_app(kme, store, TOPOLOGY, KeyLimits(max_key_per_request=16, max_sae_id_count=2), policy=policy)
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=AsSae(app, sae)), base_url="https://kme")
 
 
@@ -98,7 +102,7 @@ async def test_get_key_then_get_key_with_key_ids(store: KeyStore) -> None:
         assert set(k) == {"key_ID", "key"}
         assert str(uuid.UUID(k["key_ID"])) == k["key_ID"]
         assert len(base64.b64decode(k["key"], validate=True)) == 64
-    async with client(store, "kme-b", "sae-b") as slave:
+    async with client(store, "kme-b", "sae-b", STRICT) as slave:
         one = await slave.get("/api/v1/keys/sae-a/dec_keys", params={"key_ID": keys[0]["key_ID"]})
         rest = await slave.post(
             "/api/v1/keys/sae-a/dec_keys", json={"key_IDs": [{"key_ID": k["key_ID"]} for k in keys[1:]]}
@@ -107,7 +111,7 @@ async def test_get_key_then_get_key_with_key_ids(store: KeyStore) -> None:
     assert one.status_code == 200
     assert rest.status_code == 200
     assert one.json()["keys"] + rest.json()["keys"] == keys  # the same keys, in order
-    assert again.status_code == 400  # removed after delivery
+    assert again.status_code == 400  # removed after delivery (with --redelivery-window 0)
     assert again.json()["message"] == "one or more keys specified are not found on KME"
     assert keys[0]["key_ID"] in again.json()["details"][0]["key_ID"]  # which one, and for whom
 
@@ -367,7 +371,7 @@ async def test_a_full_database_is_a_503_and_loses_no_key_a_master_received(store
     assert all(r.json()["message"] == "Error on server side" for r in refused)
     limit["pages"] = 0
     store.close()
-    async with client(store, "kme-b", "sae-b") as slave:
+    async with client(store, "kme-b", "sae-b", STRICT) as slave:
         for key in received:
             r = await slave.get("/api/v1/keys/sae-a/dec_keys", params={"key_ID": key["key_ID"]})
             assert r.status_code == 200

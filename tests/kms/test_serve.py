@@ -167,7 +167,9 @@ def _key_stream_round_trip(alice: httpx.Client, bob: httpx.Client, port: int) ->
 def test_kill_9_under_load_loses_no_received_key_and_delivers_none_twice(site: Path, db_url: str) -> None:
     """Masters and slaves hammer the KMEs; the server dies by SIGKILL mid-stream and comes back on its database.
 
-    Afterwards every key a master received is fetched by its slave exactly once, with the same bits.
+    Afterwards every key a master received is obtainable by its slave with the same bits and counted as
+    delivered exactly once: a key fetched before the kill is answered again with the same bits within the
+    redelivery window (60 s), and so is one whose ``dec_keys`` answer the kill cut after its commit.
     """
     port = free_ports(3)
     process = start(site, port, db=db_url)
@@ -226,30 +228,24 @@ def test_kill_9_under_load_loses_no_received_key_and_delivers_none_twice(site: P
     assert twice == []
     assert all(issued[k] == v for k, v in fetched.items())
     process = start(site, port, db=db_url)
-    cut_off: list[str] = []  # delivered (committed) while the kill cut the slave's answer
     try:
         with client(site, "sae-bob") as bob:
             for key_id, key in issued.items():
                 r = bob.get(f"https://localhost:{port + 1}/api/v1/keys/sae-alice/dec_keys", params={"key_ID": key_id})
-                if key_id in fetched:
-                    assert r.status_code == 400  # already delivered before the crash: not again
-                elif r.status_code == 400:
-                    cut_off.append(key_id)
-                else:
-                    assert r.status_code == 200, (key_id, r.text)  # received by the master: not lost
-                    assert r.json()["keys"] == [{"key_ID": key_id, "key": key}]
+                # Received by the master: not lost. Fetched before the crash (or its answer cut by the kill):
+                # the same bits again, within the redelivery window.
+                assert r.status_code == 200, (key_id, key_id in fetched, r.text)
+                assert r.json()["keys"] == [{"key_ID": key_id, "key": key}]
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(timeout=30)
-    # The store's ledger: every key the master received was delivered exactly once to the slave. A key the
-    # slave did not see can only be one whose dec_keys answer the kill cut after the commit (the request
-    # in flight at that instant: at most the slave's last batch).
+    # The store's ledger: every key the master received was delivered exactly once to the slave (asking
+    # again within the window is not a second delivery).
     store = KeyStore(db_url)
     delivered = [event.key_id for event in store.ledger() if event.kind == "delivered"]
     store.close()
     assert len(delivered) == len(set(delivered))
     assert set(issued) <= set(delivered)
-    assert len(cut_off) <= 4
 
 
 def test_serve_and_pki_refuse_bad_input(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

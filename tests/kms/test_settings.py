@@ -33,6 +33,8 @@ def test_priority_option_environment_file_default(tmp_path: Path, monkeypatch: p
         ({"log_format": "xml"}, "--log-format"),
         ({"host": "two words"}, "--host"),
         ({"host": "[::1]"}, "--host"),
+        ({"redelivery_window_s": -1.0}, "--redelivery-window"),
+        ({"redelivery_window_s": 1e9}, "--redelivery-window"),
     ],
 )
 def test_bad_values_name_the_setting(overrides: dict[str, object], option: str) -> None:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from qinternet.cli.network_cmd import parse_duration_option, scenario_named
+from qinternet.cli.network_cmd import RedeliveryWindow, parse_duration_option, redelivery_window_s, scenario_named
 from qinternet.errors import ParameterError
 
 if TYPE_CHECKING:
@@ -48,6 +48,7 @@ def kme(
     ready_file: Annotated[
         Path | None, typer.Option(help="Write FILE ({KME ID: URL}, JSON) once it serves; removed when it stops.")
     ] = None,
+    redelivery_window: RedeliveryWindow = None,
     duration: Annotated[str | None, typer.Option(help="Stop after this much wall time (default: until ^C).")] = None,
 ) -> None:
     """Serve one node's KME in its own process, relaying keys to the other KMEs over mutual TLS.
@@ -88,6 +89,7 @@ def kme(
             "master_key_file": master_key_file,
             "log_format": log_format,
             "ready_file": ready_file,
+            "redelivery_window_s": redelivery_window_s(redelivery_window),
         },
     )
     kmes = sorted(topology.kmes)

@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from qinternet.cli.network_cmd import parse_duration_option, scenario_named
+from qinternet.cli.network_cmd import RedeliveryWindow, parse_duration_option, redelivery_window_s, scenario_named
 from qinternet.errors import ParameterError
 from qinternet.kms.feeder import topology_of
 from qinternet.kms.pki import (
@@ -144,6 +144,7 @@ def serve(
     reservation_ttl: Annotated[
         str | None, typer.Option(help="A key its slave SAE never fetches is voided after this; 0: never (1h).")
     ] = None,
+    redelivery_window: RedeliveryWindow = None,
     duration: Annotated[str | None, typer.Option(help="Stop after this much wall time (default: until ^C).")] = None,
     attack: Annotated[
         list[str] | None,
@@ -240,6 +241,7 @@ def serve(
             "reservation_ttl_s": None
             if reservation_ttl is None
             else parse_duration_option(reservation_ttl, "--reservation-ttl", allow_zero=True),
+            "redelivery_window_s": redelivery_window_s(redelivery_window),
             "devices": devices,
         },
     )

@@ -47,6 +47,21 @@ def parse_duration_option(text: str, option: str, *, allow_zero: bool = False) -
     return seconds
 
 
+RedeliveryWindow = Annotated[
+    str | None,
+    typer.Option(
+        help="The same slave SAE may fetch a delivered key again for this long (the answer may have died with "
+        "the KME); then it is erased. 0: strict once-only (1min)."
+    ),
+]
+"""``--redelivery-window`` of ``serve`` and ``kme`` (:mod:`qinternet.kms.policy`)."""
+
+
+def redelivery_window_s(text: str | None) -> float | None:
+    """Seconds of ``--redelivery-window`` (None: not given, the settings decide)."""
+    return None if text is None else parse_duration_option(text, "--redelivery-window", allow_zero=True)
+
+
 @contextlib.contextmanager
 def naming(option: str, file: Path | None = None) -> Iterator[None]:
     """A scenario that cannot be found or read (an error about ``scenario`` or about the ``file`` itself) is

@@ -22,8 +22,10 @@ serve now (not enough key on the way to the slave, the SAE's quota spent, databa
 short of key ends (``next_block_s``), else 1. Anything unexpected is a 503 too: never a 500 and never a
 traceback. Key material never appears in a log line or an error.
 
-Per-SAE rules (:mod:`.policy`): a quota of key bits per master SAE, and keys a slave never fetched voided
-after ``reservation_ttl_s`` (Get key with key IDs then answers them as not found).
+Per-SAE rules (:mod:`.policy`): a quota of key bits per master SAE, keys a slave never fetched voided
+after ``reservation_ttl_s`` (Get key with key IDs then answers them as not found), and the redelivery
+window: for ``redelivery_window_s`` after a delivery the same slave SAE may fetch the key again (its
+answer may have died with the KME), counted once in the ledger and ``qinternet_kms_keys_delivered``.
 
 ``enc_keys`` and ``dec_keys`` go through the store's group-commit writer (:mod:`.writer`): a key is in an
 answer only once the transaction that issued or delivered it is committed. A key to a slave at another KME
@@ -369,7 +371,8 @@ def create_app(
 
     ``metrics``, when given, counts keys issued and delivered per SAE pair, relay failures, and the time
     of every request (:mod:`.metrics`); the events are also logged (``qinternet.kms``), without key
-    material. ``policy`` sets the per-SAE quota and the expiry of unfetched keys (:mod:`.policy`);
+    material. ``policy`` sets the per-SAE quota, the expiry of unfetched keys and the redelivery window
+    (:mod:`.policy`; default: 60 s);
     ``next_block_s``, when given, tells a 503 for want of key when the links short of it make more.
     """
     limits = limits or KeyLimits()
@@ -596,7 +599,12 @@ def create_app(
         key_ids = [c for c in canonical if c is not None]
         try:
             keys = await store.writer().deliver(
-                kme_id=kme_id, slave_sae=slave, master_sae=master, key_ids=key_ids, ttl_s=ttl_s
+                kme_id=kme_id,
+                slave_sae=slave,
+                master_sae=master,
+                key_ids=key_ids,
+                ttl_s=ttl_s,
+                redelivery_window_s=policy.redelivery_window_s,
             )
         except KeyNotAvailableError as exc:
             if exc.reserved_for_others:
@@ -608,15 +616,20 @@ def create_app(
         except SQLAlchemyError:
             logger.exception("key store unavailable")
             raise KmeError(503, MSG_SERVER, [{"keys": "key data access error"}]) from None
+        again = sum(1 for key in keys if key.again)  # fetched again within the redelivery window
         if metrics is not None:
-            metrics.keys_delivered.labels(kme_id, master, slave).inc(len(keys))
+            if len(keys) > again:
+                metrics.keys_delivered.labels(kme_id, master, slave).inc(len(keys) - again)
+            if again:
+                metrics.keys_redelivered.labels(kme_id, master, slave).inc(again)
         logger.info(
-            "kme=%s delivered %d key%s master=%s slave=%s",
+            "kme=%s delivered %d key%s master=%s slave=%s%s",
             kme_id,
             len(keys),
             "" if len(keys) == 1 else "s",
             master,
             slave,
+            f" ({again} again, within the redelivery window)" if again else "",
         )
         return _container(keys)
 

@@ -29,6 +29,7 @@ class KmsMetrics:
     registry: CollectorRegistry = field(default_factory=lambda: CollectorRegistry(auto_describe=True))
     keys_issued: Counter = field(init=False)
     keys_delivered: Counter = field(init=False)
+    keys_redelivered: Counter = field(init=False)
     relay_failures: Counter = field(init=False)
     requests: Histogram = field(init=False)
 
@@ -42,6 +43,12 @@ class KmsMetrics:
         self.keys_delivered = Counter(
             "qinternet_kms_keys_delivered",
             "Keys handed to slave SAEs (Get key with key IDs), per SAE pair",
+            ["kme", "master_sae", "slave_sae"],
+            registry=self.registry,
+        )
+        self.keys_redelivered = Counter(
+            "qinternet_kms_keys_redelivered",
+            "Keys a slave SAE fetched again within the redelivery window (not counted as delivered again)",
             ["kme", "master_sae", "slave_sae"],
             registry=self.registry,
         )

@@ -28,7 +28,7 @@ from qinternet.kms.api import create_app
 from qinternet.kms.pki import PkiFiles
 from qinternet.kms.policy import KeyPolicy
 from qinternet.kms.relay import SWEEP_S, PeerClient, RelayService, RelaySettings
-from qinternet.kms.service import client_url, event_loop_runner, listen_on, open_store
+from qinternet.kms.service import client_url, event_loop_runner, listen_on, open_store, sweep_keys
 from qinternet.kms.settings import ServeSettings
 from qinternet.kms.southbound import DeviceEnd
 from qinternet.kms.store import KeyStore
@@ -142,7 +142,7 @@ def _serve(
         serving = asyncio.create_task(
             serve_kmes([server], stop=stop, started=functools.partial(_ready, server, settings), servers=servers)
         )
-        sweeping = asyncio.create_task(_sweep(relay, store, settings))
+        sweeping = asyncio.create_task(_sweep(relay, store, plan.policy))
         try:
             await _until_stopped(serving, servers, stop, stop_after_s)
         finally:
@@ -184,16 +184,17 @@ async def _until_stopped(
                 return
 
 
-async def _sweep(relay: RelayService, store: KeyStore, settings: ServeSettings) -> None:
-    """Every :data:`~.relay.SWEEP_S`: the relay's sweep, keys never fetched voided, the log checkpointed."""
+async def _sweep(relay: RelayService, store: KeyStore, policy: KeyPolicy) -> None:
+    """Every :data:`~.relay.SWEEP_S`: the relay's sweep, keys never fetched voided, keys past their redelivery
+    window erased (:func:`~.service.sweep_keys`), the log checkpointed."""
     checkpointed = time.monotonic()
     loop = asyncio.get_running_loop()
+    keys = functools.partial(sweep_keys, store, policy.reservation_ttl_s, policy.redelivery_window_s)
     while True:
         await asyncio.sleep(SWEEP_S)
         try:
             await relay.sweep()
-            if settings.reservation_ttl_s > 0:
-                await loop.run_in_executor(None, store.expire_reserved, settings.reservation_ttl_s)
+            await loop.run_in_executor(None, keys)
             if time.monotonic() - checkpointed > _CHECKPOINT_S:
                 await loop.run_in_executor(None, store.checkpoint)
                 checkpointed = time.monotonic()

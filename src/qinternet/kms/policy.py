@@ -13,6 +13,12 @@
   *voided*, never put back into a pool: once the master may hold it, handing the same bits to anyone else
   would break its secrecy. Past the time, Get key with key IDs answers it as not found, and the store
   erases its material (:meth:`~qinternet.kms.store.KeyStore.expire_reserved`).
+- **Redelivery window** (``redelivery_window_s``, 60 s by default): a key delivered to its slave SAE may be
+  fetched again by the same SAE (authenticated by its certificate), for the same master SAE and key ID, until
+  that many seconds after the first delivery, with the same value; its sealed material is then erased
+  (:meth:`~qinternet.kms.store.KeyStore.erase_delivered`). A deliberate deviation from ETSI GS QKD 014's
+  once-only delivery, which has no acknowledgement from the slave: a KME that dies between committing a
+  delivery and its answer would otherwise lose the key. 0: strict once-only.
 """
 
 from __future__ import annotations
@@ -33,14 +39,17 @@ class KeyPolicy:
         sae_quota_bits: the bucket of every master SAE, bits; 0: no quota.
         sae_quota_window_s: the time the bucket takes to fill from empty, s.
         reservation_ttl_s: how long a key waits for its slave SAE before it is voided, s; 0: for ever.
+        redelivery_window_s: how long after its delivery the same slave SAE may fetch a key again, s; 0:
+            never (strict once-only).
     """
 
     sae_quota_bits: float = 0.0
     sae_quota_window_s: float = 60.0
     reservation_ttl_s: float = 0.0
+    redelivery_window_s: float = 60.0
 
     def __post_init__(self) -> None:
-        for name in ("sae_quota_bits", "reservation_ttl_s"):
+        for name in ("sae_quota_bits", "reservation_ttl_s", "redelivery_window_s"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
                 raise ValueError(f"{name} must be finite and >= 0, got {value}")

@@ -112,11 +112,12 @@ def key_limits(settings: ServeSettings) -> KeyLimits:
 
 
 def key_policy(settings: ServeSettings) -> KeyPolicy:
-    """The per-SAE quota and the expiry of keys never fetched, from the settings."""
+    """The per-SAE quota, the expiry of keys never fetched and the redelivery window, from the settings."""
     return KeyPolicy(
         sae_quota_bits=settings.sae_quota_bits,
         sae_quota_window_s=settings.sae_quota_window_s,
         reservation_ttl_s=settings.reservation_ttl_s,
+        redelivery_window_s=settings.redelivery_window_s,
     )
 
 

@@ -60,6 +60,7 @@ def kme_command(
         *("--pki", str(plan.files.folder), "--state-dir", str(state_dir), "--base-port", str(settings.base_port)),
         *("--host", settings.host, "--pool-capacity-bits", f"{settings.pool_capacity_bits:g}"),
         *("--log-format", settings.log_format),
+        *("--redelivery-window", repr(settings.redelivery_window_s)),
     ]
     if settings.master_key_file is not None:
         command += ["--master-key-file", str(settings.master_key_file)]

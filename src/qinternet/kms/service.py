@@ -56,6 +56,7 @@ __all__ = [
     "listen_on",
     "open_store",
     "run_service",
+    "sweep_keys",
 ]
 
 TICK_S = 0.25
@@ -232,6 +233,7 @@ def _serve_store(
                 start_s=settings.warm_up_s,
                 stop_after_s=stop_after_s,
                 reservation_ttl_s=policy.reservation_ttl_s,
+                redelivery_window_s=policy.redelivery_window_s,
             )
         )
     finally:
@@ -395,7 +397,8 @@ class _JsonFormatter(_TextFormatter):
 _CHECKPOINT_S = 10.0
 """Wall time between two write-ahead-log checkpoints (old page images of used key leave the log)."""
 _EXPIRE_EVERY_S = 5.0
-"""Wall time between two sweeps voiding keys never fetched (delivery refuses them at once anyway)."""
+"""Wall time between two sweeps voiding keys never fetched and erasing keys past their redelivery window
+(delivery refuses both at once anyway)."""
 
 
 def _guarded(work: Callable[[], object]) -> None:
@@ -407,11 +410,18 @@ def _guarded(work: Callable[[], object]) -> None:
         logging.getLogger("qinternet.kms").error("key store: %s", str(getattr(exc, "orig", None) or exc)[:200])
 
 
-def _expire(store: KeyStore, ttl_s: float) -> None:
-    """Void the keys reserved longer than ``ttl_s`` (their number is logged, nothing of them)."""
-    voided = store.expire_reserved(ttl_s)
-    if voided:
-        logging.getLogger("qinternet.kms").info("voided %d key(s) not fetched within %g s", voided, ttl_s)
+def sweep_keys(store: KeyStore, reservation_ttl_s: float, redelivery_window_s: float) -> None:
+    """Void the keys reserved longer than ``reservation_ttl_s`` (if > 0) and erase those delivered longer
+    than ``redelivery_window_s`` ago (always: a window of 0 erases what an earlier run held); their numbers
+    are logged, nothing of them. What ``serve`` and ``kme`` run periodically."""
+    log = logging.getLogger("qinternet.kms")
+    if reservation_ttl_s > 0:
+        voided = store.expire_reserved(reservation_ttl_s)
+        if voided:
+            log.info("voided %d key(s) not fetched within %g s", voided, reservation_ttl_s)
+    erased = store.erase_delivered(redelivery_window_s)
+    if erased:
+        log.info("erased %d delivered key(s) at the end of their %g s redelivery window", erased, redelivery_window_s)
 
 
 async def _run(
@@ -425,6 +435,7 @@ async def _run(
     start_s: float,
     stop_after_s: float | None,
     reservation_ttl_s: float = 0.0,
+    redelivery_window_s: float = 0.0,
 ) -> None:
     """Serve the KMEs and the plain-HTTP apps (ops, side apps), advancing the network (if it runs here) every
     tick, until ``stop`` has them exit."""
@@ -438,7 +449,7 @@ async def _run(
         for server, (_, sock) in zip(plain_servers, plain, strict=True)
     ]
     started = checkpointed = swept = time.monotonic()
-    expire = functools.partial(_expire, store, reservation_ttl_s)
+    expire = functools.partial(sweep_keys, store, reservation_ttl_s, redelivery_window_s)
     loop = asyncio.get_running_loop()
     try:
         while not serving.done():
@@ -450,7 +461,7 @@ async def _run(
             if time.monotonic() - checkpointed > _CHECKPOINT_S:
                 await loop.run_in_executor(None, _guarded, store.checkpoint)
                 checkpointed = time.monotonic()
-            if reservation_ttl_s > 0 and time.monotonic() - swept > _EXPIRE_EVERY_S:
+            if time.monotonic() - swept > _EXPIRE_EVERY_S:
                 await loop.run_in_executor(None, _guarded, expire)
                 swept = time.monotonic()
             if stop_after_s is not None and elapsed >= stop_after_s:

@@ -81,6 +81,9 @@ class ServeSettings(BaseSettings):
             (:mod:`qinternet.kms.policy`); 0: no quota.
         sae_quota_window_s: seconds in which an emptied quota fills again.
         reservation_ttl_s: seconds a key waits for its slave SAE before it is voided; 0: for ever.
+        redelivery_window_s: seconds after its delivery during which the same slave SAE may fetch a key
+            again (its answer may have died with the KME: ETSI GS QKD 014 has no acknowledgement); the key's
+            material is erased when the window ends. 0: strict once-only (:mod:`qinternet.kms.policy`).
         devices: where the links' key comes from: ``simulated`` (the links run in the server, as in
             ``qinternet run``) or ``external`` (QKD devices push it, e.g. ``qinternet device``:
             :mod:`qinternet.kms.api_southbound`).
@@ -108,6 +111,7 @@ class ServeSettings(BaseSettings):
     sae_quota_bits: Annotated[float, Number, Field(ge=0.0, le=1e15, allow_inf_nan=False)] = 0.0
     sae_quota_window_s: Annotated[float, Number, Field(gt=0.0, le=86400.0 * 30, allow_inf_nan=False)] = 60.0
     reservation_ttl_s: Annotated[float, Number, Field(ge=0.0, le=86400.0 * 365, allow_inf_nan=False)] = 3600.0
+    redelivery_window_s: Annotated[float, Number, Field(ge=0.0, le=86400.0, allow_inf_nan=False)] = 60.0
     devices: Literal["simulated", "external"] = "simulated"
 
     def master_key(self) -> bytes | None:
@@ -133,6 +137,7 @@ _OPTION_OF = {
     "warm_up_s": "--warm-up",
     "sae_quota_window_s": "--sae-quota-window",
     "reservation_ttl_s": "--reservation-ttl",
+    "redelivery_window_s": "--redelivery-window",
 }
 """Settings whose command-line option is not ``--`` and their name in kebab case (the others' is)."""
 

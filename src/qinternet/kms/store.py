@@ -21,12 +21,17 @@ network; each KME reads and writes only the rows of its own ``kme_id``.
   reserved for this slave (unknown, another SAE's, or already delivered) fails the whole request.
   Concurrent or repeated requests cannot both succeed: the update is conditional on the state. A key
   reserved longer than the KME's ``ttl_s`` is not delivered any more.
+- **Redelivery window** (the KMEs' ``redelivery_window_s``, 60 s by default; 0: strict once-only): a
+  delivered key keeps its sealed material, ``redeliverable``, and the same slave SAE may fetch it again for
+  the same master SAE, with the same value, until the window ends; a fetch again changes nothing and is
+  not a second delivery. Then :meth:`KeyStore.erase_delivered` erases it (``delivered``).
 - **Expiry** (:meth:`KeyStore.expire_reserved`): keys reserved longer than a time and never fetched turn
   ``expired`` in one transaction and lose their material. They are voided, never put back into a pool: the
   master may have received them. The one
   window a crash leaves: the commit done and the answer not yet sent. The key is then delivered in the
   ledger but the slave never saw it; ETSI GS QKD 014 removes a key once delivered and has no
-  acknowledgement, so the KME cannot tell, and it does not hand the key out again.
+  acknowledgement, so the KME cannot tell. The redelivery window closes it: the slave asks again and gets
+  the key (with the window at 0, the key is lost).
 - **Ledger**: every event (key made, issued, delivered, relayed, discarded) with bits and SAE IDs, never
   key material.
 
@@ -123,6 +128,10 @@ class KeyState(enum.Enum):
     DELIVERED = "delivered"
     EXPIRED = "expired"
     """Reserved, never fetched by its slave within the KME's time, and voided (material erased)."""
+    REDELIVERABLE = "redeliverable"
+    """Delivered to its slave SAE, its material still held (sealed as a reserved key's) so that the same SAE
+    may fetch it again until the KME's redelivery window ends; then ``delivered``, material erased
+    (:meth:`KeyStore.erase_delivered`)."""
     VOIDED = "voided"
     """A key of an ETSI GS QKD 004 key stream that its SAE never fetched before the stream was closed
     (material erased; :mod:`.streams`)."""
@@ -338,9 +347,12 @@ class DeliveredKey:
 
     key_id: str
     material: bytes
+    again: bool = False
+    """Fetched before by the same slave SAE, handed out again within the redelivery window
+    (:meth:`KeyStore.deliver`): not a second delivery."""
 
     def __repr__(self) -> str:
-        return f"DeliveredKey(key_id={self.key_id!r}, bytes={len(self.material)})"
+        return f"DeliveredKey(key_id={self.key_id!r}, bytes={len(self.material)}, again={self.again})"
 
 
 Route = Sequence[str] | Callable[[PoolLevel], Sequence[str] | None]
@@ -389,6 +401,7 @@ class Writes:
 _RESERVED = KeyState.RESERVED.name  # how the Enum column stores a state (by name)
 _DELIVERED = KeyState.DELIVERED.name
 _EXPIRED = KeyState.EXPIRED.name
+_REDELIVERABLE = KeyState.REDELIVERABLE.name
 _EXPIRE_BATCH = 10_000
 """Most keys voided in one transaction (the writer's batches wait for it on SQLite)."""
 
@@ -423,6 +436,11 @@ class _Statements:
             "UPDATE keys SET state = ?, material = NULL, delivered_at = ?"
             " WHERE kme_id = ? AND key_id = ? AND slave_sae_id = ? AND state = ?"
         )
+        self.hand_out_held = self.style(
+            "UPDATE keys SET state = ?, delivered_at = ?"
+            " WHERE kme_id = ? AND key_id = ? AND slave_sae_id = ? AND state = ?"
+        )
+        """A delivery within a redelivery window: delivered, the material kept (sealed) for the same SAE."""
         self.ledger = self.style(
             "INSERT INTO ledger (at, kind, kme_id, peer_kme_id, key_id, master_sae_id, slave_sae_id, bits)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
@@ -430,6 +448,15 @@ class _Statements:
         self._find = self.style(
             "SELECT key_id, material, size_bits FROM keys WHERE kme_id = ? AND slave_sae_id = ?"
             " AND master_sae_id = ? AND state = ? AND created_at >= ? AND key_id IN ({})"
+        )
+        self._find_again = self.style(
+            "SELECT key_id, material, size_bits, state FROM keys WHERE kme_id = ? AND slave_sae_id = ?"
+            " AND master_sae_id = ? AND ((state = ? AND created_at >= ?) OR (state = ? AND delivered_at >= ?))"
+            " AND key_id IN ({})"
+        )
+        self.held_past = self.style(
+            "SELECT kme_id, key_id, slave_sae_id FROM keys"
+            " WHERE state = ? AND created_at < ? AND delivered_at < ? ORDER BY created_at LIMIT ?"
         )
         self.stale = self.style(
             "SELECT kme_id, key_id, slave_sae_id, master_sae_id, size_bits FROM keys"
@@ -461,6 +488,10 @@ class _Statements:
     def find(self, n: int) -> str:
         """The reserved keys of a slave and master among ``n`` key IDs."""
         return self._find.format(", ".join([self._mark] * n))
+
+    def find_again(self, n: int) -> str:
+        """As :meth:`find`, also the keys delivered to that slave whose redelivery window is still open."""
+        return self._find_again.format(", ".join([self._mark] * n))
 
     def owners(self, n: int) -> str:
         """The slave SAEs ``n`` key IDs are reserved for at a KME."""
@@ -1023,12 +1054,27 @@ class KeyStore:
         return keys
 
     def deliver(
-        self, *, kme_id: str, slave_sae: str, master_sae: str, key_ids: Sequence[str], ttl_s: float | None = None
+        self,
+        *,
+        kme_id: str,
+        slave_sae: str,
+        master_sae: str,
+        key_ids: Sequence[str],
+        ttl_s: float | None = None,
+        redelivery_window_s: float = 0.0,
     ) -> list[DeliveredKey]:
         """Hand the reserved keys ``key_ids`` to the slave SAE at its KME, once; erase them there.
 
         In a transaction of its own (:meth:`deliver_in` for the writer's batches). With ``ttl_s``, a key
         reserved longer ago than that is not available any more (:meth:`expire_reserved` voids it).
+
+        With ``redelivery_window_s`` > 0 (the KMEs' default: 60 s; 0 is ETSI GS QKD 014's strict once-only),
+        a delivered key keeps its material (sealed as a reserved key's) and turns ``redeliverable``: the same
+        slave SAE, for the same master SAE, may fetch it again, with the same value, until that many seconds
+        after its first delivery; a fetch again changes nothing in the store and writes no ledger event
+        (its :class:`DeliveredKey` says ``again``). :meth:`erase_delivered` erases it once the window ends.
+        ETSI GS QKD 014 has no acknowledgement from the slave: without the window, a KME that dies between
+        the commit and its answer would lose the key (the master holds it, the slave never can).
 
         Raises:
             KeyNotAvailableError: naming the IDs not reserved for this slave and master (nothing is
@@ -1043,6 +1089,7 @@ class KeyStore:
                 key_ids=key_ids,
                 writes=writes,
                 ttl_s=ttl_s,
+                redelivery_window_s=redelivery_window_s,
             )
         )
 
@@ -1056,6 +1103,7 @@ class KeyStore:
         key_ids: Sequence[str],
         writes: Writes,
         ttl_s: float | None = None,
+        redelivery_window_s: float = 0.0,
     ) -> list[DeliveredKey]:
         """:meth:`deliver` inside the caller's transaction on ``cursor``; the keys may go out after its commit.
         Its ledger events are added to ``writes`` (as :meth:`issue_in`)."""
@@ -1063,8 +1111,16 @@ class KeyStore:
         wanted = list(dict.fromkeys(key_ids))
         sql = self._sql
         since = 0.0 if ttl_s is None else now - ttl_s
-        cursor.execute(sql.find(len(wanted)), (kme_id, slave_sae, master_sae, _RESERVED, since, *wanted))
-        found = {key_id: (bytes(material), bits) for key_id, material, bits in cursor.fetchall()}
+        if redelivery_window_s > 0:
+            held_since = now - redelivery_window_s
+            cursor.execute(
+                sql.find_again(len(wanted)),
+                (kme_id, slave_sae, master_sae, _RESERVED, since, _REDELIVERABLE, held_since, *wanted),
+            )
+            found = {k: (bytes(material), bits, state) for k, material, bits, state in cursor.fetchall()}
+        else:
+            cursor.execute(sql.find(len(wanted)), (kme_id, slave_sae, master_sae, _RESERVED, since, *wanted))
+            found = {k: (bytes(material), bits, _RESERVED) for k, material, bits in cursor.fetchall()}
         missing = [k for k in wanted if k not in found]
         if missing:
             cursor.execute(sql.owners(len(missing)), (kme_id, *missing))
@@ -1073,14 +1129,45 @@ class KeyStore:
             raise KeyNotAvailableError(missing, reserved_for_others=any(k not in mine for k, _ in owners))
         delivered = []
         for key_id in wanted:
-            material, bits = found[key_id]
+            material, bits, state = found[key_id]
             row = (kme_id, key_id, slave_sae, master_sae)
-            delivered.append(DeliveredKey(key_id=key_id, material=self._open(row, material)))
-            cursor.execute(sql.hand_out, (_DELIVERED, now, kme_id, key_id, slave_sae, _RESERVED))
+            again = state == _REDELIVERABLE
+            delivered.append(DeliveredKey(key_id=key_id, material=self._open(row, material), again=again))
+            if again:  # delivered already: nothing changes, nothing is counted twice
+                continue
+            if redelivery_window_s > 0:
+                cursor.execute(sql.hand_out_held, (_REDELIVERABLE, now, kme_id, key_id, slave_sae, _RESERVED))
+            else:
+                cursor.execute(sql.hand_out, (_DELIVERED, now, kme_id, key_id, slave_sae, _RESERVED))
             if cursor.rowcount != 1:  # another transaction got there first
                 raise KeyNotAvailableError([key_id])
             writes.ledger.append((now, "delivered", kme_id, None, key_id, master_sae, slave_sae, bits))
         return delivered
+
+    def erase_delivered(self, redelivery_window_s: float) -> int:
+        """Erase the material of every key delivered more than ``redelivery_window_s`` ago and still held for
+        its slave SAE to fetch again (:meth:`deliver`): ``redeliverable`` turns ``delivered``, its material
+        erased (zeroed on disk: SQLite's ``secure_delete``). Returns how many. 0 erases every key held (a KME
+        started again with the window off). No ledger event: the delivery was counted once, at the first.
+
+        In transactions of at most :data:`_EXPIRE_BATCH` keys, as :meth:`expire_reserved`; a crash leaves
+        the rest for the next call, and a fetch again after the window is refused meanwhile anyway.
+        """
+        cutoff = time.time() - redelivery_window_s
+        total = 0
+        while True:
+            erased = self._atomic(lambda cursor, _writes: self._erase_in(cursor, cutoff))
+            total += erased
+            if erased < _EXPIRE_BATCH:
+                return total
+
+    def _erase_in(self, cursor: Any, cutoff: float) -> int:
+        sql = self._sql
+        cursor.execute(sql.held_past, (_REDELIVERABLE, cutoff, cutoff, _EXPIRE_BATCH))
+        rows = cursor.fetchall()
+        for kme_id, key_id, slave_sae in rows:
+            cursor.execute(sql.void, (_DELIVERED, kme_id, key_id, slave_sae, _REDELIVERABLE))
+        return len(rows)
 
     def expire_reserved(self, ttl_s: float) -> int:
         """Void every key reserved more than ``ttl_s`` ago and not delivered: ``expired``, its material

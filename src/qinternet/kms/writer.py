@@ -148,7 +148,14 @@ class KeyStoreWriter:
         return keys
 
     async def deliver(
-        self, *, kme_id: str, slave_sae: str, master_sae: str, key_ids: Sequence[str], ttl_s: float | None = None
+        self,
+        *,
+        kme_id: str,
+        slave_sae: str,
+        master_sae: str,
+        key_ids: Sequence[str],
+        ttl_s: float | None = None,
+        redelivery_window_s: float = 0.0,
     ) -> list[DeliveredKey]:
         """:meth:`KeyStore.deliver <qinternet.kms.store.KeyStore.deliver>`, answered once its batch is committed."""
         work = functools.partial(
@@ -158,6 +165,7 @@ class KeyStoreWriter:
             master_sae=master_sae,
             key_ids=key_ids,
             ttl_s=ttl_s,
+            redelivery_window_s=redelivery_window_s,
         )
         keys: list[DeliveredKey] = await self._submit(self._lanes[-1], functools.partial(_keywords, work))
         return keys
