@@ -45,17 +45,19 @@ from qinternet.network.links.base import BlockRecord, BuildContext, LinkEngine, 
 from qinternet.network.links.bbm92_finite import Bbm92FiniteKeyFields
 from qinternet.network.links.free_space import (
     FreeSpaceSpec,
+    check_ephemeris,
     downlink_loss_db,
     orbit_of,
+    pass_sample_times_s,
     sky_channel,
     sky_click_prob_of,
 )
 from qinternet.network.satellite import (
     GroundStation,
     Orbit,
+    Pass,
     elevation_track,
     passes,
-    require_ephemeris_covers,
     sun_elevation_track,
 )
 from qinternet.network.schema_base import (
@@ -210,16 +212,13 @@ class DualDownlinkEngine:
             min_elevation_deg=self.optics_a.min_elevation_deg,
             night_only=self.optics_a.night_only,
         )
-        records = [r for p in found if (r := self._joint(p.start_utc, p.end_utc)) is not None]
+        records = [r for p in found if (r := self._joint(p)) is not None]
         object.__setattr__(self, "passes", tuple(records))
 
-    def _joint(self, start_utc: datetime, end_utc: datetime) -> JointPass | None:
-        start = (start_utc - self.start_utc).total_seconds()
-        end = (end_utc - self.start_utc).total_seconds()
-        samples = math.floor((end - start) / self.sample_s)
-        if samples < 1:
+    def _joint(self, found: Pass) -> JointPass | None:
+        times = pass_sample_times_s(found, self.start_utc, self.sample_s)
+        if len(times) == 0:
             return None
-        times = np.asarray(start + self.sample_s * (np.arange(samples) + 0.5), dtype=np.float64)
         elev_a, range_a = elevation_track(self.orbit, self.station_a, times, epoch_utc=self.start_utc)
         elev_b, range_b = elevation_track(self.orbit, self.station_b, times, epoch_utc=self.start_utc)
         sun_b = sun_elevation_track(self.station_b, times, epoch_utc=self.start_utc)
@@ -338,10 +337,7 @@ def build_dual_downlinks(specs: Mapping[int, LinkSpecBase], context: BuildContex
     for index, spec in specs.items():
         assert isinstance(spec, DualDownlinkLinkSpec)
         path = f"links[{index}]"
-        try:
-            require_ephemeris_covers(scenario.time.start, context.duration_s)
-        except Exception as exc:
-            raise ScenarioError([("time.start", f"satellite passes cannot be computed: {exc}")]) from None
+        check_ephemeris(scenario, context.duration_s)
         system = link_system(spec, path)
         if system.spdc is None:
             raise ScenarioError([(f"{path}.preset", f"{spec.preset!r} has no pair source (spdc)")])

@@ -419,6 +419,26 @@ def satellite_runner(engine: SatelliteLinkEngine) -> LinkRunner:
     return run
 
 
+def pass_sample_times_s(found: Pass, epoch_utc: datetime, sample_s: float) -> F64:
+    """Mid-times of the whole samples of ``sample_s`` that fit in the pass ``found``, s from ``epoch_utc``
+    (none when the pass is shorter than one sample), as the downlink's passes are sampled (:meth:`SatelliteLinkEngine.
+    _record`, which keeps only passes of one sample or more): the uplink and the dual downlink sample with it."""
+    start = (found.start_utc - epoch_utc).total_seconds()
+    end = (found.end_utc - epoch_utc).total_seconds()
+    samples = math.floor((end - start) / sample_s)
+    return np.asarray(start + sample_s * (np.arange(samples) + 0.5), dtype=np.float64)
+
+
+def check_ephemeris(scenario: Scenario, duration_s: float) -> None:
+    """Refuse a run the ephemeris does not cover, naming the scenario's field (``time.start`` or
+    ``time.duration_s``)."""
+    try:
+        require_ephemeris_covers(scenario.time.start, duration_s)
+    except ParameterError as exc:
+        field = "time.start" if exc.field == "start_utc" else "time.duration_s"
+        raise ScenarioError([(field, f"satellite passes cannot be computed: {exc.reason}")]) from None
+
+
 def orbit_of(node: NodeSpec, scenario: Scenario, path: str) -> Orbit:
     """The orbit of the satellite ``node`` (circular elements default to sun-synchronous, epoch the start)."""
     spec = node.orbit
@@ -465,11 +485,7 @@ def satellite_engine(
     station = GroundStation(
         name=ground.id, lat_deg=ground.lat_deg, lon_deg=ground.lon_deg, altitude_m=ground.altitude_m
     )
-    try:
-        require_ephemeris_covers(scenario.time.start, duration_s)
-    except ParameterError as exc:
-        field = "time.start" if exc.field == "start_utc" else "time.duration_s"
-        raise ScenarioError([(field, f"satellite passes cannot be computed: {exc.reason}")]) from None
+    check_ephemeris(scenario, duration_s)
     system = link_system(spec, path)
     orbit = orbit_of(satellite, scenario, node_path)
     try:

@@ -23,7 +23,6 @@ application on it (``applications[i].link``) reports, with the events of the run
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
@@ -41,8 +40,14 @@ from qinternet.entanglement.photonic_teleportation import (
 )
 from qinternet.errors import ParameterError
 from qinternet.network.links.base import BuildContext, LinkEngine, LinkRunner, keyless_runner
-from qinternet.network.links.free_space import FreeSpaceSpec, downlink_loss_db, orbit_of
-from qinternet.network.satellite import GroundStation, Orbit, elevation_track, passes, require_ephemeris_covers
+from qinternet.network.links.free_space import (
+    FreeSpaceSpec,
+    check_ephemeris,
+    downlink_loss_db,
+    orbit_of,
+    pass_sample_times_s,
+)
+from qinternet.network.satellite import GroundStation, Orbit, elevation_track, passes
 from qinternet.network.schema_base import (
     LinkKind,
     LinkSpecBase,
@@ -263,10 +268,7 @@ def _uplink_samples(
     its orbit."""
     scenario = context.scenario
     assert spec.free_space is not None
-    try:
-        require_ephemeris_covers(scenario.time.start, context.duration_s)
-    except Exception as exc:
-        raise ScenarioError([("time.start", f"satellite passes cannot be computed: {exc}")]) from None
+    check_ephemeris(scenario, context.duration_s)
     satellite = scenario.node(spec.b)
     node_path = f"nodes[{[n.id for n in scenario.nodes].index(satellite.id)}]"
     orbit = orbit_of(satellite, scenario, node_path)
@@ -284,12 +286,7 @@ def _uplink_samples(
         min_elevation_deg=spec.free_space.min_elevation_deg,
         night_only=True,
     )
-    times = []
-    for p in found:
-        start = (p.start_utc - scenario.time.start).total_seconds()
-        end = (p.end_utc - scenario.time.start).total_seconds()
-        count = math.floor((end - start) / spec.sample_s)
-        times.append(start + spec.sample_s * (np.arange(count) + 0.5))
+    times = [pass_sample_times_s(p, scenario.time.start, spec.sample_s) for p in found]
     if not times or sum(len(t) for t in times) == 0:
         return np.zeros(1), np.zeros(1), np.zeros(1), np.zeros(1), orbit
     when = np.concatenate(times)
