@@ -9,6 +9,7 @@ import asyncio
 import functools
 import os
 import sqlite3
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -52,16 +53,31 @@ def test_one_writer_per_store_and_closed_with_it(store: KeyStore) -> None:
     assert store.writer() is store.writer()
 
 
-def test_a_failing_request_fails_alone_in_its_batch(store: KeyStore) -> None:
-    """Forty masters at once: the requests share a few transactions; the two bad ones take nothing."""
+def test_a_failing_request_fails_alone_in_its_batch(store: KeyStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Forty masters at once: the requests share a few transactions; the two bad ones take nothing.
+
+    The first request waits inside its batch until every other one is queued, so that the grouping does not
+    depend on how fast the writer thread runs beside the event loop (under load it could take each request as
+    it came)."""
     store.add_key("a", "b", os.urandom(40 * 32 + 16))
     writer = store.writer()
+    queued = threading.Event()
+    issue_in = store.issue_in
+
+    def first_waits(*args: Any, **kwargs: Any) -> Any:
+        assert queued.wait(30), "the requests were never all queued"
+        return issue_in(*args, **kwargs)
+
+    monkeypatch.setattr(store, "issue_in", first_waits)
 
     async def scenario() -> list[Any]:
         good = [issue(writer) for _ in range(40)]
         too_big = issue(writer, size_bits=8 * 2000)  # more than the pool ever held
         unknown = deliver(writer, ["00000000-0000-0000-0000-000000000000"])
-        return await asyncio.gather(*good[:20], too_big, unknown, *good[20:], return_exceptions=True)
+        tasks = [asyncio.ensure_future(c) for c in (*good[:20], too_big, unknown, *good[20:])]
+        await asyncio.sleep(0)  # each task runs to its first await: its request is queued
+        queued.set()
+        return await asyncio.gather(*tasks, return_exceptions=True)
 
     outcomes = asyncio.run(scenario())
     errors = [o for o in outcomes if isinstance(o, BaseException)]
