@@ -327,15 +327,18 @@ def test_a_relay_whose_middle_kme_stays_down_is_voided_and_the_master_never_gets
     assert line.rows("a", "SELECT COUNT(*) FROM keys WHERE key_id = ?", key_id) == [(0,)]
 
 
-def test_serve_processes_runs_a_kme_and_device_per_process_and_stops_them_all(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_serve_runs_a_kme_and_device_per_process_and_stops_them_all(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """``qinternet serve`` without --in-process: a process per KME and per link (forked, so the parent's PID
+    is none of theirs), the devices' warm-up in the pools before the first request, each KME's own status
+    page and metrics on --ops-port plus its rank."""
     _write_site(tmp_path)
-    port = free_ports(3)
+    port, ops = free_ports(3), free_ports(3)
     ready = tmp_path / "ready.json"
     serve = subprocess.Popen(
         _qinternet(
-            *("serve", str(tmp_path / "line.yaml"), "--processes", "--pki", str(tmp_path / "pki")),
+            *("serve", str(tmp_path / "line.yaml"), "--pki", str(tmp_path / "pki"), "--ops-port", str(ops)),
             *("--state-dir", str(tmp_path / "state"), "--base-port", str(port), "--ready-file", str(ready)),
-            *("--max-block-bits", "4096"),
+            *("--max-block-bits", "4096", "--warm-up", "1s"),
         ),
         stdout=subprocess.DEVNULL,
         stderr=(tmp_path / "serve.log").open("wb"),
@@ -344,14 +347,31 @@ def test_serve_processes_runs_a_kme_and_device_per_process_and_stops_them_all(cl
         _wait_for("serve ready", lambda: ready.exists() or serve.poll() is not None)
         urls = json.loads(ready.read_text())
         assert urls == {f"kme-{n}": f"https://localhost:{port + i}" for i, n in enumerate("abm")}
+
+        # A second of 0.05 s blocks, each at most 4,096 bits split between the two directions, at once.
+        def sendable(ops_port: int, peer: str) -> int:
+            links = httpx.get(f"http://127.0.0.1:{ops_port}/status.json").json()["links"]
+            return int(next(link["send_bits"] for link in links if link["peer"] == peer))
+
+        _wait_for("the warm-up pushed", lambda: sendable(ops, "kme-m") >= 4096 and sendable(ops + 2, "kme-b") >= 4096)
         files = PkiFiles(tmp_path / "pki")
         with (
             KmeClient(urls["kme-a"], files.cert("sae-a"), files.key("sae-a"), files.ca, kme_id="kme-a") as a,
             KmeClient(urls["kme-b"], files.cert("sae-b"), files.key("sae-b"), files.ca, kme_id="kme-b") as b,
         ):
-            (key,) = _first_keys(a, "sae-b")
+            (key,) = _first_keys(a, "sae-b")  # a 503 under load (a hop slow to answer) is tried again
             (got,) = b.get_keys_with_ids("sae-a", [key.key_id])
             assert got.material == key.material
+        status = httpx.get(f"http://127.0.0.1:{ops + 2}/status.json").json()  # kme-m, the relay between them
+        assert (status["kme"], status["port"], [link["peer"] for link in status["links"]]) == (
+            "kme-m",
+            port + 2,
+            ["kme-a", "kme-b"],
+        )
+        metrics = httpx.get(f"http://127.0.0.1:{ops}/metrics").text  # kme-a, the master's
+        assert 'qinternet_kms_keys_issued_total{kme="kme-a",master_sae="sae-a",slave_sae="sae-b"} 1.0' in metrics
+        assert 'qinternet_kms_link_key_bits{direction="send",kme="kme-a",peer="kme-m"}' in metrics
+        assert base64.b64encode(key.material).decode() not in metrics + json.dumps(status)
         serve.send_signal(signal.SIGTERM)
         assert serve.wait(timeout=60) == 0
         assert not ready.exists()

@@ -4,9 +4,9 @@ limits, the per-SAE quota, the reservations' expiry), wherever they came from
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
 
 import pytest
 
@@ -38,13 +38,10 @@ def test_a_kme_child_reads_the_parents_limits_from_its_environment(
 
 def test_run_processes_starts_each_kme_with_that_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     parent = _parent(tmp_path, monkeypatch)
-    started: list[dict[str, Any]] = []
+    started: list[dict[str, str]] = []
 
     class Exited:
         returncode = 1
-
-        def __init__(self, command: list[str], **kwargs: Any) -> None:
-            started.append(kwargs)
 
         def poll(self) -> int:
             return 1
@@ -52,15 +49,26 @@ def test_run_processes_starts_each_kme_with_that_environment(tmp_path: Path, mon
         def wait(self, timeout: float | None = None) -> int:
             return 1
 
-    monkeypatch.setattr(processes.subprocess, "Popen", Exited)
+    def start_child(argv: Sequence[str], environment: Mapping[str, str] | None = None) -> Exited:
+        assert argv[0] == "kme"
+        started.append(dict(environment or {}))
+        return Exited()
+
     plan = SimpleNamespace(
         settings=parent, topology=SimpleNamespace(kmes={"kme-a", "kme-b"}), files=SimpleNamespace(folder=tmp_path)
     )
     spec = SimpleNamespace(nodes=[SimpleNamespace(id="a"), SimpleNamespace(id="b")], links=[])
     with pytest.raises(ParameterError, match="exited"):
-        processes.run_processes("net.yaml", spec, plan, tmp_path, announce=lambda servers: None)  # type: ignore[arg-type]
+        processes.run_processes(
+            "net.yaml",
+            spec,  # type: ignore[arg-type]
+            plan,  # type: ignore[arg-type]
+            tmp_path,
+            announce=lambda servers: None,
+            start_child=start_child,
+        )
     assert len(started) == 2
-    for kwargs in started:
-        assert kwargs["env"]["QINTERNET_KMS_SAE_QUOTA_BITS"] == "4096.0"
-        assert kwargs["env"]["QINTERNET_KMS_RESERVATION_TTL_S"] == "99.0"
-        assert kwargs["env"]["QINTERNET_KMS_MAX_KEY_PER_REQUEST"] == "7"
+    for environment in started:
+        assert environment["QINTERNET_KMS_SAE_QUOTA_BITS"] == "4096.0"
+        assert environment["QINTERNET_KMS_RESERVATION_TTL_S"] == "99.0"
+        assert environment["QINTERNET_KMS_MAX_KEY_PER_REQUEST"] == "7"

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from qinternet.network.links import fibre
 from qinternet.network.links.build import build_links
 from qinternet.network.links.entanglement import EntanglementLinkEngine, entanglement_engine
 from qinternet.network.links.fibre import fibre_engine, raman_click_prob
@@ -261,3 +262,33 @@ def test_fixed_pumps_are_honoured() -> None:
         }
     fixed = entanglement_engines(dict(enumerate(load_scenario(data).links)))
     assert all(e.mean_pair_number == 0.003 for e in fixed.values())
+
+
+def test_building_only_some_links_builds_the_chosen_fibre_link_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``build_links(only=...)`` (what one ``qinternet device`` builds): the chosen fibre link alone, the same
+    engine as in the whole build."""
+    data: dict[str, Any] = {
+        "name": "few",
+        "nodes": [{"id": n, "kind": "user", "lat_deg": 0, "lon_deg": i / 10} for i, n in enumerate("abc")],
+        "links": [
+            {"id": "ab", "a": "a", "b": "b", "length_km": 20},
+            {"id": "bc", "a": "b", "b": "c", "length_km": 60},
+        ],
+    }
+    scenario = load_scenario(data)
+    built: list[str] = []
+    real = fibre.link_system
+
+    def spy(spec: FibreLinkSpec, path: str) -> Any:
+        built.append(spec.id)
+        return real(spec, path)
+
+    monkeypatch.setattr(fibre, "link_system", spy)
+    whole = build_links(scenario)
+    assert built == ["ab", "bc"]
+    built.clear()
+    (alone,) = build_links(scenario, only=[1])
+    assert built == ["bc"]
+    assert alone.spec.id == "bc"
+    assert alone.engine.expected_rate_bps == pytest.approx(whole[1].engine.expected_rate_bps, rel=1e-12)
+    assert alone.engine.expected_rate_bps < whole[0].engine.expected_rate_bps  # 60 km against 20 km

@@ -131,7 +131,7 @@ class LinkKeySource:
         self.spec: LinkSpecBase = scenario.links[specs[link]]
         self.chunk_bytes = chunk_bytes
         self.max_chunks = int(max_block_bits // (8 * chunk_bytes))
-        self.engine = build_links(scenario)[specs[link]].engine
+        self.engine = build_links(scenario, only=[specs[link]])[0].engine  # its link alone: 1 of 35 tunings
         self._pipeline: PipelineParams | None = None
         self._sampler: LinkSampler | None = None
         if postprocess:
@@ -402,13 +402,24 @@ class DevicePair:
         *,
         speed: float = 1.0,
         stop_after_s: float | None = None,
+        warm_up_s: float = 0.0,
+        on_ready: Callable[[], None] | None = None,
         tick_s: float = 0.25,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> DeviceReport:
         """:meth:`open`, then push the link's key in real time at ``speed`` (simulated seconds per wall second)
-        until ``stop_after_s`` of wall time (or ^C), then :meth:`close_streams`."""
+        until ``stop_after_s`` of wall time (or ^C), then :meth:`close_streams`.
+
+        ``warm_up_s``: the link's first ``warm_up_s`` simulated seconds are run and pushed at once, before the
+        pacing starts (as ``serve``'s warm-up fills the pools of the links it runs); a pair restarted past them
+        (:meth:`open` replays what its KMEs hold) pushes only what they lack. ``on_ready`` is called once the
+        streams are open and the warm-up pushed (what of it the KMEs acknowledged)."""
         self.open()
+        if self.source.simulated_s < warm_up_s:
+            self.step(warm_up_s)
+        if on_ready is not None:
+            on_ready()
         start_s, started = self.source.simulated_s, clock()
         try:
             while True:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import json
 import math
 from pathlib import Path
 from typing import Annotated
@@ -10,6 +12,7 @@ import typer
 
 from qinternet.cli.network_cmd import parse_duration_option, scenario_named
 from qinternet.errors import ParameterError
+from qinternet.outputs import check_output_file, write_file
 
 __all__ = ["device"]
 
@@ -40,11 +43,18 @@ def device(
     ] = False,
     duration: Annotated[str | None, typer.Option(help="Stop after this much wall time (default: until ^C).")] = None,
     speed: Annotated[float, typer.Option(help="Simulated seconds per wall second.")] = 1.0,
+    warm_up: Annotated[
+        str, typer.Option(help="The link's first simulated time pushed at once before pacing, as serve's (0s).")
+    ] = "0s",
     chunk_bytes: Annotated[int, typer.Option(help="Length of every key pushed, bytes (16 to 8192).")] = 32,
     max_block_bits: Annotated[
         float, typer.Option(help="Most key of one block pushed; the rest is discarded at the devices.")
     ] = 1e6,
     log_format: Annotated[str, typer.Option(help="text or json (one object per line).")] = "text",
+    ready_file: Annotated[
+        Path | None,
+        typer.Option(help="Write FILE once both streams are open and the warm-up pushed; removed when it stops."),
+    ] = None,
 ) -> None:
     """Run a link's pair of QKD devices and push each block's key to the KMEs at its two ends.
 
@@ -67,6 +77,11 @@ def device(
     if log_format not in ("text", "json"):
         raise ParameterError("--log-format", f"must be text or json, got {log_format[:40]!r}")
     stop_after = None if duration is None else parse_duration_option(duration, "--duration")
+    if ready_file is not None:
+        check_output_file(ready_file, "--ready-file")
+    warm_up_s = parse_duration_option(warm_up, "--warm-up", allow_zero=True)
+    if warm_up_s > 30 * 86400:
+        raise ParameterError("--warm-up", f"must be at most 30d, got {warm_up!r}")
     if not (pki / "ca.pem").is_file():
         raise ParameterError("--pki", f"no ca.pem in {str(pki)[:200]!r} (qinternet pki init FOLDER --scenario ...)")
     spec = scenario_named(scenario, "--scenario")
@@ -77,9 +92,16 @@ def device(
         )
         pair = DevicePair(source, (kme_a, kme_b), PkiFiles(pki))
         try:
-            report = pair.run(speed=speed, stop_after_s=stop_after)
+            ready = None if ready_file is None else functools.partial(_write_ready, ready_file, link)
+            report = pair.run(speed=speed, stop_after_s=stop_after, warm_up_s=warm_up_s, on_ready=ready)
         finally:
             pair.close()
+            if ready_file is not None:
+                ready_file.unlink(missing_ok=True)
     except ParameterError as exc:
         raise ParameterError(_OPTIONS.get(exc.field, exc.field), exc.reason) from None
     typer.echo(f"{spec.name} link {link}: {report.summary()}")
+
+
+def _write_ready(path: Path, link: str) -> None:
+    write_file(path, json.dumps({"link": link}) + "\n", "--ready-file")

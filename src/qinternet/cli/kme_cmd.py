@@ -49,6 +49,12 @@ def kme(
         Path | None, typer.Option(help="Write FILE ({KME ID: URL}, JSON) once it serves; removed when it stops.")
     ] = None,
     redelivery_window: RedeliveryWindow = None,
+    ops_host: Annotated[
+        str | None, typer.Option(help="Address of its /metrics and status page, plain HTTP (127.0.0.1).")
+    ] = None,
+    ops_port: Annotated[
+        int, typer.Option(min=0, max=65535, help="Port of its /metrics and status page, 0: off (0).")
+    ] = 0,
     duration: Annotated[str | None, typer.Option(help="Stop after this much wall time (default: until ^C).")] = None,
 ) -> None:
     """Serve one node's KME in its own process, relaying keys to the other KMEs over mutual TLS.
@@ -74,6 +80,8 @@ def kme(
     me = kme_id(node)
     if me not in topology.kmes:
         raise ParameterError("--node", f"{node[:60]!r} is not a node of {spec.name} with a KME")
+    if ops_host is not None and not ops_port:
+        raise ParameterError("--ops-host", "sets the address of --ops-port, which is not given")
     timeout_s = parse_duration_option(relay_timeout, "--relay-timeout")
     if timeout_s > 600:
         raise ParameterError("--relay-timeout", f"must be at most 10min, got {relay_timeout!r}")
@@ -90,6 +98,8 @@ def kme(
             "log_format": log_format,
             "ready_file": ready_file,
             "redelivery_window_s": redelivery_window_s(redelivery_window),
+            "ops_host": ops_host,
+            "ops_port": ops_port,
         },
     )
     kmes = sorted(topology.kmes)

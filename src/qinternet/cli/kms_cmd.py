@@ -173,7 +173,15 @@ def serve(
         typer.Option(
             "--processes",
             help="One qinternet kme process per node and one qinternet device process per link, relaying over "
-            "mutual TLS (docs/kme-processes.md); implies --devices external.",
+            "mutual TLS (docs/kme-processes.md): the default unless --in-process or an option of it is given.",
+        ),
+    ] = False,
+    in_process: Annotated[
+        bool,
+        typer.Option(
+            "--in-process",
+            help="Every KME in this one process on one key store, the links running here (faster to start; "
+            "needed by --db, --attack, --dashboard and --devices, which select it).",
         ),
     ] = False,
     state_dir: Annotated[
@@ -184,36 +192,41 @@ def serve(
         typer.Option(help="With --processes: most key of one block the devices push, as qinternet device's (1e6)."),
     ] = None,
 ) -> None:
-    """Run the scenario's links and serve every node's KME with the ETSI GS QKD 014 API over mutual TLS.
+    """Serve every node's KME with the ETSI GS QKD 014 API over mutual TLS, each KME a process of its own.
 
-    Settings come from these options, else QINTERNET_KMS_<NAME> environment variables, else --config. With
-    --dashboard, the dashboard's address is printed on a line of its own (``dashboard: http://...``). With
-    --devices external the links do not run in the server: each link's two QKD devices push its key to
-    their KMEs over mutual TLS (their certificates are signed into --pki). With --processes every KME runs in
-    a process of its own with its own key store, and keys cross trusted nodes by KME-to-KME relay.
+    By default (--processes) each node's KME is a qinternet kme process with its own key store (in
+    --state-dir), each QKD link a qinternet device process pushing its key, and keys cross trusted nodes by
+    KME-to-KME relay; the devices push the links' first --warm-up at once; each KME serves its /metrics and
+    status page on --ops-port plus its rank. --in-process runs every KME and link in this one process on one
+    store instead; --db, --attack, --dashboard and --devices act only there and select it. Settings come from these
+    options, else QINTERNET_KMS_<NAME> environment variables, else --config. With --dashboard, the
+    dashboard's address is printed on a line of its own (``dashboard: http://...``). With --devices external
+    the links do not run in the server: each link's two QKD devices push its key to their KMEs over mutual
+    TLS (their certificates are signed into --pki).
     """
     if dashboard_port is not None and not dashboard:
         raise ParameterError("--dashboard-port", "sets the port of --dashboard, which is not given")
+    one_process: dict[str, object] = {
+        "--db": db,
+        "--attack": attack,
+        "--dashboard": dashboard,
+        "--devices": devices,
+    }
+    given = [option for option, value in one_process.items() if value]
+    if processes and in_process:
+        raise ParameterError("--in-process", "and --processes exclude each other: give one")
     if processes:
-        unused: dict[str, object] = {
-            "--db": db,
-            "--attack": attack,
-            "--dashboard": dashboard,
-            "--warm-up": warm_up,
-            "--ops-port": ops_port,
-        }
-        for option, value in unused.items():
-            if value:
-                raise ParameterError(option, "is not used with --processes (each KME has its own store: --state-dir)")
-        if devices not in (None, "external"):
-            raise ParameterError("--devices", "must be external with --processes: device processes push the key")
-        devices, ops_port = "external", 0  # no ops app: each KME process is its own
+        for option in given:
+            raise ParameterError(option, "is not used with --processes (it acts on links running in one process)")
+    processes = processes or not (in_process or given)
+    if processes:
+        devices = "external"
         if max_block_bits is not None and not (math.isfinite(max_block_bits) and 256 <= max_block_bits <= 1e12):
             raise ParameterError("--max-block-bits", f"must be between 256 and 1e12, got {max_block_bits}")
     else:
         for option, value in (("--state-dir", state_dir), ("--max-block-bits", max_block_bits)):
             if value is not None:
-                raise ParameterError(option, "is for --processes, which is not given")
+                raise ParameterError(option, "is for the KME processes (--processes), not --in-process")
     spec = scenario_named(scenario)
     if attack:
         from qinternet.network.run import apply_run_options
@@ -245,9 +258,17 @@ def serve(
             "devices": devices,
         },
     )
-    if settings.devices == "external":
-        for given, option in ((attack, "--attack"), (dashboard, "--dashboard"), (warm_up, "--warm-up")):
-            if given:
+    if processes and settings.ops_port:
+        count = len({n.id for n in spec.nodes})
+        if settings.ops_port + count - 1 > 65535:
+            raise ParameterError("--ops-port", f"leaves no port for the last of {count} KMEs")
+        if abs(settings.ops_port - settings.base_port) < count:
+            raise ParameterError(
+                "--ops-port", f"{settings.ops_port} and on overlaps the KMEs' ports ({settings.base_port} and on)"
+            )
+    if settings.devices == "external" and not processes:
+        for acting, option in ((attack, "--attack"), (dashboard, "--dashboard"), (warm_up, "--warm-up")):
+            if acting:
                 raise ParameterError(option, "acts on links running in the server; with --devices external none does")
     stop_after = None if duration is None else parse_duration_option(duration, "--duration")
     if settings.ready_file is not None:
@@ -293,6 +314,7 @@ def _serve_processes(
     max_block_bits: float,
 ) -> None:
     """``serve --processes``: the KMEs and devices as processes (:mod:`qinternet.kms.processes`)."""
+    from qinternet.cli.fork import fork_child, preload
     from qinternet.kms.pki import unsigned
     from qinternet.kms.processes import run_processes
 
@@ -308,8 +330,16 @@ def _serve_processes(
         state_dir.mkdir(exist_ok=True, mode=0o700)
     except OSError as exc:
         raise ParameterError("--state-dir", f"cannot be made: {exc.strerror or exc}") from None
+    preload()  # before the first fork: the children import nothing
     run_processes(
-        scenario, spec, plan, state_dir, announce=announce, stop_after_s=stop_after, max_block_bits=max_block_bits
+        scenario,
+        spec,
+        plan,
+        state_dir,
+        announce=announce,
+        stop_after_s=stop_after,
+        max_block_bits=max_block_bits,
+        start_child=fork_child,
     )
 
 
@@ -340,18 +370,25 @@ def _print_endpoints(
     state_dir: Path | None = None,
 ) -> None:
     table = Table(title=f"{name}: KMEs serving ETSI GS QKD 014 over mutual TLS")
-    for column in ("KME", "URL", "its SAEs (certificate, key)"):
+    own_ops = processes and bool(settings.ops_port)
+    for column in ("KME", "URL", "its SAEs (certificate, key)", *(["status, /metrics"] if own_ops else [])):
         table.add_column(column)
     attached: dict[str, list[str]] = {}
     for sae, kme in sae_kme.items():
         attached.setdefault(kme, []).append(sae)
     for server in servers:
         saes = ", ".join(f"{s} ({files.cert(s).name}, {files.key(s).name})" for s in attached.get(server.kme_id, []))
-        table.add_row(server.kme_id, client_url(server.host, server.port), saes or "-")
+        ops = settings.ops_port + server.port - settings.base_port
+        table.add_row(
+            server.kme_id,
+            client_url(server.host, server.port),
+            saes or "-",
+            *([client_url(settings.ops_host, ops, "http")] if own_ops else []),
+        )
     console.print(table)
-    if settings.ops_port:
-        ops = client_url(settings.ops_host, settings.ops_port, "http")
-        console.print(f"Status page and Prometheus metrics: {ops}/ and /metrics")
+    if settings.ops_port and not processes:
+        ops_url = client_url(settings.ops_host, settings.ops_port, "http")
+        console.print(f"Status page and Prometheus metrics: {ops_url}/ and /metrics")
     if processes:
         console.print(
             f"One qinternet kme process per KME (stores in {state_dir}) and one qinternet device process per link; "
@@ -359,7 +396,14 @@ def _print_endpoints(
             markup=False,
             highlight=False,
         )
-    elif settings.devices == "external":
+    else:
+        console.print(
+            "Every KME in this process on one key store (--in-process, selected by --db, --attack, --dashboard or "
+            "--devices); without them each KME is a process of its own.",
+            markup=False,
+            highlight=False,
+        )
+    if not processes and settings.devices == "external":
         console.print(
             f"The pools fill only from QKD devices: qinternet device <link> --scenario {name} --pki {files.folder} "
             "--kme-a <URL of its end a> --kme-b <URL of its end b>",

@@ -8,7 +8,7 @@ figures are the database's, not a copy that a crash could falsify.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -17,7 +17,7 @@ from prometheus_client.registry import Collector
 
 from qinternet.kms.store import KeyStore
 
-__all__ = ["KmsMetrics", "PoolCollector"]
+__all__ = ["KmsMetrics", "NodePoolCollector", "PoolCollector"]
 
 _LATENCY_BUCKETS_S = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
@@ -85,6 +85,58 @@ class PoolCollector(Collector):
         )
         for kme in self.kmes:
             reserved.add_metric([kme], self.store.reserved_count(kme))
+        yield reserved
+
+    def describe(self) -> Iterator[Metric]:
+        return itertools.chain(())
+
+
+class NodePoolCollector(Collector):
+    """One KME process's view (``qinternet kme``, :mod:`.relay`): the link keys it holds with each neighbour,
+    by direction (``send``: it may relay with them; ``receive``: the neighbour may), and its keys waiting for
+    their slave SAE; read when Prometheus scrapes.
+
+    Args:
+        kme_id: the KME.
+        peers: its neighbours' KME IDs.
+        level_bytes: bytes held with a peer in a direction (``"send"`` or ``"receive"``).
+        reserved: its keys issued and not yet fetched.
+    """
+
+    def __init__(
+        self,
+        kme_id: str,
+        peers: Iterable[str],
+        level_bytes: Callable[[str, str], int],
+        reserved: Callable[[], int],
+    ) -> None:
+        self.kme_id = kme_id
+        self.peers = sorted(peers)
+        self.level_bytes = level_bytes
+        self.reserved = reserved
+
+    def collect(self) -> Iterator[Metric]:
+        pools = GaugeMetricFamily(
+            "qinternet_kms_pool_bits",
+            "Key held by a link's pool (at this KME: both directions)",
+            labels=["kme_a", "kme_b"],
+        )
+        directions = GaugeMetricFamily(
+            "qinternet_kms_link_key_bits",
+            "Link key this KME holds with a neighbour, by who may send with it",
+            labels=["kme", "peer", "direction"],
+        )
+        for peer in self.peers:
+            send, receive = self.level_bytes(peer, "send"), self.level_bytes(peer, "receive")
+            pools.add_metric([self.kme_id, peer], 8 * (send + receive))
+            directions.add_metric([self.kme_id, peer, "send"], 8 * send)
+            directions.add_metric([self.kme_id, peer, "receive"], 8 * receive)
+        yield pools
+        yield directions
+        reserved = GaugeMetricFamily(
+            "qinternet_kms_keys_reserved", "Keys issued to masters and not yet fetched by their slaves", labels=["kme"]
+        )
+        reserved.add_metric([self.kme_id], self.reserved())
         yield reserved
 
     def describe(self) -> Iterator[Metric]:

@@ -5,7 +5,8 @@ peers reached over mutual TLS (:mod:`.relay`); its links' keys pushed by QKD dev
 key store, voids the relays it was master of and had not completed (:meth:`.relay.RelayService.recover`),
 serves ETSI GS QKD 014 and 004, the southbound calls and the KME-to-KME calls on that port, sweeps every
 :data:`~.relay.SWEEP_S` (digests and voids not yet acknowledged, keys never fetched, the write-ahead log),
-and stops on SIGINT or SIGTERM.
+and stops on SIGINT or SIGTERM. With an ops port (``settings.ops_port``, ``qinternet kme --ops-port``) it also
+serves its own ``/metrics``, ``/healthz`` and status page over plain HTTP (:func:`.ops.create_node_ops_app`).
 """
 
 from __future__ import annotations
@@ -16,27 +17,31 @@ import functools
 import gc
 import json
 import logging
+import socket
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import uvicorn
 from sqlalchemy.exc import SQLAlchemyError
 
 from qinternet.errors import interrupt_handled
 from qinternet.kms.api import create_app
+from qinternet.kms.metrics import KmsMetrics, NodePoolCollector
+from qinternet.kms.ops import create_node_ops_app
 from qinternet.kms.pki import PkiFiles
 from qinternet.kms.policy import KeyPolicy
-from qinternet.kms.relay import SWEEP_S, PeerClient, RelayService, RelaySettings
+from qinternet.kms.relay import SWEEP_S, PeerClient, RelayService, RelaySettings, receive_pool, send_pool
 from qinternet.kms.service import client_url, event_loop_runner, listen_on, open_store, sweep_keys
 from qinternet.kms.settings import ServeSettings
 from qinternet.kms.southbound import DeviceEnd
 from qinternet.kms.store import KeyStore
-from qinternet.kms.tls import KmeServer, SignalStop, serve_kmes
+from qinternet.kms.tls import KmeServer, QuietServer, SignalStop, serve_kmes
 from qinternet.kms.topology import KeyLimits, KmsTopology
 from qinternet.outputs import write_file
 
-__all__ = ["STOP_GRACE_S", "NodePlan", "peer_urls", "run_node"]
+__all__ = ["STOP_GRACE_S", "NodePlan", "node_snapshot", "peer_urls", "run_node"]
 
 logger = logging.getLogger("qinternet.kms")
 
@@ -87,23 +92,38 @@ def run_node(plan: NodePlan, settings: ServeSettings, *, stop_after_s: float | N
     try:
         with SignalStop(raising=True) as stop:
             sock = listen_on(settings.host, plan.port, options=("--host", "--port", f"{plan.kme_id}'s port"))
+            ops_sock = None
             try:
+                if settings.ops_port:
+                    ops_sock = listen_on(
+                        settings.ops_host, settings.ops_port, options=("--ops-host", "--ops-port", "the ops port")
+                    )
                 store = open_store(settings.db, master_key)
                 try:
-                    _serve(plan, settings, store, sock, stop, stop_after_s)
+                    _serve(plan, settings, store, (sock, ops_sock), stop, stop_after_s)
                 finally:
                     logger.info("stopping: closing the key store")
                     store.close()
             finally:
                 sock.close()
+                if ops_sock is not None:
+                    ops_sock.close()
     except KeyboardInterrupt:
         interrupt_handled()
     logger.info("stopped")
 
 
 def _serve(
-    plan: NodePlan, settings: ServeSettings, store: KeyStore, sock: object, stop: SignalStop, stop_after_s: float | None
+    plan: NodePlan,
+    settings: ServeSettings,
+    store: KeyStore,
+    sockets: tuple[socket.socket, socket.socket | None],
+    stop: SignalStop,
+    stop_after_s: float | None,
 ) -> None:
+    sock, ops_sock = sockets
+    metrics = KmsMetrics()
+
     async def main() -> None:
         relay = RelayService(
             kme_id=plan.kme_id,
@@ -123,6 +143,7 @@ def _serve(
             devices=plan.devices,
             pool_capacity_bytes=plan.relay.capacity_bytes,
             relay=relay,
+            metrics=metrics,
         )
         server = KmeServer(
             plan.kme_id,
@@ -132,7 +153,7 @@ def _serve(
             plan.files.key(plan.kme_id),
             plan.files.ca,
             host=settings.host,
-            sock=sock,  # type: ignore[arg-type]
+            sock=sock,
         )
         stop.raising = False
         # What start-up built lives until exit: out of the collector's generations (as serve does).
@@ -143,9 +164,20 @@ def _serve(
             serve_kmes([server], stop=stop, started=functools.partial(_ready, server, settings), servers=servers)
         )
         sweeping = asyncio.create_task(_sweep(relay, store, plan.policy))
+        ops_server = ops_task = None
+        if ops_sock is not None:
+            ops_app = create_node_ops_app(
+                store, metrics, _pool_collector(plan, store), functools.partial(node_snapshot, plan, store)
+            )
+            ops_server = QuietServer(uvicorn.Config(ops_app, access_log=False, log_level="warning", lifespan="off"))
+            ops_task = asyncio.create_task(ops_server.serve(sockets=[ops_sock]))
         try:
             await _until_stopped(serving, servers, stop, stop_after_s)
         finally:
+            if ops_server is not None and ops_task is not None:
+                ops_server.should_exit = True
+                with contextlib.suppress(asyncio.CancelledError):
+                    await ops_task
             for task in (sweeping, serving):  # a sweep's messages wait for no one: the next start sends them again
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -155,6 +187,52 @@ def _serve(
                 settings.ready_file.unlink(missing_ok=True)
 
     event_loop_runner()(main())
+
+
+def _neighbours(plan: NodePlan) -> list[str]:
+    return sorted({b if a == plan.kme_id else a for a, b in plan.topology.links if plan.kme_id in (a, b)})
+
+
+def _pool_collector(plan: NodePlan, store: KeyStore) -> NodePoolCollector:
+    def level_bytes(peer: str, direction: str) -> int:
+        pool = send_pool if direction == "send" else receive_pool
+        return store.pool_level(*pool(plan.kme_id, peer))
+
+    return NodePoolCollector(plan.kme_id, _neighbours(plan), level_bytes, lambda: store.reserved_count(plan.kme_id))
+
+
+def node_snapshot(plan: NodePlan, store: KeyStore) -> dict[str, Any]:
+    """What the KME's status page shows (:func:`.ops.create_node_ops_app`), as plain data: no key material, no
+    key or relay IDs."""
+    connection = store.raw_connection()
+    try:
+        cursor = connection.cursor()
+        cursor.execute(
+            store.sql(
+                "SELECT role, state, COUNT(*) FROM relays WHERE kme_id = ? AND state NOT IN (?, ?)"
+                " GROUP BY role, state ORDER BY role, state"
+            ),
+            (plan.kme_id, "completed", "voided"),
+        )
+        relays = [{"role": str(role), "state": str(state), "count": int(n)} for role, state, n in cursor.fetchall()]
+        connection.rollback()
+    finally:
+        connection.close()
+    return {
+        "kme": plan.kme_id,
+        "port": plan.port,
+        "saes": sorted(sae for sae, kme in plan.topology.sae_kme.items() if kme == plan.kme_id),
+        "reserved": store.reserved_count(plan.kme_id),
+        "relays": relays,
+        "links": [
+            {
+                "peer": peer,
+                "send_bits": 8 * store.pool_level(*send_pool(plan.kme_id, peer)),
+                "receive_bits": 8 * store.pool_level(*receive_pool(plan.kme_id, peer)),
+            }
+            for peer in _neighbours(plan)
+        ],
+    }
 
 
 def _ready(server: KmeServer, settings: ServeSettings) -> None:

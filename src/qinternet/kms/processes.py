@@ -1,12 +1,22 @@
-"""``qinternet serve --processes``: a whole network on one machine as separate processes, one ``qinternet kme``
-per node and one ``qinternet device`` per QKD link.
+"""``qinternet serve`` (by default, or ``--processes``): a whole network on one machine as separate processes,
+one ``qinternet kme`` per node and one ``qinternet device`` per QKD link.
 
 :func:`run_processes` starts every KME (each on its own store in the state folder, at the port ``serve``
 gives it), waits until each has written its ready file, then starts the links' device pairs pointed at
-their two KMEs, writes the network's ready file (every KME's URL, as ``serve`` does), and on SIGINT or
-SIGTERM (or after ``stop_after_s``) stops them all: SIGTERM to each, then SIGKILL to any still running
-after :data:`STOP_GRACE_S`. A child that exits while the network runs is logged, and the others go on (a
+their two KMEs and waits until each has pushed its link's warm-up (``--warm-up``), writes the network's
+ready file (every KME's URL, as ``serve`` does), and on SIGINT or SIGTERM (or after ``stop_after_s``)
+stops them all: SIGTERM to each, then SIGKILL to any still running after :data:`STOP_GRACE_S`. A child
+that exits while the network runs is logged, and the others go on (a
 restarted KME completes or voids its relays, :mod:`.relay`).
+
+Each child is a process of its own (its own memory, store, port and certificate; a SIGKILL of one leaves the
+others running) running the command line ``qinternet kme ...`` / ``qinternet device ...`` (:func:`kme_command`).
+``serve`` starts them with :func:`qinternet.cli.fork.fork_child`: a ``fork`` of itself after importing what they
+need, rather than :func:`spawn_child`'s ``python -m qinternet``, because an interpreter that imports qinternet,
+FastAPI, uvicorn, SQLAlchemy and the link models takes about 2.7 s of CPU and 215 MB: the 72 processes of
+``beijing-shanghai`` took over 100 s to start on 2 cores that way and did not fit :data:`START_TIMEOUT_S`
+under load; forked, they start in seconds and share the imported pages until they write them. ``qinternet kme``
+and ``qinternet device`` (what an operator runs on separate machines, docs/kme-processes.md) are unchanged.
 """
 
 from __future__ import annotations
@@ -19,9 +29,13 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from qinternet.errors import ParameterError, interrupt_handled
 from qinternet.kms.feeder import kme_id
@@ -32,7 +46,18 @@ from qinternet.kms.tls import KmeServer, SignalStop
 from qinternet.network.schema import Scenario
 from qinternet.outputs import write_file
 
-__all__ = ["KME_SETTINGS", "STOP_GRACE_S", "Child", "kme_command", "kme_environment", "run_processes"]
+__all__ = [
+    "KME_SETTINGS",
+    "STOP_GRACE_S",
+    "Child",
+    "ChildProcess",
+    "ChildStarter",
+    "kme_command",
+    "kme_environment",
+    "ops_ports",
+    "run_processes",
+    "spawn_child",
+]
 
 logger = logging.getLogger("qinternet.kms")
 
@@ -40,6 +65,34 @@ STOP_GRACE_S = 10.0
 """Seconds a child has to stop after SIGTERM before it is killed."""
 START_TIMEOUT_S = 120.0
 """Longest the KMEs may take to be ready."""
+WARM_UP_TIMEOUT_S = 1800.0
+"""Longest the devices may take to push their links' warm-up (``--warm-up``) once the KMEs are ready."""
+
+
+class ChildProcess(Protocol):
+    """What the network needs of a child process (:class:`subprocess.Popen` has it, and so has a forked child
+    of :mod:`qinternet.cli.fork`)."""
+
+    returncode: int | None
+
+    def poll(self) -> int | None: ...
+
+    def wait(self, timeout: float | None = None) -> int: ...
+
+    def send_signal(self, signum: int) -> None: ...
+
+    def kill(self) -> None: ...
+
+
+ChildStarter = Callable[[Sequence[str], Mapping[str, str] | None], ChildProcess]
+"""Starts ``qinternet ARGV...`` as a child process with variables added to its environment."""
+
+
+def spawn_child(argv: Sequence[str], environment: Mapping[str, str] | None = None) -> ChildProcess:
+    """A child started as ``python -m qinternet ARGV...`` (a new interpreter: slow to start, see the module
+    docstring; ``serve`` forks instead, :func:`qinternet.cli.fork.fork_child`)."""
+    command = [sys.executable, "-m", "qinternet", *argv]
+    return subprocess.Popen(command, stdin=subprocess.DEVNULL, env=os.environ | dict(environment or {}))
 
 
 @dataclass(slots=True)
@@ -47,13 +100,14 @@ class Child:
     """A process of the network: what it is (``kme-a``, ``device ab``) and the process."""
 
     name: str
-    process: subprocess.Popen[bytes]
+    process: ChildProcess
 
 
 def kme_command(
-    scenario: str, node: str, plan: KmsPlan, state_dir: Path, *, ready_file: Path | None = None
+    scenario: str, node: str, plan: KmsPlan, state_dir: Path, *, ready_file: Path | None = None, ops_port: int = 0
 ) -> list[str]:
-    """The ``qinternet kme`` command line of ``node``'s KME in ``plan`` (its store in ``state_dir``)."""
+    """The ``qinternet kme`` command line of ``node``'s KME in ``plan`` (its store in ``state_dir``; its
+    ``/metrics`` and status page on ``ops_port`` at ``plan.settings.ops_host``, none for 0)."""
     settings = plan.settings
     command = [
         *(sys.executable, "-m", "qinternet", "kme", "--node", node, "--scenario", scenario),
@@ -66,7 +120,15 @@ def kme_command(
         command += ["--master-key-file", str(settings.master_key_file)]
     if ready_file is not None:
         command += ["--ready-file", str(ready_file)]
+    if ops_port:
+        command += ["--ops-host", settings.ops_host, "--ops-port", str(ops_port)]
     return command
+
+
+def ops_ports(kmes: Sequence[str], first: int) -> dict[str, int]:
+    """The ops port of each KME process: ``first`` + its rank among the sorted KME IDs (none for 0), as the
+    KMEs' own ports follow ``--base-port``."""
+    return {kme: first + i if first else 0 for i, kme in enumerate(sorted(kmes))}
 
 
 KME_SETTINGS = (
@@ -99,11 +161,13 @@ def run_processes(
     announce: Callable[[list[KmeServer]], None],
     stop_after_s: float | None = None,
     max_block_bits: float = 1e6,
+    start_child: ChildStarter = spawn_child,
 ) -> None:
     """Run the network of ``plan`` as processes until ^C, SIGTERM or ``stop_after_s`` (module docstring).
 
     ``scenario`` is what the children are given (a built-in name or a file); ``spec`` is it read;
-    ``max_block_bits`` the most key of a block the devices push.
+    ``max_block_bits`` the most key of a block the devices push; ``start_child`` starts each child (``serve``
+    forks them, :func:`qinternet.cli.fork.fork_child`).
 
     Raises:
         ParameterError: a KME that exits or is not ready in time (``--processes``, with its last log line).
@@ -115,19 +179,22 @@ def run_processes(
         with SignalStop(raising=True) as stop, tempfile.TemporaryDirectory(prefix="qinternet-serve-") as scratch:
             ready = {kme: Path(scratch) / f"{kme}.json" for kme in urls}
             node_of = {kme_id(n.id): n.id for n in spec.nodes}
+            ops = ops_ports(list(urls), settings.ops_port)
             for kme in sorted(urls):
-                command = kme_command(scenario, node_of[kme], plan, state_dir, ready_file=ready[kme])
-                environment = os.environ | kme_environment(settings)
-                children.append(Child(kme, subprocess.Popen(command, stdin=subprocess.DEVNULL, env=environment)))
-            _wait_ready(children, ready)
+                command = kme_command(scenario, node_of[kme], plan, state_dir, ready_file=ready[kme], ops_port=ops[kme])
+                children.append(Child(kme, start_child(command[3:], kme_environment(settings))))
+            _wait_ready(children, ready, "KMEs started", START_TIMEOUT_S)
+            warmed = {link.id: Path(scratch) / f"device-{i}.json" for i, link in enumerate(spec.links)}
             for link in spec.links:
                 command = [
-                    *(sys.executable, "-m", "qinternet", "device", link.id, "--scenario", scenario),
+                    *("device", link.id, "--scenario", scenario),
                     *("--pki", str(plan.files.folder), "--speed", f"{settings.speed:g}"),
+                    *("--warm-up", f"{settings.warm_up_s!r}s", "--ready-file", str(warmed[link.id])),
                     *("--kme-a", urls[kme_id(link.a)], "--kme-b", urls[kme_id(link.b)]),
                     *("--log-format", settings.log_format, "--max-block-bits", f"{max_block_bits:g}"),
                 ]
-                children.append(Child(f"device {link.id}", subprocess.Popen(command, stdin=subprocess.DEVNULL)))
+                children.append(Child(f"device {link.id}", start_child(command, None)))
+            _wait_ready(children, warmed, "links warmed up", WARM_UP_TIMEOUT_S)
             stop.raising = False
             servers = [
                 KmeServer(kme, None, settings.base_port + i, Path(), Path(), Path(), host=settings.host)
@@ -148,18 +215,29 @@ def run_processes(
     logger.info("stopped")
 
 
-def _wait_ready(children: Sequence[Child], ready: dict[str, Path]) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while not all(path.exists() for path in ready.values()):
-        for child in children:
-            if child.process.poll() is not None:
-                raise ParameterError(
-                    "--processes", f"{child.name} exited with status {child.process.returncode} while starting"
-                )
-        if time.monotonic() > deadline:
-            late = sorted(kme for kme, path in ready.items() if not path.exists())
-            raise ParameterError("--processes", f"{', '.join(late[:5])} not ready in {START_TIMEOUT_S:g} s")
-        time.sleep(0.05)
+def _wait_ready(children: Sequence[Child], ready: dict[str, Path], what: str, timeout_s: float) -> None:
+    """Wait until every file of ``ready`` exists (a bar on standard error counts them), or fail: a child that
+    exits meanwhile, or ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as progress:
+        bar = progress.add_task(what, total=len(ready))
+        while (done := sum(path.exists() for path in ready.values())) < len(ready):
+            progress.update(bar, completed=done)
+            for child in children:
+                if child.process.poll() is not None:
+                    raise ParameterError(
+                        "--processes", f"{child.name} exited with status {child.process.returncode} while starting"
+                    )
+            if time.monotonic() > deadline:
+                late = sorted(name for name, path in ready.items() if not path.exists())
+                raise ParameterError("--processes", f"{', '.join(late[:5])} not ready in {timeout_s:g} s ({what})")
+            time.sleep(0.05)
 
 
 def _watch(children: Sequence[Child], stop: SignalStop, stop_after_s: float | None) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 from qinternet.network.links.base import (
@@ -63,8 +63,22 @@ class BuiltLink:
         return self.engine if isinstance(self.engine, PassSchedule) else None
 
 
-def build_links(scenario: Scenario, on_progress: Callable[[float], None] | None = None) -> list[BuiltLink]:
-    """Every link of ``scenario``, in order; ``on_progress`` is called with the fraction of the work done."""
+def build_links(
+    scenario: Scenario, on_progress: Callable[[float], None] | None = None, *, only: Collection[int] | None = None
+) -> list[BuiltLink]:
+    """Every link of ``scenario``, in order; ``on_progress`` is called with the fraction of the work done.
+
+    ``only``: just the links at these indices (in order), e.g. the one link a ``qinternet device`` runs. A
+    fibre link's engine depends on its own spec alone, so only the chosen fibre links are built; the links of
+    other kinds may depend on their siblings (the pairs of one entanglement source share detectors, a
+    satellite serves one ground station at a time), so every link of a kind with a chosen link is built."""
+    chosen = list(range(len(scenario.links))) if only is None else sorted(set(only))
+    kinds = {scenario.links[i].kind for i in chosen}
+    built = [
+        i
+        for i, spec in enumerate(scenario.links)
+        if i in chosen or (spec.kind in kinds and spec.kind is not LinkKind.FIBRE)
+    ]
     for i, spec in enumerate(scenario.links):
         if spec.kind is not LinkKind.FREE_SPACE and scenario.time.duration_s / spec.block_s > MAX_BLOCKS_PER_LINK:
             blocks = scenario.time.duration_s / spec.block_s
@@ -83,19 +97,21 @@ def build_links(scenario: Scenario, on_progress: Callable[[float], None] | None 
 
     context = BuildContext(scenario=scenario, duration_s=scenario.time.duration_s, on_progress=report)
     entries = {entry.kind: entry for entry in LINK_KINDS}
-    weights.extend(entries[spec.kind].weight(context) for spec in scenario.links)
-    work[1] = sum(weights)
+    weights.extend(entries[spec.kind].weight(context) if i in built else 0.0 for i, spec in enumerate(scenario.links))
+    work[1] = sum(weights) or 1.0
     engines: dict[int, LinkEngine] = {}
-    for kind, members in itertools.groupby(sorted(enumerate(scenario.links), key=lambda p: _order(p[1])), _kind):
+    members_of = sorted(((i, scenario.links[i]) for i in built), key=lambda p: _order(p[1]))
+    for kind, members in itertools.groupby(members_of, _kind):
         engines.update(entries[kind].build(dict(members), context))
-    for i, spec in enumerate(scenario.links):
+    for i in chosen:
+        spec = scenario.links[i]
         attacks = tuple(attack.scheduled() for attack in scenario.attacks if attack.link == spec.id)
         if attacks:
             engine = engines[i]
             if not isinstance(engine, Attackable):  # the scenario's checks refuse these
                 raise ScenarioError([("attacks", f"link {spec.id!r} ({spec.kind.value}) cannot be attacked")])
             engines[i] = engine.under_attack(attacks)
-    return [BuiltLink(spec=spec, engine=engines[i]) for i, spec in enumerate(scenario.links)]
+    return [BuiltLink(spec=scenario.links[i], engine=engines[i]) for i in chosen]
 
 
 def _order(spec: LinkSpecBase) -> int:
