@@ -21,7 +21,16 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
-from qinternet.entanglement.chain import ChainModel, ElementaryLink, sample_chain
+from qinternet.entanglement.chain import (
+    ChainModel,
+    ElementaryLink,
+    PurifyStep,
+    _Span,
+    _tree,
+    link_copies,
+    sample_chain,
+)
+from qinternet.entanglement.purification import PurificationProtocol, PurificationSchedule
 from qinternet.errors import ParameterError
 from qinternet.network.repeater import (
     ChainEngine,
@@ -125,8 +134,14 @@ def test_channels_of_nodes_and_links_follow_the_hardware() -> None:
         k: dataclasses.replace(ideal, node=dataclasses.replace(ideal.node, communication_qubits=k, memory_qubits=k))
         for k in (1, 2, 3, 4)
     }
-    assert [link_channels(with_k[k], 1) for k in (1, 2, 3, 4)] == [1, 2, 3, 4]  # one link: every qubit on it
-    assert [link_channels(with_k[k], 2) for k in (1, 2, 3, 4)] == [1, 1, 1, 2]  # an inner node splits them
+    assert [link_channels(with_k[k], 1) for k in (1, 2, 3, 4)] == [(1, True), (2, False), (3, False), (4, False)]
+    # an inner node splits its channels between its two sides; with one it makes them in turn
+    assert [link_channels(with_k[k], 2) for k in (1, 2, 3, 4)] == [(1, True), (1, False), (1, False), (2, False)]
+    # purification (one recurrence round) makes two copies of each link: four at once at an inner node, so with
+    # fewer channels the links are made one at a time, each with every channel
+    dejmps = PurifyStep(protocol=PurificationProtocol.DEJMPS)
+    assert [link_channels(with_k[k], 2, dejmps) for k in (1, 2, 3, 4)] == [(1, True), (2, True), (3, True), (1, False)]
+    assert link_channels(with_k[2], 1, dejmps) == (1, False)  # two copies of a single link, one channel each
     assert compile_chain(with_k[1], nodes=3, length_km=10.0).sequential
     assert not compile_chain(with_k[2], nodes=3, length_km=10.0).sequential
     # a DLCZ ensemble multiplexes its memory modes; a midpoint source's modes are in its heralding already
@@ -163,3 +178,44 @@ def test_nv_memories_dephased_by_attempts_refuse_parallel_sides_but_not_a_single
     one = run_repeater_chain(dataclasses.replace(settings, nodes=2, pairs=2000, communication_qubits=1))
     assert single.link_channels == 2
     assert single.pairs_per_s > 1.5 * one.pairs_per_s  # 2 channels: 1 - (1 - p)^2 ~ 2p per period
+
+
+def _leaves(span: _Span, link: int) -> int:
+    if span.kind == "leaf":
+        return int(span.first == link)
+    assert span.left is not None
+    assert span.right is not None
+    return _leaves(span.left, link) + _leaves(span.right, link)
+
+
+@pytest.mark.parametrize(
+    ("links", "rounds", "schedule", "levels"),
+    [
+        (1, 2, PurificationSchedule.RECURRENCE, (0,)),
+        (3, 1, PurificationSchedule.RECURRENCE, (0, 1)),
+        (5, 2, PurificationSchedule.PUMPING, (0, 2)),
+        (6, 1, PurificationSchedule.RECURRENCE, (1, 3)),
+    ],
+)
+def test_link_copies_count_the_leaves_of_the_protocol_tree(
+    links: int, rounds: int, schedule: PurificationSchedule, levels: tuple[int, ...]
+) -> None:
+    step = PurifyStep(protocol=PurificationProtocol.DEJMPS, rounds=rounds, schedule=schedule, levels=levels)
+    tree = _tree(0, links - 1, step)
+    assert link_copies(links, step) == max(_leaves(tree, i) for i in range(links))
+    assert link_copies(links, None) == 1
+
+
+def test_copies_of_a_purified_link_are_made_at_once_when_the_nodes_have_a_qubit_for_each() -> None:
+    # perfect pairs purify with certainty, so a round lasts until both copies exist: at once (2 communication
+    # qubits, one channel each) E[max] of two geometric times, in turn (one) their sum
+    base = RepeaterSettings(preset="ideal", nodes=2, length_km=100.0, purify=PurificationProtocol.DEJMPS, pairs=20_000)
+    period = compile_chain(repeater_preset("ideal"), nodes=2, length_km=100.0).link.attempt_period_s
+    p = compile_chain(repeater_preset("ideal"), nodes=2, length_km=100.0).link.success_prob
+    at_once = run_repeater_chain(dataclasses.replace(base, communication_qubits=2))
+    in_turn = run_repeater_chain(base)
+    assert at_once.link_channels == in_turn.link_channels == 1
+    assert at_once.mean_fidelity == pytest.approx(1.0)
+    for result, expected in ((at_once, _parallel_mean(p)), (in_turn, 2.0 / p)):
+        # 5 standard errors: the round time's standard deviation is at most its mean here (geometric-like)
+        assert abs(result.waiting_time_s.mean / period - expected) < 5.0 * expected / math.sqrt(base.pairs)

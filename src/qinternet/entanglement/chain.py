@@ -58,6 +58,7 @@ __all__ = [
     "attempts_decay",
     "decay_of_law",
     "depolarising_decay",
+    "link_copies",
     "nesting_level",
     "sample_chain",
 ]
@@ -336,6 +337,25 @@ def _tree(first: int, last: int, purify_step: PurifyStep | None) -> _Span:
     for _ in range(purify_step.rounds):
         span = _Span(first, last, "purify", span, base if pumping else span)
     return span
+
+
+def link_copies(links: int, purify_step: PurifyStep | None) -> int:
+    """Most copies of one elementary link that the protocol tree of a chain of ``links`` links holds: each
+    purified span is made ``2**rounds`` times (recurrence) or ``rounds + 1`` times (pumping) for each purified
+    span above it (1 without purification). Made at once, they need as many channels at each node."""
+    if purify_step is None:
+        return 1
+    pumping = purify_step.schedule is PurificationSchedule.PUMPING
+    factor = purify_step.rounds + 1 if pumping else 2**purify_step.rounds
+
+    def copies(first: int, last: int) -> int:
+        own = factor if nesting_level(last - first + 1) in purify_step.levels else 1
+        if first == last:
+            return own
+        middle = (first + last) // 2
+        return own * max(copies(first, middle), copies(middle + 1, last))
+
+    return copies(0, links - 1)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

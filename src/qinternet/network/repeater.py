@@ -41,6 +41,7 @@ from qinternet.entanglement.chain import (
     ElementaryLink,
     PurifyStep,
     decay_of_law,
+    link_copies,
     sample_chain,
 )
 from qinternet.entanglement.purification import PurificationProtocol, PurificationSchedule
@@ -300,21 +301,28 @@ def node_channels(preset: HardwarePreset) -> int:
     return node.communication_qubits * modes
 
 
-def link_channels(preset: HardwarePreset, links: int) -> int:
-    """Attempts each elementary link of a chain of ``links`` links of ``preset`` makes at once (multiplexing,
-    Collins et al., PRL 98, 060502 (2007)).
+def link_channels(preset: HardwarePreset, links: int, purify: PurifyStep | None = None) -> tuple[int, bool]:
+    """How the elementary links of a chain of ``links`` links of ``preset`` are attempted: the channels each link
+    multiplexes (Collins et al., PRL 98, 060502 (2007)) and whether the links are made one after the other
+    (:attr:`ChainModel.sequential`).
 
-    A link needs a channel at both its nodes. On a single link (two nodes) every channel of a node serves it. In a
-    longer chain an inner node serves two links: with ``C >= 2`` channels it gives ``C // 2`` to each side and
-    attempts both at once; with one it attempts them one after the other (:attr:`ChainModel.sequential`) with
-    that one. End nodes have channels to spare, so each link gets what its inner node gives it. (With ``C``
-    channels an inner node could also give all of them to one side at a time; for small ``p`` that is faster,
-    ``2 / (C p)`` against ``1.5 / (C p / 2)`` periods for a swap's two links, but it is not modelled.)
+    A link needs a channel at both its nodes. A node of ``C`` channels (:func:`node_channels`) attempts at once
+    everything the protocol makes at once around it, ``D`` = its sides (2 inside a chain, 1 on a single link)
+    times the copies of a link that purification makes (:func:`~qinternet.entanglement.chain.link_copies`). With
+    ``C >= D`` it does so, ``C // D`` channels each (end nodes have channels to spare); with fewer it makes the
+    links one after the other, every channel on the link being made (``C = 1``: the single-emitter nodes of the
+    presets, as before). On a single link without purification every channel serves the link. Giving all
+    channels to one side at a time is the faster of the two for small ``p`` even when ``C >= D`` (a swap's two
+    links: ``2 / (C p)`` periods in turn against ``1.5 / (C p / 2)`` at once); it is not chosen here, parallel
+    sides are.
     """
     channels = node_channels(preset)
-    if links == 1:
-        return channels
-    return max(channels // 2, 1)
+    at_once = (2 if links > 1 else 1) * link_copies(links, purify)
+    if at_once == 1:
+        return channels, channels < 2
+    if channels >= at_once:
+        return channels // at_once, False
+    return channels, True
 
 
 def node_swap(preset: HardwarePreset) -> SwapOutcome:
@@ -370,11 +378,12 @@ def compile_chain(
     if nodes < 2:
         raise ParameterError("nodes", f"must be at least 2, got {nodes}")
     links = nodes - 1
-    link = compile_link(preset, length_km / links, channels=link_channels(preset, links))
+    channels, sequential = link_channels(preset, links, purify)
+    link = compile_link(preset, length_km / links, channels=channels)
     swap = node_swap(preset)
-    sequential = node_channels(preset) < 2
-    dephasing = node_attempt_dephasing(preset) if links > 1 else 0.0  # one link: nothing waits for attempts
-    if dephasing > 0.0 and not sequential:
+    waits = links > 1 or purify is not None  # else no qubit is stored while its node attempts
+    dephasing = node_attempt_dephasing(preset) if waits else 0.0
+    if dephasing > 0.0 and node_channels(preset) > 1:
         raise ParameterError(
             "node.communication_qubits",
             f"{preset.name}'s memories are dephased by their node's attempts, which is modelled for nodes with one "
