@@ -119,3 +119,26 @@ def test_swapping_as_soon_as_possible_runs_event_by_event(cli) -> None:  # type:
     code, _, err = cli(*base, "--swap", "asap", "--engine", "analytic")
     assert code == 2
     assert err.startswith("qinternet: error: --engine")
+
+
+def test_communication_qubits_split_between_the_sides_of_a_node(cli) -> None:  # type: ignore[no-untyped-def]
+    # 4 communication qubits per node: an inner node gives 2 to each side and attempts both at once
+    # (tests/network/test_parallel_links.py checks the waiting times against their closed forms)
+    base = ["repeater", "--preset", "ideal", "--nodes", "3", "--length-km", "10", "--pairs", "200", "--json"]
+    code, out, err = cli(*base, "--communication-qubits", "4")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["communication_qubits"] == 4
+    assert data["elementary_link"]["channels"] == 2
+    default = json.loads(cli(*base)[1])
+    assert default["communication_qubits"] == 1
+    assert default["elementary_link"]["channels"] == 1
+    assert data["pairs_per_s"] > 1.5 * default["pairs_per_s"]  # 1.5 / (2p) against 2 / p periods: x 2.7
+    code, _, err = cli("repeater", "--model", "abstract", "--p-gen", "0.1", "--communication-qubits", "2")
+    assert code == 2
+    assert "--communication-qubits" in err
+    nv = ["repeater", "--preset", "delft-nv", "--nodes", "3", "--length-km", "10", "--communication-qubits", "2"]
+    code, _, err = cli(*nv)
+    assert code == 2
+    assert "--communication-qubits" in err
+    assert "one communication qubit" in err

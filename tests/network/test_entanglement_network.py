@@ -397,3 +397,25 @@ def test_a_higher_priority_is_reserved_first() -> None:
     assert rows["high"]["met"]
     assert rows["low"]["share"] == 0.0
     assert not rows["low"]["met"]
+
+
+def test_communication_qubits_of_a_scenario_node() -> None:
+    from qinternet.network.entanglement_run import memory_models
+
+    data = _scenario(LINKS, "  []")
+    data["nodes"][2]["communication_qubits"] = 2  # rep, a near-term repeater: attempts both sides at once
+    data["nodes"][2]["qubits"] = 4
+    nodes, _ = memory_models(load_scenario(data))
+    assert nodes["rep"].communication_qubits == 2
+    assert nodes["alice"].communication_qubits == 1  # the preset's
+    data["nodes"][2]["communication_qubits"] = 5
+    with pytest.raises(ScenarioError, match=r"nodes\[2\]\.communication_qubits: must be at most the node's qubits, 4"):
+        load_scenario(data)
+    data["nodes"][2]["communication_qubits"] = 2
+    data["nodes"][2]["hardware"] = "delft-nv"
+    with pytest.raises(ScenarioError, match=r"nodes\[2\]\.communication_qubits: delft-nv's memories are dephased"):
+        load_scenario(data)
+    data["nodes"][2]["hardware"] = "near-term"
+    data["nodes"][5]["communication_qubits"] = 1
+    with pytest.raises(ScenarioError, match=r"nodes\[5\]: only a quantum-node or a repeater has hardware"):
+        load_scenario(data)

@@ -75,6 +75,7 @@ class _Given:
     mode: DeliveryMode
     plot: Path | None
     swap: str
+    communication_qubits: int | None
     given_abstract: tuple[str, ...]
     given_physical: tuple[str, ...]
 
@@ -182,6 +183,7 @@ def _physical(given: _Given) -> dict[str, Any] | list[dict[str, Any]]:
             mode=given.mode,
             pairs=pairs,
             seed=given.seed,
+            communication_qubits=given.communication_qubits,
         )
 
     try:
@@ -225,6 +227,8 @@ _PHYSICAL_FIELDS = {
     "purify": "--purify",
     "swap.duration_s": "--swap",
     "mode": "--mode",
+    "communication_qubits": "--communication-qubits",
+    "node.communication_qubits": "--communication-qubits",
 }
 """Fields of the physical model whose errors name a CLI option."""
 
@@ -288,7 +292,7 @@ _MODELS: dict[Model, Callable[[_Given], Any]] = {Model.PHYSICAL: _physical, Mode
 _ABSTRACT_OPTIONS = ("p_gen", "p_swap", "segments", "w0", "coherence_attempts", "cutoff_attempts")
 _PHYSICAL_OPTIONS = (
     "preset", "nodes", "length_km", "distance_km", "cutoff", "purify", "purify_rounds", "purify_schedule",
-    "purify_level", "mode", "plot", "swap",
+    "purify_level", "mode", "plot", "swap", "communication_qubits",
 )  # fmt: skip
 
 
@@ -355,6 +359,14 @@ def repeater(
             help="physical: nested (doubling; every engine) or asap (as soon as possible; event-driven, slower)."
         ),
     ] = SwapPolicy.NESTED,
+    communication_qubits: Annotated[
+        int | None,
+        typer.Option(
+            "--communication-qubits",
+            help="physical: communication qubits per node (default: the preset's). With K >= 2 an inner node "
+            "attempts both its links at once, K // 2 channels each (a link between two nodes: K); 1: in turn.",
+        ),
+    ] = None,
     p_gen: Annotated[
         float | None, typer.Option("--p-gen", help="abstract: success probability of one link-generation attempt.")
     ] = None,
@@ -417,6 +429,7 @@ def repeater(
         mode=mode,
         plot=plot,
         swap=swap.value,
+        communication_qubits=communication_qubits,
         given_abstract=_typed(ctx, _ABSTRACT_OPTIONS),
         given_physical=_typed(ctx, _PHYSICAL_OPTIONS),
     )

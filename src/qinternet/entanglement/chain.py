@@ -58,6 +58,7 @@ __all__ = [
     "attempts_decay",
     "decay_of_law",
     "depolarising_decay",
+    "link_copies",
     "nesting_level",
     "sample_chain",
 ]
@@ -97,15 +98,24 @@ class DeliveryMode(StrEnum):
 class ElementaryLink:
     """One heralded elementary link, compiled from hardware and length.
 
+    A link may try ``channels`` independent attempts in each attempt period (multiplexing: several communication
+    qubits, or several ensemble modes, per side; Collins, Jenkins, Kuzmich, Kennedy, PRL 98, 060502 (2007)). The
+    period heralds a pair when any channel does, with :attr:`round_success_prob` ``1 - (1 - p)**k``; one pair
+    is kept (the others, rarely more than one, are not used), so the state is that of one channel. Times and
+    attempt counts of the samplers are in attempt periods (rounds of ``k`` attempts at once).
+
     Attributes:
-        success_prob: probability that an attempt heralds a pair (all memory modes together).
+        success_prob: probability that one channel's attempt heralds a pair (all memory modes together where the
+            heralding already multiplexes them, :func:`qinternet.physics.heralding.midpoint_source`).
         attempt_period_s: time from one attempt to the next (emission, flight and the herald's return).
         state: Bell-diagonal coefficients of a heralded pair when the herald arrives.
+        channels: attempts made at once in each period, >= 1.
     """
 
     success_prob: float
     attempt_period_s: float
     state: tuple[float, float, float, float]
+    channels: int = 1
 
     def __post_init__(self) -> None:
         require_probability("link.success_prob", self.success_prob)
@@ -116,6 +126,17 @@ class ElementaryLink:
             )
         require_positive("link.attempt_period_s", self.attempt_period_s)
         bell.as_bell_diagonal(self.state, "link.state")
+        if isinstance(self.channels, bool) or not isinstance(self.channels, int) or self.channels < 1:
+            raise ParameterError("link.channels", f"must be an integer >= 1, got {self.channels!r}")
+
+    @property
+    def round_success_prob(self) -> float:
+        """Probability that an attempt period heralds a pair on at least one of the ``channels``:
+        ``1 - (1 - p)**k`` (Collins et al., PRL 98, 060502 (2007)), computed as ``-expm1(k log1p(-p))`` so that
+        small ``p`` keep their precision; ``p`` itself for one channel."""
+        if self.channels == 1 or self.success_prob >= 1.0:
+            return self.success_prob
+        return -math.expm1(self.channels * math.log1p(-self.success_prob))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -203,6 +224,9 @@ class ChainModel:
             swap the right span starts when the left one is done (its half moved to memory), and a cut-off starts
             both again. A valid schedule for any chain, and the one the three-node network of Pompili et al.,
             Science 372, 259 (2021) ran; for long chains it is conservative (odd and even links could alternate).
+            False: both sides at once (nodes with several communication qubits); a swap's two links then take
+            the larger of two geometric times, mean ``2/p - 1/(1 - (1-p)**2)`` periods against ``2/p`` in turn
+            (Shchukin, Schmidt, van Loock, PRA 100, 032322 (2019), two segments).
         link_list: the elementary links one by one when they differ (a path through a network: other lengths,
             other hardware), ``links`` of them; empty for a homogeneous chain of ``link``. With it, ``link`` is
             the slowest of them (the cut-off's period) and a cut-off acts at its exact time, not in whole
@@ -315,6 +339,25 @@ def _tree(first: int, last: int, purify_step: PurifyStep | None) -> _Span:
     return span
 
 
+def link_copies(links: int, purify_step: PurifyStep | None) -> int:
+    """Most copies of one elementary link that the protocol tree of a chain of ``links`` links holds: each
+    purified span is made ``2**rounds`` times (recurrence) or ``rounds + 1`` times (pumping) for each purified
+    span above it (1 without purification). Made at once, they need as many channels at each node."""
+    if purify_step is None:
+        return 1
+    pumping = purify_step.schedule is PurificationSchedule.PUMPING
+    factor = purify_step.rounds + 1 if pumping else 2**purify_step.rounds
+
+    def copies(first: int, last: int) -> int:
+        own = factor if nesting_level(last - first + 1) in purify_step.levels else 1
+        if first == last:
+            return own
+        middle = (first + last) // 2
+        return own * max(copies(first, middle), copies(middle + 1, last))
+
+    return copies(0, links - 1)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Deliveries:
     """End-to-end pairs of independent rounds.
@@ -387,7 +430,7 @@ class _Sampler:
             if self.draws > self.budget:
                 raise self.too_much_work()
             link = self.model.link_at(span.first)
-            attempts = self.rng.geometric(link.success_prob, size=n).astype(np.int64)
+            attempts = self.rng.geometric(link.round_success_prob, size=n).astype(np.int64)
             times = np.asarray(attempts * link.attempt_period_s, dtype=np.float64)
             edges = np.stack([attempts, attempts]) if self.track_edges else None
             return times, np.repeat(self.fresh_at[span.first][:, None], n, axis=1), attempts, edges
@@ -570,7 +613,7 @@ class _Sampler:
         period = self.model.link.attempt_period_s
         assert self.cutoff_s is not None
         c = round(self.cutoff_s / period)  # a whole number of periods (ChainModel.effective_cutoff_s)
-        p = self.model.link.success_prob
+        p = self.model.link.round_success_prob
         miss = 1.0 - p
         in_turn = self.sequential(span)
         p_first = p if in_turn else 1.0 - miss * miss

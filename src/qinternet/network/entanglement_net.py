@@ -147,7 +147,7 @@ class MemoryLinkModel:
     @property
     def seconds_per_pair(self) -> float:
         """Expected time per heralded pair: the link layer's cost of the link."""
-        return self.link.attempt_period_s / self.link.success_prob
+        return self.link.attempt_period_s / self.link.round_success_prob
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -365,7 +365,7 @@ def compile_path(
     )
     links = tuple(h.link for h in hops)
     sequential = any(n.communication_qubits < 2 for n in on_path)
-    slowest = max(links, key=lambda lk: lk.attempt_period_s / lk.success_prob)
+    slowest = max(links, key=lambda lk: lk.attempt_period_s / lk.round_success_prob)
     purify = (
         PurifyStep(protocol=PurificationProtocol.DEJMPS, rounds=purify_rounds, schedule=PurificationSchedule.RECURRENCE)
         if purify_rounds > 0

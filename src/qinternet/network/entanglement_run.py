@@ -34,7 +34,12 @@ def memory_models(scenario: Scenario) -> tuple[dict[str, QuantumNodeModel], list
                 id=node.id,
                 preset=preset,
                 qubits=qubits,
-                communication_qubits=min(preset.node.communication_qubits, qubits),
+                communication_qubits=min(
+                    node.communication_qubits
+                    if node.communication_qubits is not None
+                    else preset.node.communication_qubits,
+                    qubits,
+                ),
             )
     models = []
     for i, spec in enumerate(scenario.links):

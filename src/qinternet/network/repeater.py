@@ -9,14 +9,17 @@ True
 (:mod:`qinternet.entanglement.chain`): each elementary link of ``length_km / (nodes - 1)`` is heralded at a
 station in its middle (or filled by a source there), each attempt lasts the emitter's attempt time plus the
 photon's flight to the station and the herald's flight back (single-mode memories wait for the answer), both
-halves decohere in their memories during that flight, a node with one communication qubit makes its two links
-one after the other, swaps are the nodes' gates (solid-state and ion nodes) or
+halves decohere in their memories during that flight, a node with one attempt channel (one communication qubit, or
+one ensemble mode) makes its two links one after the other while a node with more splits them between its two
+sides and attempts both at once, each link multiplexing the channels its two nodes give it (:func:`link_channels`),
+swaps are the nodes' gates (solid-state and ion nodes) or
 a linear-optics Bell measurement on the retrieved photons (atomic ensembles), and the last swap's outcome takes
 half the chain's fibre to reach an end node.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from dataclasses import dataclass
@@ -38,12 +41,13 @@ from qinternet.entanglement.chain import (
     ElementaryLink,
     PurifyStep,
     decay_of_law,
+    link_copies,
     sample_chain,
 )
 from qinternet.entanglement.purification import PurificationProtocol, PurificationSchedule
 from qinternet.errors import ParameterError
 from qinternet.params.checks import require_finite, require_non_negative
-from qinternet.params.hardware import Dephasing, EmitterKind, MemoryParams
+from qinternet.params.hardware import MAX_MODES, Dephasing, EmitterKind, HeraldingScheme, MemoryParams, require_count
 from qinternet.params.repeater_presets import HardwarePreset, repeater_preset
 from qinternet.params.units import fibre_delay_s
 from qinternet.physics.bsm import SwapOutcome, gate_swap, linear_optics_bsm
@@ -63,6 +67,9 @@ __all__ = [
     "WaitingTimes",
     "analytic_chain",
     "compile_chain",
+    "hardware_of",
+    "link_channels",
+    "node_channels",
     "run_repeater_chain",
     "summarise",
 ]
@@ -92,6 +99,9 @@ class RepeaterSettings:
         mode: create-and-keep (pairs for applications) or measure-directly (QKD).
         pairs: end-to-end pairs to draw.
         seed: random seed.
+        communication_qubits: communication qubits of every node, replacing the preset's
+            (:attr:`~qinternet.params.hardware.NodeHardware.communication_qubits`; memory qubits are raised to
+            as many where the preset has fewer); None: the preset's.
     """
 
     preset: str
@@ -105,6 +115,7 @@ class RepeaterSettings:
     mode: DeliveryMode = DeliveryMode.CREATE_AND_KEEP
     pairs: int = 10_000
     seed: int = 1
+    communication_qubits: int | None = None
 
     def __post_init__(self) -> None:
         if not 2 <= self.nodes <= MAX_NODES:
@@ -118,6 +129,8 @@ class RepeaterSettings:
             raise ParameterError("pairs", f"must be in 1..{MAX_PAIRS:g}, got {self.pairs}")
         if self.purify_rounds < 1:
             raise ParameterError("purify_rounds", f"must be at least 1, got {self.purify_rounds}")
+        if self.communication_qubits is not None:
+            require_count("communication_qubits", self.communication_qubits, MAX_MODES)
         check_seed(self.seed)
 
 
@@ -158,8 +171,11 @@ class RepeaterResult:
         secret_key_rate_bps: ``pairs_per_s * secret_fraction``.
         chsh: CHSH value of the mean state with the settings that suit ``|Phi+>``.
         plob_bps: the repeaterless bound (Pirandola et al. 2017) for the same fibre, at the emitters' attempt
-            rate times their memory modes (channel uses per second of a direct link with the same clock).
-        link_success_prob, link_attempt_period_s, link_fidelity: one elementary link.
+            rate times their communication qubits and memory modes (channel uses per second of a direct link with
+            the same clock and as many parallel channels).
+        link_success_prob, link_attempt_period_s, link_fidelity: one elementary link (success per channel).
+        link_channels: attempts each elementary link makes at once (:func:`link_channels`).
+        communication_qubits: communication qubits of each node (the preset's, or the settings').
         wall_s: wall time, s.
     """
 
@@ -180,6 +196,8 @@ class RepeaterResult:
     link_attempt_period_s: float
     link_fidelity: float
     wall_s: float
+    link_channels: int = 1
+    communication_qubits: int = 1
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON of ``qinternet repeater --json``."""
@@ -194,6 +212,7 @@ class RepeaterResult:
             "purify_schedule": s.purify_schedule.value if s.purify is not None else None,
             "purify_levels": list(s.purify_levels) if s.purify is not None else None,
             "mode": s.mode.value,
+            "communication_qubits": self.communication_qubits,
             "seed": s.seed,
             "engine": self.engine,
             "pairs": self.pairs,
@@ -214,6 +233,7 @@ class RepeaterResult:
             "elementary_link": {
                 "length_km": s.length_km / (s.nodes - 1),
                 "success_prob": self.link_success_prob,
+                "channels": self.link_channels,
                 "attempt_period_s": self.link_attempt_period_s,
                 "fidelity": self.link_fidelity,
             },
@@ -221,12 +241,15 @@ class RepeaterResult:
         }  # fmt: skip
 
 
-def compile_link(preset: HardwarePreset, length_km: float, *, field: str = "length_km") -> ElementaryLink:
+def compile_link(
+    preset: HardwarePreset, length_km: float, *, field: str = "length_km", channels: int = 1
+) -> ElementaryLink:
     """One heralded elementary link of ``preset`` over ``length_km`` of fibre, its station in the middle.
 
     The heralding physics of :func:`qinternet.physics.heralding.elementary_link` at the two arms' transmittance;
     the attempt period is the emission plus the herald's round trip (:func:`attempt_period_s`), and both halves
     decohere in memory while the herald flies back (:func:`qinternet.physics.memory.stored_half_decay`).
+    ``channels`` attempts are made at once each period (:func:`link_channels`).
 
     Raises:
         ParameterError: naming ``field``, when the link heralds with less than ``MIN_SUCCESS_PROB`` per attempt.
@@ -259,7 +282,47 @@ def compile_link(preset: HardwarePreset, length_km: float, *, field: str = "leng
         success_prob=success,
         attempt_period_s=float(attempt_period_s(node.emitter.attempt_duration_s, arm_km)),
         state=(float(state[0]), float(state[1]), float(state[2]), float(state[3])),
+        channels=channels,
     )
+
+
+def node_channels(preset: HardwarePreset) -> int:
+    """Entanglement attempts a node of ``preset`` can make at once: its communication qubits, times its memory
+    modes for a DLCZ ensemble heralded by single click (each mode, spatial or temporal, is an independent write;
+    the multiplexed ensembles of Collins, Jenkins, Kuzmich, Kennedy, PRL 98, 060502 (2007)). A midpoint-source
+    link already tries the memory's modes in every attempt (:func:`qinternet.physics.heralding.midpoint_source`),
+    so there the modes do not count again; single emitters have one mode."""
+    node = preset.node
+    modes = (
+        node.memory.modes
+        if node.emitter.kind is EmitterKind.RB_ENSEMBLE_DLCZ and preset.scheme is HeraldingScheme.SINGLE_CLICK
+        else 1
+    )
+    return node.communication_qubits * modes
+
+
+def link_channels(preset: HardwarePreset, links: int, purify: PurifyStep | None = None) -> tuple[int, bool]:
+    """How the elementary links of a chain of ``links`` links of ``preset`` are attempted: the channels each link
+    multiplexes (Collins et al., PRL 98, 060502 (2007)) and whether the links are made one after the other
+    (:attr:`ChainModel.sequential`).
+
+    A link needs a channel at both its nodes. A node of ``C`` channels (:func:`node_channels`) attempts at once
+    everything the protocol makes at once around it, ``D`` = its sides (2 inside a chain, 1 on a single link)
+    times the copies of a link that purification makes (:func:`~qinternet.entanglement.chain.link_copies`). With
+    ``C >= D`` it does so, ``C // D`` channels each (end nodes have channels to spare); with fewer it makes the
+    links one after the other, every channel on the link being made (``C = 1``: the single-emitter nodes of the
+    presets, as before). On a single link without purification every channel serves the link. Giving all
+    channels to one side at a time is the faster of the two for small ``p`` even when ``C >= D`` (a swap's two
+    links: ``2 / (C p)`` periods in turn against ``1.5 / (C p / 2)`` at once); it is not chosen here, parallel
+    sides are.
+    """
+    channels = node_channels(preset)
+    at_once = (2 if links > 1 else 1) * link_copies(links, purify)
+    if at_once == 1:
+        return channels, channels < 2
+    if channels >= at_once:
+        return channels // at_once, False
+    return channels, True
 
 
 def node_swap(preset: HardwarePreset) -> SwapOutcome:
@@ -315,8 +378,17 @@ def compile_chain(
     if nodes < 2:
         raise ParameterError("nodes", f"must be at least 2, got {nodes}")
     links = nodes - 1
-    link = compile_link(preset, length_km / links)
+    channels, sequential = link_channels(preset, links, purify)
+    link = compile_link(preset, length_km / links, channels=channels)
     swap = node_swap(preset)
+    waits = links > 1 or purify is not None  # else no qubit is stored while its node attempts
+    dephasing = node_attempt_dephasing(preset) if waits else 0.0
+    if dephasing > 0.0 and node_channels(preset) > 1:
+        raise ParameterError(
+            "node.communication_qubits",
+            f"{preset.name}'s memories are dephased by their node's attempts, which is modelled for nodes with one "
+            "communication qubit only (which attempts reach which memory is not known for more)",
+        )
     return ChainModel(
         links=links,
         link=link,
@@ -327,8 +399,8 @@ def compile_chain(
         delivery_delay_s=float(fibre_delay_s(length_km / 2.0)) if links > 1 else 0.0,
         mode=mode,
         purify=purify,
-        sequential=preset.node.communication_qubits < 2,
-        attempt_dephasing_prob=node_attempt_dephasing(preset),
+        sequential=sequential,
+        attempt_dephasing_prob=dephasing,
     )
 
 
@@ -346,12 +418,13 @@ def _result(
     fidelity_ci95: tuple[float, float],
     waiting: WaitingTimes,
     wall_s: float,
+    hardware: HardwarePreset | None = None,
 ) -> RepeaterResult:
-    preset = repeater_preset(settings.preset)
+    preset = hardware_of(settings, hardware)
     pairs_per_s = 1.0 / waiting.mean
     fraction = float(bell.secret_fraction_bb84(mean_state))
     total = FibreChannel(length_km=settings.length_km, loss_db_per_km=preset.loss_db_per_km).transmittance
-    uses_per_s = preset.node.memory.modes / preset.node.emitter.attempt_duration_s
+    uses_per_s = preset.node.communication_qubits * preset.node.memory.modes / preset.node.emitter.attempt_duration_s
     return RepeaterResult(
         settings=settings,
         engine=engine,
@@ -370,13 +443,21 @@ def _result(
         link_attempt_period_s=model.link.attempt_period_s,
         link_fidelity=model.link.state[0],
         wall_s=wall_s,
+        link_channels=model.link.channels,
+        communication_qubits=preset.node.communication_qubits,
     )
 
 
 def summarise(
-    settings: RepeaterSettings, model: ChainModel, deliveries: Deliveries, *, engine: str, wall_s: float
+    settings: RepeaterSettings,
+    model: ChainModel,
+    deliveries: Deliveries,
+    *,
+    engine: str,
+    wall_s: float,
+    hardware: HardwarePreset | None = None,
 ) -> RepeaterResult:
-    """Rates, fidelity statistics and key of the drawn deliveries."""
+    """Rates, fidelity statistics and key of the drawn deliveries (``hardware``: as in :func:`hardware_of`)."""
     rounds = deliveries.round_s
     fidelities = deliveries.states[:, 0]
     mean_f = float(fidelities.mean())
@@ -390,7 +471,18 @@ def summarise(
         fidelity_ci95=(mean_f - _Z95 * se, mean_f + _Z95 * se),
         waiting=WaitingTimes(mean=float(rounds.mean()), p50=_quantile(rounds, 0.5), p99=_quantile(rounds, 0.99)),
         wall_s=wall_s,
+        hardware=hardware,
     )
+
+
+def hardware_of(settings: RepeaterSettings, hardware: HardwarePreset | None = None) -> HardwarePreset:
+    """The hardware a run uses: ``hardware`` (or the named preset) with the settings' communication qubits."""
+    preset = hardware or repeater_preset(settings.preset)
+    k = settings.communication_qubits
+    if k is None or k == preset.node.communication_qubits:
+        return preset
+    node = dataclasses.replace(preset.node, communication_qubits=k, memory_qubits=max(preset.node.memory_qubits, k))
+    return dataclasses.replace(preset, node=node)
 
 
 def _model_of(settings: RepeaterSettings, hardware: HardwarePreset | None = None) -> ChainModel:
@@ -405,7 +497,7 @@ def _model_of(settings: RepeaterSettings, hardware: HardwarePreset | None = None
         )
     )
     return compile_chain(
-        hardware or repeater_preset(settings.preset),
+        hardware_of(settings, hardware),
         nodes=settings.nodes,
         length_km=settings.length_km,
         cutoff_s=settings.cutoff_s,
@@ -424,6 +516,7 @@ def run_repeater_chain(
     (analytic, :func:`analytic_chain`), or pairs simulated event by event on the kernel with swaps as soon as
     possible (:data:`ChainEngine.EVENTS_ASAP`, :mod:`qinternet.network.repeater_events`). ``hardware`` replaces
     the named preset's (e.g. the same nodes with better memories); the result keeps the name."""
+    hardware = hardware_of(settings, hardware)
     model = _model_of(settings, hardware)
     started = time.perf_counter()
     if engine is ChainEngine.ANALYTIC:
@@ -432,10 +525,11 @@ def run_repeater_chain(
         from qinternet.network.repeater_events import run_events
 
         deliveries = run_events(model, settings.pairs, check_seed(settings.seed), "asap")
-        return summarise(settings, model, deliveries, engine=engine.value, wall_s=time.perf_counter() - started)
+        wall_s = time.perf_counter() - started
+        return summarise(settings, model, deliveries, engine=engine.value, wall_s=wall_s, hardware=hardware)
     deliveries = _draw_within_budget(model, settings.pairs, np.random.default_rng(check_seed(settings.seed)))
     wall_s = time.perf_counter() - started
-    return summarise(settings, model, deliveries, engine=engine.value, wall_s=wall_s)
+    return summarise(settings, model, deliveries, engine=engine.value, wall_s=wall_s, hardware=hardware)
 
 
 PILOT_PAIRS = 10
@@ -493,7 +587,7 @@ def analytic_chain(
             measure-directly, Gaussian dephasing, attempt dephasing on more than three nodes, or a waiting-time
             distribution too long to hold.
     """
-    hardware = hardware or repeater_preset(settings.preset)
+    hardware = hardware_of(settings, hardware)
     model = model or _model_of(settings, hardware)
     started = time.perf_counter()
     links = model.links
@@ -521,7 +615,7 @@ def analytic_chain(
         lost = 2.0 * rate * period + (per_attempt if j > 1 else 0.0)  # per attempt waited, both qubits
         exact = waiting_time_and_werner(
             AbstractChainParams(
-                p_gen=model.link.success_prob,
+                p_gen=model.link.round_success_prob,
                 p_swap=model.swap_success_prob,
                 segments=links,
                 w0=float(fresh[j]),
@@ -548,4 +642,5 @@ def analytic_chain(
         fidelity_ci95=(f, f),
         waiting=waiting,
         wall_s=time.perf_counter() - started,
+        hardware=hardware,
     )

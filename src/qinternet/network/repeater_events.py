@@ -6,8 +6,9 @@ can be written as processes:
 
 - **Elementary links** are long-lived processes, one per link (random stream ``link:<i>``). Asked to start at
   ``start_ps``, a link draws the geometric number of attempts to its next herald (attempts of period
-  ``attempt_period_s``, each succeeding with ``success_prob``; never stepped attempt by attempt) and sleeps until
-  the herald. An interrupted link (its span was given up) counts the attempts it made.
+  ``attempt_period_s``, each period succeeding with ``round_success_prob``, which is ``1 - (1 - p)**k`` for a
+  link of ``k`` parallel channels; never stepped attempt by attempt) and sleeps until the herald. An
+  interrupted link (its span was given up) counts the attempt periods it spent.
 - **Memories** hold the two halves of every pair with the time each half was stored. States are Bell-diagonal,
   carried as Walsh transforms (:func:`qinternet.states.bell.walsh`); a qubit's decoherence, the model's
   ``decay`` law of its whole storage time, is applied when the qubit is used (measured in a swap, or handed
@@ -242,7 +243,7 @@ class _Engine:
 
     def _link(self, proc: Process, worker: _Worker) -> _Gen:
         """An elementary link: heralded attempts until a success, then a fresh pair in the two memories."""
-        kernel, rng, p, period_ps = self.kernel, proc.rng, self.model.link.success_prob, self.period_ps
+        kernel, rng, p, period_ps = self.kernel, proc.rng, self.model.link.round_success_prob, self.period_ps
         i, last_link = worker.first, self.model.links - 1
         while True:
             start_ps, reply = yield from self._wait_request(worker)

@@ -137,6 +137,9 @@ class NodeSpec(Model):
         hardware: the memories, emitters and gates of a quantum-node or repeater: a repeater preset
             (``qinternet repeater --preset``'s names, e.g. ``delft-nv``, ``oxford-ion-2025``).
         qubits: memory qubits of a quantum-node or repeater (default: the preset's).
+        communication_qubits: qubits of a quantum-node or repeater that attempt links at once (default: the
+            preset's, at most ``qubits``): a repeater with two or more attempts both links of a path at once, one
+            makes them in turn; requests through a node share them, one per link each attempts.
         trusted: whether key may be relayed through the node (it then sees the key). Default: yes for
             trusted relays, satellites and ground stations, no for users and entanglement sources; a city
             node of a backbone that is both a user and a relay sets ``trusted: true``.
@@ -151,6 +154,7 @@ class NodeSpec(Model):
     orbit: OrbitSpec | None = None
     hardware: str | None = None
     qubits: Annotated[int, Field(ge=1, le=10_000)] | None = None
+    communication_qubits: Annotated[int, Field(ge=1, le=10_000)] | None = None
     trusted: bool | None = None
 
     @property
@@ -177,7 +181,7 @@ class NodeSpec(Model):
                     "{kind} needs hardware (a repeater preset, e.g. delft-nv)",
                     {"kind": article(self.kind.value)},
                 )
-        elif self.hardware is not None or self.qubits is not None:
+        elif self.hardware is not None or self.qubits is not None or self.communication_qubits is not None:
             raise PydanticCustomError(
                 "node",
                 "only a quantum-node or a repeater has hardware and qubits, not {kind}",
@@ -208,6 +212,8 @@ def _link_kind(value: object) -> str | None:
 
 
 if TYPE_CHECKING:
+    from qinternet.params.repeater_presets import HardwarePreset
+
     LinkSpec = LinkSpecBase
 else:
     LinkSpec = Annotated[
@@ -539,6 +545,24 @@ qubits: a teleportation holds the state and its half of the pair at the sender; 
 ``b``, holds two columns of its two-row brickwork)."""
 
 
+def _communication_errors(i: int, node: NodeSpec, preset: HardwarePreset) -> list[tuple[str, str]]:
+    """A node's communication qubits: no more than its qubits, and one only where attempts dephase its memories."""
+    assert node.communication_qubits is not None
+    field = f"nodes[{i}].communication_qubits"
+    qubits = node.qubits or preset.node.memory_qubits
+    if node.communication_qubits > qubits:
+        return [(field, f"must be at most the node's qubits, {qubits}, got {node.communication_qubits}")]
+    if node.communication_qubits > 1 and preset.node.memory.attempt_phase_spread_rad > 0.0:
+        return [
+            (
+                field,
+                f"{preset.name}'s memories are dephased by their node's attempts, which is modelled for nodes with "
+                "one communication qubit only",
+            )
+        ]
+    return []
+
+
 def _quantum_errors(scenario: Scenario) -> list[tuple[str, str]]:
     """Hardware that exists, repeaters that can swap, requests a memory path serves, apps their nodes can run."""
     from qinternet.network.links.memory import MemoryLinkSpec
@@ -556,6 +580,8 @@ def _quantum_errors(scenario: Scenario) -> list[tuple[str, str]]:
             if have < 2:
                 given = "" if node.qubits is not None else f" (the {node.hardware} preset's; set qubits)"
                 errors.append((f"nodes[{i}].qubits", f"a repeater holds two halves to swap them; got {have}{given}"))
+        if node.communication_qubits is not None and node.hardware in REPEATER_PRESETS:
+            errors.extend(_communication_errors(i, node, REPEATER_PRESETS[node.hardware]))
     graph: nx.Graph[str] = nx.Graph()
     for link in scenario.links:
         if isinstance(link, MemoryLinkSpec):

@@ -219,6 +219,12 @@ DELFT_NV_2021 = HardwarePreset(
         ),
         ("node.two_qubit_gate_fidelity = 0.97", "assumed: electron-carbon gates ~0.96-0.98 (Bradley et al. 2019)"),
         ("node.memory_qubits = 2", "published: one 13C memory at the middle node (Pompili 2021)"),
+        (
+            "node.communication_qubits = 1",
+            "published: the NV electron spin is each node's only communication qubit; the middle node keeps its first "
+            "link in the 13C memory while the electron makes the second (Pompili 2021), so a node's two links are "
+            "made one after the other (ChainModel.sequential)",
+        ),
         ("bright_state_population = 0.1", "assumed: typical alpha of the Pompili 2021 links"),
         ("loss_db_per_km = 5", "assumed: 637 nm fibre (netsquid-nv's value without conversion)"),
         (
@@ -333,6 +339,11 @@ HARVARD_SIV_2024 = HardwarePreset(
         ("conversion.efficiency = 0.5", "assumed: typical bidirectional QFC"),
         ("source_fidelity = 0.95, spin_photon_fidelity = 0.95", "assumed"),
         ("emitter.attempt_duration_s = 10 us", "assumed: local part of an attempt (spin reset, reflection)"),
+        (
+            "node.communication_qubits = 1, memory.modes = 1",
+            "recollection (Knaut 2024's abstract, not re-read here): one SiV per node, its electron spin the "
+            "communication qubit and a 29Si nuclear spin the memory; one reflected time-bin photon per attempt",
+        ),
         ("loss_db_per_km = 0.33", "assumed: standard fibre in the O band (1350 nm)"),
         (
             "Knaut 2024: F = 0.86(3) electron-electron at up to 1 Hz (lab); F = 0.69(7) nuclear-nuclear over "
@@ -393,6 +404,13 @@ USTC_RB = HardwarePreset(
         ("scheme of Liu 2024", "published: single-photon interference (cited so by arXiv:2508.17940)"),
         ("conversion.output_wavelength_nm = 1342", "assumed: recollection of Yu 2020's O-band target"),
         ("emitter.excitation_prob = 0.01", "assumed: typical DLCZ write probability"),
+        (
+            "node.communication_qubits = 1, memory.modes = 1",
+            "assumed: one single-mode ensemble per node and link; neither Yu 2020's nor Liu 2024's abstract mentions "
+            "multiplexed memory cells (Liu 2024's concurrent generation on three links is three nodes' links through a "
+            "server node, one each). Multiplexed Rb memories exist (6 x 5 cells, Li et al., arXiv:1909.02185, "
+            "abstract): memory.modes > 1 multiplexes a DLCZ link (network.repeater.node_channels)",
+        ),
         ("all efficiencies, memory times, noise, loss", "assumed: typical of cold-Rb DLCZ set-ups"),
         (
             "Yu 2020: 22 km field fibre by two-photon interference, 50 km coiled fibre by single-photon interference",
@@ -471,6 +489,11 @@ OXFORD_ION_2025 = HardwarePreset(
             "assumed (calibrated): so that eta^2/2 per 1 us attempt gives 182 s^-1 with a 0.8 detector",
         ),
         ("emitter.attempt_duration_s = 1 us", "assumed: ~1 MHz attempt rate"),
+        (
+            "node.communication_qubits = 1",
+            "published: one 88Sr+ network qubit per module (the 43Ca+ qubit is the circuit qubit; Main 2025 abstract "
+            "and Methods)",
+        ),
         ("emitter.two_photon_visibility = 0.9", "assumed: so that F = (1 + V)/2 ~ 0.94"),
         (
             "node.two_qubit_gate_fidelity = 0.98",
@@ -534,7 +557,10 @@ NEAR_TERM = HardwarePreset(
     ),
     loss_db_per_km=0.2,
     bright_state_population=0.05,
-    provenance=(("all values", "assumed: a plausible next-generation node, not an experiment"),),
+    provenance=(
+        ("all values", "assumed: a plausible next-generation node, not an experiment"),
+        ("node.communication_qubits = 1", "assumed: a single-emitter node, as the experiments of the other presets"),
+    ),
 )
 
 IDEAL = HardwarePreset(
@@ -549,7 +575,10 @@ IDEAL = HardwarePreset(
     scheme=HeraldingScheme.DOUBLE_CLICK,
     station=HeraldingStationParams(detector=DetectorParams(efficiency=1.0, dark_count_prob=0.0)),
     loss_db_per_km=0.2,
-    provenance=(("all values", "assumed: the ideal limit; 0.2 dB/km is ultra-low-loss fibre at 1550 nm"),),
+    provenance=(
+        ("all values", "assumed: the ideal limit; 0.2 dB/km is ultra-low-loss fibre at 1550 nm"),
+        ("node.communication_qubits = 1", "assumed: single-emitter nodes; --communication-qubits K multiplexes"),
+    ),
 )
 
 REPEATER_PRESETS: dict[str, HardwarePreset] = {
