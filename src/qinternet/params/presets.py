@@ -158,8 +158,8 @@ _MICIUS2021 = Preset(
         "alone (Liao et al. 2017's 3,551,136 detections in 273 s at 100 MHz, intensities 0.8 / 0.1 / 0 at 50 / 25 / "
         "25 %, quoted second-hand; Chen et al.'s 47.8 kbit/s) show that the 2021 system had at least 4.15 times 2016's "
         "clock x link transmittance over a pass window like 2016's (key <= single-photon detections <= clock x "
-        "transmittance / e); this preset has 2, so the unread upgrade lies in the photons beyond it (a shorter, higher "
-        "averaging window makes up at most ~1.75 of it: tests/validation/test_space_ground_2021.py)."
+        "transmittance / e); this preset has 2, so the unread upgrade lies in the photons beyond it (the model's "
+        "link with it reaches 4.15 only in a pass's culmination second: tests/validation/test_space_ground_2021.py)."
     ),
     devices=replace(
         _MICIUS2017.system,
