@@ -1,9 +1,14 @@
 """The built-in ``beijing-shanghai`` scenario against Chen et al., Nature 589, 214 (2021).
 
-Published: a fibre backbone of more than 2,000 km built with 32 trusted relays between the metropolitan
-networks of Beijing, Jinan, Hefei and Shanghai. The paper's per-link key rates and losses were not
-available here, so the scenario's devices are the lim2014 preset and its relay positions are interpolated
-(its header says so); what can be checked is the structure, and that end-to-end key needs every relay.
+Published: a fibre backbone of more than 2,000 km (Chen et al., abstract) built with 32 trusted relays between
+the metropolitan networks of Beijing, Jinan, Hefei and Shanghai (the 32 is not in Chen et al.'s abstract; the
+abstract of Chen, H.-Z. et al., npj Quantum Inf. (2025), doi:10.1038/s41534-025-01089-8, read at
+https://m.booksci.cn/literaturecn/144802788.htm, says the 2020 network "includes 32 backbone nodes and 4
+metropolitan networks", without saying whether the cities' own nodes are among the 32; Physics World's report
+says "32 trusted relay nodes"). The scenario takes the 32 as relays between the four cities. The paper's
+per-link key rates and losses were not available here, so the scenario's devices are the lim2014 preset and its
+relay positions are interpolated (its header says so); what can be checked is the structure, and that end-to-end
+key needs every relay.
 """
 
 from __future__ import annotations
