@@ -23,7 +23,7 @@ from qinternet.cli.app import root_command
 from qinternet.cli.strict import kind, label, walk
 from qinternet.kms.pki import init_pki
 from tests.apps.conftest import FakeKmes
-from tests.servers import free_port
+from tests.servers import free_port, free_ports
 
 HOSTILE: dict[str, tuple[str, ...]] = {
     "float": ("", "nan", "inf", "-inf", "1e400", "abc", "-1", "1e308"),
@@ -169,7 +169,7 @@ BASES: dict[str, Base] = {
         "--db",
         f"sqlite:///{tmp / 'kms.db'}",
         "--base-port",
-        str(free_port()),
+        str(free_ports(9)),  # bristol-8-user's 9 KMEs, one port each
         "--ops-port",
         str(free_port()),
         "--warm-up",

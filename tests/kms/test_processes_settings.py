@@ -7,13 +7,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
 from qinternet.errors import ParameterError
 from qinternet.kms import processes
-from qinternet.kms.processes import KME_SETTINGS, kme_environment
+from qinternet.kms.processes import KME_SETTINGS, kme_environment, relay_timeout_s
 from qinternet.kms.settings import ServeSettings, load_serve_settings
+from qinternet.kms.topology import KmsTopology, longest_relay_hops
+from tests.servers import free_ports
 
 
 def _parent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ServeSettings:
@@ -55,7 +58,9 @@ def test_run_processes_starts_each_kme_with_that_environment(tmp_path: Path, mon
         return Exited()
 
     plan = SimpleNamespace(
-        settings=parent, topology=SimpleNamespace(kmes={"kme-a", "kme-b"}), files=SimpleNamespace(folder=tmp_path)
+        settings=parent,
+        topology=SimpleNamespace(kmes={"kme-a", "kme-b"}, links=[("kme-a", "kme-b")], sae_kme={}, relays=set()),
+        files=SimpleNamespace(folder=tmp_path),
     )
     spec = SimpleNamespace(nodes=[SimpleNamespace(id="a"), SimpleNamespace(id="b")], links=[])
     with pytest.raises(ParameterError, match="exited"):
@@ -72,3 +77,51 @@ def test_run_processes_starts_each_kme_with_that_environment(tmp_path: Path, mon
         assert environment["QINTERNET_KMS_SAE_QUOTA_BITS"] == "4096.0"
         assert environment["QINTERNET_KMS_RESERVATION_TTL_S"] == "99.0"
         assert environment["QINTERNET_KMS_MAX_KEY_PER_REQUEST"] == "7"
+
+
+def test_serve_chooses_its_mode_from_every_source_and_names_what_does_not_fit(
+    cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """KME processes unless --in-process, an option of one process or a key store / devices setting from the
+    environment or --config says otherwise (never dropped silently); refusals name the option."""
+    net = ["bristol-8-user", "--pki", str(tmp_path / "pki")]
+    cases = [
+        (["--processes", "--db", "sqlite:///x.db"], "--db: is not used with --processes"),
+        (["--in-process", "--processes"], "--in-process: and --processes exclude each other"),
+        (["--in-process", "--state-dir", "s"], "--state-dir: is for KME processes, not used with --in-process"),
+        (["--dashboard", "--relay-timeout", "9s"], "--relay-timeout: is for KME processes, not used with --dashboard"),
+        (["--relay-timeout", "11min"], "--relay-timeout: must be at most 10min"),
+    ]
+    for extra, expected in cases:
+        code, _, err = cli("serve", *net, *extra)
+        assert code == 2, (extra, err)
+        assert f"qinternet: error: {expected}" in err, (extra, err)
+    monkeypatch.setenv("QINTERNET_KMS_DB", f"sqlite:///{tmp_path / 'env.db'}")
+    code, _, err = cli("serve", *net, "--processes")
+    assert code == 2
+    assert "--processes: a db setting (environment or --config) is not used" in err
+    # Without --processes the setting selects one process: served from that store for a moment, then stopped.
+    port = str(free_ports(9))
+    code, out, err = cli("serve", *net, "--warm-up", "0s", "--ops-port", "0", "--base-port", port, "--duration", "0.2s")
+    assert code == 0, err
+    assert "Every KME in this process on one key store" in out
+    assert (tmp_path / "env.db").exists()
+
+
+def test_the_relay_timeout_grows_with_the_longest_relay_path() -> None:
+    """Hops between KMEs with SAEs through trusted KMEs only; 0.5 s a hop, at least 5 s."""
+    line = KmsTopology(
+        sae_kme={"sae-a": "a", "sae-b": "b", "sae-u": "u"},
+        links=(("a", "r1"), ("r1", "r2"), ("r2", "b"), ("a", "u"), ("u", "b")),
+        relays=frozenset({"r1", "r2"}),
+    )
+    # a-u-b would be 2 hops, but u is not trusted: a to b takes the 3 hops through r1 and r2.
+    assert longest_relay_hops(line) == 3
+    assert relay_timeout_s(line) == 5.0
+    chain = KmsTopology(
+        sae_kme={"sae-a": "a", "sae-b": "b"},
+        links=(*((f"n{i}", f"n{i + 1}") for i in range(40)), ("a", "n0"), ("n40", "b")),
+        relays=frozenset(f"n{i}" for i in range(41)),
+    )
+    assert longest_relay_hops(chain) == 42
+    assert relay_timeout_s(chain) == 21.0

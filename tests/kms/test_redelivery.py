@@ -192,6 +192,6 @@ def test_the_setting_from_its_option_variable_and_file(tmp_path: Path, monkeypat
 def test_serve_processes_gives_each_kme_its_window(tmp_path: Path, window_s: float) -> None:
     settings = load_serve_settings(None, {"redelivery_window_s": window_s})
     plan = SimpleNamespace(settings=settings, files=SimpleNamespace(folder=tmp_path))
-    command = kme_command("net.yaml", "a", plan, tmp_path)  # type: ignore[arg-type]
+    command = kme_command("net.yaml", "a", plan, tmp_path, relay_timeout=5.0)  # type: ignore[arg-type]
     given = command[command.index("--redelivery-window") + 1]
     assert redelivery_window_s(given) == window_s  # as qinternet kme reads it

@@ -416,12 +416,12 @@ class DevicePair:
         (:meth:`open` replays what its KMEs hold) pushes only what they lack. ``on_ready`` is called once the
         streams are open and the warm-up pushed (what of it the KMEs acknowledged)."""
         self.open()
-        if self.source.simulated_s < warm_up_s:
-            self.step(warm_up_s)
-        if on_ready is not None:
-            on_ready()
-        start_s, started = self.source.simulated_s, clock()
         try:
+            if self.source.simulated_s < warm_up_s:
+                self.step(warm_up_s)
+            if on_ready is not None:
+                on_ready()
+            start_s, started = self.source.simulated_s, clock()
             while True:
                 elapsed = clock() - started
                 self.step(start_s + speed * elapsed)

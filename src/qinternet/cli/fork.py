@@ -31,9 +31,13 @@ class ForkedProcess:
     def poll(self) -> int | None:
         """The exit status if it has exited (it is reaped), else None."""
         if self.returncode is None:
-            pid, status = os.waitpid(self.pid, os.WNOHANG)
-            if pid == self.pid:
-                self.returncode = os.waitstatus_to_exitcode(status)
+            try:
+                pid, status = os.waitpid(self.pid, os.WNOHANG)
+            except ChildProcessError:  # reaped already (SIGCHLD ignored): its status is lost, as Popen has it
+                self.returncode = 0
+            else:
+                if pid == self.pid:
+                    self.returncode = os.waitstatus_to_exitcode(status)
         return self.returncode
 
     def wait(self, timeout: float | None = None) -> int:
@@ -78,6 +82,7 @@ def fork_child(argv: Sequence[str], environment: Mapping[str, str] | None = None
         logger.warning("forking with %d threads running", threading.active_count())
     sys.stdout.flush()
     sys.stderr.flush()
+    parent = os.getpid()
     pid = os.fork()
     if pid:
         return ForkedProcess(pid)
@@ -85,6 +90,9 @@ def fork_child(argv: Sequence[str], environment: Mapping[str, str] | None = None
     try:  # the child: never returns into the parent's code
         signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        _end_with_parent()
+        if os.getppid() != parent:  # the parent died before the line above: stop now
+            raise SystemExit(1)
         os.environ.update(environment or {})
         devnull = os.open(os.devnull, os.O_RDONLY)
         os.dup2(devnull, 0)
@@ -102,3 +110,21 @@ def fork_child(argv: Sequence[str], environment: Mapping[str, str] | None = None
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)
+
+
+_PR_SET_PDEATHSIG = 1
+"""prctl(2) option: the signal a process gets when the thread that forked it ends."""
+
+
+def _end_with_parent() -> None:
+    """Have the kernel send SIGTERM to this child when ``serve`` dies, even by SIGKILL (Linux; elsewhere
+    nothing): no KME or device is left orphaned holding its port."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    except (OSError, AttributeError):  # no prctl in this C library: the child then outlives a killed parent
+        logger.debug("prctl(PR_SET_PDEATHSIG) not available")

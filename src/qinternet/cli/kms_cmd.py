@@ -191,6 +191,13 @@ def serve(
         float | None,
         typer.Option(help="With --processes: most key of one block the devices push, as qinternet device's (1e6)."),
     ] = None,
+    relay_timeout: Annotated[
+        str | None,
+        typer.Option(
+            help="With --processes: longest a relay may take, as qinternet kme's "
+            "(0.5 s per hop of the longest relay path, at least 5 s).",
+        ),
+    ] = None,
 ) -> None:
     """Serve every node's KME with the ETSI GS QKD 014 API over mutual TLS, each KME a process of its own.
 
@@ -210,23 +217,26 @@ def serve(
         "--db": db,
         "--attack": attack,
         "--dashboard": dashboard,
-        "--devices": devices,
+        "--devices": None if processes and devices == "external" else devices,  # what KME processes have
     }
     given = [option for option, value in one_process.items() if value]
     if processes and in_process:
         raise ParameterError("--in-process", "and --processes exclude each other: give one")
-    if processes:
-        for option in given:
-            raise ParameterError(option, "is not used with --processes (it acts on links running in one process)")
-    processes = processes or not (in_process or given)
-    if processes:
-        devices = "external"
-        if max_block_bits is not None and not (math.isfinite(max_block_bits) and 256 <= max_block_bits <= 1e12):
-            raise ParameterError("--max-block-bits", f"must be between 256 and 1e12, got {max_block_bits}")
-    else:
-        for option, value in (("--state-dir", state_dir), ("--max-block-bits", max_block_bits)):
+    for option in given if processes else []:
+        raise ParameterError(option, "is not used with --processes (each KME has its own store, devices push the key)")
+    processes_only = {"--state-dir": state_dir, "--max-block-bits": max_block_bits, "--relay-timeout": relay_timeout}
+    if in_process or given:
+        for option, value in processes_only.items():
             if value is not None:
-                raise ParameterError(option, "is for the KME processes (--processes), not --in-process")
+                why = "--in-process" if in_process else f"{given[0]} (one process for every KME)"
+                raise ParameterError(option, f"is for KME processes, not used with {why}")
+    timeout_s: float | None = None
+    if max_block_bits is not None and not (math.isfinite(max_block_bits) and 256 <= max_block_bits <= 1e12):
+        raise ParameterError("--max-block-bits", f"must be between 256 and 1e12, got {max_block_bits}")
+    if relay_timeout is not None:
+        timeout_s = parse_duration_option(relay_timeout, "--relay-timeout")
+        if timeout_s > 600:
+            raise ParameterError("--relay-timeout", f"must be at most 10min, got {relay_timeout!r}")
     spec = scenario_named(scenario)
     if attack:
         from qinternet.network.run import apply_run_options
@@ -258,6 +268,13 @@ def serve(
             "devices": devices,
         },
     )
+    # A key store or links set by the environment or --config are the one-process mode's too (never dropped).
+    sourced = sorted({"db", "devices"} & settings.model_fields_set - {"devices" if processes else ""})
+    if processes and "db" in sourced:
+        raise ParameterError("--processes", "a db setting (environment or --config) is not used: each KME has its own")
+    processes = processes or not (in_process or given or sourced)
+    if processes:
+        settings = settings.model_copy(update={"devices": "external"})
     if processes and settings.ops_port:
         count = len({n.id for n in spec.nodes})
         if settings.ops_port + count - 1 > 65535:
@@ -287,7 +304,7 @@ def serve(
     )
     if processes:
         state = state_dir or Path("kme-state")
-        _serve_processes(scenario, spec, plan, state, announce, stop_after, max_block_bits or 1e6)
+        _serve_processes(scenario, spec, plan, state, announce, stop_after, max_block_bits or 1e6, timeout_s)
         return
     side_apps = [_dashboard_app(settings.ops_host, dashboard_port)] if dashboard else []
     run_service(
@@ -312,6 +329,7 @@ def _serve_processes(
     announce: Callable[[list[KmeServer]], None],
     stop_after: float | None,
     max_block_bits: float,
+    relay_timeout_s: float | None,
 ) -> None:
     """``serve --processes``: the KMEs and devices as processes (:mod:`qinternet.kms.processes`)."""
     from qinternet.cli.fork import fork_child, preload
@@ -326,6 +344,7 @@ def _serve_processes(
             "to each other): delete them and run again to re-sign them",
         )
     check_output_folder(state_dir, "--state-dir")
+    _check_ports(plan)
     try:
         state_dir.mkdir(exist_ok=True, mode=0o700)
     except OSError as exc:
@@ -340,7 +359,29 @@ def _serve_processes(
         stop_after_s=stop_after,
         max_block_bits=max_block_bits,
         start_child=fork_child,
+        relay_timeout=relay_timeout_s,
     )
+
+
+def _check_ports(plan: KmsPlan) -> None:
+    """Every KME's port and ops port free, or one line naming the option before any process starts (each KME
+    binds its own later; one taken in between stops serve with that KME's line)."""
+    from qinternet.kms.processes import ops_ports
+    from qinternet.kms.service import listen_on
+
+    settings = plan.settings
+    kmes = sorted(plan.topology.kmes)
+    wanted = [
+        (settings.host, settings.base_port + i, ("--host", "--base-port", f"{kme}'s port"))
+        for i, kme in enumerate(kmes)
+    ]
+    wanted += [
+        (settings.ops_host, port, ("--ops-host", "--ops-port", f"{kme}'s ops port"))
+        for kme, port in ops_ports(kmes, settings.ops_port).items()
+        if port
+    ]
+    for host, port, options in wanted:
+        listen_on(host, port, options=options).close()
 
 
 def _dashboard_app(host: str, port: int | None) -> SideApp:
@@ -372,7 +413,7 @@ def _print_endpoints(
     table = Table(title=f"{name}: KMEs serving ETSI GS QKD 014 over mutual TLS")
     own_ops = processes and bool(settings.ops_port)
     for column in ("KME", "URL", "its SAEs (certificate, key)", *(["status, /metrics"] if own_ops else [])):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")  # whole addresses, also in a narrow or non-terminal output
     attached: dict[str, list[str]] = {}
     for sae, kme in sae_kme.items():
         attached.setdefault(kme, []).append(sae)

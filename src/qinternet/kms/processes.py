@@ -13,7 +13,7 @@ Each child is a process of its own (its own memory, store, port and certificate;
 others running) running the command line ``qinternet kme ...`` / ``qinternet device ...`` (:func:`kme_command`).
 ``serve`` starts them with :func:`qinternet.cli.fork.fork_child`: a ``fork`` of itself after importing what they
 need, rather than :func:`spawn_child`'s ``python -m qinternet``, because an interpreter that imports qinternet,
-FastAPI, uvicorn, SQLAlchemy and the link models takes about 2.7 s of CPU and 215 MB: the 72 processes of
+FastAPI, uvicorn, SQLAlchemy and the link models takes about 2.7 s of CPU and 215 MB: the 71 children of
 ``beijing-shanghai`` took over 100 s to start on 2 cores that way and did not fit :data:`START_TIMEOUT_S`
 under load; forked, they start in seconds and share the imported pages until they write them. ``qinternet kme``
 and ``qinternet device`` (what an operator runs on separate machines, docs/kme-processes.md) are unchanged.
@@ -43,6 +43,7 @@ from qinternet.kms.node import peer_urls
 from qinternet.kms.prepare import KmsPlan
 from qinternet.kms.settings import ServeSettings
 from qinternet.kms.tls import KmeServer, SignalStop
+from qinternet.kms.topology import KmsTopology, longest_relay_hops
 from qinternet.network.schema import Scenario
 from qinternet.outputs import write_file
 
@@ -55,6 +56,7 @@ __all__ = [
     "kme_command",
     "kme_environment",
     "ops_ports",
+    "relay_timeout_s",
     "run_processes",
     "spawn_child",
 ]
@@ -103,11 +105,35 @@ class Child:
     process: ChildProcess
 
 
+RELAY_TIMEOUT_PER_HOP_S = 0.5
+"""What :func:`relay_timeout_s` allows each hop of the network's longest relay path (a hop is a commit and a
+request between two KMEs: 15-30 ms at the benchmark's load, benchmarks/README.md item 16, and several times
+that with 71 children on 2 cores)."""
+MIN_RELAY_TIMEOUT_S = 5.0
+"""``qinternet kme``'s default ``--relay-timeout``, the least :func:`relay_timeout_s` gives."""
+
+
+def relay_timeout_s(topology: KmsTopology) -> float:
+    """The relay timeout ``serve`` gives its KMEs: :data:`RELAY_TIMEOUT_PER_HOP_S` per hop of the longest relay
+    path (:func:`~.topology.longest_relay_hops`; a relay's steps are sent on hop after hop, so its time grows
+    with its path), at least :data:`MIN_RELAY_TIMEOUT_S` and at most 10 min. ``beijing-shanghai``: 35 hops,
+    17.5 s."""
+    return min(600.0, max(MIN_RELAY_TIMEOUT_S, RELAY_TIMEOUT_PER_HOP_S * longest_relay_hops(topology)))
+
+
 def kme_command(
-    scenario: str, node: str, plan: KmsPlan, state_dir: Path, *, ready_file: Path | None = None, ops_port: int = 0
+    scenario: str,
+    node: str,
+    plan: KmsPlan,
+    state_dir: Path,
+    *,
+    ready_file: Path | None = None,
+    ops_port: int = 0,
+    relay_timeout: float | None = None,
 ) -> list[str]:
     """The ``qinternet kme`` command line of ``node``'s KME in ``plan`` (its store in ``state_dir``; its
-    ``/metrics`` and status page on ``ops_port`` at ``plan.settings.ops_host``, none for 0)."""
+    ``/metrics`` and status page on ``ops_port`` at ``plan.settings.ops_host``, none for 0; ``relay_timeout``
+    seconds, default :func:`relay_timeout_s` of the plan's topology)."""
     settings = plan.settings
     command = [
         *(sys.executable, "-m", "qinternet", "kme", "--node", node, "--scenario", scenario),
@@ -115,6 +141,7 @@ def kme_command(
         *("--host", settings.host, "--pool-capacity-bits", f"{settings.pool_capacity_bits:g}"),
         *("--log-format", settings.log_format),
         *("--redelivery-window", repr(settings.redelivery_window_s)),
+        *("--relay-timeout", f"{relay_timeout if relay_timeout is not None else relay_timeout_s(plan.topology)!r}s"),
     ]
     if settings.master_key_file is not None:
         command += ["--master-key-file", str(settings.master_key_file)]
@@ -162,12 +189,14 @@ def run_processes(
     stop_after_s: float | None = None,
     max_block_bits: float = 1e6,
     start_child: ChildStarter = spawn_child,
+    relay_timeout: float | None = None,
 ) -> None:
     """Run the network of ``plan`` as processes until ^C, SIGTERM or ``stop_after_s`` (module docstring).
 
     ``scenario`` is what the children are given (a built-in name or a file); ``spec`` is it read;
     ``max_block_bits`` the most key of a block the devices push; ``start_child`` starts each child (``serve``
-    forks them, :func:`qinternet.cli.fork.fork_child`).
+    forks them, :func:`qinternet.cli.fork.fork_child`); ``relay_timeout`` the KMEs' (seconds; default
+    :func:`relay_timeout_s`).
 
     Raises:
         ParameterError: a KME that exits or is not ready in time (``--processes``, with its last log line).
@@ -181,7 +210,15 @@ def run_processes(
             node_of = {kme_id(n.id): n.id for n in spec.nodes}
             ops = ops_ports(list(urls), settings.ops_port)
             for kme in sorted(urls):
-                command = kme_command(scenario, node_of[kme], plan, state_dir, ready_file=ready[kme], ops_port=ops[kme])
+                command = kme_command(
+                    scenario,
+                    node_of[kme],
+                    plan,
+                    state_dir,
+                    ready_file=ready[kme],
+                    ops_port=ops[kme],
+                    relay_timeout=relay_timeout,
+                )
                 children.append(Child(kme, start_child(command[3:], kme_environment(settings))))
             _wait_ready(children, ready, "KMEs started", START_TIMEOUT_S)
             warmed = {link.id: Path(scratch) / f"device-{i}.json" for i, link in enumerate(spec.links)}
@@ -225,18 +262,20 @@ def _wait_ready(children: Sequence[Child], ready: dict[str, Path], what: str, ti
         MofNCompleteColumn(),
         console=Console(stderr=True),
         transient=True,
+        auto_refresh=False,  # no refresh thread: the next children are forked from this process
     ) as progress:
         bar = progress.add_task(what, total=len(ready))
         while (done := sum(path.exists() for path in ready.values())) < len(ready):
             progress.update(bar, completed=done)
+            progress.refresh()
             for child in children:
                 if child.process.poll() is not None:
                     raise ParameterError(
-                        "--processes", f"{child.name} exited with status {child.process.returncode} while starting"
+                        "serve", f"{child.name} exited with status {child.process.returncode} while starting"
                     )
             if time.monotonic() > deadline:
                 late = sorted(name for name, path in ready.items() if not path.exists())
-                raise ParameterError("--processes", f"{', '.join(late[:5])} not ready in {timeout_s:g} s ({what})")
+                raise ParameterError("serve", f"{', '.join(late[:5])} not ready in {timeout_s:g} s ({what})")
             time.sleep(0.05)
 
 
@@ -254,15 +293,19 @@ def _watch(children: Sequence[Child], stop: SignalStop, stop_after_s: float | No
 
 
 def _stop_all(children: Sequence[Child]) -> None:
-    """SIGTERM every child still running, then SIGKILL those still running after :data:`STOP_GRACE_S`."""
-    for child in children:
-        if child.process.poll() is None:
-            child.process.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + STOP_GRACE_S
-    for child in children:
-        try:
-            child.process.wait(timeout=max(0.0, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            logger.warning("%s did not stop in %g s: killed", child.name, STOP_GRACE_S)
-            child.process.kill()
-            child.process.wait()
+    """SIGTERM every child still running, the devices first (they CLOSE their streams at KMEs still up), then
+    SIGKILL those still running after :data:`STOP_GRACE_S`."""
+    devices = [child for child in children if child.name.startswith("device ")]
+    kmes = [child for child in children if not child.name.startswith("device ")]
+    for group in (devices, kmes):
+        for child in group:
+            if child.process.poll() is None:
+                child.process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + STOP_GRACE_S
+        for child in group:
+            try:
+                child.process.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                logger.warning("%s did not stop in %g s: killed", child.name, STOP_GRACE_S)
+                child.process.kill()
+                child.process.wait()

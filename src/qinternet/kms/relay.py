@@ -851,7 +851,7 @@ class RelayService:
             try:
                 response = await self.client.post(relay.path[1], "ext_keys", relay.message, left)
             except PeerUnreachableError as exc:
-                why = f"{relay.path[1]} unreachable ({type(exc).__name__})"
+                why = f"{relay.path[1]} unreachable ({exc})"
             else:
                 ack = response.json().get("ack_status") if response.status_code == 200 else None
                 if ack == _RELAYED:
@@ -1055,7 +1055,7 @@ class RelayService:
         try:
             response = await self.client.post(following, "ext_keys", json.loads(outgoing), left)
         except PeerUnreachableError as exc:
-            return ack | {"ack_status": _UNREACHABLE, "message": f"{following} unreachable ({type(exc).__name__})"}
+            return ack | {"ack_status": _UNREACHABLE, "message": f"{following} unreachable ({exc})"}
         if response.status_code != 200:
             return ack | {"ack_status": _FAILED, "message": f"{following} answered {response.status_code}"}
         answer: dict[str, Any] = response.json()

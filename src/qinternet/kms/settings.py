@@ -178,7 +178,9 @@ def load_serve_settings(config_file: Path | None, overrides: dict[str, Any]) -> 
         if error["type"] == "extra_forbidden":
             reason = f"is not a setting (the settings: {', '.join(ServeSettings.model_fields)})"
         raise ParameterError(_source(name, given), reason) from None
-    return ServeSettings.model_validate(settings.model_dump())
+    # Only what a source gave: the result's ``model_fields_set`` says which settings were given (by an option,
+    # the environment or the file), the others keep their defaults.
+    return ServeSettings.model_validate(settings.model_dump(include=set(settings.model_fields_set)))
 
 
 def _source(name: str, given: dict[str, Any]) -> str:

@@ -13,7 +13,7 @@ from functools import cached_property
 
 from qinternet.network.routing import KeyGraph, fewest_hops, path_nodes, widest_path
 
-__all__ = ["KeyLimits", "KmsTopology", "PoolLevel"]
+__all__ = ["KeyLimits", "KmsTopology", "PoolLevel", "longest_relay_hops"]
 
 PoolLevel = Callable[[str, str], int]
 """Bytes of key the pool of the link between two KMEs holds (as a key store sees it now)."""
@@ -119,3 +119,28 @@ class _LinkLevels:
 
     def __getitem__(self, link: int, /) -> float:
         return 0.0 if link in self._out else self._pool_bytes(*self._links[link])
+
+
+def longest_relay_hops(topology: KmsTopology) -> int:
+    """Hops of the longest of the shortest paths between two KMEs with SAEs, through trusted KMEs only (the
+    most links a relay crosses when routing takes the fewest; 0 without two such KMEs joined)."""
+    neighbours: dict[str, set[str]] = {}
+    for a, b in topology.links:
+        neighbours.setdefault(a, set()).add(b)
+        neighbours.setdefault(b, set()).add(a)
+    ends = set(topology.sae_kme.values())
+    longest = 0
+    for start in ends:
+        hops, frontier = {start: 0}, [start]
+        while frontier:
+            following = []
+            for kme in frontier:
+                if kme != start and kme not in topology.relays:
+                    continue  # key passes only through trusted KMEs
+                for peer in neighbours.get(kme, ()):
+                    if peer not in hops:
+                        hops[peer] = hops[kme] + 1
+                        following.append(peer)
+            frontier = following
+        longest = max([longest, *(n for kme, n in hops.items() if kme in ends)])
+    return longest

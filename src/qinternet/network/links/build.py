@@ -70,8 +70,9 @@ def build_links(
 
     ``only``: just the links at these indices (in order), e.g. the one link a ``qinternet device`` runs. A
     fibre link's engine depends on its own spec alone, so only the chosen fibre links are built; the links of
-    other kinds may depend on their siblings (the pairs of one entanglement source share detectors, a
-    satellite serves one ground station at a time), so every link of a kind with a chosen link is built."""
+    other kinds may depend on their siblings (the pairs of one entanglement source share detectors), so every
+    link of a kind with a chosen link is built (the same engines as the whole build, checked for the fibre,
+    entanglement and free-space links of the built-in scenarios)."""
     chosen = list(range(len(scenario.links))) if only is None else sorted(set(only))
     kinds = {scenario.links[i].kind for i in chosen}
     built = [
