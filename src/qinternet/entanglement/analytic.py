@@ -189,7 +189,7 @@ def _next_level_sequential(
 class _Dephased:
     """A level's laws when attempts dephase (see the module's docstring): ``p(t) = P(T = t)``,
     ``omega(t) = E[W; T = t]``, ``phi(t) = E[x**F; T = t]``, ``psi(t) = E[W x**F; T = t]`` with ``F`` the attempts
-    of the span's first elementary link, float64, each of shape (N,)."""
+    of the span's first elementary link, float64, each of shape (N,) (``phi``, ``psi`` empty at the top level)."""
 
     p: FloatArray
     omega: FloatArray
@@ -197,10 +197,13 @@ class _Dephased:
     psi: FloatArray
 
 
-def _next_level_dephased(level: _Dephased, p_swap: float, cutoff: int | None, decay: float) -> _Dephased:
+def _next_level_dephased(
+    level: _Dephased, p_swap: float, cutoff: int | None, decay: float, *, top: bool = False
+) -> _Dephased:
     """Level k's laws from level k-1's, halves made in turn, the waiting half dephased by the attempts of the
     other half's first elementary link (the recursion of the module's docstring; as in
-    :func:`_next_level_sequential`, every sum runs on a grid of 2N with its inputs on 0 .. N-1)."""
+    :func:`_next_level_sequential`, every sum runs on a grid of 2N with its inputs on 0 .. N-1). ``top``: the
+    end-to-end level, which nothing waits for: ``phi`` and ``psi`` are left empty (half the FFTs)."""
     p, omega, phi, psi = level.p, level.omega, level.phi, level.psi
     n = len(p)
     size = fft.next_fast_len(2 * n, real=True)
@@ -214,23 +217,29 @@ def _next_level_dephased(level: _Dephased, p_swap: float, cutoff: int | None, de
     def on_grid(spectrum: NDArray[np.complex128]) -> FloatArray:
         return np.asarray(fft.irfft(spectrum, size)[:n], dtype=np.float64)
 
+    beyond = 0.0 if cutoff is None else max(0.0, 1.0 - float(np.sum(p[: cutoff + 1])))  # P(T_B > tau)
+
+    def failed_rounds(passed: FloatArray, first: FloatArray) -> NDArray[np.complex128]:
+        """``p_swap / (1 - DFT(failed))``: the renewal over failed rounds (swap failed, or cut off)."""
+        failed = (1.0 - p_swap) * passed
+        if cutoff is not None and cutoff < n:
+            failed[cutoff:] += first[: n - cutoff] * beyond
+        return np.asarray(p_swap / (1.0 - fft.rfft(failed, size)), dtype=np.complex128)
+
     passed = on_grid(fft.rfft(p, size) * b_p)
-    passed_x = on_grid(fft.rfft(phi, size) * b_p)
     weight = on_grid(fft.rfft(omega, size) * b_psi)
-    weight_x = on_grid(fft.rfft(psi, size) * b_psi)
-    failed = (1.0 - p_swap) * passed
-    failed_x = (1.0 - p_swap) * passed_x
-    if cutoff is not None and cutoff < n:
-        beyond = max(0.0, 1.0 - float(np.sum(p[: cutoff + 1])))  # P(T_B > tau)
-        failed[cutoff:] += p[: n - cutoff] * beyond
-        failed_x[cutoff:] += phi[: n - cutoff] * beyond
-    renewal = p_swap / (1.0 - fft.rfft(failed, size))
-    renewal_x = p_swap / (1.0 - fft.rfft(failed_x, size))
+    renewal = failed_rounds(passed, p)
     p_next = np.clip(on_grid(fft.rfft(passed, size) * renewal), 0.0, None)
+    omega_next = np.clip(on_grid(fft.rfft(weight, size) * renewal), 0.0, p_next)
+    if top:
+        return _Dephased(p=p_next, omega=omega_next, phi=np.empty(0), psi=np.empty(0))
+    passed_x = on_grid(fft.rfft(phi, size) * b_p)
+    weight_x = on_grid(fft.rfft(psi, size) * b_psi)
+    renewal_x = failed_rounds(passed_x, phi)
     phi_next = np.clip(on_grid(fft.rfft(passed_x, size) * renewal_x), 0.0, p_next)
     return _Dephased(
         p=p_next,
-        omega=np.clip(on_grid(fft.rfft(weight, size) * renewal), 0.0, p_next),
+        omega=omega_next,
         phi=phi_next,
         psi=np.clip(on_grid(fft.rfft(weight_x, size) * renewal_x), 0.0, phi_next),
     )
@@ -260,8 +269,10 @@ def chain_distribution(
         # F = T for an elementary link: phi(t) = x**t p(t) (0**0 = 1 at t = 0, where p is 0)
         phi = p * np.power(attempt_factor, t)
         level_x = _Dephased(p=p, omega=omega, phi=phi, psi=params.w0 * phi)
-        for _ in range(params.levels):
-            level_x = _next_level_dephased(level_x, params.p_swap, params.cutoff_attempts, params.decay_per_attempt)
+        for k in range(1, params.levels + 1):
+            level_x = _next_level_dephased(
+                level_x, params.p_swap, params.cutoff_attempts, params.decay_per_attempt, top=k == params.levels
+            )
         return level_x.p, level_x.omega
     level = _next_level_sequential if params.sequential else _next_level
     for _ in range(params.levels):
