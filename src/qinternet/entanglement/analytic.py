@@ -42,9 +42,9 @@ each entanglement attempt of the node's emitter flips the phase of every qubit s
 by ``x = 1 - 2 p_d`` per attempt (a Werner-like component run through this engine with ``x``; the Z-type one with
 ``x = 1``). With one communication qubit per node the halves of a swap are made in turn (sequential): A first,
 then B while A waits, and A's qubit at the swapping node sees every attempt of B's *first* elementary link, over
-all of B's rounds (its regenerations after failed swaps and cut-offs included), ``F_B`` of them; A's other end
-and B see no attempt of their own nodes meanwhile (the chain sampler's model,
-:class:`qinternet.entanglement.chain.ChainModel`). So a passing round gives::
+all of B's rounds (its regenerations after failed swaps and cut-offs included), ``F_B`` of them; A's qubit at its
+other end sees none (that node is idle while B is made; B's own waits are inside ``W_B``), the chain sampler's model
+(:class:`qinternet.entanglement.chain.ChainModel`). So a passing round gives::
 
     W_S = W_A W_B a**T_B x**F_B,        and the span's own first-link attempts F_S = sum over its rounds of F_A.
 
