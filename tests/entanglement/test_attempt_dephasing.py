@@ -43,7 +43,7 @@ from qinternet.network.repeater import (
 )
 from qinternet.network.repeater_events import run_events
 from qinternet.params.hardware import MemoryParams
-from qinternet.params.repeater_presets import REPEATER_PRESETS, repeater_preset
+from qinternet.params.repeater_presets import REPEATER_PRESETS, HardwarePreset, repeater_preset
 from qinternet.physics.memory import attempt_dephasing_prob, attempts_coherence, attempts_to_1e
 from qinternet.states import bell
 
@@ -287,15 +287,28 @@ def test_the_exact_engine_agrees_with_the_sampler_on_nested_chains(
     assert abs(mean[2] - waiting_time_and_werner(whole_wait).mean_werner) > 10 * se[2]
 
 
-MAIN_NEAR_TERM_5 = (0.6330012279838018, 0.14679901415770988)
-"""near-term, 5 nodes over 100 km, exact engine: fidelity and mean waiting time (s) before the engine took attempt
-dephasing beyond three nodes (main at d15b2fa); no attempt dephasing in that preset."""
+def _without_attempt_dephasing(name: str) -> HardwarePreset:
+    preset = repeater_preset(name)
+    memory = dataclasses.replace(preset.node.memory, attempt_phase_spread_rad=0.0)
+    return dataclasses.replace(preset, node=dataclasses.replace(preset.node, memory=memory))
 
 
-def test_without_attempt_dephasing_the_exact_numbers_are_unchanged() -> None:
-    result = run_repeater_chain(RepeaterSettings(preset="near-term", nodes=5, length_km=100.0), ChainEngine.ANALYTIC)
-    assert result.mean_fidelity == pytest.approx(MAIN_NEAR_TERM_5[0], rel=1e-12)
-    assert result.waiting_time_s.mean == pytest.approx(MAIN_NEAR_TERM_5[1], rel=1e-12)
+@pytest.mark.parametrize(
+    ("preset", "nodes", "length_km", "fidelity", "waiting_s"),
+    [
+        ("near-term", 5, 100.0, 0.6330012279838018, 0.14679901415770988),
+        ("delft-nv-2021", 3, 0.03, 0.5272940388706168, 0.15834408080797752),
+    ],
+)
+def test_without_attempt_dephasing_the_exact_numbers_are_unchanged(
+    preset: str, nodes: int, length_km: float, fidelity: float, waiting_s: float
+) -> None:
+    # the figures of the exact engine before it took attempt dephasing beyond three nodes (main at d15b2fa), with
+    # attempt_phase_spread_rad = 0 (near-term has none; delft-nv-2021's set to 0)
+    settings = RepeaterSettings(preset=preset, nodes=nodes, length_km=length_km)
+    result = run_repeater_chain(settings, ChainEngine.ANALYTIC, hardware=_without_attempt_dephasing(preset))
+    assert result.mean_fidelity == pytest.approx(fidelity, rel=1e-12)
+    assert result.waiting_time_s.mean == pytest.approx(waiting_s, rel=1e-12)
 
 
 def test_delft_nv_five_nodes_both_engines_agree() -> None:
