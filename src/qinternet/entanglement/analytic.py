@@ -33,6 +33,44 @@ arXiv:2005.04946 (LCE). Level k is computed from level k-1 on the times t = 0 ..
 The sums over the window of the cut-off, ``sum_{d=1..tau} x(t-d) a**d``, are differences of cumulative sums
 without decoherence and short direct or FFT convolutions with it. A level costs five to eight real FFTs of
 about 2N points.
+
+**Memories dephased by their node's attempts** (``attempt_factor`` ``x`` < 1, sequential chains only). In NV nodes
+each entanglement attempt of the node's emitter flips the phase of every qubit stored at the node with probability
+``p_d`` (Kalb et al., PRA 97, 062330 (2018), eq. (2): the coherence after ``N`` attempts is
+``[1 - alpha (1 - exp(-(dw tau_d)**2 / 2))]**N = (1 - 2 p_d)**N``;
+:func:`qinternet.physics.memory.attempt_dephasing_prob`), which multiplies the pair's two coherence components
+by ``x = 1 - 2 p_d`` per attempt (a Werner-like component run through this engine with ``x``; the Z-type one with
+``x = 1``). With one communication qubit per node the halves of a swap are made in turn (sequential): A first,
+then B while A waits, and A's qubit at the swapping node sees every attempt of B's *first* elementary link, over
+all of B's rounds (its regenerations after failed swaps and cut-offs included), ``F_B`` of them; A's qubit at its
+other end sees none (that node is idle while B is made; B's own waits are inside ``W_B``), the chain sampler's model
+(:class:`qinternet.entanglement.chain.ChainModel`). So a passing round gives::
+
+    W_S = W_A W_B a**T_B x**F_B,        and the span's own first-link attempts F_S = sum over its rounds of F_A.
+
+``F_B`` is not a function of ``T_B`` above the lowest level (B's first link is a part of its time), so each level
+also carries, beside ``p`` and ``omega``,
+
+* ``phi(t) = E[x**F ; T = t]`` and ``psi(t) = E[W x**F ; T = t]``,
+
+from the elementary link, where ``F = T ~ Geom(p_gen)``: ``phi(t) = x**t p(t)``, ``psi = w0 phi`` (a probability
+generating function: ``sum_t phi(t) = E[x**T] = p_gen x / (1 - (1 - p_gen) x)``). A and B being independent, the
+round's quantities are convolutions (``d = T_B <= tau``)::
+
+    passed(t)   = sum_d p(t-d) p(d)                  passed_x(t) = sum_d phi(t-d) p(d)
+    weight(t)   = sum_d omega(t-d) psi(d) a**d       weight_x(t) = sum_d psi(t-d) psi(d) a**d
+    failed(t)   = (1 - p_swap) passed(t)   + p(t - tau)   P(T > tau)
+    failed_x(t) = (1 - p_swap) passed_x(t) + phi(t - tau) P(T > tau)
+
+and since ``x**F_S`` is a product over i.i.d. rounds, the renewal sum of each weighted law is the geometric series
+of its own failed rounds::
+
+    p' = p_swap passed G,  omega' = p_swap weight G,  G = (delta - failed)^{*-1},
+    phi' = p_swap passed_x G_x,  psi' = p_swap weight_x G_x,  G_x = (delta - failed_x)^{*-1}.
+
+On three nodes (one level, ``F_B = T_B``) this is the decay ``(a x)**d`` of the waiting link: the mean
+``w0**2 E[(a x)**G]``, ``G ~ Geom(p_gen)``. With ``x = 1``, ``phi = p`` and ``psi = omega`` and the recursion is
+the one above. A level costs about twice the FFTs.
 """
 
 from __future__ import annotations
@@ -147,9 +185,79 @@ def _next_level_sequential(
     return p_next, omega_next
 
 
-def chain_distribution(params: AbstractChainParams, truncation: int) -> tuple[FloatArray, FloatArray]:
+@dataclass(frozen=True, slots=True)
+class _Dephased:
+    """A level's laws when attempts dephase (see the module's docstring): ``p(t) = P(T = t)``,
+    ``omega(t) = E[W; T = t]``, ``phi(t) = E[x**F; T = t]``, ``psi(t) = E[W x**F; T = t]`` with ``F`` the attempts
+    of the span's first elementary link, float64, each of shape (N,) (``phi``, ``psi`` empty at the top level)."""
+
+    p: FloatArray
+    omega: FloatArray
+    phi: FloatArray
+    psi: FloatArray
+
+
+def _next_level_dephased(
+    level: _Dephased, p_swap: float, cutoff: int | None, decay: float, *, top: bool = False
+) -> _Dephased:
+    """Level k's laws from level k-1's, halves made in turn, the waiting half dephased by the attempts of the
+    other half's first elementary link (the recursion of the module's docstring; as in
+    :func:`_next_level_sequential`, every sum runs on a grid of 2N with its inputs on 0 .. N-1). ``top``: the
+    end-to-end level, which nothing waits for: ``phi`` and ``psi`` are left empty (half the FFTs)."""
+    p, omega, phi, psi = level.p, level.omega, level.phi, level.psi
+    n = len(p)
+    size = fft.next_fast_len(2 * n, real=True)
+    reach = n if cutoff is None else min(cutoff + 1, n)
+    p_window = np.zeros(n)
+    p_window[:reach] = p[:reach]
+    psi_window = np.zeros(n)
+    psi_window[:reach] = psi[:reach] * decay ** np.arange(reach, dtype=np.float64)
+    b_p, b_psi = fft.rfft(p_window, size), fft.rfft(psi_window, size)  # the second half's, d <= tau
+
+    def on_grid(spectrum: NDArray[np.complex128]) -> FloatArray:
+        return np.asarray(fft.irfft(spectrum, size)[:n], dtype=np.float64)
+
+    beyond = 0.0 if cutoff is None else max(0.0, 1.0 - float(np.sum(p[: cutoff + 1])))  # P(T_B > tau)
+
+    def failed_rounds(passed: FloatArray, first: FloatArray) -> NDArray[np.complex128]:
+        """``p_swap / (1 - DFT(failed))``: the renewal over failed rounds (swap failed, or cut off)."""
+        failed = (1.0 - p_swap) * passed
+        if cutoff is not None and cutoff < n:
+            failed[cutoff:] += first[: n - cutoff] * beyond
+        return np.asarray(p_swap / (1.0 - fft.rfft(failed, size)), dtype=np.complex128)
+
+    passed = on_grid(fft.rfft(p, size) * b_p)
+    weight = on_grid(fft.rfft(omega, size) * b_psi)
+    renewal = failed_rounds(passed, p)
+    p_next = np.clip(on_grid(fft.rfft(passed, size) * renewal), 0.0, None)
+    omega_next = np.clip(on_grid(fft.rfft(weight, size) * renewal), 0.0, p_next)
+    if top:
+        return _Dephased(p=p_next, omega=omega_next, phi=np.empty(0), psi=np.empty(0))
+    passed_x = on_grid(fft.rfft(phi, size) * b_p)
+    weight_x = on_grid(fft.rfft(psi, size) * b_psi)
+    renewal_x = failed_rounds(passed_x, phi)
+    phi_next = np.clip(on_grid(fft.rfft(passed_x, size) * renewal_x), 0.0, p_next)
+    return _Dephased(
+        p=p_next,
+        omega=omega_next,
+        phi=phi_next,
+        psi=np.clip(on_grid(fft.rfft(weight_x, size) * renewal_x), 0.0, phi_next),
+    )
+
+
+def chain_distribution(
+    params: AbstractChainParams, truncation: int, *, attempt_factor: float = 1.0
+) -> tuple[FloatArray, FloatArray]:
     """``(p, omega)`` of the end-to-end link on the times 0 .. truncation-1 (attempts): ``p[t] = P(T_n = t)`` and
-    ``omega[t] = P(T_n = t) E[w | T_n = t]``, exact up to floating-point rounding (no aliasing)."""
+    ``omega[t] = P(T_n = t) E[w | T_n = t]``, exact up to floating-point rounding (no aliasing).
+
+    ``attempt_factor`` ``x`` in [0, 1]: the waiting half of every swap is multiplied by ``x`` per attempt of the
+    other half's first elementary link (memories dephased by their node's attempts; sequential chains only; the
+    module's docstring). 1: no such dephasing."""
+    if not 0.0 <= attempt_factor <= 1.0:
+        raise ParameterError("attempt_factor", f"must be in [0, 1], got {attempt_factor}")
+    if attempt_factor < 1.0 and not params.sequential:
+        raise ParameterError("attempt_factor", "attempt dephasing is modelled for sequential chains only")
     t = np.arange(truncation, dtype=np.float64)
     p = np.zeros(truncation)
     # Geometric waiting time of an elementary link, on {1, 2, ...}.
@@ -157,6 +265,15 @@ def chain_distribution(params: AbstractChainParams, truncation: int) -> tuple[Fl
     if params.p_gen == 1.0 and truncation > 1:
         p[1] = 1.0
     omega = params.w0 * p
+    if attempt_factor < 1.0:
+        # F = T for an elementary link: phi(t) = x**t p(t) (0**0 = 1 at t = 0, where p is 0)
+        phi = p * np.power(attempt_factor, t)
+        level_x = _Dephased(p=p, omega=omega, phi=phi, psi=params.w0 * phi)
+        for k in range(1, params.levels + 1):
+            level_x = _next_level_dephased(
+                level_x, params.p_swap, params.cutoff_attempts, params.decay_per_attempt, top=k == params.levels
+            )
+        return level_x.p, level_x.omega
     level = _next_level_sequential if params.sequential else _next_level
     for _ in range(params.levels):
         p, omega = level(p, omega, params.p_swap, params.cutoff_attempts, params.decay_per_attempt)
@@ -224,10 +341,15 @@ def _next_truncation(p: FloatArray, tolerance: float) -> int:
 
 
 def waiting_time_and_werner(
-    params: AbstractChainParams, *, tolerance: float = DEFAULT_TOLERANCE, max_truncation: int = MAX_TRUNCATION
+    params: AbstractChainParams,
+    *,
+    tolerance: float = DEFAULT_TOLERANCE,
+    max_truncation: int = MAX_TRUNCATION,
+    attempt_factor: float = 1.0,
 ) -> AnalyticChainResult:
     """The waiting-time distribution and Werner parameter of the chain, truncated where less than ``tolerance``
-    of the probability is left out (the grid grows until it is, see :func:`_next_truncation`).
+    of the probability is left out (the grid grows until it is, see :func:`_next_truncation`); ``attempt_factor``
+    as in :func:`chain_distribution`.
 
     Raises:
         TruncationError: the grid would exceed ``max_truncation`` attempts (field ``engine``).
@@ -242,7 +364,7 @@ def waiting_time_and_werner(
                 f"analytic: the waiting time's distribution needs more than {max_truncation:,} attempts to "
                 f"leave out less than {tolerance:g} of the probability; use the monte-carlo engine",
             )
-        p, omega = chain_distribution(params, truncation)
+        p, omega = chain_distribution(params, truncation, attempt_factor=attempt_factor)
         covered = float(np.sum(p))
         if 1.0 - covered <= tolerance:
             break

@@ -30,7 +30,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from qinternet.entanglement.abstract import AbstractChainParams
-from qinternet.entanglement.analytic import waiting_time_and_werner
+from qinternet.entanglement.analytic import AnalyticChainResult, waiting_time_and_werner
 from qinternet.entanglement.chain import (
     MAX_LINK_DRAWS,
     MIN_SUCCESS_PROB,
@@ -578,14 +578,17 @@ def analytic_chain(
     link) gives the mean of each component, with the component's fresh value and coherence time, and the
     swaps' noise multiplies it once per swap. The mean state is the inverse transform.
 
-    Memories dephased by their node's attempts (:attr:`ChainModel.attempt_dephasing_prob`, one communication
-    qubit): on three nodes the first link waits exactly while the middle node attempts the second, so each attempt
-    it waits multiplies the two coherence components by ``1 - 2p`` besides the storage decay.
+    Memories dephased by their node's attempts (:attr:`ChainModel.attempt_dephasing_prob` ``p``, one communication
+    qubit, Kalb et al., PRA 97, 062330 (2018), eq. (2)): at every swap the half made first waits while the other is
+    made, and its qubit at the swapping node sees each attempt of the other half's first elementary link, which
+    multiplies the two coherence components (Walsh 2 and 3, not the Z-type 1) by ``1 - 2p``. The exact engine
+    carries the generating function ``E[(1 - 2p)**F]`` of those attempts jointly with the waiting time and the
+    component, level by level (:mod:`qinternet.entanglement.analytic`, ``attempt_factor``: the derivation); on three
+    nodes ``F`` is the second link's geometric number of attempts.
 
     Raises:
         ParameterError: naming ``engine`` for what it does not cover: nodes - 1 not a power of 2, purification,
-            measure-directly, Gaussian dephasing, attempt dephasing on more than three nodes, or a waiting-time
-            distribution too long to hold.
+            measure-directly, Gaussian dephasing, or a waiting-time distribution too long to hold.
     """
     hardware = hardware_of(settings, hardware)
     model = model or _model_of(settings, hardware)
@@ -597,35 +600,38 @@ def analytic_chain(
         raise ParameterError("engine", "analytic: no purification; use monte-carlo")
     if model.mode is DeliveryMode.MEASURE_DIRECTLY and links > 1:
         raise ParameterError("engine", "analytic: create-and-keep only; use monte-carlo")
-    per_attempt = -math.log1p(-2.0 * model.attempt_dephasing_prob)  # coherence lost per attempt waited
-    if per_attempt > 0.0 and links > 2:
-        raise ParameterError(
-            "engine", "analytic: memories dephased by attempts only on three nodes (one swap); use monte-carlo"
-        )
+    coherence_per_attempt = 1.0 - 2.0 * model.attempt_dephasing_prob  # of a stored qubit, per attempt it sees
     period = model.link.attempt_period_s
     fresh = bell.walsh(model.link.state)
     swap = bell.walsh(model.swap_error)
     cutoff = None if model.cutoff_s is None else math.floor(model.cutoff_s / period)
     delay = model.delivery_delay_s
     means = [1.0]
-    exact = None
+    # A delivered component is the product of its links' fresh values and of decay factors that depend on times
+    # and attempts only, so its mean is fresh**links times that of fresh = 1: components that decay alike (the two
+    # coherence components) share one computation.
+    computed: dict[tuple[float, float], AnalyticChainResult] = {}
     for j, rate in enumerate(_per_qubit_rates(hardware.node.memory), start=1):
         if not 0.0 <= fresh[j] <= 1.0:
             raise ParameterError("engine", "analytic: a fresh link with a negative Walsh component; use monte-carlo")
-        lost = 2.0 * rate * period + (per_attempt if j > 1 else 0.0)  # per attempt waited, both qubits
-        exact = waiting_time_and_werner(
-            AbstractChainParams(
-                p_gen=model.link.round_success_prob,
-                p_swap=model.swap_success_prob,
-                segments=links,
-                w0=float(fresh[j]),
-                coherence_attempts=None if lost == 0.0 else 1.0 / lost,
-                cutoff_attempts=cutoff,
-                sequential=model.sequential,
+        lost = 2.0 * rate * period  # per attempt waited, both qubits
+        factor = coherence_per_attempt if j > 1 and links > 1 else 1.0  # Z flips leave component 1
+        if (lost, factor) not in computed:
+            computed[lost, factor] = waiting_time_and_werner(
+                AbstractChainParams(
+                    p_gen=model.link.round_success_prob,
+                    p_swap=model.swap_success_prob,
+                    segments=links,
+                    w0=1.0,
+                    coherence_attempts=None if lost == 0.0 else 1.0 / lost,
+                    cutoff_attempts=cutoff,
+                    sequential=model.sequential,
+                ),
+                attempt_factor=factor,
             )
-        )
-        means.append(exact.mean_werner * float(swap[j]) ** (links - 1) * math.exp(-2.0 * rate * delay))
-    assert exact is not None
+        exact = computed[lost, factor]
+        component = float(fresh[j]) ** links * exact.mean_werner
+        means.append(component * float(swap[j]) ** (links - 1) * math.exp(-2.0 * rate * delay))
     mean_state = np.clip(bell.from_walsh(np.array(means)), 0.0, 1.0)
     waiting = WaitingTimes(
         mean=exact.mean_waiting_attempts * period + delay,
