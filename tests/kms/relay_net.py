@@ -1,5 +1,6 @@
 """KME processes' relay services wired in one process (no TLS, no HTTP): each :class:`RelayService` calls its
-peers' methods through :class:`FakePeers`, which can lose a peer (unreachable) and records the digests sent."""
+peers' methods through :class:`FakePeers`, which can lose a peer (unreachable) and records the digests sent;
+link-state reports go into the callee's :class:`~qinternet.kms.link_state.LinkStateTable` (``Net.link_states``)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 
 from qinternet.cli.network_cmd import scenario_named
 from qinternet.kms.feeder import topology_of
+from qinternet.kms.link_state import LinkStateRefusedError, LinkStateReport, LinkStateTable
 from qinternet.kms.relay import (
     ExtKeys,
     PeerAnswer,
@@ -55,6 +57,9 @@ class FakePeers:
                 answer = await service.void(self.kme_id, _Void.model_validate(body))
             elif call == "release":
                 answer = await service.release(self.kme_id, _Release.model_validate(body))
+            elif call == "link_state":
+                report = LinkStateReport.model_validate(body)
+                answer = {"outcome": self.net.link_states[peer].accept(self.kme_id, report)}
             else:
                 self.digests.append((peer, body))
                 answer = {"items": [{"outcome": "waiting"} for _ in body["items"]]}
@@ -63,6 +68,8 @@ class FakePeers:
             return PeerAnswer(status, json.dumps({"ack_status": exc.ack, "message": str(exc)}).encode())
         except NotEnoughKeyError as exc:
             return PeerAnswer(200, json.dumps({"ack_status": "key not present", "message": str(exc)}).encode())
+        except LinkStateRefusedError as exc:
+            return PeerAnswer(exc.status, json.dumps({"message": str(exc)}).encode())
         return PeerAnswer(200, json.dumps(answer).encode())
 
 
@@ -84,6 +91,7 @@ class Net:
         self.devices = device_ends(spec)
         self.down: set[str] = set()
         self.services: dict[str, RelayService] = {}
+        self.link_states = {kme: LinkStateTable(kme, self.topology) for kme in self.topology.kmes}
         for kme in sorted(self.topology.kmes):
             url = store_of(kme) if store_of is not None else f"sqlite:///{folder / kme}.db"
             self.services[kme] = RelayService(
@@ -93,6 +101,7 @@ class Net:
                 devices=self.devices,
                 client=FakePeers(kme, self),  # type: ignore[arg-type]
                 settings=RelaySettings(timeout_s=timeout_s, capacity_bytes=capacity_bytes),
+                remote_levels=self.link_states[kme].level,
             )
 
     async def feed(self, link: str, ksid: str, start: int, count: int, size: int = 32) -> None:

@@ -232,6 +232,32 @@ def test_a_caller_that_is_not_the_previous_kme_of_the_path_is_refused_and_logged
     assert "'kme-b' is not the previous hop" in log
 
 
+def test_the_kmes_exchange_link_state_over_mutual_tls_and_refuse_a_report_of_another_kmes_link(line: Line) -> None:
+    """kme-m's own reports reach kme-a (a report of sequence 1 is then older than the one kept: ``stale``);
+    kme-b reporting m's link to a is refused and logged (:mod:`qinternet.kms.link_state`)."""
+    url = f"{line.url('a')}/kme/v1/link_state"
+    full = 1 << 40  # what kme-a assumes of an unknown link: the report changes no route if it is kept
+
+    def report(origin: str, peer: str) -> dict[str, Any]:
+        return {"KME_ID": origin, "sequence": 1, "links": [{"to_KME_ID": peer, "send_bytes": full}]}
+
+    with _peer(line, "kme-b") as kme_b:
+        refused = kme_b.post(url, json=report("kme-m", "kme-a"))
+        foreign = kme_b.post(url, json=report("kme-b", "kme-a"))  # b has no link to a
+    assert [refused.status_code, foreign.status_code] == [401, 401]
+    with _peer(line, "kme-m") as kme_m:
+        outcome: list[str] = []
+
+        def older() -> bool:
+            answer = kme_m.post(url, json=report("kme-m", "kme-b"))
+            assert answer.status_code == 200, answer.text
+            outcome.append(answer.json()["outcome"])
+            return outcome[-1] == "stale"
+
+        _wait_for("kme-m's own report at kme-a", older, timeout_s=30.0)
+    assert "refused a link state from kme-b (401)" in line.log("a")
+
+
 def test_a_replayed_or_altered_relay_message_is_refused_and_a_repeat_changes_nothing(line: Line) -> None:
     with line.client("a") as a, line.client("b") as b:
         (key,) = _first_keys(a, "sae-b")

@@ -3,7 +3,8 @@ peers reached over mutual TLS (:mod:`.relay`); its links' keys pushed by QKD dev
 
 :func:`run_node` binds the KME's port first (a port in use is an error before anything else), opens its
 key store, voids the relays it was master of and had not completed (:meth:`.relay.RelayService.recover`),
-serves ETSI GS QKD 014 and 004, the southbound calls and the KME-to-KME calls on that port, sweeps every
+serves ETSI GS QKD 014 and 004, the southbound calls and the KME-to-KME calls on that port (with the link-state
+reports of :mod:`.link_state`, which it also sends to the other KMEs), sweeps every
 :data:`~.relay.SWEEP_S` (digests and voids not yet acknowledged, keys never fetched, the write-ahead log),
 and stops on SIGINT or SIGTERM. With an ops port (``settings.ops_port``, ``qinternet kme --ops-port``) it also
 serves its own ``/metrics``, ``/healthz`` and status page over plain HTTP (:func:`.ops.create_node_ops_app`).
@@ -28,6 +29,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from qinternet.errors import interrupt_handled
 from qinternet.kms.api import create_app
+from qinternet.kms.link_state import LinkStateReporter, LinkStateTable, add_route, recipients
 from qinternet.kms.metrics import KmsMetrics, NodePoolCollector
 from qinternet.kms.ops import create_node_ops_app
 from qinternet.kms.pki import PkiFiles
@@ -125,6 +127,7 @@ def _serve(
     metrics = KmsMetrics()
 
     async def main() -> None:
+        link_states = LinkStateTable(plan.kme_id, plan.topology)
         relay = RelayService(
             kme_id=plan.kme_id,
             store=store,
@@ -132,6 +135,7 @@ def _serve(
             devices=plan.devices,
             client=PeerClient(plan.kme_id, plan.peers, plan.files),
             settings=plan.relay,
+            remote_levels=link_states.level,
         )
         relay.recover()
         app = create_app(
@@ -144,6 +148,14 @@ def _serve(
             pool_capacity_bytes=plan.relay.capacity_bytes,
             relay=relay,
             metrics=metrics,
+        )
+        add_route(app, plan.kme_id, plan.topology, link_states)
+        reporter = LinkStateReporter(
+            kme_id=plan.kme_id,
+            neighbours=_neighbours(plan),
+            level=lambda peer: store.pool_level(*send_pool(plan.kme_id, peer)),
+            client=relay.client,
+            to=recipients(plan.topology, plan.kme_id),
         )
         server = KmeServer(
             plan.kme_id,
@@ -164,6 +176,7 @@ def _serve(
             serve_kmes([server], stop=stop, started=functools.partial(_ready, server, settings), servers=servers)
         )
         sweeping = asyncio.create_task(_sweep(relay, store, plan.policy))
+        reporting = asyncio.create_task(reporter.run())
         ops_server = ops_task = None
         if ops_sock is not None:
             ops_app = create_node_ops_app(
@@ -178,7 +191,8 @@ def _serve(
                 ops_server.should_exit = True
                 with contextlib.suppress(asyncio.CancelledError):
                     await ops_task
-            for task in (sweeping, serving):  # a sweep's messages wait for no one: the next start sends them again
+            # a sweep's (or report's) messages wait for no one: the next start sends them again
+            for task in (reporting, sweeping, serving):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task

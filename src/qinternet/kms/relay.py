@@ -46,9 +46,10 @@ answers ``enc_keys``. Once-only:
   A middle or slave KME restarted finds its committed steps, so the master's retries complete the relay.
 
 **Routing** (:mod:`qinternet.network.routing`, as the simulation and the one-store KMEs): the widest path
-by the pool levels a KME knows: its own links' (its keys it may send, :meth:`RelayService.pool_level`);
-the levels of other KMEs' links are not exchanged, so they count as full (:data:`UNKNOWN_LEVEL_BYTES`)
-and a hop short of key voids the relay (503, the SAE tries again).
+by the pool levels a KME knows: its own links' (its keys it may send, :meth:`RelayService.pool_level`),
+and the other KMEs' links' as those KMEs last reported them (:mod:`.link_state`); a level not reported, or
+too old, counts as full (:data:`UNKNOWN_LEVEL_BYTES`). Levels are advisory: a hop short of key voids the
+relay (503, the SAE tries again).
 """
 
 from __future__ import annotations
@@ -87,7 +88,7 @@ from qinternet.kms.store import (
     Writes,
     pool_name,
 )
-from qinternet.kms.topology import KmsTopology
+from qinternet.kms.topology import KmsTopology, PoolLevel
 
 __all__ = [
     "PEER_PATH",
@@ -112,7 +113,7 @@ PEER_PATH = "/kme/v1"
 SWEEP_S = 1.0
 """Seconds between two sweeps: digests of halves still pending sent again, voids not yet acknowledged."""
 UNKNOWN_LEVEL_BYTES = 1 << 40
-"""The level routing assumes for a link between two other KMEs (not known here)."""
+"""The level routing assumes for a link between two other KMEs whose level is not known here."""
 
 _READY, _USED = "ready", "used"
 _SENDING, _COMPLETED, _VOIDING, _VOIDED = "sending", "completed", "voiding", "voided"
@@ -493,6 +494,8 @@ class RelayService:
         devices: the network's QKD devices (those of this KME's links feed it).
         client: how it calls its peers.
         settings: timeouts and capacity.
+        remote_levels: the levels of links between two other KMEs, as their reports tell them
+            (:meth:`.link_state.LinkStateTable.level`); None: :data:`UNKNOWN_LEVEL_BYTES`.
     """
 
     kme_id: str
@@ -501,6 +504,7 @@ class RelayService:
     devices: Mapping[str, DeviceEnd]
     client: PeerClient
     settings: RelaySettings = field(default_factory=RelaySettings)
+    remote_levels: PoolLevel | None = None
     _tasks: set[asyncio.Future[Any]] = field(default_factory=set)
     _mine: dict[str, DeviceEnd] = field(default_factory=dict)
     _neighbours: set[str] = field(default_factory=set)
@@ -515,9 +519,9 @@ class RelayService:
 
     def pool_level(self, kme_a: str, kme_b: str) -> int:
         """Bytes of key ready on the link between two KMEs, as this KME knows it: for its own links, the keys it
-        may send to the other KME; for the others, :data:`UNKNOWN_LEVEL_BYTES`."""
+        may send to the other KME; for the others, what their KMEs reported (:attr:`remote_levels`)."""
         if self.kme_id not in (kme_a, kme_b):
-            return UNKNOWN_LEVEL_BYTES
+            return UNKNOWN_LEVEL_BYTES if self.remote_levels is None else self.remote_levels(kme_a, kme_b)
         peer = kme_b if kme_a == self.kme_id else kme_a
         return self._level(peer)
 
