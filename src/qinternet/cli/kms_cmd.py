@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 import math
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -32,6 +33,8 @@ from qinternet.network.schema import Scenario
 from qinternet.outputs import check_output_file, check_output_folder
 
 __all__ = ["pki_app", "serve"]
+
+logger = logging.getLogger("qinternet.kms")
 
 pki_app = typer.Typer(help="Certificates for trying the KMEs over mutual TLS.", no_args_is_help=True)
 
@@ -345,6 +348,15 @@ def _serve_processes(
         )
     check_output_folder(state_dir, "--state-dir")
     _check_ports(plan)
+    pushes = sum(2 * max_block_bits / 256 / link.block_s for link in spec.links) * plan.settings.speed
+    if pushes > MAX_PUSHES_PER_S:
+        logger.warning(
+            "--speed %g: the devices may push up to %.0f keys/s to the KMEs, more than %d processes on one machine "
+            "keep up with (relays then time out); --in-process runs an accelerated network",
+            plan.settings.speed,
+            pushes,
+            len(spec.links) + len(plan.topology.kmes),
+        )
     try:
         state_dir.mkdir(exist_ok=True, mode=0o700)
     except OSError as exc:
@@ -361,6 +373,12 @@ def _serve_processes(
         start_child=fork_child,
         relay_timeout=relay_timeout_s,
     )
+
+
+MAX_PUSHES_PER_S = 2000.0
+"""Above this many 256-bit keys a second pushed by all devices (at most ``--max-block-bits`` a block, at
+``--speed``), ``serve`` warns: ``beijing-shanghai`` at ``--speed 100`` (about 23,000 a second) left its relays
+timing out on 2 cores, at ``--speed 1`` (230) they took 0.2 s over 35 hops (2026-12-08)."""
 
 
 def _check_ports(plan: KmsPlan) -> None:
