@@ -148,6 +148,37 @@ def _fill(folder: Path, nodes: list[str], keys: int, timeout_s: float) -> None:
     print(f"# fill timed out: {[_ready_keys(folder, n) for n in nodes]} keys ready", file=sys.stderr)
 
 
+def _pending(folder: Path, node: str) -> int:
+    """The halves ``node``'s KME holds that wait for the partner's digest."""
+    import sqlite3
+
+    try:
+        with sqlite3.connect(folder / "state" / f"kme-{node}.db", timeout=5) as db:
+            row = db.execute(
+                "SELECT COUNT(*) FROM device_keys WHERE kme_id = ? AND state = 'pending'", (f"kme-{node}",)
+            ).fetchone()
+    except sqlite3.Error:
+        return -1
+    return int(row[0])
+
+
+def _settle(folder: Path, nodes: list[str], timeout_s: float = 60.0) -> None:
+    """Wait (at least 2 s) until the digests of the devices' last pushes are agreed: no KME's count of
+    pending halves changed over the last second, so that the window has relay traffic only. (Halves whose
+    partner half never came, the device stopped in between, stay pending; the sweep sends their digests
+    again with back-off.)"""
+    time.sleep(1.0)
+    deadline = time.monotonic() + timeout_s
+    before = [_pending(folder, n) for n in nodes]
+    while time.monotonic() < deadline:
+        time.sleep(1.0)
+        now = [_pending(folder, n) for n in nodes]
+        if now == before:
+            return
+        before = now
+    print(f"# digests still being agreed after {timeout_s:g} s: {before} halves pending", file=sys.stderr)
+
+
 def run_processes(
     hops: int, workers: int, seconds: float, fill_s: float, folder: Path, keys_per_direction: int = 4000
 ) -> dict[str, Any]:
@@ -215,7 +246,7 @@ def run_processes(
             )
         _fill(folder, nodes, keys_per_direction, timeout_s=fill_s)
         _stop(devices)
-        time.sleep(2.0)  # the last digests agreed
+        _settle(folder, nodes)
         ends = (port[f"kme-{nodes[0]}"], port[f"kme-{nodes[-1]}"])
         return asyncio.run(_load(folder / "pki", ends, (nodes[0], nodes[-1]), workers, seconds))
     finally:

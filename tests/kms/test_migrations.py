@@ -17,7 +17,7 @@ from qinternet.kms.store import Base, KeyStore
 
 def test_a_new_database_is_migrated_to_head_and_matches_the_models(tmp_path: Path) -> None:
     store = KeyStore(f"sqlite:///{tmp_path / 'k.db'}")
-    assert current_revision(store.engine) == head_revision() == "0008"
+    assert current_revision(store.engine) == head_revision() == "0009"
     with store.engine.connect() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
     assert differences == []

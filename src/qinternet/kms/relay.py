@@ -29,7 +29,10 @@ message to the next KME; each KME on the path takes the named keys of the hop it
 takes keys of its next hop, commits its step (with the message it sends on) and sends K xor the next hop's
 keys on; the slave's KME reserves K for the slave SAE (as a one-store KME does), commits, and answers
 ``relayed``, an answer that goes back along the path. The master then commits ``completed`` and only then
-answers ``enc_keys``. Once-only:
+answers ``enc_keys``. Messages to one peer sent at about the same time go in one call
+(``POST /kme/v1/ext_keys_batch``, :meth:`PeerClient._queue`), each checked, committed and answered on its own
+as an ``ext_keys`` call would be: one request and one commit per hop for the relays that move together.
+Once-only:
 
 - a relay has an ID (UUID); a KME that gets the same message again (a retry after a lost answer or a
   restart) does not take key again: it answers from what it committed, sending its committed message on
@@ -72,7 +75,7 @@ from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request
-from pydantic import Field
+from pydantic import Field, ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
 from qinternet.errors import QinternetError
@@ -123,6 +126,14 @@ IDLE_MAX_S = 4.0
 """Longest a peer connection is kept idle for reuse (uvicorn, the KMEs' server, closes them after 5 s)."""
 IDLE_PER_PEER = 16
 """Most idle connections kept per peer (a burst's others are closed once answered)."""
+BATCH_MAX = 64
+"""Most ``ext_keys`` messages one ``ext_keys_batch`` call carries (:class:`PeerClient`)."""
+BATCH_MAX_BYTES = 1 << 19
+"""Most bytes of messages one ``ext_keys_batch`` call carries (the KMEs read bodies of at most 1 MiB)."""
+BATCH_SLOT_S = 0.02
+"""``ext_keys`` messages to a peer queue while a call to it is in flight, for at most this long (then they go
+beside it): so the messages of relays that move together go together, and a slow call (a relay retrying an
+unreachable KME further on) holds the others back no longer than this (:meth:`PeerClient._queue`)."""
 _PENDING_AGE_S = 1.0
 """A half pending longer than this has its digest sent again by the sweep, for as long as it is pending..."""
 RESEND_EVERY_S = 5.0
@@ -260,6 +271,12 @@ class ExtKeys(_Body):
     keys: Annotated[list[_ExtKey], Field(min_length=1, max_length=1024)]
 
 
+class _ExtKeysBatch(_Body):
+    """``ext_keys_batch``: several ``ext_keys`` messages in one call, each checked and answered on its own."""
+
+    messages: Annotated[list[dict[str, Any]], Field(min_length=1, max_length=BATCH_MAX)]
+
+
 class _Void(_Body):
     relay_ID: Annotated[str, Field(max_length=36)]
     initiator_sae_id: _Id
@@ -324,6 +341,31 @@ class PeerAnswer:
             return {}
 
 
+@dataclass(frozen=True, slots=True)
+class _Queued:
+    """An ``ext_keys`` message waiting to be sent (:meth:`PeerClient._queue`)."""
+
+    data: bytes
+    future: asyncio.Future[PeerAnswer]
+    timeout_s: float
+
+
+def _batch_answers(answer: PeerAnswer, count: int) -> list[PeerAnswer]:
+    """Each message's own answer from an ``ext_keys_batch`` answer (its status and body, as if sent alone);
+    a batch refused as a whole (or a lone ``ext_keys``) is every message's answer."""
+    if count == 1 or answer.status_code != 200:
+        return [answer] * count
+    answers = answer.json().get("answers")
+    if not isinstance(answers, list) or len(answers) != count:
+        return [PeerAnswer(502, b'{"message":"the peer answered the batch without an answer per message"}')] * count
+    return [
+        PeerAnswer(int(a["status"]), json.dumps(a["body"], separators=(",", ":")).encode())
+        if isinstance(a, dict) and isinstance(a.get("status"), int) and isinstance(a.get("body"), dict)
+        else PeerAnswer(502, b'{"message":"the peer answered a message of the batch without status and body"}')
+        for a in answers
+    ]
+
+
 class _Connection:
     """One keep-alive HTTP/1.1 connection over TLS to a peer."""
 
@@ -379,9 +421,21 @@ class PeerClient:
         self._context.minimum_version = ssl.TLSVersion.TLSv1_2
         self._context.load_cert_chain(str(files.cert(kme_id)), str(files.key(kme_id)))
         self._idle: dict[str, list[_Connection]] = {}
+        self._queued: dict[str, list[_Queued]] = {}
+        self._batches: set[asyncio.Task[None]] = set()
+        self._busy: dict[str, object] = {}
 
     async def aclose(self) -> None:
-        """Close the idle connections."""
+        """Close the idle connections (``ext_keys`` messages still queued are answered unreachable)."""
+        for task in list(self._batches):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        for queued in self._queued.values():
+            for item in queued:
+                if not item.future.done():
+                    item.future.set_exception(PeerUnreachableError("the client is closed"))
+        self._queued.clear()
         for connections in self._idle.values():
             for connection in connections:
                 connection.close()
@@ -404,14 +458,97 @@ class PeerClient:
 
     async def post(self, peer: str, call: str, body: Mapping[str, Any], timeout_s: float) -> PeerAnswer:
         """POST ``body`` to ``call`` of ``peer``; :class:`PeerUnreachableError` when no answer comes in
-        ``timeout_s``."""
+        ``timeout_s``. ``ext_keys`` messages to one peer posted at about the same time travel together
+        (:meth:`_queue`), each with its own answer."""
         data = json.dumps(body, separators=(",", ":")).encode()
-        split = urlsplit(self.urls[peer])
-        host = split.netloc
         try:
+            if call == "ext_keys":
+                return await asyncio.wait_for(self._queue(peer, data, timeout_s), max(0.05, timeout_s))
+            host = urlsplit(self.urls[peer]).netloc
             return await asyncio.wait_for(self._post(peer, host, f"{PEER_PATH}/{call}", data), max(0.05, timeout_s))
         except TimeoutError:
             raise PeerUnreachableError(f"no answer from {peer} in {timeout_s:.3g} s") from None
+
+    def _queue(self, peer: str, data: bytes, timeout_s: float) -> asyncio.Future[PeerAnswer]:
+        """An ``ext_keys`` message to send with the others queued for ``peer``: those posted in the same turn of
+        the event loop (the relay steps a writer batch committed together resume together), and those posted
+        while the last call to ``peer`` was in flight, for at most :data:`BATCH_SLOT_S`. They go in one
+        ``ext_keys_batch`` call (one request, and their steps in one transaction there) instead of one call
+        each. Only the transport is shared: each message is checked, committed and answered on its own,
+        exactly as alone (its answer is its own status and body); a lone message goes as a plain
+        ``ext_keys``."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[PeerAnswer] = loop.create_future()
+        queued = self._queued.setdefault(peer, [])
+        if not queued and peer not in self._busy:
+            loop.call_soon(self._flush, peer)
+        queued.append(_Queued(data, future, max(0.05, timeout_s)))
+        return future
+
+    def _flush(self, peer: str) -> None:
+        """Send what was queued for ``peer`` if no call to it holds the slot (:data:`BATCH_SLOT_S`): in calls of
+        at most :data:`BATCH_MAX` messages and :data:`BATCH_MAX_BYTES` bytes; messages whose caller gave up
+        before (timed out) are not sent."""
+        waiting = [item for item in self._queued.pop(peer, []) if not item.future.done()]
+        if not waiting or peer in self._busy:
+            if waiting:
+                self._queued[peer] = waiting + self._queued.get(peer, [])
+            return
+        loop = asyncio.get_running_loop()
+        while waiting:
+            size, count = 0, 0
+            for item in waiting[:BATCH_MAX]:
+                if count and size + len(item.data) > BATCH_MAX_BYTES:
+                    break
+                size, count = size + len(item.data), count + 1
+            task = asyncio.ensure_future(self._send_batch(peer, waiting[:count]))
+            self._batches.add(task)
+            task.add_done_callback(self._batches.discard)
+            waiting = waiting[count:]
+        slot = object()
+        self._busy[peer] = slot
+        timer = loop.call_later(BATCH_SLOT_S, self._free, peer, slot)
+
+        def answered(_: asyncio.Task[None]) -> None:
+            timer.cancel()
+            self._free(peer, slot)
+
+        task.add_done_callback(answered)
+
+    def _free(self, peer: str, slot: object) -> None:
+        """The call that held ``peer``'s slot was answered, or has taken :data:`BATCH_SLOT_S`: the messages
+        queued meanwhile go."""
+        if self._busy.get(peer) is slot:
+            del self._busy[peer]
+            if self._queued.get(peer):
+                self._flush(peer)
+
+    async def _send_batch(self, peer: str, items: list[_Queued]) -> None:
+        host = urlsplit(self.urls[peer]).netloc
+        timeout_s = max(item.timeout_s for item in items)
+        try:
+            if len(items) == 1:
+                path, data = f"{PEER_PATH}/ext_keys", items[0].data
+            else:
+                path, data = f"{PEER_PATH}/ext_keys_batch", b'{"messages":[' + b",".join(i.data for i in items) + b"]}"
+            try:
+                answer = await asyncio.wait_for(self._post(peer, host, path, data), timeout_s)
+            except TimeoutError:
+                raise PeerUnreachableError(f"no answer from {peer} in {timeout_s:.3g} s") from None
+        except PeerUnreachableError as exc:
+            for item in items:
+                if not item.future.done():
+                    item.future.set_exception(PeerUnreachableError(str(exc)))
+            return
+        except BaseException as exc:  # cancelled (the client closes): the callers hear that the peer is away
+            for item in items:
+                if not item.future.done():
+                    item.future.set_exception(PeerUnreachableError(f"{peer}: {type(exc).__name__}"))
+            raise
+        answers = _batch_answers(answer, len(items))
+        for item, each in zip(items, answers, strict=True):
+            if not item.future.done():
+                item.future.set_result(each)
 
     def _reusable(self, peer: str) -> _Connection | None:
         """The newest idle connection to ``peer`` not older than :data:`IDLE_MAX_S` (older ones closed)."""
@@ -1195,13 +1332,11 @@ class RelayService:
             logger.warning("kme=%s voiding %d relay(s) left in flight by a stop", self.kme_id, count)
         return count
 
-    async def sweep(self) -> None:
-        """Send again the voids not yet acknowledged (at most :data:`VOID_BATCH` at once, those due longest
-        first; one that fails waits longer each time, so a relay whose KME is away starves no other) and the
-        digests of halves still pending (at most :data:`RESEND_BATCH`, with back-off, for as long as they
-        are pending)."""
+    def _due(self, now: float) -> tuple[list[Any], list[Any]]:
+        """The sweep's reads (in a thread, off the event loop): relays this KME voids and has not had
+        acknowledged, and its own halves still pending whose digests are due again (by the index on
+        ``kme_id, state``; not the partner's digests nor the halves long pooled)."""
         store = self.store
-        now, clock = time.time(), time.monotonic()
         with store.engine.connect() as connection:
             voiding = connection.exec_driver_sql(
                 store.sql(
@@ -1219,6 +1354,16 @@ class RelayService:
                 ),
                 (self.kme_id, "pending", _PENDING_AGE_S, now, _PENDING_AGE_S, RESEND_BATCH),
             ).all()
+        return list(voiding), list(pending)
+
+    async def sweep(self) -> None:
+        """Send again the voids not yet acknowledged (at most :data:`VOID_BATCH` at once, those due longest
+        first; one that fails waits longer each time, so a relay whose KME is away starves no other) and the
+        digests of halves still pending (at most :data:`RESEND_BATCH`, with back-off, for as long as they
+        are pending)."""
+        store = self.store
+        now, clock = time.time(), time.monotonic()
+        voiding, pending = await asyncio.get_running_loop().run_in_executor(None, self._due, now)
         waiting = {str(row[0]) for row in voiding}
         self._void_due = {k: v for k, v in self._void_due.items() if k in waiting}
         due = [row for row in voiding if self._void_due.get(str(row[0]), (0.0, 0.0))[0] <= clock][:VOID_BATCH]
@@ -1295,6 +1440,32 @@ class RelayService:
             name = caller(request)
             body: ExtKeys = await _json(request, ExtKeys)
             return await answer(request, self.receive(name, body, body.model_dump()))
+
+        @app.post(f"{PEER_PATH}/ext_keys_batch")
+        async def ext_keys_batch(request: Request) -> dict[str, Any]:
+            """Several relays' keys over one hop in one call (:meth:`PeerClient._queue`): each message is
+            handled as an ``ext_keys`` call of its own, concurrently (so the writer commits their steps in
+            one batch), and answered with its own status and body."""
+            name = caller(request)
+            batch: _ExtKeysBatch = await _json(request, _ExtKeysBatch)
+
+            async def one(item: dict[str, Any]) -> dict[str, Any]:
+                try:
+                    message = ExtKeys.model_validate(item)
+                except ValidationError as exc:
+                    errors = exc.errors(include_url=False)
+                    details = [{".".join(str(p) for p in e["loc"]) or "body": e["msg"]} for e in errors]
+                    return {"status": 400, "body": {"message": MSG_BAD, "details": details[:10]}}
+                try:
+                    acked = await answer(request, self.receive(name, message, message.model_dump()))
+                    return {"status": 200, "body": acked}
+                except KmeError as exc:
+                    body: dict[str, Any] = {"message": exc.message}
+                    if exc.details:
+                        body["details"] = exc.details
+                    return {"status": exc.status, "body": body}
+
+            return {"answers": list(await asyncio.gather(*(one(item) for item in batch.messages)))}
 
         @app.post(f"{PEER_PATH}/void")
         async def void(request: Request) -> dict[str, Any]:

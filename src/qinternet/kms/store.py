@@ -297,6 +297,7 @@ class DeviceKeyRecord(Base):
     created_at: Mapped[float] = mapped_column(Float)
     resend_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     """When the sweep sends a pending half's digest again (revision 0008; None: one second after created_at)."""
+    __table_args__ = (Index("ix_device_keys_state", "kme_id", "state"),)
 
 
 class LinkKeyRecord(Base):
