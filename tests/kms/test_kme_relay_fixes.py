@@ -169,7 +169,9 @@ def test_a_stuck_void_does_not_starve_the_others(tmp_path: Path) -> None:
     net.close()
 
 
-def _pending_half(net: Net, kme: str, link: str, age_s: float) -> str:
+def _pending_half(net: Net, kme: str, link: str, age_s: float, owner: str | None = None) -> str:
+    """A stream of ``link`` at ``kme`` with one half of index 0 pending for ``age_s``: ``kme``'s own, or the
+    digest of ``owner`` (its partner)."""
     ksid = str(uuid.uuid4())
     end = next(d for d in net.devices.values() if d.link == link and d.kme == kme)
     with net.services[kme].store.engine.begin() as connection:
@@ -181,7 +183,7 @@ def _pending_half(net: Net, kme: str, link: str, age_s: float) -> str:
         connection.exec_driver_sql(
             "INSERT INTO device_keys (ksid, idx, kme_id, state, digest, material, created_at)"
             " VALUES (?, 0, ?, 'pending', ?, NULL, ?)",
-            (ksid, kme, os.urandom(32), time.time() - age_s),
+            (ksid, owner or kme, os.urandom(32), time.time() - age_s),
         )
     return ksid
 
@@ -189,7 +191,7 @@ def _pending_half(net: Net, kme: str, link: str, age_s: float) -> str:
 def test_digests_of_a_half_pending_for_long_are_sent_again_with_back_off(tmp_path: Path) -> None:
     net = Net(LINE2, tmp_path)
     a = net.services["kme-a"]
-    ksid = _pending_half(net, "kme-a", "ab", age_s=3600.0)  # a partition of an hour
+    ksid = _pending_half(net, "kme-a", "ab", age_s=1800.0)  # a partition of half an hour
     sent = a.client.digests  # type: ignore[attr-defined]
 
     async def run() -> None:
@@ -285,3 +287,61 @@ def test_the_peer_client_never_reuses_a_connection_idle_longer_than_the_servers_
     asyncio.run(client.post("kme-b", "void", {}, 5.0))
     assert old.closed
     assert len(opened) == 1
+
+
+def test_a_half_pending_longer_than_the_expiry_is_expired_and_a_digest_for_it_then_changes_nothing(
+    tmp_path: Path,
+) -> None:
+    net = Net(LINE2, tmp_path)
+    a = net.services["kme-a"]
+    assert a.settings.pending_expiry_s == relay.PENDING_EXPIRY_S == 3600.0
+    old = _pending_half(net, "kme-a", "ab", age_s=3600.0 + 5)
+    young = _pending_half(net, "kme-a", "ab", age_s=3600.0 - 60)
+    sent = a.client.digests  # type: ignore[attr-defined]
+    end = next(d for d in net.devices.values() if d.link == "ab" and d.kme == "kme-a")
+    ((digest,),) = net.rows("kme-a", "SELECT digest FROM device_keys WHERE ksid = ?", old)
+
+    async def run() -> list[str]:
+        await a.sweep()
+        # the partner's digest, equal to the expired half's, as a late push at kme-b would send it (or an
+        # ``agreed`` answer crossing the expiry would bring it back through the same code)
+        return await a.store.writer().run(lambda c, w: a._digests_of(c, w, end, old, [(0, bytes(digest))]))
+
+    assert asyncio.run(run()) == ["waiting"]
+    states = dict(net.rows("kme-a", "SELECT ksid, state FROM device_keys WHERE kme_id = 'kme-a'"))
+    assert states == {old: "expired", young: "pending"}
+    assert [(peer, body["Key_stream_ID"]) for peer, body in sent] == [("kme-b", young)]
+    assert net.rows("kme-a", "SELECT COUNT(*) FROM device_keys WHERE kme_id = 'kme-b'") == [(0,)]
+    assert net.rows("kme-a", "SELECT COUNT(*) FROM link_keys") == [(0,)]
+    assert net.rows("kme-a", "SELECT kind, bits FROM ledger") == [("discarded", 8 * 32)]
+    asyncio.run(a.sweep())  # nothing more: the expired half is neither sent nor counted again
+    assert [body["Key_stream_ID"] for _, body in sent] == [young]
+    assert net.rows("kme-a", "SELECT COUNT(*) FROM ledger") == [(1,)]
+    net.close()
+
+
+def test_a_partners_digest_kept_longer_than_the_expiry_is_forgotten_and_zero_expires_nothing(
+    tmp_path: Path,
+) -> None:
+    net = Net(LINE2, tmp_path)
+    b = net.services["kme-b"]
+    old = _pending_half(net, "kme-b", "ab", age_s=3600.0 + 5, owner="kme-a")
+    young = _pending_half(net, "kme-b", "ab", age_s=60.0, owner="kme-a")
+    b.settings = relay.RelaySettings(pending_expiry_s=0)
+    asyncio.run(b.sweep())
+    assert {k for (k,) in net.rows("kme-b", "SELECT ksid FROM device_keys")} == {old, young}
+    b.settings = relay.RelaySettings()
+    asyncio.run(b.sweep())
+    assert net.rows("kme-b", "SELECT ksid, kme_id, state FROM device_keys") == [(young, "kme-a", "pending")]
+    assert net.rows("kme-b", "SELECT COUNT(*) FROM ledger") == [(0,)]  # no half of kme-b's was dropped
+    net.close()
+
+
+def test_the_expiry_is_a_number_of_seconds() -> None:
+    from qinternet.errors import ParameterError
+    from qinternet.kms.settings import ServeSettings
+
+    assert ServeSettings().pending_expiry_s == relay.PENDING_EXPIRY_S
+    for bad in (-1.0, float("nan"), float("inf")):
+        with pytest.raises(ParameterError, match="pending_expiry_s"):
+            relay.RelaySettings(pending_expiry_s=bad)

@@ -130,7 +130,12 @@ def kme(
         policy=key_policy(settings),
         files=files,
         devices=device_ends(spec),
-        relay=RelaySettings(timeout_s=timeout_s, hold_s=hold_s, capacity_bytes=int(settings.pool_capacity_bits // 8)),
+        relay=RelaySettings(
+            timeout_s=timeout_s,
+            hold_s=hold_s,
+            capacity_bytes=int(settings.pool_capacity_bits // 8),
+            pending_expiry_s=settings.pending_expiry_s,
+        ),
     )
     run_node(plan, settings, stop_after_s=stop_after)
 

@@ -13,7 +13,11 @@ halves first and finds them equal puts its copy into its link key table (:class:
 answers ``agreed``; the other does the same on that answer (or on the first relay that names the key,
 which only a KME that agreed can do). Digests of halves still pending are sent again for as long as they are
 pending, with back-off (:data:`RESEND_EVERY_S` .. :data:`RESEND_MAX_S`), so a lost message or a partition
-delays a key but never loses it. Digests naming a stream of another link are refused (400).
+delays a key but never loses it, unless it outlasts :attr:`RelaySettings.pending_expiry_s`: a half still
+pending then is expired by the sweep (``expired``, material erased, counted in the ledger as discarded, its
+digest no longer sent; a partner's digest for it is answered ``waiting`` and kept nowhere), and a partner's
+digest kept that long is forgotten (so that a half its device pushes later waits for an answer instead of
+pooling a key the partner dropped). Digests naming a stream of another link are refused (400).
 
 **Directions.** The two KMEs of a link never use the same key: a key of even index may only be sent
 by the KME of the link's end ``a``, one of odd index by the KME of its end ``b``; the sender names the
@@ -78,7 +82,7 @@ from fastapi import FastAPI, Request
 from pydantic import Field, ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
-from qinternet.errors import QinternetError
+from qinternet.errors import ParameterError, QinternetError
 from qinternet.kms.api import MSG_BAD, MSG_SERVER, MSG_UNAUTHORIZED, SAE_SCOPE_KEY, KmeError, _Body, _json
 from qinternet.kms.pki import PkiFiles, common_name
 from qinternet.kms.southbound import DeviceEnd, key_digest
@@ -122,6 +126,7 @@ _READY, _USED = "ready", "used"
 _SENDING, _COMPLETED, _VOIDING, _VOIDED = "sending", "completed", "voiding", "voided"
 _FORWARDING, _RESERVED = "forwarding", "reserved"
 _RELAYED, _NOT_PRESENT, _UNREACHABLE, _FAILED = "relayed", "key not present", "unreachable", "failed"
+_PENDING, _EXPIRED = "pending", "expired"
 IDLE_MAX_S = 4.0
 """Longest a peer connection is kept idle for reuse (uvicorn, the KMEs' server, closes them after 5 s)."""
 IDLE_PER_PEER = 16
@@ -142,6 +147,14 @@ RESEND_MAX_S = 300.0
 """Longest wait between two sendings of a pending half's digest."""
 RESEND_BATCH = 4096
 """Most pending halves whose digests one sweep sends again (those due longest first)."""
+PENDING_EXPIRY_S = 3600.0
+"""Default :attr:`RelaySettings.pending_expiry_s`. A KME restart takes seconds to a minute (a supervisor
+restarts it; a restarted device replays what its KME lacks, docs/southbound.md), and after a partition heals
+the next resend (at most :data:`RESEND_MAX_S` later) agrees the halves both ends hold: an hour lets either
+heal with a wide margin (a partition of up to ~55 min loses nothing), while a half whose partner never comes
+costs storage, sweep time and ~20 resends for at most an hour."""
+EXPIRE_BATCH = 4096
+"""Most halves (own, and partners' digests) one sweep expires."""
 VOID_BATCH = 100
 """Most relays one sweep voids again (at once; those due longest first)."""
 VOID_BACKOFF_MAX_S = 30.0
@@ -605,11 +618,19 @@ class RelaySettings:
             only: a kill then lands between the two).
         capacity_bytes: most key ready per link; each direction (the keys this KME may send, those it may
             receive) holds at most half of it. None: no limit.
+        pending_expiry_s: seconds after which the sweep expires a half still pending (its partner's half
+            never came or never agreed) and forgets a partner's digest its own half never met
+            (:data:`PENDING_EXPIRY_S`); 0: never.
     """
 
     timeout_s: float = 5.0
     hold_s: float = 0.0
     capacity_bytes: int | None = None
+    pending_expiry_s: float = PENDING_EXPIRY_S
+
+    def __post_init__(self) -> None:
+        if not self.pending_expiry_s >= 0.0 or self.pending_expiry_s == float("inf"):
+            raise ParameterError("relay.pending_expiry_s", "must be a finite number of seconds >= 0")
 
 
 @dataclass(slots=True)
@@ -747,7 +768,8 @@ class RelayService:
         self, cursor: Any, writes: Writes, end: DeviceEnd, ksid: str, items: Sequence[tuple[int, bytes]]
     ) -> list[str]:
         """The partner's digests for ``items``: ``agreed`` (this KME pooled or had pooled its half),
-        ``waiting`` (its half is not here yet: the digest is kept as the partner's row) or ``mismatch``."""
+        ``waiting`` (its half is not here yet: the digest is kept as the partner's row; or its half expired:
+        nothing changes, the index is spent here) or ``mismatch``."""
         store = self.store
         select = store.sql("SELECT state, digest, material FROM device_keys WHERE ksid = ? AND idx = ? AND kme_id = ?")
         update = store.sql(
@@ -762,6 +784,9 @@ class RelayService:
         for index, digest in items:
             cursor.execute(select, (ksid, index, end.kme))
             own = cursor.fetchone()
+            if own is not None and str(own[0]) == _EXPIRED:  # never pooled here: the partner's copy is never used
+                outcomes.append("waiting")
+                continue
             cursor.execute(select, (ksid, index, end.peer_kme))
             theirs = cursor.fetchone()
             if own is None:
@@ -1332,11 +1357,15 @@ class RelayService:
             logger.warning("kme=%s voiding %d relay(s) left in flight by a stop", self.kme_id, count)
         return count
 
-    def _due(self, now: float) -> tuple[list[Any], list[Any]]:
+    def _due(self, now: float) -> tuple[list[Any], list[Any], list[Any]]:
         """The sweep's reads (in a thread, off the event loop): relays this KME voids and has not had
-        acknowledged, and its own halves still pending whose digests are due again (by the index on
-        ``kme_id, state``; not the partner's digests nor the halves long pooled)."""
+        acknowledged, its own halves still pending whose digests are due again (by the index on
+        ``kme_id, state``; not the partner's digests nor the halves long pooled), and the halves and partners'
+        digests pending longer than :attr:`RelaySettings.pending_expiry_s` (none are due again)."""
         store = self.store
+        expiry_s = self.settings.pending_expiry_s
+        cutoff = now - expiry_s if expiry_s > 0 else float("-inf")
+        kmes = [self.kme_id, *sorted(self._neighbours)]
         with store.engine.connect() as connection:
             voiding = connection.exec_driver_sql(
                 store.sql(
@@ -1349,21 +1378,67 @@ class RelayService:
                 store.sql(
                     "SELECT k.ksid, k.idx, k.digest, s.link, k.created_at FROM device_keys k"
                     " JOIN device_streams s ON s.ksid = k.ksid WHERE k.kme_id = ? AND k.state = ?"
-                    " AND COALESCE(k.resend_at, k.created_at + ?) <= ?"
+                    " AND COALESCE(k.resend_at, k.created_at + ?) <= ? AND k.created_at > ?"
                     " ORDER BY COALESCE(k.resend_at, k.created_at + ?), k.idx LIMIT ?"
                 ),
-                (self.kme_id, "pending", _PENDING_AGE_S, now, _PENDING_AGE_S, RESEND_BATCH),
+                (self.kme_id, _PENDING, _PENDING_AGE_S, now, cutoff, _PENDING_AGE_S, RESEND_BATCH),
             ).all()
-        return list(voiding), list(pending)
+            expiring: list[Any] = []
+            if expiry_s > 0:
+                expiring = list(
+                    connection.exec_driver_sql(
+                        store.sql(
+                            "SELECT k.ksid, k.idx, k.kme_id, s.kme_a, s.kme_b, s.chunk_bytes FROM device_keys k"
+                            " JOIN device_streams s ON s.ksid = k.ksid"
+                            f" WHERE k.kme_id IN ({', '.join('?' * len(kmes))}) AND k.state = ? AND k.created_at <= ?"
+                            " LIMIT ?"
+                        ),
+                        (*kmes, _PENDING, cutoff, EXPIRE_BATCH),
+                    ).all()
+                )
+        return list(voiding), list(pending), expiring
+
+    def _expire_in(self, cursor: Any, writes: Writes, rows: Sequence[Any]) -> int:
+        """Expire the halves ``rows`` (:meth:`_due`) still pending: this KME's own are ``expired`` (material
+        erased, the index spent, counted in the ledger as discarded); a partner's digest is forgotten (as if it
+        never came). Each row is changed only if still pending (one agreed since the read stays). Returns the
+        bytes of this KME's own halves expired."""
+        store = self.store
+        expire = store.sql(
+            "UPDATE device_keys SET state = ?, material = NULL WHERE ksid = ? AND idx = ? AND kme_id = ? AND state = ?"
+        )
+        forget = store.sql("DELETE FROM device_keys WHERE ksid = ? AND idx = ? AND kme_id = ? AND state = ?")
+        bits: dict[tuple[str, str], int] = {}
+        for ksid, index, kme, kme_a, kme_b, chunk_bytes in rows:
+            if str(kme) != self.kme_id:
+                cursor.execute(forget, (ksid, index, kme, _PENDING))
+                continue
+            cursor.execute(expire, (_EXPIRED, ksid, index, kme, _PENDING))
+            if cursor.rowcount == 1:
+                link = (str(kme_a), str(kme_b))
+                bits[link] = bits.get(link, 0) + 8 * int(chunk_bytes)
+        now = time.time()
+        for (kme_a, kme_b), nbits in bits.items():
+            writes.ledger.append((now, "discarded", kme_a, kme_b, None, None, None, nbits))
+        return sum(bits.values()) // 8
 
     async def sweep(self) -> None:
         """Send again the voids not yet acknowledged (at most :data:`VOID_BATCH` at once, those due longest
-        first; one that fails waits longer each time, so a relay whose KME is away starves no other) and the
-        digests of halves still pending (at most :data:`RESEND_BATCH`, with back-off, for as long as they
-        are pending)."""
+        first; one that fails waits longer each time, so a relay whose KME is away starves no other), expire
+        the halves pending longer than :attr:`RelaySettings.pending_expiry_s` (at most :data:`EXPIRE_BATCH`)
+        and send again the digests of the others (at most :data:`RESEND_BATCH`, with back-off)."""
         store = self.store
         now, clock = time.time(), time.monotonic()
-        voiding, pending = await asyncio.get_running_loop().run_in_executor(None, self._due, now)
+        voiding, pending, expiring = await asyncio.get_running_loop().run_in_executor(None, self._due, now)
+        if expiring:
+            nbytes = await store.writer().run(lambda cursor, writes: self._expire_in(cursor, writes, expiring))
+            if nbytes:
+                logger.info(
+                    "kme=%s expired %d byte(s) of halves pending longer than %g s",
+                    self.kme_id,
+                    nbytes,
+                    self.settings.pending_expiry_s,
+                )
         waiting = {str(row[0]) for row in voiding}
         self._void_due = {k: v for k, v in self._void_due.items() if k in waiting}
         due = [row for row in voiding if self._void_due.get(str(row[0]), (0.0, 0.0))[0] <= clock][:VOID_BATCH]

@@ -84,6 +84,9 @@ class ServeSettings(BaseSettings):
         redelivery_window_s: seconds after its delivery during which the same slave SAE may fetch a key
             again (its answer may have died with the KME: ETSI GS QKD 014 has no acknowledgement); the key's
             material is erased when the window ends. 0: strict once-only (:mod:`qinternet.kms.policy`).
+        pending_expiry_s: ``qinternet kme`` only: seconds after which a device's half of a link key still
+            waiting for the partner KME's agreement is expired (:attr:`qinternet.kms.relay.RelaySettings.
+            pending_expiry_s`); 0: never.
         devices: where the links' key comes from: ``simulated`` (the links run in the server, as in
             ``qinternet run``) or ``external`` (QKD devices push it, e.g. ``qinternet device``:
             :mod:`qinternet.kms.api_southbound`).
@@ -112,6 +115,7 @@ class ServeSettings(BaseSettings):
     sae_quota_window_s: Annotated[float, Number, Field(gt=0.0, le=86400.0 * 30, allow_inf_nan=False)] = 60.0
     reservation_ttl_s: Annotated[float, Number, Field(ge=0.0, le=86400.0 * 365, allow_inf_nan=False)] = 3600.0
     redelivery_window_s: Annotated[float, Number, Field(ge=0.0, le=86400.0, allow_inf_nan=False)] = 60.0
+    pending_expiry_s: Annotated[float, Number, Field(ge=0.0, le=86400.0 * 365, allow_inf_nan=False)] = 3600.0
     devices: Literal["simulated", "external"] = "simulated"
 
     def master_key(self) -> bytes | None:

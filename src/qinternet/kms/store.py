@@ -284,8 +284,9 @@ class DeviceStreamRecord(Base):
 class DeviceKeyRecord(Base):
     """One half of a device stream's key: what the device at ``kme_id``'s end pushed for an index. ``pending``
     (its material kept, sealed) until the other half comes; then ``pooled`` (the key went into the link's
-    pool), ``discarded`` (the pool was full) or ``mismatched`` (the halves differed): material erased, the
-    digest kept so that the index is never taken again."""
+    pool), ``discarded`` (the pool was full), ``mismatched`` (the halves differed) or ``expired`` (one KME per
+    process: no agreement within :attr:`~qinternet.kms.relay.RelaySettings.pending_expiry_s`): material
+    erased, the digest kept so that the index is never taken again."""
 
     __tablename__ = "device_keys"
     ksid: Mapped[str] = mapped_column(String(36), primary_key=True)
