@@ -67,7 +67,7 @@ COMMANDS: dict[str, LazyCommand] = {
     "serve": LazyCommand(
         "qinternet.cli.kms_cmd",
         "serve",
-        "Run the scenario's links and serve every node's KME with the ETSI GS QKD 014 API over mutual TLS.",
+        "Serve every node's KME with the ETSI GS QKD 014 API over mutual TLS, each KME a process of its own.",
     ),
     "kme": LazyCommand(
         "qinternet.cli.kme_cmd",
