@@ -100,6 +100,9 @@ def test_serve_chooses_its_mode_from_every_source_and_names_what_does_not_fit(
     code, _, err = cli("serve", *net, "--processes")
     assert code == 2
     assert "--processes: a db setting (environment or --config) is not used" in err
+    code, _, err = cli("serve", *net, "--state-dir", str(tmp_path / "s"))
+    assert code == 2
+    assert "--state-dir: is for KME processes, not used with the db setting" in err
     # Without --processes the setting selects one process: served from that store for a moment, then stopped.
     port = str(free_ports(9))
     code, out, err = cli("serve", *net, "--warm-up", "0s", "--ops-port", "0", "--base-port", port, "--duration", "0.2s")

@@ -227,12 +227,6 @@ def serve(
         raise ParameterError("--in-process", "and --processes exclude each other: give one")
     for option in given if processes else []:
         raise ParameterError(option, "is not used with --processes (each KME has its own store, devices push the key)")
-    processes_only = {"--state-dir": state_dir, "--max-block-bits": max_block_bits, "--relay-timeout": relay_timeout}
-    if in_process or given:
-        for option, value in processes_only.items():
-            if value is not None:
-                why = "--in-process" if in_process else f"{given[0]} (one process for every KME)"
-                raise ParameterError(option, f"is for KME processes, not used with {why}")
     timeout_s: float | None = None
     if max_block_bits is not None and not (math.isfinite(max_block_bits) and 256 <= max_block_bits <= 1e12):
         raise ParameterError("--max-block-bits", f"must be between 256 and 1e12, got {max_block_bits}")
@@ -276,6 +270,11 @@ def serve(
     if processes and "db" in sourced:
         raise ParameterError("--processes", "a db setting (environment or --config) is not used: each KME has its own")
     processes = processes or not (in_process or given or sourced)
+    processes_only = {"--state-dir": state_dir, "--max-block-bits": max_block_bits, "--relay-timeout": relay_timeout}
+    for option, value in processes_only.items() if not processes else []:
+        if value is not None:
+            why = "--in-process" if in_process else f"{given[0] if given else f'the {sourced[0]} setting'}"
+            raise ParameterError(option, f"is for KME processes, not used with {why} (one process for every KME)")
     if processes:
         settings = settings.model_copy(update={"devices": "external"})
     if processes and settings.ops_port:
