@@ -394,6 +394,14 @@ def test_serve_runs_a_kme_and_device_per_process_and_stops_them_all(cli, tmp_pat
             port + 2,
             ["kme-a", "kme-b"],
         )
+        _wait_for(  # kme-m's report of its link to kme-b, on the status page of kme-a (which routes by it)
+            "kme-m's link state at kme-a",
+            lambda: any(
+                (r["kme"], r["peer"]) == ("kme-m", "kme-b")
+                for r in httpx.get(f"http://127.0.0.1:{ops}/status.json").json()["reported"]
+            ),
+            timeout_s=30,
+        )
         metrics = httpx.get(f"http://127.0.0.1:{ops}/metrics").text  # kme-a, the master's
         assert 'qinternet_kms_keys_issued_total{kme="kme-a",master_sae="sae-a",slave_sae="sae-b"} 1.0' in metrics
         assert 'qinternet_kms_link_key_bits{direction="send",kme="kme-a",peer="kme-m"}' in metrics

@@ -114,8 +114,11 @@ def test_an_older_or_replayed_report_does_not_overwrite_a_newer_one_and_an_old_o
     assert table.level("kme-x", "kme-bob") == 320  # bob's direction not known: x's counts
     assert table.accept("kme-bob", _report("kme-bob", 1, x=96, y=0)) == "accepted"
     assert table.level("kme-bob", "kme-x") == table.level("kme-x", "kme-bob") == 96  # the smaller direction
+    shown = {(r["kme"], r["peer"]): r["send_bits"] for r in table.reported()}  # the status page's table, in bits
+    assert shown == {("kme-x", "kme-bob"): 8 * 320, ("kme-bob", "kme-x"): 8 * 96, ("kme-bob", "kme-y"): 0}
     now[0] += 30.5  # past the maximum age: unknown again, as without the exchange
     assert table.level("kme-x", "kme-bob") == UNKNOWN_LEVEL_BYTES
+    assert table.reported() == []
     doubled = _report("kme-x", 9, bob=1)
     doubled.links *= 2  # bob named twice
     with pytest.raises(LinkStateRefusedError) as twice:

@@ -221,6 +221,17 @@ class LinkStateTable:
             return None
         return known.levels.get(receiver)
 
+    def reported(self) -> list[dict[str, Any]]:
+        """Every level known now, for the status page: ``kme`` may send ``send_bits`` to ``peer``, reported
+        ``age_s`` ago (reports older than ``max_age_s`` left out, as routing leaves them)."""
+        now = self.clock()
+        return [
+            {"kme": sender, "peer": peer, "send_bits": 8 * nbytes, "age_s": round(now - known.received_at, 1)}
+            for sender, known in sorted(self._known.items())
+            if now - known.received_at <= self.max_age_s
+            for peer, nbytes in sorted(known.levels.items())
+        ]
+
     def level(self, kme_a: str, kme_b: str) -> int:
         """The level routing uses for a link between two other KMEs: the smaller of its two directions' known
         levels (module docstring); :data:`~.relay.UNKNOWN_LEVEL_BYTES` if neither is known."""

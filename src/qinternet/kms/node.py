@@ -180,7 +180,7 @@ def _serve(
         ops_server = ops_task = None
         if ops_sock is not None:
             ops_app = create_node_ops_app(
-                store, metrics, _pool_collector(plan, store), functools.partial(node_snapshot, plan, store)
+                store, metrics, _pool_collector(plan, store), functools.partial(node_snapshot, plan, store, link_states)
             )
             ops_server = QuietServer(uvicorn.Config(ops_app, access_log=False, log_level="warning", lifespan="off"))
             ops_task = asyncio.create_task(ops_server.serve(sockets=[ops_sock]))
@@ -215,9 +215,9 @@ def _pool_collector(plan: NodePlan, store: KeyStore) -> NodePoolCollector:
     return NodePoolCollector(plan.kme_id, _neighbours(plan), level_bytes, lambda: store.reserved_count(plan.kme_id))
 
 
-def node_snapshot(plan: NodePlan, store: KeyStore) -> dict[str, Any]:
+def node_snapshot(plan: NodePlan, store: KeyStore, link_states: LinkStateTable | None = None) -> dict[str, Any]:
     """What the KME's status page shows (:func:`.ops.create_node_ops_app`), as plain data: no key material, no
-    key or relay IDs."""
+    key or relay IDs; with ``link_states``, also the other KMEs' links as they reported them (``reported``)."""
     connection = store.raw_connection()
     try:
         cursor = connection.cursor()
@@ -246,6 +246,7 @@ def node_snapshot(plan: NodePlan, store: KeyStore) -> dict[str, Any]:
             }
             for peer in _neighbours(plan)
         ],
+        "reported": [] if link_states is None else link_states.reported(),
     }
 
 

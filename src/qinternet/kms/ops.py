@@ -73,7 +73,8 @@ def create_node_ops_app(
 ) -> FastAPI:
     """The same three pages for one KME process (``qinternet kme --ops-port``): its links' key by direction
     (``collector``) and what ``snapshot`` gives: ``kme``, ``port``, ``saes``, ``reserved``, ``relays`` (relays
-    not yet completed or voided, by role and state) and ``links`` (``peer``, ``send_bits``, ``receive_bits``)."""
+    not yet completed or voided, by role and state), ``links`` (``peer``, ``send_bits``, ``receive_bits``) and
+    ``reported`` (other KMEs' links as they reported them: ``kme``, ``peer``, ``send_bits``, ``age_s``)."""
     metrics.registry.register(collector)
 
     def page(state: dict[str, Any]) -> str:
@@ -86,6 +87,12 @@ def create_node_ops_app(
             f"<tr><td>{html.escape(r['role'])}</td><td>{html.escape(r['state'])}</td><td>{r['count']}</td></tr>"
             for r in state["relays"]
         )
+        reported = "".join(
+            f"<tr><td>{html.escape(r['kme'])}</td><td>{html.escape(r['peer'])}</td><td>{r['send_bits']:,}</td>"
+            f"<td>{r['age_s']}</td></tr>"
+            for r in state.get("reported", [])
+        )
+        none = "<tr><td colspan=4>none (this KME has no SAE, or no report in the last 30 s)</td></tr>"
         return (
             f"<p>KME {html.escape(state['kme'])} on port {state['port']}; SAEs: "
             f"{html.escape(', '.join(state['saes']) or '-')}; keys awaiting their slave: {state['reserved']}.</p>"
@@ -93,6 +100,8 @@ def create_node_ops_app(
             f"<th>key the neighbour may send with (bit)</th></tr>{links}</table>"
             "<h2>Relays in flight</h2><table><tr><th>role</th><th>state</th><th>relays</th></tr>"
             f"{relays or '<tr><td colspan=3>none</td></tr>'}</table>"
+            "<h2>Other KMEs' links, as reported (routing uses these)</h2><table><tr><th>KME</th><th>to</th>"
+            f"<th>key it may send with (bit)</th><th>reported (s ago)</th></tr>{reported or none}</table>"
         )
 
     return _ops_app(store, metrics, collector.kme_id, snapshot, page)
