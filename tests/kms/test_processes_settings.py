@@ -59,7 +59,7 @@ def test_run_processes_starts_each_kme_with_that_environment(tmp_path: Path, mon
 
     plan = SimpleNamespace(
         settings=parent,
-        topology=SimpleNamespace(kmes={"kme-a", "kme-b"}, links=[("kme-a", "kme-b")], sae_kme={}, relays=set()),
+        topology=KmsTopology(sae_kme={"sae-a": "kme-a", "sae-b": "kme-b"}, links=(("kme-a", "kme-b"),)),
         files=SimpleNamespace(folder=tmp_path),
     )
     spec = SimpleNamespace(nodes=[SimpleNamespace(id="a"), SimpleNamespace(id="b")], links=[])
@@ -96,6 +96,13 @@ def test_serve_chooses_its_mode_from_every_source_and_names_what_does_not_fit(
         code, _, err = cli("serve", *net, *extra)
         assert code == 2, (extra, err)
         assert f"qinternet: error: {expected}" in err, (extra, err)
+    for ops, expected in (
+        ("65534", "--ops-port: leaves no port for the last of 8 KMEs"),  # bristol-8-user: 8 KMEs (its source has none)
+        ("8450", "--ops-port: 8450 and on overlaps the KMEs' ports (8443 and on)"),
+    ):
+        code, _, err = cli("serve", *net, "--ops-port", ops, "--base-port", "8443")
+        assert code == 2
+        assert f"qinternet: error: {expected}" in err, err
     monkeypatch.setenv("QINTERNET_KMS_DB", f"sqlite:///{tmp_path / 'env.db'}")
     code, _, err = cli("serve", *net, "--processes")
     assert code == 2

@@ -277,14 +277,6 @@ def serve(
             raise ParameterError(option, f"is for KME processes, not used with {why} (one process for every KME)")
     if processes:
         settings = settings.model_copy(update={"devices": "external"})
-    if processes and settings.ops_port:
-        count = len({n.id for n in spec.nodes})
-        if settings.ops_port + count - 1 > 65535:
-            raise ParameterError("--ops-port", f"leaves no port for the last of {count} KMEs")
-        if abs(settings.ops_port - settings.base_port) < count:
-            raise ParameterError(
-                "--ops-port", f"{settings.ops_port} and on overlaps the KMEs' ports ({settings.base_port} and on)"
-            )
     if settings.devices == "external" and not processes:
         for acting, option in ((attack, "--attack"), (dashboard, "--dashboard"), (warm_up, "--warm-up")):
             if acting:
@@ -388,6 +380,12 @@ def _check_ports(plan: KmsPlan) -> None:
 
     settings = plan.settings
     kmes = sorted(plan.topology.kmes)
+    if settings.ops_port and settings.ops_port + len(kmes) - 1 > 65535:
+        raise ParameterError("--ops-port", f"leaves no port for the last of {len(kmes)} KMEs")
+    if settings.ops_port and abs(settings.ops_port - settings.base_port) < len(kmes):
+        raise ParameterError(
+            "--ops-port", f"{settings.ops_port} and on overlaps the KMEs' ports ({settings.base_port} and on)"
+        )
     wanted = [
         (settings.host, settings.base_port + i, ("--host", "--base-port", f"{kme}'s port"))
         for i, kme in enumerate(kmes)
@@ -434,14 +432,16 @@ def _print_endpoints(
     attached: dict[str, list[str]] = {}
     for sae, kme in sae_kme.items():
         attached.setdefault(kme, []).append(sae)
+    from qinternet.kms.processes import ops_ports
+
+    ops = ops_ports([server.kme_id for server in servers], settings.ops_port)
     for server in servers:
         saes = ", ".join(f"{s} ({files.cert(s).name}, {files.key(s).name})" for s in attached.get(server.kme_id, []))
-        ops = settings.ops_port + server.port - settings.base_port
         table.add_row(
             server.kme_id,
             client_url(server.host, server.port),
             saes or "-",
-            *([client_url(settings.ops_host, ops, "http")] if own_ops else []),
+            *([client_url(settings.ops_host, ops[server.kme_id], "http")] if own_ops else []),
         )
     console.print(table)
     if settings.ops_port and not processes:

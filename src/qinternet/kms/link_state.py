@@ -151,7 +151,7 @@ def check_report(topology: KmsTopology, caller: str, report: LinkStateReport) ->
     """
     if caller != report.KME_ID:
         raise LinkStateRefusedError(401, f"a report of {report.KME_ID[:100]!r} sent by {caller}")
-    mine = {b if a == caller else a for a, b in topology.links if caller in (a, b)}
+    mine = topology.neighbours(caller)
     levels: dict[str, int] = {}
     for link in report.links:
         if link.to_KME_ID not in mine:

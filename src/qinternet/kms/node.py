@@ -204,7 +204,7 @@ def _serve(
 
 
 def _neighbours(plan: NodePlan) -> list[str]:
-    return sorted({b if a == plan.kme_id else a for a, b in plan.topology.links if plan.kme_id in (a, b)})
+    return sorted(plan.topology.neighbours(plan.kme_id))
 
 
 def _pool_collector(plan: NodePlan, store: KeyStore) -> NodePoolCollector:

@@ -209,6 +209,7 @@ def run_processes(
             ready = {kme: Path(scratch) / f"{kme}.json" for kme in urls}
             node_of = {kme_id(n.id): n.id for n in spec.nodes}
             ops = ops_ports(list(urls), settings.ops_port)
+            timeout_s = relay_timeout if relay_timeout is not None else relay_timeout_s(plan.topology)
             for kme in sorted(urls):
                 command = kme_command(
                     scenario,
@@ -217,7 +218,7 @@ def run_processes(
                     state_dir,
                     ready_file=ready[kme],
                     ops_port=ops[kme],
-                    relay_timeout=relay_timeout,
+                    relay_timeout=timeout_s,
                 )
                 children.append(Child(kme, start_child(command[3:], kme_environment(settings))))
             _wait_ready(children, ready, "KMEs started", START_TIMEOUT_S)

@@ -671,7 +671,7 @@ class RelayService:
     def __post_init__(self) -> None:
         self._count_levels()
         self._mine = {d.link: d for d in self.devices.values() if d.kme == self.kme_id}
-        self._neighbours = {b if a == self.kme_id else a for a, b in self.topology.links if self.kme_id in (a, b)}
+        self._neighbours = set(self.topology.neighbours(self.kme_id))
 
     # -- levels ---------------------------------------------------------------------------------------
 

@@ -71,6 +71,10 @@ class KmsTopology:
         """The links (by index, as :attr:`links`) and the trusted KMEs, for :mod:`qinternet.network.routing`."""
         return KeyGraph(ends=self.links, relays=self.relays)
 
+    def neighbours(self, kme: str) -> frozenset[str]:
+        """The KMEs that share a link with ``kme``."""
+        return frozenset(peer for peer, _ in self.key_graph.neighbours(kme))
+
     @property
     def kmes(self) -> frozenset[str]:
         """Every KME."""
@@ -124,10 +128,6 @@ class _LinkLevels:
 def longest_relay_hops(topology: KmsTopology) -> int:
     """Hops of the longest of the shortest paths between two KMEs with SAEs, through trusted KMEs only (the
     most links a relay crosses when routing takes the fewest; 0 without two such KMEs joined)."""
-    neighbours: dict[str, set[str]] = {}
-    for a, b in topology.links:
-        neighbours.setdefault(a, set()).add(b)
-        neighbours.setdefault(b, set()).add(a)
     ends = set(topology.sae_kme.values())
     longest = 0
     for start in ends:
@@ -135,9 +135,9 @@ def longest_relay_hops(topology: KmsTopology) -> int:
         while frontier:
             following = []
             for kme in frontier:
-                if kme != start and kme not in topology.relays:
+                if kme != start and not topology.key_graph.passes_on(kme):
                     continue  # key passes only through trusted KMEs
-                for peer in neighbours.get(kme, ()):
+                for peer in topology.neighbours(kme):
                     if peer not in hops:
                         hops[peer] = hops[kme] + 1
                         following.append(peer)
